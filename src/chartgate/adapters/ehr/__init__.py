@@ -1,0 +1,1 @@
+"""EHR adapters: one shared FHIR REST client, vendor profiles as data."""

@@ -1,0 +1,1 @@
+"""Envelope encryption of clinical content under per-tenant data keys."""

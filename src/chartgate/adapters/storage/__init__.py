@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, tenant-scoped repositories and the unit of work."""

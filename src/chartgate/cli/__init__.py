@@ -1,0 +1,1 @@
+"""Command line (Typer), thin over the same handlers as the API."""

@@ -1,0 +1,90 @@
+"""The one error tree of chartgate.
+
+Every error the product raises on purpose is drawn here, so that the API can translate
+them through one table (``api/errors.py``) and nothing else leaks out::
+
+    ChartgateError
+    ├── InputError               bad input from a caller (HTTP 400/422)
+    │   ├── PolicyDenied         the write-back matrix does not allow this (403)
+    │   ├── IdempotencyMismatch  same Idempotency-Key, different request (422)
+    │   └── PolicyFileError      a policy file that fails its schema (CLI exit 2)
+    ├── NotFound                 unknown id, or another tenant's id (404)
+    ├── AuthError                no or bad credentials (401)
+    │   └── Forbidden            authenticated but not allowed (403)
+    ├── StateConflict            illegal lifecycle transition (409)
+    │   ├── VersionMismatch      If-Match names a version that is not current (412)
+    │   └── IdempotencyInFlight  the same Idempotency-Key is being processed (409)
+    ├── IntegrityError           what is about to be sent differs from what was approved
+    └── EhrError                 the EHR could not be talked to
+        ├── EhrUnreachable       the request never left (connect failed): safe to retry
+        └── EhrAmbiguous         the request may have landed (timeout, dropped connection)
+
+Messages never carry PHI: they name ids, codes and states only.
+"""
+
+from __future__ import annotations
+
+
+class ChartgateError(Exception):
+    """Base of every error chartgate raises on purpose."""
+
+    def __init__(self, message: str, *, expression: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expression = expression
+
+
+class InputError(ChartgateError):
+    """The caller sent something malformed or unacceptable."""
+
+
+class PolicyDenied(InputError):
+    """The write-back matrix denies this resource, note type or action."""
+
+
+class IdempotencyMismatch(InputError):
+    """An Idempotency-Key was reused with a different request."""
+
+
+class PolicyFileError(InputError):
+    """A policy file failed to parse or validate."""
+
+
+class NotFound(ChartgateError):
+    """The thing does not exist for this tenant (another tenant's id looks the same)."""
+
+
+class AuthError(ChartgateError):
+    """Missing, malformed, expired or untrusted credentials."""
+
+
+class Forbidden(AuthError):
+    """The principal is authenticated but may not do this."""
+
+
+class StateConflict(ChartgateError):
+    """The draft's lifecycle does not allow this action now."""
+
+
+class VersionMismatch(StateConflict):
+    """The version named in If-Match is not the draft's current version."""
+
+
+class IdempotencyInFlight(StateConflict):
+    """A request with the same Idempotency-Key has not finished yet."""
+
+
+class IntegrityError(ChartgateError):
+    """The payload about to be sent does not hash to the approved content."""
+
+
+class EhrError(ChartgateError):
+    """Talking to the EHR failed."""
+
+
+class EhrUnreachable(EhrError):
+    """The request never reached the EHR (connection refused, DNS): nothing can have landed."""
+
+
+class EhrAmbiguous(EhrError):
+    """The request may have reached the EHR but no answer came back: it may have landed."""

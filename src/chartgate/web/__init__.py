@@ -1,0 +1,1 @@
+"""Reviewer page (server-rendered)."""
