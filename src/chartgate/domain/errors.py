@@ -6,6 +6,7 @@ them through one table (``api/errors.py``) and nothing else leaks out::
     ChartgateError
     ├── InputError               bad input from a caller (HTTP 400/422)
     │   ├── PolicyDenied         the write-back matrix does not allow this (403)
+    │   ├── PayloadTooLarge      the body is over the configured limit (413)
     │   ├── IdempotencyMismatch  same Idempotency-Key, different request (422)
     │   └── PolicyFileError      a policy file that fails its schema (CLI exit 2)
     ├── NotFound                 unknown id, or another tenant's id (404)
@@ -40,6 +41,10 @@ class InputError(ChartgateError):
 
 class PolicyDenied(InputError):
     """The write-back matrix denies this resource, note type or action."""
+
+
+class PayloadTooLarge(InputError):
+    """The request body is over the configured limit."""
 
 
 class IdempotencyMismatch(InputError):

@@ -8,7 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+if TYPE_CHECKING:
+    from chartgate.domain.drafts import Approval, Draft
+    from chartgate.domain.events import AuditRecord
 
 JsonObject = dict[str, Any]
 
@@ -80,4 +85,229 @@ class IdSource(Protocol):
 
     def new_id(self) -> str:
         """Return a new unguessable id (UUIDv4 text)."""
+        ...
+
+
+class Cipher(Protocol):
+    """Envelope encryption of clinical content under the tenant's data key."""
+
+    def encrypt(self, tenant: str, plaintext: bytes, *, aad: bytes) -> bytes:
+        """Encrypt; ``aad`` binds the ciphertext to its row."""
+        ...
+
+    def decrypt(self, tenant: str, blob: bytes, *, aad: bytes) -> bytes:
+        """Decrypt, or raise if the blob was moved, altered or belongs to another tenant."""
+        ...
+
+
+@dataclass(slots=True)
+class WritebackRecord:
+    """One write-back (the outbox row and its claim), as the executor sees it."""
+
+    tenant: str
+    id: str
+    draft_id: str
+    approval_id: str
+    kind: str  # approve | finalize
+    state: str
+    may_have_landed: bool
+    payload: JsonObject
+    payload_hash: str
+    correlation_id: str
+    attempts: int
+    next_attempt_at: datetime
+    document_id: str | None = None
+    document_version: str | None = None
+    provenance_id: str | None = None
+    last_status: int | None = None
+    last_reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def public(self) -> JsonObject:
+        """What ``GET /v1/writebacks/{id}`` shows: ids, states and the EHR's answer."""
+        document = f"DocumentReference/{self.document_id}" if self.document_id is not None else None
+        return {
+            "id": self.id,
+            "draft_id": self.draft_id,
+            "kind": self.kind,
+            "state": self.state,
+            "attempts": self.attempts,
+            "ehr_resource": document,
+            "ehr_version": self.document_version,
+            "provenance": (
+                f"Provenance/{self.provenance_id}" if self.provenance_id is not None else None
+            ),
+            "last_status": self.last_status,
+            "last_reason": self.last_reason,
+            "correlation_id": self.correlation_id,
+            "payload_hash": self.payload_hash,
+        }
+
+
+class DraftStore(Protocol):
+    """Drafts and versions of one tenant at a time."""
+
+    def add(self, draft: Draft) -> None:
+        """Insert a new draft."""
+        ...
+
+    def get(self, tenant: str, draft_id: str, *, for_update: bool = False) -> Draft:
+        """Load a draft; NotFound for a missing or foreign id."""
+        ...
+
+    def save(self, draft: Draft, *, at: datetime) -> None:
+        """Persist state and new versions."""
+        ...
+
+
+class ApprovalStore(Protocol):
+    """Approvals, immutable."""
+
+    def add(self, tenant: str, approval: Approval) -> None:
+        """Insert one approval."""
+        ...
+
+    def get(self, tenant: str, approval_id: str) -> Approval:
+        """Load one approval."""
+        ...
+
+    def for_draft(self, tenant: str, draft_id: str) -> list[Approval]:
+        """All approvals of a draft."""
+        ...
+
+
+class WritebackStore(Protocol):
+    """The outbox."""
+
+    def add(self, record: WritebackRecord) -> None:
+        """Insert an outbox row."""
+        ...
+
+    def get(self, tenant: str, writeback_id: str) -> WritebackRecord:
+        """Load one write-back."""
+        ...
+
+    def for_draft(self, tenant: str, draft_id: str) -> list[WritebackRecord]:
+        """All write-backs of a draft."""
+        ...
+
+    def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:
+        """Write-backs a worker may take now."""
+        ...
+
+    def claim(
+        self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
+    ) -> str | None:
+        """Take the lease; return the prior state or None when another worker won."""
+        ...
+
+    def save_progress(self, record: WritebackRecord, *, now: datetime) -> None:
+        """Persist progress."""
+        ...
+
+
+class AuditStore(Protocol):
+    """The tenant's append-only audit trail."""
+
+    def append(self, record: AuditRecord) -> int:
+        """Sequence and store one event."""
+        ...
+
+    def by_correlation(self, tenant: str, correlation_id: str) -> list[JsonObject]:
+        """Every event of one correlation id."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """Stored answers for Idempotency-Key."""
+
+    def find(self, tenant: str, principal: str, key: str) -> JsonObject | None:
+        """The stored record, or None."""
+        ...
+
+    def begin(
+        self, tenant: str, principal: str, key: str, request_hash: str, now: datetime
+    ) -> None:
+        """Mark a key in flight."""
+        ...
+
+    def finish(
+        self, tenant: str, principal: str, key: str, status_code: int, response: JsonObject
+    ) -> None:
+        """Store the answer."""
+        ...
+
+    def forget(self, tenant: str, principal: str, key: str) -> None:
+        """Drop an in-flight key."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction with its repositories; commit on clean exit, roll back on error."""
+
+    @property
+    def drafts(self) -> DraftStore:
+        """Drafts."""
+        ...
+
+    @property
+    def approvals(self) -> ApprovalStore:
+        """Approvals."""
+        ...
+
+    @property
+    def writebacks(self) -> WritebackStore:
+        """The outbox."""
+        ...
+
+    @property
+    def audit(self) -> AuditStore:
+        """The audit trail."""
+        ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore:
+        """Idempotency keys."""
+        ...
+
+    def __enter__(self) -> Self:
+        """Begin."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Commit or roll back."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens units of work."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work."""
+        ...
+
+
+class EhrDirectory(Protocol):
+    """Finds each tenant's EHR gateway and what its vendor supports."""
+
+    def gateway(self, tenant: str) -> EhrGateway:
+        """The tenant's EHR gateway."""
+        ...
+
+    def supports_conditional_create(self, tenant: str) -> bool:
+        """Whether the tenant's EHR honours If-None-Exist."""
+        ...
+
+    def note_content_type(self, tenant: str, requested: str) -> str:
+        """The attachment content type the tenant's EHR takes for a note."""
+        ...
+
+    def vendor(self, tenant: str) -> str:
+        """The vendor profile name of the tenant's EHR."""
         ...

@@ -1,0 +1,515 @@
+# Copyright 2026 The chartgate authors. SPDX-License-Identifier: Apache-2.0
+"""The shared FHIR R4 REST client: the ``EhrGateway`` every vendor adapter is built on.
+
+Why our own client (``ECOSYSTEM.md``): write-back needs exact control of ``If-Match``,
+``If-None-Exist``, ``Prefer``, ``ETag``/``Location`` parsing and retries, which general FHIR
+clients hide. The rules followed here are FHIR R4 http.html
+(https://hl7.org/fhir/R4/http.html): create, conditional create, version-aware update, read,
+search, ``Prefer: return=representation``, ETag as the weak version id.
+
+What this client decides and what it leaves to the executor: every HTTP answer, 2xx or not,
+comes back as an ``EhrAnswer``. Only safe reads (read, search) are retried here, on 429/503,
+honouring ``Retry-After`` within a small bound. A mutation is never retried, with one exception:
+a 401 answer means the request was refused before it acted (RFC 9110 §15.5.2), so after the
+token source is invalidated the request is sent once more with a fresh token.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+from urllib.parse import urljoin, urlsplit
+
+from chartgate.adapters.ehr.http import HttpClient, RawResponse, send
+from chartgate.domain.errors import EhrError
+from chartgate.service.ports import Clock, EhrAnswer, JsonObject
+
+if TYPE_CHECKING:
+    from chartgate.adapters.ehr.vendors import VendorProfile
+
+__all__ = [
+    "FHIR_JSON",
+    "FhirRestGateway",
+    "ResourceLocation",
+    "TokenProvider",
+    "TokenSource",
+    "if_match_value",
+    "parse_etag",
+    "parse_location",
+    "parse_retry_after",
+]
+
+FHIR_JSON = "application/fhir+json"
+"""The FHIR JSON media type (https://hl7.org/fhir/R4/http.html#mime-type)."""
+
+_HTTP_UNAUTHORIZED = 401
+_RETRYABLE_READ_STATUSES = frozenset({429, 503})
+_OK_LOW, _OK_HIGH = 200, 300
+
+# https://hl7.org/fhir/R4/datatypes.html#id and resource type names (letters only).
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+# Header values we put on the wire ourselves: visible ASCII and spaces, nothing that could
+# split a header (h11 would refuse CR/LF only after the request had begun; see http.py).
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]{1,1024}")
+_DELTA_SECONDS = re.compile(r"\d+(\.\d+)?")
+
+
+@runtime_checkable
+class TokenSource(Protocol):
+    """A bearer-token supplier that can be told its token was refused.
+
+    ``token()`` returns the current access token (``None`` for an EHR without auth, such as the
+    local sandbox) and may cache it; ``invalidate()`` drops the cache after a 401 so the next
+    ``token()`` fetches a new one.
+    """
+
+    def token(self) -> str | None:
+        """Return the access token to send, fetching one if none is cached."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget the cached token: the EHR refused it."""
+        ...
+
+
+TokenProvider: TypeAlias = TokenSource | Callable[[], str | None]
+"""A ``TokenSource`` (refresh-once on 401) or a plain callable (no refresh possible)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceLocation:
+    """The resource a ``Location`` header points at: ``[base]/Type/id[/_history/vid]``."""
+
+    resource_type: str
+    resource_id: str
+    version_id: str | None = None
+
+
+def parse_etag(value: str | None) -> str | None:
+    """Return the version id carried by an ETag: ``W/"3"`` → ``"3"``.
+
+    FHIR servers send the version id as a weak ETag (https://hl7.org/fhir/R4/http.html#versioning);
+    a strong or unquoted one is tolerated. Anything else gives ``None``.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text[:2] in {"W/", "w/"}:
+        text = text[2:].strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':  # noqa: PLR2004 - the two quotes
+        text = text[1:-1]
+    return text if _ID.fullmatch(text) else None
+
+
+def parse_location(value: str | None) -> ResourceLocation | None:
+    """Return type, id and (when present) version from a ``Location`` header.
+
+    Absolute (``https://ehr/R4/DocumentReference/7/_history/2``) and relative
+    (``DocumentReference/7/_history/2``; Epic's always is) forms are both accepted, as is a
+    Location without ``_history``. Anything unrecognisable gives ``None``.
+    """
+    if not value:
+        return None
+    segments = [s for s in urlsplit(value.strip()).path.split("/") if s]
+    version_id: str | None = None
+    if len(segments) >= 4 and segments[-2] == "_history":  # noqa: PLR2004 - Type/id/_history/vid
+        version_id = segments[-1]
+        segments = segments[:-2]
+    if len(segments) < 2:  # noqa: PLR2004 - Type/id
+        return None
+    resource_type, resource_id = segments[-2], segments[-1]
+    if not (_RESOURCE_TYPE.fullmatch(resource_type) and _ID.fullmatch(resource_id)):
+        return None
+    if version_id is not None and not _ID.fullmatch(version_id):
+        return None
+    return ResourceLocation(resource_type, resource_id, version_id)
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Return how many seconds a ``Retry-After`` header asks to wait.
+
+    RFC 9110 §10.2.3 (https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3) allows
+    delta-seconds or an HTTP-date; a date in the past means "now" (0.0). Anything else,
+    negative numbers included, gives ``None``: the caller falls back to its own backoff.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELTA_SECONDS.fullmatch(text):
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; email.utils leaves "-0000" naive
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def if_match_value(version_id: str) -> str:
+    """Return the ``If-Match`` header for a version id: ``3`` → ``W/"3"``.
+
+    An already formatted ``W/"3"`` is accepted too. Raises ``ValueError`` for anything that is
+    not a FHIR id, so a malformed precondition is never sent (a server would ignore it and
+    overwrite: https://hl7.org/fhir/R4/http.html#concurrency).
+    """
+    version = parse_etag(version_id)
+    if version is None:
+        raise ValueError("if_match must be a FHIR version id")
+    return f'W/"{version}"'
+
+
+class _SystemClock:
+    """UTC wall clock, for ``Retry-After`` dates."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware UTC."""
+        return datetime.now(UTC)
+
+
+class FhirRestGateway:
+    """``EhrGateway`` over FHIR R4 REST for one tenant's EHR.
+
+    Sends ``Accept``/``Content-Type: application/fhir+json``, ``Prefer: return=representation``
+    (Epic answers with an empty body otherwise) and ``X-Request-Id`` on every request, plus
+    ``If-None-Exist`` on creates only where ``vendor.supports_conditional_create``. When a
+    conditional create is asked for on a vendor without it, the header is left out (sending it
+    to Epic would not guard anything): the executor must rely on its database claim and
+    identifier search there, which ``vendor`` tells it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        client: HttpClient,
+        vendor: VendorProfile,
+        token_provider: TokenProvider | None = None,
+        clock: Clock | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_read_retries: int = 2,
+        max_retry_wait_seconds: float = 5.0,
+        max_search_pages: int = 20,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+            raise ValueError("base_url must be an http(s) URL without a query")
+        self._base = base_url.rstrip("/")
+        self._origin = (parts.scheme, parts.netloc.lower())
+        self._client = client
+        self.vendor = vendor
+        self._token_provider = token_provider
+        self._clock: Clock = clock or _SystemClock()
+        self._sleep = sleep
+        self._max_read_retries = max_read_retries
+        self._max_retry_wait = max_retry_wait_seconds
+        self._max_search_pages = max_search_pages
+
+    # -- EhrGateway ---------------------------------------------------------------------------
+
+    def create(
+        self, resource: JsonObject, *, if_none_exist: str | None, request_id: str
+    ) -> EhrAnswer:
+        """POST the resource, conditionally when asked and the vendor supports it.
+
+        https://hl7.org/fhir/R4/http.html#ccreate: 0 matches → 201, 1 → 200 (nothing created),
+        several → 412.
+        """
+        resource_type = _resource_type_of(resource)
+        headers = {"Content-Type": FHIR_JSON}
+        if if_none_exist is not None and self.vendor.supports_conditional_create:
+            headers["If-None-Exist"] = _header_safe(if_none_exist, "if_none_exist")
+        raw = self._exchange(
+            "POST",
+            f"{self._base}/{resource_type}",
+            what=f"create {resource_type}",
+            request_id=request_id,
+            headers=headers,
+            content=_encode(resource),
+            safe=False,
+        )
+        return self._answer(raw, resource_type=resource_type, resource_id=None)
+
+    def update(self, resource: JsonObject, *, if_match: str, request_id: str) -> EhrAnswer:
+        """PUT the resource with ``If-Match: W/"<if_match>"``.
+
+        A stale version gives 412, or 409 on HAPI (https://hl7.org/fhir/R4/http.html#concurrency);
+        the answer comes back as is for the executor to call a conflict.
+        """
+        resource_type = _resource_type_of(resource)
+        resource_id = _checked_id(resource.get("id"))
+        raw = self._exchange(
+            "PUT",
+            f"{self._base}/{resource_type}/{resource_id}",
+            what=f"update {resource_type}",
+            request_id=request_id,
+            headers={"Content-Type": FHIR_JSON, "If-Match": if_match_value(if_match)},
+            content=_encode(resource),
+            safe=False,
+        )
+        return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
+
+    def read(self, resource_type: str, resource_id: str, *, request_id: str) -> EhrAnswer:
+        """GET the current version of one resource (https://hl7.org/fhir/R4/http.html#read)."""
+        resource_type = _checked_type(resource_type)
+        resource_id = _checked_id(resource_id)
+        raw = self._exchange(
+            "GET",
+            f"{self._base}/{resource_type}/{resource_id}",
+            what=f"read {resource_type}",
+            request_id=request_id,
+            headers={},
+            safe=True,
+        )
+        return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
+
+    def search(
+        self, resource_type: str, params: Mapping[str, str], *, request_id: str
+    ) -> list[JsonObject]:
+        """Search and return the matching resources, following ``next`` links.
+
+        Raises ``EhrError`` rather than return a partial or empty list when the EHR answers
+        non-2xx, does not answer with a Bundle, links a page on another origin (our token would
+        go with it) or has more than ``max_search_pages`` pages: reconciliation reads "no
+        match" as "never landed", so an incomplete answer must never look like one.
+        """
+        resource_type = _checked_type(resource_type)
+        what = f"search {resource_type}"
+        url = f"{self._base}/{resource_type}"
+        query: Mapping[str, str] | None = params
+        matches: list[JsonObject] = []
+        for _ in range(self._max_search_pages):
+            raw = self._exchange(
+                "GET", url, what=what, request_id=request_id, headers={}, params=query, safe=True
+            )
+            bundle = _json_object(raw.content)
+            if not _OK_LOW <= raw.status < _OK_HIGH:
+                raise EhrError(f"{what}: the EHR answered HTTP {raw.status}{_issue_codes(bundle)}")
+            if bundle is None or bundle.get("resourceType") != "Bundle":
+                raise EhrError(f"{what}: the EHR did not answer with a Bundle")
+            matches.extend(_search_matches(bundle, resource_type))
+            next_url = _next_link(bundle)
+            if next_url is None:
+                return matches
+            url, query = self._same_origin(next_url, what=what), None
+        raise EhrError(f"{what}: more than {self._max_search_pages} result pages")
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        request_id: str,
+        headers: Mapping[str, str],
+        safe: bool,
+        content: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> RawResponse:
+        """Send with auth, refresh-once on 401 and (reads only) bounded 429/503 retries."""
+        base_headers = {
+            "Accept": FHIR_JSON,
+            "Prefer": "return=representation",
+            "X-Request-Id": _header_safe(request_id, "request_id"),
+            **headers,
+        }
+        refreshed = False
+        retries = 0
+        while True:
+            raw = send(
+                self._client,
+                method,
+                url,
+                what=what,
+                headers={**base_headers, **self._auth_header()},
+                content=content,
+                params=params,
+            )
+            if raw.status == _HTTP_UNAUTHORIZED and not refreshed and self._can_refresh(raw):
+                refreshed = True
+                self._refresh()
+                continue
+            if safe and raw.status in _RETRYABLE_READ_STATUSES and retries < self._max_read_retries:
+                wait = self._retry_wait(raw, retries)
+                if wait is not None:
+                    retries += 1
+                    self._sleep(wait)
+                    continue
+            return raw
+
+    def _answer(
+        self, raw: RawResponse, *, resource_type: str, resource_id: str | None
+    ) -> EhrAnswer:
+        """Reduce one HTTP answer to an ``EhrAnswer``: body first, then Location and ETag.
+
+        ``Location`` and the requested type and id fill in only for 2xx answers: on a 3xx the
+        Location points elsewhere, and on an error nothing was created; an empty-bodied 2xx
+        to an update carries just an ETag, so the requested id names the resource.
+        """
+        headers = raw.headers
+        body = _json_object(raw.content)
+        outcome = (
+            body if body is not None and body.get("resourceType") == "OperationOutcome" else None
+        )
+        resource = body if outcome is None else None
+        ok = _OK_LOW <= raw.status < _OK_HIGH
+        location = (
+            parse_location(headers.get("location") or headers.get("content-location"))
+            if ok
+            else None
+        )
+
+        answered_type = _str_or_none(resource.get("resourceType")) if resource else None
+        answered_id = _str_or_none(resource.get("id")) if resource else None
+        body_version = _meta_version(resource) if resource else None
+        if location is not None:
+            answered_type = answered_type or location.resource_type
+            answered_id = answered_id or location.resource_id
+        if ok:
+            answered_type = answered_type or resource_type
+            answered_id = answered_id or resource_id
+        return EhrAnswer(
+            status=raw.status,
+            resource=resource,
+            resource_type=answered_type,
+            resource_id=answered_id,
+            version_id=(
+                body_version
+                or parse_etag(headers.get("etag"))
+                or (location.version_id if location else None)
+            ),
+            etag=headers.get("etag"),
+            location=headers.get("location"),
+            retry_after=parse_retry_after(headers.get("retry-after"), now=self._clock.now()),
+            outcome=outcome,
+            headers=dict(headers),
+        )
+
+    def _auth_header(self) -> dict[str, str]:
+        provider = self._token_provider
+        if provider is None:
+            return {}
+        token = provider.token() if isinstance(provider, TokenSource) else provider()
+        return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+    def _can_refresh(self, raw: RawResponse) -> bool:
+        # A step-up challenge (RFC 9470) needs a human to re-authenticate: a fresh token at the
+        # same assurance level would be refused again.
+        challenge = raw.headers.get("www-authenticate", "")
+        return (
+            isinstance(self._token_provider, TokenSource)
+            and "insufficient_user_authentication" not in challenge
+        )
+
+    def _refresh(self) -> None:
+        if isinstance(self._token_provider, TokenSource):
+            self._token_provider.invalidate()
+
+    def _retry_wait(self, raw: RawResponse, retries: int) -> float | None:
+        """Seconds to wait before retrying a read, or ``None`` to give the answer back now."""
+        asked = parse_retry_after(raw.headers.get("retry-after"), now=self._clock.now())
+        wait = asked if asked is not None else 0.5 * 2**retries
+        return wait if wait <= self._max_retry_wait else None
+
+    def _same_origin(self, link: str, *, what: str) -> str:
+        absolute = urljoin(f"{self._base}/", link)
+        parts = urlsplit(absolute)
+        if (parts.scheme, parts.netloc.lower()) != self._origin:
+            raise EhrError(f"{what}: a next link points outside the EHR's origin")
+        return absolute
+
+
+def _encode(resource: JsonObject) -> bytes:
+    # UTF-8 JSON is what application/fhir+json means (https://hl7.org/fhir/R4/json.html).
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _json_object(content: bytes) -> JsonObject | None:
+    """Parse a JSON object body; an empty, non-JSON or non-object body gives ``None``."""
+    if not content.strip():
+        return None
+    try:
+        parsed: Any = json.loads(content)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _meta_version(resource: JsonObject) -> str | None:
+    meta = resource.get("meta")
+    return _str_or_none(meta.get("versionId")) if isinstance(meta, dict) else None
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _issue_codes(body: JsonObject | None) -> str:
+    """``" (issue codes: not-found)"`` from an OperationOutcome: codes only, never diagnostics."""
+    if body is None or body.get("resourceType") != "OperationOutcome":
+        return ""
+    issues = body.get("issue")
+    codes = [
+        issue["code"]
+        for issue in (issues if isinstance(issues, list) else [])
+        if isinstance(issue, dict) and isinstance(issue.get("code"), str)
+    ]
+    return f" (issue codes: {', '.join(codes)})" if codes else ""
+
+
+def _search_matches(bundle: JsonObject, resource_type: str) -> list[JsonObject]:
+    """The ``match`` entries of a searchset page (``include`` and ``outcome`` are not results).
+
+    https://hl7.org/fhir/R4/bundle-definitions.html#Bundle.entry.search.mode; an entry without
+    a mode counts when its resource has the searched type.
+    """
+    found: list[JsonObject] = []
+    entries = bundle.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        search = entry.get("search")
+        mode = search.get("mode") if isinstance(search, dict) else None
+        if mode == "match" or (mode is None and resource.get("resourceType") == resource_type):
+            found.append(resource)
+    return found
+
+
+def _next_link(bundle: JsonObject) -> str | None:
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            return _str_or_none(link.get("url"))
+    return None
+
+
+def _resource_type_of(resource: JsonObject) -> str:
+    return _checked_type(resource.get("resourceType"))
+
+
+def _checked_type(value: object) -> str:
+    if not isinstance(value, str) or not _RESOURCE_TYPE.fullmatch(value):
+        raise ValueError("not a FHIR resource type")
+    return value
+
+
+def _checked_id(value: object) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ValueError("not a FHIR resource id (https://hl7.org/fhir/R4/datatypes.html#id)")
+    return value
+
+
+def _header_safe(value: str, name: str) -> str:
+    if not _HEADER_SAFE.fullmatch(value):
+        raise ValueError(f"{name} must be 1-1024 printable ASCII characters")
+    return value

@@ -1,0 +1,67 @@
+"""Engines for SQLite (embedded default, WAL, one writer at a time) and PostgreSQL.
+
+SQLite allows one writer; letting several threads race for the write lock pushes p99
+latency past a second, so writes take ``BEGIN IMMEDIATE`` (the lock is taken up front, no
+upgrade deadlocks) and an in-process lock serialises writers before they reach SQLite.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+
+def is_sqlite(url: str) -> bool:
+    """True when ``url`` names a SQLite database."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url`` with the per-backend settings chartgate relies on."""
+    url = normalise_url(url)
+    if not is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401 - DBAPI
+        # Take transaction control away from pysqlite so BEGIN IMMEDIATE below is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:  # noqa: ANN401 - SQLAlchemy connection
+        read_only = connection.get_execution_options().get("chartgate_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    engine.info_writer_lock = threading.RLock()  # type: ignore[attr-defined]
+    return engine
+
+
+def writer_lock(engine: Engine) -> threading.RLock | None:
+    """The in-process writer lock of a SQLite engine (None for PostgreSQL)."""
+    lock: threading.RLock | None = getattr(engine, "info_writer_lock", None)
+    return lock

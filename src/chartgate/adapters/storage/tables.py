@@ -1,0 +1,159 @@
+"""The schema: one set of tables for SQLite and PostgreSQL, tenant in every key.
+
+Clinical content (note text, structured resources, diffs, outbound payloads) is stored only
+as ciphertext (``*_blob``); everything in clear is an id, a state, a hash or a time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UTC_TS = DateTime(timezone=True)
+ID = String(64)
+
+tenant_keys = Table(
+    "tenant_keys",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", UTC_TS, nullable=False),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("patient", String(200), nullable=False),
+    Column("encounter", String(200), nullable=False),
+    Column("origin", JSON, nullable=False),
+    Column("baseline", JSON, nullable=False),
+    Column("correlation_id", ID, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("approved_version", Integer),
+    Column("doc_status", String(20)),
+    Column("created_at", UTC_TS, nullable=False),
+    Column("updated_at", UTC_TS, nullable=False),
+    Column("row_version", Integer, nullable=False),
+)
+
+draft_versions = Table(
+    "draft_versions",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("draft_id", ID, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("author", String(200), nullable=False),
+    Column("created_at", UTC_TS, nullable=False),
+    Column("content_hash", String(80), nullable=False),
+    Column("content_blob", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["tenant", "draft_id"], ["drafts.tenant", "drafts.id"]),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("draft_id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("content_hash", String(80), nullable=False),
+    Column("approver", JSON, nullable=False),
+    Column("approved_at", UTC_TS, nullable=False),
+    Column("diff_blob", LargeBinary, nullable=False),
+    Column("policy_hash", String(80), nullable=False),
+    Column("writeback_id", ID, nullable=False, unique=True),
+    # One approval per version and kind: a second approve of the same version cannot commit.
+    UniqueConstraint("tenant", "draft_id", "version", "kind", name="uq_approvals_once"),
+    ForeignKeyConstraint(["tenant", "draft_id"], ["drafts.tenant", "drafts.id"]),
+)
+
+writebacks = Table(
+    "writebacks",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("draft_id", ID, nullable=False),
+    # The claim: exactly one write-back row per approval, taken in the approval's transaction.
+    Column("approval_id", ID, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("may_have_landed", Boolean, nullable=False),
+    Column("payload_blob", LargeBinary, nullable=False),
+    Column("payload_hash", String(80), nullable=False),
+    Column("correlation_id", ID, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTC_TS, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", UTC_TS),
+    Column("document_id", String(100)),
+    Column("document_version", String(100)),
+    Column("provenance_id", String(100)),
+    Column("last_status", Integer),
+    Column("last_reason", Text),
+    Column("created_at", UTC_TS, nullable=False),
+    Column("updated_at", UTC_TS, nullable=False),
+    UniqueConstraint("tenant", "approval_id", name="uq_writebacks_claim"),
+    ForeignKeyConstraint(["tenant", "approval_id"], ["approvals.tenant", "approvals.id"]),
+    Index("ix_writebacks_due", "state", "next_attempt_at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("type", String(60), nullable=False),
+    Column("at", UTC_TS, nullable=False),
+    Column("correlation_id", ID, nullable=False),
+    Column("request_id", String(200)),
+    Column("actor", String(200), nullable=False),
+    Column("draft_id", ID),
+    Column("writeback_id", ID),
+    Column("event", JSON, nullable=False),
+    Index("ix_audit_events_correlation", "tenant", "correlation_id"),
+)
+
+ledger_heads = Table(
+    "ledger_heads",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("next_seq", Integer, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("principal", String(200), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(80), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("status_code", Integer),
+    Column("response", JSON),
+    Column("created_at", UTC_TS, nullable=False),
+)

@@ -1,0 +1,47 @@
+"""``create_app(application)``: the FastAPI app over a wired chartgate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from chartgate import __version__
+from chartgate.api import errors
+from chartgate.api.routes import drafts, ops
+from chartgate.bootstrap import Application
+from chartgate.observability import Metrics
+
+
+def create_app(application: Application) -> FastAPI:
+    """Build the HTTP API; every route under /v1 authenticates."""
+    app = FastAPI(
+        title="chartgate",
+        version=__version__,
+        description="Safe, approved, exactly-once write-back of AI-scribe notes to FHIR R4.",
+    )
+    app.state.chartgate = application
+    app.state.metrics = Metrics()
+    errors.install(app)
+    app.include_router(drafts.router)
+    app.include_router(ops.router)
+
+    @app.middleware("http")
+    async def _observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics: Metrics = request.app.state.metrics
+        metrics.requests.labels(template, request.method, f"{response.status_code // 100}xx").inc()
+        metrics.latency.labels(template).observe(time.perf_counter() - started)
+        request_id = getattr(request.state, "request_id", None)
+        if request_id:
+            response.headers["X-Request-Id"] = request_id
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return app

@@ -1,0 +1,245 @@
+"""``chartgate``: the command line, thin over the same handlers as the API."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+
+from chartgate.cli.policy import policy_app
+from chartgate.domain.errors import ChartgateError
+
+app = typer.Typer(
+    help="chartgate: safe, approved, exactly-once write-back of AI-scribe notes to FHIR R4.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(db_app, name="db")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _settings() -> Any:  # noqa: ANN401 - Settings, imported lazily to keep --help fast
+    from chartgate.settings import load_settings  # noqa: PLC0415
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise _fail(f"invalid settings at {where}: {first['msg']}") from None
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+) -> None:
+    """Run the whole story on the embedded default (SQLite, sandbox EHR, dev IdP)."""
+    from chartgate.cli.demo import database_url_from_env, run_demo  # noqa: PLC0415
+
+    result = run_demo(database_url_from_env())
+    if as_json:
+        print(json.dumps(result.summary(), indent=2))
+    else:
+        _print_story(result)
+    if result.state != "committed":
+        raise typer.Exit(1)
+
+
+def _print_story(result: Any) -> None:  # noqa: ANN401 - DemoResult
+    console.rule("[bold]chartgate demo[/]")
+    console.print(f"store: [cyan]{result.database_url}[/]")
+    console.print(f"draft [cyan]{result.draft_id}[/] correlation [cyan]{result.correlation_id}[/]")
+    console.print(
+        Panel(
+            Syntax(result.diff.get("unified", ""), "diff"),
+            title="what the clinician changed (AI draft → approved)",
+        )
+    )
+    console.print(
+        Panel(
+            f"state: [bold green]{result.state}[/]\n"
+            f"EHR resource: [bold]{result.ehr_resource}[/] (versionId {result.ehr_version})\n"
+            f"Provenance: [bold]{result.provenance}[/]",
+            title="the EHR's answer",
+        )
+    )
+    console.print(
+        Panel(Syntax(json.dumps(result.provenance_resource, indent=2), "json"), title="Provenance")
+    )
+    table = Table(title=f"audit chain for correlation id {result.correlation_id}")
+    for column in ("seq", "type", "actor", "state", "detail"):
+        table.add_column(column)
+    for event in result.audit_chain:
+        data = event.get("data", {})
+        detail = ", ".join(
+            f"{k}={v}"
+            for k, v in data.items()
+            if k in ("status", "method", "resource_type", "version", "resource_id")
+        )
+        table.add_row(
+            str(event["seq"]), event["type"], event["actor"], data.get("state", ""), detail
+        )
+    console.print(table)
+    console.print(f"done in {result.seconds:.2f} s; nothing left running.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+) -> None:
+    """Serve the HTTP API (settings from CHARTGATE_* / CHARTGATE_CONFIG)."""
+    import uvicorn  # noqa: PLC0415
+
+    from chartgate.api.app import create_app  # noqa: PLC0415
+    from chartgate.bootstrap import build  # noqa: PLC0415
+    from chartgate.observability import configure_logging  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    application = build(settings)
+    try:
+        uvicorn.run(create_app(application), host=host, port=port, log_config=None)
+    finally:
+        application.close()
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Process what is due now, then exit.")] = False,
+) -> None:
+    """Run the write-back worker: claim due outbox rows and send them exactly once."""
+    from chartgate.bootstrap import build  # noqa: PLC0415
+    from chartgate.observability import configure_logging  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    application = build(settings)
+    executor = application.executor()
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while not stopping:
+            taken = executor.run_once()
+            if once:
+                console.print(f"processed {taken} write-back(s)")
+                break
+            if taken == 0:
+                time.sleep(settings.worker_poll_seconds)
+    finally:
+        application.close()
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8090,
+    vendor: Annotated[str, typer.Option(help="Vendor profile to imitate.")] = "generic-r4",
+    db: Annotated[Path | None, typer.Option(help="SQLite file for the sandbox's chart.")] = None,
+) -> None:
+    """Run the sandbox EHR (FHIR R4 subset) and dev identity provider on loopback."""
+    from chartgate.sandbox.server import SandboxServer  # noqa: PLC0415
+
+    with SandboxServer(db, vendor=vendor, port=port) as server:
+        console.print(f"FHIR base: {server.fhir_base}\nissuer:    {server.issuer}")
+        console.print("Ctrl-C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema up to date (SQLite or PostgreSQL, same migrations)."""
+    from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
+    from chartgate.adapters.storage.migrate import upgrade  # noqa: PLC0415
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    console.print("schema is up to date")
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="A draft JSON file, as a scribe would submit it.")],
+) -> None:
+    """Check a draft file against the submission schema and the write-back matrix."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _fail(f"{file}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _fail(f"{file}: not valid JSON ({exc.__class__.__name__})", 1) from None
+    findings = _findings(data)
+    for finding in findings:
+        console.print(f"[red]✗[/] {finding}")
+    if findings:
+        raise typer.Exit(1)
+    console.print("[green]✓[/] the draft would be accepted")
+
+
+def _findings(data: object) -> list[str]:
+    """Why a draft file would be refused: schema errors first, then the write-back matrix."""
+    from chartgate.bootstrap import load_policy  # noqa: PLC0415
+    from chartgate.domain.submission import DraftSubmission  # noqa: PLC0415
+
+    try:
+        submission = DraftSubmission.model_validate(data)
+    except ValidationError as exc:
+        return [
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_input=False)
+        ]
+    settings = _settings()
+    try:
+        loaded = load_policy(settings.policy)
+    except ChartgateError as exc:
+        raise _fail(exc.message) from None
+    vendor = settings.tenants[0].ehr.vendor if settings.tenants else "generic-r4"
+    findings: list[str] = []
+    note = loaded.policy.decide_note(submission.note.type, vendor=vendor)
+    if not note.may_draft:
+        findings.append(f"note.type: {note.reason}")
+    for index, resource in enumerate(submission.resources):
+        decision = loaded.policy.decide_resource(resource["resourceType"], vendor=vendor)
+        if not decision.may_draft:
+            findings.append(f"resources[{index}]: {decision.reason}")
+    return findings
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except ChartgateError as exc:
+        errors.print(f"[bold red]error:[/] {exc.message}")
+        sys.exit(2)

@@ -1,0 +1,71 @@
+"""``chartgate policy``: check a write-back matrix file, or show the shipped default.
+
+Thin over ``chartgate.policy`` (loading) and ``chartgate.domain.policy`` (rules), so the CLI
+refuses a file for exactly the reasons the server would at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from chartgate.domain.errors import PolicyFileError
+from chartgate.domain.policy import LoadedPolicy, matrix_rows
+from chartgate.policy import load_default_policy, load_policy_file
+
+EXIT_INVALID = 2
+"""Exit status for a policy file that cannot be read, parsed or validated."""
+
+policy_app = typer.Typer(
+    help="The write-back matrix: which resources and note types may reach a chart, and how.",
+    no_args_is_help=True,
+)
+
+
+@policy_app.command("check")
+def check(
+    file: Annotated[Path, typer.Argument(help="Policy file (YAML) to validate.")],
+) -> None:
+    """Validate a policy file and print its matrix and hash; exit 2 naming the first problem."""
+    try:
+        loaded = load_policy_file(file)
+    except PolicyFileError as e:
+        typer.echo(f"error: {e.message}", err=True)
+        raise typer.Exit(code=EXIT_INVALID) from e
+    _print_policy(loaded, source=str(file))
+
+
+@policy_app.command("show")
+def show() -> None:
+    """Print the matrix and hash of the shipped conservative default policy."""
+    try:
+        loaded = load_default_policy()
+    except PolicyFileError as e:  # a packaging fault, but still a clear message
+        typer.echo(f"error: {e.message}", err=True)
+        raise typer.Exit(code=EXIT_INVALID) from e
+    _print_policy(loaded, source="shipped default")
+
+
+def _print_policy(loaded: LoadedPolicy, *, source: str) -> None:
+    """Print the matrix as a table, then the hash an auditor can recompute."""
+    policy = loaded.policy
+    table = Table(title=f"write-back matrix {policy.name!r} ({source})", title_justify="left")
+    for header in ("resource type", "note type", "mode", "auth", "rollback", "EHR profiles"):
+        table.add_column(header)
+    for row in matrix_rows(policy):
+        note = f"{row.note_type} {row.display}" if row.note_type else "-"
+        auth = f"{row.auth}, finalize {row.finalize_auth}" if row.finalize_auth else row.auth
+        cells = (row.resource_type, note, row.mode, auth, row.rollback, row.ehr_profiles or "-")
+        table.add_row(*(Text(cell) for cell in cells))
+    Console().print(table)
+    typer.echo(
+        f"{len(policy.read_profiles)} read profiles, "
+        f"{len(policy.disallowed_content)} disallowed-content patterns; "
+        "anything not listed is denied."
+    )
+    typer.echo(f"policy hash: {loaded.content_hash}")

@@ -1,0 +1,91 @@
+"""The DocumentReference chartgate writes for an approved note.
+
+US Core DocumentReference / Clinical Notes shape: status, docStatus, LOINC type, category
+``clinical-note``, subject, date, author, context.encounter, and one attachment with the
+note as base64 text. The business identifier ``urn:chartgate:writeback|<uuid>`` makes the
+write findable (and, where the EHR supports it, conditional).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chartgate.domain import fhir_codes as fc
+from chartgate.domain.submission import VersionContent
+
+
+@dataclass(frozen=True, slots=True)
+class NoteWrite:
+    """Everything needed to build one note's DocumentReference, all decided at approval."""
+
+    writeback_id: str
+    patient: str
+    encounter: str
+    author: str
+    content: VersionContent
+    doc_status: str  # preliminary | final
+    date: datetime
+    encounter_start: datetime | None = None
+    content_type: str | None = None  # override for vendors that take only text/plain
+
+
+def identifier_query(writeback_id: str) -> str:
+    """The search (and ``If-None-Exist``) that finds this write-back's document."""
+    return f"identifier={fc.WRITEBACK_SYSTEM}|{writeback_id}"
+
+
+def build_document_reference(write: NoteWrite) -> dict[str, Any]:
+    """Build the DocumentReference JSON for one approved note (deterministic)."""
+    note = write.content.note
+    data = note.text.encode("utf-8")
+    content_type = f"{write.content_type or note.content_type}; charset=utf-8"
+    resource: dict[str, Any] = {
+        "resourceType": "DocumentReference",
+        "meta": {"security": fc.ai_security_labels()},
+        "identifier": [{"system": fc.WRITEBACK_SYSTEM, "value": write.writeback_id}],
+        "status": "current",
+        "docStatus": write.doc_status,
+        "type": {
+            "coding": [fc.coding(fc.LOINC, note.type, fc.NOTE_TYPES.get(note.type))],
+            "text": note.title,
+        },
+        "category": [fc.concept(fc.US_CORE_DOCREF_CATEGORY, fc.CLINICAL_NOTE, "Clinical Note")],
+        "subject": {"reference": write.patient},
+        "date": _instant(write.date),
+        "author": [{"reference": write.author}],
+        "description": note.title,
+        "content": [
+            {
+                "attachment": {
+                    "contentType": content_type,
+                    "data": base64.b64encode(data).decode("ascii"),
+                    "size": len(data),
+                    # FHIR R4 defines Attachment.hash as base64 SHA-1 of the data.
+                    "hash": base64.b64encode(
+                        hashlib.sha1(data, usedforsecurity=False).digest()
+                    ).decode("ascii"),
+                    "title": note.title,
+                }
+            }
+        ],
+        "context": {"encounter": [{"reference": write.encounter}]},
+    }
+    if write.encounter_start is not None:
+        resource["context"]["period"] = {"start": _instant(write.encounter_start)}
+    if write.doc_status == "final":
+        resource["authenticator"] = {"reference": write.author}
+    return resource
+
+
+def attachment_text(document: dict[str, Any]) -> str:
+    """Decode the note text back out of a DocumentReference we built."""
+    data = document["content"][0]["attachment"]["data"]
+    return base64.b64decode(data).decode("utf-8")
+
+
+def _instant(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,237 @@
+"""The draft aggregate: versions, origin, approval, and the rules that keep them honest.
+
+A draft holds every version ever saved; versions are immutable, and an approved version is
+frozen forever (an edit after approval would need a new version and a new approval). All
+times and ids are passed in: the domain never reads a clock or makes ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chartgate.domain.diff import DraftDiff, diff_versions
+from chartgate.domain.errors import StateConflict, VersionMismatch
+from chartgate.domain.hashing import content_hash
+from chartgate.domain.lifecycle import EDITABLE, Action, DraftState, next_state
+from chartgate.domain.submission import Origin, VersionContent
+
+
+@dataclass(frozen=True, slots=True)
+class DraftVersion:
+    """One immutable version of a draft's content."""
+
+    number: int
+    content: VersionContent
+    author: str
+    created_at: datetime
+    content_hash: str
+
+    @classmethod
+    def make(
+        cls, number: int, content: VersionContent, *, author: str, at: datetime
+    ) -> DraftVersion:
+        """Build a version, computing its content hash."""
+        return cls(
+            number=number,
+            content=content,
+            author=author,
+            created_at=at,
+            content_hash=hash_content(content),
+        )
+
+
+def hash_content(content: VersionContent) -> str:
+    """The content address of a version (``sha256:`` of its canonical JSON)."""
+    return content_hash(content.model_dump(mode="json"))
+
+
+@dataclass(frozen=True, slots=True)
+class Approver:
+    """The clinician who approved, and how strongly they had authenticated."""
+
+    subject: str
+    fhir_user: str | None
+    amr: tuple[str, ...]
+    acr: str | None
+    auth_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """An explicit approval of one version for the chart (or of its finalization)."""
+
+    id: str
+    draft_id: str
+    version: int
+    content_hash: str
+    approver: Approver
+    approved_at: datetime
+    diff: DraftDiff
+    policy_hash: str
+    writeback_id: str
+    kind: str = "approve"  # "approve" | "finalize"
+
+
+@dataclass(slots=True)
+class Draft:
+    """One encounter's proposed note, its versions and where it is in its life."""
+
+    id: str
+    tenant: str
+    patient: str
+    encounter: str
+    origin: Origin
+    correlation_id: str
+    created_at: datetime
+    state: DraftState = DraftState.IN_REVIEW
+    versions: list[DraftVersion] = field(default_factory=list)
+    baseline: dict[str, str] = field(default_factory=dict)
+    approved_version: int | None = None
+    doc_status: str | None = None  # preliminary | final once in the chart
+
+    @classmethod
+    def submit(
+        cls,
+        *,
+        draft_id: str,
+        tenant: str,
+        patient: str,
+        encounter: str,
+        origin: Origin,
+        content: VersionContent,
+        baseline: dict[str, str],
+        correlation_id: str,
+        author: str,
+        at: datetime,
+    ) -> Draft:
+        """A scribe's new draft: version 1 is exactly what the AI proposed."""
+        draft = cls(
+            id=draft_id,
+            tenant=tenant,
+            patient=patient,
+            encounter=encounter,
+            origin=origin,
+            correlation_id=correlation_id,
+            created_at=at,
+            baseline=dict(baseline),
+        )
+        draft.versions.append(DraftVersion.make(1, content, author=author, at=at))
+        return draft
+
+    @property
+    def current(self) -> DraftVersion:
+        """The newest version."""
+        return self.versions[-1]
+
+    @property
+    def original(self) -> DraftVersion:
+        """Version 1: what the AI proposed."""
+        return self.versions[0]
+
+    def version(self, number: int) -> DraftVersion:
+        """One version by number (1-based)."""
+        if not 1 <= number <= len(self.versions):
+            raise StateConflict(f"draft has no version {number}", expression="version")
+        return self.versions[number - 1]
+
+    def transition(self, action: Action) -> DraftState:
+        """Apply ``action`` through the lifecycle table."""
+        self.state = next_state(self.state, action)
+        return self.state
+
+    def save_version(
+        self, content: VersionContent, *, expected_version: int, author: str, at: datetime
+    ) -> DraftVersion:
+        """Save an edit as a new version; the caller must name the version it edited."""
+        if self.state not in EDITABLE:
+            raise StateConflict(
+                f"cannot edit a draft that is {self.state.value}", expression="state"
+            )
+        if expected_version != self.current.number:
+            raise VersionMismatch(
+                f"version {expected_version} is not current (current is {self.current.number})",
+                expression="If-Match",
+            )
+        version = DraftVersion.make(len(self.versions) + 1, content, author=author, at=at)
+        self.transition(Action.EDIT)
+        self.versions.append(version)
+        return version
+
+    def diff(self, to_version: int | None = None, from_version: int = 1) -> DraftDiff:
+        """Diff between two versions (default: the AI's version 1 to the current one)."""
+        new = self.version(to_version or self.current.number)
+        old = self.version(from_version)
+        return diff_versions(
+            old.content, new.content, from_version=old.number, to_version=new.number
+        )
+
+    def approve(
+        self,
+        *,
+        approval_id: str,
+        writeback_id: str,
+        expected_version: int,
+        approver: Approver,
+        policy_hash: str,
+        at: datetime,
+    ) -> Approval:
+        """Approve the current version for the chart; it is frozen from now on."""
+        if expected_version != self.current.number:
+            raise VersionMismatch(
+                f"version {expected_version} is not current (current is {self.current.number})",
+                expression="If-Match",
+            )
+        self.transition(Action.APPROVE)
+        self.approved_version = self.current.number
+        return Approval(
+            id=approval_id,
+            draft_id=self.id,
+            version=self.current.number,
+            content_hash=self.current.content_hash,
+            approver=approver,
+            approved_at=at,
+            diff=self.diff(),
+            policy_hash=policy_hash,
+            writeback_id=writeback_id,
+        )
+
+    def finalize(
+        self,
+        *,
+        approval_id: str,
+        writeback_id: str,
+        approver: Approver,
+        policy_hash: str,
+        at: datetime,
+    ) -> Approval:
+        """Approve moving the committed note to ``final``: same content, a second write-back."""
+        if self.doc_status == "final":
+            raise StateConflict("the note is already final", expression="docStatus")
+        if self.approved_version is None:
+            raise StateConflict("the draft has no approved version", expression="state")
+        self.transition(Action.FINALIZE)
+        approved = self.version(self.approved_version)
+        return Approval(
+            id=approval_id,
+            draft_id=self.id,
+            version=approved.number,
+            content_hash=approved.content_hash,
+            approver=approver,
+            approved_at=at,
+            diff=self.diff(to_version=approved.number),
+            policy_hash=policy_hash,
+            writeback_id=writeback_id,
+            kind="finalize",
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Non-clinical facts about the draft, safe for logs and the ledger."""
+        return {
+            "draft_id": self.id,
+            "state": self.state.value,
+            "versions": len(self.versions),
+            "approved_version": self.approved_version,
+            "note_type": self.current.content.note.type,
+        }

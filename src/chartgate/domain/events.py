@@ -1,0 +1,66 @@
+"""Audit event types: the vocabulary of the clinical audit trail.
+
+Every step of a write-back is recorded under one correlation id so the whole path can be
+reconstructed (seed: "log the full event chain, not just the final write"). Event data
+carries no PHI: ids, codes, states, hashes and keyed references only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    """What happened."""
+
+    DRAFT_RECEIVED = "draft.received"
+    DRAFT_VIEWED = "draft.viewed"
+    VERSION_SAVED = "draft.version_saved"
+    DRAFT_APPROVED = "draft.approved"
+    DRAFT_FINALIZE_APPROVED = "draft.finalize_approved"
+    DRAFT_DISCARDED = "draft.discarded"
+    WRITEBACK_QUEUED = "writeback.queued"
+    EHR_REQUEST = "ehr.request"
+    EHR_RESPONSE = "ehr.response"
+    WRITEBACK_COMMITTED = "writeback.committed"
+    WRITEBACK_CONFLICT = "writeback.conflict"
+    WRITEBACK_REJECTED = "writeback.rejected"
+    WRITEBACK_AMBIGUOUS = "writeback.ambiguous"
+    WRITEBACK_RECONCILED = "writeback.reconciled"
+    WRITEBACK_RETRY = "writeback.retry_scheduled"
+    INTEGRITY_REFUSED = "writeback.integrity_refused"
+    AUTHN_FAILED = "security.authn_failed"
+    AUTHZ_DENIED = "security.authz_denied"
+    AUDIT_READ = "audit.read"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One event before it is sequenced into the tenant's ledger."""
+
+    type: EventType
+    tenant: str
+    at: datetime
+    correlation_id: str
+    actor: str
+    request_id: str | None = None
+    draft_id: str | None = None
+    writeback_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form stored in the ledger (timestamps as RFC 3339 UTC)."""
+        return {
+            "type": self.type.value,
+            "tenant": self.tenant,
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "correlation_id": self.correlation_id,
+            "request_id": self.request_id,
+            "actor": self.actor,
+            "draft_id": self.draft_id,
+            "writeback_id": self.writeback_id,
+            "data": self.data,
+        }

@@ -1,0 +1,332 @@
+"""A development OpenID provider for the demo and the tests: signs tokens, asks nothing.
+
+DEV ONLY. It trusts its caller completely: ``POST /token`` mints a signed access token for
+any demo principal, with whatever claims the form asks for, without a password, a client
+secret or a redirect. That is the point: tests and ``chartgate demo`` need tokens with
+exactly the claims (``amr``, ``acr``, ``auth_time``, scopes, tenant, launch context) a real
+tenant IdP would put there, so that chartgate's identity adapter verifies them the same way
+through discovery and the JWKS. Never expose it beyond 127.0.0.1.
+
+Keys (one RS256, one ES256) are generated at start-up and live only in memory; a restart
+invalidates every token it issued.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from joserfc import jwt
+from joserfc.jwk import ECKey, RSAKey
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+JsonObject = dict[str, Any]
+Algorithm = Literal["RS256", "ES256"]
+
+MFA_ACR = "urn:chartgate:acr:mfa"
+"""The ``acr`` chartgate's dev setup treats as "multi-factor authentication happened"."""
+
+DEFAULT_AUDIENCE = "chartgate"
+DEFAULT_TENANT = "demo"
+_MAX_LIFETIME_SECONDS = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPrincipal:
+    """A canned identity ``POST /token`` can mint for (every field can be overridden)."""
+
+    subject: str
+    role: str
+    scopes: tuple[str, ...]
+    fhir_user: str | None = None
+    amr: tuple[str, ...] = ("pwd", "otp")
+    acr: str | None = MFA_ACR
+    client_id: str | None = None
+
+
+DEMO_PRINCIPALS: Mapping[str, DemoPrincipal] = MappingProxyType(
+    {
+        "clinician": DemoPrincipal(
+            subject="clinician-dana",
+            role="clinician",
+            fhir_user="Practitioner/prac-001",
+            scopes=(
+                "openid",
+                "fhirUser",
+                "launch/encounter",
+                "user/DocumentReference.cu?category=clinical-note",
+                "user/DocumentReference.rs",
+                "user/Encounter.rs",
+                "user/Patient.r",
+            ),
+        ),
+        "scribe": DemoPrincipal(
+            subject="scribe-demo-client",
+            role="scribe",
+            client_id="scribe-demo-client",
+            amr=(),
+            acr=None,
+            scopes=("chartgate/drafts.write", "chartgate/context.read"),
+        ),
+        "admin": DemoPrincipal(
+            subject="admin-alex",
+            role="admin",
+            scopes=("openid", "chartgate/admin"),
+        ),
+        "auditor": DemoPrincipal(
+            subject="auditor-robin",
+            role="auditor",
+            scopes=("openid", "chartgate/audit.read"),
+        ),
+    }
+)
+"""Demo identities by name. The role travels in a ``role`` claim; scope names are placeholders
+until chartgate's identity adapter settles them."""
+
+
+class DevIdentityProvider:
+    """An in-memory OpenID provider: an issuer, its signing keys and a token mint.
+
+    Args:
+        issuer: The ``iss`` of every token, and the base of the discovery URLs
+            (``<issuer>/.well-known/openid-configuration``, ``<issuer>/jwks``,
+            ``<issuer>/token``).
+        default_tenant: The ``tenant`` claim ``POST /token`` puts in when the form has none.
+    """
+
+    def __init__(self, issuer: str, *, default_tenant: str | None = DEFAULT_TENANT) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.default_tenant = default_tenant
+        self._keys: dict[Algorithm, RSAKey | ECKey] = {
+            "RS256": RSAKey.generate_key(2048, {"use": "sig", "alg": "RS256"}, auto_kid=True),
+            "ES256": ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True),
+        }
+
+    def jwks(self) -> JsonObject:
+        """Return the public JSON Web Key Set (RFC 7517) that verifies this issuer's tokens."""
+        return {"keys": [key.as_dict(private=False) for key in self._keys.values()]}
+
+    def openid_configuration(self) -> JsonObject:
+        """Return the OpenID Connect discovery document for this issuer."""
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": f"{self.issuer}/jwks",
+            "token_endpoint": f"{self.issuer}/token",
+            "grant_types_supported": ["urn:chartgate:dev"],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": list(self._keys),
+            "token_endpoint_auth_methods_supported": ["none"],
+            "scopes_supported": sorted({s for p in DEMO_PRINCIPALS.values() for s in p.scopes}),
+            "claims_supported": [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "nbf",
+                "jti",
+                "scope",
+                "tenant",
+                "fhirUser",
+                "amr",
+                "acr",
+                "auth_time",
+                "patient",
+                "encounter",
+                "sid",
+                "role",
+                "client_id",
+            ],
+            "acr_values_supported": [MFA_ACR],
+        }
+
+    def mint(
+        self,
+        *,
+        subject: str,
+        audience: str = DEFAULT_AUDIENCE,
+        scopes: Sequence[str],
+        tenant: str | None = None,
+        fhir_user: str | None = None,
+        amr: Sequence[str] = ("pwd", "otp"),
+        acr: str | None = MFA_ACR,
+        auth_time: int | None = None,
+        patient: str | None = None,
+        encounter: str | None = None,
+        lifetime_seconds: int = 300,
+        sid: str | None = None,
+        extra_claims: Mapping[str, Any] | None = None,
+        alg: Algorithm = "RS256",
+        issued_at: int | None = None,
+    ) -> str:
+        """Sign an access token (a JWT) with this issuer's key for ``alg``.
+
+        A negative ``lifetime_seconds`` makes an already-expired token, and ``extra_claims``
+        are applied last and may override any claim (``iss`` included): both are there to
+        build the bad tokens the verifier's tests need.
+
+        Args:
+            subject: ``sub``.
+            audience: ``aud``.
+            scopes: Granted scopes, joined with spaces into ``scope``.
+            tenant: ``tenant`` claim (left out when None).
+            fhir_user: ``fhirUser``, e.g. ``Practitioner/prac-001``.
+            amr: Authentication methods (RFC 8176); empty leaves the claim out.
+            acr: Authentication context class; None leaves it out.
+            auth_time: When the user authenticated (epoch seconds); defaults to ``iat``.
+            patient: SMART launch context patient id.
+            encounter: SMART launch context encounter id.
+            lifetime_seconds: ``exp`` minus ``iat``.
+            sid: Session id.
+            extra_claims: More claims, applied last.
+            alg: ``RS256`` or ``ES256``.
+            issued_at: ``iat`` (epoch seconds); defaults to now.
+
+        Returns:
+            The compact JWS.
+        """
+        now = int(time.time()) if issued_at is None else issued_at
+        optional: dict[str, Any] = {
+            "tenant": tenant,
+            "fhirUser": fhir_user,
+            "amr": list(amr) or None,
+            "acr": acr,
+            "patient": patient,
+            "encounter": encounter,
+            "sid": sid,
+        }
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime_seconds,
+            "jti": str(uuid.uuid4()),
+            "scope": " ".join(scopes),
+            "auth_time": now if auth_time is None else auth_time,
+            **{k: v for k, v in optional.items() if v is not None},
+            **(extra_claims or {}),
+        }
+        key = self._keys[alg]
+        header = {"alg": alg, "kid": key.kid}
+        return jwt.encode(header, claims, key, algorithms=[alg])
+
+    def mint_for(self, principal: str, **overrides: Any) -> str:  # noqa: ANN401 - mint's kwargs
+        """Mint a token for a demo principal by name, with ``mint`` keyword overrides.
+
+        Raises:
+            KeyError: No demo principal has that name.
+        """
+        demo = DEMO_PRINCIPALS[principal]
+        arguments: dict[str, Any] = {
+            "subject": demo.subject,
+            "scopes": demo.scopes,
+            "tenant": self.default_tenant,
+            "fhir_user": demo.fhir_user,
+            "amr": demo.amr,
+            "acr": demo.acr,
+            "extra_claims": {"role": demo.role}
+            | ({"client_id": demo.client_id} if demo.client_id else {}),
+        }
+        arguments.update(overrides)
+        return self.mint(**arguments)
+
+
+def create_idp_router(idp: DevIdentityProvider) -> APIRouter:
+    """Build the IdP's HTTP face: discovery, JWKS and the trusting ``POST /token``.
+
+    Mount it where the issuer URL points (the sandbox uses ``<base>/idp``).
+    """
+    router = APIRouter()
+
+    @router.get("/.well-known/openid-configuration")
+    async def discovery() -> JSONResponse:
+        return JSONResponse(idp.openid_configuration())
+
+    @router.get("/jwks")
+    async def jwks() -> JSONResponse:
+        return JSONResponse(idp.jwks(), media_type="application/jwk-set+json")
+
+    @router.post("/token")
+    async def token(request: Request) -> Response:
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
+        try:
+            principal, overrides, lifetime = _token_request(fields, idp.default_tenant)
+            access_token = idp.mint_for(principal, lifetime_seconds=lifetime, **overrides)
+        except (KeyError, ValueError) as e:
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": str(e)}, status_code=400
+            )
+        body: JsonObject = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "scope": " ".join(overrides.get("scopes", DEMO_PRINCIPALS[principal].scopes)),
+        }
+        for launch in ("patient", "encounter"):
+            if launch in overrides:
+                body[launch] = overrides[launch]
+        return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
+
+    return router
+
+
+_TEXT_FIELDS = {
+    "subject": "subject",
+    "audience": "audience",
+    "tenant": "tenant",
+    "fhir_user": "fhir_user",
+    "acr": "acr",
+    "patient": "patient",
+    "encounter": "encounter",
+    "sid": "sid",
+    "alg": "alg",
+}
+_FORM_FIELDS = frozenset(
+    {*_TEXT_FIELDS, "principal", "scope", "amr", "auth_time", "lifetime_seconds", "grant_type"}
+)
+
+
+def _token_request(
+    fields: Mapping[str, str], default_tenant: str | None
+) -> tuple[str, dict[str, Any], int]:
+    """Turn ``POST /token`` form fields into (principal, ``mint`` overrides, lifetime).
+
+    Form fields: ``principal`` (``clinician`` | ``scribe`` | ``admin`` | ``auditor``, default
+    ``clinician``), and optionally ``subject``, ``audience``, ``scope`` and ``amr``
+    (space-separated), ``tenant``, ``fhir_user``, ``acr``, ``auth_time``, ``patient``,
+    ``encounter``, ``sid``, ``alg``, ``lifetime_seconds``. ``grant_type`` is ignored.
+    """
+    unknown = set(fields) - _FORM_FIELDS
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    principal = fields.get("principal", "clinician")
+    if principal not in DEMO_PRINCIPALS:
+        raise ValueError(f"unknown principal {principal!r}; known: {', '.join(DEMO_PRINCIPALS)}")
+    overrides: dict[str, Any] = {
+        argument: fields[name] for name, argument in _TEXT_FIELDS.items() if name in fields
+    }
+    if overrides.get("alg", "RS256") not in {"RS256", "ES256"}:
+        raise ValueError("alg must be RS256 or ES256")
+    if "tenant" not in overrides:
+        overrides["tenant"] = default_tenant
+    if "scope" in fields:
+        overrides["scopes"] = tuple(fields["scope"].split())
+    if "amr" in fields:
+        overrides["amr"] = tuple(fields["amr"].split())
+    if "auth_time" in fields:
+        overrides["auth_time"] = int(fields["auth_time"])
+    lifetime = int(fields.get("lifetime_seconds", "300"))
+    if abs(lifetime) > _MAX_LIFETIME_SECONDS:
+        raise ValueError("lifetime_seconds is out of range")
+    return principal, overrides, lifetime

@@ -1,0 +1,446 @@
+"""Versioned storage of FHIR resources for the sandbox EHR, in one SQLite file.
+
+Every write adds a row to ``resource_version`` and moves the ``resource_current`` pointer, so
+read, vread and history all come from the same rows. Writes hold one lock for the whole
+check-then-write, which makes conditional create atomic *here*; several real servers race on
+it, which is why chartgate never relies on the EHR alone to prevent duplicates.
+
+Search scans the type's current resources and filters them in Python: the sandbox holds a
+handful of synthetic resources, not a chart.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+JsonObject = dict[str, Any]
+
+SEARCH_PARAMETERS = frozenset({"_id", "identifier", "patient", "subject", "encounter"})
+"""Search parameters the sandbox understands; any other one is refused with 400."""
+
+_IGNORED_PARAMETERS = frozenset({"_format", "_pretty"})
+
+# Where each reference search parameter looks, and the type a bare id stands for.
+_REFERENCE_PATHS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "patient": (("subject", "patient"), "Patient"),
+    "subject": (("subject",), None),
+    "encounter": (("encounter", "context.encounter"), "Encounter"),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resource_version (
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    version_id INTEGER NOT NULL,
+    last_updated TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (resource_type, resource_id, version_id)
+);
+CREATE TABLE IF NOT EXISTS resource_current (
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    version_id INTEGER NOT NULL,
+    PRIMARY KEY (resource_type, resource_id)
+);
+"""
+
+
+class FhirError(Exception):
+    """A FHIR-level failure, answered as an ``OperationOutcome`` with this HTTP status.
+
+    ``code`` is an ``OperationOutcome.issue.code`` from
+    https://hl7.org/fhir/R4/valueset-issue-type.html.
+    """
+
+    def __init__(
+        self, status: int, code: str, diagnostics: str, *, expression: str | None = None
+    ) -> None:
+        super().__init__(diagnostics)
+        self.status = status
+        self.code = code
+        self.diagnostics = diagnostics
+        self.expression = expression
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """One version of one resource, with the ``meta`` the server set."""
+
+    resource_type: str
+    resource_id: str
+    version_id: int
+    last_updated: datetime
+    resource: JsonObject
+
+    @property
+    def etag(self) -> str:
+        """The weak ETag of this version: ``W/"<versionId>"``."""
+        return f'W/"{self.version_id}"'
+
+    @property
+    def versioned_path(self) -> str:
+        """``Type/id/_history/vid``, the version-specific relative URL."""
+        return f"{self.resource_type}/{self.resource_id}/_history/{self.version_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A parsed search: criteria are ANDed, the values of one criterion ORed."""
+
+    criteria: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    count: int | None = None
+
+
+def parse_search(pairs: Iterable[tuple[str, str]]) -> SearchQuery:
+    """Parse search parameters (a query string's pairs) into a ``SearchQuery``.
+
+    Unknown parameters are refused rather than ignored: a reconciliation search with a typo
+    must not silently match every resource of the type.
+
+    Raises:
+        FhirError: 400 for an unknown parameter, a modifier or a bad ``_count``.
+    """
+    criteria: list[tuple[str, tuple[str, ...]]] = []
+    count: int | None = None
+    for name, value in pairs:
+        if name in _IGNORED_PARAMETERS:
+            continue
+        if name == "_count":
+            if not value.isdigit():
+                raise FhirError(400, "invalid", "_count must be a non-negative integer")
+            count = int(value)
+            continue
+        if name not in SEARCH_PARAMETERS:
+            raise FhirError(
+                400, "not-supported", f"Search parameter {name!r} is not supported", expression=name
+            )
+        criteria.append((name, tuple(v for v in value.split(",") if v)))
+    return SearchQuery(criteria=tuple(criteria), count=count)
+
+
+def parse_query_string(query: str) -> SearchQuery:
+    """Parse an ``If-None-Exist`` value (``identifier=system|value``) as a search."""
+    return parse_search(parse_qsl(query.lstrip("?"), keep_blank_values=True))
+
+
+class ResourceStore:
+    """FHIR resources with full version history in one SQLite file (WAL mode).
+
+    Each call opens and closes its own connection, so the store may be used from any
+    thread; writes are serialised by one lock and run in one ``BEGIN IMMEDIATE``
+    transaction.
+    """
+
+    def __init__(self, path: str, *, seed: Sequence[JsonObject] = ()) -> None:
+        self._path = path
+        self._seed = tuple(copy.deepcopy(r) for r in seed)
+        self._write_lock = threading.Lock()
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+        with self._write() as conn:
+            self._insert_seed(conn)
+
+    def create(
+        self, resource_type: str, resource: JsonObject, *, if_none_exist: str | None = None
+    ) -> tuple[StoredVersion, bool]:
+        """Create a resource with a new server id; return it and whether it was created.
+
+        With ``if_none_exist`` this is a conditional create: no match creates, one match
+        returns the existing resource (``created`` False), several matches raise.
+
+        Raises:
+            FhirError: 412 when the condition matches more than one resource; 400 when the
+                condition is not a valid search.
+        """
+        condition = parse_query_string(if_none_exist) if if_none_exist is not None else None
+        if condition is not None and not condition.criteria:
+            raise FhirError(400, "invalid", "If-None-Exist names no search criteria")
+        with self._write() as conn:
+            if condition is not None:
+                matches = self._search(conn, resource_type, condition)
+                if len(matches) > 1:
+                    raise FhirError(
+                        412,
+                        "multiple-matches",
+                        f"If-None-Exist matched {len(matches)} resources",
+                    )
+                if matches:
+                    return matches[0], False
+            stored = self._put(conn, resource_type, str(uuid.uuid4()), 1, resource)
+            return stored, True
+
+    def update(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource: JsonObject,
+        *,
+        if_match: str | None,
+        allow_create: bool,
+    ) -> tuple[StoredVersion, bool]:
+        """Store a new version; return it and whether the resource was created by this PUT.
+
+        ``if_match`` is the bare version id the client expects to be current (``*`` matches
+        any existing version).
+
+        Raises:
+            FhirError: 412 when ``if_match`` is not the current version; 404 when the
+                resource does not exist and may not be created by update.
+        """
+        with self._write() as conn:
+            current = self._current_version(conn, resource_type, resource_id)
+            if current is None:
+                if not allow_create or if_match is not None:
+                    raise FhirError(404, "not-found", f"{resource_type}/{resource_id} not found")
+                return self._put(conn, resource_type, resource_id, 1, resource), True
+            if if_match is not None and if_match not in {"*", str(current)}:
+                raise FhirError(
+                    412,
+                    "conflict",
+                    f"Version {if_match} is not current ({resource_type}/{resource_id} "
+                    f"is at version {current})",
+                )
+            return self._put(conn, resource_type, resource_id, current + 1, resource), False
+
+    def read(self, resource_type: str, resource_id: str) -> StoredVersion:
+        """Return the current version.
+
+        Raises:
+            FhirError: 404 when the resource does not exist.
+        """
+        with self._connect() as conn:
+            current = self._current_version(conn, resource_type, resource_id)
+            if current is None:
+                raise FhirError(404, "not-found", f"{resource_type}/{resource_id} not found")
+            return self._version(conn, resource_type, resource_id, current)
+
+    def vread(self, resource_type: str, resource_id: str, version_id: str) -> StoredVersion:
+        """Return one named version.
+
+        Raises:
+            FhirError: 404 when the resource or that version does not exist.
+        """
+        if not version_id.isdigit():
+            raise FhirError(404, "not-found", f"Version {version_id!r} not found")
+        with self._connect() as conn:
+            if self._current_version(conn, resource_type, resource_id) is None:
+                raise FhirError(404, "not-found", f"{resource_type}/{resource_id} not found")
+            return self._version(conn, resource_type, resource_id, int(version_id))
+
+    def history(self, resource_type: str, resource_id: str) -> list[StoredVersion]:
+        """Return every version of one resource, newest first.
+
+        Raises:
+            FhirError: 404 when the resource does not exist.
+        """
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT version_id, last_updated, body FROM resource_version"
+                " WHERE resource_type = ? AND resource_id = ? ORDER BY version_id DESC",
+                (resource_type, resource_id),
+            ).fetchall()
+        if not rows:
+            raise FhirError(404, "not-found", f"{resource_type}/{resource_id} not found")
+        return [_stored(resource_type, resource_id, *row) for row in rows]
+
+    def search(self, resource_type: str, query: SearchQuery) -> list[StoredVersion]:
+        """Return the current versions matching ``query``, oldest resource first."""
+        with self._connect() as conn:
+            matches = self._search(conn, resource_type, query)
+        return matches if query.count is None else matches[: query.count]
+
+    def reset(self) -> None:
+        """Delete every resource and version, then put the seed resources back."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM resource_current")
+            conn.execute("DELETE FROM resource_version")
+            self._insert_seed(conn)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock, self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _insert_seed(self, conn: sqlite3.Connection) -> None:
+        for resource in self._seed:
+            resource_type, resource_id = resource["resourceType"], resource["id"]
+            if self._current_version(conn, resource_type, resource_id) is None:
+                self._put(conn, resource_type, resource_id, 1, resource)
+
+    @staticmethod
+    def _current_version(
+        conn: sqlite3.Connection, resource_type: str, resource_id: str
+    ) -> int | None:
+        row = conn.execute(
+            "SELECT version_id FROM resource_current WHERE resource_type = ? AND resource_id = ?",
+            (resource_type, resource_id),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    @staticmethod
+    def _version(
+        conn: sqlite3.Connection, resource_type: str, resource_id: str, version_id: int
+    ) -> StoredVersion:
+        row = conn.execute(
+            "SELECT version_id, last_updated, body FROM resource_version"
+            " WHERE resource_type = ? AND resource_id = ? AND version_id = ?",
+            (resource_type, resource_id, version_id),
+        ).fetchone()
+        if row is None:
+            raise FhirError(
+                404, "not-found", f"{resource_type}/{resource_id} has no version {version_id}"
+            )
+        return _stored(resource_type, resource_id, *row)
+
+    @staticmethod
+    def _put(
+        conn: sqlite3.Connection,
+        resource_type: str,
+        resource_id: str,
+        version_id: int,
+        resource: JsonObject,
+    ) -> StoredVersion:
+        now = datetime.now(UTC)
+        body = copy.deepcopy(resource)
+        body["resourceType"] = resource_type
+        body["id"] = resource_id
+        meta = dict(body.get("meta") or {})
+        meta["versionId"] = str(version_id)
+        meta["lastUpdated"] = _instant(now)
+        body["meta"] = meta
+        conn.execute(
+            "INSERT INTO resource_version"
+            " (resource_type, resource_id, version_id, last_updated, body) VALUES (?, ?, ?, ?, ?)",
+            (resource_type, resource_id, version_id, now.isoformat(), json.dumps(body)),
+        )
+        conn.execute(
+            "INSERT INTO resource_current (resource_type, resource_id, version_id)"
+            " VALUES (?, ?, ?) ON CONFLICT (resource_type, resource_id)"
+            " DO UPDATE SET version_id = excluded.version_id",
+            (resource_type, resource_id, version_id),
+        )
+        return StoredVersion(resource_type, resource_id, version_id, now, body)
+
+    @staticmethod
+    def _search(
+        conn: sqlite3.Connection, resource_type: str, query: SearchQuery
+    ) -> list[StoredVersion]:
+        rows = conn.execute(
+            "SELECT c.resource_id, v.version_id, v.last_updated, v.body"
+            " FROM resource_current AS c JOIN resource_version AS v"
+            " ON v.resource_type = c.resource_type AND v.resource_id = c.resource_id"
+            " AND v.version_id = c.version_id"
+            " WHERE c.resource_type = ? ORDER BY c.rowid",
+            (resource_type,),
+        ).fetchall()
+        found = [_stored(resource_type, *row) for row in rows]
+        return [s for s in found if _matches(s.resource, query)]
+
+
+def _stored(
+    resource_type: str, resource_id: str, version_id: int, last_updated: str, body: str
+) -> StoredVersion:
+    return StoredVersion(
+        resource_type,
+        resource_id,
+        int(version_id),
+        datetime.fromisoformat(last_updated),
+        json.loads(body),
+    )
+
+
+def _instant(moment: datetime) -> str:
+    """Format a FHIR ``instant`` in UTC with milliseconds and a ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _matches(resource: JsonObject, query: SearchQuery) -> bool:
+    return all(
+        any(_criterion_matches(resource, name, value) for value in values)
+        for name, values in query.criteria
+    )
+
+
+def _criterion_matches(resource: JsonObject, name: str, value: str) -> bool:
+    if name == "_id":
+        return bool(resource.get("id") == value)
+    if name == "identifier":
+        return any(_identifier_matches(i, value) for i in _walk(resource, ("identifier",)))
+    paths, bare_type = _REFERENCE_PATHS[name]
+    targets = {
+        _normalise_reference(node["reference"])
+        for path in paths
+        for node in _walk(resource, tuple(path.split(".")))
+        if isinstance(node, dict) and isinstance(node.get("reference"), str)
+    }
+    if "/" in value:
+        return _normalise_reference(value) in targets
+    if bare_type is not None:
+        return f"{bare_type}/{value}" in targets
+    return any(t.endswith(f"/{value}") for t in targets)
+
+
+def _identifier_matches(identifier: object, token: str) -> bool:
+    """Match one Identifier against a token search value (``[system]|[value]`` or ``value``).
+
+    See https://hl7.org/fhir/R4/search.html#token.
+    """
+    if not isinstance(identifier, dict):
+        return False
+    system, value = identifier.get("system"), identifier.get("value")
+    if "|" not in token:
+        return bool(value == token)
+    want_system, want_value = token.split("|", 1)
+    if not want_system:
+        return system is None and value == want_value
+    if not want_value:
+        return bool(system == want_system)
+    return bool(system == want_system and value == want_value)
+
+
+def _walk(node: object, path: tuple[str, ...]) -> Iterator[object]:
+    """Yield every element at ``path``, flattening lists on the way (a tiny FHIRPath)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item, path)
+        return
+    if not path:
+        yield node
+        return
+    if isinstance(node, dict) and path[0] in node:
+        yield from _walk(node[path[0]], path[1:])
+
+
+def _normalise_reference(reference: str) -> str:
+    """Reduce an absolute, relative or version-specific reference to ``Type/id``."""
+    parts = [p for p in reference.split("?", maxsplit=1)[0].split("/") if p]
+    if len(parts) >= 4 and parts[-2] == "_history":  # noqa: PLR2004 - Type/id/_history/vid
+        parts = parts[:-2]
+    return "/".join(parts[-2:])

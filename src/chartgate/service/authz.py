@@ -1,0 +1,67 @@
+"""Who may do what: role, encounter binding and authentication strength.
+
+This is the first slice of the identity work (issue 4 extends it): the checks live here,
+called by every handler, so that the API, the CLI and the reviewer page cannot differ.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from chartgate.domain.errors import Forbidden
+from chartgate.domain.principal import Principal, Role
+
+SECOND_FACTORS = frozenset({"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "iris", "sc", "pop"})
+"""RFC 8176 ``amr`` values that show a factor beyond a password (``mfa`` says it outright)."""
+
+STEP_UP_MAX_AGE = timedelta(minutes=5)
+
+
+class StepUpRequired(Forbidden):
+    """The action needs a recent, stronger authentication (RFC 9470)."""
+
+    def __init__(self, message: str, *, max_age: int, acr_values: str | None) -> None:
+        super().__init__(message, expression="Authorization")
+        self.max_age = max_age
+        self.acr_values = acr_values
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    """Refuse principals whose role is not one of ``roles``."""
+    if principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(f"this action needs role {allowed}", expression="Authorization")
+
+
+def require_encounter(principal: Principal, encounter: str) -> None:
+    """A clinician acts only within the encounter of its launch context, when it has one."""
+    if principal.launch_encounter is None:
+        return
+    launch = principal.launch_encounter
+    if not launch.startswith("Encounter/"):
+        launch = f"Encounter/{launch}"
+    if launch != encounter:
+        raise Forbidden("the draft's encounter is outside your launch context")
+
+
+def require_mfa(principal: Principal) -> None:
+    """Approval needs a second factor in ``amr``."""
+    if not SECOND_FACTORS.intersection(principal.amr):
+        raise StepUpRequired(
+            "approval needs multi-factor authentication", max_age=0, acr_values=None
+        )
+
+
+def require_recent_auth(
+    principal: Principal, *, now: datetime, acr: str | None, max_age: timedelta = STEP_UP_MAX_AGE
+) -> None:
+    """Finalize, retract and step-up actions need a fresh authentication at the right level."""
+    require_mfa(principal)
+    too_old = principal.auth_time is None or now - principal.auth_time > max_age
+    wrong_level = acr is not None and principal.acr != acr
+    if too_old or wrong_level:
+        raise StepUpRequired(
+            "this action needs a recent re-authentication",
+            max_age=int(max_age.total_seconds()),
+            acr_values=acr,
+        )

@@ -1,0 +1,99 @@
+"""Idempotency-Key on every mutation, with Stripe's semantics.
+
+The first answer to a key is stored and replayed for the same request; the same key with a
+different request is refused (422); a key whose first request is still running answers 409.
+A failure on our side (5xx), an authentication demand (step-up) or a state conflict forgets
+the key so the client can retry once the condition has changed.
+See https://docs.stripe.com/api/idempotent_requests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
+
+from chartgate.domain.errors import (
+    AuthError,
+    ChartgateError,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    InputError,
+    StateConflict,
+)
+from chartgate.domain.principal import Principal
+from chartgate.service.ports import Clock, JsonObject, UnitOfWorkFactory
+
+KEY_GRAMMAR = re.compile(r"^[A-Za-z0-9_\-:.]{1,255}$")
+
+Answer = tuple[int, JsonObject]
+
+
+class IdempotencyGuard:
+    """Runs a mutation at most once per (tenant, principal, key)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def run(
+        self,
+        principal: Principal,
+        key: str | None,
+        fingerprint: str,
+        action: Callable[[], Answer],
+        *,
+        error_answer: Callable[[ChartgateError], Answer],
+    ) -> tuple[Answer, bool]:
+        """Run ``action`` under ``key``; return (answer, replayed)."""
+        if key is None:
+            return action(), False
+        if not KEY_GRAMMAR.fullmatch(key):
+            raise InputError(
+                "Idempotency-Key must be 1-255 of [A-Za-z0-9_-:.]", expression="Idempotency-Key"
+            )
+        tenant, who = principal.tenant, principal.subject
+        stored = self._lookup(tenant, who, key, fingerprint)
+        if stored is not None:
+            return stored, True
+        try:
+            answer = action()
+        except (AuthError, StateConflict):
+            # Conditions that can change (a re-authentication, a state): let a retry run.
+            with self._uow() as uow:
+                uow.idempotency.forget(tenant, who, key)
+            raise
+        except ChartgateError as error:
+            # A refusal of the request itself is an answer too: replay it.
+            answer = error_answer(error)
+        except BaseException:
+            with self._uow() as uow:
+                uow.idempotency.forget(tenant, who, key)
+            raise
+        with self._uow() as uow:
+            uow.idempotency.finish(tenant, who, key, answer[0], answer[1])
+        return answer, False
+
+    def _lookup(self, tenant: str, who: str, key: str, fingerprint: str) -> Answer | None:
+        """The stored answer to replay, or None after marking the key in flight."""
+        in_flight = IdempotencyInFlight(
+            "a request with this Idempotency-Key is in progress", expression="Idempotency-Key"
+        )
+        try:
+            with self._uow() as uow:
+                stored = uow.idempotency.find(tenant, who, key)
+                if stored is None:
+                    uow.idempotency.begin(tenant, who, key, fingerprint, self._clock.now())
+                    return None
+        except DbIntegrityError:
+            # Another request inserted the same key between our find and insert.
+            raise in_flight from None
+        if stored["request_hash"] != fingerprint:
+            raise IdempotencyMismatch(
+                "this Idempotency-Key was used with a different request",
+                expression="Idempotency-Key",
+            )
+        if stored["state"] != "done":
+            raise in_flight
+        return int(stored["status_code"]), dict(stored["response"])
