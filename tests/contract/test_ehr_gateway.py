@@ -15,9 +15,7 @@ from __future__ import annotations
 import base64
 import importlib
 import importlib.util
-import sys
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -36,13 +34,6 @@ LOINC_PROGRESS_NOTE = "11506-3"
 SYNTHETIC_PATIENT = "Patient/pat-001"
 US_CORE_DOC_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
 CONFLICT_STATUSES = {409, 412}  # HAPI answers 409 where the spec says 412
-
-# tests/ has no __init__.py; put it on sys.path so pytest can load the Medplum harness
-# (tests/medplum_ehr.py) as the plugin "medplum_ehr", as tests/integration does.
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
 
 def _medplum_unavailable() -> str | None:
     # find_spec, not import: the plugin must be imported by pytest so its asserts are rewritten.
@@ -64,9 +55,6 @@ def _sandbox_server() -> tuple[Any, str | None]:
 
 MEDPLUM_UNAVAILABLE = _medplum_unavailable()
 SANDBOX_SERVER, SANDBOX_UNAVAILABLE = _sandbox_server()
-
-if MEDPLUM_UNAVAILABLE is None:
-    pytest_plugins = ["medplum_ehr"]
 
 
 def _skip_unless_available(reason: str | None) -> list[pytest.MarkDecorator]:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -13,12 +11,6 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-# tests/ has no __init__.py and is not on sys.path; put it there so pytest can load the plugin
-# module tests/medplum_ehr.py (which provides the medplum_* fixtures) by name.
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-pytest_plugins = ["medplum_ehr"]
 
 pytestmark = pytest.mark.medplum
 

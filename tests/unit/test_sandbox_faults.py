@@ -18,6 +18,8 @@ from chartgate.sandbox.faults import (
 )
 from chartgate.sandbox.fhir import create_fhir_app
 
+pytestmark = pytest.mark.anyio
+
 NOTE = {
     "resourceType": "DocumentReference",
     "status": "current",
@@ -28,20 +30,26 @@ NOTE = {
 
 
 @pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
 def plan():
     return FaultPlan()
 
 
 @pytest.fixture
-def client(tmp_path, plan):
+async def client(tmp_path, plan):
     app = create_fhir_app(str(tmp_path / "ehr.sqlite3"), faults=plan)
-    with TestClient(app) as test_client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
         yield test_client
 
 
-def documents(client, value: str = "wb-drop") -> int:
+async def documents(client, value: str = "wb-drop") -> int:
     params = {"identifier": f"urn:chartgate:writeback|{value}"}
-    return await client.get("/fhir/R4/DocumentReference", params=params).json()["total"]
+    return (await client.get("/fhir/R4/DocumentReference", params=params)).json()["total"]
 
 
 async def test_status_storm_answers_503_with_retry_after_then_recovers(client, plan):
@@ -59,7 +67,7 @@ async def test_status_storm_can_throttle_with_429(client):
     answer = await client.post("/fhir/R4/DocumentReference", json=NOTE)
     assert answer.status_code == 429
     assert answer.json()["issue"][0]["code"] == "throttled"
-    assert documents(client) == 0
+    assert await documents(client) == 0
 
 
 async def test_token_expiry_answers_401_and_processes_nothing(client, plan):
@@ -68,14 +76,14 @@ async def test_token_expiry_answers_401_and_processes_nothing(client, plan):
     answer = await client.post("/fhir/R4/DocumentReference", json=NOTE)
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
-    assert documents(client) == 0
+    assert await documents(client) == 0
 
 
 async def test_token_expiry_is_checked_before_a_status_storm(client, plan):
     """At most one counted fault hits a request, token expiry first."""
     plan.configure(token_expiry=1, status_storm=StatusStorm(count=1))
-    first = await client.get("/fhir/R4/Patient/pat-001").status_code
-    second = await client.get("/fhir/R4/Patient/pat-001").status_code
+    first = (await client.get("/fhir/R4/Patient/pat-001")).status_code
+    second = (await client.get("/fhir/R4/Patient/pat-001")).status_code
     assert (first, second) == (401, 503)
 
 
@@ -93,15 +101,15 @@ async def test_commit_then_drop_commits_and_gives_no_answer_in_process(client, p
     plan.configure(commit_then_drop=1)
     with pytest.raises(SandboxConnectionDropped):
         await client.post("/fhir/R4/DocumentReference", json=NOTE)
-    assert documents(client) == 1
+    assert await documents(client) == 1
     assert plan.injected(FaultKind.COMMIT_THEN_DROP) == 1
-    assert await client.post("/fhir/R4/DocumentReference", json=NOTE).status_code == 201
+    assert (await client.post("/fhir/R4/DocumentReference", json=NOTE)).status_code == 201
 
 
 async def test_commit_then_drop_leaves_reads_alone(client, plan):
     """commit_then_drop only counts mutating requests; reads pass untouched."""
     plan.configure(commit_then_drop=1)
-    assert await client.get("/fhir/R4/Patient/pat-001").status_code == 200
+    assert (await client.get("/fhir/R4/Patient/pat-001")).status_code == 200
     assert plan.to_json()["commit_then_drop"] == {"count": 1}
 
 
@@ -112,7 +120,7 @@ async def test_timeout_answers_late_after_committing(client, plan):
     answer = await client.post("/fhir/R4/DocumentReference", json=NOTE)
     assert time.monotonic() - started >= 0.3
     assert answer.status_code == 201
-    assert documents(client) == 1
+    assert await documents(client) == 1
 
 
 async def test_timeout_before_commit_still_stores_the_write(client, plan):
@@ -120,20 +128,20 @@ async def test_timeout_before_commit_still_stores_the_write(client, plan):
     plan.configure(timeout=SlowAnswer(count=1, seconds=0.2, before_commit=True))
     answer = await client.post("/fhir/R4/DocumentReference", json=NOTE)
     assert answer.status_code == 201
-    assert documents(client) == 1
+    assert await documents(client) == 1
 
 
 async def test_control_endpoints_are_never_faulted(client, plan):
     """/__sandbox requests pass through a storm without using it up."""
     plan.configure(status_storm=StatusStorm(count=1), token_expiry=1)
-    assert await client.get("/__sandbox/faults").status_code == 200
-    assert await client.get("/__sandbox/faults").json()["token_expiry"] == {"count": 1}
+    assert (await client.get("/__sandbox/faults")).status_code == 200
+    assert (await client.get("/__sandbox/faults")).json()["token_expiry"] == {"count": 1}
 
 
 async def test_posting_a_plan_replaces_the_whole_plan(client, plan):
     """POST /__sandbox/faults replaces every fault; absent keys are switched off."""
     plan.configure(token_expiry=5, latency_ms=10)
-    shown = await client.post("/__sandbox/faults", json={"commit_then_drop": 2}).json()
+    shown = (await client.post("/__sandbox/faults", json={"commit_then_drop": 2})).json()
     assert shown["token_expiry"] == {"count": 0}
     assert shown["latency_ms"] == 0
     assert shown["commit_then_drop"] == {"count": 2}
@@ -151,8 +159,8 @@ async def test_get_faults_round_trips_through_post(client):
             "token_expiry": 2,
         },
     )
-    shown = await client.get("/__sandbox/faults").json()
-    again = await client.post("/__sandbox/faults", json=shown).json()
+    shown = (await client.get("/__sandbox/faults")).json()
+    again = (await client.post("/__sandbox/faults", json=shown)).json()
     assert again == shown
     assert shown["timeout"] == {"count": 1, "seconds": 2.5, "before_commit": True}
 
@@ -180,7 +188,7 @@ async def test_reset_clears_the_fault_plan(client, plan):
     """POST /__sandbox/reset switches every fault off."""
     plan.configure(token_expiry=3)
     await client.post("/__sandbox/reset")
-    assert await client.get("/fhir/R4/Patient/pat-001").status_code == 200
+    assert (await client.get("/fhir/R4/Patient/pat-001")).status_code == 200
 
 
 def test_counts_are_used_up_exactly_once_across_threads():
@@ -189,8 +197,7 @@ def test_counts_are_used_up_exactly_once_across_threads():
     taken: list[object] = []
 
     def worker() -> None:
-        for _ in range(20):
-            taken.append(plan.next_fault(mutating=True))
+        taken.extend(plan.next_fault(mutating=True) for _ in range(20))
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:

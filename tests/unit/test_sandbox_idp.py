@@ -8,10 +8,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from joserfc import jwt
-from joserfc.errors import BadSignatureError, ExpiredTokenError
+from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 
 from chartgate.sandbox.idp import MFA_ACR, DevIdentityProvider, create_idp_router
+
+pytestmark = pytest.mark.anyio
 
 ISSUER = "http://testserver/idp"
 
@@ -22,10 +24,16 @@ def idp():
 
 
 @pytest.fixture
-def client(idp):
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+async def client(idp):
     app = FastAPI()
     app.include_router(create_idp_router(idp), prefix="/idp")
-    with TestClient(app) as test_client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
         yield test_client
 
 
@@ -58,7 +66,11 @@ def test_minted_token_verifies_against_the_jwks(idp):
     assert claims["amr"] == ["pwd", "otp"]
     assert claims["acr"] == MFA_ACR
     assert claims["auth_time"] == claims["iat"]
-    assert (claims["patient"], claims["encounter"], claims["sid"]) == ("pat-001", "enc-001", "session-1")
+    assert (claims["patient"], claims["encounter"], claims["sid"]) == (
+        "pat-001",
+        "enc-001",
+        "session-1",
+    )
     assert claims["exp"] - claims["iat"] == 300
 
 
@@ -81,7 +93,7 @@ def test_a_token_from_another_provider_does_not_verify(idp):
     """A token signed by a different dev IdP fails against this JWKS."""
     stranger = DevIdentityProvider(ISSUER)
     token = stranger.mint(subject="x", scopes=[])
-    with pytest.raises((BadSignatureError, ValueError)):
+    with pytest.raises(JoseError):
         jwt.decode(token, KeySet.import_key_set(idp.jwks()), algorithms=["RS256"])
 
 
@@ -105,7 +117,7 @@ def test_step_up_claims_can_be_set(idp):
 
 async def test_discovery_points_at_the_jwks_and_token_endpoint(client):
     """The discovery document names the issuer and its endpoints under it."""
-    document = await client.get("/idp/.well-known/openid-configuration").json()
+    document = (await client.get("/idp/.well-known/openid-configuration")).json()
     assert document["issuer"] == ISSUER
     assert document["jwks_uri"] == f"{ISSUER}/jwks"
     assert document["token_endpoint"] == f"{ISSUER}/token"
@@ -121,7 +133,7 @@ async def test_token_endpoint_mints_for_a_demo_principal(client):
     body = answer.json()
     assert body["token_type"] == "Bearer"
     assert body["patient"] == "pat-001"
-    claims = verify(body["access_token"], await client.get("/idp/jwks").json())
+    claims = verify(body["access_token"], (await client.get("/idp/jwks")).json())
     assert claims["role"] == "clinician"
     assert claims["tenant"] == "clinic-a"
     assert claims["fhirUser"] == "Practitioner/prac-001"
@@ -129,10 +141,11 @@ async def test_token_endpoint_mints_for_a_demo_principal(client):
 
 async def test_token_endpoint_overrides_scope_and_amr(client):
     """The form's scope and amr fields replace the demo principal's defaults."""
-    body = await client.post(
+    answer = await client.post(
         "/idp/token", data={"principal": "scribe", "scope": "a b", "amr": "pwd"}
-    ).json()
-    claims = verify(body["access_token"], await client.get("/idp/jwks").json())
+    )
+    body = answer.json()
+    claims = verify(body["access_token"], (await client.get("/idp/jwks")).json())
     assert claims["scope"] == "a b"
     assert claims["amr"] == ["pwd"]
     assert claims["client_id"] == "scribe-demo-client"

@@ -8,7 +8,19 @@ import pytest
 from chartgate.sandbox.fhir import create_fhir_app
 from chartgate.sandbox.vendors import vendor_profile
 
+pytestmark = pytest.mark.anyio
+
 WRITEBACK_SYSTEM = "urn:chartgate:writeback"
+DOCS = "/fhir/R4/DocumentReference"
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def asgi_client(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
 def note(content: list[dict[str, object]] | None = None) -> dict[str, object]:
@@ -23,24 +35,25 @@ def note(content: list[dict[str, object]] | None = None) -> dict[str, object]:
 
 
 @pytest.fixture
-def epic(tmp_path):
-    with TestClient(create_fhir_app(str(tmp_path / "epic.sqlite3"), vendor="epic")) as client:
+async def epic(tmp_path):
+    app = create_fhir_app(str(tmp_path / "epic.sqlite3"), vendor="epic")
+    async with asgi_client(app) as client:
         yield client
 
 
 async def test_epic_ignores_if_none_exist_and_creates_a_duplicate(epic):
     """Epic has no conditional create: the same conditional POST twice makes two documents."""
     condition = {"If-None-Exist": f"identifier={WRITEBACK_SYSTEM}|wb-1"}
-    first = await epic.post("/fhir/R4/DocumentReference", json=note(), headers=condition)
-    second = await epic.post("/fhir/R4/DocumentReference", json=note(), headers=condition)
+    first = await epic.post(DOCS, json=note(), headers=condition)
+    second = await epic.post(DOCS, json=note(), headers=condition)
     assert (first.status_code, second.status_code) == (201, 201)
-    found = await epic.get("/fhir/R4/DocumentReference", params={"identifier": "wb-1"}).json()
+    found = (await epic.get(DOCS, params={"identifier": "wb-1"})).json()
     assert found["total"] == 2
 
 
 async def test_epic_answers_an_empty_body_with_a_relative_location_by_default(epic):
     """Without Prefer, epic answers a create with no body and a relative Location."""
-    answer = await epic.post("/fhir/R4/DocumentReference", json=note())
+    answer = await epic.post(DOCS, json=note())
     assert answer.status_code == 201
     assert answer.content == b""
     assert answer.headers["location"].startswith("DocumentReference/")
@@ -50,19 +63,27 @@ async def test_epic_answers_an_empty_body_with_a_relative_location_by_default(ep
 
 async def test_epic_returns_the_resource_when_asked_for_a_representation(epic):
     """Prefer: return=representation gives the full resource on epic too."""
-    answer = await epic.post(
-        "/fhir/R4/DocumentReference", json=note(), headers={"Prefer": "return=representation"}
-    )
+    answer = await epic.post(DOCS, json=note(), headers={"Prefer": "return=representation"})
     assert answer.json()["resourceType"] == "DocumentReference"
 
 
 async def test_epic_refuses_attachments_that_are_not_text_plain(epic):
     """Epic takes only text/plain notes: a markdown attachment answers 422."""
     markdown = [{"attachment": {"contentType": "text/markdown", "data": "aGk="}}]
-    answer = await epic.post("/fhir/R4/DocumentReference", json=note(markdown))
+    answer = await epic.post(DOCS, json=note(markdown))
     assert answer.status_code == 422
     issue = answer.json()["issue"][0]
     assert issue["expression"] == ["DocumentReference.content[0].attachment.contentType"]
+
+
+async def test_epic_refuses_non_text_attachments_on_update_too(epic):
+    """The text/plain rule also guards updates, so a note cannot be switched to PDF."""
+    created = (
+        await epic.post(DOCS, json=note(), headers={"Prefer": "return=representation"})
+    ).json()
+    pdf = {**created, "content": [{"attachment": {"contentType": "application/pdf"}}]}
+    answer = await epic.put(f"{DOCS}/{created['id']}", json=pdf, headers={"If-Match": 'W/"1"'})
+    assert answer.status_code == 422
 
 
 async def test_epic_keeps_only_the_first_attachment(epic):
@@ -71,9 +92,7 @@ async def test_epic_keeps_only_the_first_attachment(epic):
         {"attachment": {"contentType": "text/plain", "data": "b25l"}},
         {"attachment": {"contentType": "text/plain", "data": "dHdv"}},
     ]
-    answer = await epic.post(
-        "/fhir/R4/DocumentReference", json=note(two), headers={"Prefer": "return=representation"}
-    )
+    answer = await epic.post(DOCS, json=note(two), headers={"Prefer": "return=representation"})
     assert [c["attachment"]["data"] for c in answer.json()["content"]] == ["b25l"]
 
 
@@ -85,11 +104,17 @@ async def test_epic_does_not_create_by_update(epic):
     assert answer.status_code == 404
 
 
-def test_generic_r4_accepts_markdown_attachments(tmp_path):
+async def test_epic_metadata_says_no_conditional_create(epic):
+    """The CapabilityStatement of the epic profile denies conditional create."""
+    statement = (await epic.get("/fhir/R4/metadata")).json()
+    assert statement["rest"][0]["resource"][0]["conditionalCreate"] is False
+
+
+async def test_generic_r4_accepts_markdown_attachments(tmp_path):
     """The generic profile accepts any attachment type."""
     markdown = [{"attachment": {"contentType": "text/markdown", "data": "aGk="}}]
-    with TestClient(create_fhir_app(str(tmp_path / "g.sqlite3"))) as client:
-        answer = await client.post("/fhir/R4/DocumentReference", json=note(markdown))
+    async with asgi_client(create_fhir_app(str(tmp_path / "g.sqlite3"))) as client:
+        answer = await client.post(DOCS, json=note(markdown))
     assert answer.status_code == 201
 
 

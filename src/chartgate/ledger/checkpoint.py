@@ -138,7 +138,11 @@ def parse_vkey(vkey: str) -> NoteVerifier:
         raise MalformedNoteError("verifier key is not hex + base64") from e
     if len(key) != 1 + _ED25519_KEY_SIZE or key[0] != ED25519_TYPE:
         raise MalformedNoteError("verifier key is not an Ed25519 (type 0x01) key")
-    verifier = NoteVerifier.from_key(name, Ed25519PublicKey.from_public_bytes(key[1:]))
+    try:
+        public_key = Ed25519PublicKey.from_public_bytes(key[1:])
+    except ValueError as e:
+        raise MalformedNoteError("verifier key is not a valid Ed25519 key") from e
+    verifier = NoteVerifier.from_key(name, public_key)
     if verifier.key_id != claimed_id:
         raise MalformedNoteError("verifier key ID does not match its name and key")
     return verifier

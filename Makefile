@@ -1,0 +1,56 @@
+# chartgate — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+MEDPLUM := tests/ehr_medplum
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: help install demo test test-fast lint format bench clean services
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (chartgate needs Python 3.11)"; exit 2; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+$(MEDPLUM)/node_modules/.package-lock.json: $(MEDPLUM)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (the Medplum test EHR needs Node.js 20 and npm)"; exit 2; }
+	npm ci --prefix $(MEDPLUM) --no-audit --no-fund --loglevel=error
+
+install: $(STAMP) $(MEDPLUM)/node_modules/.package-lock.json ## Create .venv, install chartgate + dev tools, and the Medplum test EHR
+
+demo: $(STAMP) ## Install, then run the main job on the embedded default (SQLite + sandbox EHR)
+	$(VENV)/bin/chartgate demo
+
+services: ## Check (and start when missing) PostgreSQL for the tests
+	@scripts/ensure-services.sh
+
+test: install services ## Install everything, then run the whole test suite (SQLite, PostgreSQL, Medplum)
+	$(VENV)/bin/pytest
+
+test-fast: $(STAMP) ## Unit tests only (no sockets)
+	$(VENV)/bin/pytest tests/unit -q
+
+lint: $(STAMP) ## ruff, mypy --strict and import-linter (the layer rule)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+format: $(STAMP) ## Apply ruff's formatter and safe fixes
+	$(VENV)/bin/ruff format src tests
+	$(VENV)/bin/ruff check --fix src tests
+
+bench: install services ## Benchmarks, printed as ratios against a baseline measured in the same run
+	$(PY) bench/run.py
+
+clean: ## Remove the virtualenv, caches and test output
+	rm -rf $(VENV) $(MEDPLUM)/node_modules .pytest_cache .mypy_cache .ruff_cache test-output

@@ -1,0 +1,55 @@
+"""Synthetic data only: drafts and notes for tests (no real patient, ever)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+TENANT = "clinic-a"
+PATIENT = "Patient/pat-001"
+ENCOUNTER = "Encounter/enc-001"
+CLINICIAN = "Practitioner/prac-001"
+
+SOAP_NOTE = """## Subjective
+Synthetic patient reports three days of dry cough without fever.
+
+## Objective
+Temperature 37.1 C. Lungs clear to auscultation.
+
+## Assessment
+Acute viral bronchitis, uncomplicated.
+
+## Plan
+Supportive care with fluids and rest. Return if symptoms worsen.
+"""
+
+
+def submission(**overrides: Any) -> dict[str, Any]:
+    """A valid scribe submission for the synthetic encounter; override any top-level key."""
+    body: dict[str, Any] = {
+        "patient": PATIENT,
+        "encounter": ENCOUNTER,
+        "note": {
+            "type": "11506-3",
+            "title": "Progress note",
+            "content_type": "text/markdown",
+            "text": SOAP_NOTE,
+        },
+        "resources": [],
+        "origin": {
+            "model": {"name": "example-scribe-llm", "version": "2026.10.1"},
+            "prompt_template": "soap-v3",
+            "transcript_sha256": hashlib.sha256(b"synthetic transcript").hexdigest(),
+            "generated_at": "2026-11-24T10:00:00Z",
+        },
+    }
+    body.update(copy.deepcopy(overrides))
+    return body
+
+
+def edited_note(draft: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """The current version's content with one sentence replaced (a clinician's edit)."""
+    current = draft["versions"][-1]
+    note = dict(current["note"], text=current["note"]["text"].replace(old, new))
+    return {"note": note, "resources": current["resources"]}

@@ -1,0 +1,116 @@
+"""A running chartgate for tests: API on loopback, an executor, an IdP, a FHIR server.
+
+``running_stack`` wires chartgate exactly as production does (``bootstrap.build`` +
+``api.app.create_app`` under uvicorn); only the identity provider is our dev IdP, served by
+a sandbox whose FHIR endpoint is also the EHR unless ``ehr_base`` names another server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from builders import CLINICIAN, ENCOUNTER, PATIENT, TENANT
+from chartgate.api.app import create_app
+from chartgate.bootstrap import Application, build
+from chartgate.sandbox.server import SandboxServer
+from chartgate.settings import EhrSettings, Settings, TenantSettings
+from chartgate.threaded_server import ThreadedServer
+
+
+@dataclass
+class Stack:
+    """Handles on a running chartgate."""
+
+    app: Application
+    api: httpx.Client
+    sandbox: SandboxServer
+    ehr_base: str
+    tenant: str = TENANT
+
+    def scribe_token(self, **overrides: Any) -> str:
+        """A scribe client's token for the tenant."""
+        claims: dict[str, Any] = {
+            "subject": "scribe-test-client",
+            "scopes": ["chartgate/drafts.submit"],
+            "tenant": self.tenant,
+            "amr": (),
+            "acr": None,
+            "extra_claims": {"client_id": "scribe-test-client"},
+        }
+        claims.update(overrides)
+        return self.sandbox.idp.mint(**claims)
+
+    def clinician_token(self, **overrides: Any) -> str:
+        """A clinician's token: MFA, fresh auth_time, launch context on the test encounter."""
+        claims: dict[str, Any] = {
+            "subject": "clinician-test",
+            "scopes": ["openid", "fhirUser", "chartgate/drafts.approve"],
+            "tenant": self.tenant,
+            "fhir_user": CLINICIAN,
+            "patient": PATIENT.split("/")[1],
+            "encounter": ENCOUNTER.split("/")[1],
+            "auth_time": int(time.time()),
+        }
+        claims.update(overrides)
+        return self.sandbox.idp.mint(**claims)
+
+    def as_scribe(self, **overrides: Any) -> dict[str, str]:
+        """Authorization header of a scribe."""
+        return {"Authorization": f"Bearer {self.scribe_token(**overrides)}"}
+
+    def as_clinician(self, **overrides: Any) -> dict[str, str]:
+        """Authorization header of a clinician."""
+        return {"Authorization": f"Bearer {self.clinician_token(**overrides)}"}
+
+    def work(self, *, rounds: int = 20, until: tuple[str, ...] = ("committed",)) -> int:
+        """Run the worker until nothing is due (or ``rounds`` runs); return rows taken."""
+        executor = self.app.executor(owner="test-worker")
+        taken = 0
+        for _ in range(rounds):
+            done = executor.run_once()
+            taken += done
+            if done == 0:
+                break
+        del until
+        return taken
+
+    def ehr(self) -> httpx.Client:
+        """A plain FHIR client on the EHR, to look at the chart directly."""
+        return httpx.Client(base_url=self.ehr_base, timeout=10,
+                            headers={"Accept": "application/fhir+json"})
+
+
+@contextmanager
+def running_stack(
+    database_url: str, workdir: Path, *, ehr_base: str | None = None, vendor: str = "sandbox",
+    sandbox_vendor: str = "generic-r4",
+) -> Iterator[Stack]:
+    """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API."""
+    with SandboxServer(workdir / "sandbox.sqlite3", vendor=sandbox_vendor) as sandbox:
+        fhir_base = ehr_base or sandbox.fhir_base
+        settings = Settings(
+            database_url=database_url,
+            key_file=str(workdir / "kek.key"),
+            tenants=[
+                TenantSettings(
+                    id=TENANT,
+                    issuers=[sandbox.issuer],
+                    ehr=EhrSettings(base_url=fhir_base, vendor=vendor, timeout_seconds=3),
+                )
+            ],
+        )
+        app = build(settings, migrate=True)
+        try:
+            with ThreadedServer(create_app(app)) as server, httpx.Client(
+                base_url=server.base_url, timeout=30
+            ) as api:
+                yield Stack(app=app, api=api, sandbox=sandbox, ehr_base=fhir_base)
+        finally:
+            app.close()
