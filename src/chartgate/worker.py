@@ -1,14 +1,38 @@
-"""The worker entry point (``python -m chartgate.worker`` = ``chartgate worker``)."""
+"""The write-back worker loop (what ``chartgate worker`` runs)."""
 
 from __future__ import annotations
 
-from chartgate.cli.main import app
+import signal
+import time
+from collections.abc import Callable
+
+from chartgate.bootstrap import Application
 
 
-def main() -> None:
-    """Run ``chartgate worker``."""
-    app(["worker"])
+def run_worker(
+    application: Application,
+    *,
+    once: bool = False,
+    report: Callable[[int], None] | None = None,
+) -> None:
+    """Claim due write-backs and send them until SIGTERM/SIGINT (or once, with ``once``)."""
+    executor = application.executor()
+    stopping = False
 
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
 
-if __name__ == "__main__":
-    main()
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stopping:
+            taken = executor.run_once()
+            if report is not None:
+                report(taken)
+            if once:
+                return
+            if taken == 0:
+                time.sleep(application.settings.worker_poll_seconds)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

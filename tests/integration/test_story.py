@@ -82,3 +82,37 @@ def test_audit_chain_joins_every_step_by_correlation_id(medplum_stack: Stack) ->
         assert expected in types
     assert [event["seq"] for event in chain] == sorted(event["seq"] for event in chain)
     assert types.index("draft.approved") < types.index("ehr.request")
+
+
+def test_finalize_turns_the_chart_note_final_with_if_match(medplum_stack: Stack) -> None:
+    """Finalize updates the committed note to docStatus final (If-Match) with its own Provenance."""
+    draft, first = approve_story(medplum_stack)
+    medplum_stack.work()
+    finalized = medplum_stack.api.post(
+        f"/v1/drafts/{draft['id']}/finalize", headers=medplum_stack.as_clinician()
+    )
+    assert finalized.status_code == 202, finalized.text
+    second = finalized.json()["writeback"]
+    medplum_stack.work()
+    status = medplum_stack.api.get(
+        f"/v1/writebacks/{second['id']}", headers=medplum_stack.as_clinician()
+    ).json()
+    assert status["state"] == "committed", status
+    first_status = medplum_stack.api.get(
+        f"/v1/writebacks/{first['id']}", headers=medplum_stack.as_clinician()
+    ).json()
+    assert status["ehr_resource"] == first_status["ehr_resource"]
+    assert status["ehr_version"] != first_status["ehr_version"]
+    with medplum_stack.ehr() as ehr:
+        doc = ehr.get(f"/{status['ehr_resource']}").json()
+        provenance = ehr.get(f"/{status['provenance']}").json()
+        history = ehr.get(f"/{status['ehr_resource']}/_history").json()
+    assert doc["docStatus"] == "final"
+    assert doc["authenticator"]["reference"] == "Practitioner/prac-001"
+    assert provenance["activity"]["coding"][0]["code"] == "UPDATE"
+    assert history["total"] == 2 if "total" in history else len(history["entry"]) == 2
+    view = medplum_stack.api.get(
+        f"/v1/drafts/{draft['id']}", headers=medplum_stack.as_clinician()
+    ).json()
+    assert view["state"] == "committed"
+    assert view["doc_status"] == "final"

@@ -65,9 +65,15 @@ def _event(tenant: str, seq: int) -> dict[str, Any]:
     return {"type": "draft.viewed", "tenant": tenant, "seq": seq, "actor": f"user-{seq % 3}"}
 
 
-def _build(n: int = 50, every: int = 10, origin: str = ORIGIN, tenant: str = "a") -> Export:
+def _build(
+    n: int = 50,
+    every: int = 10,
+    origin: str = ORIGIN,
+    tenant: str = "a",
+    key_name: str | None = None,
+) -> Export:
     """Append ``n`` synthetic events and sign a checkpoint every ``every`` of them."""
-    signer = CheckpointSigner(origin, KEY)
+    signer = CheckpointSigner(key_name or origin, KEY)
     tree = CompactRange()
     export = Export(rows=[], notes=[], origin=origin)
     for seq in range(n):
@@ -258,9 +264,16 @@ class TestTampering:
         assert report.failure.checkpoint == 5
 
     def test_checkpoint_of_another_tenant_is_refused(self) -> None:
-        """Checkpoints must carry the pinned origin, so another tenant's cannot stand in."""
+        """Another tenant's checkpoint, signed under its own key name, does not verify here."""
         export = _build()
         other = _build(origin="chartgate.test/ledger/tenant-b")
+        export.notes[0] = other.notes[0]
+        assert _failure(export.verify())[0] == Reason.BAD_CHECKPOINT
+
+    def test_checkpoint_of_another_origin_under_a_shared_key_is_refused(self) -> None:
+        """Even signed by the same key and name, another log's checkpoint fails the origin pin."""
+        export = _build()
+        other = _build(origin="chartgate.test/ledger/tenant-b", key_name=ORIGIN)
         export.notes[0] = other.notes[0]
         assert _failure(export.verify(origin=ORIGIN))[0] == Reason.ORIGIN_MISMATCH
 
@@ -348,7 +361,9 @@ class TestCommandLine:
         assert report["failure"]["reason"] == "sequence_gap"
         assert report["failure"]["seq"] == 8
 
-    def test_key_may_be_given_as_a_file(self, files: tuple[Path, Path, str], tmp_path: Path) -> None:
+    def test_key_may_be_given_as_a_file(
+        self, files: tuple[Path, Path, str], tmp_path: Path
+    ) -> None:
         """A pinned key stored in a file is read from it."""
         log, notes, vkey = files
         key_file = tmp_path / "ledger.vkey"
@@ -368,30 +383,28 @@ class TestCommandLine:
     ) -> None:
         """``python -m chartgate.ledger.verify`` works and loads no other chartgate package."""
         log, notes, vkey = files
-        probe = (
-            "import runpy, sys\n"
-            "sys.argv = ['verify', *sys.argv[1:]]\n"
-            "try:\n"
-            "    runpy.run_module('chartgate.ledger.verify', run_name='__main__')\n"
-            "except SystemExit as e:\n"
-            "    loaded = sorted(m for m in sys.modules if m.startswith('chartgate'))\n"
-            "    print(loaded)\n"
-            "    raise\n"
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", probe, str(log), "--checkpoints", str(notes), "--key", vkey],
+        args = [str(log), "--checkpoints", str(notes), "--key", vkey]
+        run = subprocess.run(
+            [sys.executable, "-m", "chartgate.ledger.verify", *args],
             capture_output=True,
             text=True,
             check=False,
         )
-        assert result.returncode == EXIT_OK, result.stderr
-        loaded = result.stdout.strip().splitlines()[-1]
-        assert loaded == str(
-            [
-                "chartgate",
-                "chartgate.ledger",
-                "chartgate.ledger.checkpoint",
-                "chartgate.ledger.merkle",
-                "chartgate.ledger.verify",
-            ]
+        assert run.returncode == EXIT_OK, run.stderr
+        assert run.stdout.startswith("OK 50 entries")
+        probe = (
+            "import json, sys, chartgate.ledger.verify\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('chartgate'))))\n"
         )
+        loaded = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        assert loaded == [
+            "chartgate",
+            "chartgate.ledger",
+            "chartgate.ledger.checkpoint",
+            "chartgate.ledger.merkle",
+            "chartgate.ledger.verify",
+        ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -129,27 +128,17 @@ def worker(
     """Run the write-back worker: claim due outbox rows and send them exactly once."""
     from chartgate.bootstrap import build  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
+    from chartgate.worker import run_worker  # noqa: PLC0415
 
     settings = _settings()
     configure_logging(settings.log_level)
     application = build(settings)
-    executor = application.executor()
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     try:
-        while not stopping:
-            taken = executor.run_once()
-            if once:
-                console.print(f"processed {taken} write-back(s)")
-                break
-            if taken == 0:
-                time.sleep(settings.worker_poll_seconds)
+        run_worker(
+            application,
+            once=once,
+            report=(lambda n: console.print(f"processed {n} write-back(s)")) if once else None,
+        )
     finally:
         application.close()
 
