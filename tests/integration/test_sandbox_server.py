@@ -193,3 +193,27 @@ def test_epic_profile_over_http_answers_with_relative_location_and_no_body():
     assert answer.status_code == 201
     assert answer.content == b""
     assert answer.headers["location"].startswith("DocumentReference/")
+
+
+def test_sandbox_finds_provenance_by_tag_and_target() -> None:
+    """Reconciliation searches work on the sandbox: Provenance by ``_tag`` and by ``target``."""
+    with SandboxServer() as server, httpx.Client(base_url=server.fhir_base) as client:
+        provenance = {
+            "resourceType": "Provenance",
+            "meta": {"tag": [{"system": "urn:chartgate:writeback", "code": "wb-1"}]},
+            "target": [{"reference": "DocumentReference/doc-1/_history/1"}],
+            "recorded": "2026-11-24T10:00:00Z",
+            "agent": [{"who": {"reference": "Practitioner/prac-001"}}],
+        }
+        created = client.post(
+            "/Provenance", json=provenance, headers={"Content-Type": "application/fhir+json"}
+        )
+        assert created.status_code == 201
+        by_tag = client.get("/Provenance", params={"_tag": "urn:chartgate:writeback|wb-1"}).json()
+        other = client.get("/Provenance", params={"_tag": "urn:chartgate:writeback|wb-2"}).json()
+        by_target = client.get(
+            "/Provenance", params={"target": "DocumentReference/doc-1/_history/1"}
+        ).json()
+    assert len(by_tag["entry"]) == 1
+    assert not other.get("entry")
+    assert len(by_target["entry"]) == 1

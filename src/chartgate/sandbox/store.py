@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 JsonObject = dict[str, Any]
 
-SEARCH_PARAMETERS = frozenset({"_id", "identifier", "patient", "subject", "encounter"})
+SEARCH_PARAMETERS = frozenset(
+    {"_id", "_tag", "identifier", "patient", "subject", "encounter", "target"}
+)
 """Search parameters the sandbox understands; any other one is refused with 400."""
 
 _IGNORED_PARAMETERS = frozenset({"_format", "_pretty"})
@@ -37,6 +39,7 @@ _REFERENCE_PATHS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "patient": (("subject", "patient"), "Patient"),
     "subject": (("subject",), None),
     "encounter": (("encounter", "context.encounter"), "Encounter"),
+    "target": (("target",), None),
 }
 
 _SCHEMA = """
@@ -393,6 +396,13 @@ def _criterion_matches(resource: JsonObject, name: str, value: str) -> bool:
         return bool(resource.get("id") == value)
     if name == "identifier":
         return any(_identifier_matches(i, value) for i in _walk(resource, ("identifier",)))
+    if name == "_tag":
+        # A Coding matches like an Identifier: [system]|[code] (search.html#token).
+        return any(
+            _identifier_matches({"system": c.get("system"), "value": c.get("code")}, value)
+            for c in _walk(resource, ("meta", "tag"))
+            if isinstance(c, dict)
+        )
     paths, bare_type = _REFERENCE_PATHS[name]
     targets = {
         _normalise_reference(node["reference"])

@@ -1,0 +1,69 @@
+"""``chartgate demo`` runs the whole story through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+
+from chartgate.adapters.storage import tables as t
+
+CHARTGATE = str(Path(sys.executable).with_name("chartgate"))
+
+
+def test_demo_json_reports_a_committed_write_back(tmp_path: Path) -> None:
+    """The demo's JSON summary names the committed DocumentReference, its Provenance and events."""
+    database = tmp_path / "demo.sqlite3"
+    env = {**os.environ, "CHARTGATE_DATABASE_URL": f"sqlite:///{database}"}
+    threads_before = threading.active_count()
+    done = subprocess.run(
+        [CHARTGATE, "demo", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["state"] == "committed"
+    assert summary["ehr_resource"].startswith("DocumentReference/")
+    assert summary["provenance"].startswith("Provenance/")
+    assert summary["audit_events"] >= 10
+    assert summary["draft_id"]
+    assert threading.active_count() == threads_before
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as conn:
+        drafts = conn.execute(select(func.count()).select_from(t.drafts)).scalar_one()
+        events = conn.execute(select(func.count()).select_from(t.audit_events)).scalar_one()
+    engine.dispose()
+    assert drafts == 1
+    assert events == summary["audit_events"]
+
+
+def test_demo_prints_the_story_and_the_store_it_used(tmp_path: Path) -> None:
+    """The readable demo prints the diff, the EHR's answer, the Provenance and the audit chain."""
+    env = {
+        **os.environ,
+        "CHARTGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}",
+        "COLUMNS": "160",
+    }
+    done = subprocess.run(
+        [CHARTGATE, "demo"], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for expected in (
+        "+++ version 2",
+        "state: committed",
+        "DocumentReference/",
+        "Provenance",
+        "writeback.committed",
+        str(tmp_path),
+    ):
+        assert expected in out
