@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MEDPLUM := tests/ehr_medplum
+OIDC_IDP := tests/idp_oidc_provider
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: help install demo test test-fast lint format bench clean services
@@ -25,7 +26,11 @@ $(MEDPLUM)/node_modules/.package-lock.json: $(MEDPLUM)/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found (the Medplum test EHR needs Node.js 20 and npm)"; exit 2; }
 	npm ci --prefix $(MEDPLUM) --no-audit --no-fund --loglevel=error
 
-install: $(STAMP) $(MEDPLUM)/node_modules/.package-lock.json ## Create .venv, install chartgate + dev tools, and the Medplum test EHR
+$(OIDC_IDP)/node_modules/.package-lock.json: $(OIDC_IDP)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (the oidc-provider test IdP needs Node.js 20 and npm)"; exit 2; }
+	npm ci --prefix $(OIDC_IDP) --no-audit --no-fund --loglevel=error
+
+install: $(STAMP) $(MEDPLUM)/node_modules/.package-lock.json $(OIDC_IDP)/node_modules/.package-lock.json ## Create .venv, install chartgate + dev tools, the Medplum test EHR and the oidc-provider test IdP
 
 demo: $(STAMP) ## Install, then run the main job on the embedded default (SQLite + sandbox EHR)
 	$(VENV)/bin/chartgate demo
@@ -53,4 +58,4 @@ bench: install services ## Benchmarks, printed as ratios against a baseline meas
 	$(PY) bench/run.py
 
 clean: ## Remove the virtualenv, caches and test output
-	rm -rf $(VENV) $(MEDPLUM)/node_modules .pytest_cache .mypy_cache .ruff_cache test-output
+	rm -rf $(VENV) $(MEDPLUM)/node_modules $(OIDC_IDP)/node_modules .pytest_cache .mypy_cache .ruff_cache test-output

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from stack import Stack, running_stack
 
-pytest_plugins = ["medplum_ehr"]
+pytest_plugins = ["medplum_ehr", "idp_oidc_provider"]
 
 PG_ADMIN_URL = os.environ.get(
     "CHARTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -9,28 +9,61 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine
 
+from chartgate.adapters.anchors import FileAnchor
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
+from chartgate.adapters.fhir_models import R4BSchema
 from chartgate.adapters.identity.jwt import TokenVerifier, issuer_configs
 from chartgate.adapters.keys.envelope import EnvelopeCipher
+from chartgate.adapters.keys.ledger_key import LedgerSigningKey, load_or_create
 from chartgate.adapters.keys.local import LocalKeyProvider
+from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
+from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
 from chartgate.adapters.system import SystemClock, UuidIds
+from chartgate.domain.access import EncounterGrant, TenantAccess
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal
 from chartgate.policy import load_default_policy, load_policy_file
+from chartgate.service.audit import AuditService
+from chartgate.service.checkpoints import Checkpointer
 from chartgate.service.handlers import Handlers
 from chartgate.service.idempotency import IdempotencyGuard
 from chartgate.service.ports import Clock, IdSource
+from chartgate.service.validation import DraftValidator
 from chartgate.service.writeback import WritebackExecutor
 from chartgate.settings import Settings
+
+
+def tenant_access(settings: Settings) -> dict[str, TenantAccess]:
+    """Each tenant's step-up rule (its own or the global one) and care-team grants."""
+    return {
+        tenant.id: TenantAccess(
+            step_up_acr=tenant.step_up_acr or settings.step_up_acr,
+            step_up_max_age=timedelta(
+                seconds=tenant.step_up_max_age_seconds or settings.step_up_max_age_seconds
+            ),
+            grants=tuple(
+                EncounterGrant(
+                    fhir_user=grant.fhir_user,
+                    encounters=frozenset(grant.encounters),
+                    patients=frozenset(grant.patients),
+                    subject=grant.subject,
+                    expires_at=grant.expires_at,
+                )
+                for grant in tenant.care_team_grants
+            ),
+        )
+        for tenant in settings.tenants
+    }
 
 
 def load_policy(path: str | None) -> LoadedPolicy:
@@ -51,6 +84,7 @@ class Application:
     ids: IdSource
     uow: Callable[..., SqlUnitOfWork]
     idempotency: IdempotencyGuard
+    ledger: Ledger
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def executor(self, owner: str | None = None) -> WritebackExecutor:
@@ -83,6 +117,8 @@ def build(
     clock = clock or SystemClock()
     ids = UuidIds()
     cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    pseudonyms = KeyedPseudonyms(cipher.derive_key)
+    ledger = build_ledger(settings, engine, pseudonyms, clock, ids)
     for tenant in settings.tenants:
         # Create or unwrap each tenant's data key now, outside any write transaction.
         cipher.encrypt(tenant.id, b"", aad=b"warm-up")
@@ -100,7 +136,18 @@ def build(
         max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
         clock=clock.now,
     )
-    handlers = Handlers(uow=uow, clock=clock, ids=ids, policy=policy, ehr=ehr)
+    handlers = Handlers(
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        policy=policy,
+        ehr=ehr,
+        step_up_acr=settings.step_up_acr,
+        step_up_max_age=timedelta(seconds=settings.step_up_max_age_seconds),
+        access=tenant_access(settings),
+        pseudonyms=pseudonyms,
+        validator=DraftValidator(policy, R4BSchema()),
+    )
     app = Application(
         settings=settings,
         engine=engine,
@@ -111,8 +158,71 @@ def build(
         ids=ids,
         uow=uow,
         idempotency=IdempotencyGuard(uow, clock),
+        ledger=ledger,
+    )
+    ledger.audit.record_startup(
+        [t.id for t in settings.tenants],
+        policy_hash=policy.content_hash,
+        key_created=ledger.key.created,
+        actor=f"system:{socket.gethostname()}",
     )
     app._closers.append(ehr.close)  # noqa: SLF001 - the root owns its resources
     if http is None:
         app._closers.append(identity_http.close)  # noqa: SLF001
     return app
+
+
+@dataclass
+class Ledger:
+    """The audit ledger wired: auditor reads, the checkpointer, the anchor and the key."""
+
+    unit: Callable[..., SqlLedgerUnit]
+    audit: AuditService
+    checkpointer: Checkpointer
+    anchor: FileAnchor
+    key: LedgerSigningKey
+
+
+def build_ledger(
+    settings: Settings,
+    engine: Engine,
+    pseudonyms: KeyedPseudonyms,
+    clock: Clock,
+    ids: IdSource,
+) -> Ledger:
+    """Wire the ledger; key file and anchor directory default to beside the KEK file."""
+    beside = Path(settings.key_file).parent
+    key = load_or_create(
+        settings.ledger_key_file or beside / "chartgate-ledger.key", settings.ledger_origin
+    )
+    anchor = FileAnchor(settings.ledger_anchor_dir or beside / "ledger-anchors")
+
+    def unit(*, read_only: bool = False) -> SqlLedgerUnit:
+        return SqlLedgerUnit(engine, read_only=read_only)
+
+    audit = AuditService(
+        ledger=unit,
+        clock=clock,
+        ids=ids,
+        pseudonyms=pseudonyms,
+        key=key,
+        origin_prefix=settings.ledger_origin,
+    )
+    checkpointer = Checkpointer(
+        ledger=unit,
+        clock=clock,
+        key=key,
+        origin_prefix=settings.ledger_origin,
+        every=settings.ledger_checkpoint_every,
+        interval=timedelta(seconds=settings.ledger_checkpoint_seconds),
+        anchor=anchor,
+    )
+    return Ledger(unit=unit, audit=audit, checkpointer=checkpointer, anchor=anchor, key=key)
+
+
+def open_ledger(settings: Settings) -> tuple[Ledger, Engine]:
+    """The ledger alone, for CLI commands that need no EHR or identity provider."""
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    pseudonyms = KeyedPseudonyms(cipher.derive_key)
+    return build_ledger(settings, engine, pseudonyms, SystemClock(), UuidIds()), engine

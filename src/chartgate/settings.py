@@ -7,10 +7,11 @@ Nothing here is read at import time: ``load_settings()`` is called by the compos
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,7 +29,18 @@ class EhrSettings(BaseModel):
     client_id: str | None = None
     token_url: str | None = None
     private_key: str | None = None
+    key_id: str | None = None  # the JWK "kid" the EHR knows the key by (default: thumbprint)
+    scope: str | None = None  # scopes to request (None: send none, as Epic wants)
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _backend_complete(self) -> EhrSettings:
+        if self.auth == "smart-backend" and not (
+            self.client_id and self.token_url and self.private_key
+        ):
+            msg = "auth = 'smart-backend' needs client_id, token_url and private_key"
+            raise ValueError(msg)
+        return self
 
     @field_validator("private_key")
     @classmethod
@@ -39,6 +51,28 @@ class EhrSettings(BaseModel):
         return value
 
 
+class CareTeamGrant(BaseModel):
+    """An explicit grant (ADR 0011): one practitioner may act on these encounters/patients."""
+
+    model_config = {"extra": "forbid"}
+
+    fhir_user: str = Field(pattern=r"^(?:.*/)?Practitioner/[A-Za-z0-9\-.]{1,64}$")
+    subject: str | None = None
+    encounters: list[str] = Field(default_factory=list)
+    patients: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> CareTeamGrant:
+        if not self.encounters and not self.patients:
+            msg = "a care-team grant must name at least one encounter or patient"
+            raise ValueError(msg)
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            msg = "expires_at needs a timezone (e.g. 2026-12-01T00:00:00Z)"
+            raise ValueError(msg)
+        return self
+
+
 class TenantSettings(BaseModel):
     """One provider organisation: who may call us for it, and where its chart lives."""
 
@@ -47,6 +81,12 @@ class TenantSettings(BaseModel):
     audience: str = "chartgate"
     ehr: EhrSettings
     display_name: str | None = None
+    # OAuth client ids of this tenant's AI scribes: whatever their tokens say, they only submit.
+    scribe_clients: list[str] = Field(default_factory=list)
+    care_team_grants: list[CareTeamGrant] = Field(default_factory=list)
+    # Overrides of the global step-up rule for this tenant (None: use the global one).
+    step_up_acr: str | None = None
+    step_up_max_age_seconds: int | None = Field(default=None, gt=0, le=3600)
 
 
 class Settings(BaseSettings):
@@ -65,9 +105,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, gt=1024, le=16 * 1024 * 1024)
     jwt_leeway_seconds: int = Field(default=60, ge=0, le=300)
     jwt_max_lifetime_seconds: int = Field(default=3600, gt=0, le=86400)
+    # RFC 9470 step-up for finalize/retract/step-up actions: the acr to demand (None: any
+    # acr, MFA still required) and how recent auth_time must be.
+    step_up_acr: str | None = None
+    step_up_max_age_seconds: int = Field(default=300, gt=0, le=3600)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_max_attempts: int = Field(default=8, ge=1, le=100)
     log_level: str = "INFO"
+    # The audit ledger (docs/ledger.md). Key file and anchor directory default to files
+    # beside key_file; the origin of tenant T's log is "<ledger_origin>/T".
+    ledger_origin: str = Field(default="chartgate.example", pattern=r"^[^\s+]{1,200}$")
+    ledger_key_file: str | None = None
+    ledger_anchor_dir: str | None = None
+    ledger_checkpoint_every: int = Field(default=1000, ge=1)
+    ledger_checkpoint_seconds: float = Field(default=1.0, gt=0)
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,8 @@ def run_worker(
     try:
         while not stopping:
             taken = executor.run_once()
+            # Cut the ledger's signed checkpoints when N events or T seconds are due.
+            application.ledger.checkpointer.tick()
             if report is not None:
                 report(taken)
             if once:

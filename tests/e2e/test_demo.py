@@ -40,7 +40,12 @@ def test_demo_json_reports_a_committed_write_back(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{database}")
     with engine.connect() as conn:
         drafts = conn.execute(select(func.count()).select_from(t.drafts)).scalar_one()
-        events = conn.execute(select(func.count()).select_from(t.audit_events)).scalar_one()
+        # Start-up events (policy.loaded, key.created) have their own correlation id.
+        events = conn.execute(
+            select(func.count())
+            .select_from(t.audit_events)
+            .where(t.audit_events.c.correlation_id == summary["correlation_id"])
+        ).scalar_one()
     engine.dispose()
     assert drafts == 1
     assert events == summary["audit_events"]

@@ -28,6 +28,7 @@ SPEC: dict[tuple[DraftState, Action], DraftState] = {
     (S.APPROVED, A.QUEUE): S.QUEUED,
     (S.QUEUED, A.SEND): S.SENDING,
     (S.SENDING, A.COMMIT): S.COMMITTED,
+    (S.SENDING, A.CONFIRM_RETRACT): S.RETRACTED,
     (S.SENDING, A.CONFLICT): S.CONFLICT,
     (S.SENDING, A.REJECT): S.REJECTED,
     (S.SENDING, A.LOSE_ANSWER): S.AMBIGUOUS,
@@ -40,8 +41,9 @@ SPEC: dict[tuple[DraftState, Action], DraftState] = {
     (S.REJECTED, A.EDIT): S.IN_REVIEW,
     (S.REJECTED, A.DISCARD): S.DISCARDED,
     (S.COMMITTED, A.FINALIZE): S.QUEUED,
-    (S.COMMITTED, A.AMEND): S.AMENDED,
-    (S.COMMITTED, A.RETRACT): S.RETRACTED,
+    # Finalize, amend and retract are write-backs of their own: back through the queue.
+    (S.COMMITTED, A.AMEND): S.QUEUED,
+    (S.COMMITTED, A.RETRACT): S.QUEUED,
 }
 
 ALL_PAIRS = list(itertools.product(DraftState, Action))
@@ -88,14 +90,14 @@ def test_an_illegal_action_is_refused_with_a_state_conflict(
 @pytest.mark.parametrize("state", sorted(TERMINAL), ids=lambda s: s.value)
 @pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)
 def test_a_terminal_state_allows_no_action(state: DraftState, action: Action) -> None:
-    """Amended, retracted and discarded drafts cannot be moved by any action."""
+    """Retracted and discarded drafts cannot be moved by any action."""
     with pytest.raises(StateConflict):
         next_state(state, action)
 
 
-def test_the_terminal_states_are_amended_retracted_and_discarded() -> None:
-    """Exactly the three end states of the lifecycle are terminal, and nothing leaves them."""
-    assert frozenset({S.AMENDED, S.RETRACTED, S.DISCARDED}) == TERMINAL
+def test_the_terminal_states_are_retracted_and_discarded() -> None:
+    """Exactly the end states of the lifecycle are terminal, and nothing leaves them."""
+    assert frozenset({S.RETRACTED, S.DISCARDED}) == TERMINAL
     for state in TERMINAL:
         assert allowed_actions(state) == frozenset()
 
@@ -118,6 +120,12 @@ def test_only_drafts_in_review_or_rejected_are_editable() -> None:
     assert frozenset({S.IN_REVIEW, S.REJECTED}) == EDITABLE
     for state in DraftState:
         assert (state in EDITABLE) == ((state, A.EDIT) in SPEC)
+
+
+def test_a_note_is_retracted_only_once_the_ehr_confirms_it() -> None:
+    """Retract queues a write-back; only the EHR's confirmation makes the draft retracted."""
+    assert next_state(S.COMMITTED, A.RETRACT) is S.QUEUED
+    assert {s for (s, a) in SPEC if SPEC[(s, a)] is S.RETRACTED} == {S.SENDING}
 
 
 def test_a_sent_draft_can_no_longer_be_discarded() -> None:

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, Response
 
 from chartgate import __version__
 from chartgate.api import errors
-from chartgate.api.routes import drafts, ops
+from chartgate.api.routes import audit, drafts, ops
 from chartgate.bootstrap import Application
 from chartgate.observability import Metrics
 
@@ -26,6 +26,7 @@ def create_app(application: Application) -> FastAPI:
     errors.install(app)
     app.include_router(drafts.router)
     app.include_router(ops.router)
+    app.include_router(audit.router)
 
     @app.middleware("http")
     async def _observe(

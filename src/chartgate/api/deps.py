@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from chartgate.bootstrap import Application
-from chartgate.domain.errors import AuthError, InputError, PayloadTooLarge
+from chartgate.domain.errors import AuthError, InputError, MissingCredentials, PayloadTooLarge
 from chartgate.domain.principal import Principal
 from chartgate.service.handlers import RequestMeta
 
@@ -31,11 +31,15 @@ def application(request: Request) -> Application:
 
 def principal(request: Request, app: Annotated[Application, Depends(application)]) -> Principal:
     """Verify the bearer token; the tenant comes from the token, never the URL or body."""
-    header = request.headers.get("authorization", "")
+    header = request.headers.get("authorization")
+    if header is None:
+        raise MissingCredentials("a bearer token is required", expression="Authorization")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("a bearer token is required", expression="Authorization")
-    return app.authenticate(token.strip())
+    verified = app.authenticate(token.strip())
+    request.state.principal = verified  # so a refusal can be recorded in its tenant's ledger
+    return verified
 
 
 def request_meta(request: Request) -> RequestMeta:
@@ -65,8 +69,14 @@ async def raw_body(request: Request, app: Annotated[Application, Depends(applica
 def parse_body(model: type[M], body: bytes) -> M:
     """Parse JSON into ``model``; malformed JSON is a 400, schema errors a 422."""
     try:
-        data: Any = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        text = body.decode("utf-8")  # RFC 8259 §8.1: JSON between systems is UTF-8, nothing else
+    except UnicodeDecodeError:
+        raise RequestValidationError(
+            [{"type": "utf8_invalid", "loc": ("body",), "msg": "body is not UTF-8 encoded"}]
+        ) from None
+    try:
+        data: Any = json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, huge ints
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body",), "msg": "body is not valid JSON"}]
         ) from None

@@ -7,14 +7,18 @@ codes from http://hl7.org/fhir/R4/valueset-issue-type.html. Messages carry no PH
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chartgate.domain import errors as e
+from chartgate.domain.findings import FINDING_SYSTEM
+from chartgate.domain.validation import submission_finding_code
 from chartgate.service.authz import StepUpRequired
 
 FHIR_JSON = "application/fhir+json"
@@ -28,6 +32,7 @@ ERROR_TABLE: tuple[tuple[type[e.ChartgateError], int, str], ...] = (
     (e.PayloadTooLarge, 413, "too-costly"),
     (e.IdempotencyMismatch, 422, "conflict"),
     (e.PolicyFileError, 422, "invalid"),
+    (e.ValidationFailed, 422, "invalid"),  # one issue per finding, see findings_outcome
     (e.InputError, 422, "invalid"),
     (e.NotFound, 404, "not-found"),
     (e.VersionMismatch, 412, "conflict"),
@@ -48,8 +53,17 @@ def operation_outcome(
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
+def findings_outcome(error: e.ValidationFailed) -> dict[str, Any]:
+    """A summary issue, then one issue per finding (code in ``details``, errors first)."""
+    summary = operation_outcome("invalid", error.message, expression=error.expression)
+    summary["issue"].extend(finding.as_issue() for finding in error.findings)
+    return summary
+
+
 def status_and_outcome(error: e.ChartgateError) -> tuple[int, dict[str, Any]]:
     """Look ``error`` up in the table."""
+    if isinstance(error, e.ValidationFailed):
+        return 422, findings_outcome(error)
     for kind, status, code in ERROR_TABLE:
         if isinstance(error, kind):
             return status, operation_outcome(code, error.message, expression=error.expression)
@@ -68,6 +82,8 @@ def headers_for(error: e.ChartgateError) -> dict[str, str]:
         if error.max_age:
             parts.append(f"max_age={error.max_age}")
         return {"WWW-Authenticate": ", ".join(parts)}
+    if isinstance(error, e.MissingCredentials):
+        return {"WWW-Authenticate": 'Bearer realm="chartgate"'}
     if isinstance(error, e.AuthError) and not isinstance(error, e.Forbidden):
         return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     return {}
@@ -79,28 +95,57 @@ def error_response(error: e.ChartgateError) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers_for(error))
 
 
+def record_refusal(request: Request, error: e.ChartgateError, status: int) -> None:
+    """Record a verified caller's refusal in its tenant's ledger (``security.authz_denied``).
+
+    Only when the token verified: an unverified token names no tenant we can trust, so
+    those failures go to the application log, not to a tenant's ledger. Recording must
+    never turn the refusal into a 500, so a failure here is logged and swallowed.
+    """
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return
+    try:
+        request.app.state.chartgate.ledger.audit.record_denied(
+            principal,
+            request_id=getattr(request.state, "request_id", None),
+            method=request.method,
+            route=getattr(request.scope.get("route"), "path", "unmatched"),
+            status=status,
+            reason=error.message,
+        )
+    except Exception:
+        logging.getLogger(__name__).exception("could not record a refusal in the ledger")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into an OperationOutcome."""
 
-    async def _domain(_: Request, exc: Exception) -> JSONResponse:
+    async def _domain(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, e.ChartgateError)
-        return error_response(exc)
+        response = error_response(exc)
+        if isinstance(exc, e.Forbidden):
+            await run_in_threadpool(record_refusal, request, exc, response.status_code)
+        return response
 
     async def _validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         issues = []
         for err in exc.errors()[:20]:
             location = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            malformed_body = err.get("type") in {"json_invalid", "utf8_invalid"}
+            finding = submission_finding_code(str(err.get("type", "")))
             issues.append(
                 {
                     "severity": "error",
-                    "code": "invalid" if err.get("type") != "json_invalid" else "structure",
+                    "code": "structure" if malformed_body else "invalid",
+                    "details": {"coding": [{"system": FINDING_SYSTEM, "code": finding}]},
                     # The message names the rule broken, never the value sent.
                     "diagnostics": str(err.get("msg", "invalid")),
                     "expression": [location or "body"],
                 }
             )
-        malformed = any(err.get("type") == "json_invalid" for err in exc.errors())
+        malformed = any(err.get("type") in {"json_invalid", "utf8_invalid"} for err in exc.errors())
         return JSONResponse(
             {"resourceType": "OperationOutcome", "issue": issues},
             status_code=400 if malformed else 422,

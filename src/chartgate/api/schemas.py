@@ -59,6 +59,7 @@ def draft_json(draft: Draft, view: DraftView | None = None) -> dict[str, Any]:
         "versions": [version_json(v) for v in draft.versions],
     }
     if view is not None:
+        out["findings"] = [f.as_dict() for f in view.findings]  # of the current version
         out["approvals"] = [approval_json(a) for a in view.approvals]
         out["writebacks"] = [w.public() for w in view.writebacks]
     return out

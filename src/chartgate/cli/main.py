@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
+from chartgate.cli.audit import audit_app
 from chartgate.cli.policy import policy_app
 from chartgate.domain.errors import ChartgateError
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 console = Console()
 errors = Console(stderr=True)
 
@@ -180,49 +182,36 @@ def db_upgrade() -> None:
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="A draft JSON file, as a scribe would submit it.")],
+    acknowledge: Annotated[
+        list[str] | None,
+        typer.Option(help="A warning to override, as code@location (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
-    """Check a draft file against the submission schema and the write-back matrix."""
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _fail(f"{file}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _fail(f"{file}: not valid JSON ({exc.__class__.__name__})", 1) from None
-    findings = _findings(data)
-    for finding in findings:
-        console.print(f"[red]✗[/] {finding}")
-    if findings:
-        raise typer.Exit(1)
-    console.print("[green]✓[/] the draft would be accepted")
-
-
-def _findings(data: object) -> list[str]:
-    """Why a draft file would be refused: schema errors first, then the write-back matrix."""
+    """Print every finding of a draft file; exit 0 only when it would be accepted and approved."""
     from chartgate.bootstrap import load_policy  # noqa: PLC0415
-    from chartgate.domain.submission import DraftSubmission  # noqa: PLC0415
+    from chartgate.cli.validate import check_file, finding_line  # noqa: PLC0415
 
     try:
-        submission = DraftSubmission.model_validate(data)
-    except ValidationError as exc:
-        return [
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_input=False)
-        ]
+        raw = file.read_bytes()
+    except OSError:
+        raise _fail(f"{file}: cannot read the file") from None
     settings = _settings()
     try:
         loaded = load_policy(settings.policy)
     except ChartgateError as exc:
         raise _fail(exc.message) from None
     vendor = settings.tenants[0].ehr.vendor if settings.tenants else "generic-r4"
-    findings: list[str] = []
-    note = loaded.policy.decide_note(submission.note.type, vendor=vendor)
-    if not note.may_draft:
-        findings.append(f"note.type: {note.reason}")
-    for index, resource in enumerate(submission.resources):
-        decision = loaded.policy.decide_resource(resource["resourceType"], vendor=vendor)
-        if not decision.may_draft:
-            findings.append(f"resources[{index}]: {decision.reason}")
-    return findings
+    report = check_file(raw, loaded, vendor=vendor, acknowledged=tuple(acknowledge or ()))
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for finding in report.verdict.findings:
+            console.print(finding_line(finding), markup=False, highlight=False, soft_wrap=True)
+    if not report.accepted:
+        raise typer.Exit(1)
+    if not as_json:
+        console.print("[green]✓[/] the draft would be accepted")
 
 
 def main() -> None:

@@ -72,8 +72,11 @@ def diff_versions(
     )
     # difflib omits the newline on a last line without one; keep the diff well formed.
     unified = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
-    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    # lines[:2] are the "---"/"+++" file headers; after them a leading +/- is the change mark,
+    # even on a line whose own text starts with "--" or "++" (a Markdown rule, say).
+    body = [line for line in lines[2:] if not line.startswith("@@")]
+    added = sum(1 for line in body if line.startswith("+"))
+    removed = sum(1 for line in body if line.startswith("-"))
     patch = jsonpatch.make_patch(structured_view(old), structured_view(new)).patch
     return DraftDiff(
         from_version=from_version,

@@ -27,10 +27,11 @@ class NoteWrite:
     encounter: str
     author: str
     content: VersionContent
-    doc_status: str  # preliminary | final
+    doc_status: str  # preliminary | final | amended
     date: datetime
     encounter_start: datetime | None = None
     content_type: str | None = None  # override for vendors that take only text/plain
+    replaces: str | None = None  # "DocumentReference/<id>" an amendment replaces
 
 
 def identifier_query(writeback_id: str) -> str:
@@ -78,7 +79,21 @@ def build_document_reference(write: NoteWrite) -> dict[str, Any]:
         resource["context"]["period"] = {"start": _instant(write.encounter_start)}
     if write.doc_status == "final":
         resource["authenticator"] = {"reference": write.author}
+    if write.replaces is not None:
+        # http://hl7.org/fhir/R4/documentreference-definitions.html#DocumentReference.relatesTo
+        resource["relatesTo"] = [{"code": "replaces", "target": {"reference": write.replaces}}]
     return resource
+
+
+def retraction_of(document: dict[str, Any], *, document_id: str, version_id: str) -> dict[str, Any]:
+    """The committed document marked ``entered-in-error``, to PUT with If-Match.
+
+    The content is left exactly as approved: retraction changes status, never the note.
+    """
+    retracted = {**document, "id": document_id, "status": "entered-in-error"}
+    retracted["docStatus"] = "entered-in-error"
+    retracted["meta"] = {**document.get("meta", {}), "versionId": version_id}
+    return retracted
 
 
 def attachment_text(document: dict[str, Any]) -> str:

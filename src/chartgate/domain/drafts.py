@@ -56,6 +56,13 @@ class Approver:
     amr: tuple[str, ...]
     acr: str | None
     auth_time: datetime | None
+    reason: str | None = None  # a coded reason (retraction), never free text
+
+
+RETRACTION_REASONS = frozenset(
+    {"wrong-patient", "wrong-encounter", "clinical-error", "duplicate", "other"}
+)
+"""Why a note was retracted: codes only, so no clinical detail reaches ids, logs or the ledger."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +78,7 @@ class Approval:
     diff: DraftDiff
     policy_hash: str
     writeback_id: str
-    kind: str = "approve"  # "approve" | "finalize"
+    kind: str = "approve"  # approve | finalize | amend | retract
 
 
 @dataclass(slots=True)
@@ -161,7 +168,7 @@ class Draft:
 
     def diff(self, to_version: int | None = None, from_version: int = 1) -> DraftDiff:
         """Diff between two versions (default: the AI's version 1 to the current one)."""
-        new = self.version(to_version or self.current.number)
+        new = self.version(self.current.number if to_version is None else to_version)
         old = self.version(from_version)
         return diff_versions(
             old.content, new.content, from_version=old.number, to_version=new.number
@@ -225,6 +232,89 @@ class Draft:
             writeback_id=writeback_id,
             kind="finalize",
         )
+
+    def amend(
+        self,
+        content: VersionContent,
+        *,
+        approval_id: str,
+        writeback_id: str,
+        expected_version: int,
+        approver: Approver,
+        policy_hash: str,
+        at: datetime,
+    ) -> Approval:
+        """Approve an amendment: a new version that will replace the note in the chart.
+
+        The committed version stays frozen; the amendment is a new version with its own
+        approval, written as a new DocumentReference that ``replaces`` the old one.
+        """
+        if expected_version != self.current.number:
+            raise VersionMismatch(
+                f"version {expected_version} is not current (current is {self.current.number})",
+                expression="If-Match",
+            )
+        self.transition(Action.AMEND)
+        author = f"clinician:{approver.subject}"
+        version = DraftVersion.make(len(self.versions) + 1, content, author=author, at=at)
+        self.versions.append(version)
+        self.approved_version = version.number
+        return Approval(
+            id=approval_id,
+            draft_id=self.id,
+            version=version.number,
+            content_hash=version.content_hash,
+            approver=approver,
+            approved_at=at,
+            diff=self.diff(to_version=version.number, from_version=expected_version),
+            policy_hash=policy_hash,
+            writeback_id=writeback_id,
+            kind="amend",
+        )
+
+    def retract(
+        self,
+        *,
+        approval_id: str,
+        writeback_id: str,
+        approver: Approver,
+        policy_hash: str,
+        at: datetime,
+    ) -> Approval:
+        """Approve retracting the committed note (it becomes entered-in-error, never deleted)."""
+        if approver.reason not in RETRACTION_REASONS:
+            raise StateConflict("a retraction needs a coded reason", expression="reason")
+        if self.approved_version is None:
+            raise StateConflict("the draft has no approved version", expression="state")
+        self.transition(Action.RETRACT)
+        approved = self.version(self.approved_version)
+        return Approval(
+            id=approval_id,
+            draft_id=self.id,
+            version=approved.number,
+            content_hash=approved.content_hash,
+            approver=approver,
+            approved_at=at,
+            diff=self.diff(to_version=approved.number, from_version=approved.number),
+            policy_hash=policy_hash,
+            writeback_id=writeback_id,
+            kind="retract",
+        )
+
+    def rebase(self, baseline: dict[str, str], *, author: str, at: datetime) -> DraftVersion:
+        """After a conflict: the same content as a new version against the chart's new state.
+
+        The clinician must approve again: the chart changed under the draft, so what they
+        approved before was approved against a chart that no longer exists.
+        """
+        self.transition(Action.REBASE)
+        self.baseline = dict(baseline)
+        self.approved_version = None
+        version = DraftVersion.make(
+            len(self.versions) + 1, self.current.content, author=author, at=at
+        )
+        self.versions.append(version)
+        return version
 
     def summary(self) -> dict[str, Any]:
         """Non-clinical facts about the draft, safe for logs and the ledger."""

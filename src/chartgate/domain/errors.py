@@ -5,12 +5,14 @@ them through one table (``api/errors.py``) and nothing else leaks out::
 
     ChartgateError
     ├── InputError               bad input from a caller (HTTP 400/422)
+    │   ├── ValidationFailed     findings refuse a submission, save or approval (422)
     │   ├── PolicyDenied         the write-back matrix does not allow this (403)
     │   ├── PayloadTooLarge      the body is over the configured limit (413)
     │   ├── IdempotencyMismatch  same Idempotency-Key, different request (422)
     │   └── PolicyFileError      a policy file that fails its schema (CLI exit 2)
     ├── NotFound                 unknown id, or another tenant's id (404)
     ├── AuthError                no or bad credentials (401)
+    │   ├── MissingCredentials   none were sent (401, bare challenge)
     │   └── Forbidden            authenticated but not allowed (403)
     ├── StateConflict            illegal lifecycle transition (409)
     │   ├── VersionMismatch      If-Match names a version that is not current (412)
@@ -25,6 +27,12 @@ Messages never carry PHI: they name ids, codes and states only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chartgate.domain.findings import Finding
+
 
 class ChartgateError(Exception):
     """Base of every error chartgate raises on purpose."""
@@ -37,6 +45,16 @@ class ChartgateError(Exception):
 
 class InputError(ChartgateError):
     """The caller sent something malformed or unacceptable."""
+
+
+class ValidationFailed(InputError):
+    """Validation findings refuse this submission, save or approval (see domain/findings.py)."""
+
+    def __init__(
+        self, message: str, *, findings: Sequence[Finding], expression: str | None = None
+    ) -> None:
+        super().__init__(message, expression=expression)
+        self.findings = tuple(findings)
 
 
 class PolicyDenied(InputError):
@@ -63,6 +81,10 @@ class AuthError(ChartgateError):
     """Missing, malformed, expired or untrusted credentials."""
 
 
+class MissingCredentials(AuthError):
+    """No credentials at all: the answer is a bare challenge (RFC 6750 section 3.1)."""
+
+
 class Forbidden(AuthError):
     """The principal is authenticated but may not do this."""
 
@@ -85,6 +107,12 @@ class IntegrityError(ChartgateError):
 
 class EhrError(ChartgateError):
     """Talking to the EHR failed."""
+
+    def __init__(
+        self, message: str, *, expression: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, expression=expression)
+        self.retry_after = retry_after
 
 
 class EhrUnreachable(EhrError):

@@ -18,10 +18,14 @@ class EventType(StrEnum):
 
     DRAFT_RECEIVED = "draft.received"
     DRAFT_VIEWED = "draft.viewed"
+    DRAFT_VALIDATED = "draft.validated"
     VERSION_SAVED = "draft.version_saved"
     DRAFT_APPROVED = "draft.approved"
     DRAFT_FINALIZE_APPROVED = "draft.finalize_approved"
     DRAFT_DISCARDED = "draft.discarded"
+    DRAFT_AMEND_APPROVED = "draft.amend_approved"
+    DRAFT_RETRACT_APPROVED = "draft.retract_approved"
+    DRAFT_REBASED = "draft.rebased"
     WRITEBACK_QUEUED = "writeback.queued"
     EHR_REQUEST = "ehr.request"
     EHR_RESPONSE = "ehr.response"
@@ -32,9 +36,13 @@ class EventType(StrEnum):
     WRITEBACK_RECONCILED = "writeback.reconciled"
     WRITEBACK_RETRY = "writeback.retry_scheduled"
     INTEGRITY_REFUSED = "writeback.integrity_refused"
+    WRITEBACK_SUPERSEDE_REFUSED = "writeback.supersede_refused"
+    WRITEBACK_LEASE_LOST = "writeback.lease_lost"
     AUTHN_FAILED = "security.authn_failed"
     AUTHZ_DENIED = "security.authz_denied"
     AUDIT_READ = "audit.read"
+    POLICY_LOADED = "policy.loaded"
+    KEY_CREATED = "key.created"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,8 @@ class AuditRecord:
     draft_id: str | None = None
     writeback_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # The patient as a keyed HMAC ("hmac-sha256:<hex>"), never the plain reference.
+    patient: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form stored in the ledger (timestamps as RFC 3339 UTC)."""
@@ -62,5 +72,6 @@ class AuditRecord:
             "actor": self.actor,
             "draft_id": self.draft_id,
             "writeback_id": self.writeback_id,
+            "patient": self.patient,
             "data": self.data,
         }

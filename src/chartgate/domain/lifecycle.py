@@ -23,7 +23,6 @@ class DraftState(StrEnum):
     CONFLICT = "conflict"
     REJECTED = "rejected"
     AMBIGUOUS = "ambiguous"
-    AMENDED = "amended"
     RETRACTED = "retracted"
     DISCARDED = "discarded"
 
@@ -36,6 +35,7 @@ class Action(StrEnum):
     QUEUE = "queue"  # the approval's outbox row is written
     SEND = "send"  # a worker claims the write-back and sends it
     COMMIT = "commit"  # the EHR confirmed the write
+    CONFIRM_RETRACT = "confirm_retract"  # the EHR confirmed the note is entered-in-error
     CONFLICT = "conflict"  # the chart changed since the baseline (409/412)
     REJECT = "reject"  # the EHR (or validation) said no, for a reason
     LOSE_ANSWER = "lose_answer"  # timeout / dropped connection after the request left
@@ -44,8 +44,8 @@ class Action(StrEnum):
     RECONCILE_ABSENT = "reconcile_absent"  # the chart shows it did not land: safe to resend
     FINALIZE = "finalize"  # step-up approved second write-back: docStatus final
     REBASE = "rebase"  # new version against the chart's new baseline
-    AMEND = "amend"  # a new approved version replaces the committed note
-    RETRACT = "retract"  # the committed note is marked entered-in-error
+    AMEND = "amend"  # a new approved version will replace the committed note (relatesTo)
+    RETRACT = "retract"  # the committed note will be marked entered-in-error
     DISCARD = "discard"  # ends a draft that was never sent
 
 
@@ -58,6 +58,7 @@ TRANSITIONS: dict[tuple[DraftState, Action], DraftState] = {
     (S.APPROVED, A.QUEUE): S.QUEUED,
     (S.QUEUED, A.SEND): S.SENDING,
     (S.SENDING, A.COMMIT): S.COMMITTED,
+    (S.SENDING, A.CONFIRM_RETRACT): S.RETRACTED,
     (S.SENDING, A.CONFLICT): S.CONFLICT,
     (S.SENDING, A.REJECT): S.REJECTED,
     (S.SENDING, A.LOSE_ANSWER): S.AMBIGUOUS,
@@ -70,12 +71,18 @@ TRANSITIONS: dict[tuple[DraftState, Action], DraftState] = {
     (S.REJECTED, A.EDIT): S.IN_REVIEW,
     (S.REJECTED, A.DISCARD): S.DISCARDED,
     (S.COMMITTED, A.FINALIZE): S.QUEUED,
-    (S.COMMITTED, A.AMEND): S.AMENDED,
-    (S.COMMITTED, A.RETRACT): S.RETRACTED,
+    (S.COMMITTED, A.AMEND): S.QUEUED,
+    (S.COMMITTED, A.RETRACT): S.QUEUED,
 }
-"""(state, action) -> next state. The whole lifecycle, in one place."""
+"""(state, action) -> next state. The whole lifecycle, in one place.
 
-TERMINAL: frozenset[DraftState] = frozenset({S.AMENDED, S.RETRACTED, S.DISCARDED})
+Finalize, amend and retract are write-backs of their own: each goes back through the queue
+(``committed -> queued -> sending -> ...``). An amended note is a draft that is committed again
+with ``doc_status = amended`` (its new DocumentReference replaces the old one); a retracted
+note ends in ``retracted``.
+"""
+
+TERMINAL: frozenset[DraftState] = frozenset({S.RETRACTED, S.DISCARDED})
 """States no action leaves."""
 
 EDITABLE: frozenset[DraftState] = frozenset({S.IN_REVIEW, S.REJECTED})

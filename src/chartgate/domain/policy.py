@@ -18,7 +18,8 @@ Shape of a policy document (every mapping refuses unknown keys)::
                                required_sections}}
       <ResourceType>: {mode, auth, allowed_fields, protected_fields, rollback, ehr_profiles}
     disallowed_content: [{id, description, match: literal|regex, pattern, case_sensitive,
-                          severity}]
+                          severity, block_at: submit|approve}]
+    validation: {max_note_bytes, narrative_only_marker, synonyms: {"<system>|<code>": [...]}}
     read_profiles: {<note-template-id>: {description, note_types,
                                          resources: [{type, elements, window_days}]}}
 
@@ -185,6 +186,13 @@ def _element(value: str) -> str:
     return value
 
 
+def _system_code(value: str) -> str:
+    system, bar, code = value.partition("|")
+    if not bar or not system.strip() or not code.strip():
+        raise ValueError(f"{value!r} is not 'system|code', e.g. 'http://snomed.info/sct|44054006'")
+    return value
+
+
 def _slug(value: str) -> str:
     if _SLUG_RE.fullmatch(value) is None:
         raise ValueError(f"{value!r} must be lower-case letters, digits and hyphens")
@@ -281,6 +289,14 @@ class ResourceRule(_Rule):
     ehr_profiles: Annotated[tuple[Slug, ...], AfterValidator(_unique)] = ()
     note_types: dict[LoincCode, NoteTypeRule] | None = None
 
+    def protects(self, path: str) -> bool:
+        """Whether the scribe may never set this element path (``meta.security``)."""
+        return any(_covers(rule, path) for rule in self.protected_fields)
+
+    def allows(self, path: str) -> bool:
+        """Whether an auto-write may set this element path (its allowlist covers it)."""
+        return any(_covers(rule, path) for rule in self.allowed_fields)
+
     @property
     def writable(self) -> bool:
         """Whether anything under this rule can ever be written to an EHR."""
@@ -335,6 +351,9 @@ class DisallowedPattern(_Rule):
     pattern: Text
     case_sensitive: bool = False
     severity: Severity = Severity.ERROR
+    # "submit": refuse the scribe's submission outright (an injection echo means the model
+    # was steered); "approve": keep the draft for the clinician to fix, block approval.
+    block_at: Literal["submit", "approve"] = "approve"
 
     @model_validator(mode="after")
     def _compiles(self) -> Self:
@@ -380,6 +399,20 @@ class ReadProfile(_Rule):
         return self
 
 
+class ValidationRule(_Rule):
+    """Tunables of draft validation: the note size limit and the consistency vocabulary."""
+
+    # UTF-8 bytes of one note's attachment. US Core servers accept at least 5 MiB inline; a
+    # scribe's note is a few KiB, so anything near this is a runaway generation.
+    max_note_bytes: Annotated[int, Field(strict=True, gt=0, le=5 * 1024 * 1024)] = 128 * 1024
+    # Written on an Assessment line, lets a coded diagnosis stand without a Condition.
+    narrative_only_marker: Text = "narrative only"
+    # Other names the narrative may use for a coded resource, keyed "system|code".
+    synonyms: dict[Annotated[str, AfterValidator(_system_code)], tuple[Text, ...]] = Field(
+        default_factory=dict
+    )
+
+
 class WritebackPolicy(_Rule):
     """A parsed, validated write-back matrix; every question it answers defaults to deny."""
 
@@ -390,6 +423,7 @@ class WritebackPolicy(_Rule):
     resources: dict[ResourceType, ResourceRule]
     disallowed_content: tuple[DisallowedPattern, ...] = ()
     read_profiles: dict[Slug, ReadProfile] = Field(default_factory=dict)
+    validation: ValidationRule = Field(default_factory=ValidationRule)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:

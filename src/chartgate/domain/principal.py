@@ -39,3 +39,6 @@ class Principal:
     issuer: str | None = None
     client_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # SMART permissions ("c", "r", "u", ...) the token grants on DocumentReference in the user
+    # context; None when the token carries no DocumentReference scope at all (not narrowed).
+    note_permissions: frozenset[str] | None = None

@@ -33,10 +33,25 @@ class ProvenanceFacts:
     content_hash: str
     policy_hash: str
     gateway_version: str
+    revises: str | None = None  # "DocumentReference/<id>" an amendment replaces
+
+
+ACTIVITY_BY_KIND = {"approve": "CREATE", "amend": "CREATE", "finalize": "UPDATE",
+                    "retract": "NULLIFY"}
+"""v3-DataOperation code per write-back kind (NULLIFY: the act is now entered-in-error)."""
 
 
 def build_provenance(facts: ProvenanceFacts) -> dict[str, Any]:
     """Build the Provenance JSON for one write (deterministic)."""
+    resource = _provenance(facts)
+    if facts.revises is not None:
+        resource["entity"].append(
+            {"role": "revision", "what": {"reference": facts.revises}}
+        )
+    return resource
+
+
+def _provenance(facts: ProvenanceFacts) -> dict[str, Any]:
     model = facts.origin.model
     return {
         "resourceType": "Provenance",

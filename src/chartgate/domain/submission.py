@@ -6,6 +6,7 @@ documents. See ARCHITECTURE.md, "What a scribe submits".
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -31,6 +32,18 @@ STRUCTURED_TYPES = frozenset(
     }
 )
 """FHIR resource types a draft may propose; the write-back matrix decides what happens to each."""
+
+
+def check_baseline(value: dict[str, str]) -> dict[str, str]:
+    """A baseline maps FHIR references (``Type/id``) to the version ids the draft was made on."""
+    for ref, version in value.items():
+        if not re.fullmatch(rf"[A-Z][A-Za-z]{{1,63}}/{REFERENCE_ID}", ref):
+            msg = "a baseline key is not a FHIR reference Type/id"
+            raise ValueError(msg)
+        if not re.fullmatch(REFERENCE_ID, version):
+            msg = "a baseline version is not a FHIR version id"
+            raise ValueError(msg)
+    return value
 
 
 class _Strict(BaseModel):
@@ -74,7 +87,8 @@ class VersionContent(_Strict):
         for index, resource in enumerate(value):
             kind = resource.get("resourceType")
             if kind not in STRUCTURED_TYPES:
-                msg = f"resources[{index}].resourceType {kind!r} is not a resource a draft may hold"
+                # Never echo the value: a confused scribe may have put note text there.
+                msg = f"resources[{index}].resourceType is not a resource a draft may hold"
                 raise ValueError(msg)
         return value
 
@@ -97,16 +111,7 @@ class DraftSubmission(_Strict):
     @field_validator("baseline")
     @classmethod
     def _baseline_shape(cls, value: dict[str, str]) -> dict[str, str]:
-        import re  # noqa: PLC0415 - keep the module's import surface small
-
-        for ref, version in value.items():
-            if not re.fullmatch(rf"[A-Z][A-Za-z]{{1,63}}/{REFERENCE_ID}", ref):
-                msg = f"baseline key {ref!r} is not a FHIR reference Type/id"
-                raise ValueError(msg)
-            if not re.fullmatch(REFERENCE_ID, version):
-                msg = f"baseline version for {ref} is not a FHIR version id"
-                raise ValueError(msg)
-        return value
+        return check_baseline(value)
 
     def content(self) -> VersionContent:
         """The first version's content (what the AI proposed)."""

@@ -13,6 +13,8 @@ invalidates every token it issued.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from joserfc import jwt
-from joserfc.jwk import ECKey, RSAKey
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -61,6 +64,7 @@ DEMO_PRINCIPALS: Mapping[str, DemoPrincipal] = MappingProxyType(
                 "openid",
                 "fhirUser",
                 "launch/encounter",
+                "chartgate/drafts.approve",
                 "user/DocumentReference.cu?category=clinical-note",
                 "user/DocumentReference.rs",
                 "user/Encounter.rs",
@@ -73,7 +77,7 @@ DEMO_PRINCIPALS: Mapping[str, DemoPrincipal] = MappingProxyType(
             client_id="scribe-demo-client",
             amr=(),
             acr=None,
-            scopes=("chartgate/drafts.write", "chartgate/context.read"),
+            scopes=("chartgate/drafts.submit", "chartgate/context.read"),
         ),
         "admin": DemoPrincipal(
             subject="admin-alex",
@@ -87,8 +91,13 @@ DEMO_PRINCIPALS: Mapping[str, DemoPrincipal] = MappingProxyType(
         ),
     }
 )
-"""Demo identities by name. The role travels in a ``role`` claim; scope names are placeholders
-until chartgate's identity adapter settles them."""
+"""Demo identities by name. The role travels in chartgate's role scopes (see
+``chartgate.adapters.identity.jwt``); the ``role`` claim is informational only."""
+
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+BACKEND_ASSERTION_ALGS = ("RS384", "ES384")
+_MAX_ASSERTION_SECONDS = 300
+_JTI_CACHE_SIZE = 10_000
 
 
 class DevIdentityProvider:
@@ -108,6 +117,85 @@ class DevIdentityProvider:
             "RS256": RSAKey.generate_key(2048, {"use": "sig", "alg": "RS256"}, auto_kid=True),
             "ES256": ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True),
         }
+        self._backend_clients: dict[str, tuple[KeySet, tuple[str, ...]]] = {}
+        self._seen_jtis: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def register_backend_client(
+        self, client_id: str, jwks: Mapping[str, Any], *, scopes: Sequence[str] = ()
+    ) -> None:
+        """Register a SMART Backend Services client by its public JWKS (RS384/ES384 keys).
+
+        ``scopes`` are the most it may be granted; a request asking for more gets the overlap.
+        """
+        key_set = KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
+        self._backend_clients[client_id] = (key_set, tuple(scopes))
+
+    def client_credentials(self, fields: Mapping[str, str], *, token_url: str) -> JsonObject:
+        """Answer a ``client_credentials`` request authenticated by a ``private_key_jwt``.
+
+        Checks what SMART Backend Services asks a server to check: the assertion type, the
+        client's registered key and an RS384/ES384 signature, ``iss`` = ``sub`` = a known
+        client, ``aud`` = this token URL, ``exp`` in the future and at most five minutes after
+        ``iat``, and a ``jti`` never seen before (a bounded in-memory replay cache).
+
+        Raises:
+            PermissionError: The client is not authenticated (``invalid_client``).
+        """
+        if fields.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            raise PermissionError("client_assertion_type must be jwt-bearer")
+        assertion = fields.get("client_assertion", "")
+        try:
+            unverified = json.loads(jws.extract_compact(assertion.encode("ascii")).payload)
+        except (JoseError, ValueError, UnicodeError) as e:
+            raise PermissionError("malformed client assertion") from e
+        client_id = unverified.get("iss") if isinstance(unverified, dict) else None
+        if not isinstance(client_id, str) or unverified.get("sub") != client_id:
+            raise PermissionError("unknown client")
+        registered = self._backend_clients.get(client_id)
+        if registered is None:
+            raise PermissionError("unknown client")
+        keys, allowed_scopes = registered
+        try:
+            token = jwt.decode(assertion, keys, algorithms=list(BACKEND_ASSERTION_ALGS))
+        except (JoseError, ValueError) as e:
+            raise PermissionError("client assertion signature does not verify") from e
+        now = int(time.time())
+        jti, exp = _checked_assertion_claims(token.claims, token_url=token_url, now=now)
+        with self._lock:
+            self._forget_old_jtis(now)
+            if (client_id, jti) in self._seen_jtis:
+                raise PermissionError("client assertion jti replayed")
+            self._seen_jtis[(client_id, jti)] = exp
+        asked = fields.get("scope")
+        scopes = (
+            allowed_scopes
+            if asked is None
+            else tuple(x for x in asked.split() if x in allowed_scopes)
+        )
+        lifetime = _MAX_ASSERTION_SECONDS
+        access_token = self.mint(
+            subject=client_id,
+            scopes=scopes,
+            tenant=None,
+            amr=(),
+            acr=None,
+            lifetime_seconds=lifetime,
+            extra_claims={"client_id": client_id},
+        )
+        return {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "scope": " ".join(scopes),
+        }
+
+    def _forget_old_jtis(self, now: int) -> None:
+        """Drop expired jtis; past the bound drop the oldest (they expire within 5 min)."""
+        for key in [k for k, exp in self._seen_jtis.items() if exp <= now]:
+            del self._seen_jtis[key]
+        while len(self._seen_jtis) >= _JTI_CACHE_SIZE:
+            self._seen_jtis.pop(next(iter(self._seen_jtis)))
 
     def jwks(self) -> JsonObject:
         """Return the public JSON Web Key Set (RFC 7517) that verifies this issuer's tokens."""
@@ -119,11 +207,12 @@ class DevIdentityProvider:
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks",
             "token_endpoint": f"{self.issuer}/token",
-            "grant_types_supported": ["urn:chartgate:dev"],
+            "grant_types_supported": ["urn:chartgate:dev", "client_credentials"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": list(self._keys),
-            "token_endpoint_auth_methods_supported": ["none"],
+            "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": list(BACKEND_ASSERTION_ALGS),
             "scopes_supported": sorted({s for p in DEMO_PRINCIPALS.values() for s in p.scopes}),
             "claims_supported": [
                 "iss",
@@ -241,6 +330,23 @@ class DevIdentityProvider:
         return self.mint(**arguments)
 
 
+def _checked_assertion_claims(
+    claims: Mapping[str, Any], *, token_url: str, now: int
+) -> tuple[str, int]:
+    """Check ``aud``, ``exp`` (future, <= 5 min after ``iat``) and ``jti``; return (jti, exp)."""
+    exp, iat, jti = claims.get("exp"), claims.get("iat", now), claims.get("jti")
+    aud = claims.get("aud")
+    if aud != token_url and not (isinstance(aud, list) and token_url in aud):
+        raise PermissionError("client assertion aud must be the token URL")
+    if not isinstance(exp, int) or exp <= now or not isinstance(iat, int):
+        raise PermissionError("client assertion expired or without exp")
+    if exp - min(iat, now) > _MAX_ASSERTION_SECONDS:
+        raise PermissionError("client assertion lives longer than five minutes")
+    if not isinstance(jti, str) or not jti:
+        raise PermissionError("client assertion lacks a jti")
+    return jti, exp
+
+
 def create_idp_router(idp: DevIdentityProvider) -> APIRouter:
     """Build the IdP's HTTP face: discovery, JWKS and the trusting ``POST /token``.
 
@@ -260,6 +366,14 @@ def create_idp_router(idp: DevIdentityProvider) -> APIRouter:
     async def token(request: Request) -> Response:
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
+        if fields.get("grant_type") == "client_credentials":
+            try:
+                issued = idp.client_credentials(fields, token_url=f"{idp.issuer}/token")
+            except PermissionError as e:
+                return JSONResponse(
+                    {"error": "invalid_client", "error_description": str(e)}, status_code=401
+                )
+            return JSONResponse(issued, headers={"cache-control": "no-store", "pragma": "no-cache"})
         try:
             principal, overrides, lifetime = _token_request(fields, idp.default_tenant)
             access_token = idp.mint_for(principal, lifetime_seconds=lifetime, **overrides)

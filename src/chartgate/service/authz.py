@@ -6,15 +6,25 @@ called by every handler, so that the API, the CLI and the reviewer page cannot d
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from chartgate.domain.access import STEP_UP_MAX_AGE, Basis, EncounterGrant, binding_basis
 from chartgate.domain.errors import Forbidden
 from chartgate.domain.principal import Principal, Role
 
 SECOND_FACTORS = frozenset({"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "iris", "sc", "pop"})
 """RFC 8176 ``amr`` values that show a factor beyond a password (``mfa`` says it outright)."""
 
-STEP_UP_MAX_AGE = timedelta(minutes=5)
+__all__ = [
+    "SECOND_FACTORS",
+    "STEP_UP_MAX_AGE",
+    "StepUpRequired",
+    "require_encounter",
+    "require_mfa",
+    "require_note_permission",
+    "require_recent_auth",
+    "require_role",
+]
 
 
 class StepUpRequired(Forbidden):
@@ -33,15 +43,41 @@ def require_role(principal: Principal, *roles: Role) -> None:
         raise Forbidden(f"this action needs role {allowed}", expression="Authorization")
 
 
-def require_encounter(principal: Principal, encounter: str) -> None:
-    """A clinician acts only within the encounter of its launch context, when it has one."""
-    if principal.launch_encounter is None:
-        return
-    launch = principal.launch_encounter
-    if not launch.startswith("Encounter/"):
-        launch = f"Encounter/{launch}"
-    if launch != encounter:
-        raise Forbidden("the draft's encounter is outside your launch context")
+def require_encounter(
+    principal: Principal,
+    encounter: str,
+    *,
+    patient: str | None = None,
+    grants: tuple[EncounterGrant, ...] = (),
+    now: datetime | None = None,
+) -> Basis:
+    """A clinician acts only on an encounter its launch context or a care-team grant covers.
+
+    No launch context and no grant means no access (ADR 0011). Returns what allowed it, for
+    the audit trail. Grants are only considered when ``now`` is given (they can expire).
+    """
+    basis = binding_basis(
+        principal,
+        patient=patient or principal.launch_patient or "",
+        encounter=encounter,
+        grants=grants if now is not None else (),
+        now=now or datetime.max.replace(tzinfo=UTC),
+    )
+    if basis is None:
+        raise Forbidden(
+            "the draft's encounter is outside your launch context and care-team grants",
+            expression="Authorization",
+        )
+    return basis
+
+
+def require_note_permission(principal: Principal, permission: str) -> None:
+    """A token whose SMART scopes speak about notes must allow this write (``c`` or ``u``)."""
+    if principal.note_permissions is not None and permission not in principal.note_permissions:
+        raise Forbidden(
+            f"your token's SMART scopes do not allow DocumentReference.{permission}",
+            expression="Authorization",
+        )
 
 
 def require_mfa(principal: Principal) -> None:

@@ -8,19 +8,23 @@ recorded, or nothing happened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from chartgate.domain.documents import NoteWrite, build_document_reference
+from chartgate.domain.access import Basis, TenantAccess
+from chartgate.domain.documents import NoteWrite, build_document_reference, retraction_of
 from chartgate.domain.drafts import Approval, Approver, Draft
 from chartgate.domain.errors import PolicyDenied, StateConflict
 from chartgate.domain.events import AuditRecord, EventType
+from chartgate.domain.findings import Finding, Verdict
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import DraftSubmission, VersionContent, VersionEdit
 from chartgate.service import authz
+from chartgate.service.audit import Pseudonymizer
 from chartgate.service.ports import (
     Clock,
     EhrDirectory,
@@ -30,6 +34,7 @@ from chartgate.service.ports import (
     UnitOfWorkFactory,
     WritebackRecord,
 )
+from chartgate.service.validation import DraftValidator, Preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,7 @@ class DraftView:
     draft: Draft
     approvals: list[Approval] = field(default_factory=list)
     writebacks: list[WritebackRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # of the current version
 
 
 class Handlers:
@@ -61,6 +67,9 @@ class Handlers:
         ehr: EhrDirectory,
         step_up_acr: str | None = None,
         step_up_max_age: timedelta = authz.STEP_UP_MAX_AGE,
+        access: Mapping[str, TenantAccess] | None = None,
+        pseudonyms: Pseudonymizer | None = None,
+        validator: DraftValidator | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -69,6 +78,13 @@ class Handlers:
         self._ehr = ehr
         self._step_up_acr = step_up_acr
         self._step_up_max_age = step_up_max_age
+        # Per-tenant step-up level/window and care-team grants (ADR 0011); the two arguments
+        # above are the defaults for a tenant without its own rules.
+        self._access = dict(access or {})
+        # Patient and encounter references reach the ledger only as keyed HMACs.
+        self._pseudonyms = pseudonyms
+        # Validation before commit (issue 6); bootstrap passes one with the FHIR schema.
+        self._validator = validator or DraftValidator(policy)
 
     @property
     def policy(self) -> LoadedPolicy:
@@ -83,6 +99,9 @@ class Handlers:
         """A scribe proposes a note for one encounter; nothing leaves chartgate."""
         authz.require_role(principal, Role.SCRIBE)
         self._check_policy(submission.content(), vendor=self._ehr.vendor(principal.tenant))
+        self._refuse_malformed(
+            submission.patient, submission.encounter, submission.content(), scribe=True
+        )
         now = self._clock.now()
         draft = Draft.submit(
             draft_id=self._ids.new_id(),
@@ -113,6 +132,7 @@ class Handlers:
                     "model_version": submission.origin.model.version,
                     "prompt_template": submission.origin.prompt_template,
                     "transcript_sha256": submission.origin.transcript_sha256,
+                    "encounter": self._pseudonym(draft.tenant, draft.encounter),
                 },
             )
         return draft
@@ -124,11 +144,12 @@ class Handlers:
         authz.require_role(principal, Role.CLINICIAN)
         with self._uow() as uow:
             draft = uow.drafts.get(principal.tenant, draft_id)
-            authz.require_encounter(principal, draft.encounter)
+            self._bind(principal, draft)
             view = DraftView(
                 draft=draft,
                 approvals=uow.approvals.for_draft(principal.tenant, draft_id),
                 writebacks=uow.writebacks.for_draft(principal.tenant, draft_id),
+                findings=self._findings(principal, draft),
             )
             self._audit(
                 uow,
@@ -153,8 +174,9 @@ class Handlers:
         authz.require_role(principal, Role.CLINICIAN)
         with self._uow() as uow:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
-            authz.require_encounter(principal, draft.encounter)
+            self._bind(principal, draft)
             self._check_policy(edit.content(), vendor=self._ehr.vendor(principal.tenant))
+            self._refuse_malformed(draft.patient, draft.encounter, edit.content(), scribe=False)
             now = self._clock.now()
             version = draft.save_version(
                 edit.content(),
@@ -174,13 +196,20 @@ class Handlers:
         return draft
 
     def approve(
-        self, principal: Principal, draft_id: str, *, expected_version: int, meta: RequestMeta
+        self,
+        principal: Principal,
+        draft_id: str,
+        *,
+        expected_version: int,
+        meta: RequestMeta,
+        acknowledged: tuple[str, ...] = (),
     ) -> tuple[Draft, WritebackRecord]:
         """Approve for chart: freeze the version and queue exactly one write-back."""
         authz.require_role(principal, Role.CLINICIAN)
         with self._uow() as uow:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
-            authz.require_encounter(principal, draft.encounter)
+            basis = self._bind(principal, draft)
+            authz.require_note_permission(principal, "c")
             vendor = self._ehr.vendor(principal.tenant)
             decision = self._policy.policy.decide_note(
                 draft.current.content.note.type, vendor=vendor
@@ -195,8 +224,8 @@ class Handlers:
                 authz.require_recent_auth(
                     principal,
                     now=self._clock.now(),
-                    acr=self._step_up_acr,
-                    max_age=self._step_up_max_age,
+                    acr=self._tenant_access(principal.tenant).step_up_acr,
+                    max_age=self._tenant_access(principal.tenant).step_up_max_age,
                 )
             if principal.fhir_user is None:
                 raise PolicyDenied("approval needs a fhirUser (the clinician's chart identity)")
@@ -224,6 +253,7 @@ class Handlers:
                     ),
                 )
             )
+            verdict = self._approval_gate(principal, draft, payload, acknowledged, now)
             record = self._queue(uow, draft, approval, payload, now)
             self._audit(
                 uow,
@@ -238,14 +268,45 @@ class Handlers:
                     "acr": principal.acr,
                     "amr": list(principal.amr),
                     "auth_time": _iso(principal.auth_time),
+                    "fhir_user": principal.fhir_user,
+                    "binding": basis,
                     "diff_lines_added": approval.diff.lines_added,
                     "diff_lines_removed": approval.diff.lines_removed,
                     "structured_changes": len(approval.diff.json_patch),
+                    "findings": [f.key for f in verdict.findings],
+                    "warnings_acknowledged": list(verdict.acknowledged),
                 },
                 writeback_id=record.id,
             )
             self._audit_queued(uow, principal, draft, record, meta)
         return draft, record
+
+    def validate(
+        self,
+        principal: Principal,
+        draft_id: str,
+        meta: RequestMeta,
+        acknowledged: tuple[str, ...] = (),
+    ) -> tuple[Draft, Verdict]:
+        """Dry run: every finding of the current version, and whether approval would pass."""
+        authz.require_role(principal, Role.CLINICIAN)
+        with self._uow() as uow:
+            draft = uow.drafts.get(principal.tenant, draft_id)
+            self._bind(principal, draft)
+            verdict = Verdict.of(self._findings(principal, draft), acknowledged)
+            self._audit(
+                uow,
+                EventType.DRAFT_VALIDATED,
+                principal,
+                draft,
+                meta,
+                {
+                    "version": draft.current.number,
+                    "findings": [f.key for f in verdict.findings],
+                    "accepted": verdict.accepted,
+                },
+            )
+        return draft, verdict
 
     def finalize(
         self, principal: Principal, draft_id: str, meta: RequestMeta
@@ -254,12 +315,13 @@ class Handlers:
         authz.require_role(principal, Role.CLINICIAN)
         with self._uow() as uow:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
-            authz.require_encounter(principal, draft.encounter)
+            self._bind(principal, draft)
+            authz.require_note_permission(principal, "u")
             authz.require_recent_auth(
                 principal,
                 now=self._clock.now(),
-                acr=self._step_up_acr,
-                max_age=self._step_up_max_age,
+                acr=self._tenant_access(principal.tenant).step_up_acr,
+                max_age=self._tenant_access(principal.tenant).step_up_max_age,
             )
             if principal.fhir_user is None:
                 raise PolicyDenied("finalize needs a fhirUser (the clinician's chart identity)")
@@ -298,6 +360,9 @@ class Handlers:
             )
             payload["id"] = last.document_id
             payload["meta"]["versionId"] = last.document_version
+            self._validator.judge_approval(
+                self._validator.document_findings(payload, doc_status="final"), ()
+            )
             record = self._queue(uow, draft, approval, payload, now)
             record.document_id = last.document_id
             record.document_version = last.document_version
@@ -321,12 +386,147 @@ class Handlers:
             self._audit_queued(uow, principal, draft, record, meta)
         return draft, record
 
+    def amend(
+        self,
+        principal: Principal,
+        writeback_id: str,
+        *,
+        expected_version: int,
+        edit: VersionEdit,
+        meta: RequestMeta,
+    ) -> tuple[Draft, WritebackRecord]:
+        """Amend a committed note: a new approved version, written as a new document.
+
+        The new DocumentReference ``replaces`` the old one (relatesTo); the old one is never
+        edited in place (it is only marked ``superseded`` where the vendor allows).
+        """
+        authz.require_role(principal, Role.CLINICIAN)
+        with self._uow() as uow:
+            chart = uow.writebacks.get(principal.tenant, writeback_id)
+            draft = uow.drafts.get(principal.tenant, chart.draft_id, for_update=True)
+            self._bind(principal, draft)
+            authz.require_note_permission(principal, "c")
+            vendor = self._ehr.vendor(principal.tenant)
+            if not self._ehr.supports_amendment(principal.tenant):
+                raise PolicyDenied(f"the {vendor} EHR takes no amendments over FHIR")
+            self._check_policy(edit.content(), vendor=vendor)
+            decision = self._policy.policy.decide_note(edit.note.type, vendor=vendor)
+            if not decision.allowed or not decision.requires_approval:
+                raise PolicyDenied(
+                    f"policy does not allow writing this note type: {decision.reason}",
+                    expression="note.type",
+                )
+            self._require_strength(principal, decision.auth)
+            current = _chart_document(uow.writebacks.for_draft(principal.tenant, draft.id))
+            if draft.state is not DraftState.COMMITTED or current is None:
+                raise StateConflict(
+                    f"cannot amend a draft that is {draft.state.value}", expression="state"
+                )
+            fhir_user = _fhir_user(principal)
+            now = self._clock.now()
+            approval = draft.amend(
+                edit.content(),
+                approval_id=self._ids.new_id(),
+                writeback_id=self._ids.new_id(),
+                expected_version=expected_version,
+                approver=_approver(principal),
+                policy_hash=self._policy.content_hash,
+                at=now,
+            )
+            payload = build_document_reference(
+                NoteWrite(
+                    writeback_id=approval.writeback_id,
+                    patient=draft.patient,
+                    encounter=draft.encounter,
+                    author=fhir_user,
+                    content=edit.content(),
+                    doc_status="amended",
+                    date=now,
+                    content_type=self._ehr.note_content_type(
+                        principal.tenant, edit.note.content_type
+                    ),
+                    replaces=f"DocumentReference/{current.document_id}",
+                )
+            )
+            record = self._queue(uow, draft, approval, payload, now)
+            self._audit_approval(uow, EventType.DRAFT_AMEND_APPROVED, principal, draft, meta,
+                                 approval, record)
+            self._audit_queued(uow, principal, draft, record, meta)
+        return draft, record
+
+    def retract(
+        self, principal: Principal, writeback_id: str, *, reason: str, meta: RequestMeta
+    ) -> tuple[Draft, WritebackRecord]:
+        """Retract a committed note: step-up, then it becomes entered-in-error in the chart."""
+        authz.require_role(principal, Role.CLINICIAN)
+        with self._uow() as uow:
+            chart = uow.writebacks.get(principal.tenant, writeback_id)
+            draft = uow.drafts.get(principal.tenant, chart.draft_id, for_update=True)
+            self._bind(principal, draft)
+            authz.require_note_permission(principal, "u")
+            self._require_strength(principal, "step-up")
+            current = _chart_document(uow.writebacks.for_draft(principal.tenant, draft.id))
+            if draft.state is not DraftState.COMMITTED or current is None:
+                raise StateConflict(
+                    f"cannot retract a draft that is {draft.state.value}", expression="state"
+                )
+            _fhir_user(principal)
+            now = self._clock.now()
+            approval = draft.retract(
+                approval_id=self._ids.new_id(),
+                writeback_id=self._ids.new_id(),
+                approver=replace(_approver(principal), reason=reason),
+                policy_hash=self._policy.content_hash,
+                at=now,
+            )
+            payload = retraction_of(
+                current.payload,
+                document_id=str(current.document_id),
+                version_id=str(current.document_version),
+            )
+            record = self._queue(uow, draft, approval, payload, now)
+            record.document_id = current.document_id
+            record.document_version = current.document_version
+            uow.writebacks.save_progress(record, now=now)
+            self._audit_approval(uow, EventType.DRAFT_RETRACT_APPROVED, principal, draft, meta,
+                                 approval, record)
+            self._audit_queued(uow, principal, draft, record, meta)
+        return draft, record
+
+    def rebase(
+        self,
+        principal: Principal,
+        draft_id: str,
+        *,
+        baseline: dict[str, str],
+        meta: RequestMeta,
+    ) -> Draft:
+        """After a conflict: a new version against the chart's new baseline, for re-approval."""
+        authz.require_role(principal, Role.CLINICIAN)
+        with self._uow() as uow:
+            draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
+            self._bind(principal, draft)
+            now = self._clock.now()
+            version = draft.rebase(
+                baseline, author=f"clinician:{principal.subject}", at=now
+            )
+            uow.drafts.save(draft, at=now)
+            self._audit(
+                uow,
+                EventType.DRAFT_REBASED,
+                principal,
+                draft,
+                meta,
+                {"version": version.number, "baseline": dict(sorted(baseline.items()))},
+            )
+        return draft
+
     def discard(self, principal: Principal, draft_id: str, meta: RequestMeta) -> Draft:
         """Discard a draft that was never sent."""
         authz.require_role(principal, Role.CLINICIAN)
         with self._uow() as uow:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
-            authz.require_encounter(principal, draft.encounter)
+            self._bind(principal, draft)
             draft.transition(Action.DISCARD)
             now = self._clock.now()
             uow.drafts.save(draft, at=now)
@@ -345,6 +545,127 @@ class Handlers:
             return uow.audit.by_correlation(tenant, correlation_id)
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _tenant_access(self, tenant: str) -> TenantAccess:
+        """The tenant's access rules, or the defaults this handler was built with."""
+        found = self._access.get(tenant)
+        if found is None:
+            return TenantAccess(
+                step_up_acr=self._step_up_acr, step_up_max_age=self._step_up_max_age
+            )
+        return found
+
+    def _bind(self, principal: Principal, draft: Draft) -> Basis:
+        """Encounter binding: the launch context or a care-team grant must name the draft's."""
+        return authz.require_encounter(
+            principal,
+            draft.encounter,
+            patient=draft.patient,
+            grants=self._tenant_access(principal.tenant).grants,
+            now=self._clock.now(),
+        )
+
+    def _require_strength(self, principal: Principal, auth: str | None) -> None:
+        """MFA always; a recent authentication at the configured level for step-up actions."""
+        authz.require_mfa(principal)
+        if auth == "step-up":
+            authz.require_recent_auth(
+                principal,
+                now=self._clock.now(),
+                acr=self._tenant_access(principal.tenant).step_up_acr,
+                max_age=self._tenant_access(principal.tenant).step_up_max_age,
+            )
+
+    def _audit_approval(
+        self,
+        uow: UnitOfWork,
+        event: EventType,
+        principal: Principal,
+        draft: Draft,
+        meta: RequestMeta,
+        approval: Approval,
+        record: WritebackRecord,
+    ) -> None:
+        self._audit(
+            uow,
+            event,
+            principal,
+            draft,
+            meta,
+            {
+                "kind": approval.kind,
+                "version": approval.version,
+                "content_hash": approval.content_hash,
+                "policy_hash": approval.policy_hash,
+                "reason": approval.approver.reason,
+                "acr": principal.acr,
+                "amr": list(principal.amr),
+                "auth_time": _iso(principal.auth_time),
+            },
+            writeback_id=record.id,
+        )
+
+    def _refuse_malformed(
+        self, patient: str, encounter: str, content: VersionContent, *, scribe: bool
+    ) -> None:
+        """Refuse a submission or save with findings nobody can have meant (Stage.SUBMIT)."""
+        findings = self._validator.content_findings(
+            patient=patient,
+            encounter=encounter,
+            content=content,
+            authored_by_scribe=scribe,
+            author="Practitioner/pending",
+            at=self._clock.now(),
+        )
+        self._validator.refuse_submit(findings, step="submission" if scribe else "save")
+
+    def _findings(self, principal: Principal, draft: Draft) -> list[Finding]:
+        """Findings of the current version, as if approved now by ``principal``."""
+        return self._validator.version_findings(
+            draft,
+            draft.current,
+            Preview(
+                author=principal.fhir_user or "Practitioner/pending",
+                at=self._clock.now(),
+                content_type=self._ehr.note_content_type(
+                    principal.tenant, draft.current.content.note.content_type
+                ),
+            ),
+            doc_status="preliminary",
+        )
+
+    def _approval_gate(
+        self,
+        principal: Principal,
+        draft: Draft,
+        payload: JsonObject,
+        acknowledged: tuple[str, ...],
+        now: datetime,
+    ) -> Verdict:
+        """Every finding of the version being approved and of what will be sent.
+
+        Any error, or a warning not named in ``acknowledged``, raises ``ValidationFailed``;
+        the transaction rolls back, so nothing is queued.
+        """
+        version = draft.current
+        findings = self._validator.content_findings(
+            patient=draft.patient,
+            encounter=draft.encounter,
+            content=version.content,
+            authored_by_scribe=version.author.startswith("scribe:"),
+            author=str(principal.fhir_user),
+            at=now,
+        )
+        findings += self._validator.document_findings(payload, doc_status="preliminary")
+        findings += self._validator.provenance_findings(
+            self._validator.provenance_preview(
+                draft,
+                version,
+                Preview(author=str(principal.fhir_user), at=now),
+                policy_hash=self._policy.content_hash,
+            )
+        )
+        return self._validator.judge_approval(findings, acknowledged)
 
     def _check_policy(self, content: VersionContent, *, vendor: str) -> None:
         note = self._policy.policy.decide_note(content.note.type, vendor=vendor)
@@ -430,8 +751,31 @@ class Handlers:
                 draft_id=draft.id,
                 writeback_id=writeback_id,
                 data={"state": draft.state.value, **data},
+                patient=self._pseudonym(draft.tenant, draft.patient),
             )
         )
+
+    def _pseudonym(self, tenant: str, reference: str) -> str | None:
+        """The ledger's keyed HMAC of a patient or encounter reference (None without keys)."""
+        if self._pseudonyms is None:
+            return None
+        return self._pseudonyms.reference(tenant, reference)
+
+
+def _chart_document(records: list[WritebackRecord]) -> WritebackRecord | None:
+    """The write-back whose document is the draft's note in the chart now (newest committed)."""
+    committed = [
+        r
+        for r in records
+        if r.state == DraftState.COMMITTED.value and r.document_id and r.kind != "retract"
+    ]
+    return committed[-1] if committed else None
+
+
+def _fhir_user(principal: Principal) -> str:
+    if principal.fhir_user is None:
+        raise PolicyDenied("this action needs a fhirUser (the clinician's chart identity)")
+    return principal.fhir_user
 
 
 def _approver(principal: Principal) -> Approver:

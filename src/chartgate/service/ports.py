@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 if TYPE_CHECKING:
     from chartgate.domain.drafts import Approval, Draft
     from chartgate.domain.events import AuditRecord
+    from chartgate.domain.findings import Finding
 
 JsonObject = dict[str, Any]
 
@@ -202,8 +203,16 @@ class WritebackStore(Protocol):
         """Take the lease; return the prior state or None when another worker won."""
         ...
 
-    def save_progress(self, record: WritebackRecord, *, now: datetime) -> None:
-        """Persist progress."""
+    def save_progress(
+        self, record: WritebackRecord, *, now: datetime, owner: str | None = None
+    ) -> bool:
+        """Persist progress (only while ``owner`` holds the lease, when given)."""
+        ...
+
+    def renew_lease(
+        self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
+    ) -> bool:
+        """Extend the lease while ``owner`` still holds it."""
         ...
 
 
@@ -310,4 +319,24 @@ class EhrDirectory(Protocol):
 
     def vendor(self, tenant: str) -> str:
         """The vendor profile name of the tenant's EHR."""
+        ...
+
+    def supports_amendment(self, tenant: str) -> bool:
+        """Whether amendments can be written over FHIR (relatesTo = replaces)."""
+        ...
+
+    def marks_superseded(self, tenant: str) -> bool:
+        """Whether the replaced document may be marked ``superseded`` after an amendment."""
+        ...
+
+    def settle_seconds(self, tenant: str) -> float:
+        """How long a request may still be acted on by the EHR after we stopped waiting."""
+        ...
+
+
+class ResourceSchema(Protocol):
+    """FHIR schema validation of one resource's JSON (``adapters/fhir_models.py``)."""
+
+    def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
+        """Every schema problem of ``resource``, located under ``location``."""
         ...

@@ -22,11 +22,16 @@ from datetime import timedelta
 
 from chartgate.domain.documents import attachment_text, identifier_query
 from chartgate.domain.drafts import Approval, Draft
-from chartgate.domain.errors import EhrAmbiguous, EhrUnreachable
+from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.lifecycle import Action, DraftState
-from chartgate.domain.provenance import ProvenanceFacts, build_provenance, provenance_tag_query
+from chartgate.domain.provenance import (
+    ACTIVITY_BY_KIND,
+    ProvenanceFacts,
+    build_provenance,
+    provenance_tag_query,
+)
 from chartgate.service.ports import (
     Clock,
     EhrAnswer,
@@ -39,7 +44,16 @@ from chartgate.service.ports import (
 )
 
 GATEWAY_VERSION = "0.1.0"
+CREATES = frozenset({"approve", "amend"})
+"""Write-back kinds that create a new document; the others update the committed one."""
+DOC_STATUS_BY_KIND = {
+    "approve": "preliminary",
+    "finalize": "final",
+    "amend": "amended",
+    "retract": "entered-in-error",
+}
 HTTP_CONFLICT = frozenset({409, 412})
+HTTP_GONE = frozenset({404, 410})
 HTTP_TRANSIENT_REFUSAL = frozenset({429})
 
 
@@ -72,6 +86,10 @@ class _Outcome(Exception):
         self.status = status
         self.reason = reason
         self.retry_after = retry_after
+
+
+class _LeaseLost(Exception):  # noqa: N818 - internal control flow, not an error
+    """This worker no longer holds the write-back: another one took over; stop at once."""
 
 
 class WritebackExecutor:
@@ -134,11 +152,22 @@ class WritebackExecutor:
             outcome = _Outcome(Action.COMMIT)
         except _Outcome as decided:
             outcome = decided
+        except _LeaseLost:
+            self._event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
+            return True
         except EhrAmbiguous as exc:
             outcome = _Outcome(Action.LOSE_ANSWER, reason=exc.message)
         except EhrUnreachable as exc:
             outcome = _Outcome(Action.RETRY, reason=exc.message)
-        self._finish(draft, approval, record, outcome)
+        except EhrError as exc:
+            # A read or search that failed (e.g. 503 while reconciling): nothing was decided,
+            # so keep what we knew: still possibly landed, or simply to be retried.
+            action = Action.LOSE_ANSWER if record.may_have_landed else Action.RETRY
+            outcome = _Outcome(action, reason=exc.message, retry_after=exc.retry_after)
+        try:
+            self._finish(draft, approval, record, outcome)
+        except _LeaseLost:
+            self._event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
         return True
 
     # -- the steps ------------------------------------------------------------------------
@@ -167,19 +196,22 @@ class WritebackExecutor:
     ) -> None:
         if record.may_have_landed:
             self._reconcile(gateway, draft, record)
-        if record.kind == "approve":
+        if record.kind in CREATES:
             if record.document_id is None:
-                self._check_baseline(gateway, draft, record)
+                if record.kind == "approve":
+                    self._check_baseline(gateway, draft, record)
                 self._create_document(gateway, draft, record)
-        elif record.provenance_id is None and not self._finalized(record):
-            self._finalize_document(gateway, draft, record)
+        elif record.provenance_id is None and not _update_done(record):
+            self._update_document(gateway, draft, record)
         if record.provenance_id is None:
             self._create_provenance(gateway, draft, approval, record)
+        if record.kind == "amend" and self._ehr.marks_superseded(draft.tenant):
+            self._supersede_replaced(gateway, draft, record)
 
     def _reconcile(self, gateway: EhrGateway, draft: Draft, record: WritebackRecord) -> None:
         """After an unknown outcome, read the chart before deciding to send anything."""
         found: JsonObject | None = None
-        if record.kind == "approve":
+        if record.kind in CREATES:
             matches = gateway.search(
                 "DocumentReference",
                 dict([identifier_query(record.id).split("=", 1)]),
@@ -193,8 +225,10 @@ class WritebackExecutor:
             answer = gateway.read(
                 "DocumentReference", str(record.document_id), request_id=record.correlation_id
             )
-            if answer.ok and answer.resource and answer.resource.get("docStatus") == "final":
-                found = answer.resource
+            wanted = (record.payload.get("status"), record.payload.get("docStatus"))
+            resource = answer.resource or {}
+            if answer.ok and (resource.get("status"), resource.get("docStatus")) == wanted:
+                found = resource
                 record.document_version = answer.version_id
         provenance = gateway.search(
             "Provenance",
@@ -216,22 +250,20 @@ class WritebackExecutor:
             },
         )
 
-    def _finalized(self, record: WritebackRecord) -> bool:
-        return (
-            record.kind == "finalize"
-            and record.last_status in (200, 201)
-            and bool(
-                record.document_version
-                and record.document_version != record.payload["meta"].get("versionId")
-            )
-        )
-
     def _check_baseline(self, gateway: EhrGateway, draft: Draft, record: WritebackRecord) -> None:
         """The chart must still be what the draft was generated against."""
         for reference, expected in sorted(draft.baseline.items()):
             kind, _, resource_id = reference.partition("/")
             answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
-            if answer.version_id != expected:
+            if not answer.ok and answer.status not in HTTP_GONE:
+                # A refused or failed read says nothing about the chart: try again later.
+                raise _Outcome(
+                    Action.RETRY,
+                    status=answer.status,
+                    reason=f"baseline read answered {answer.status}",
+                    retry_after=answer.retry_after,
+                )
+            if answer.version_id != expected or answer.status in HTTP_GONE:
                 raise _Outcome(
                     Action.CONFLICT,
                     status=answer.status,
@@ -259,9 +291,7 @@ class WritebackExecutor:
         record.document_id = answer.resource_id
         record.document_version = answer.version_id
 
-    def _finalize_document(
-        self, gateway: EhrGateway, draft: Draft, record: WritebackRecord
-    ) -> None:
+    def _update_document(self, gateway: EhrGateway, draft: Draft, record: WritebackRecord) -> None:
         expected = str(record.payload["meta"]["versionId"])
         answer = self._exchange(
             draft,
@@ -283,7 +313,7 @@ class WritebackExecutor:
             ProvenanceFacts(
                 writeback_id=record.id,
                 target=f"DocumentReference/{record.document_id}/_history/{record.document_version}",
-                activity="CREATE" if record.kind == "approve" else "UPDATE",
+                activity=ACTIVITY_BY_KIND[record.kind],
                 recorded=approval.approved_at,
                 clinician=str(approval.approver.fhir_user),
                 origin=draft.origin,
@@ -292,6 +322,7 @@ class WritebackExecutor:
                 content_hash=approval.content_hash,
                 policy_hash=approval.policy_hash,
                 gateway_version=GATEWAY_VERSION,
+                revises=_replaced(record),
             )
         )
         conditional = (
@@ -312,6 +343,38 @@ class WritebackExecutor:
         self._decide(answer)
         record.provenance_id = answer.resource_id
 
+    def _supersede_replaced(
+        self, gateway: EhrGateway, draft: Draft, record: WritebackRecord
+    ) -> None:
+        """Mark the document an amendment replaced as ``superseded`` (never edit its content).
+
+        Best effort once the new document is in the chart: the new one already names the old
+        one in ``relatesTo``, so a refusal here is recorded, not fatal.
+        """
+        replaced = _replaced(record)
+        if replaced is None:
+            return
+        kind, _, resource_id = replaced.partition("/")
+        answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
+        old = answer.resource or {}
+        if not answer.ok or old.get("status") != "current" or answer.version_id is None:
+            return
+        superseded = {**old, "status": "superseded"}
+        result = self._exchange(
+            draft,
+            record,
+            "PUT",
+            kind,
+            superseded,
+            lambda: gateway.update(
+                superseded, if_match=str(answer.version_id), request_id=record.correlation_id
+            ),
+        )
+        if not result.ok:
+            self._event(
+                draft, record, EventType.WRITEBACK_SUPERSEDE_REFUSED, {"status": result.status}
+            )
+
     def _exchange(
         self,
         draft: Draft,
@@ -321,7 +384,12 @@ class WritebackExecutor:
         body: JsonObject,
         call: Callable[[], EhrAnswer],
     ) -> EhrAnswer:
-        """Send one request, recording request and answer in the audit trail."""
+        """Send one request, recording request and answer in the audit trail.
+
+        The lease is renewed first: a worker that lost it (its successor may already be
+        sending) must not put anything more into the chart.
+        """
+        self._hold_lease(record)
         self._event(
             draft,
             record,
@@ -385,6 +453,15 @@ class WritebackExecutor:
 
     # -- closing the attempt --------------------------------------------------------------
 
+    def _hold_lease(self, record: WritebackRecord) -> None:
+        now = self._clock.now()
+        with self._uow() as uow:
+            held = uow.writebacks.renew_lease(
+                record.tenant, record.id, owner=self._owner, now=now, lease_until=now + self._lease
+            )
+        if not held:
+            raise _LeaseLost
+
     def _finish(
         self, draft: Draft, approval: Approval, record: WritebackRecord, outcome: _Outcome
     ) -> None:
@@ -398,7 +475,9 @@ class WritebackExecutor:
             if outcome.action is Action.COMMIT:
                 record.state = DraftState.COMMITTED.value
                 record.last_reason = None
-                draft.doc_status = "final" if record.kind == "finalize" else "preliminary"
+                draft.doc_status = DOC_STATUS_BY_KIND[record.kind]
+                if record.kind == "retract":
+                    outcome = _Outcome(Action.CONFIRM_RETRACT)
                 event, data = (
                     EventType.WRITEBACK_COMMITTED,
                     {
@@ -411,6 +490,10 @@ class WritebackExecutor:
                 record.state = DraftState.AMBIGUOUS.value
                 record.may_have_landed = True
                 delay = self._retry.delay(record.attempts, outcome.retry_after, self._jitter())
+                if not self._ehr.supports_conditional_create(draft.tenant):
+                    # Nothing at the EHR guards a resend: give a create the EHR may still be
+                    # working on time to show up before a search can call it absent.
+                    delay = max(delay, self._ehr.settle_seconds(draft.tenant))
                 record.next_attempt_at = now + timedelta(seconds=delay)
                 event, data = EventType.WRITEBACK_AMBIGUOUS, {"retry_in_seconds": round(delay, 3)}
             elif outcome.action is Action.RETRY:
@@ -425,11 +508,12 @@ class WritebackExecutor:
                 record.state = DraftState.REJECTED.value
                 event, data = EventType.WRITEBACK_REJECTED, {}
             record.last_reason = outcome.reason or record.last_reason
-            if outcome.action is Action.COMMIT:
+            if outcome.action in (Action.COMMIT, Action.CONFIRM_RETRACT):
                 record.last_reason = None
             if draft.state is DraftState.SENDING:
                 draft.transition(outcome.action)
-            uow.writebacks.save_progress(record, now=now)
+            if not uow.writebacks.save_progress(record, now=now, owner=self._owner):
+                raise _LeaseLost  # rolls back the draft's change too
             uow.drafts.save(draft, at=now)
             self._event(
                 draft,
@@ -468,6 +552,20 @@ class WritebackExecutor:
             return
         with self._uow() as own:
             own.audit.append(audit)
+
+
+def _update_done(record: WritebackRecord) -> bool:
+    """An update kind has landed once the document's version moved past the one we matched."""
+    expected = str(record.payload.get("meta", {}).get("versionId"))
+    return record.document_version is not None and record.document_version != expected
+
+
+def _replaced(record: WritebackRecord) -> str | None:
+    for relation in record.payload.get("relatesTo", []):
+        if relation.get("code") == "replaces":
+            reference = relation.get("target", {}).get("reference")
+            return str(reference) if reference else None
+    return None
 
 
 def _reason(answer: EhrAnswer) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from chartgate.adapters.ehr.fhir_rest import FhirRestGateway
 from chartgate.adapters.ehr.http import HttpClient, build_client
-from chartgate.adapters.ehr.vendors import VendorProfile, get_vendor
+from chartgate.adapters.ehr.vendors import AmendmentMode, VendorProfile, get_vendor
+from chartgate.adapters.identity.smart_backend import token_source_for
+from chartgate.adapters.keys.secrets import SecretProvider
 from chartgate.domain.errors import NotFound
 from chartgate.service.ports import EhrGateway
 from chartgate.settings import TenantSettings
@@ -20,8 +23,13 @@ class ConfiguredEhrDirectory:
         tenants: Mapping[str, TenantSettings],
         *,
         clients: Mapping[str, HttpClient] | None = None,
+        secrets: SecretProvider | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._tenants = dict(tenants)
+        # Resolves EhrSettings.private_key for tenants with auth = "smart-backend".
+        self._secrets = secrets or SecretProvider()
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._vendors: dict[str, VendorProfile] = {
             tenant_id: get_vendor(settings.ehr.vendor) for tenant_id, settings in tenants.items()
         }
@@ -43,8 +51,14 @@ class ConfiguredEhrDirectory:
             if client is None:
                 client = build_client(timeout_seconds=settings.ehr.timeout_seconds)
                 self._clients[tenant] = client
+            tokens = token_source_for(
+                settings.ehr, secrets_provider=self._secrets, http=client, clock=self._clock
+            )
             gateway = FhirRestGateway(
-                settings.ehr.base_url, client=client, vendor=self._vendors[tenant]
+                settings.ehr.base_url,
+                client=client,
+                vendor=self._vendors[tenant],
+                token_provider=tokens,
             )
             self._gateways[tenant] = gateway
         return gateway
@@ -67,6 +81,20 @@ class ConfiguredEhrDirectory:
         """The vendor profile name."""
         self._settings(tenant)
         return self._vendors[tenant].name
+
+    def supports_amendment(self, tenant: str) -> bool:
+        """Amendments go over FHIR only where the vendor takes ``relatesTo = replaces``."""
+        self._settings(tenant)
+        return self._vendors[tenant].amendment_mode is AmendmentMode.REPLACES
+
+    def marks_superseded(self, tenant: str) -> bool:
+        """Whether the vendor lets us set ``status = superseded`` on the replaced document."""
+        self._settings(tenant)
+        return self._vendors[tenant].marks_superseded
+
+    def settle_seconds(self, tenant: str) -> float:
+        """Twice the EHR timeout: a request we gave up on may still land within that."""
+        return 2 * self._settings(tenant).ehr.timeout_seconds
 
     def close(self) -> None:
         """Close every HTTP client this directory created."""

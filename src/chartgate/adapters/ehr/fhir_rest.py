@@ -291,7 +291,12 @@ class FhirRestGateway:
             )
             bundle = _json_object(raw.content)
             if not _OK_LOW <= raw.status < _OK_HIGH:
-                raise EhrError(f"{what}: the EHR answered HTTP {raw.status}{_issue_codes(bundle)}")
+                raise EhrError(
+                    f"{what}: the EHR answered HTTP {raw.status}{_issue_codes(bundle)}",
+                    retry_after=parse_retry_after(
+                        raw.headers.get("retry-after"), now=self._clock.now()
+                    ),
+                )
             if bundle is None or bundle.get("resourceType") != "Bundle":
                 raise EhrError(f"{what}: the EHR did not answer with a Bundle")
             matches.extend(_search_matches(bundle, resource_type))

@@ -56,6 +56,8 @@ class VendorProfile:
     amendment_mode: AmendmentMode
     max_requests_per_second: float | None
     max_attachments: int | None = None
+    marks_superseded: bool = False
+    """After an amendment, may the replaced document be set to ``status = superseded``?"""
 
     def __post_init__(self) -> None:
         """Refuse a profile that could not describe a real EHR."""
@@ -96,6 +98,8 @@ _GENERIC_R4 = VendorProfile(
     accepts_preliminary=True,
     amendment_mode=AmendmentMode.REPLACES,
     max_requests_per_second=None,
+    # R4 DocumentReference.status: a replaced document becomes "superseded".
+    marks_superseded=True,
 )
 
 VENDORS: Mapping[str, VendorProfile] = MappingProxyType(
@@ -113,6 +117,7 @@ VENDORS: Mapping[str, VendorProfile] = MappingProxyType(
                 accepts_preliminary=True,
                 amendment_mode=AmendmentMode.REPLACES,
                 max_requests_per_second=None,
+                marks_superseded=True,
             ),
             VendorProfile(
                 name="epic",

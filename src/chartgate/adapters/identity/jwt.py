@@ -34,6 +34,14 @@ from joserfc import jws
 from joserfc.errors import JoseError, UnsupportedAlgorithmError
 
 from chartgate.adapters.identity.jwks import JwksCache
+from chartgate.adapters.identity.scopes import (
+    PERMISSIONS,
+    SCOPE_ADMIN,
+    SCOPE_APPROVE,
+    SCOPE_AUDIT_READ,
+    SCOPE_SUBMIT,
+    ScopeSet,
+)
 from chartgate.domain.errors import AuthError
 from chartgate.domain.principal import Principal, Role
 
@@ -52,10 +60,8 @@ ALLOWED_ALGORITHMS: Final = frozenset({"RS256", "ES256", "EdDSA"})
 ACCEPTED_TYPES: Final = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
 DEFAULT_MAX_TOKEN_BYTES: Final = 8 * 1024
 
-SCOPE_ADMIN: Final = "chartgate/admin"
-SCOPE_AUDIT_READ: Final = "chartgate/audit.read"
-SCOPE_APPROVE: Final = "chartgate/drafts.approve"
-SCOPE_SUBMIT: Final = "chartgate/drafts.submit"
+# A clock skew larger than this would make "expired" meaningless; settings cap it too.
+MAX_LEEWAY_SECONDS: Final = 300
 ROLE_SCOPES: Final = {
     SCOPE_ADMIN: Role.ADMIN,
     SCOPE_AUDIT_READ: Role.AUDITOR,
@@ -101,12 +107,22 @@ def issuer_configs(tenants: Iterable[TenantSettings]) -> dict[str, IssuerConfig]
         for issuer in tenant.issuers:
             known = grouped.get(issuer)
             if known is None:
-                grouped[issuer] = IssuerConfig(issuer, tenant.audience, frozenset({tenant.id}))
+                grouped[issuer] = IssuerConfig(
+                    issuer,
+                    tenant.audience,
+                    frozenset({tenant.id}),
+                    scribe_client_ids=frozenset(tenant.scribe_clients),
+                )
                 continue
             if known.audience != tenant.audience:
                 msg = "tenants sharing an issuer must share its audience"
                 raise ValueError(msg)
-            grouped[issuer] = IssuerConfig(issuer, known.audience, known.tenants | {tenant.id})
+            grouped[issuer] = IssuerConfig(
+                issuer,
+                known.audience,
+                known.tenants | {tenant.id},
+                scribe_client_ids=known.scribe_client_ids | frozenset(tenant.scribe_clients),
+            )
     return grouped
 
 
@@ -144,8 +160,8 @@ class TokenVerifier:
         if any(name != config.issuer for name, config in issuers.items()):
             msg = "issuers must be keyed by their own issuer URL"
             raise ValueError(msg)
-        if leeway_seconds < 0 or max_lifetime_seconds <= 0:
-            msg = "leeway must be >= 0 and the maximum lifetime > 0"
+        if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS or max_lifetime_seconds <= 0:
+            msg = f"leeway must be 0..{MAX_LEEWAY_SECONDS} s and the maximum lifetime > 0"
             raise ValueError(msg)
         self._issuers = dict(issuers)
         self._leeway = leeway_seconds
@@ -252,6 +268,9 @@ def _principal(claims: Mapping[str, Any], config: IssuerConfig) -> Principal:
     if not subject:
         raise AuthError("token lacks a subject")
     scopes = _scopes(claims)
+    parsed = ScopeSet.parse(scopes)
+    if parsed.malformed:
+        raise AuthError("token carries a malformed or unknown scope")
     fhir_user = _opt_str(claims, "fhirUser")
     client_id = _opt_str(claims, "client_id") or _opt_str(claims, "azp")
     auth_time = _numeric(claims, "auth_time") if "auth_time" in claims else None
@@ -272,6 +291,7 @@ def _principal(claims: Mapping[str, Any], config: IssuerConfig) -> Principal:
         token_id=_opt_str(claims, "jti"),
         issuer=config.issuer,
         client_id=client_id,
+        note_permissions=_note_permissions(parsed),
     )
 
 
@@ -308,6 +328,22 @@ def _role(
     if role is Role.SCRIBE and fhir_user is not None:
         raise AuthError("submit scope is for client tokens only")
     return role
+
+
+def _note_permissions(scopes: ScopeSet) -> frozenset[str] | None:
+    """What the token's user-context SMART scopes allow on notes; None when they say nothing.
+
+    A token that speaks about DocumentReference is narrowed by what it says (a token holding
+    only ``user/DocumentReference.rs`` may not approve a write); one that does not is not.
+    """
+    if not scopes.has_resource_scopes("DocumentReference"):
+        return None
+    return frozenset(
+        p
+        for p in PERMISSIONS
+        if scopes.allows("user", "DocumentReference", p)
+        or scopes.allows("patient", "DocumentReference", p)
+    )
 
 
 def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:

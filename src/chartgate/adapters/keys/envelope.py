@@ -27,7 +27,9 @@ import threading
 from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from chartgate.domain.errors import ChartgateError
 
@@ -40,6 +42,7 @@ DEK_BYTES: Final = 32
 _HEADER_BYTES: Final = 1 + DEK_ID_BYTES + NONCE_BYTES
 _DATA_LABEL: Final = b"chartgate/data/v1"
 _WRAP_LABEL: Final = b"chartgate/dek/v1"
+_DERIVE_LABEL: Final = b"chartgate/derive/v1"
 
 
 class DecryptionError(ChartgateError):
@@ -146,6 +149,24 @@ class EnvelopeCipher:
             return aead.decrypt(nonce, blob[_HEADER_BYTES:], _data_aad(tenant, dek_id, aad))
         except InvalidTag as e:
             raise DecryptionError("ciphertext does not open for this tenant") from e
+
+    def derive_key(self, tenant: str, purpose: bytes) -> bytes:
+        """Return a 32-byte key for ``purpose``, derived (HKDF-SHA256) from the tenant's DEK.
+
+        Used for keys that must die with the tenant's data, such as the audit ledger's
+        patient pseudonyms: shredding the DEK also makes those HMACs unlinkable. Callers
+        cache the result; each call costs one KEK unwrap.
+        """
+        dek_id, _ = self._dek(tenant)
+        stored = self._store.get_wrapped(tenant)
+        if stored is None or stored[1 : 1 + DEK_ID_BYTES] != dek_id:
+            raise DecryptionError("tenant data key changed while deriving")
+        dek = self._provider.unwrap(
+            stored[1 + DEK_ID_BYTES :], context=_wrap_context(tenant, dek_id)
+        )
+        info = _frame(_DERIVE_LABEL, tenant.encode(), purpose)
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=DEK_BYTES, salt=dek_id, info=info)
+        return hkdf.derive(dek)
 
     def _dek(self, tenant: str, *, create: bool = True) -> tuple[bytes, AESGCM]:
         """Return the tenant's (DEK id, cipher), unwrapping or creating the DEK once."""

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from chartgate.adapters.storage import tables as t
+from chartgate.adapters.storage.ledger import SqlLedger
 from chartgate.domain.diff import DraftDiff
 from chartgate.domain.drafts import Approval, Approver, Draft, DraftVersion
 from chartgate.domain.errors import NotFound
-from chartgate.domain.events import AuditRecord
 from chartgate.domain.lifecycle import DraftState
 from chartgate.domain.submission import Origin, VersionContent
 from chartgate.service.ports import Cipher, JsonObject, WritebackRecord
@@ -184,6 +184,7 @@ class ApprovalRepository:
                         if approval.approver.auth_time
                         else None
                     ),
+                    "reason": approval.approver.reason,
                 },
                 approved_at=approval.approved_at,
                 diff_blob=diff_blob,
@@ -234,6 +235,7 @@ class ApprovalRepository:
                 auth_time=(
                     datetime.fromisoformat(approver["auth_time"]) if approver["auth_time"] else None
                 ),
+                reason=approver.get("reason"),
             ),
             approved_at=_utc(row["approved_at"]),
             diff=DraftDiff(
@@ -400,18 +402,38 @@ class WritebackRepository:
         )
         return current if result.rowcount == 1 else None
 
-    def save_progress(self, record: WritebackRecord, *, now: datetime) -> None:
-        """Persist the executor's progress on a write-back it holds the lease on."""
+    def save_progress(
+        self, record: WritebackRecord, *, now: datetime, owner: str | None = None
+    ) -> bool:
+        """Persist progress; with ``owner``, only while that worker still holds the lease."""
         values: dict[str, Any] = {name: getattr(record, name) for name in _WB_PROGRESS}
         if record.state != "sending":
             values["lease_owner"] = None
             values["lease_until"] = None
         values["updated_at"] = now
-        self._conn.execute(
+        wb = t.writebacks.c
+        query = update(t.writebacks).where(wb.tenant == record.tenant, wb.id == record.id)
+        if owner is not None:
+            query = query.where(wb.lease_owner == owner, wb.state == "sending")
+        return self._conn.execute(query.values(**values)).rowcount == 1
+
+    def renew_lease(
+        self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
+    ) -> bool:
+        """Extend the lease if ``owner`` still holds it and it has not run out."""
+        wb = t.writebacks.c
+        result = self._conn.execute(
             update(t.writebacks)
-            .where(t.writebacks.c.tenant == record.tenant, t.writebacks.c.id == record.id)
-            .values(**values)
+            .where(
+                wb.tenant == tenant,
+                wb.id == writeback_id,
+                wb.state == "sending",
+                wb.lease_owner == owner,
+                wb.lease_until >= now,
+            )
+            .values(lease_until=lease_until, updated_at=now)
         )
+        return result.rowcount == 1
 
     def count(self, tenant: str) -> int:
         """How many write-backs the tenant has."""
@@ -424,67 +446,8 @@ class WritebackRepository:
         )
 
 
-class AuditRepository:
-    """Append-only audit rows with a gap-free per-tenant sequence.
-
-    The sequence comes from the tenant's own head row, updated in the same transaction as
-    the change it records, so a rollback takes the event with it and there are no gaps.
-    """
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def append(self, record: AuditRecord) -> int:
-        """Sequence and store one event; return its sequence number."""
-        heads = t.ledger_heads.c
-        updated = self._conn.execute(
-            update(t.ledger_heads)
-            .where(heads.tenant == record.tenant)
-            .values(next_seq=heads.next_seq + 1)
-            .returning(heads.next_seq)
-        ).scalar_one_or_none()
-        if updated is None:
-            self._conn.execute(insert(t.ledger_heads).values(tenant=record.tenant, next_seq=2))
-            seq = 1
-        else:
-            seq = int(updated) - 1
-        self._conn.execute(
-            insert(t.audit_events).values(
-                tenant=record.tenant,
-                seq=seq,
-                type=record.type.value,
-                at=record.at,
-                correlation_id=record.correlation_id,
-                request_id=record.request_id,
-                actor=record.actor,
-                draft_id=record.draft_id,
-                writeback_id=record.writeback_id,
-                event=record.as_dict(),
-            )
-        )
-        return seq
-
-    def by_correlation(self, tenant: str, correlation_id: str) -> list[JsonObject]:
-        """Every event of one correlation id, in ledger order."""
-        rows = self._conn.execute(
-            select(t.audit_events.c.seq, t.audit_events.c.event)
-            .where(
-                t.audit_events.c.tenant == tenant,
-                t.audit_events.c.correlation_id == correlation_id,
-            )
-            .order_by(t.audit_events.c.seq)
-        )
-        return [{"seq": r.seq, **r.event} for r in rows]
-
-    def count(self, tenant: str) -> int:
-        """How many events the tenant's ledger holds."""
-        return int(
-            self._conn.execute(
-                select(func.count())
-                .select_from(t.audit_events)
-                .where(t.audit_events.c.tenant == tenant)
-            ).scalar_one()
-        )
+AuditRepository = SqlLedger
+"""The audit trail is the Merkle ledger (``adapters/storage/ledger.py``)."""
 
 
 class IdempotencyRepository:

@@ -135,14 +135,37 @@ audit_events = Table(
     Column("draft_id", ID),
     Column("writeback_id", ID),
     Column("event", JSON, nullable=False),
+    # The ledger (0002): the exact RFC 8785 bytes hashed, their RFC 9162 leaf hash, and the
+    # patient's keyed HMAC for auditors' filters. Nullable only for rows older than 0002.
+    Column("canonical", LargeBinary),
+    Column("leaf_hash", LargeBinary(32)),
+    Column("patient", String(80)),
     Index("ix_audit_events_correlation", "tenant", "correlation_id"),
+    Index("ix_audit_events_patient", "tenant", "patient"),
+    Index("ix_audit_events_at", "tenant", "at"),
 )
 
 ledger_heads = Table(
     "ledger_heads",
     metadata,
     Column("tenant", ID, primary_key=True),
+    # The tenant's tree size (= the next 0-based seq) and its RFC 9162 compact range: the
+    # subtree roots as concatenated 32-byte hashes, enough for the root in O(log n).
     Column("next_seq", Integer, nullable=False),
+    Column("compact_range", LargeBinary),
+)
+
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("size", Integer, primary_key=True),
+    Column("root", LargeBinary(32), nullable=False),
+    # The C2SP signed note exactly as signed, and the compact range at this size, which
+    # gives consistency proofs from here without re-reading older leaves.
+    Column("note", Text, nullable=False),
+    Column("compact_range", LargeBinary, nullable=False),
+    Column("signed_at", UTC_TS, nullable=False),
 )
 
 idempotency_keys = Table(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chartgate.api import errors
 from chartgate.api.deps import (
@@ -19,7 +20,7 @@ from chartgate.api.deps import (
     parse_body,
 )
 from chartgate.api.schemas import draft_json, writeback_json
-from chartgate.domain.submission import DraftSubmission, VersionEdit
+from chartgate.domain.submission import DraftSubmission, VersionEdit, check_baseline
 
 router = APIRouter(prefix="/v1", tags=["drafts"])
 
@@ -89,7 +90,9 @@ def get_diff(
 ) -> JSONResponse:
     """Clinician: what changed between two versions (default: the AI's draft to now)."""
     view = app.handlers.view_draft(principal, draft_id, meta)
-    return JSONResponse(view.draft.diff(to_version=to_version, from_version=from_version).as_dict())
+    diff = view.draft.diff(to_version=to_version, from_version=from_version).as_dict()
+    # The current version's findings, beside what changed, for the reviewer.
+    return JSONResponse({**diff, "findings": [f.as_dict() for f in view.findings]})
 
 
 @router.put("/drafts/{draft_id}", openapi_extra=_body_schema(VersionEdit))
@@ -114,6 +117,47 @@ def save_version(
     return _respond(app, request, principal, body, action)
 
 
+class ApproveBody(BaseModel):
+    """Optional body of approve and validate: the warnings the clinician acknowledges."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    acknowledge: tuple[Annotated[str, Field(min_length=3, max_length=300)], ...] = Field(
+        default=(), max_length=200, description="Warnings overridden, as 'code@location'."
+    )
+
+
+def _approve_body(body: bytes) -> ApproveBody:
+    """An empty body acknowledges nothing (the body stays part of the idempotency key)."""
+    return ApproveBody() if not body.strip() else parse_body(ApproveBody, body)
+
+
+@router.post("/drafts/{draft_id}/validate", openapi_extra=_body_schema(ApproveBody))
+def validate(
+    draft_id: str,
+    request: Request,
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    body: BodyDep,
+) -> JSONResponse:
+    """Clinician: dry run — every finding of the current version, and whether approve would pass."""
+    del request
+    acknowledged = _approve_body(body).acknowledge
+    draft, verdict = app.handlers.validate(principal, draft_id, meta, acknowledged)
+    return JSONResponse(
+        {
+            "draft_id": draft.id,
+            "version": draft.current.number,
+            "accepted": verdict.accepted,
+            "findings": [f.as_dict() for f in verdict.findings],
+            "blocking": [f.key for f in verdict.blocking],
+            "acknowledged": list(verdict.acknowledged),
+        },
+        headers={"ETag": f'W/"{draft.current.number}"'},
+    )
+
+
 @router.post("/drafts/{draft_id}/approve", status_code=202)
 def approve(
     draft_id: str,
@@ -128,7 +172,11 @@ def approve(
     def action() -> tuple[int, dict[str, Any]]:
         expected = if_match_version(request, required=True)
         draft, record = app.handlers.approve(
-            principal, draft_id, expected_version=int(expected or 0), meta=meta
+            principal,
+            draft_id,
+            expected_version=int(expected or 0),
+            meta=meta,
+            acknowledged=_approve_body(body).acknowledge,
         )
         return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
@@ -174,3 +222,84 @@ def discard(
 def get_writeback(writeback_id: str, app: AppDep, principal: PrincipalDep) -> JSONResponse:
     """The status of one write-back: state, the EHR's resource id and version, Provenance."""
     return JSONResponse(writeback_json(app.handlers.writeback(principal, writeback_id)))
+
+
+class RetractBody(BaseModel):
+    """``POST /v1/writebacks/{id}/retract``: why (a code, never free text)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Literal["wrong-patient", "wrong-encounter", "clinical-error", "duplicate", "other"]
+
+
+class RebaseBody(BaseModel):
+    """``POST /v1/drafts/{id}/rebase``: the chart versions the new version is made against."""
+
+    model_config = ConfigDict(extra="forbid")
+    baseline: dict[str, str] = Field(max_length=50)
+
+    @field_validator("baseline")
+    @classmethod
+    def _shape(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_baseline(value)
+
+
+@router.post("/writebacks/{writeback_id}/amend", status_code=202,
+             openapi_extra=_body_schema(VersionEdit))
+def amend(
+    writeback_id: str,
+    request: Request,
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    body: BodyDep,
+) -> JSONResponse:
+    """Clinician: amend a committed note — a new version replaces it (relatesTo replaces)."""
+
+    def action() -> tuple[int, dict[str, Any]]:
+        expected = if_match_version(request, required=True)
+        edit = parse_body(VersionEdit, body)
+        draft, record = app.handlers.amend(
+            principal, writeback_id, expected_version=int(expected or 0), edit=edit, meta=meta
+        )
+        return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
+
+    return _respond(app, request, principal, body, action)
+
+
+@router.post("/writebacks/{writeback_id}/retract", status_code=202,
+             openapi_extra=_body_schema(RetractBody))
+def retract(
+    writeback_id: str,
+    request: Request,
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    body: BodyDep,
+) -> JSONResponse:
+    """Clinician: retract a committed note (step-up) — it becomes entered-in-error."""
+
+    def action() -> tuple[int, dict[str, Any]]:
+        reason = parse_body(RetractBody, body).reason
+        draft, record = app.handlers.retract(principal, writeback_id, reason=reason, meta=meta)
+        return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
+
+    return _respond(app, request, principal, body, action)
+
+
+@router.post("/drafts/{draft_id}/rebase", openapi_extra=_body_schema(RebaseBody))
+def rebase(
+    draft_id: str,
+    request: Request,
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    body: BodyDep,
+) -> JSONResponse:
+    """Clinician: after a conflict, a new version against the chart's new baseline."""
+
+    def action() -> tuple[int, dict[str, Any]]:
+        baseline = parse_body(RebaseBody, body).baseline
+        draft = app.handlers.rebase(principal, draft_id, baseline=baseline, meta=meta)
+        return 200, draft_json(draft)
+
+    return _respond(app, request, principal, body, action)

@@ -1,0 +1,134 @@
+"""Auditor endpoints over the ledger, and the published checkpoint key.
+
+``/v1/audit/*`` needs the auditor role and every call is itself a ledger event
+(``audit.read``). Hashes are lowercase hex; checkpoints are the C2SP signed notes exactly as
+signed, so ``chartgate.ledger.checkpoint.open_checkpoint`` (or Go's ``note.Open``) verifies
+them against the key published at ``/.well-known/chartgate-ledger-keys``.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from chartgate.api.deps import AppDep, MetaDep, PrincipalDep
+from chartgate.service.audit import EventQuery, StoredCheckpoint, entry_json
+
+router = APIRouter(tags=["audit"])
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _checkpoint_json(app: AppDep, checkpoint: StoredCheckpoint) -> dict[str, Any]:
+    return {
+        "origin": app.ledger.audit.origin(checkpoint.tenant),
+        "size": checkpoint.size,
+        "root": checkpoint.root.hex(),
+        "signed_at": checkpoint.signed_at.isoformat(),
+        "note": checkpoint.note,
+        "vkey": app.ledger.audit.verifier.vkey,
+    }
+
+
+@router.get("/v1/audit/events")
+def audit_events(
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    correlation_id: Annotated[str | None, Query(max_length=64)] = None,
+    patient: Annotated[
+        str | None, Query(max_length=300, description="A patient reference or its HMAC")
+    ] = None,
+    actor: Annotated[str | None, Query(max_length=200, description="e.g. clinician:<sub>")] = None,
+    event_type: Annotated[str | None, Query(alias="type", max_length=60)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_seq: Annotated[int, Query(ge=-1)] = -1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> JSONResponse:
+    """Auditor: events of your tenant by correlation id, patient, clinician and time window.
+
+    ``patient`` takes a reference (``Patient/123``) or its ``hmac-sha256:`` pseudonym; the
+    read is recorded with the pseudonym only. Page on with ``after_seq`` = ``next_after_seq``.
+    """
+    query = EventQuery(
+        correlation_id=correlation_id,
+        patient=patient,
+        actor=actor,
+        type=event_type,
+        since=_utc(since),
+        until=_utc(until),
+        after_seq=after_seq,
+        limit=limit,
+    )
+    found = app.ledger.audit.events(principal, query, request_id=meta.request_id)
+    return JSONResponse(
+        {
+            "origin": app.ledger.audit.origin(principal.tenant),
+            "events": [entry_json(entry) for entry in found],
+            "next_after_seq": found[-1].seq if len(found) == limit else None,
+        }
+    )
+
+
+@router.get("/v1/audit/checkpoint")
+def audit_checkpoint(app: AppDep, principal: PrincipalDep, meta: MetaDep) -> JSONResponse:
+    """Auditor: the newest signed checkpoint of your tenant's log."""
+    checkpoint = app.ledger.audit.latest_checkpoint(principal, request_id=meta.request_id)
+    return JSONResponse(_checkpoint_json(app, checkpoint))
+
+
+@router.get("/v1/audit/proof")
+def audit_consistency(
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    old_size: Annotated[int, Query(alias="from", ge=1)],
+    new_size: Annotated[int, Query(alias="to", ge=1)],
+) -> JSONResponse:
+    """Auditor: RFC 9162 consistency proof between two signed checkpoints (``?from=&to=``)."""
+    answer = app.ledger.audit.consistency(principal, old_size, new_size, request_id=meta.request_id)
+    return JSONResponse(
+        {
+            "from": _checkpoint_json(app, answer.old),
+            "to": _checkpoint_json(app, answer.new),
+            "proof": [node.hex() for node in answer.proof],
+        }
+    )
+
+
+@router.get("/v1/audit/proof/{seq}")
+def audit_inclusion(
+    seq: int,
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    size: Annotated[int | None, Query(ge=1)] = None,
+) -> JSONResponse:
+    """Auditor: inclusion proof of entry ``seq`` in the newest checkpoint (or ``?size=``)."""
+    answer = app.ledger.audit.inclusion(principal, seq, size=size, request_id=meta.request_id)
+    entry = answer.entry
+    return JSONResponse(
+        {
+            "seq": entry.seq,
+            "leaf_hash": (entry.leaf_hash or b"").hex(),
+            "canonical": base64.b64encode(entry.canonical or b"").decode(),
+            "tree_size": answer.checkpoint.size,
+            "proof": [node.hex() for node in answer.proof],
+            "checkpoint": _checkpoint_json(app, answer.checkpoint),
+        }
+    )
+
+
+@router.get("/.well-known/chartgate-ledger-keys")
+def ledger_keys(app: AppDep) -> JSONResponse:
+    """The checkpoint verifier key(s) to pin, and how each tenant's origin is spelled."""
+    return JSONResponse(app.ledger.audit.published_keys())

@@ -1,0 +1,266 @@
+"""``chartgate audit …``: verify the ledger in the store, cut checkpoints, proofs, export.
+
+``verify`` exits 0 when every tenant's log verifies, 1 naming the first bad entry, 2 on
+unusable settings. Reads by an operator are ledger events too (actor ``cli:<user>@<host>``);
+recording is best effort here, because a damaged store must still be verifiable.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from chartgate.bootstrap import Ledger
+    from chartgate.domain.principal import Principal
+
+audit_app = typer.Typer(
+    help="The audit ledger: verify, checkpoint, proofs, export.", no_args_is_help=True
+)
+console = Console()
+errors = Console(stderr=True)
+
+TenantOpt = Annotated[str | None, typer.Option("--tenant", help="One tenant (default: all).")]
+
+
+@contextmanager
+def _ledger() -> Iterator[Ledger]:
+    """The ledger from CHARTGATE_* settings (no EHR, no identity provider needed)."""
+    from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
+
+    from chartgate.bootstrap import open_ledger  # noqa: PLC0415
+    from chartgate.settings import load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
+        raise typer.Exit(2) from None
+    ledger, engine = open_ledger(settings)
+    try:
+        yield ledger
+    finally:
+        engine.dispose()
+
+
+def _operator(tenant: str) -> Principal:
+    """The CLI acts as an auditor named after the OS user and host it runs as."""
+    from chartgate.domain.principal import Principal, Role  # noqa: PLC0415
+
+    subject = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    return Principal(tenant=tenant, subject=subject, role=Role.AUDITOR)
+
+
+def _tenants(ledger: Ledger, tenant: str | None) -> list[str]:
+    if tenant is not None:
+        return [tenant]
+    with ledger.unit(read_only=True) as unit:
+        return unit.ledger.tenants()
+
+
+def _one_tenant(ledger: Ledger, tenant: str | None) -> str:
+    found = _tenants(ledger, tenant)
+    if len(found) != 1:
+        errors.print("[bold red]error:[/] name the tenant with --tenant")
+        raise typer.Exit(2)
+    return found[0]
+
+
+def _record_read(ledger: Ledger, tenant: str, what: str, query: dict[str, Any]) -> None:
+    """Best effort: an operator's read of the ledger is itself a ledger event."""
+    from chartgate.domain.events import AuditRecord, EventType  # noqa: PLC0415
+
+    principal = _operator(tenant)
+    try:
+        ledger.audit.record(
+            AuditRecord(
+                type=EventType.AUDIT_READ,
+                tenant=tenant,
+                at=datetime.now(UTC),
+                correlation_id=str(uuid.uuid4()),
+                actor=f"{principal.role.value}:{principal.subject}",
+                data={"what": what, "query": query},
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - a damaged store must not stop the report
+        errors.print(f"[yellow]warning:[/] could not record this read ({type(exc).__name__})")
+
+
+@audit_app.command("verify")
+def verify(
+    tenant: TenantOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Pinned verifier key (default: the configured).")
+    ] = None,
+) -> None:
+    """Recompute every leaf hash, root, signature and consistency; exit 1 at the first fault."""
+    from chartgate.ledger.checkpoint import CheckpointError, parse_vkey  # noqa: PLC0415
+    from chartgate.service.audit_verify import verify_store  # noqa: PLC0415
+
+    with _ledger() as ledger:
+        try:
+            verifier = parse_vkey(key) if key else ledger.key.verifier
+        except CheckpointError as exc:
+            errors.print(f"[bold red]error:[/] --key: {exc}")
+            raise typer.Exit(2) from None
+        reports = []
+        for name in _tenants(ledger, tenant):
+            with ledger.unit(read_only=True) as unit:
+                report = verify_store(
+                    unit.ledger,
+                    name,
+                    verifier,
+                    ledger.audit.origin(name),
+                    anchor_note=ledger.anchor.latest(name),
+                )
+            reports.append(report)
+            result = report.failure.reason if report.failure else "ok"
+            _record_read(ledger, name, "verify", {"result": result})
+    if as_json:
+        summary = {"ok": all(r.ok for r in reports), "tenants": [r.to_dict() for r in reports]}
+        print(json.dumps(summary, indent=2))
+    else:
+        for report in reports:
+            (console if report.ok else errors).print(report.describe(), highlight=False)
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def checkpoint(tenant: TenantOpt = None) -> None:
+    """Sign a checkpoint of each tenant's log now (the worker does it every N events / T s)."""
+    with _ledger() as ledger:
+        for name in _tenants(ledger, tenant):
+            made = ledger.checkpointer.checkpoint(name)
+            size = made.size if made else "unchanged"
+            console.print(f"{name}: checkpoint {size}", highlight=False)
+
+
+@audit_app.command("key")
+def key() -> None:
+    """Print the verifier key to pin, and the origin of each tenant's log."""
+    with _ledger() as ledger:
+        published = ledger.audit.published_keys()
+    for item in published["keys"]:
+        print(item["vkey"])
+    print(f"origin: {published['origin_template']}")
+
+
+@audit_app.command("proof")
+def proof(
+    seq: Annotated[int, typer.Argument(help="The entry's 0-based seq.")],
+    tenant: TenantOpt = None,
+    size: Annotated[int | None, typer.Option(help="Checkpoint size (default: newest).")] = None,
+) -> None:
+    """Print the inclusion proof of one entry (JSON, as ``GET /v1/audit/proof/{seq}``)."""
+    from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
+
+    with _ledger() as ledger:
+        name = _one_tenant(ledger, tenant)
+        try:
+            answer = ledger.audit.inclusion(_operator(name), seq, size=size, request_id=None)
+        except ChartgateError as exc:
+            errors.print(f"[bold red]error:[/] {exc.message}")
+            raise typer.Exit(1) from None
+        entry = answer.entry
+        print(
+            json.dumps(
+                {
+                    "seq": entry.seq,
+                    "leaf_hash": (entry.leaf_hash or b"").hex(),
+                    "canonical": base64.b64encode(entry.canonical or b"").decode(),
+                    "tree_size": answer.checkpoint.size,
+                    "proof": [node.hex() for node in answer.proof],
+                    "checkpoint": answer.checkpoint.note,
+                    "vkey": ledger.key.vkey,
+                    "origin": ledger.audit.origin(name),
+                },
+                indent=2,
+            )
+        )
+
+
+def _fhir_exporter() -> Callable[..., None] | None:
+    """The BALP AuditEvent writer of ``chartgate.ledger.export`` (issue 5, item 5), if present.
+
+    Hook contract: ``write_fhir(entries, *, origin, out)`` where ``entries`` iterates
+    ``{"seq", "leaf_hash", "event"}`` dicts in seq order and ``out`` is a text stream
+    (one AuditEvent JSON per line).
+    """
+    try:
+        from chartgate.ledger import export  # type: ignore[attr-defined]  # noqa: PLC0415
+    except ImportError:
+        return None
+    writer: Callable[..., None] | None = getattr(export, "write_fhir", None)
+    return writer
+
+
+@audit_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write into.")],
+    export_format: Annotated[
+        Literal["jsonl", "fhir"], typer.Option("--format", help="jsonl (offline verifier) or fhir")
+    ] = "jsonl",
+    tenant: TenantOpt = None,
+) -> None:
+    """Export a tenant's log for offline verification (``python -m chartgate.ledger.verify``).
+
+    jsonl writes ``<tenant>.jsonl`` (seq, base64 canonical bytes, hex leaf hash),
+    ``<tenant>.checkpoints`` (the signed notes) and ``<tenant>.vkey`` (the key to pin).
+    """
+    from chartgate.service.audit import entry_json  # noqa: PLC0415
+
+    with _ledger() as ledger:
+        name = _one_tenant(ledger, tenant)
+        out.mkdir(parents=True, exist_ok=True)
+        origin = ledger.audit.origin(name)
+        count = 0
+        with ledger.unit(read_only=True) as unit:
+            if export_format == "fhir":
+                writer = _fhir_exporter()
+                if writer is None:
+                    errors.print(
+                        "[bold red]error:[/] the FHIR AuditEvent exporter is not installed"
+                    )
+                    raise typer.Exit(2)
+                path = out / f"{name}.auditevents.ndjson"
+                with path.open("w", encoding="utf-8") as handle:
+                    entries = (entry_json(e) for e in unit.ledger.entries(name))
+                    writer(entries, origin=origin, out=handle)
+            else:
+                path = out / f"{name}.jsonl"
+                with path.open("w", encoding="utf-8") as handle:
+                    for entry in unit.ledger.entries(name):
+                        row = {
+                            "seq": entry.seq,
+                            "canonical": base64.b64encode(entry.canonical or b"").decode(),
+                            "leaf_hash": (entry.leaf_hash or b"").hex(),
+                        }
+                        handle.write(json.dumps(row, separators=(",", ":")) + "\n")
+                        count += 1
+                notes = [cp.note for cp in unit.ledger.checkpoints(name)]
+                (out / f"{name}.checkpoints").write_text("\n".join(notes), encoding="utf-8")
+                (out / f"{name}.vkey").write_text(ledger.key.vkey + "\n", encoding="utf-8")
+        _record_read(ledger, name, "export", {"format": export_format})
+    console.print(f"wrote {path} ({count or 'all'} entries); origin {origin}", highlight=False)
+    if export_format == "jsonl":
+        console.print(
+            f"verify offline: python -m chartgate.ledger.verify {path} "
+            f"--checkpoints {out / (name + '.checkpoints')} --key {out / (name + '.vkey')} "
+            f"--origin {origin}",
+            highlight=False,
+            soft_wrap=True,
+        )

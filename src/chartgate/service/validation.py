@@ -1,0 +1,251 @@
+"""The validation gate: every rule over one version, and the decision at each step.
+
+Composes the pure rules (``domain/validation.py``) with the FHIR schema port
+(``ResourceSchema``, the ``fhir.resources`` adapter in production) over *what would be sent*:
+the note's DocumentReference, its Provenance, and each structured proposal with the
+elements chartgate owns filled in. Submit and save refuse ``Stage.SUBMIT`` errors;
+approval refuses any error and any warning not acknowledged (``domain/findings.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from chartgate import __version__
+from chartgate.domain.documents import NoteWrite, build_document_reference
+from chartgate.domain.drafts import Draft, DraftVersion, hash_content
+from chartgate.domain.errors import ValidationFailed
+from chartgate.domain.findings import Finding, Verdict, ordered
+from chartgate.domain.policy import LoadedPolicy
+from chartgate.domain.provenance import ProvenanceFacts, build_provenance
+from chartgate.domain.submission import DraftSubmission, Origin, VersionContent
+from chartgate.domain.validation import (
+    DraftFacts,
+    check_note_document,
+    check_version,
+    outbound_resource,
+)
+from chartgate.service.ports import JsonObject, ResourceSchema
+
+PENDING_ID = "00000000-0000-0000-0000-000000000000"
+"""Stands for ids not yet assigned when previewing what would be sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Whose note it is and which version: what the Provenance and DocumentReference name."""
+
+    patient: str
+    encounter: str
+    origin: Origin
+    draft_id: str
+    version: int
+    content_hash: str | None  # None: hashed here, once the text is known to be encodable
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What an approval now would send, for validation only (ids are placeholders)."""
+
+    author: str
+    at: datetime
+    content_type: str | None = None
+
+
+class DraftValidator:
+    """Runs every rule; raises ``ValidationFailed`` where a step must refuse."""
+
+    def __init__(self, policy: LoadedPolicy, schema: ResourceSchema | None = None) -> None:
+        self._policy = policy
+        self._schema = schema
+
+    def content_findings(
+        self,
+        *,
+        patient: str,
+        encounter: str,
+        content: VersionContent,
+        authored_by_scribe: bool,
+        author: str,
+        at: datetime,
+    ) -> list[Finding]:
+        """Pure rules plus the schema of each structured proposal, as it would be sent."""
+        facts = DraftFacts(patient, encounter, content, authored_by_scribe=authored_by_scribe)
+        findings = check_version(facts, self._policy.policy)
+        for index, resource in enumerate(content.resources):
+            outbound = outbound_resource(
+                resource, patient=patient, encounter=encounter, author=author, at=at
+            )
+            findings.extend(self._schema_check(outbound, f"resources[{index}]"))
+        return ordered(findings)
+
+    def document_findings(self, document: JsonObject, *, doc_status: str | None) -> list[Finding]:
+        """US Core rules and the schema of one note DocumentReference."""
+        findings = check_note_document(
+            document,
+            doc_status=doc_status,
+            max_bytes=self._policy.policy.validation.max_note_bytes,
+        )
+        findings.extend(self._schema_check(document, "DocumentReference"))
+        return ordered(findings)
+
+    def provenance_findings(self, provenance: JsonObject) -> list[Finding]:
+        """The schema of one Provenance."""
+        return ordered(self._schema_check(provenance, "Provenance"))
+
+    def version_findings(
+        self, draft: Draft, version: DraftVersion, preview: Preview, *, doc_status: str
+    ) -> list[Finding]:
+        """Everything about one stored version, as if it were approved now."""
+        return self.all_findings(
+            Subject(
+                patient=draft.patient,
+                encounter=draft.encounter,
+                origin=draft.origin,
+                draft_id=draft.id,
+                version=version.number,
+                content_hash=version.content_hash,
+            ),
+            version.content,
+            preview,
+            authored_by_scribe=version.author.startswith("scribe:"),
+            doc_status=doc_status,
+        )
+
+    def submission_findings(self, submission: DraftSubmission, preview: Preview) -> list[Finding]:
+        """Everything about a submission (``chartgate validate``), as if approved unedited."""
+        content = submission.content()
+        subject = Subject(
+            patient=submission.patient,
+            encounter=submission.encounter,
+            origin=submission.origin,
+            draft_id=PENDING_ID,
+            version=1,
+            content_hash=None,
+        )
+        return self.all_findings(
+            subject, content, preview, authored_by_scribe=True, doc_status="preliminary"
+        )
+
+    def all_findings(
+        self,
+        subject: Subject,
+        content: VersionContent,
+        preview: Preview,
+        *,
+        authored_by_scribe: bool,
+        doc_status: str,
+    ) -> list[Finding]:
+        """Content rules, then the note DocumentReference and Provenance that would be sent."""
+        findings = self.content_findings(
+            patient=subject.patient,
+            encounter=subject.encounter,
+            content=content,
+            authored_by_scribe=authored_by_scribe,
+            author=preview.author,
+            at=preview.at,
+        )
+        if any(f.refused_at_submit and f.code.startswith("encoding.") for f in findings):
+            return findings  # the note cannot even be rendered
+        document = build_document_reference(
+            NoteWrite(
+                writeback_id=PENDING_ID,
+                patient=subject.patient,
+                encounter=subject.encounter,
+                author=preview.author,
+                content=content,
+                doc_status=doc_status,
+                date=preview.at,
+                content_type=preview.content_type,
+            )
+        )
+        findings.extend(self.document_findings(document, doc_status=doc_status))
+        provenance = provenance_for(
+            origin=subject.origin,
+            draft_id=subject.draft_id,
+            version=subject.version,
+            content_hash=subject.content_hash or hash_content(content),
+            clinician=preview.author,
+            at=preview.at,
+            policy_hash=self._hash,
+        )
+        findings.extend(self.provenance_findings(provenance))
+        return ordered(findings)
+
+    @property
+    def _hash(self) -> str:
+        return self._policy.content_hash
+
+    @staticmethod
+    def provenance_preview(
+        draft: Draft, version: DraftVersion, preview: Preview, *, policy_hash: str
+    ) -> JsonObject:
+        """The Provenance an approval now would send (placeholder target)."""
+        return provenance_for(
+            origin=draft.origin,
+            draft_id=draft.id,
+            version=version.number,
+            content_hash=version.content_hash,
+            clinician=preview.author,
+            at=preview.at,
+            policy_hash=policy_hash,
+        )
+
+    # -- the gates ------------------------------------------------------------------------
+
+    @staticmethod
+    def refuse_submit(findings: Iterable[Finding], *, step: str) -> None:
+        """Refuse a submission or save that has ``Stage.SUBMIT`` errors."""
+        refused = [f for f in findings if f.refused_at_submit]
+        if refused:
+            raise ValidationFailed(
+                f"the {step} is refused: {len(refused)} finding(s) must be fixed first",
+                findings=refused,
+            )
+
+    @staticmethod
+    def judge_approval(findings: Iterable[Finding], acknowledged: Iterable[str]) -> Verdict:
+        """Refuse approval on any error or unacknowledged warning; else the verdict."""
+        verdict = Verdict.of(findings, acknowledged)
+        if not verdict.accepted:
+            errors = sum(1 for f in verdict.blocking if f.is_error)
+            warnings = len(verdict.blocking) - errors
+            raise ValidationFailed(
+                f"approval is refused: {errors} error finding(s), {warnings} unacknowledged"
+                " warning(s) (acknowledge a warning as code@location)",
+                findings=verdict.blocking,
+            )
+        return verdict
+
+    def _schema_check(self, resource: JsonObject, location: str) -> list[Finding]:
+        return [] if self._schema is None else self._schema.check(resource, location=location)
+
+
+def provenance_for(
+    *,
+    origin: Origin,
+    draft_id: str,
+    version: int,
+    content_hash: str,
+    clinician: str,
+    at: datetime,
+    policy_hash: str,
+) -> JsonObject:
+    """A Provenance built as the write-back executor builds it, with a placeholder target."""
+    return build_provenance(
+        ProvenanceFacts(
+            writeback_id=PENDING_ID,
+            target=f"DocumentReference/{PENDING_ID}/_history/1",
+            activity="CREATE",
+            recorded=at,
+            clinician=clinician,
+            origin=origin,
+            draft_id=draft_id,
+            version=version,
+            content_hash=content_hash,
+            policy_hash=policy_hash,
+            gateway_version=__version__,
+        )
+    )

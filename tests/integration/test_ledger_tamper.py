@@ -1,0 +1,496 @@
+"""Tampering with the ledger in the store is caught by ``chartgate audit verify``.
+
+Each test builds a real ledger (SQLite file and PostgreSQL database), then acts as an
+attacker with database access: it bypasses the append-only triggers (dropping them on
+SQLite, ``session_replication_role = replica`` on PostgreSQL) and changes the store. The
+real CLI (Typer's runner over ``chartgate.cli.main.app``, settings from the environment)
+must exit 1 and name the fault and the first bad entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from typer.testing import CliRunner
+
+from chartgate.adapters.storage import tables as t
+from chartgate.adapters.storage.migrate import upgrade
+from chartgate.bootstrap import open_ledger
+from chartgate.cli.main import app as cli
+from chartgate.domain.events import AuditRecord, EventType
+from chartgate.ledger.checkpoint import Checkpoint, sign_checkpoint
+from chartgate.ledger.merkle import CompactRange, leaf_hash
+from chartgate.ledger.seal import seal
+from chartgate.service.audit import range_to_bytes
+from chartgate.service.checkpoints import Checkpointer, LedgerDamaged
+from chartgate.settings import Settings
+
+TENANT = "clinic-a"
+OTHER = "clinic-b"
+
+
+class Log:
+    """A small two-tenant ledger: clinic-a has 12 entries, checkpoints at 5 and 10."""
+
+    def __init__(self, database_url: str, workdir: Path) -> None:
+        self.env = {
+            "CHARTGATE_DATABASE_URL": database_url,
+            "CHARTGATE_KEY_FILE": str(workdir / "kek.key"),
+        }
+        self.settings = Settings(database_url=database_url, key_file=self.env["CHARTGATE_KEY_FILE"])
+        self.ledger, self.engine = open_ledger(self.settings)
+        upgrade(self.engine)
+        self.sqlite = self.engine.dialect.name == "sqlite"
+
+    def append(self, tenant: str, n: int) -> None:
+        for i in range(n):
+            self.ledger.audit.record(
+                AuditRecord(
+                    type=EventType.DRAFT_VIEWED,
+                    tenant=tenant,
+                    at=datetime.now(UTC),
+                    correlation_id=f"corr-{i % 3}",
+                    actor="clinician:dr-synthetic",
+                    data={"state": "in_review", "versions": i},
+                )
+            )
+
+    def checkpoint(self, tenant: str) -> None:
+        assert self.ledger.checkpointer.checkpoint(tenant) is not None
+
+    def verify(self, *args: str) -> tuple[int, dict[str, Any]]:
+        """Run ``chartgate audit verify --json`` and return (exit code, parsed report)."""
+        result = CliRunner().invoke(cli, ["audit", "verify", "--json", *args], env=self.env)
+        return result.exit_code, json.loads(result.stdout)
+
+    def failure(self, *args: str) -> dict[str, Any]:
+        code, report = self.verify(*args)
+        assert code == 1, report
+        failed = [r["failure"] for r in report["tenants"] if r["failure"]]
+        return failed[0]
+
+    @contextmanager
+    def attacker(self) -> Iterator[Connection]:
+        """A connection that bypasses the append-only triggers, as a DBA-level attacker."""
+        with self.engine.begin() as conn:
+            if self.sqlite:
+                for table in ("audit_events", "ledger_checkpoints"):
+                    for verb in ("update", "delete"):
+                        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
+            else:
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            yield conn
+
+    def row(self, conn: Connection, tenant: str, seq: int) -> dict[str, Any]:
+        c = t.audit_events.c
+        found = conn.execute(
+            select(t.audit_events).where(c.tenant == tenant, c.seq == seq)
+        ).mappings()
+        return dict(found.one())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+@pytest.fixture
+def log(database_url: str, tmp_path: Path) -> Iterator[Log]:
+    built = Log(database_url, tmp_path)
+    built.append(TENANT, 5)
+    built.checkpoint(TENANT)
+    built.append(TENANT, 5)
+    built.checkpoint(TENANT)
+    built.append(TENANT, 2)
+    built.append(OTHER, 3)
+    built.checkpoint(OTHER)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def _events(engine: Engine, tenant: str) -> int:
+    with engine.connect() as conn:
+        return len(
+            conn.execute(
+                select(t.audit_events.c.seq).where(t.audit_events.c.tenant == tenant)
+            ).all()
+        )
+
+
+def test_an_untouched_ledger_verifies(log: Log) -> None:
+    """Both tenants verify; clinic-a through its checkpoint of 10, with 2 entries unsigned."""
+    code, report = log.verify()
+    assert code == 0, report
+    by_tenant = {r["tenant"]: r for r in report["tenants"]}
+    assert by_tenant[TENANT]["verified_size"] == 10
+    assert by_tenant[TENANT]["unsigned_tail"] == 2
+    assert by_tenant[TENANT]["anchored_size"] == 10
+    assert by_tenant[OTHER]["ok"]
+
+
+def test_the_verify_read_is_itself_a_ledger_event(log: Log) -> None:
+    """Running verify appends an audit.read event to each verified tenant's log."""
+    before = _events(log.engine, TENANT)
+    log.verify("--tenant", TENANT)
+    assert _events(log.engine, TENANT) == before + 1
+
+
+def test_one_changed_byte_names_the_altered_entry(log: Log) -> None:
+    """Flipping one byte of a stored event is a leaf-hash mismatch at that seq."""
+    with log.attacker() as conn:
+        row = log.row(conn, TENANT, 7)
+        altered = bytearray(row["canonical"])
+        altered[20] ^= 0x01
+        conn.execute(
+            update(t.audit_events)
+            .where(t.audit_events.c.tenant == TENANT, t.audit_events.c.seq == 7)
+            .values(canonical=bytes(altered))
+        )
+    failure = log.failure()
+    assert failure["reason"] == "leaf_hash_mismatch"
+    assert failure["seq"] == 7
+
+
+def test_a_changed_event_with_a_recomputed_hash_breaks_the_signed_root(log: Log) -> None:
+    """An attacker who also rewrites the leaf hash is caught by the checkpoint's root."""
+    with log.attacker() as conn:
+        row = log.row(conn, TENANT, 3)
+        event = json.loads(row["canonical"])
+        event["actor"] = "clinician:someone-else"
+        event["data"]["versions"] = 99
+        forged = seal(event, tenant=TENANT, seq=3)
+        conn.execute(
+            update(t.audit_events)
+            .where(t.audit_events.c.tenant == TENANT, t.audit_events.c.seq == 3)
+            .values(canonical=forged.canonical, leaf_hash=forged.leaf_hash, actor=event["actor"])
+        )
+    failure = log.failure("--tenant", TENANT)
+    assert failure["reason"] == "root_mismatch"
+    assert failure["seq"] == 0
+    assert failure["last_seq"] == 4  # the altered entry lies in what checkpoint #0 covers
+
+
+def test_a_deleted_row_is_a_sequence_gap(log: Log) -> None:
+    """Deleting one event leaves a gap the verifier names."""
+    with log.attacker() as conn:
+        conn.execute(
+            delete(t.audit_events).where(
+                t.audit_events.c.tenant == TENANT, t.audit_events.c.seq == 6
+            )
+        )
+    failure = log.failure()
+    assert failure["reason"] == "sequence_gap"
+    assert failure["seq"] == 6
+
+
+def test_two_swapped_rows_are_caught_as_reordered(log: Log) -> None:
+    """Swapping the contents of seq 2 and 3 puts an event in a row of another seq."""
+    columns = ("canonical", "leaf_hash", "type", "correlation_id", "actor", "event", "at")
+    with log.attacker() as conn:
+        two, three = log.row(conn, TENANT, 2), log.row(conn, TENANT, 3)
+        c = t.audit_events.c
+        for seq, source in ((2, three), (3, two)):
+            conn.execute(
+                update(t.audit_events)
+                .where(c.tenant == TENANT, c.seq == seq)
+                .values({name: source[name] for name in columns})
+            )
+    failure = log.failure()
+    assert failure["reason"] == "seq_mismatch"
+    assert failure["seq"] == 2
+
+
+def test_a_truncated_checkpointed_tail_is_caught(log: Log) -> None:
+    """Deleting entries a checkpoint covers: the checkpoint reaches beyond the log."""
+    with log.attacker() as conn:
+        conn.execute(
+            delete(t.audit_events).where(
+                t.audit_events.c.tenant == TENANT, t.audit_events.c.seq >= 8
+            )
+        )
+    failure = log.failure()
+    assert failure["reason"] == "checkpoint_beyond_log"
+    assert failure["seq"] == 8
+
+
+def test_a_truncated_unsigned_tail_is_caught_by_the_head(log: Log) -> None:
+    """Deleting entries newer than every checkpoint: the head still counts them."""
+    with log.attacker() as conn:
+        conn.execute(
+            delete(t.audit_events).where(
+                t.audit_events.c.tenant == TENANT, t.audit_events.c.seq >= 10
+            )
+        )
+    failure = log.failure()
+    assert failure["reason"] == "head_mismatch"
+    assert failure["seq"] == 10
+    assert "truncated" in failure["message"]
+
+
+def test_a_forged_row_past_the_head_is_caught(log: Log) -> None:
+    """A well-formed, correctly hashed event inserted behind chartgate's back is named."""
+    with log.attacker() as conn:
+        event = {"type": "draft.approved", "actor": "clinician:forger", "correlation_id": "x"}
+        forged = seal(event, tenant=TENANT, seq=12)
+        conn.execute(
+            insert(t.audit_events).values(
+                tenant=TENANT,
+                seq=12,
+                type="draft.approved",
+                at=datetime.now(UTC),
+                correlation_id="x",
+                actor="clinician:forger",
+                event=event,
+                canonical=forged.canonical,
+                leaf_hash=forged.leaf_hash,
+            )
+        )
+    failure = log.failure()
+    assert failure["reason"] == "head_mismatch"
+    assert failure["seq"] == 12
+    assert "forged" in failure["message"]
+
+
+def test_a_resigned_checkpoint_with_a_forked_root_is_caught(log: Log) -> None:
+    """Even signed with the real key, a checkpoint whose root is not the log's is refused."""
+    forked_root = leaf_hash(b"a different history")
+    note = sign_checkpoint(
+        Checkpoint(origin=log.ledger.audit.origin(TENANT), size=5, root=forked_root),
+        log.ledger.key.name,
+        log.ledger.key.private_key,
+    )
+    with log.attacker() as conn:
+        c = t.ledger_checkpoints.c
+        conn.execute(
+            update(t.ledger_checkpoints)
+            .where(c.tenant == TENANT, c.size == 5)
+            .values(root=forked_root, note=note)
+        )
+    failure = log.failure()
+    assert failure["reason"] == "root_mismatch"
+    assert failure["checkpoint"] == 0
+
+
+def test_an_old_checkpoint_replayed_in_a_newer_row_is_caught(log: Log) -> None:
+    """The newest checkpoint row given the older (validly signed) note is named."""
+    with log.attacker() as conn:
+        c = t.ledger_checkpoints.c
+        old = conn.execute(select(c.note).where(c.tenant == TENANT, c.size == 5)).scalar_one()
+        conn.execute(
+            update(t.ledger_checkpoints).where(c.tenant == TENANT, c.size == 10).values(note=old)
+        )
+    failure = log.failure()
+    assert failure["reason"] == "checkpoint_row_mismatch"
+    assert failure["checkpoint"] == 1
+
+
+def test_a_rollback_to_an_old_checkpoint_is_caught_by_the_anchor(log: Log) -> None:
+    """Restoring an older, self-consistent state (log, head, checkpoints) fails the anchor."""
+    old_range = None
+    with log.attacker() as conn:
+        c = t.ledger_checkpoints.c
+        old_range = conn.execute(
+            select(c.compact_range).where(c.tenant == TENANT, c.size == 5)
+        ).scalar_one()
+        conn.execute(delete(t.ledger_checkpoints).where(c.tenant == TENANT, c.size > 5))
+        conn.execute(
+            delete(t.audit_events).where(
+                t.audit_events.c.tenant == TENANT, t.audit_events.c.seq >= 5
+            )
+        )
+        conn.execute(
+            update(t.ledger_heads)
+            .where(t.ledger_heads.c.tenant == TENANT)
+            .values(next_seq=5, compact_range=old_range)
+        )
+    failure = log.failure()
+    assert failure["reason"] == "anchor_missing"
+    assert "rolled back" in failure["message"]
+
+
+def test_an_event_moved_to_another_tenant_is_caught_in_both_logs(log: Log) -> None:
+    """Moving a clinic-a event into clinic-b leaves a gap in one and a stranger in the other."""
+    with log.attacker() as conn:
+        c = t.audit_events.c
+        conn.execute(
+            update(t.audit_events).where(c.tenant == TENANT, c.seq == 4).values(tenant=OTHER, seq=3)
+        )
+        conn.execute(
+            update(t.ledger_heads).where(t.ledger_heads.c.tenant == OTHER).values(next_seq=4)
+        )
+    failure = log.failure("--tenant", TENANT)
+    assert failure["reason"] == "sequence_gap"
+    assert failure["seq"] == 4
+    failure = log.failure("--tenant", OTHER)
+    assert failure["reason"] == "tenant_mismatch"
+    assert failure["seq"] == 3
+
+
+def test_the_installed_command_exits_1_and_names_the_entry(log: Log) -> None:
+    """``chartgate audit verify`` as a process: exit 1 and a line naming the altered seq."""
+    with log.attacker() as conn:
+        row = log.row(conn, TENANT, 9)
+        conn.execute(
+            update(t.audit_events)
+            .where(t.audit_events.c.tenant == TENANT, t.audit_events.c.seq == 9)
+            .values(canonical=row["canonical"].replace(b"dr-synthetic", b"dr-synthetiC"))
+        )
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("chartgate")), "audit", "verify", "--tenant", TENANT],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **log.env},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "leaf_hash_mismatch at seq 9" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET actor = 'x'",
+        "DELETE FROM audit_events",
+        "UPDATE ledger_checkpoints SET note = 'x'",
+        "DELETE FROM ledger_checkpoints",
+    ],
+)
+def test_the_store_refuses_update_and_delete_on_ledger_tables(log: Log, statement: str) -> None:
+    """Without bypassing the triggers, the store itself refuses to change the ledger."""
+    with pytest.raises(Exception, match="append-only"), log.engine.begin() as conn:
+        conn.execute(text(statement))
+    assert _events(log.engine, TENANT) == 12
+
+
+def test_postgresql_also_refuses_truncate_and_has_an_app_role_without_update(log: Log) -> None:
+    """On PostgreSQL TRUNCATE is refused, and chartgate_app may not UPDATE or DELETE."""
+    if log.sqlite:
+        pytest.skip("SQLite has no TRUNCATE and no roles")
+    with pytest.raises(Exception, match="append-only"), log.engine.begin() as conn:
+        conn.execute(text("TRUNCATE audit_events"))
+    with log.engine.connect() as conn:
+        grants = {
+            (table, privilege): conn.execute(
+                text("SELECT has_table_privilege('chartgate_app', :t, :p)"),
+                {"t": table, "p": privilege},
+            ).scalar_one()
+            for table in ("audit_events", "ledger_checkpoints")
+            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+        }
+    for (table, privilege), granted in grants.items():
+        assert granted == (privilege in ("SELECT", "INSERT")), (table, privilege)
+
+
+def test_export_verifies_offline_with_only_the_pinned_key(log: Log, tmp_path: Path) -> None:
+    """``audit export --format jsonl`` feeds ``python -m chartgate.ledger.verify``."""
+    out = tmp_path / "export"
+    result = CliRunner().invoke(
+        cli, ["audit", "export", "--tenant", TENANT, "--out", str(out)], env=log.env
+    )
+    assert result.exit_code == 0, result.output
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chartgate.ledger.verify",
+            str(out / f"{TENANT}.jsonl"),
+            "--checkpoints",
+            str(out / f"{TENANT}.checkpoints"),
+            "--key",
+            str(out / f"{TENANT}.vkey"),
+            "--origin",
+            log.ledger.audit.origin(TENANT),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["verified_size"] == 10
+    lines = (out / f"{TENANT}.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert json.loads(base64.b64decode(first["canonical"]))["tenant"] == TENANT
+
+
+def test_the_checkpointer_refuses_to_sign_over_an_altered_entry(log: Log) -> None:
+    """A new entry altered before it was signed is refused, never checkpointed."""
+    with log.attacker() as conn:
+        row = log.row(conn, TENANT, 11)
+        conn.execute(
+            update(t.audit_events)
+            .where(t.audit_events.c.tenant == TENANT, t.audit_events.c.seq == 11)
+            .values(canonical=row["canonical"] + b" ")
+        )
+    with pytest.raises(LedgerDamaged, match="entry 11"):
+        log.ledger.checkpointer.checkpoint(TENANT)
+    assert all(cp.tenant != TENANT for cp in log.ledger.checkpointer.tick())  # skipped, logged
+
+
+def test_the_checkpointer_refuses_a_rewritten_history_even_with_a_matching_head(log: Log) -> None:
+    """Rewriting a signed entry and the head to match: the signer finds no consistency."""
+    with log.attacker() as conn:
+        row = log.row(conn, TENANT, 2)
+        event = {**json.loads(row["canonical"]), "actor": "clinician:rewritten"}
+        forged = seal(event, tenant=TENANT, seq=2)
+        conn.execute(
+            update(t.audit_events)
+            .where(t.audit_events.c.tenant == TENANT, t.audit_events.c.seq == 2)
+            .values(canonical=forged.canonical, leaf_hash=forged.leaf_hash)
+        )
+        hashes = [
+            bytes(h)
+            for h in conn.execute(
+                select(t.audit_events.c.leaf_hash)
+                .where(t.audit_events.c.tenant == TENANT)
+                .order_by(t.audit_events.c.seq)
+            ).scalars()
+        ]
+        compact = CompactRange()
+        compact.extend(hashes)
+        conn.execute(
+            update(t.ledger_heads)
+            .where(t.ledger_heads.c.tenant == TENANT)
+            .values(compact_range=range_to_bytes(compact))
+        )
+    with pytest.raises(LedgerDamaged, match="head disagrees"):
+        log.ledger.checkpointer.checkpoint(TENANT)
+
+
+def test_checkpoints_are_cut_every_n_events_or_after_t_seconds(log: Log) -> None:
+    """With N=3 and T=60 s: nothing due at 2 new events, due at 3, and due again after T."""
+    now = [datetime.now(UTC)]
+
+    class Clock:
+        def now(self) -> datetime:
+            return now[0]
+
+    checkpointer = Checkpointer(
+        ledger=log.ledger.unit,
+        clock=Clock(),
+        key=log.ledger.key,
+        origin_prefix=log.settings.ledger_origin,
+        every=3,
+        interval=timedelta(seconds=60),
+    )
+    assert [cp.size for cp in checkpointer.tick() if cp.tenant == TENANT] == []  # 2 < 3, fresh
+    log.append(TENANT, 1)
+    assert [cp.size for cp in checkpointer.tick() if cp.tenant == TENANT] == [13]
+    log.append(TENANT, 1)
+    assert checkpointer.tick() == []
+    now[0] += timedelta(seconds=61)
+    assert [cp.size for cp in checkpointer.tick() if cp.tenant == TENANT] == [14]
