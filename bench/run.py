@@ -61,6 +61,8 @@ def bench_store(database_url: str, workdir: Path) -> tuple[list[float], list[flo
             role=Role.CLINICIAN,
             fhir_user="Practitioner/prac-001",
             amr=("pwd", "otp"),
+            launch_patient="pat-001",
+            launch_encounter="enc-001",
         )
         body = DraftSubmission.model_validate(submission())
         executor = stack.app.executor(owner="bench")
@@ -88,6 +90,7 @@ def main() -> None:
     """Print the table."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "s").mkdir()
         base, cg = bench_store(f"sqlite:///{tmp}/bench.sqlite3", Path(tmp) / "s")
         rows.append(("sqlite", base, cg))
         name = f"chartgate_bench_{uuid.uuid4().hex[:8]}"
@@ -113,3 +116,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    from ledger import main as ledger_main  # bench/ledger.py: appends/s, 1M-event verify
+
+    ledger_main()

@@ -54,7 +54,7 @@ class BadDraft:
     encoding: str = "utf-8"
 
     def raw(self) -> bytes:
-        """The bytes a scribe would send (escapes kept: a lone surrogate stays ``\\ud800``)."""
+        r"""The bytes a scribe would send (escapes kept: a lone surrogate stays ``\\ud800``)."""
         if self.encoding == "utf-8":
             return json.dumps(self.body, ensure_ascii=True).encode("ascii")
         return json.dumps(self.body, ensure_ascii=False).encode(self.encoding)

@@ -6,6 +6,7 @@ Nothing is built at import time. ``build(settings)`` is called by ``serve``, ``w
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import httpx
 from sqlalchemy import Engine
 
 from chartgate.adapters.anchors import FileAnchor
+from chartgate.adapters.ehr.audit_sink import build_sinks
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
 from chartgate.adapters.fhir_models import R4BSchema
 from chartgate.adapters.identity.jwt import TokenVerifier, issuer_configs
@@ -23,6 +25,7 @@ from chartgate.adapters.keys.envelope import EnvelopeCipher
 from chartgate.adapters.keys.ledger_key import LedgerSigningKey, load_or_create
 from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
+from chartgate.adapters.storage.audit_sink import SqlSinkCursors
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
@@ -34,6 +37,7 @@ from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal
 from chartgate.policy import load_default_policy, load_policy_file
 from chartgate.service.audit import AuditService
+from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
 from chartgate.service.handlers import Handlers
 from chartgate.service.idempotency import IdempotencyGuard
@@ -85,6 +89,7 @@ class Application:
     uow: Callable[..., SqlUnitOfWork]
     idempotency: IdempotencyGuard
     ledger: Ledger
+    audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def executor(self, owner: str | None = None) -> WritebackExecutor:
@@ -167,6 +172,7 @@ def build(
         actor=f"system:{socket.gethostname()}",
     )
     app._closers.append(ehr.close)  # noqa: SLF001 - the root owns its resources
+    app.audit_sink = build_audit_sink(settings, engine, ledger, clock, app._closers)  # noqa: SLF001
     if http is None:
         app._closers.append(identity_http.close)  # noqa: SLF001
     return app
@@ -218,6 +224,29 @@ def build_ledger(
         anchor=anchor,
     )
     return Ledger(unit=unit, audit=audit, checkpointer=checkpointer, anchor=anchor, key=key)
+
+
+def build_audit_sink(
+    settings: Settings,
+    engine: Engine,
+    ledger: Ledger,
+    clock: Clock,
+    closers: list[Callable[[], None]],
+) -> AuditSinkPusher | None:
+    """The AuditEvent pusher over the tenants' sink URLs (None when no tenant has one)."""
+    sinks, clients = build_sinks(settings)
+    closers.extend(client.close for client in clients)
+    if not sinks:
+        return None
+    return AuditSinkPusher(
+        ledger=ledger.unit,
+        cursors=SqlSinkCursors(engine),
+        sinks=sinks,
+        clock=clock,
+        origin_prefix=settings.ledger_origin,
+        owner=f"{socket.gethostname()}:{os.getpid()}:{id(sinks)}"[-100:],
+        batch=settings.audit_sink_batch,
+    )
 
 
 def open_ledger(settings: Settings) -> tuple[Ledger, Engine]:

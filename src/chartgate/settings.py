@@ -7,6 +7,7 @@ Nothing here is read at import time: ``load_settings()`` is called by the compos
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -87,6 +88,8 @@ class TenantSettings(BaseModel):
     # Overrides of the global step-up rule for this tenant (None: use the global one).
     step_up_acr: str | None = None
     step_up_max_age_seconds: int | None = Field(default=None, gt=0, le=3600)
+    # FHIR endpoint this tenant's ledger is pushed to as AuditEvents (None: the global one).
+    audit_sink_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
 
 
 class Settings(BaseSettings):
@@ -119,6 +122,29 @@ class Settings(BaseSettings):
     ledger_anchor_dir: str | None = None
     ledger_checkpoint_every: int = Field(default=1000, ge=1)
     ledger_checkpoint_seconds: float = Field(default=1.0, gt=0)
+    # Audit export (docs/audit-export.md): default FHIR endpoint for AuditEvents, batch size.
+    audit_sink_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    audit_sink_batch: int = Field(default=100, ge=1, le=1000)
+    # Retention (docs/retention.md): rules file (None: the shipped default) and archive dir.
+    retention_policy: str | None = None
+    retention_archive_dir: str | None = None
+    # The reviewer page (/review, ADR 0013): its OpenID Connect client id, its short
+    # server-side session (idle and absolute limits), the EHR origins that may frame it
+    # (SMART embedded launch; none: it may not be framed) and, behind a proxy, its public URL.
+    reviewer_client_id: str = Field(default="chartgate-reviewer", pattern=r"^[\x21-\x7e]{1,200}$")
+    reviewer_session_idle_seconds: int = Field(default=900, ge=30, le=3600)
+    reviewer_session_absolute_seconds: int = Field(default=3600, ge=60, le=12 * 3600)
+    reviewer_frame_ancestors: list[str] = Field(default_factory=list, max_length=20)
+    reviewer_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+$")
+
+    @field_validator("reviewer_frame_ancestors")
+    @classmethod
+    def _origins_only(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?", origin):
+                msg = "reviewer_frame_ancestors takes origins such as https://ehr.example.org"
+                raise ValueError(msg)
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -29,6 +29,9 @@ def run_worker(
             taken = executor.run_once()
             # Cut the ledger's signed checkpoints when N events or T seconds are due.
             application.ledger.checkpointer.tick()
+            # Push provable ledger entries to the audit sink (one batch per tenant per poll).
+            if application.audit_sink is not None:
+                application.audit_sink.push()
             if report is not None:
                 report(taken)
             if once:

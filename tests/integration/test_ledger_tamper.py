@@ -494,3 +494,17 @@ def test_checkpoints_are_cut_every_n_events_or_after_t_seconds(log: Log) -> None
     assert checkpointer.tick() == []
     now[0] += timedelta(seconds=61)
     assert [cp.size for cp in checkpointer.tick() if cp.tenant == TENANT] == [14]
+
+
+def test_export_as_fhir_writes_one_audit_event_per_entry(log: Log, tmp_path: Path) -> None:
+    """``audit export --format fhir`` hands every entry to the BALP AuditEvent writer."""
+    out = tmp_path / "fhir"
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "export", "--tenant", TENANT, "--format", "fhir", "--out", str(out)],
+        env=log.env,
+    )
+    assert result.exit_code == 0, result.output
+    lines = (out / f"{TENANT}.auditevents.ndjson").read_text().splitlines()
+    assert len(lines) == 12
+    assert all(json.loads(line)["resourceType"] == "AuditEvent" for line in lines)

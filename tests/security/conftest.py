@@ -165,7 +165,7 @@ class TwoTenants:
             events = conn.execute(select(tables.audit_events.c.type)).scalars().all()
             answers = conn.execute(
                 select(tables.idempotency_keys.c.status_code).where(
-                    tables.idempotency_keys.c.status_code < 400  # noqa: PLR2004
+                    tables.idempotency_keys.c.status_code < 400
                 )
             ).all()
         counts["audit_events"] = sum(
@@ -212,7 +212,7 @@ def refused(answer: httpx.Response, status: int) -> dict[str, Any]:
     assert body["resourceType"] == "OperationOutcome"
     assert "Synthetic patient" not in answer.text
     assert SOAP_NOTE[:40] not in answer.text
-    if status == 401:  # noqa: PLR2004
+    if status == 401:
         assert answer.headers["www-authenticate"].startswith("Bearer ")
     return body
 
@@ -252,7 +252,7 @@ def _seed(stack: TwoTenants) -> None:
 
 @pytest.fixture(scope="module")
 def two_tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoTenants]:
-    """chartgate with tenants A and B (own issuer, own EHR each), seeded with drafts."""
+    """A chartgate with tenants A and B (own issuer, own EHR each), seeded with drafts."""
     workdir: Path = tmp_path_factory.mktemp("two-tenants")
     with (
         SandboxServer(workdir / "ehr-a.sqlite3") as sandbox_a,

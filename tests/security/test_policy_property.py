@@ -54,7 +54,7 @@ def _ref(kind: str, value: str) -> str:
     return value if value.startswith(f"{kind}/") else f"{kind}/{value}"
 
 
-def oracle(p: Principal, action: str, d: DraftSpec, now: datetime) -> str:
+def oracle(p: Principal, action: str, d: DraftSpec, now: datetime) -> str:  # noqa: PLR0911
     """What the issue's rules say the outcome is."""
     if action == "submit":
         return "ok" if p.role is Role.SCRIBE else "forbidden"

@@ -18,7 +18,7 @@ from sqlalchemy import event
 
 from builders import submission
 from chartgate.adapters.storage import tables
-from security.conftest import TENANT_A, TENANT_B, TwoTenants, random_id, refused, unchanged_world
+from security.conftest import TENANT_A, TENANT_B, TwoTenants, random_id, refused
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -155,7 +155,7 @@ TENANT_TABLES = {
 def captured_sql(stack: TwoTenants) -> Iterator[list[str]]:
     statements: list[str] = []
 
-    def capture(_conn, _cursor, statement, _params, _context, _many) -> None:  # noqa: PLR0913
+    def capture(_conn, _cursor, statement, _params, _context, _many) -> None:
         statements.append(statement)
 
     event.listen(stack.app.engine, "before_cursor_execute", capture)
@@ -166,8 +166,9 @@ def captured_sql(stack: TwoTenants) -> Iterator[list[str]]:
 
 
 def test_every_query_on_tenant_data_names_the_tenant(two_tenants: TwoTenants) -> None:
-    """Through a whole story (submit, view, edit, approve, worker, status), every SELECT,
-    UPDATE and DELETE on a tenant table filters by tenant; the one exception is the worker's
+    """Every SELECT, UPDATE and DELETE on a tenant table in a whole story filters by tenant.
+
+    The story: submit, view, edit, approve, worker, status. The one exception is the worker's
     scan for due write-backs, which returns (tenant, id) pairs that are then claimed by tenant.
     """
     with captured_sql(two_tenants) as statements:
@@ -197,5 +198,6 @@ def test_every_query_on_tenant_data_names_the_tenant(two_tenants: TwoTenants) ->
         if "next_attempt_at <=" in sql and "lease_until <" in sql:
             continue  # the worker's due scan, across tenants by design
         where = sql.split(" where ", 1)
-        assert len(where) == 2 and "tenant" in where[1], statement  # noqa: PLR2004
+        assert len(where) == 2, statement
+        assert "tenant" in where[1], statement
     assert checked > 10

@@ -203,8 +203,10 @@ ATTACKS: dict[str, Attack] = {
     "tampered-header-alg": tampered(lambda h, _c: h.update(alg="RS512")),
     "signature-stripped": lambda s: s.clinician_token().rsplit(".", 1)[0] + ".",
     "signature-of-another-token": lambda s: ".".join(
-        s.clinician_token(subject="dr-x").split(".")[:2]
-        + [s.clinician_token(subject="dr-y").split(".")[2]]
+        [
+            *s.clinician_token(subject="dr-x").split(".")[:2],
+            s.clinician_token(subject="dr-y").split(".")[2],
+        ]
     ),
     "oversized-token": minted(extra_claims={"pad": "x" * 12_000}),
     "typ-dpop-not-access-token": lambda s: signed(s, {"typ": "dpop+jwt"}),

@@ -40,6 +40,7 @@ def _ledger() -> Iterator[Ledger]:
     from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
 
     from chartgate.bootstrap import open_ledger  # noqa: PLC0415
+    from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     try:
@@ -48,9 +49,21 @@ def _ledger() -> Iterator[Ledger]:
         first = exc.errors()[0]
         errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
         raise typer.Exit(2) from None
-    ledger, engine = open_ledger(settings)
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    try:
+        ledger, engine = open_ledger(settings)
+    except ChartgateError as exc:  # an unsafe or unreadable key file
+        errors.print(f"[bold red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
     try:
         yield ledger
+    except SQLAlchemyError as exc:
+        errors.print(
+            f"[bold red]error:[/] the store failed ({type(exc).__name__}); is it reachable and "
+            "migrated (chartgate db upgrade)?"
+        )
+        raise typer.Exit(2) from None
     finally:
         engine.dispose()
 
@@ -193,7 +206,7 @@ def proof(
         )
 
 
-def _fhir_exporter() -> Callable[..., None] | None:
+def _fhir_exporter() -> Callable[..., int] | None:
     """The BALP AuditEvent writer of ``chartgate.ledger.export`` (issue 5, item 5), if present.
 
     Hook contract: ``write_fhir(entries, *, origin, out)`` where ``entries`` iterates
@@ -201,10 +214,10 @@ def _fhir_exporter() -> Callable[..., None] | None:
     (one AuditEvent JSON per line).
     """
     try:
-        from chartgate.ledger import export  # type: ignore[attr-defined]  # noqa: PLC0415
+        from chartgate.ledger import export  # noqa: PLC0415
     except ImportError:
         return None
-    writer: Callable[..., None] | None = getattr(export, "write_fhir", None)
+    writer: Callable[..., int] | None = getattr(export, "write_fhir", None)
     return writer
 
 
@@ -239,7 +252,7 @@ def export(
                 path = out / f"{name}.auditevents.ndjson"
                 with path.open("w", encoding="utf-8") as handle:
                     entries = (entry_json(e) for e in unit.ledger.entries(name))
-                    writer(entries, origin=origin, out=handle)
+                    count = writer(entries, origin=origin, out=handle)
             else:
                 path = out / f"{name}.jsonl"
                 with path.open("w", encoding="utf-8") as handle:
@@ -263,4 +276,91 @@ def export(
             f"--origin {origin}",
             highlight=False,
             soft_wrap=True,
+        )
+
+
+@audit_app.command("push")
+def push(
+    tenant: TenantOpt = None,
+    status: Annotated[bool, typer.Option("--status", help="Only print where sinks stand.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Push provable ledger entries to the configured FHIR sink as AuditEvents, until caught up.
+
+    The worker does the same on every poll; this is for a first fill or after an outage.
+    Exit 0 when every tenant is caught up, 1 when a sink failed, 2 when no sink is configured.
+    """
+    from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
+
+    from chartgate.adapters.system import SystemClock  # noqa: PLC0415
+    from chartgate.bootstrap import build_audit_sink, open_ledger  # noqa: PLC0415
+    from chartgate.settings import load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
+        raise typer.Exit(2) from None
+    ledger, engine = open_ledger(settings)
+    closers: list[Callable[[], None]] = [engine.dispose]
+    try:
+        pusher = build_audit_sink(settings, engine, ledger, SystemClock(), closers)
+        if pusher is None:
+            errors.print("[bold red]error:[/] no audit_sink_url is configured for any tenant")
+            raise typer.Exit(2)
+        if status:
+            _print_sink_status(pusher.status(), tenant, as_json=as_json)
+            return
+        ledger.checkpointer.tick()  # entries are pushed once a signed checkpoint covers them
+        reports = pusher.drain(tenant)
+    finally:
+        for close in reversed(closers):
+            close()
+    rows = [
+        {
+            "tenant": r.tenant,
+            "sink": r.sink,
+            "pushed": r.pushed,
+            "last_seq": r.last_seq,
+            "error": r.error,
+        }
+        for r in reports
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    for row in [] if as_json else rows:
+        line = (
+            f"{row['tenant']} -> {row['sink']}: pushed {row['pushed']}, last seq {row['last_seq']}"
+        )
+        if row["error"]:
+            errors.print(f"{line} ({row['error']})", highlight=False, markup=False)
+        else:
+            console.print(line, highlight=False, markup=False)
+    if any(r.error for r in reports):
+        raise typer.Exit(1)
+
+
+def _print_sink_status(cursors: list[Any], tenant: str | None, *, as_json: bool) -> None:
+    rows = [
+        {
+            "tenant": c.tenant,
+            "sink": c.sink,
+            "last_seq": c.last_seq,
+            "pushed": c.pushed,
+            "last_error": c.last_error,
+            "updated_at": c.updated_at.isoformat() if c.updated_at else None,
+        }
+        for c in cursors
+        if tenant is None or c.tenant == tenant
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        console.print(
+            f"{row['tenant']} -> {row['sink']}: last seq {row['last_seq']}, "
+            f"{row['pushed']} pushed, last error: {row['last_error'] or '-'}",
+            highlight=False,
+            markup=False,
         )

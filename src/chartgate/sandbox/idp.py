@@ -207,8 +207,15 @@ class DevIdentityProvider:
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks",
             "token_endpoint": f"{self.issuer}/token",
-            "grant_types_supported": ["urn:chartgate:dev", "client_credentials"],
-            "response_types_supported": ["token"],
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "grant_types_supported": [
+                "urn:chartgate:dev",
+                "client_credentials",
+                "authorization_code",
+            ],
+            "response_types_supported": ["token", "code"],
+            "code_challenge_methods_supported": ["S256"],
+            "prompt_values_supported": ["none", "login"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": list(self._keys),
             "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
@@ -352,7 +359,16 @@ def create_idp_router(idp: DevIdentityProvider) -> APIRouter:
 
     Mount it where the issuer URL points (the sandbox uses ``<base>/idp``).
     """
+    # The authorization code flow lives beside this module (it imports this one).
+    from chartgate.sandbox.authorize import (  # noqa: PLC0415
+        AuthorizationCodes,
+        add_authorize_routes,
+        token_response,
+    )
+
     router = APIRouter()
+    codes = AuthorizationCodes(idp)
+    add_authorize_routes(router, codes)
 
     @router.get("/.well-known/openid-configuration")
     async def discovery() -> JSONResponse:
@@ -366,6 +382,8 @@ def create_idp_router(idp: DevIdentityProvider) -> APIRouter:
     async def token(request: Request) -> Response:
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
+        if fields.get("grant_type") == "authorization_code":
+            return token_response(codes, fields)
         if fields.get("grant_type") == "client_credentials":
             try:
                 issued = idp.client_credentials(fields, token_url=f"{idp.issuer}/token")

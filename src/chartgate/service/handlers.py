@@ -410,6 +410,7 @@ class Handlers:
             if not self._ehr.supports_amendment(principal.tenant):
                 raise PolicyDenied(f"the {vendor} EHR takes no amendments over FHIR")
             self._check_policy(edit.content(), vendor=vendor)
+            self._refuse_malformed(draft.patient, draft.encounter, edit.content(), scribe=False)
             decision = self._policy.policy.decide_note(edit.note.type, vendor=vendor)
             if not decision.allowed or not decision.requires_approval:
                 raise PolicyDenied(
@@ -448,6 +449,8 @@ class Handlers:
                     replaces=f"DocumentReference/{current.document_id}",
                 )
             )
+            # Same gate as approval: an amendment is an approval of new content.
+            self._approval_gate(principal, draft, payload, (), now, doc_status="amended")
             record = self._queue(uow, draft, approval, payload, now)
             self._audit_approval(uow, EventType.DRAFT_AMEND_APPROVED, principal, draft, meta,
                                  approval, record)
@@ -641,6 +644,8 @@ class Handlers:
         payload: JsonObject,
         acknowledged: tuple[str, ...],
         now: datetime,
+        *,
+        doc_status: str = "preliminary",
     ) -> Verdict:
         """Every finding of the version being approved and of what will be sent.
 
@@ -656,7 +661,7 @@ class Handlers:
             author=str(principal.fhir_user),
             at=now,
         )
-        findings += self._validator.document_findings(payload, doc_status="preliminary")
+        findings += self._validator.document_findings(payload, doc_status=doc_status)
         findings += self._validator.provenance_findings(
             self._validator.provenance_preview(
                 draft,

@@ -256,6 +256,27 @@ class FhirRestGateway:
         )
         return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
 
+    def upsert(self, resource: JsonObject, *, request_id: str) -> EhrAnswer:
+        """PUT the resource at its own id without ``If-Match`` ("update as create").
+
+        Only for resources whose id we own and whose content is fixed by that id (audit
+        export: AuditEvent ids derive from the ledger position), where a second PUT must
+        replace, never duplicate (https://hl7.org/fhir/R4/http.html#upsert). Never for
+        chart content: those updates always carry ``If-Match``.
+        """
+        resource_type = _resource_type_of(resource)
+        resource_id = _checked_id(resource.get("id"))
+        raw = self._exchange(
+            "PUT",
+            f"{self._base}/{resource_type}/{resource_id}",
+            what=f"upsert {resource_type}",
+            request_id=request_id,
+            headers={"Content-Type": FHIR_JSON, "Prefer": "return=minimal"},
+            content=_encode(resource),
+            safe=False,
+        )
+        return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
+
     def read(self, resource_type: str, resource_id: str, *, request_id: str) -> EhrAnswer:
         """GET the current version of one resource (https://hl7.org/fhir/R4/http.html#read)."""
         resource_type = _checked_type(resource_type)

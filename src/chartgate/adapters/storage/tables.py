@@ -180,3 +180,18 @@ idempotency_keys = Table(
     Column("response", JSON),
     Column("created_at", UTC_TS, nullable=False),
 )
+
+audit_sink_cursors = Table(
+    "audit_sink_cursors",
+    metadata,
+    # The audit sink's cursor (0003): the last ledger seq a FHIR endpoint acknowledged, per
+    # tenant and sink URL; the ledger itself is the outbox (docs/audit-export.md).
+    Column("tenant", ID, primary_key=True),
+    Column("sink", String(500), primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+    Column("pushed", Integer, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", UTC_TS),
+    Column("last_error", String(200)),
+    Column("updated_at", UTC_TS, nullable=False),
+)

@@ -1,0 +1,208 @@
+"""The reviewer page as an OpenID Connect relying party: authorization code + PKCE (S256).
+
+The flow is OpenID Connect Core 1.0 §3.1 with RFC 7636 PKCE: the browser is sent to the
+tenant's ``authorization_endpoint`` (found by discovery) with ``state``, ``nonce`` and an
+S256 ``code_challenge``; the code comes back to ``/review/callback`` and is exchanged at the
+``token_endpoint`` with the ``code_verifier``. The access token is then verified by
+chartgate's own ``TokenVerifier`` (``Application.authenticate``), exactly as the API verifies
+bearer tokens; the ID token is checked here (signature against the issuer's JWKS, ``iss``,
+``aud``, ``exp``, ``nonce``: https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
+and must name the same ``sub`` and ``sid`` as the access token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+ID_TOKEN_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+_LEEWAY_SECONDS = 60
+_DISCOVERY_SECONDS = 300
+
+
+class SignInFailed(Exception):  # noqa: N818 - named for the condition, like the domain errors
+    """The identity provider or its answer cannot be used; the message names no secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMetadata:
+    """What discovery told us about one issuer."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """The token endpoint's answer."""
+
+    access_token: str
+    id_token: str
+
+
+def code_challenge(verifier: str) -> str:
+    """RFC 7636 §4.2 S256: ``BASE64URL(SHA256(ASCII(code_verifier)))``."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class OidcClient:
+    """A public OpenID client (PKCE, no client secret) for the configured issuers.
+
+    ``http`` makes a fresh ``httpx.Client`` per exchange: sign-ins are rare, and nothing is
+    left open between requests.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        *,
+        http: Callable[[], httpx.Client] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client_id = client_id
+        self._http = http or (lambda: httpx.Client(timeout=5.0, follow_redirects=False))
+        self._clock = clock
+        self._discovered: dict[str, tuple[float, ProviderMetadata]] = {}
+        self._lock = threading.Lock()
+
+    def metadata(self, issuer: str) -> ProviderMetadata:
+        """The issuer's endpoints from ``/.well-known/openid-configuration`` (cached)."""
+        now = self._clock()
+        with self._lock:
+            cached = self._discovered.get(issuer)
+        if cached is not None and now - cached[0] < _DISCOVERY_SECONDS:
+            return cached[1]
+        url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+        document = self._get_json(url)
+        try:
+            meta = ProviderMetadata(
+                issuer=str(document["issuer"]),
+                authorization_endpoint=str(document["authorization_endpoint"]),
+                token_endpoint=str(document["token_endpoint"]),
+                jwks_uri=str(document["jwks_uri"]),
+            )
+        except KeyError as e:
+            raise SignInFailed("the identity provider does not offer the code flow") from e
+        if meta.issuer != issuer:  # OpenID Connect Discovery 1.0 §4.3
+            raise SignInFailed("the identity provider's metadata names another issuer")
+        with self._lock:
+            self._discovered[issuer] = (now, meta)
+        return meta
+
+    def authorization_url(
+        self,
+        meta: ProviderMetadata,
+        *,
+        redirect_uri: str,
+        state: str,
+        nonce: str,
+        verifier: str,
+        max_age: int | None,
+        prompt: str | None = None,
+        acr_values: str | None = None,
+    ) -> str:
+        """Where to send the browser to sign in."""
+        query = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": "openid fhirUser",
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": code_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+        if max_age is not None:
+            query["max_age"] = str(max_age)
+        if prompt:
+            query["prompt"] = prompt
+        if acr_values:
+            query["acr_values"] = acr_values
+        return f"{meta.authorization_endpoint}?{urlencode(query)}"
+
+    def exchange(
+        self, meta: ProviderMetadata, *, code: str, redirect_uri: str, verifier: str
+    ) -> Tokens:
+        """Redeem the code (RFC 6749 §4.1.3 with the PKCE verifier)."""
+        try:
+            with self._http() as http:
+                answer = http.post(
+                    meta.token_endpoint,
+                    data={
+                        "grant_type": "authorization_code",
+                        "code": code,
+                        "redirect_uri": redirect_uri,
+                        "client_id": self.client_id,
+                        "code_verifier": verifier,
+                    },
+                    headers={"Accept": "application/json"},
+                )
+        except httpx.HTTPError as e:
+            raise SignInFailed("the identity provider could not be reached") from e
+        if answer.status_code != 200:  # noqa: PLR2004
+            raise SignInFailed(f"the identity provider refused the code ({answer.status_code})")
+        body = _json_object(answer)
+        access, id_token = body.get("access_token"), body.get("id_token")
+        if not isinstance(access, str) or not isinstance(id_token, str):
+            raise SignInFailed("the identity provider sent no access token or ID token")
+        return Tokens(access_token=access, id_token=id_token)
+
+    def id_token_claims(self, meta: ProviderMetadata, id_token: str, *, nonce: str) -> dict[str, Any]:
+        """Verify the ID token's signature and claims; return its claims."""
+        keys = KeySet.import_key_set(self._get_json(meta.jwks_uri))  # type: ignore[arg-type]
+        try:
+            token = jwt.decode(id_token, keys, algorithms=list(ID_TOKEN_ALGORITHMS))
+        except (JoseError, ValueError) as e:
+            raise SignInFailed("the ID token's signature does not verify") from e
+        claims = dict(token.claims)
+        now = self._clock()
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience
+        exp = claims.get("exp")
+        if claims.get("iss") != meta.issuer:
+            raise SignInFailed("the ID token names another issuer")
+        if not isinstance(audiences, list) or self.client_id not in audiences:
+            raise SignInFailed("the ID token is not meant for chartgate's reviewer page")
+        if len(audiences) > 1 and claims.get("azp") != self.client_id:
+            raise SignInFailed("the ID token's authorized party is not the reviewer page")
+        if not isinstance(exp, int | float) or now > exp + _LEEWAY_SECONDS:
+            raise SignInFailed("the ID token has expired")
+        if claims.get("nonce") != nonce:
+            raise SignInFailed("the ID token does not answer this sign-in (nonce)")
+        if not isinstance(claims.get("sub"), str):
+            raise SignInFailed("the ID token names no subject")
+        return claims
+
+    def _get_json(self, url: str) -> dict[str, Any]:
+        try:
+            with self._http() as http:
+                answer = http.get(url, headers={"Accept": "application/json"})
+        except httpx.HTTPError as e:
+            raise SignInFailed("the identity provider could not be reached") from e
+        if answer.status_code != 200:  # noqa: PLR2004
+            raise SignInFailed(f"the identity provider answered {answer.status_code}")
+        return _json_object(answer)
+
+
+def _json_object(answer: httpx.Response) -> dict[str, Any]:
+    try:
+        body = answer.json()
+    except ValueError as e:
+        raise SignInFailed("the identity provider's answer is not JSON") from e
+    if not isinstance(body, dict):
+        raise SignInFailed("the identity provider's answer is not a JSON object")
+    return body

@@ -1,0 +1,51 @@
+"""Security headers of the reviewer page: a strict CSP, no framing but by the EHR, no caching.
+
+The page holds PHI and an approve button, so: scripts and styles only from our own origin
+(no ``unsafe-inline``: the page has no inline script or style at all), forms only to
+ourselves and to the tenants' identity providers (step-up redirects a form post there), no
+framing except by the EHR origins configured for SMART embedded launch, nothing cached,
+no referrer leaving with a draft id in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+
+def origin_of(url: str) -> str:
+    """``https://idp.example:8443`` of ``https://idp.example:8443/realms/x``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def headers(*, issuers: Iterable[str], frame_ancestors: Iterable[str]) -> dict[str, str]:
+    """The headers every ``/review`` response carries."""
+    ancestors = sorted(set(frame_ancestors))
+    form_targets = " ".join(["'self'", *sorted({origin_of(i) for i in issuers})])
+    framing = " ".join(ancestors) if ancestors else "'none'"
+    policy = "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self'",
+            "connect-src 'self'",
+            f"form-action {form_targets}",
+            f"frame-ancestors {framing}",
+            "base-uri 'none'",
+        )
+    )
+    out = {
+        "Content-Security-Policy": policy,
+        "Cache-Control": "no-store",
+        "Pragma": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+    if not ancestors:
+        out["X-Frame-Options"] = "DENY"  # for browsers that ignore frame-ancestors
+    return out
