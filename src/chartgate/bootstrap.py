@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy import Engine
 
 from chartgate.adapters.anchors import FileAnchor
+from chartgate.adapters.archive import FileArchive
 from chartgate.adapters.ehr.audit_sink import build_sinks
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
 from chartgate.adapters.fhir_models import R4BSchema
@@ -30,18 +31,21 @@ from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.storage.migrate import upgrade
+from chartgate.adapters.storage.retention import SqlRetentionStore
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
 from chartgate.adapters.system import SystemClock, UuidIds
 from chartgate.domain.access import EncounterGrant, TenantAccess
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal
 from chartgate.policy import load_default_policy, load_policy_file
+from chartgate.policy.retention import load_retention
 from chartgate.service.audit import AuditService
 from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
 from chartgate.service.handlers import Handlers
 from chartgate.service.idempotency import IdempotencyGuard
 from chartgate.service.ports import Clock, IdSource
+from chartgate.service.retention import RetentionService
 from chartgate.service.validation import DraftValidator
 from chartgate.service.writeback import WritebackExecutor
 from chartgate.settings import Settings
@@ -98,6 +102,7 @@ class Application:
             uow=self.uow,
             ehr=self.ehr,
             clock=self.clock,
+            max_attempts=self.settings.worker_max_attempts,
             owner=owner or f"{socket.gethostname()}:{id(self)}",
         )
 
@@ -247,6 +252,36 @@ def build_audit_sink(
         owner=f"{socket.gethostname()}:{os.getpid()}:{id(sinks)}"[-100:],
         batch=settings.audit_sink_batch,
     )
+
+
+def open_retention(
+    settings: Settings, *, clock: Clock | None = None
+) -> tuple[RetentionService, Engine]:
+    """The retention runner (``chartgate retention run``): rules, store, ledger, archive.
+
+    The archive directory defaults to ``retention-archive`` beside the KEK file.
+    """
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    pseudonyms = KeyedPseudonyms(cipher.derive_key)
+    clock = clock or SystemClock()
+    ledger = build_ledger(settings, engine, pseudonyms, clock, UuidIds())
+    loaded = load_retention(settings.retention_policy)
+    archive = settings.retention_archive_dir or Path(settings.key_file).parent / "retention-archive"
+    service = RetentionService(
+        store=SqlRetentionStore(engine),
+        ledger=ledger.unit,
+        archive=FileArchive(archive),
+        clock=clock,
+        ids=UuidIds(),
+        rules=loaded.policy,
+        rules_hash=loaded.content_hash,
+        rules_source=loaded.source,
+        configured_tenants=[t.id for t in settings.tenants],
+        actor=f"system:retention@{socket.gethostname()}",
+        pseudonyms=pseudonyms,
+    )
+    return service, engine
 
 
 def open_ledger(settings: Settings) -> tuple[Ledger, Engine]:

@@ -38,14 +38,8 @@ SCRIBE_B = "scribe-b"
 GRANTED_PRACTITIONER = "Practitioner/prac-grant"
 GRANTED_ENCOUNTER = "Encounter/enc-777"
 FHIR_JSON = "application/fhir+json"
-ROW_TABLES = (
-    tables.drafts,
-    tables.draft_versions,
-    tables.approvals,
-    tables.writebacks,
-    tables.audit_events,
-    tables.idempotency_keys,
-)
+# Every table of the store; audit events and idempotency answers are compared more finely.
+ROW_TABLES = tuple(tables.metadata.sorted_tables)
 # Audit events a refusal itself may leave (a security alert); anything else is a side effect.
 REFUSAL_EVENT_WORDS = ("denied", "refused", "security", "rejected_access")
 

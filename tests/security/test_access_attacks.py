@@ -38,6 +38,25 @@ CALLS: dict[str, Call] = {
     ),
     "discard": lambda s, h: s.api.post(f"/v1/drafts/{s.drafts.a}/discard", headers=h),
     "finalize": lambda s, h: s.api.post(f"/v1/drafts/{s.drafts.a_committed}/finalize", headers=h),
+    "amend": lambda s, h: s.api.post(
+        f"/v1/writebacks/{s.drafts.a_writeback}/amend",
+        json=EDIT,
+        headers={**h, "If-Match": 'W/"1"'},
+    ),
+    "retract": lambda s, h: s.api.post(
+        f"/v1/writebacks/{s.drafts.a_writeback}/retract",
+        json={"reason": "clinical-error"},
+        headers=h,
+    ),
+    "rebase": lambda s, h: s.api.post(
+        f"/v1/drafts/{s.drafts.a}/rebase",
+        json={"baseline": {"DocumentReference/doc-9": "3"}},
+        headers=h,
+    ),
+}
+AUDIT_READS: dict[str, Call] = {
+    "audit-events": lambda s, h: s.api.get("/v1/audit/events", headers=h),
+    "audit-checkpoint": lambda s, h: s.api.get("/v1/audit/checkpoint", headers=h),
 }
 
 Token = Callable[[TwoTenants], str]
@@ -53,6 +72,15 @@ ROLE_ATTACKS: list[tuple[str, Token, str]] = [
     *[("admin", lambda s: s.role_token("admin"), verb) for verb in sorted(CALLS)],
     *[("auditor", lambda s: s.role_token("auditor"), verb) for verb in sorted(CALLS)],
     ("clinician", lambda s: s.clinician_token(), "submit"),
+    *[
+        (who, token, audit)
+        for who, token in (
+            ("clinician", lambda s: s.clinician_token()),
+            ("scribe", lambda s: s.scribe_token()),
+            ("admin", lambda s: s.role_token("admin")),
+        )
+        for audit in sorted(AUDIT_READS)
+    ],
 ]
 
 
@@ -65,7 +93,8 @@ def test_a_role_cannot_use_another_roles_verbs(
 ) -> None:
     """Scribes only submit, admins and auditors never touch drafts, clinicians never submit."""
     del who
-    refused(CALLS[verb](two_tenants, two_tenants.bearer(token(two_tenants))), 403)
+    call = CALLS.get(verb) or AUDIT_READS[verb]
+    refused(call(two_tenants, two_tenants.bearer(token(two_tenants))), 403)
 
 
 def step_up_challenge(answer: httpx.Response) -> dict[str, str]:
@@ -89,6 +118,9 @@ STRENGTH_ATTACKS: dict[str, tuple[str, dict[str, Any]]] = {
     "finalize-auth-time-just-past-window": ("finalize", {"auth_time": int(time.time()) - 330}),
     "finalize-wrong-acr": ("finalize", {"acr": "urn:chartgate:acr:pwd"}),
     "finalize-no-acr": ("finalize", {"acr": None}),
+    "retract-stale-auth-time": ("retract", {"auth_time": int(time.time()) - 3600}),
+    "retract-password-only": ("retract", {"amr": ("pwd",)}),
+    "amend-password-only": ("amend", {"amr": ("pwd",)}),
 }
 
 
@@ -103,7 +135,7 @@ def test_weak_or_stale_authentication_gets_a_step_up_challenge(
         claims = {"auth_time": int(time.time()) - 330}
     answer = CALLS[verb](two_tenants, two_tenants.bearer(two_tenants.clinician_token(**claims)))
     params = step_up_challenge(answer)
-    if verb == "finalize" and "amr" not in claims:
+    if verb in {"finalize", "retract"} and "amr" not in claims:
         assert params["max_age"] == "300"
         assert params["acr_values"] == MFA_ACR
 

@@ -37,14 +37,30 @@ VERBS: dict[str, Request] = {
     ),
     "discard": lambda s, i, h: s.api.post(f"/v1/drafts/{i}/discard", headers=h),
     "finalize": lambda s, i, h: s.api.post(f"/v1/drafts/{i}/finalize", headers=h),
+    "rebase": lambda s, i, h: s.api.post(
+        f"/v1/drafts/{i}/rebase", json={"baseline": {"DocumentReference/doc-9": "3"}}, headers=h
+    ),
+    "amend": lambda s, i, h: s.api.post(
+        f"/v1/writebacks/{i}/amend", json=EDIT, headers={**h, "If-Match": 'W/"1"'}
+    ),
+    "retract": lambda s, i, h: s.api.post(
+        f"/v1/writebacks/{i}/retract", json={"reason": "clinical-error"}, headers=h
+    ),
 }
+ON_WRITEBACKS = {"amend", "retract"}
 
 
 def other_tenant_target(stack: TwoTenants, verb: str, attacker: str) -> str:
-    """The victim's draft the verb would need: committed for finalize, in review otherwise."""
-    if attacker == TENANT_A:
-        return stack.drafts.b_committed if verb == "finalize" else stack.drafts.b
-    return stack.drafts.a_committed if verb == "finalize" else stack.drafts.a
+    """The victim's object the verb needs.
+
+    Its write-back for amend/retract, its committed draft for finalize, else its draft in review.
+    """
+    d = stack.drafts
+    if verb in ON_WRITEBACKS:
+        return d.b_writeback if attacker == TENANT_A else d.a_writeback
+    if verb == "finalize":
+        return d.b_committed if attacker == TENANT_A else d.a_committed
+    return d.b if attacker == TENANT_A else d.a
 
 
 @pytest.mark.usefixtures("unchanged")

@@ -12,6 +12,7 @@ from chartgate.api import errors
 from chartgate.api.routes import audit, drafts, ops
 from chartgate.bootstrap import Application
 from chartgate.observability import Metrics
+from chartgate.web import routes as reviewer
 
 
 def create_app(application: Application) -> FastAPI:
@@ -27,6 +28,7 @@ def create_app(application: Application) -> FastAPI:
     app.include_router(drafts.router)
     app.include_router(ops.router)
     app.include_router(audit.router)
+    reviewer.install(app, application)  # the reviewer page, /review (issue 7)
 
     @app.middleware("http")
     async def _observe(

@@ -54,7 +54,9 @@ def demo(
 ) -> None:
     """Run the whole story on the embedded default (SQLite, sandbox EHR, dev IdP)."""
     from chartgate.cli.demo import database_url_from_env, run_demo  # noqa: PLC0415
+    from chartgate.observability import configure_logging  # noqa: PLC0415
 
+    configure_logging("WARNING")  # the story is the output; logs (scrubbed) only for problems
     result = run_demo(database_url_from_env())
     if as_json:
         print(json.dumps(result.summary(), indent=2))
@@ -118,7 +120,11 @@ def serve(
     configure_logging(settings.log_level)
     application = build(settings)
     try:
-        uvicorn.run(create_app(application), host=host, port=port, log_config=None)
+        # No access log: request lines carry paths and query strings (ids, references); the
+        # metrics count requests by route template instead (observability.py).
+        uvicorn.run(
+            create_app(application), host=host, port=port, log_config=None, access_log=False
+        )
     finally:
         application.close()
 

@@ -38,11 +38,15 @@ class EventType(StrEnum):
     INTEGRITY_REFUSED = "writeback.integrity_refused"
     WRITEBACK_SUPERSEDE_REFUSED = "writeback.supersede_refused"
     WRITEBACK_LEASE_LOST = "writeback.lease_lost"
+    WRITEBACK_ESCALATED = "writeback.escalated"
     AUTHN_FAILED = "security.authn_failed"
     AUTHZ_DENIED = "security.authz_denied"
     AUDIT_READ = "audit.read"
     POLICY_LOADED = "policy.loaded"
     KEY_CREATED = "key.created"
+    KEY_DESTROYED = "key.destroyed"  # crypto-shredding a tenant's data key (ADR 0012)
+    RETENTION_DELETED = "retention.deleted"  # a retention rule deleted a draft's rows
+    RETENTION_ARCHIVED = "retention.archived"  # a ledger segment or checkpoints archived
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ class Action(StrEnum):
     SEND = "send"  # a worker claims the write-back and sends it
     COMMIT = "commit"  # the EHR confirmed the write
     CONFIRM_RETRACT = "confirm_retract"  # the EHR confirmed the note is entered-in-error
+    FOLLOW_UP_FAILED = "follow_up_failed"  # finalize/amend/retract refused: note unchanged
     CONFLICT = "conflict"  # the chart changed since the baseline (409/412)
     REJECT = "reject"  # the EHR (or validation) said no, for a reason
     LOSE_ANSWER = "lose_answer"  # timeout / dropped connection after the request left
@@ -59,6 +60,7 @@ TRANSITIONS: dict[tuple[DraftState, Action], DraftState] = {
     (S.QUEUED, A.SEND): S.SENDING,
     (S.SENDING, A.COMMIT): S.COMMITTED,
     (S.SENDING, A.CONFIRM_RETRACT): S.RETRACTED,
+    (S.SENDING, A.FOLLOW_UP_FAILED): S.COMMITTED,
     (S.SENDING, A.CONFLICT): S.CONFLICT,
     (S.SENDING, A.REJECT): S.REJECTED,
     (S.SENDING, A.LOSE_ANSWER): S.AMBIGUOUS,

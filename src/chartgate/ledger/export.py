@@ -140,6 +140,7 @@ _OUTCOME_BY_TYPE: Final = {
     "writeback.ambiguous": Outcome.SERIOUS,
     "writeback.supersede_refused": Outcome.SERIOUS,
     "writeback.integrity_refused": Outcome.MAJOR,
+    "writeback.escalated": Outcome.SERIOUS,
     "security.authn_failed": Outcome.MINOR,
     "security.authz_denied": Outcome.MINOR,
 }

@@ -199,9 +199,7 @@ class AuthorizationCodes:
             "acr": sign_in.acr,
             "sid": sign_in.sid,
         }
-        access = self._idp.mint_for(
-            "clinician", lifetime_seconds=ACCESS_TOKEN_SECONDS, **common
-        )
+        access = self._idp.mint_for("clinician", lifetime_seconds=ACCESS_TOKEN_SECONDS, **common)
         id_token = self._idp.mint(
             subject=demo.subject,
             audience=request.client_id,

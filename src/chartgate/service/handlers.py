@@ -697,7 +697,9 @@ class Handlers:
     ) -> WritebackRecord:
         record = WritebackRecord(
             tenant=draft.tenant,
-            id=approval.writeback_id if approval.kind == "approve" else approval.id,
+            # One id names the outbox row, the business identifier of a new document and the
+            # Provenance tag: reconciliation searches by it, so it must be the same everywhere.
+            id=approval.writeback_id,
             draft_id=draft.id,
             approval_id=approval.id,
             kind=approval.kind,

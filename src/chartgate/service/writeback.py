@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chartgate.domain.documents import attachment_text, identifier_query
 from chartgate.domain.drafts import Approval, Draft
@@ -88,7 +88,7 @@ class _Outcome(Exception):
         self.retry_after = retry_after
 
 
-class _LeaseLost(Exception):  # noqa: N818 - internal control flow, not an error
+class _LeaseLost(Exception):  # internal control flow, not an error
     """This worker no longer holds the write-back: another one took over; stop at once."""
 
 
@@ -105,6 +105,7 @@ class WritebackExecutor:
         lease: timedelta = timedelta(seconds=60),
         retry: RetryPolicy | None = None,
         jitter: Callable[[], float] = random.random,
+        max_attempts: int = 8,
     ) -> None:
         self._uow = uow
         self._ehr = ehr
@@ -113,6 +114,7 @@ class WritebackExecutor:
         self._lease = lease
         self._retry = retry or RetryPolicy()
         self._jitter = jitter
+        self._max_attempts = max_attempts
 
     def run_once(self, *, limit: int = 10) -> int:
         """Process every write-back due now (up to ``limit``); return how many were taken."""
@@ -145,30 +147,31 @@ class WritebackExecutor:
                     draft.transition(Action.RECONCILE_ABSENT)  # provisional: re-decided below
                 draft.transition(Action.SEND)
                 uow.drafts.save(draft, at=now)
-        gateway = self._ehr.gateway(tenant)
+        try:
+            outcome = self._attempt(draft, approval, record)
+            self._finish(draft, record, outcome)
+        except _LeaseLost:
+            self._event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
+        return True
+
+    def _attempt(self, draft: Draft, approval: Approval, record: WritebackRecord) -> _Outcome:
+        """Carry the write-back as far as it goes now and say how this attempt ended."""
+        gateway = self._ehr.gateway(draft.tenant)
         try:
             self._integrity(draft, approval, record)
             self._send(gateway, draft, approval, record)
-            outcome = _Outcome(Action.COMMIT)
         except _Outcome as decided:
-            outcome = decided
-        except _LeaseLost:
-            self._event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
-            return True
+            return decided
         except EhrAmbiguous as exc:
-            outcome = _Outcome(Action.LOSE_ANSWER, reason=exc.message)
+            return _Outcome(Action.LOSE_ANSWER, reason=exc.message)
         except EhrUnreachable as exc:
-            outcome = _Outcome(Action.RETRY, reason=exc.message)
+            return _Outcome(Action.RETRY, reason=exc.message)
         except EhrError as exc:
             # A read or search that failed (e.g. 503 while reconciling): nothing was decided,
             # so keep what we knew: still possibly landed, or simply to be retried.
             action = Action.LOSE_ANSWER if record.may_have_landed else Action.RETRY
-            outcome = _Outcome(action, reason=exc.message, retry_after=exc.retry_after)
-        try:
-            self._finish(draft, approval, record, outcome)
-        except _LeaseLost:
-            self._event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
-        return True
+            return _Outcome(action, reason=exc.message, retry_after=exc.retry_after)
+        return _Outcome(Action.COMMIT)
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -462,56 +465,22 @@ class WritebackExecutor:
         if not held:
             raise _LeaseLost
 
-    def _finish(
-        self, draft: Draft, approval: Approval, record: WritebackRecord, outcome: _Outcome
-    ) -> None:
+    def _finish(self, draft: Draft, record: WritebackRecord, outcome: _Outcome) -> None:
+        """Record how the attempt ended: write-back row, draft state and audit event, at once."""
         now = self._clock.now()
-        del approval
-        data: JsonObject
         with self._uow() as uow:
             draft = uow.drafts.get(draft.tenant, draft.id, for_update=True)
             if outcome.status is not None:
                 record.last_status = outcome.status
-            if outcome.action is Action.COMMIT:
-                record.state = DraftState.COMMITTED.value
-                record.last_reason = None
-                draft.doc_status = DOC_STATUS_BY_KIND[record.kind]
-                if record.kind == "retract":
-                    outcome = _Outcome(Action.CONFIRM_RETRACT)
-                event, data = (
-                    EventType.WRITEBACK_COMMITTED,
-                    {
-                        "ehr_resource": f"DocumentReference/{record.document_id}",
-                        "ehr_version_id": record.document_version,
-                        "provenance": f"Provenance/{record.provenance_id}",
-                    },
-                )
-            elif outcome.action is Action.LOSE_ANSWER:
-                record.state = DraftState.AMBIGUOUS.value
-                record.may_have_landed = True
-                delay = self._retry.delay(record.attempts, outcome.retry_after, self._jitter())
-                if not self._ehr.supports_conditional_create(draft.tenant):
-                    # Nothing at the EHR guards a resend: give a create the EHR may still be
-                    # working on time to show up before a search can call it absent.
-                    delay = max(delay, self._ehr.settle_seconds(draft.tenant))
-                record.next_attempt_at = now + timedelta(seconds=delay)
-                event, data = EventType.WRITEBACK_AMBIGUOUS, {"retry_in_seconds": round(delay, 3)}
-            elif outcome.action is Action.RETRY:
-                record.state = DraftState.QUEUED.value
-                delay = self._retry.delay(record.attempts, outcome.retry_after, self._jitter())
-                record.next_attempt_at = now + timedelta(seconds=delay)
-                event, data = EventType.WRITEBACK_RETRY, {"retry_in_seconds": round(delay, 3)}
-            elif outcome.action is Action.CONFLICT:
-                record.state = DraftState.CONFLICT.value
-                event, data = EventType.WRITEBACK_CONFLICT, {}
-            else:
-                record.state = DraftState.REJECTED.value
-                event, data = EventType.WRITEBACK_REJECTED, {}
-            record.last_reason = outcome.reason or record.last_reason
-            if outcome.action in (Action.COMMIT, Action.CONFIRM_RETRACT):
-                record.last_reason = None
+            outcome, event, data = self._settle(draft, record, outcome, now)
             if draft.state is DraftState.SENDING:
-                draft.transition(outcome.action)
+                if record.kind != "approve" and outcome.action in (Action.CONFLICT, Action.REJECT):
+                    # A refused finalize/amend/retract leaves the chart's note as it was:
+                    # the draft stays committed; the write-back row carries the refusal.
+                    draft.transition(Action.FOLLOW_UP_FAILED)
+                    draft.approved_version = self._chart_version(uow, draft)
+                else:
+                    draft.transition(outcome.action)
             if not uow.writebacks.save_progress(record, now=now, owner=self._owner):
                 raise _LeaseLost  # rolls back the draft's change too
             uow.drafts.save(draft, at=now)
@@ -527,6 +496,79 @@ class WritebackExecutor:
                 },
                 uow=uow,
             )
+
+    def _settle(
+        self, draft: Draft, record: WritebackRecord, outcome: _Outcome, now: datetime
+    ) -> tuple[_Outcome, EventType, JsonObject]:
+        """Apply the outcome to the write-back row; return the draft's action and the event."""
+        action = outcome.action
+        if action is Action.COMMIT:
+            record.state = DraftState.COMMITTED.value
+            record.last_reason = None
+            draft.doc_status = DOC_STATUS_BY_KIND[record.kind]
+            committed = {
+                "ehr_resource": f"DocumentReference/{record.document_id}",
+                "ehr_version_id": record.document_version,
+                "provenance": f"Provenance/{record.provenance_id}",
+            }
+            if record.kind == "retract":
+                outcome = _Outcome(Action.CONFIRM_RETRACT)
+            return outcome, EventType.WRITEBACK_COMMITTED, committed
+        record.last_reason = outcome.reason or record.last_reason
+        if action in (Action.CONFLICT, Action.REJECT):
+            conflict = action is Action.CONFLICT
+            record.state = (DraftState.CONFLICT if conflict else DraftState.REJECTED).value
+            return (
+                outcome,
+                (EventType.WRITEBACK_CONFLICT if conflict else EventType.WRITEBACK_REJECTED),
+                {},
+            )
+        delay = self._retry.delay(record.attempts, outcome.retry_after, self._jitter())
+        if action is Action.LOSE_ANSWER:
+            record.state = DraftState.AMBIGUOUS.value
+            record.may_have_landed = True
+            if not self._ehr.supports_conditional_create(draft.tenant):
+                # Nothing at the EHR guards a resend: give a create the EHR may still be
+                # working on time to show up before a search can call it absent.
+                delay = max(delay, self._ehr.settle_seconds(draft.tenant))
+            event = EventType.WRITEBACK_AMBIGUOUS
+        else:
+            record.state = DraftState.QUEUED.value
+            event = EventType.WRITEBACK_RETRY
+        record.next_attempt_at = now + timedelta(seconds=delay)
+        event, data = self._maybe_escalate(
+            record, now, event, {"retry_in_seconds": round(delay, 3)}
+        )
+        return outcome, event, data
+
+    def _maybe_escalate(
+        self, record: WritebackRecord, now: datetime, event: EventType, data: JsonObject
+    ) -> tuple[EventType, JsonObject]:
+        """After ``max_attempts`` a write-back needs a person: say so once, keep it parked.
+
+        Nothing is dropped and nothing is re-sent blindly: an ambiguous write stays ambiguous
+        (reconciled at the capped interval), a queued one keeps its slow retries.
+        """
+        if record.attempts < self._max_attempts:
+            return event, data
+        record.next_attempt_at = now + timedelta(seconds=self._retry.cap_seconds)
+        record.last_reason = f"needs attention after {record.attempts} attempts: " + (
+            record.last_reason or "no answer"
+        )
+        if record.attempts == self._max_attempts:
+            return EventType.WRITEBACK_ESCALATED, {**data, "attempts": record.attempts}
+        return event, data
+
+    def _chart_version(self, uow: UnitOfWork, draft: Draft) -> int | None:
+        """The approved version whose document is in the chart now (after a refused amend)."""
+        committed = [
+            w
+            for w in uow.writebacks.for_draft(draft.tenant, draft.id)
+            if w.state == DraftState.COMMITTED.value and w.kind in CREATES
+        ]
+        if not committed:
+            return draft.approved_version
+        return uow.approvals.get(draft.tenant, committed[-1].approval_id).version
 
     def _event(
         self,

@@ -31,7 +31,7 @@ _LEEWAY_SECONDS = 60
 _DISCOVERY_SECONDS = 300
 
 
-class SignInFailed(Exception):  # noqa: N818 - named for the condition, like the domain errors
+class SignInFailed(Exception):
     """The identity provider or its answer cannot be used; the message names no secret."""
 
 
@@ -161,7 +161,9 @@ class OidcClient:
             raise SignInFailed("the identity provider sent no access token or ID token")
         return Tokens(access_token=access, id_token=id_token)
 
-    def id_token_claims(self, meta: ProviderMetadata, id_token: str, *, nonce: str) -> dict[str, Any]:
+    def id_token_claims(
+        self, meta: ProviderMetadata, id_token: str, *, nonce: str
+    ) -> dict[str, Any]:
         """Verify the ID token's signature and claims; return its claims."""
         keys = KeySet.import_key_set(self._get_json(meta.jwks_uri))  # type: ignore[arg-type]
         try:

@@ -8,6 +8,7 @@ the rules refuse. This module only says things plainly.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,59 +106,89 @@ def chart_writeback(records: list[WritebackRecord]) -> WritebackRecord | None:
 def banner(view: DraftView) -> Banner:
     """The status banner: one of the fixed texts, and what it means right now."""
     state = view.draft.state
-    latest = view.writebacks[-1] if view.writebacks else None
-    kind = latest.kind if latest else "approve"
-    if state is DraftState.IN_REVIEW:
-        return Banner(
-            "draft",
-            "Draft — not in the chart",
-            "Nothing has been sent. Save draft keeps your edits in chartgate; "
-            "Approve for chart queues this version for the EHR.",
-        )
     if state in PENDING_STATES:
-        what = {
-            "finalize": "Finalization queued: the chart's note will become final.",
-            "amend": "Amendment queued: it will replace the note in the chart.",
-            "retract": "Retraction queued: the note will be marked entered-in-error.",
-        }.get(kind, "The approved version is waiting for the write-back worker.")
-        if state is DraftState.AMBIGUOUS:
-            what = (
-                "The EHR did not answer; chartgate reads the chart back before any resend, "
-                "so the note cannot land twice."
-            )
-        return Banner("queued", "Approved — queued for the chart", what)
-    if state is DraftState.COMMITTED:
-        record = chart_writeback(view.writebacks)
-        document = f"DocumentReference/{record.document_id}" if record else "DocumentReference/?"
-        status = view.draft.doc_status or "preliminary"
-        return Banner(
-            "committed",
-            f"In the chart — {document}",
-            f"docStatus {status}, version {record.document_version if record else '?'} in the EHR.",
+        return _pending_banner(view)
+    return _BANNERS.get(state, _ended_banner)(view)
+
+
+def _draft_banner(_view: DraftView) -> Banner:
+    return Banner(
+        "draft",
+        "Draft — not in the chart",
+        "Nothing has been sent. Save draft keeps your edits in chartgate; "
+        "Approve for chart queues this version for the EHR.",
+    )
+
+
+def _pending_banner(view: DraftView) -> Banner:
+    latest = view.writebacks[-1] if view.writebacks else None
+    what = {
+        "finalize": "Finalization queued: the chart's note will become final.",
+        "amend": "Amendment queued: it will replace the note in the chart.",
+        "retract": "Retraction queued: the note will be marked entered-in-error.",
+    }.get(latest.kind if latest else "", "The approved version is waiting for the worker.")
+    if view.draft.state is DraftState.AMBIGUOUS:
+        what = (
+            "The EHR did not answer; chartgate reads the chart back before any resend, "
+            "so the note cannot land twice."
         )
-    if state is DraftState.CONFLICT:
-        reason = latest.last_reason if latest and latest.last_reason else "the chart changed"
-        return Banner(
-            "conflict",
-            "Conflict — the chart changed",
-            f"Nothing was overwritten. The EHR said: {reason}. Rebase on the chart's current "
-            "version, review again and approve again.",
-        )
-    if state is DraftState.REJECTED:
-        reason = _rejection(latest)
-        return Banner(
-            "rejected",
-            f"Rejected by the EHR — {reason}",
-            "Nothing was written. Edit the draft and approve it again, or discard it.",
-        )
-    if state is DraftState.RETRACTED:
-        document = f"DocumentReference/{latest.document_id}" if latest else "the note"
-        return Banner(
-            "ended",
-            "Retracted — entered in error in the chart",
-            f"{document} is marked entered-in-error; it was not deleted.",
-        )
+    return Banner("queued", "Approved — queued for the chart", what)
+
+
+def _committed_banner(view: DraftView) -> Banner:
+    record = chart_writeback(view.writebacks)
+    document = f"DocumentReference/{record.document_id}" if record else "DocumentReference/?"
+    version = record.document_version if record else "?"
+    status = view.draft.doc_status or "preliminary"
+    return Banner(
+        "committed",
+        f"In the chart — {document}",
+        f"docStatus {status}, version {version} in the EHR.",
+    )
+
+
+def _conflict_banner(view: DraftView) -> Banner:
+    latest = view.writebacks[-1] if view.writebacks else None
+    reason = latest.last_reason if latest and latest.last_reason else "the chart changed"
+    return Banner(
+        "conflict",
+        "Conflict — the chart changed",
+        f"Nothing was overwritten. The EHR said: {reason}. Rebase on the chart's current "
+        "version, review again and approve again.",
+    )
+
+
+def _rejected_banner(view: DraftView) -> Banner:
+    latest = view.writebacks[-1] if view.writebacks else None
+    return Banner(
+        "rejected",
+        f"Rejected by the EHR — {_rejection(latest)}",
+        "Nothing was written. Edit the draft and approve it again, or discard it.",
+    )
+
+
+def _retracted_banner(view: DraftView) -> Banner:
+    latest = view.writebacks[-1] if view.writebacks else None
+    document = f"DocumentReference/{latest.document_id}" if latest else "The note"
+    return Banner(
+        "ended",
+        "Retracted — entered in error in the chart",
+        f"{document} is marked entered-in-error; it was not deleted.",
+    )
+
+
+def _ended_banner(_view: DraftView) -> Banner:
     return Banner("ended", "Discarded — never sent to the chart", "This draft is closed.")
+
+
+_BANNERS: dict[DraftState, Callable[[DraftView], Banner]] = {
+    DraftState.IN_REVIEW: _draft_banner,
+    DraftState.COMMITTED: _committed_banner,
+    DraftState.CONFLICT: _conflict_banner,
+    DraftState.REJECTED: _rejected_banner,
+    DraftState.RETRACTED: _retracted_banner,
+    DraftState.DISCARDED: _ended_banner,
+}
 
 
 def _rejection(record: WritebackRecord | None) -> str:
@@ -242,6 +273,7 @@ def resource_rows(
 ) -> list[ResourceRow]:
     """Pair the AI draft's resources with the current ones by position and say what changed."""
     rows = []
+    changes: tuple[str, ...]
     for index in range(max(len(old), len(new))):
         before = old[index] if index < len(old) else None
         after = new[index] if index < len(new) else None

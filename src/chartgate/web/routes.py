@@ -42,12 +42,13 @@ from chartgate.domain.submission import Note, VersionEdit, check_baseline
 from chartgate.service.authz import StepUpRequired
 from chartgate.service.handlers import RequestMeta
 from chartgate.web import security
-from chartgate.web.oidc import OidcClient, SignInFailed
+from chartgate.web.oidc import OidcClient, SignInFailed, Tokens
 from chartgate.web.presenter import RETRACTION_REASONS, page_model
 from chartgate.web.session import (
     LOGIN_COOKIE,
     LOGIN_SECONDS,
     SESSION_COOKIE,
+    PendingLogin,
     ReviewerSession,
     SessionEnded,
     SessionLimits,
@@ -109,9 +110,7 @@ def install(app: FastAPI, application: Application) -> None:
     app.include_router(router)
 
     @app.middleware("http")
-    async def _review_headers(
-        request: Request, call_next: Callable[[Request], Any]
-    ) -> Response:
+    async def _review_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
         response: Response = await call_next(request)
         if request.url.path.startswith("/review"):
             response.headers.update(reviewer.headers)
@@ -270,8 +269,14 @@ def login(request: Request, return_to: str | None = None, issuer: str | None = N
         issuer = issuers[0]
     if issuer is None or issuer not in issuers:
         choices = [
-            (i, ", ".join(t.display_name or t.id for t in reviewer.application.settings.tenants
-                          if i in t.issuers))
+            (
+                i,
+                ", ".join(
+                    t.display_name or t.id
+                    for t in reviewer.application.settings.tenants
+                    if i in t.issuers
+                ),
+            )
             for i in issuers
         ]
         return _render(reviewer, "choose.html", choices=choices, return_to=target)
@@ -306,28 +311,20 @@ def callback(
             link=(f"/review/login?return_to={pending.return_to}", "Try again"),
         )
     try:
-        meta = reviewer.oidc.metadata(pending.issuer)
-        tokens = reviewer.oidc.exchange(
-            meta,
-            code=code,
-            redirect_uri=_base_url(request) + "/review/callback",
-            verifier=pending.verifier,
-        )
-        claims = reviewer.oidc.id_token_claims(meta, tokens.id_token, nonce=pending.nonce)
-        principal = reviewer.application.authenticate(tokens.access_token)
-    except SignInFailed as e:
-        return _message(reviewer, 502, "Sign-in failed", str(e))
-    except AuthError as e:
-        return _message(reviewer, 403, "Sign-in refused", f"The token was not accepted: {e}.")
-    if claims.get("sub") != principal.subject or claims.get("sid") != principal.session_id:
-        return _message(
-            reviewer, 403, "Sign-in refused", "The ID token and the access token disagree."
-        )
-    if principal.role is not Role.CLINICIAN:
-        return _message(reviewer, 403, "Sign-in refused", "The reviewer page is for clinicians.")
+        tokens, principal = _redeem(reviewer, request, pending, code)
+    except _Refused as e:
+        return _message(reviewer, e.status, e.title, e.text)
     previous = reviewer.sessions.peek(request.cookies.get(SESSION_COOKIE))
     if previous is not None:
         reviewer.sessions.end(previous.id)  # a new id every time: no session fixation
+        if pending.step_up and previous.subject != principal.subject:
+            return _message(
+                reviewer,
+                403,
+                "Sign-in refused",
+                "You re-authenticated as another person; sign in again from the start.",
+                link=("/review/login", "Sign in"),
+            )
     session = reviewer.sessions.create(
         tenant=principal.tenant,
         subject=principal.subject,
@@ -348,16 +345,54 @@ def callback(
     return response
 
 
+class _Refused(Exception):
+    def __init__(self, status: int, title: str, text: str) -> None:
+        super().__init__(text)
+        self.status, self.title, self.text = status, title, text
+
+
+def _redeem(
+    reviewer: Reviewer, request: Request, pending: PendingLogin, code: str
+) -> tuple[Tokens, Principal]:
+    """Exchange the code, check the ID token, verify the access token as the API would."""
+    try:
+        meta = reviewer.oidc.metadata(pending.issuer)
+        tokens = reviewer.oidc.exchange(
+            meta,
+            code=code,
+            redirect_uri=_base_url(request) + "/review/callback",
+            verifier=pending.verifier,
+        )
+        claims = reviewer.oidc.id_token_claims(meta, tokens.id_token, nonce=pending.nonce)
+        principal = reviewer.application.authenticate(tokens.access_token)
+    except SignInFailed as e:
+        raise _Refused(502, "Sign-in failed", str(e)) from e
+    except AuthError as e:
+        raise _Refused(403, "Sign-in refused", f"The token was not accepted: {e}.") from e
+    if claims.get("sub") != principal.subject or claims.get("sid") != principal.session_id:
+        raise _Refused(403, "Sign-in refused", "The ID token and the access token disagree.")
+    if principal.role is not Role.CLINICIAN:
+        raise _Refused(403, "Sign-in refused", "The reviewer page is for clinicians.")
+    return tokens, principal
+
+
 @router.post("/logout")
 def logout(request: Request, form: FormDep) -> Response:
     """Sign out of chartgate (the identity provider's own session is its business)."""
     reviewer = _reviewer(request)
     session = reviewer.sessions.peek(request.cookies.get(SESSION_COOKIE))
-    if session is None or not _same_origin(request) or not session.csrf_ok(_field(form, "csrf_token")):
+    if (
+        session is None
+        or not _same_origin(request)
+        or not session.csrf_ok(_field(form, "csrf_token"))
+    ):
         return _message(reviewer, 403, "Refused", "This sign-out did not come from your session.")
     reviewer.sessions.end(session.id)
     response = _message(
-        reviewer, 200, "You are signed out", "Close this window, or sign in again.",
+        reviewer,
+        200,
+        "You are signed out",
+        "Close this window, or sign in again.",
         link=("/review/login", "Sign in"),
     )
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
@@ -520,7 +555,7 @@ def _edit(form: FormData) -> VersionEdit:
             note=Note(
                 type=_field(form, "note_type") or "",
                 title=_field(form, "title") or "",
-                content_type=_field(form, "content_type") or "text/plain",  # type: ignore[arg-type]
+                content_type=_field(form, "content_type") or "text/plain",
                 text=_text(form, "text"),
             ),
             resources=tuple(resources),
@@ -559,40 +594,57 @@ def _mutate(
     edit_text = _text(form, "text") if keeps_text else None
     try:
         notice = action(principal, _meta(request))
-    except StepUpRequired as e:
-        return _begin_login(
+    except ChartgateError as e:
+        return _refusal(
             reviewer,
             request,
-            issuer=session.issuer,
-            return_to=f"/review/{draft_id}",
-            step_up=e,
-        )
-    except NotFound:
-        return _not_found(reviewer)
-    except ValidationFailed as e:
-        return _page(
-            reviewer, request, session, principal, draft_id, status=422,
-            error=e.message, error_findings=[f.as_dict() for f in e.findings],
+            (session, principal),
+            draft_id,
+            e,
             edit_text=edit_text,
-        )
-    except Forbidden as e:
-        return _message(
-            reviewer, 403, "Not allowed", e.message,
-            link=(f"/review/{draft_id}", "Back to the draft"),
-        )
-    except AuthError:
-        reviewer.sessions.end(session.id)
-        return _session_ended(reviewer, f"/review/{draft_id}")
-    except ChartgateError as e:
-        message = e.message
-        if isinstance(e, VersionMismatch):
-            message = f"The draft changed since you opened it ({e.message}). Review it again."
-        return _page(
-            reviewer, request, session, principal, draft_id,
-            status=_STATUS.get(type(e).__name__, 422), error=message, edit_text=edit_text,
         )
     session.notify("ok", notice)
     return RedirectResponse(f"/review/{draft_id}", status_code=303)
+
+
+def _refusal(
+    reviewer: Reviewer,
+    request: Request,
+    who: tuple[ReviewerSession, Principal],
+    draft_id: str,
+    error: ChartgateError,
+    *,
+    edit_text: str | None,
+) -> Response:
+    """Show why a handler said no; a step-up refusal sends the browser to sign in again."""
+    session, principal = who
+    back = (f"/review/{draft_id}", "Back to the draft")
+    if isinstance(error, StepUpRequired):
+        return _begin_login(
+            reviewer, request, issuer=session.issuer, return_to=back[0], step_up=error
+        )
+    if isinstance(error, NotFound):
+        return _not_found(reviewer)
+    if isinstance(error, Forbidden):
+        return _message(reviewer, 403, "Not allowed", error.message, link=back)
+    if isinstance(error, AuthError):
+        reviewer.sessions.end(session.id)
+        return _session_ended(reviewer, back[0])
+    message = error.message
+    if isinstance(error, VersionMismatch):
+        message = f"The draft changed since you opened it ({error.message}). Review it again."
+    findings = error.findings if isinstance(error, ValidationFailed) else ()
+    return _page(
+        reviewer,
+        request,
+        session,
+        principal,
+        draft_id,
+        status=_STATUS.get(type(error).__name__, 422),
+        error=message,
+        error_findings=[f.as_dict() for f in findings],
+        edit_text=edit_text,
+    )
 
 
 @router.post("/{draft_id}/save")

@@ -4,7 +4,8 @@ The page holds PHI and an approve button, so: scripts and styles only from our o
 (no ``unsafe-inline``: the page has no inline script or style at all), forms only to
 ourselves and to the tenants' identity providers (step-up redirects a form post there), no
 framing except by the EHR origins configured for SMART embedded launch, nothing cached,
-no referrer leaving with a draft id in it.
+no referrer leaving for another origin with a draft id in it (``same-origin``, not
+``no-referrer``: that would make the browser send ``Origin: null`` on our own form posts).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def headers(*, issuers: Iterable[str], frame_ancestors: Iterable[str]) -> dict[s
         "Cache-Control": "no-store",
         "Pragma": "no-cache",
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cross-Origin-Resource-Policy": "same-origin",
         "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",

@@ -31,7 +31,7 @@ _MAX_PENDING = 10_000
 Ended = Literal["missing", "idle", "absolute", "token", "binding"]
 
 
-class SessionEnded(Exception):  # noqa: N818 - named for the condition, like the domain errors
+class SessionEnded(Exception):
     """There is no usable session; ``reason`` says why (for the page, never for an attacker)."""
 
     def __init__(self, reason: Ended) -> None:

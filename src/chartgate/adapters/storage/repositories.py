@@ -7,6 +7,7 @@ decrypted on the way out, with the row's identity as associated data.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -451,10 +452,15 @@ AuditRepository = SqlLedger
 
 
 class IdempotencyRepository:
-    """Stored answers to Idempotency-Key requests (Stripe semantics)."""
+    """Stored answers to Idempotency-Key requests (Stripe semantics).
 
-    def __init__(self, conn: Connection) -> None:
+    A stored answer can hold the draft's note text, so it is sealed like any clinical
+    content: the ``response`` column holds ``{"sealed": <base64 ciphertext>}`` only.
+    """
+
+    def __init__(self, conn: Connection, cipher: Cipher) -> None:
         self._conn = conn
+        self._cipher = cipher
 
     def find(self, tenant: str, principal: str, key: str) -> JsonObject | None:
         """The stored record for a key, or None."""
@@ -468,7 +474,16 @@ class IdempotencyRepository:
             .mappings()
             .first()
         )
-        return dict(row) if row is not None else None
+        if row is None:
+            return None
+        record = dict(row)
+        sealed = (record.get("response") or {}).get("sealed")
+        if sealed is not None:
+            plaintext = self._cipher.decrypt(
+                tenant, base64.b64decode(sealed), aad=_aad(tenant, "idempotency", principal, key)
+            )
+            record["response"] = json.loads(plaintext)
+        return record
 
     def begin(
         self, tenant: str, principal: str, key: str, request_hash: str, now: datetime
@@ -490,10 +505,19 @@ class IdempotencyRepository:
     ) -> None:
         """Store the answer to replay for later requests with the same key."""
         c = t.idempotency_keys.c
+        sealed = self._cipher.encrypt(
+            tenant,
+            json.dumps(response).encode(),
+            aad=_aad(tenant, "idempotency", principal, key),
+        )
         self._conn.execute(
             update(t.idempotency_keys)
             .where(c.tenant == tenant, c.principal == principal, c.key == key)
-            .values(state="done", status_code=status_code, response=response)
+            .values(
+                state="done",
+                status_code=status_code,
+                response={"sealed": base64.b64encode(sealed).decode("ascii")},
+            )
         )
 
     def forget(self, tenant: str, principal: str, key: str) -> None:

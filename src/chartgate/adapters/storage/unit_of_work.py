@@ -52,7 +52,7 @@ class SqlUnitOfWork:
         self.approvals = ApprovalRepository(self._conn, self._cipher)
         self.writebacks = WritebackRepository(self._conn, self._cipher)
         self.audit = AuditRepository(self._conn)
-        self.idempotency = IdempotencyRepository(self._conn)
+        self.idempotency = IdempotencyRepository(self._conn, self._cipher)
         return self
 
     def __exit__(

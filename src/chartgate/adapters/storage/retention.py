@@ -1,0 +1,203 @@
+"""The store's side of retention: find what is due, delete it with its ledger event.
+
+Every deletion re-checks, inside its own write transaction, that the draft is still
+settled and unchanged since the cutoff (a clinician may have touched it after planning),
+and appends its ledger event through ``SqlLedger`` on the same connection: the rows and
+the record of their deletion commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+)
+
+from chartgate.adapters.storage import tables as t
+from chartgate.adapters.storage.engine import writer_lock
+from chartgate.adapters.storage.ledger import SqlLedger
+from chartgate.domain.events import AuditRecord
+from chartgate.service.retention import DraftCandidate, RecordFor
+
+SETTLED_STATES = ("committed", "conflict", "rejected", "retracted", "discarded")
+"""Draft states in which nothing is in flight; ``in_review`` counts for never-approved ones."""
+IN_FLIGHT = ("approved", "queued", "sending", "ambiguous")
+"""Write-back states that still need their rows (the exactly-once claim, the payload)."""
+NEVER_APPROVED_STATES = ("in_review", "discarded")
+CONTENT_TABLES = ("writebacks", "approvals", "draft_versions", "drafts")
+"""Delete order: children first (foreign keys)."""
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class SqlRetentionStore:
+    """``RetentionStore`` over the SQLAlchemy tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        lock = writer_lock(self._engine)
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _read(self) -> Connection:
+        return self._engine.connect().execution_options(chartgate_read_only=True)
+
+    # -- drafts ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _due(cutoff: datetime, *, approved: bool) -> ColumnElement[bool]:
+        d, a, w = t.drafts.c, t.approvals.c, t.writebacks.c
+        has_approval = exists().where(a.tenant == d.tenant, a.draft_id == d.id)
+        recent_or_busy = exists().where(
+            w.tenant == d.tenant,
+            w.draft_id == d.id,
+            or_(w.state.in_(IN_FLIGHT), w.updated_at >= cutoff),
+        )
+        if approved:
+            return and_(
+                d.updated_at < cutoff,
+                d.state.in_(SETTLED_STATES),
+                has_approval,
+                not_(recent_or_busy),
+            )
+        return and_(d.updated_at < cutoff, d.state.in_(NEVER_APPROVED_STATES), not_(has_approval))
+
+    def expired_drafts(self, cutoff: datetime, *, approved: bool) -> list[DraftCandidate]:
+        """Drafts due under the rule, oldest first."""
+        d = t.drafts.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(d.tenant, d.id, d.correlation_id, d.state, d.updated_at, d.patient)
+                .where(self._due(cutoff, approved=approved))
+                .order_by(d.updated_at)
+            ).all()
+        return [
+            DraftCandidate(
+                tenant=r.tenant,
+                draft_id=r.id,
+                correlation_id=r.correlation_id,
+                state=r.state,
+                last_change=_utc(r.updated_at),
+                patient=r.patient,
+            )
+            for r in rows
+        ]
+
+    def delete_draft(
+        self, candidate: DraftCandidate, cutoff: datetime, *, approved: bool, record: RecordFor
+    ) -> Mapping[str, int] | None:
+        """Delete one draft's rows (if still due) and append its event, in one transaction."""
+        d = t.drafts.c
+        with self._write() as conn:
+            still_due = conn.execute(
+                select(d.id).where(
+                    d.tenant == candidate.tenant,
+                    d.id == candidate.draft_id,
+                    self._due(cutoff, approved=approved),
+                )
+            ).first()
+            if still_due is None:
+                return None
+            rows: dict[str, int] = {}
+            for name in CONTENT_TABLES:
+                table = t.metadata.tables[name]
+                key = table.c.id if name == "drafts" else table.c.draft_id
+                result = conn.execute(
+                    delete(table).where(
+                        table.c.tenant == candidate.tenant, key == candidate.draft_id
+                    )
+                )
+                rows[name] = int(result.rowcount)
+            SqlLedger(conn).append(record(rows))
+        return rows
+
+    # -- idempotency answers --------------------------------------------------------------
+
+    def expired_idempotency(self, cutoff: datetime) -> dict[str, int]:
+        """Stored answers older than ``cutoff``, per tenant."""
+        c = t.idempotency_keys.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(c.tenant, func.count())
+                .where(c.created_at < cutoff, c.state == "done")
+                .group_by(c.tenant)
+            ).all()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def delete_idempotency(self, tenant: str, cutoff: datetime, record: RecordFor) -> int:
+        """Delete the tenant's answers older than ``cutoff`` with their event."""
+        c = t.idempotency_keys.c
+        with self._write() as conn:
+            result = conn.execute(
+                delete(t.idempotency_keys).where(
+                    c.tenant == tenant, c.created_at < cutoff, c.state == "done"
+                )
+            )
+            count = int(result.rowcount)
+            if count:
+                SqlLedger(conn).append(record({"idempotency_keys": count}))
+        return count
+
+    # -- tenants --------------------------------------------------------------------------
+
+    def tenant_rows(self, tenant: str) -> dict[str, int]:
+        """The tenant's rows outside the ledger, per table, and whether it has a data key."""
+        with self._read() as conn:
+            return self._counts(conn, tenant)
+
+    @staticmethod
+    def _counts(conn: Connection, tenant: str) -> dict[str, int]:
+        counts = {}
+        for name in (*CONTENT_TABLES, "idempotency_keys", "tenant_keys"):
+            table = t.metadata.tables[name]
+            counts[name] = int(
+                conn.execute(
+                    select(func.count()).select_from(table).where(table.c.tenant == tenant)
+                ).scalar_one()
+            )
+        return counts
+
+    def shred_tenant(
+        self, tenant: str, records: Callable[[Mapping[str, int], str], list[AuditRecord]]
+    ) -> Mapping[str, int]:
+        """Delete every row of the tenant outside the ledger and its wrapped data key.
+
+        The wrapped DEK row is the tenant's only key material in the store; once it is gone
+        no copy of the tenant's ciphertext can be opened again (ADR 0012).
+        """
+        with self._write() as conn:
+            counts = self._counts(conn, tenant)
+            wrapped = conn.execute(
+                select(t.tenant_keys.c.wrapped_key).where(t.tenant_keys.c.tenant == tenant)
+            ).scalar_one_or_none()
+            key_id = bytes(wrapped)[1:9].hex() if wrapped is not None else ""
+            for name in (*CONTENT_TABLES, "idempotency_keys", "tenant_keys"):
+                table = t.metadata.tables[name]
+                conn.execute(delete(table).where(table.c.tenant == tenant))
+            ledger = SqlLedger(conn)
+            for event in records(counts, key_id):
+                ledger.append(event)
+        return counts
