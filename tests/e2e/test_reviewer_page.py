@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import base64
 import os
+import queue
 import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,6 +203,7 @@ def sign_in(page: Page, stack: ReviewStack, draft_id: str) -> None:
     expect(page.get_by_role("button", name="Sign in as demo clinician")).to_be_visible()
     page.get_by_role("button", name="Sign in as demo clinician").click()
     expect(page).to_have_url(f"{stack.base_url}/review/{draft_id}")
+    page.wait_for_load_state("load")  # styles and the enhancement script are in
 
 
 def banner(page: Page) -> Any:  # noqa: ANN401 - a Playwright locator
@@ -209,6 +215,7 @@ def save_edit(page: Page) -> None:
     text.fill(text.input_value().replace(OLD, NEW))
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Saved as version 2.")).to_be_visible()
+    page.wait_for_load_state("load")
 
 
 def approve(page: Page) -> None:
@@ -464,3 +471,49 @@ def test_unsaved_edits_are_not_approved(page: Page, stack: ReviewStack) -> None:
     expect(page.locator("#approve-unsaved")).to_be_visible()
     time.sleep(0.3)
     assert stack.draft(draft["id"])["state"] == "in_review"
+
+
+# -- chartgate demo --ui ------------------------------------------------------------------------
+
+
+def test_demo_ui_serves_the_page_until_ctrl_c(page: Page) -> None:
+    """``chartgate demo --ui`` prints the page's URL; sign in, approve, commit; Ctrl-C ends it."""
+    chartgate = str(Path(sys.executable).with_name("chartgate"))
+    env = {k: v for k, v in os.environ.items() if k != "CHARTGATE_DATABASE_URL"}
+    demo = subprocess.Popen(  # noqa: S603 - our own entry point
+        [chartgate, "demo", "--ui"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert demo.stdout is not None
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in demo.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        url = ""
+        deadline = time.monotonic() + 60
+        while not url and time.monotonic() < deadline:
+            line = lines.get(timeout=60)
+            if line.startswith("reviewer page: "):
+                url = line.split(": ", 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:")
+        page.goto(url)
+        page.get_by_role("button", name="Sign in as demo clinician").click()
+        expect(banner(page)).to_have_text("Draft — not in the chart")
+        page.wait_for_load_state("load")
+        expect(page.locator("#approve-confirm-label")).to_contain_text("Demo clinic (synthetic)")
+        approve(page)
+        # The demo's own worker writes the note; the page notices by itself.
+        expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/"))
+        shot(page, "10-demo-ui-in-the-chart")
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(timeout=30)
+    reader.join(timeout=5)
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert code == 0, rest
+    assert any("stopped" in line for line in rest)

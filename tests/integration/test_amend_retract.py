@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+from sqlalchemy import update
+
+from chartgate.adapters.storage import tables
 
 from builders import edited_note
 from stack import Stack
@@ -166,3 +172,60 @@ def test_conflict_then_rebase_needs_a_new_approval(medplum_stack: Stack) -> None
         f"/v1/writebacks/{again['writeback']['id']}", headers=medplum_stack.as_clinician()
     ).json()
     assert final["state"] == "committed"
+
+
+def test_amendment_whose_answer_is_lost_lands_exactly_once(
+    medplum_stack: Stack, medplum_faults: Callable[..., dict[str, Any]]
+) -> None:
+    """An amendment committed by the EHR whose answer is dropped reconciles to one new note."""
+    view, first = committed(medplum_stack)
+    edit = edited_note(view, "Return if fever develops or symptoms last 10 days.", AMENDED)
+    amended = medplum_stack.api.post(
+        f"/v1/writebacks/{first['id']}/amend",
+        json=edit,
+        headers={**medplum_stack.as_clinician(), "If-Match": f'W/"{view["current_version"]}"'},
+    ).json()["writeback"]
+    medplum_faults(drop_after_commit=1)
+    medplum_stack.work(rounds=1)
+    assert medplum_stack.api.get(
+        f"/v1/writebacks/{amended['id']}", headers=medplum_stack.as_clinician()
+    ).json()["state"] == "ambiguous"
+    with medplum_stack.app.engine.begin() as conn:
+        conn.execute(
+            update(tables.writebacks)
+            .where(tables.writebacks.c.id == amended["id"])
+            .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    medplum_stack.work()
+    status = medplum_stack.api.get(
+        f"/v1/writebacks/{amended['id']}", headers=medplum_stack.as_clinician()
+    ).json()
+    assert status["state"] == "committed", status
+    with medplum_stack.ehr() as ehr:
+        found = ehr.get(
+            "/DocumentReference",
+            params={"identifier": f"urn:chartgate:writeback|{amended['id']}"},
+        ).json()
+    assert len(found.get("entry", [])) == 1
+    assert found["entry"][0]["resource"]["docStatus"] == "amended"
+
+
+def test_a_refused_finalize_leaves_the_note_committed(
+    medplum_stack: Stack, medplum_faults: Callable[..., dict[str, Any]]
+) -> None:
+    """A finalize the EHR refuses is recorded on its write-back; the draft stays committed."""
+    view, _ = committed(medplum_stack)
+    finalized = medplum_stack.api.post(
+        f"/v1/drafts/{view['id']}/finalize", headers=medplum_stack.as_clinician()
+    ).json()["writeback"]
+    medplum_faults(fail_status=422, count=1)
+    medplum_stack.work(rounds=1)
+    status = medplum_stack.api.get(
+        f"/v1/writebacks/{finalized['id']}", headers=medplum_stack.as_clinician()
+    ).json()
+    assert status["state"] == "rejected"
+    draft = medplum_stack.api.get(
+        f"/v1/drafts/{view['id']}", headers=medplum_stack.as_clinician()
+    ).json()
+    assert draft["state"] == "committed"
+    assert draft["doc_status"] == "preliminary"

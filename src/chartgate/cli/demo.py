@@ -12,7 +12,7 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ import httpx
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
 from chartgate.sandbox.server import SandboxServer
-from chartgate.settings import EhrSettings, Settings, TenantSettings
+from chartgate.settings import CareTeamGrant, EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
 
 TENANT = "demo"
@@ -232,3 +232,76 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 def database_url_from_env() -> str | None:
     """``CHARTGATE_DATABASE_URL`` when set (so a person can inspect the store afterwards)."""
     return os.environ.get("CHARTGATE_DATABASE_URL") or None
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)  # whole URLs, never wrapped, and seen at once through a pipe
+
+
+def run_ui(
+    database_url: str | None, *, port: int = 0, say: Callable[[str], None] = _say
+) -> None:
+    """``chartgate demo --ui``: the reviewer page on loopback with a demo draft, until Ctrl-C.
+
+    The sandbox EHR with its dev identity provider, chartgate (API and reviewer page) and the
+    write-back worker all run in this process. The clinician signs in through the dev IdP
+    (authorization code + PKCE; one button, no password) and a care-team grant covers the
+    demo encounter, since a sign-in outside an EHR launch carries no launch context.
+    Ctrl-C stops the worker, then the servers, and removes the temporary files.
+    """
+    from chartgate.worker import run_worker  # noqa: PLC0415 - only this mode runs the loop
+
+    with tempfile.TemporaryDirectory(prefix="chartgate-demo-ui-") as tmp:
+        workdir = Path(tmp)
+        url = database_url or f"sqlite:///{workdir / 'chartgate.sqlite3'}"
+        with SandboxServer(workdir / "sandbox-ehr.sqlite3", vendor="generic-r4") as sandbox:
+            settings = Settings(
+                database_url=url,
+                key_file=str(workdir / "kek.key"),
+                tenants=[
+                    TenantSettings(
+                        id=TENANT,
+                        display_name="Demo clinic (synthetic)",
+                        issuers=[sandbox.issuer],
+                        ehr=EhrSettings(base_url=sandbox.fhir_base, vendor="sandbox"),
+                        care_team_grants=[
+                            CareTeamGrant(fhir_user=CLINICIAN, encounters=[ENCOUNTER])
+                        ],
+                    )
+                ],
+            )
+            app = build(settings, migrate=True)
+            try:
+                with ThreadedServer(create_app(app), port=port) as api:
+                    draft_id = _submit_demo_draft(api.base_url, sandbox)
+                    review = f"{api.base_url}/review/{draft_id}"
+                    say(f"reviewer page: {review}")
+                    say(f"dev sign-in:   {api.base_url}/review/login?return_to=/review/{draft_id}")
+                    say("  (one click: 'Sign in as demo clinician'; DEV ONLY, no password)")
+                    say(f"sandbox EHR:   {sandbox.fhir_base}")
+                    say("the write-back worker is running; Ctrl-C stops everything.")
+                    run_worker(app)  # returns on Ctrl-C (SIGINT) or SIGTERM
+            finally:
+                app.close()
+    say("stopped; nothing left running.")
+
+
+def _submit_demo_draft(base_url: str, sandbox: SandboxServer) -> str:
+    """The scribe's synthetic draft, submitted through the API like any scribe's."""
+    scribe = sandbox.idp.mint(
+        subject="scribe-demo-client",
+        scopes=["chartgate/drafts.submit"],
+        tenant=TENANT,
+        amr=(),
+        acr=None,
+        extra_claims={"client_id": "scribe-demo-client"},
+    )
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        created = _ok(
+            http.post(
+                "/v1/drafts",
+                json=demo_submission(),
+                headers={"Authorization": f"Bearer {scribe}"},
+            )
+        )
+    return str(created["id"])

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from chartgate.cli.audit import audit_app
 from chartgate.cli.policy import policy_app
+from chartgate.cli.retention import retention_app
 from chartgate.domain.errors import ChartgateError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ db_app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(retention_app, name="retention")
 console = Console()
 errors = Console(stderr=True)
 
@@ -51,12 +53,22 @@ def _settings() -> Any:  # noqa: ANN401 - Settings, imported lazily to keep --he
 @app.command()
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+    ui: Annotated[
+        bool,
+        typer.Option("--ui", help="Leave the reviewer page running with a demo draft (Ctrl-C)."),
+    ] = False,
+    port: Annotated[int, typer.Option(help="With --ui: TCP port (0 picks a free one).")] = 0,
 ) -> None:
     """Run the whole story on the embedded default (SQLite, sandbox EHR, dev IdP)."""
     from chartgate.cli.demo import database_url_from_env, run_demo  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
 
     configure_logging("WARNING")  # the story is the output; logs (scrubbed) only for problems
+    if ui:
+        from chartgate.cli.demo import run_ui  # noqa: PLC0415
+
+        run_ui(database_url_from_env(), port=port)
+        return
     result = run_demo(database_url_from_env())
     if as_json:
         print(json.dumps(result.summary(), indent=2))

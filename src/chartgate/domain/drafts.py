@@ -143,6 +143,14 @@ class Draft:
             raise StateConflict(f"draft has no version {number}", expression="version")
         return self.versions[number - 1]
 
+    def _expect_current(self, expected_version: int) -> None:
+        """The caller must name the version it reviewed: optimistic concurrency on drafts."""
+        if expected_version != self.current.number:
+            raise VersionMismatch(
+                f"version {expected_version} is not current (current is {self.current.number})",
+                expression="If-Match",
+            )
+
     def transition(self, action: Action) -> DraftState:
         """Apply ``action`` through the lifecycle table."""
         self.state = next_state(self.state, action)
@@ -156,11 +164,7 @@ class Draft:
             raise StateConflict(
                 f"cannot edit a draft that is {self.state.value}", expression="state"
             )
-        if expected_version != self.current.number:
-            raise VersionMismatch(
-                f"version {expected_version} is not current (current is {self.current.number})",
-                expression="If-Match",
-            )
+        self._expect_current(expected_version)
         version = DraftVersion.make(len(self.versions) + 1, content, author=author, at=at)
         self.transition(Action.EDIT)
         self.versions.append(version)
@@ -185,11 +189,7 @@ class Draft:
         at: datetime,
     ) -> Approval:
         """Approve the current version for the chart; it is frozen from now on."""
-        if expected_version != self.current.number:
-            raise VersionMismatch(
-                f"version {expected_version} is not current (current is {self.current.number})",
-                expression="If-Match",
-            )
+        self._expect_current(expected_version)
         self.transition(Action.APPROVE)
         self.approved_version = self.current.number
         return Approval(
@@ -249,11 +249,7 @@ class Draft:
         The committed version stays frozen; the amendment is a new version with its own
         approval, written as a new DocumentReference that ``replaces`` the old one.
         """
-        if expected_version != self.current.number:
-            raise VersionMismatch(
-                f"version {expected_version} is not current (current is {self.current.number})",
-                expression="If-Match",
-            )
+        self._expect_current(expected_version)
         self.transition(Action.AMEND)
         author = f"clinician:{approver.subject}"
         version = DraftVersion.make(len(self.versions) + 1, content, author=author, at=at)

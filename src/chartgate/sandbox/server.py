@@ -11,18 +11,14 @@ no thread, socket or temporary file behind::
 
 from __future__ import annotations
 
-import socket
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
-
-import uvicorn
 
 from chartgate.sandbox.faults import FaultPlan
 from chartgate.sandbox.fhir import FHIR_BASE_PATH, create_fhir_app
 from chartgate.sandbox.idp import DevIdentityProvider, create_idp_router
+from chartgate.threaded_server import ThreadedServer
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -32,8 +28,6 @@ if TYPE_CHECKING:
     from chartgate.sandbox.vendors import VendorProfile
 
 IDP_PATH = "/idp"
-_POLL_SECONDS = 0.01
-_GRACEFUL_SHUTDOWN_SECONDS = 1
 
 
 def create_sandbox_app(
@@ -76,6 +70,7 @@ class SandboxServer:
 
     ``base_url``, ``fhir_base``, ``issuer`` and ``idp`` are known from construction (the
     socket is bound then); the server answers only between ``start()`` and ``stop()``.
+    uvicorn runs with h11: ``commit_then_drop`` reaches the transport through h11's cycle.
     """
 
     def __init__(
@@ -93,25 +88,22 @@ class SandboxServer:
             self._tempdir = tempfile.TemporaryDirectory(prefix="chartgate-sandbox-")
             db_path = Path(self._tempdir.name) / "sandbox.sqlite3"
         self.db_path = str(db_path)
-        self._startup_timeout = startup_timeout
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._http = ThreadedServer(None, host=host, port=port, startup_timeout=startup_timeout)
         try:
-            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._socket.bind((host, port))
-            self.host, self.port = self._socket.getsockname()[:2]
-            self.base_url = f"http://{self.host}:{self.port}"
+            self.host, self.port = self._http.host, self._http.port
+            self.base_url = self._http.base_url
             self.faults = faults if faults is not None else FaultPlan()
             self.app = create_sandbox_app(
                 self.db_path, vendor=vendor, issuer_base=self.base_url, faults=self.faults
             )
         except BaseException:
+            self._http.stop()
             self._release()
             raise
+        self._http.app = self.app
         self.idp: DevIdentityProvider = self.app.state.idp
         self.fhir_base = self.base_url + FHIR_BASE_PATH
         self.issuer = self.idp.issuer
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     def start(self) -> Self:
         """Start serving and wait until the port accepts connections.
@@ -120,51 +112,18 @@ class SandboxServer:
             RuntimeError: Started before (a server runs once), or uvicorn did not come up in
                 time.
         """
-        if self._server is not None:
-            raise RuntimeError("a sandbox server runs once; build a new one")
-        config = uvicorn.Config(
-            self.app,
-            http="h11",  # commit_then_drop reaches the transport through h11's request cycle
-            lifespan="off",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name=f"chartgate-sandbox-{self.port}",
-        )
-        self._thread.start()
-        deadline = time.monotonic() + self._startup_timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the sandbox server did not start")
-            time.sleep(_POLL_SECONDS)
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop uvicorn, wait for its thread, and remove the temporary database.
 
         Requests still held by a ``timeout`` fault are cancelled after one second.
-
-        Raises:
-            RuntimeError: The server thread did not end.
         """
-        thread, server = self._thread, self._server
-        if thread is not None and server is not None:
-            server.should_exit = True
-            thread.join(timeout=_GRACEFUL_SHUTDOWN_SECONDS + 10)
-            if thread.is_alive():
-                raise RuntimeError("the sandbox server thread did not stop")
-        self._thread = None
+        self._http.stop()
         self._release()
 
     def _release(self) -> None:
-        self._socket.close()
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None

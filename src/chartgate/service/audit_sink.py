@@ -177,7 +177,12 @@ class AuditSinkPusher:
             checkpoint = unit.ledger.latest_checkpoint(tenant)
             provable = checkpoint.size if checkpoint is not None else 0
             end = min(provable, last + 1 + self._batch)
-            entries = [entry_json(e) for e in unit.ledger.entries(tenant, last + 1, end)]
+            start = last + 1
+            entries = (
+                [entry_json(e) for e in unit.ledger.entries(tenant, start, end)]
+                if end > start
+                else []
+            )
         acknowledged, pushed, error = last, 0, None
         try:
             for item in entries:

@@ -210,23 +210,7 @@ class Handlers:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
             basis = self._bind(principal, draft)
             authz.require_note_permission(principal, "c")
-            vendor = self._ehr.vendor(principal.tenant)
-            decision = self._policy.policy.decide_note(
-                draft.current.content.note.type, vendor=vendor
-            )
-            if not decision.allowed or not decision.requires_approval:
-                raise PolicyDenied(
-                    f"policy does not allow writing this note type: {decision.reason}",
-                    expression="note.type",
-                )
-            authz.require_mfa(principal)
-            if decision.auth == "step-up":
-                authz.require_recent_auth(
-                    principal,
-                    now=self._clock.now(),
-                    acr=self._tenant_access(principal.tenant).step_up_acr,
-                    max_age=self._tenant_access(principal.tenant).step_up_max_age,
-                )
+            self._require_writable(principal, draft.current.content.note.type)
             if principal.fhir_user is None:
                 raise PolicyDenied("approval needs a fhirUser (the clinician's chart identity)")
             now = self._clock.now()
@@ -411,13 +395,7 @@ class Handlers:
                 raise PolicyDenied(f"the {vendor} EHR takes no amendments over FHIR")
             self._check_policy(edit.content(), vendor=vendor)
             self._refuse_malformed(draft.patient, draft.encounter, edit.content(), scribe=False)
-            decision = self._policy.policy.decide_note(edit.note.type, vendor=vendor)
-            if not decision.allowed or not decision.requires_approval:
-                raise PolicyDenied(
-                    f"policy does not allow writing this note type: {decision.reason}",
-                    expression="note.type",
-                )
-            self._require_strength(principal, decision.auth)
+            self._require_writable(principal, edit.note.type)
             current = _chart_document(uow.writebacks.for_draft(principal.tenant, draft.id))
             if draft.state is not DraftState.COMMITTED or current is None:
                 raise StateConflict(
@@ -567,6 +545,17 @@ class Handlers:
             grants=self._tenant_access(principal.tenant).grants,
             now=self._clock.now(),
         )
+
+    def _require_writable(self, principal: Principal, note_type: str) -> None:
+        """The matrix must let this note type reach the chart with approval, at this strength."""
+        vendor = self._ehr.vendor(principal.tenant)
+        decision = self._policy.policy.decide_note(note_type, vendor=vendor)
+        if not decision.allowed or not decision.requires_approval:
+            raise PolicyDenied(
+                f"policy does not allow writing this note type: {decision.reason}",
+                expression="note.type",
+            )
+        self._require_strength(principal, decision.auth)
 
     def _require_strength(self, principal: Principal, auth: str | None) -> None:
         """MFA always; a recent authentication at the configured level for step-up actions."""
