@@ -151,9 +151,10 @@ def reviewer_stack(workdir: Path) -> Iterator[ReviewStack]:
         )
         app = build(settings, migrate=True)
         try:
-            with ThreadedServer(create_app(app)) as server, httpx.Client(
-                base_url=server.base_url, timeout=30
-            ) as api:
+            with (
+                ThreadedServer(create_app(app)) as server,
+                httpx.Client(base_url=server.base_url, timeout=30) as api,
+            ):
                 yield ReviewStack(app=app, base_url=server.base_url, api=api, sandbox=sandbox)
         finally:
             app.close()
@@ -206,7 +207,7 @@ def sign_in(page: Page, stack: ReviewStack, draft_id: str) -> None:
     page.wait_for_load_state("load")  # styles and the enhancement script are in
 
 
-def banner(page: Page) -> Any:  # noqa: ANN401 - a Playwright locator
+def banner(page: Page) -> Any:
     return page.locator("#banner-title")
 
 
@@ -332,9 +333,7 @@ def test_keyboard_alone_can_approve(page: Page, stack: ReviewStack) -> None:
     assert stack.draft(draft["id"])["state"] == "queued"
 
 
-def test_conflict_banner_and_rebase_when_the_chart_changed(
-    page: Page, stack: ReviewStack
-) -> None:
+def test_conflict_banner_and_rebase_when_the_chart_changed(page: Page, stack: ReviewStack) -> None:
     """A chart changed after the draft's baseline shows the conflict; rebase makes a new draft."""
     note = {
         "resourceType": "DocumentReference",
@@ -480,7 +479,7 @@ def test_demo_ui_serves_the_page_until_ctrl_c(page: Page) -> None:
     """``chartgate demo --ui`` prints the page's URL; sign in, approve, commit; Ctrl-C ends it."""
     chartgate = str(Path(sys.executable).with_name("chartgate"))
     env = {k: v for k, v in os.environ.items() if k != "CHARTGATE_DATABASE_URL"}
-    demo = subprocess.Popen(  # noqa: S603 - our own entry point
+    demo = subprocess.Popen(
         [chartgate, "demo", "--ui"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -130,8 +130,11 @@ def test_conflict_then_rebase_needs_a_new_approval(medplum_stack: Stack) -> None
     with medplum_stack.ehr() as ehr:
         prior = ehr.post(
             "/DocumentReference",
-            json={"resourceType": "DocumentReference", "status": "current",
-                  "content": [{"attachment": {"contentType": "text/plain", "data": "eA=="}}]},
+            json={
+                "resourceType": "DocumentReference",
+                "status": "current",
+                "content": [{"attachment": {"contentType": "text/plain", "data": "eA=="}}],
+            },
             headers=headers,
         ).json()
     reference = f"DocumentReference/{prior['id']}"
@@ -143,8 +146,9 @@ def test_conflict_then_rebase_needs_a_new_approval(medplum_stack: Stack) -> None
         headers=medplum_stack.as_scribe(),
     ).json()
     with medplum_stack.ehr() as ehr:
-        changed = ehr.put(f"/{reference}", json={**prior, "description": "changed"},
-                          headers=headers).json()
+        changed = ehr.put(
+            f"/{reference}", json={**prior, "description": "changed"}, headers=headers
+        ).json()
     approved = medplum_stack.api.post(
         f"/v1/drafts/{created['id']}/approve",
         headers={**medplum_stack.as_clinician(), "If-Match": 'W/"1"'},
@@ -187,9 +191,12 @@ def test_amendment_whose_answer_is_lost_lands_exactly_once(
     ).json()["writeback"]
     medplum_faults(drop_after_commit=1)
     medplum_stack.work(rounds=1)
-    assert medplum_stack.api.get(
-        f"/v1/writebacks/{amended['id']}", headers=medplum_stack.as_clinician()
-    ).json()["state"] == "ambiguous"
+    assert (
+        medplum_stack.api.get(
+            f"/v1/writebacks/{amended['id']}", headers=medplum_stack.as_clinician()
+        ).json()["state"]
+        == "ambiguous"
+    )
     with medplum_stack.app.engine.begin() as conn:
         conn.execute(
             update(tables.writebacks)

@@ -26,6 +26,7 @@ from chartgate.cli.main import app as cli
 from chartgate.ledger.export import ledger_pointer, to_audit_event
 from chartgate.service.audit import entry_json
 from chartgate.service.audit_sink import AuditSinkPusher, SinkCursor, SinkCursors
+from chartgate.worker import run_worker
 from stack import Stack, running_stack
 
 pytestmark = pytest.mark.medplum
@@ -241,3 +242,46 @@ def test_a_pusher_killed_before_its_cursor_moves_is_taken_over_and_resends_once(
     assert report.last_seq == checkpoint.size - 1
     stored = sink_contents(fhir)
     assert sorted(ledger_pointer(r).seq for r in stored) == list(range(checkpoint.size))  # type: ignore[union-attr]
+
+
+def test_the_worker_loop_pushes_what_it_has_checkpointed(stack: Stack, fhir: httpx.Client) -> None:
+    """``chartgate worker``: write back, sign the checkpoint, push the AuditEvents, in one poll."""
+    created = stack.api.post("/v1/drafts", json=submission(), headers=stack.as_scribe())
+    assert created.status_code == 201, created.text
+    draft = created.json()
+    approved = stack.api.post(
+        f"/v1/drafts/{draft['id']}/approve",
+        headers={**stack.as_clinician(), "If-Match": 'W/"1"'},
+    )
+    assert approved.status_code == 202, approved.text
+    stack.app.audit_sink = pusher_for(stack, str(fhir.base_url).rstrip("/"))
+    run_worker(stack.app, once=True)
+    with stack.app.ledger.unit(read_only=True) as unit:
+        signed = unit.ledger.latest_checkpoint(stack.tenant)
+    assert signed is not None
+    kinds = {
+        next(c["code"] for c in r["subtype"] if c["system"] == "urn:chartgate:audit-event-type")
+        for r in sink_contents(fhir)
+    }
+    assert "writeback.committed" in kinds
+    assert len(sink_contents(fhir)) == signed.size
+
+
+def test_the_push_command_fills_the_sink_and_reports_its_cursor(
+    stack: Stack, fhir: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``chartgate audit push`` then ``--status``: caught up, exit 0, the cursor shown."""
+    story(stack)
+    settings = stack.app.settings
+    tenant = settings.tenants[0].model_dump() | {"audit_sink_url": str(fhir.base_url).rstrip("/")}
+    monkeypatch.setenv("CHARTGATE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CHARTGATE_KEY_FILE", settings.key_file)
+    monkeypatch.setenv("CHARTGATE_TENANTS", json.dumps([tenant]))
+    result = CliRunner().invoke(cli, ["audit", "push", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report[0]["error"] is None
+    assert report[0]["pushed"] == len(sink_contents(fhir)) > 0
+    status = CliRunner().invoke(cli, ["audit", "push", "--status", "--json"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)[0]["last_seq"] == report[0]["last_seq"]

@@ -238,9 +238,7 @@ def _say(text: str) -> None:
     print(text, flush=True)  # whole URLs, never wrapped, and seen at once through a pipe
 
 
-def run_ui(
-    database_url: str | None, *, port: int = 0, say: Callable[[str], None] = _say
-) -> None:
+def run_ui(database_url: str | None, *, port: int = 0, say: Callable[[str], None] = _say) -> None:
     """``chartgate demo --ui``: the reviewer page on loopback with a demo draft, until Ctrl-C.
 
     The sandbox EHR with its dev identity provider, chartgate (API and reviewer page) and the

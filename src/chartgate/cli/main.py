@@ -168,12 +168,28 @@ def sandbox(
     port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8090,
     vendor: Annotated[str, typer.Option(help="Vendor profile to imitate.")] = "generic-r4",
     db: Annotated[Path | None, typer.Option(help="SQLite file for the sandbox's chart.")] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help='Fault plan as JSON, e.g. \'{"status_storm": {"count": 3, "status": 503}}\' '
+            "(the body of POST /__sandbox/faults; change it there at run time)."
+        ),
+    ] = None,
 ) -> None:
     """Run the sandbox EHR (FHIR R4 subset) and dev identity provider on loopback."""
+    from chartgate.sandbox.faults import FaultPlan, FaultSpecError  # noqa: PLC0415
     from chartgate.sandbox.server import SandboxServer  # noqa: PLC0415
 
-    with SandboxServer(db, vendor=vendor, port=port) as server:
+    plan = FaultPlan()
+    if faults is not None:
+        try:
+            plan.load_json(json.loads(faults))
+        except (json.JSONDecodeError, FaultSpecError) as exc:
+            raise _fail(f"--faults: {exc}") from None
+    with SandboxServer(db, vendor=vendor, port=port, faults=plan) as server:
         console.print(f"FHIR base: {server.fhir_base}\nissuer:    {server.issuer}")
+        if faults is not None:
+            console.print(f"faults:    {json.dumps(plan.to_json())}")
         console.print("Ctrl-C to stop.")
         try:
             while True:

@@ -25,6 +25,18 @@ from chartgate.web.worddiff import WordDiff, word_diff
 
 QUEUED_STATES = frozenset({DraftState.APPROVED, DraftState.QUEUED, DraftState.SENDING})
 PENDING_STATES = frozenset({*QUEUED_STATES, DraftState.AMBIGUOUS})
+CLINICIAN_ACTIONS = frozenset(
+    {
+        Action.EDIT,
+        Action.APPROVE,
+        Action.DISCARD,
+        Action.FINALIZE,
+        Action.AMEND,
+        Action.RETRACT,
+        Action.REBASE,
+    }
+)
+"""The lifecycle's actions a person takes on this page (the rest are the worker's)."""
 RETRACTION_REASONS = (
     ("wrong-patient", "Wrong patient"),
     ("wrong-encounter", "Wrong encounter"),
@@ -326,7 +338,7 @@ def page_model(
     first = min(max(from_version, 1), count)
     last = min(max(to_version or count, 1), count)
     old, new = draft.version(first), draft.version(last)
-    actions = {a.value for a in allowed_actions(draft.state)}
+    actions = {a.value for a in allowed_actions(draft.state) if a in CLINICIAN_ACTIONS}
     if draft.doc_status == "final":
         actions.discard(Action.FINALIZE.value)
     latest = view.writebacks[-1] if view.writebacks else None

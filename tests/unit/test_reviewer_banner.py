@@ -1,0 +1,160 @@
+"""The reviewer page always says where the draft is, in the fixed words of issue 7."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from builders import submission
+from chartgate.domain.drafts import Draft
+from chartgate.domain.lifecycle import DraftState
+from chartgate.domain.submission import DraftSubmission
+from chartgate.service.handlers import DraftView
+from chartgate.service.ports import WritebackRecord
+from chartgate.settings import EhrSettings, TenantSettings
+from chartgate.web.presenter import banner, destination, page_model, resource_rows
+
+AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def draft_in(state: DraftState, **fields: object) -> Draft:
+    sent = DraftSubmission.model_validate(submission())
+    draft = Draft.submit(
+        draft_id="d-1",
+        tenant="clinic-a",
+        patient=sent.patient,
+        encounter=sent.encounter,
+        origin=sent.origin,
+        content=sent.content(),
+        baseline={},
+        correlation_id="c-1",
+        author="scribe:s",
+        at=AT,
+    )
+    draft.state = state
+    for name, value in fields.items():
+        setattr(draft, name, value)
+    return draft
+
+
+def record(state: str, **fields: object) -> WritebackRecord:
+    values: dict[str, object] = {
+        "tenant": "clinic-a",
+        "id": "w-1",
+        "draft_id": "d-1",
+        "approval_id": "a-1",
+        "kind": "approve",
+        "state": state,
+        "may_have_landed": False,
+        "payload": {},
+        "payload_hash": "sha256:0",
+        "correlation_id": "c-1",
+        "attempts": 1,
+        "next_attempt_at": AT,
+    }
+    values.update(fields)
+    return WritebackRecord(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("state", "writebacks", "title"),
+    [
+        (DraftState.IN_REVIEW, [], "Draft — not in the chart"),
+        (DraftState.QUEUED, [record("queued")], "Approved — queued for the chart"),
+        (DraftState.SENDING, [record("sending")], "Approved — queued for the chart"),
+        (DraftState.AMBIGUOUS, [record("ambiguous")], "Approved — queued for the chart"),
+        (
+            DraftState.COMMITTED,
+            [record("committed", document_id="doc-9", document_version="1")],
+            "In the chart — DocumentReference/doc-9",
+        ),
+        (
+            DraftState.CONFLICT,
+            [record("conflict", last_reason="changed since the draft's baseline")],
+            "Conflict — the chart changed",
+        ),
+        (
+            DraftState.REJECTED,
+            [record("rejected", last_status=422, last_reason="422 not-supported")],
+            "Rejected by the EHR — 422 not-supported",
+        ),
+    ],
+)
+def test_banner_says_where_the_draft_is(
+    state: DraftState, writebacks: list[WritebackRecord], title: str
+) -> None:
+    """Each state has its one banner text."""
+    assert banner(DraftView(draft=draft_in(state), writebacks=writebacks)).title == title
+
+
+def test_a_rejection_without_a_reason_still_says_something() -> None:
+    """The HTTP status stands in when the EHR gave no reason."""
+    view = DraftView(
+        draft=draft_in(DraftState.REJECTED), writebacks=[record("rejected", last_status=400)]
+    )
+    assert banner(view).title == "Rejected by the EHR — HTTP 400"
+
+
+def test_the_committed_banner_names_the_note_in_the_chart_not_its_retraction() -> None:
+    """After an amendment the banner names the newest committed note."""
+    view = DraftView(
+        draft=draft_in(DraftState.COMMITTED, doc_status="amended"),
+        writebacks=[
+            record("committed", id="w-1", document_id="doc-1", document_version="1"),
+            record("committed", id="w-2", kind="amend", document_id="doc-2", document_version="1"),
+        ],
+    )
+    shown = banner(view)
+    assert shown.title == "In the chart — DocumentReference/doc-2"
+    assert "amended" in shown.detail
+
+
+def test_final_notes_offer_no_finalize() -> None:
+    """A note already final shows amend and retract, not finalize."""
+    view = DraftView(
+        draft=draft_in(DraftState.COMMITTED, doc_status="final", approved_version=1),
+        writebacks=[record("committed", document_id="doc-1", document_version="2")],
+    )
+    model = page_model(view, tenant=None)
+    assert "finalize" not in model.actions
+    assert {"amend", "retract"} <= model.actions
+
+
+def test_queued_drafts_are_polled_and_offer_nothing() -> None:
+    """While the write-back is under way the page polls it and shows no action."""
+    view = DraftView(draft=draft_in(DraftState.QUEUED), writebacks=[record("queued")])
+    model = page_model(view, tenant=None)
+    assert model.poll_writeback == "w-1"
+    assert not model.actions
+
+
+def test_the_confirmation_names_the_ehr_and_the_organisation() -> None:
+    """Approve's confirmation says which EHR the note goes to."""
+    tenant = TenantSettings(
+        id="clinic-a",
+        display_name="Synthetic Clinic A",
+        issuers=["https://idp.example"],
+        ehr=EhrSettings(base_url="https://fhir.clinic-a.example/R4", vendor="epic"),
+    )
+    shown = destination(tenant)
+    assert shown.ehr == "epic EHR at fhir.clinic-a.example"
+    assert shown.tenant == "Synthetic Clinic A"
+
+
+def test_structured_resources_show_what_changed() -> None:
+    """Added, removed, changed and unchanged resources are told apart, with the changed paths."""
+    condition = {
+        "resourceType": "Condition",
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "J20.9"}]},
+        "clinicalStatus": {"coding": [{"code": "active"}]},
+    }
+    resolved = {**condition, "clinicalStatus": {"coding": [{"code": "resolved"}]}}
+    observation = {"resourceType": "Observation", "valueQuantity": {"value": 37.1, "unit": "Cel"}}
+    rows = resource_rows((condition, observation), (resolved,))
+    assert [r.change for r in rows] == ["changed", "removed"]
+    assert rows[0].code == "ICD-10-CM J20.9"
+    assert any("/clinicalStatus/coding/0/code" in c for c in rows[0].changes)
+    assert rows[1].before == "valueQuantity: 37.1 Cel"
+    rows = resource_rows((condition,), (condition, observation))
+    assert [r.change for r in rows] == ["unchanged", "added"]
