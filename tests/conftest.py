@@ -70,13 +70,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def medplum_stack(
     database_url: str, medplum_fresh_base_url: str, tmp_path: Path
 ) -> Iterator[Stack]:
-    """chartgate (API + worker) on both databases, writing to the Medplum test EHR."""
+    """The chartgate stack (API + worker) on both databases, writing to the Medplum test EHR."""
     with running_stack(database_url, tmp_path, ehr_base=medplum_fresh_base_url) as stack:
         yield stack
 
 
 @pytest.fixture
 def sandbox_stack(sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
-    """chartgate on SQLite writing to our sandbox EHR (for fault injection)."""
+    """The chartgate stack on SQLite, writing to our sandbox EHR (for fault injection)."""
     with running_stack(sqlite_url, tmp_path) as stack:
         yield stack

@@ -311,6 +311,45 @@ def test_finalize_demands_reauthentication_then_makes_the_note_final(
     assert document["docStatus"] == "final"
 
 
+def test_amend_then_retract_a_committed_note(page: Page, stack: ReviewStack) -> None:
+    """Amend replaces the note in the chart; Retract (after step-up) marks it entered-in-error."""
+    draft = stack.submit()
+    approved_and_committed(page, stack, draft["id"])
+    first = banner(page).inner_text().split(" — ")[1]
+
+    page.get_by_text("Amend the note in the chart").click()
+    amended = page.locator("#amend-text")
+    amended.fill(amended.input_value().replace("Lungs clear", "Lungs clear, no wheeze"))
+    page.locator("#amend-confirm").check()
+    page.get_by_role("button", name="Approve amendment for chart").click()
+    expect(banner(page)).to_have_text("Approved — queued for the chart")
+    assert stack.work() == 1
+    expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/"))
+    second = banner(page).inner_text().split(" — ")[1]
+    assert second != first
+    expect(page.locator(".banner-detail").first).to_contain_text("docStatus amended")
+    replacement = stack.ehr_get(f"/{second}")
+    assert replacement["relatesTo"][0]["code"] == "replaces"
+    assert replacement["relatesTo"][0]["target"]["reference"] == first
+
+    page.get_by_text("Retract the note").click()
+    page.locator("#retract-reason").select_option("clinical-error")
+    page.locator("#retract-confirm").check()
+    page.get_by_role("button", name="Retract note").click()
+    expect(page.get_by_text("Re-authentication requested")).to_be_visible()  # step-up
+    page.get_by_role("button", name="Sign in as demo clinician").click()
+    expect(page.get_by_text("You signed in again.")).to_be_visible()
+    page.get_by_text("Retract the note").click()
+    page.locator("#retract-reason").select_option("clinical-error")
+    page.locator("#retract-confirm").check()
+    page.get_by_role("button", name="Retract note").click()
+    expect(banner(page)).to_have_text("Approved — queued for the chart")
+    assert stack.work() == 1
+    expect(banner(page)).to_have_text("Retracted — entered in error in the chart")
+    shot(page, "12-retracted")
+    assert stack.ehr_get(f"/{second}")["status"] == "entered-in-error"
+
+
 def test_keyboard_alone_can_approve(page: Page, stack: ReviewStack) -> None:
     """Tab to the confirmation, tick it with Space, Tab to Approve for chart, press Enter."""
     draft = stack.submit()
@@ -364,6 +403,53 @@ def test_conflict_banner_and_rebase_when_the_chart_changed(page: Page, stack: Re
     page.get_by_role("button", name="Rebase draft").click()
     expect(banner(page)).to_have_text("Draft — not in the chart")
     assert stack.draft(draft["id"])["baseline"] == {reference: changed["meta"]["versionId"]}
+
+
+def test_findings_block_approval_until_fixed_and_warnings_are_acknowledged(
+    page: Page, stack: ReviewStack
+) -> None:
+    """An error finding refuses approval; after the fix a warning must be acknowledged."""
+    temperature = {
+        "resourceType": "Observation",
+        "code": {
+            "coding": [
+                {"system": "http://loinc.org", "code": "8310-5", "display": "Body temperature"}
+            ]
+        },
+        "valueQuantity": {"value": 37.1, "unit": "C"},
+    }
+    draft = stack.submit(resources=[temperature])
+    sign_in(page, stack, draft["id"])
+    findings = page.locator(".findings")
+    expect(findings).to_contain_text("consistency.not-in-narrative")
+    expect(findings).to_contain_text("unit.not-ucum")
+    expect(page.locator("table.resources")).to_contain_text("Observation")
+    expect(page.locator("table.resources")).to_contain_text("Body temperature (LOINC 8310-5)")
+
+    approve_anyway = page.locator("#approve-confirm")
+    approve_anyway.check()
+    page.get_by_role("button", name="Approve for chart").click()
+    expect(page.locator("#action-error")).to_contain_text("consistency.not-in-narrative")
+    expect(banner(page)).to_have_text("Draft — not in the chart")
+    shot(page, "11-findings-refuse-approval")
+
+    text = page.locator("#edit-text")
+    text.fill(text.input_value().replace("Temperature 37.1 C.", "Body temperature 37.1 C."))
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Saved as version 2.")).to_be_visible()
+    page.wait_for_load_state("load")
+    expect(findings).not_to_contain_text("consistency.not-in-narrative")
+    expect(findings).to_contain_text("unit.not-ucum")
+
+    page.locator("#approve-confirm").check()
+    page.get_by_role("button", name="Approve for chart").click()
+    expect(page.locator("#action-error")).to_contain_text("unit.not-ucum")
+    page.wait_for_load_state("load")
+    page.get_by_label("I have read warning").check()
+    page.locator("#approve-confirm").check()
+    page.get_by_role("button", name="Approve for chart").click()
+    expect(banner(page)).to_have_text("Approved — queued for the chart")
+    assert stack.draft(draft["id"])["approved_version"] == 2
 
 
 # -- refusals --------------------------------------------------------------------------------

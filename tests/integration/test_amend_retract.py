@@ -9,12 +9,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy import update
-
-from chartgate.adapters.storage import tables
+from test_story import approve_story
 
 from builders import edited_note
+from chartgate.adapters.storage import tables
 from stack import Stack
-from test_story import approve_story
 
 AMENDED = "Return if fever develops, symptoms last 10 days, or breathing worsens."
 
@@ -103,7 +102,7 @@ def test_retraction_marks_entered_in_error_without_touching_content(medplum_stac
 
 
 def test_retraction_needs_a_recent_authentication(medplum_stack: Stack) -> None:
-    """Retract with an old auth_time answers 401 insufficient_user_authentication and queues nothing."""
+    """Retract with an old auth_time answers 401 insufficient_user_authentication."""
     _, first = committed(medplum_stack)
     stale = medplum_stack.as_clinician(auth_time=1_700_000_000)
     refused = medplum_stack.api.post(

@@ -294,6 +294,7 @@ def push(
 
     from chartgate.adapters.system import SystemClock  # noqa: PLC0415
     from chartgate.bootstrap import build_audit_sink, open_ledger  # noqa: PLC0415
+    from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     try:
@@ -302,6 +303,7 @@ def push(
         first = exc.errors()[0]
         errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
         raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
     ledger, engine = open_ledger(settings)
     closers: list[Callable[[], None]] = [engine.dispose]
     try:

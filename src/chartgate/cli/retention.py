@@ -64,6 +64,7 @@ def run(
 
     from chartgate.bootstrap import open_retention  # noqa: PLC0415
     from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
+    from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     moment = _as_of(as_of)
@@ -76,6 +77,7 @@ def run(
         first = exc.errors()[0]
         errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
         raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
     try:
         service, engine = open_retention(
             settings, clock=_FixedClock(moment) if moment is not None else None
