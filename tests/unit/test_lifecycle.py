@@ -34,9 +34,7 @@ SPEC: dict[tuple[DraftState, Action], DraftState] = {
     (S.SENDING, A.REJECT): S.REJECTED,
     (S.SENDING, A.LOSE_ANSWER): S.AMBIGUOUS,
     (S.SENDING, A.RETRY): S.QUEUED,
-    (S.AMBIGUOUS, A.RECONCILE_FOUND): S.COMMITTED,
-    (S.AMBIGUOUS, A.RECONCILE_ABSENT): S.QUEUED,
-    (S.AMBIGUOUS, A.LOSE_ANSWER): S.AMBIGUOUS,
+    (S.AMBIGUOUS, A.RECONCILE): S.SENDING,
     (S.CONFLICT, A.REBASE): S.IN_REVIEW,
     (S.CONFLICT, A.DISCARD): S.DISCARDED,
     (S.REJECTED, A.EDIT): S.IN_REVIEW,
@@ -137,8 +135,6 @@ def test_a_sent_draft_can_no_longer_be_discarded() -> None:
 
 def test_an_unknown_outcome_is_never_resent_without_reconciling() -> None:
     """From ambiguous the only ways back to the queue or the chart go through reconciliation."""
-    assert allowed_actions(S.AMBIGUOUS) == frozenset(
-        {A.RECONCILE_FOUND, A.RECONCILE_ABSENT, A.LOSE_ANSWER}
-    )
+    assert allowed_actions(S.AMBIGUOUS) == frozenset({A.RECONCILE})
     assert A.SEND not in allowed_actions(S.AMBIGUOUS)
     assert A.RETRY not in allowed_actions(S.AMBIGUOUS)

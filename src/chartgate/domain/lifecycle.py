@@ -41,8 +41,7 @@ class Action(StrEnum):
     REJECT = "reject"  # the EHR (or validation) said no, for a reason
     LOSE_ANSWER = "lose_answer"  # timeout / dropped connection after the request left
     RETRY = "retry"  # a transient refusal that cannot have landed: back to the queue
-    RECONCILE_FOUND = "reconcile_found"  # the chart shows the write landed after all
-    RECONCILE_ABSENT = "reconcile_absent"  # the chart shows it did not land: safe to resend
+    RECONCILE = "reconcile"  # a worker takes an ambiguous write-back: read the chart first
     FINALIZE = "finalize"  # step-up approved second write-back: docStatus final
     REBASE = "rebase"  # new version against the chart's new baseline
     AMEND = "amend"  # a new approved version will replace the committed note (relatesTo)
@@ -65,9 +64,9 @@ TRANSITIONS: dict[tuple[DraftState, Action], DraftState] = {
     (S.SENDING, A.REJECT): S.REJECTED,
     (S.SENDING, A.LOSE_ANSWER): S.AMBIGUOUS,
     (S.SENDING, A.RETRY): S.QUEUED,
-    (S.AMBIGUOUS, A.RECONCILE_FOUND): S.COMMITTED,
-    (S.AMBIGUOUS, A.RECONCILE_ABSENT): S.QUEUED,
-    (S.AMBIGUOUS, A.LOSE_ANSWER): S.AMBIGUOUS,
+    # Reconciliation happens while sending: the chart is read before anything is sent, and
+    # only what is missing is sent (ARCHITECTURE.md, "Exactly-once write-back", rule 4).
+    (S.AMBIGUOUS, A.RECONCILE): S.SENDING,
     (S.CONFLICT, A.REBASE): S.IN_REVIEW,
     (S.CONFLICT, A.DISCARD): S.DISCARDED,
     (S.REJECTED, A.EDIT): S.IN_REVIEW,

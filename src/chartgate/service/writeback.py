@@ -143,9 +143,8 @@ class WritebackExecutor:
                 # The previous worker's lease ran out mid-request: it may have landed.
                 record.may_have_landed = True
             if draft.state in (DraftState.QUEUED, DraftState.AMBIGUOUS):
-                if draft.state is DraftState.AMBIGUOUS:
-                    draft.transition(Action.RECONCILE_ABSENT)  # provisional: re-decided below
-                draft.transition(Action.SEND)
+                queued = draft.state is DraftState.QUEUED
+                draft.transition(Action.SEND if queued else Action.RECONCILE)
                 uow.drafts.save(draft, at=now)
         try:
             outcome = self._attempt(draft, approval, record)
