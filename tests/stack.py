@@ -83,13 +83,18 @@ class Stack:
 
     def ehr(self) -> httpx.Client:
         """A plain FHIR client on the EHR, to look at the chart directly."""
-        return httpx.Client(base_url=self.ehr_base, timeout=10,
-                            headers={"Accept": "application/fhir+json"})
+        return httpx.Client(
+            base_url=self.ehr_base, timeout=10, headers={"Accept": "application/fhir+json"}
+        )
 
 
 @contextmanager
 def running_stack(
-    database_url: str, workdir: Path, *, ehr_base: str | None = None, vendor: str = "sandbox",
+    database_url: str,
+    workdir: Path,
+    *,
+    ehr_base: str | None = None,
+    vendor: str = "sandbox",
     sandbox_vendor: str = "generic-r4",
 ) -> Iterator[Stack]:
     """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API."""
@@ -108,9 +113,10 @@ def running_stack(
         )
         app = build(settings, migrate=True)
         try:
-            with ThreadedServer(create_app(app)) as server, httpx.Client(
-                base_url=server.base_url, timeout=30
-            ) as api:
+            with (
+                ThreadedServer(create_app(app)) as server,
+                httpx.Client(base_url=server.base_url, timeout=30) as api,
+            ):
                 yield Stack(app=app, api=api, sandbox=sandbox, ehr_base=fhir_base)
         finally:
             app.close()

@@ -35,6 +35,7 @@ SYNTHETIC_PATIENT = "Patient/pat-001"
 US_CORE_DOC_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
 CONFLICT_STATUSES = {409, 412}  # HAPI answers 409 where the spec says 412
 
+
 def _medplum_unavailable() -> str | None:
     # find_spec, not import: the plugin must be imported by pytest so its asserts are rewritten.
     if importlib.util.find_spec("medplum_ehr") is None:

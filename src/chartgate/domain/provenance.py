@@ -36,8 +36,12 @@ class ProvenanceFacts:
     revises: str | None = None  # "DocumentReference/<id>" an amendment replaces
 
 
-ACTIVITY_BY_KIND = {"approve": "CREATE", "amend": "CREATE", "finalize": "UPDATE",
-                    "retract": "NULLIFY"}
+ACTIVITY_BY_KIND = {
+    "approve": "CREATE",
+    "amend": "CREATE",
+    "finalize": "UPDATE",
+    "retract": "NULLIFY",
+}
 """v3-DataOperation code per write-back kind (NULLIFY: the act is now entered-in-error)."""
 
 
@@ -45,9 +49,7 @@ def build_provenance(facts: ProvenanceFacts) -> dict[str, Any]:
     """Build the Provenance JSON for one write (deterministic)."""
     resource = _provenance(facts)
     if facts.revises is not None:
-        resource["entity"].append(
-            {"role": "revision", "what": {"reference": facts.revises}}
-        )
+        resource["entity"].append({"role": "revision", "what": {"reference": facts.revises}})
     return resource
 
 

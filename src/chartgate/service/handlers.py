@@ -430,8 +430,9 @@ class Handlers:
             # Same gate as approval: an amendment is an approval of new content.
             self._approval_gate(principal, draft, payload, (), now, doc_status="amended")
             record = self._queue(uow, draft, approval, payload, now)
-            self._audit_approval(uow, EventType.DRAFT_AMEND_APPROVED, principal, draft, meta,
-                                 approval, record)
+            self._audit_approval(
+                uow, EventType.DRAFT_AMEND_APPROVED, principal, draft, meta, approval, record
+            )
             self._audit_queued(uow, principal, draft, record, meta)
         return draft, record
 
@@ -469,8 +470,9 @@ class Handlers:
             record.document_id = current.document_id
             record.document_version = current.document_version
             uow.writebacks.save_progress(record, now=now)
-            self._audit_approval(uow, EventType.DRAFT_RETRACT_APPROVED, principal, draft, meta,
-                                 approval, record)
+            self._audit_approval(
+                uow, EventType.DRAFT_RETRACT_APPROVED, principal, draft, meta, approval, record
+            )
             self._audit_queued(uow, principal, draft, record, meta)
         return draft, record
 
@@ -488,9 +490,7 @@ class Handlers:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
             self._bind(principal, draft)
             now = self._clock.now()
-            version = draft.rebase(
-                baseline, author=f"clinician:{principal.subject}", at=now
-            )
+            version = draft.rebase(baseline, author=f"clinician:{principal.subject}", at=now)
             uow.drafts.save(draft, at=now)
             self._audit(
                 uow,

@@ -243,8 +243,9 @@ class RebaseBody(BaseModel):
         return check_baseline(value)
 
 
-@router.post("/writebacks/{writeback_id}/amend", status_code=202,
-             openapi_extra=_body_schema(VersionEdit))
+@router.post(
+    "/writebacks/{writeback_id}/amend", status_code=202, openapi_extra=_body_schema(VersionEdit)
+)
 def amend(
     writeback_id: str,
     request: Request,
@@ -266,8 +267,9 @@ def amend(
     return _respond(app, request, principal, body, action)
 
 
-@router.post("/writebacks/{writeback_id}/retract", status_code=202,
-             openapi_extra=_body_schema(RetractBody))
+@router.post(
+    "/writebacks/{writeback_id}/retract", status_code=202, openapi_extra=_body_schema(RetractBody)
+)
 def retract(
     writeback_id: str,
     request: Request,
