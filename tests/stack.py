@@ -69,7 +69,7 @@ class Stack:
         """Authorization header of a clinician."""
         return {"Authorization": f"Bearer {self.clinician_token(**overrides)}"}
 
-    def work(self, *, rounds: int = 20, until: tuple[str, ...] = ("committed",)) -> int:
+    def work(self, *, rounds: int = 20) -> int:
         """Run the worker until nothing is due (or ``rounds`` runs); return rows taken."""
         executor = self.app.executor(owner="test-worker")
         taken = 0
@@ -78,7 +78,6 @@ class Stack:
             taken += done
             if done == 0:
                 break
-        del until
         return taken
 
     def ehr(self) -> httpx.Client:

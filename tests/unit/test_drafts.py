@@ -412,20 +412,6 @@ def test_a_diff_to_version_zero_is_refused_not_silently_the_current_version() ->
         draft.diff(to_version=0)
 
 
-def test_the_summary_holds_no_clinical_text() -> None:
-    """The log-safe summary carries ids, state and counts, never the note."""
-    draft = new_draft()
-    summary = draft.summary()
-    assert summary == {
-        "draft_id": "draft-1",
-        "state": "in_review",
-        "versions": 1,
-        "approved_version": None,
-        "note_type": "11506-3",
-    }
-    assert OLD not in repr(summary)
-
-
 def test_a_note_must_have_a_loinc_shaped_type() -> None:
     """A note type that is not LOINC-shaped is refused before a draft exists."""
     with pytest.raises(ValueError, match="pattern"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from chartgate.domain.diff import DraftDiff, diff_versions
 from chartgate.domain.errors import StateConflict, VersionMismatch
@@ -311,13 +310,3 @@ class Draft:
         )
         self.versions.append(version)
         return version
-
-    def summary(self) -> dict[str, Any]:
-        """Non-clinical facts about the draft, safe for logs and the ledger."""
-        return {
-            "draft_id": self.id,
-            "state": self.state.value,
-            "versions": len(self.versions),
-            "approved_version": self.approved_version,
-            "note_type": self.current.content.note.type,
-        }

@@ -144,14 +144,6 @@ class DraftRepository:
             )
         )
 
-    def count(self, tenant: str) -> int:
-        """How many drafts the tenant has (tests and reports)."""
-        return int(
-            self._conn.execute(
-                select(func.count()).select_from(t.drafts).where(t.drafts.c.tenant == tenant)
-            ).scalar_one()
-        )
-
 
 class ApprovalRepository:
     """Approvals: immutable, one per version and kind."""
@@ -435,16 +427,6 @@ class WritebackRepository:
             .values(lease_until=lease_until, updated_at=now)
         )
         return result.rowcount == 1
-
-    def count(self, tenant: str) -> int:
-        """How many write-backs the tenant has."""
-        return int(
-            self._conn.execute(
-                select(func.count())
-                .select_from(t.writebacks)
-                .where(t.writebacks.c.tenant == tenant)
-            ).scalar_one()
-        )
 
 
 AuditRepository = SqlLedger
