@@ -93,16 +93,36 @@ class Failure:
 
     def describe(self) -> str:
         """Return a one-line human description naming the entry or checkpoint."""
-        where = []
-        if self.seq is not None:
-            span = f"{self.seq}..{self.last_seq}" if self.last_seq is not None else self.seq
-            where.append(f"seq {span}")
-        if self.checkpoint is not None:
-            where.append(f"checkpoint #{self.checkpoint}")
-        if self.line is not None:
-            where.append(f"line {self.line}")
-        prefix = f" at {', '.join(where)}" if where else ""
-        return f"{self.reason.value}{prefix}: {self.message}"
+        return describe_failure(
+            self.reason.value,
+            self.message,
+            seq=self.seq,
+            last_seq=self.last_seq,
+            checkpoint=self.checkpoint,
+            line=self.line,
+        )
+
+
+def describe_failure(
+    reason: str,
+    message: str,
+    *,
+    seq: int | None = None,
+    last_seq: int | None = None,
+    checkpoint: int | None = None,
+    line: int | None = None,
+) -> str:
+    """One line naming what failed and where (``reason at seq 3..5, checkpoint #2: …``)."""
+    where = []
+    if seq is not None:
+        span = f"{seq}..{last_seq}" if last_seq is not None else seq
+        where.append(f"seq {span}")
+    if checkpoint is not None:
+        where.append(f"checkpoint #{checkpoint}")
+    if line is not None:
+        where.append(f"line {line}")
+    prefix = f" at {', '.join(where)}" if where else ""
+    return f"{reason}{prefix}: {message}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from chartgate.ledger.checkpoint import (
 )
 from chartgate.ledger.merkle import CompactRange, leaf_hash
 from chartgate.ledger.seal import identity
-from chartgate.ledger.verify import VerifyReport, verify_log
+from chartgate.ledger.verify import VerifyReport, describe_failure, verify_log
 from chartgate.service.audit import LedgerStore, StoredCheckpoint, StoredEntry
 
 
@@ -46,14 +46,13 @@ class StoreFailure:
 
     def describe(self) -> str:
         """One line naming the entry or checkpoint."""
-        where = []
-        if self.seq is not None:
-            span = f"{self.seq}..{self.last_seq}" if self.last_seq is not None else self.seq
-            where.append(f"seq {span}")
-        if self.checkpoint is not None:
-            where.append(f"checkpoint #{self.checkpoint}")
-        prefix = f" at {', '.join(where)}" if where else ""
-        return f"{self.reason}{prefix}: {self.message}"
+        return describe_failure(
+            self.reason,
+            self.message,
+            seq=self.seq,
+            last_seq=self.last_seq,
+            checkpoint=self.checkpoint,
+        )
 
 
 @dataclass(frozen=True, slots=True)
