@@ -18,14 +18,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import queue
 import secrets
-import shutil
-import subprocess
 import tempfile
-import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +30,14 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey, RSAKey
 
+from node_server import NodeServerUnavailableError, missing, node_for, run_node_server
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 IDP_DIR = Path(__file__).resolve().parent / "idp_oidc_provider"
 SERVER_SCRIPT = IDP_DIR / "server.mjs"
 INSTALL_HINT = "run: npm ci --prefix tests/idp_oidc_provider (or make install)"
-STARTUP_TIMEOUT_S = 30.0
 
 RESOURCE = "https://chartgate.test/api"  # RFC 8707: an absolute URI
 TENANT = "clinic-op"
@@ -65,10 +60,6 @@ REVIEWER_APP = "op-reviewer"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 CLINICIAN_LOGIN = "dr-op"
 CLINICIAN_FHIR_USER = "Practitioner/prac-op-1"
-
-
-class OidcProviderUnavailableError(RuntimeError):
-    """The independent OpenID provider could not be started."""
 
 
 @dataclass
@@ -217,86 +208,21 @@ def _config(keys: dict[str, RSAKey | ECKey]) -> dict[str, Any]:
     }
 
 
-def _check_installed() -> str:
-    node = shutil.which("node")
-    if node is None:
-        raise OidcProviderUnavailableError("node is not on PATH")
-    if not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
-        raise OidcProviderUnavailableError(f"{IDP_DIR / 'node_modules'} is missing")
-    return node
-
-
-def _read_lines(stream: Any, lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
-def _wait_listening(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> int:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if line is None:
-            raise OidcProviderUnavailableError("server exited before listening")
-        if line.startswith("LISTENING "):
-            return int(line.split()[1])
-    proc.kill()
-    raise OidcProviderUnavailableError("server did not print LISTENING <port> in time")
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            stream.close()
-
-
 @contextmanager
 def run_oidc_provider() -> Iterator[OidcProvider]:
     """Run oidc-provider with fresh client keys; yield its handle."""
-    node = _check_installed()
+    node = node_for(IDP_DIR, "oidc-provider")
     keys: dict[str, RSAKey | ECKey] = {
         SCRIBE_CLIENT: RSAKey.generate_key(2048, {"alg": "RS384", "use": "sig"}, auto_kid=True),
         WRITEBACK_RS384: RSAKey.generate_key(2048, {"alg": "RS384", "use": "sig"}, auto_kid=True),
         WRITEBACK_ES384: ECKey.generate_key("P-384", {"alg": "ES384", "use": "sig"}, auto_kid=True),
     }
-    with (
-        tempfile.TemporaryDirectory(prefix="oidc-provider-") as workdir,
-        tempfile.TemporaryFile(mode="w+", prefix="oidc-provider-stderr-") as stderr,
-    ):
+    with tempfile.TemporaryDirectory(prefix="oidc-provider-") as workdir:
         config_path = Path(workdir) / "config.json"
         config_path.write_text(json.dumps(_config(keys)))
-        proc = subprocess.Popen(
-            [node, str(SERVER_SCRIPT), "--config", str(config_path), "--exit-on-stdin-close"],
-            cwd=IDP_DIR,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-        lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
-        try:
-            try:
-                port = _wait_listening(proc, lines)
-            except OidcProviderUnavailableError as exc:
-                proc.wait(timeout=5)
-                stderr.seek(0)
-                raise OidcProviderUnavailableError(
-                    f"{exc} (exit code {proc.returncode}); stderr:\n{stderr.read()[-4000:]}"
-                ) from None
+        command = [node, str(SERVER_SCRIPT), "--config", str(config_path)]
+        with run_node_server(command, cwd=IDP_DIR) as port:
             yield OidcProvider(issuer=f"http://127.0.0.1:{port}", keys=keys)
-        finally:
-            _stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -305,8 +231,5 @@ def oidc_provider() -> Iterator[OidcProvider]:
     try:
         with run_oidc_provider() as provider:
             yield provider
-    except OidcProviderUnavailableError as exc:
-        message = f"oidc-provider unavailable: {exc}. {INSTALL_HINT}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    except NodeServerUnavailableError as exc:
+        missing("oidc-provider", exc, INSTALL_HINT)

@@ -17,12 +17,7 @@ imports this module itself and rewrites its asserts.
 
 from __future__ import annotations
 
-import os
-import queue
-import shutil
 import subprocess
-import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +26,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from node_server import (
+    STARTUP_TIMEOUT_S,
+    NodeServerUnavailableError,
+    missing,
+    node_for,
+    run_node_server,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -38,11 +41,6 @@ EHR_DIR = Path(__file__).resolve().parent / "ehr_medplum"
 SERVER_SCRIPT = EHR_DIR / "server.mjs"
 FHIR_PATH = "/fhir/R4"
 INSTALL_HINT = "run: npm ci --prefix tests/ehr_medplum"
-STARTUP_TIMEOUT_S = 30.0
-
-
-class MedplumUnavailableError(RuntimeError):
-    """The Medplum test EHR could not be started (no node, no node_modules, or a crash)."""
 
 
 def control_url(base_url: str) -> str:
@@ -63,63 +61,16 @@ def set_medplum_faults(base_url: str, **faults: int) -> dict[str, Any]:
     return result
 
 
-def _check_installed() -> str:
-    node = shutil.which("node")
-    if node is None:
-        raise MedplumUnavailableError("node is not on PATH")
-    if not (EHR_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir():
-        raise MedplumUnavailableError(f"{EHR_DIR / 'node_modules'} is missing")
-    return node
-
-
-def _read_lines(stream: Any, lines: queue.Queue[str | None]) -> None:
-    # Drains the child's stdout for its whole life so it can never block on a full pipe.
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
-def _wait_listening(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> int:
+def _wait_healthy(port: int, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            line = lines.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if line is None:
-            raise MedplumUnavailableError("server exited before listening")
-        if line.startswith("LISTENING "):
-            return int(line.split()[1])
-    proc.kill()
-    raise MedplumUnavailableError("server did not print LISTENING <port> in time")
-
-
-def _wait_healthy(root: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{root}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.05)
-    proc.kill()
-    raise MedplumUnavailableError("server did not answer /healthz in time")
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            stream.close()
+    raise NodeServerUnavailableError("server did not answer /healthz in time")
 
 
 @contextmanager
@@ -127,34 +78,12 @@ def run_medplum(port: int = 0) -> Iterator[str]:
     """Run the Medplum test EHR and yield its FHIR base URL; port 0 picks a free port.
 
     Raises:
-        MedplumUnavailableError: node or node_modules is missing, or the server did not start.
+        NodeServerUnavailableError: node or node_modules is missing, or the server did not start.
     """
-    node = _check_installed()
-    with tempfile.TemporaryFile(mode="w+", prefix="medplum-ehr-stderr-") as stderr:
-        proc = subprocess.Popen(
-            [node, str(SERVER_SCRIPT), "--port", str(port), "--exit-on-stdin-close"],
-            cwd=EHR_DIR,
-            stdin=subprocess.PIPE,  # the server exits when this closes, even if we are killed
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-        lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
-        try:
-            try:
-                bound = _wait_listening(proc, lines)
-                root = f"http://127.0.0.1:{bound}"
-                _wait_healthy(root, proc)
-            except MedplumUnavailableError as exc:
-                proc.wait(timeout=5)
-                stderr.seek(0)
-                raise MedplumUnavailableError(
-                    f"{exc} (exit code {proc.returncode}); stderr:\n{stderr.read()[-4000:]}"
-                ) from None
-            yield f"{root}{FHIR_PATH}"
-        finally:
-            _stop(proc)
+    node = node_for(EHR_DIR, "@medplum/fhir-router")
+    command = [node, str(SERVER_SCRIPT), "--port", str(port)]
+    with run_node_server(command, cwd=EHR_DIR, ready=_wait_healthy) as bound:
+        yield f"http://127.0.0.1:{bound}{FHIR_PATH}"
 
 
 @pytest.fixture(scope="session")
@@ -167,11 +96,8 @@ def medplum_base_url() -> Iterator[str]:
     try:
         with run_medplum() as base_url:
             yield base_url
-    except MedplumUnavailableError as exc:
-        message = f"Medplum test EHR unavailable: {exc}. {INSTALL_HINT}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    except NodeServerUnavailableError as exc:
+        missing("Medplum test EHR", exc, INSTALL_HINT)
 
 
 @pytest.fixture
