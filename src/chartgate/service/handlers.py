@@ -211,8 +211,7 @@ class Handlers:
             basis = self._bind(principal, draft)
             authz.require_note_permission(principal, "c")
             self._require_writable(principal, draft.current.content.note.type)
-            if principal.fhir_user is None:
-                raise PolicyDenied("approval needs a fhirUser (the clinician's chart identity)")
+            fhir_user = _fhir_user(principal)
             now = self._clock.now()
             approval = draft.approve(
                 approval_id=self._ids.new_id(),
@@ -228,7 +227,7 @@ class Handlers:
                     writeback_id=approval.writeback_id,
                     patient=draft.patient,
                     encounter=draft.encounter,
-                    author=principal.fhir_user,
+                    author=fhir_user,
                     content=draft.current.content,
                     doc_status="preliminary",
                     date=now,
@@ -301,24 +300,13 @@ class Handlers:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
             self._bind(principal, draft)
             authz.require_note_permission(principal, "u")
-            authz.require_recent_auth(
-                principal,
-                now=self._clock.now(),
-                acr=self._tenant_access(principal.tenant).step_up_acr,
-                max_age=self._tenant_access(principal.tenant).step_up_max_age,
-            )
-            if principal.fhir_user is None:
-                raise PolicyDenied("finalize needs a fhirUser (the clinician's chart identity)")
-            committed = [
-                w
-                for w in uow.writebacks.for_draft(principal.tenant, draft_id)
-                if w.state == DraftState.COMMITTED.value and w.document_id
-            ]
-            if draft.state is not DraftState.COMMITTED or not committed:
+            self._require_strength(principal, "step-up")
+            fhir_user = _fhir_user(principal)
+            last = _chart_document(uow.writebacks.for_draft(principal.tenant, draft_id))
+            if draft.state is not DraftState.COMMITTED or last is None:
                 raise StateConflict(
                     f"cannot finalize a draft that is {draft.state.value}", expression="state"
                 )
-            last = committed[-1]
             now = self._clock.now()
             approval = draft.finalize(
                 approval_id=self._ids.new_id(),
@@ -333,7 +321,7 @@ class Handlers:
                     writeback_id=original.writeback_id,
                     patient=draft.patient,
                     encounter=draft.encounter,
-                    author=principal.fhir_user,
+                    author=fhir_user,
                     content=draft.version(approval.version).content,
                     doc_status="final",
                     date=original.approved_at,
