@@ -105,6 +105,17 @@ class Log:
 
 @pytest.fixture
 def log(database_url: str, tmp_path: Path) -> Iterator[Log]:
+    """The tampered-with log, on SQLite and on PostgreSQL."""
+    yield from _seeded_log(database_url, tmp_path)
+
+
+@pytest.fixture
+def pg_log(postgres_url: str, tmp_path: Path) -> Iterator[Log]:
+    """The same log on PostgreSQL only (TRUNCATE and roles exist only there)."""
+    yield from _seeded_log(postgres_url, tmp_path)
+
+
+def _seeded_log(database_url: str, tmp_path: Path) -> Iterator[Log]:
     built = Log(database_url, tmp_path)
     built.append(TENANT, 5)
     built.checkpoint(TENANT)
@@ -374,10 +385,11 @@ def test_the_store_refuses_update_and_delete_on_ledger_tables(log: Log, statemen
     assert _events(log.engine, TENANT) == 12
 
 
-def test_postgresql_also_refuses_truncate_and_has_an_app_role_without_update(log: Log) -> None:
+def test_postgresql_also_refuses_truncate_and_has_an_app_role_without_update(
+    pg_log: Log,
+) -> None:
     """On PostgreSQL TRUNCATE is refused, and chartgate_app may not UPDATE or DELETE."""
-    if log.sqlite:
-        pytest.skip("SQLite has no TRUNCATE and no roles")
+    log = pg_log
     with pytest.raises(Exception, match="append-only"), log.engine.begin() as conn:
         conn.execute(text("TRUNCATE audit_events"))
     with log.engine.connect() as conn:
