@@ -20,7 +20,6 @@ def test_demo_json_reports_a_committed_write_back(tmp_path: Path) -> None:
     """The demo's JSON summary names the committed DocumentReference, its Provenance and events."""
     database = tmp_path / "demo.sqlite3"
     env = {**os.environ, "CHARTGATE_DATABASE_URL": f"sqlite:///{database}"}
-    threads_before = threading.active_count()
     done = subprocess.run(
         [CHARTGATE, "demo", "--json"],
         capture_output=True,
@@ -36,7 +35,6 @@ def test_demo_json_reports_a_committed_write_back(tmp_path: Path) -> None:
     assert summary["provenance"].startswith("Provenance/")
     assert summary["audit_events"] >= 10
     assert summary["draft_id"]
-    assert threading.active_count() == threads_before
     engine = create_engine(f"sqlite:///{database}")
     with engine.connect() as conn:
         drafts = conn.execute(select(func.count()).select_from(t.drafts)).scalar_one()
@@ -72,3 +70,14 @@ def test_demo_prints_the_story_and_the_store_it_used(tmp_path: Path) -> None:
         str(tmp_path),
     ):
         assert expected in out
+
+
+def test_the_demo_leaves_no_server_thread_running(tmp_path: Path) -> None:
+    """In-process, the demo stops its sandbox EHR, IdP and API threads before it returns."""
+    from chartgate.cli.demo import run_demo  # noqa: PLC0415 - only this test runs it in-process
+
+    before = {t.name for t in threading.enumerate()}
+    result = run_demo(f"sqlite:///{tmp_path / 'inproc.sqlite3'}")
+    assert result.state == "committed"
+    left = {t.name for t in threading.enumerate() if t.is_alive()} - before
+    assert not {name for name in left if name.startswith("chartgate-http-")}, left
