@@ -235,3 +235,35 @@ def test_a_refused_finalize_leaves_the_note_committed(
     ).json()
     assert draft["state"] == "committed"
     assert draft["doc_status"] == "preliminary"
+
+
+def test_finalizing_an_amendment_keeps_what_it_replaces(medplum_stack: Stack) -> None:
+    """Finalize after an amendment makes the new note final and keeps its relatesTo."""
+    view, first = committed(medplum_stack)
+    edit = edited_note(view, "Return if fever develops or symptoms last 10 days.", AMENDED)
+    amended = medplum_stack.api.post(
+        f"/v1/writebacks/{first['id']}/amend",
+        json=edit,
+        headers={**medplum_stack.as_clinician(), "If-Match": f'W/"{view["current_version"]}"'},
+    ).json()["writeback"]
+    medplum_stack.work()
+    finalized = medplum_stack.api.post(
+        f"/v1/drafts/{view['id']}/finalize", headers=medplum_stack.as_clinician()
+    )
+    assert finalized.status_code == 202, finalized.text
+    medplum_stack.work()
+    status = medplum_stack.api.get(
+        f"/v1/writebacks/{finalized.json()['writeback']['id']}",
+        headers=medplum_stack.as_clinician(),
+    ).json()
+    assert status["state"] == "committed", status
+    amended_status = medplum_stack.api.get(
+        f"/v1/writebacks/{amended['id']}", headers=medplum_stack.as_clinician()
+    ).json()
+    assert status["ehr_resource"] == amended_status["ehr_resource"]
+    with medplum_stack.ehr() as ehr:
+        doc = ehr.get(f"/{status['ehr_resource']}").json()
+    assert doc["docStatus"] == "final"
+    assert doc["relatesTo"] == [
+        {"code": "replaces", "target": {"reference": first["ehr_resource"]}}
+    ]

@@ -85,6 +85,15 @@ def build_document_reference(write: NoteWrite) -> dict[str, Any]:
     return resource
 
 
+def replaced_document(document: dict[str, Any]) -> str | None:
+    """The ``DocumentReference/<id>`` this document replaces (``relatesTo = replaces``), if any."""
+    for relation in document.get("relatesTo", []):
+        if relation.get("code") == "replaces":
+            reference = relation.get("target", {}).get("reference")
+            return str(reference) if reference else None
+    return None
+
+
 def retraction_of(document: dict[str, Any], *, document_id: str, version_id: str) -> dict[str, Any]:
     """The committed document marked ``entered-in-error``, to PUT with If-Match.
 

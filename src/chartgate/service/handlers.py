@@ -13,7 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from chartgate.domain.access import Basis, TenantAccess
-from chartgate.domain.documents import NoteWrite, build_document_reference, retraction_of
+from chartgate.domain.documents import (
+    NoteWrite,
+    build_document_reference,
+    replaced_document,
+    retraction_of,
+)
 from chartgate.domain.drafts import Approval, Approver, Draft
 from chartgate.domain.errors import PolicyDenied, StateConflict
 from chartgate.domain.events import AuditRecord, EventType
@@ -328,6 +333,8 @@ class Handlers:
                     content_type=self._ehr.note_content_type(
                         principal.tenant, draft.version(approval.version).content.note.content_type
                     ),
+                    # A finalized amendment still replaces the note it amended.
+                    replaces=replaced_document(last.payload),
                 )
             )
             payload["id"] = last.document_id

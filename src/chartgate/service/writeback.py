@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chartgate.domain.documents import attachment_text, identifier_query
+from chartgate.domain.documents import attachment_text, identifier_query, replaced_document
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
 from chartgate.domain.events import AuditRecord, EventType
@@ -602,11 +602,7 @@ def _update_done(record: WritebackRecord) -> bool:
 
 
 def _replaced(record: WritebackRecord) -> str | None:
-    for relation in record.payload.get("relatesTo", []):
-        if relation.get("code") == "replaces":
-            reference = relation.get("target", {}).get("reference")
-            return str(reference) if reference else None
-    return None
+    return replaced_document(record.payload)
 
 
 def _reason(answer: EhrAnswer) -> str:
