@@ -329,3 +329,24 @@ class TestCheckpointSigner:
         planted = sign_checkpoint(_checkpoint(_tree(1)), ORIGIN, Ed25519PrivateKey.generate())
         with pytest.raises(SignatureError):
             CheckpointSigner(ORIGIN, key, last_note=planted)
+
+
+def test_a_signature_with_non_canonical_base64_is_refused() -> None:
+    """Flipping the unused low bits of the signature's last base64 character is refused.
+
+    Plain base64 decoding maps both texts to the same bytes; a signed note has one form only.
+    """
+    key = Ed25519PrivateKey.generate()
+    note = sign_checkpoint(_checkpoint(_tree(7)), ORIGIN, key)
+    body, _, signature_line = note.rstrip("\n").rpartition("\n")
+    prefix, _, encoded = signature_line.rpartition(" ")
+    raw = base64.b64decode(encoded)
+    # 68 bytes -> 92 chars with "==": the last data character carries 4 unused bits.
+    last = encoded.rstrip("=")[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    twin = alphabet[alphabet.index(last) ^ 0b0001]
+    mangled_encoded = encoded.rstrip("=")[:-1] + twin + "=" * encoded.count("=")
+    assert base64.b64decode(mangled_encoded) == raw
+    mangled = f"{body}\n{prefix} {mangled_encoded}\n"
+    with pytest.raises(CheckpointError):
+        open_checkpoint(mangled, ORIGIN, key.public_key())

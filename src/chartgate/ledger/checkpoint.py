@@ -133,7 +133,7 @@ def parse_vkey(vkey: str) -> NoteVerifier:
         raise MalformedNoteError("verifier key must be <name>+<hex key id>+<base64 key>")
     try:
         claimed_id = bytes.fromhex(hex_id)
-        key = base64.b64decode(key_b64, validate=True)
+        key = _strict_b64decode(key_b64)
     except (ValueError, binascii.Error) as e:
         raise MalformedNoteError("verifier key is not hex + base64") from e
     if len(key) != 1 + _ED25519_KEY_SIZE or key[0] != ED25519_TYPE:
@@ -196,11 +196,9 @@ class Checkpoint:
         if not _DECIMAL.fullmatch(size_text):
             raise MalformedNoteError("checkpoint size is not a canonical decimal")
         try:
-            root = base64.b64decode(root_text, validate=True)
+            root = _strict_b64decode(root_text)
         except binascii.Error as e:
-            raise MalformedNoteError("checkpoint root is not base64") from e
-        if base64.b64encode(root).decode() != root_text:
-            raise MalformedNoteError("checkpoint root is not canonical base64")
+            raise MalformedNoteError("checkpoint root is not canonical base64") from e
         return cls(origin=origin, size=int(size_text), root=root, extensions=tuple(extensions))
 
 
@@ -253,9 +251,9 @@ def parse_signed_note(note: str) -> SignedNote:
             raise MalformedNoteError("signature line does not start with an em dash")
         name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
         try:
-            raw = base64.b64decode(encoded, validate=True)
+            raw = _strict_b64decode(encoded)
         except binascii.Error as e:
-            raise MalformedNoteError("signature is not base64") from e
+            raise MalformedNoteError("signature is not canonical base64") from e
         if not _is_valid_key_name(name) or len(raw) <= _KEY_ID_SIZE:
             raise MalformedNoteError("malformed signature line")
         signatures.append(NoteSignature(name, raw[:_KEY_ID_SIZE], raw[_KEY_ID_SIZE:]))
@@ -413,3 +411,15 @@ class CheckpointSigner:
         note = sign_checkpoint(cp, self._verifier.name, self._private_key)
         self._last = cp
         return note
+
+
+def _strict_b64decode(text: str) -> bytes:
+    """Decode base64 that must be canonical: one text per byte string.
+
+    Plain decoding ignores the unused low bits of the last character, so two different texts
+    would open to the same key, root or signature; a signed note must have exactly one form.
+    """
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise binascii.Error("not canonical base64")
+    return raw
