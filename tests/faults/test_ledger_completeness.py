@@ -207,5 +207,6 @@ def test_the_ambiguous_and_reconcile_path_is_complete_in_order_and_verifies(
         ],
     )
     reconciled = next(e for e in events if e["type"] == "writeback.reconciled")
-    assert reconciled["data"]["document_found"] is True
+    assert reconciled["data"]["step"] == "create_document"
+    assert reconciled["data"]["chart"] == "mine"
     assert_verifies(stack)

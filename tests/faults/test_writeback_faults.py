@@ -11,19 +11,16 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 
 from builders import ENCOUNTER, PATIENT, submission
 from chartgate.adapters.storage import tables as t
 from chartgate.service.writeback import WritebackExecutor
-from stack import Stack, running_stack
+from stack import Stack
 
 WRITEBACK_SYSTEM = "urn:chartgate:writeback"
 RETRY_AFTER = 30  # long enough that no code path sleeps through it: the row is rescheduled
@@ -97,7 +94,7 @@ def document_posts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         e
         for e in events
         if e["type"] == "ehr.request"
-        and e["data"]["method"] == "POST"
+        and e["data"]["method"] in ("POST", "PUT")  # PUT: a create with a client-assigned id
         and e["data"]["resource_type"] == "DocumentReference"
     ]
 
@@ -163,23 +160,6 @@ def prior_note(stack: Stack) -> dict[str, Any]:
     return resource
 
 
-@pytest.fixture
-def epic_sandbox_stack(sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
-    """Chartgate (sandbox vendor: sends Markdown) writing to a sandbox imitating Epic."""
-    with running_stack(sqlite_url, tmp_path, sandbox_vendor="epic") as stack:
-        yield stack
-
-
-@pytest.fixture
-def epic_stack(sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
-    """Chartgate with the Epic profile writing to a sandbox imitating Epic: no conditional create.
-
-    Here the database claim and the reconciliation read are the only duplicate guards.
-    """
-    with running_stack(sqlite_url, tmp_path, vendor="epic", sandbox_vendor="epic") as stack:
-        yield stack
-
-
 # -- transient refusals -------------------------------------------------------------------------
 
 
@@ -212,7 +192,7 @@ def test_503_storm_with_retry_after_defers_then_commits_once(sandbox_stack: Stac
     ambiguous = next(e for e in events if e["type"] == "writeback.ambiguous")
     assert ambiguous["data"]["retry_in_seconds"] >= RETRY_AFTER
     reconciled = next(e for e in events if e["type"] == "writeback.reconciled")
-    assert reconciled["data"]["document_found"] is False  # read back before the resend
+    assert reconciled["data"]["chart"] == "absent"  # read back before the resend
     assert types_of(events).count("writeback.committed") == 1
 
 
@@ -321,7 +301,7 @@ def test_timeout_goes_ambiguous_then_reconciles_without_a_duplicate(sandbox_stac
     events = chain(stack, draft["correlation_id"])
     lost = [e for e in events if e["type"] == "ehr.response" and e["data"]["status"] is None]
     assert [e["data"]["error"] for e in lost] == ["EhrAmbiguous"]
-    assert next(e for e in events if e["type"] == "writeback.reconciled")["data"]["document_found"]
+    assert next(e for e in events if e["type"] == "writeback.reconciled")["data"]["chart"] == "mine"
     assert len(document_posts(events)) == 1
 
 

@@ -80,7 +80,7 @@ def document_posts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         e
         for e in events
         if e["type"] == "ehr.request"
-        and e["data"]["method"] == "POST"
+        and e["data"]["method"] in ("POST", "PUT")  # PUT: a create with a client-assigned id
         and e["data"]["resource_type"] == "DocumentReference"
     ]
 
@@ -155,7 +155,7 @@ def test_answer_dropped_after_commit_is_reconciled_to_exactly_one_document(
     assert kinds.index("writeback.ambiguous") < kinds.index("writeback.reconciled")
     assert kinds.index("writeback.reconciled") < kinds.index("writeback.committed")
     reconciled = next(e for e in events if e["type"] == "writeback.reconciled")
-    assert reconciled["data"]["document_found"] is True
+    assert reconciled["data"]["chart"] == "mine"
     assert len(document_posts(events)) == 1  # found by search: never re-sent
     assert kinds.count("writeback.committed") == 1
 

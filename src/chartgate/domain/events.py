@@ -39,6 +39,9 @@ class EventType(StrEnum):
     WRITEBACK_SUPERSEDE_REFUSED = "writeback.supersede_refused"
     WRITEBACK_LEASE_LOST = "writeback.lease_lost"
     WRITEBACK_ESCALATED = "writeback.escalated"
+    WRITEBACK_PARTIAL = "writeback.partial"  # the note is in the chart; a follow-up was refused
+    WRITEBACK_NEEDS_PERSON = "writeback.needs_person"  # cannot prove what happened: parked
+    WRITEBACK_RESOLVED = "writeback.resolved"  # a person decided a parked write-back
     AUTHN_FAILED = "security.authn_failed"
     AUTHZ_DENIED = "security.authz_denied"
     AUDIT_READ = "audit.read"

@@ -141,6 +141,8 @@ _OUTCOME_BY_TYPE: Final = {
     "writeback.supersede_refused": Outcome.SERIOUS,
     "writeback.integrity_refused": Outcome.MAJOR,
     "writeback.escalated": Outcome.SERIOUS,
+    "writeback.partial": Outcome.SERIOUS,
+    "writeback.needs_person": Outcome.SERIOUS,
     "security.authn_failed": Outcome.MINOR,
     "security.authz_denied": Outcome.MINOR,
 }

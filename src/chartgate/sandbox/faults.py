@@ -10,6 +10,7 @@ The plan is set in code (``FaultPlan(...)``, ``plan.configure(...)``) or at run 
       "status_storm": {"count": 3, "status": 503, "retry_after": 1},   # or status 429
       "timeout": {"count": 1, "seconds": 10, "before_commit": false},
       "commit_then_drop": {"count": 1},                    # or just 1
+      "refuse": {"count": 1, "status": 403, "resource_type": "Provenance"},
       "token_expiry": {"count": 2}                         # or just 2
     }
 
@@ -18,6 +19,8 @@ The plan is set in code (``FaultPlan(...)``, ``plan.configure(...)``) or at run 
 
 At most one counted fault hits one request, checked in this order: ``token_expiry`` (401,
 nothing processed), ``status_storm`` (503/429 with ``Retry-After``, nothing processed),
+``refuse`` (mutating requests on ``resource_type``, or on any type when it is absent: a 4xx
+refusal with an OperationOutcome, nothing processed),
 ``commit_then_drop`` (mutating methods only: processed and committed, then the connection is
 aborted with no answer), ``timeout`` (processed, then the answer is held ``seconds``; with
 ``before_commit`` the hold comes first, but the body is read up front so the write still lands
@@ -65,6 +68,7 @@ class FaultKind(StrEnum):
 
     TOKEN_EXPIRY = "token_expiry"  # noqa: S105 - a fault name, not a secret
     STATUS_STORM = "status_storm"
+    REFUSE = "refuse"
     COMMIT_THEN_DROP = "commit_then_drop"
     TIMEOUT = "timeout"
 
@@ -85,6 +89,27 @@ class StatusStorm:
             not isinstance(self.retry_after, int) or self.retry_after < 0
         ):
             raise FaultSpecError("status_storm.retry_after must be a non-negative integer")
+
+
+REFUSAL_STATUSES = frozenset({400, 403, 404, 405, 409, 412, 415, 422})
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The next ``count`` writes of ``resource_type`` (any type when None) are refused."""
+
+    count: int
+    status: int = 400
+    resource_type: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_count(self.count, "refuse.count")
+        if self.status not in REFUSAL_STATUSES:
+            raise FaultSpecError(f"refuse.status must be one of {sorted(REFUSAL_STATUSES)}")
+        if self.resource_type is not None and not (
+            isinstance(self.resource_type, str) and self.resource_type.isalpha()
+        ):
+            raise FaultSpecError("refuse.resource_type must be a FHIR resource type name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +141,7 @@ class Fault:
 class _State:
     latency_ms: int = 0
     status_storm: StatusStorm | None = None
+    refuse: Refusal | None = None
     timeout: SlowAnswer | None = None
     commit_then_drop: int = 0
     token_expiry: int = 0
@@ -128,6 +154,7 @@ class FaultPlan:
     Args:
         latency_ms: Delay before every FHIR request, in milliseconds.
         status_storm: The next requests answer 503 or 429.
+        refuse: The next writes (of one resource type) are refused with a 4xx.
         timeout: The next requests are answered late.
         commit_then_drop: How many mutating requests commit and then get no answer.
         token_expiry: How many requests answer 401 as if the access token had expired.
@@ -138,6 +165,7 @@ class FaultPlan:
         *,
         latency_ms: int = 0,
         status_storm: StatusStorm | None = None,
+        refuse: Refusal | None = None,
         timeout: SlowAnswer | None = None,
         commit_then_drop: int = 0,
         token_expiry: int = 0,
@@ -147,6 +175,7 @@ class FaultPlan:
         self.configure(
             latency_ms=latency_ms,
             status_storm=status_storm,
+            refuse=refuse,
             timeout=timeout,
             commit_then_drop=commit_then_drop,
             token_expiry=token_expiry,
@@ -157,6 +186,7 @@ class FaultPlan:
         *,
         latency_ms: int = 0,
         status_storm: StatusStorm | None = None,
+        refuse: Refusal | None = None,
         timeout: SlowAnswer | None = None,
         commit_then_drop: int = 0,
         token_expiry: int = 0,
@@ -172,6 +202,7 @@ class FaultPlan:
         with self._lock:
             self._state.latency_ms = latency_ms
             self._state.status_storm = status_storm if status_storm and status_storm.count else None
+            self._state.refuse = refuse if refuse and refuse.count else None
             self._state.timeout = timeout if timeout and timeout.count else None
             self._state.commit_then_drop = commit_then_drop
             self._state.token_expiry = token_expiry
@@ -195,10 +226,12 @@ class FaultPlan:
             raise FaultSpecError(f"unknown fault(s): {', '.join(sorted(unknown))}")
         storm = _object_or_none(data.get("status_storm"), "status_storm")
         slow = _object_or_none(data.get("timeout"), "timeout")
+        refuse = _object_or_none(data.get("refuse"), "refuse")
         try:
             self.configure(
                 latency_ms=_check_count(data.get("latency_ms", 0), "latency_ms"),
                 status_storm=StatusStorm(**storm) if storm is not None else None,
+                refuse=Refusal(**refuse) if refuse is not None else None,
                 timeout=SlowAnswer(**slow) if slow is not None else None,
                 commit_then_drop=_count_of(data.get("commit_then_drop"), "commit_then_drop"),
                 token_expiry=_count_of(data.get("token_expiry"), "token_expiry"),
@@ -210,7 +243,7 @@ class FaultPlan:
         """Return the plan as ``GET /__sandbox/faults`` shows it (remaining counts)."""
         with self._lock:
             state = self._state
-            storm, slow = state.status_storm, state.timeout
+            storm, slow, refuse = state.status_storm, state.timeout, state.refuse
             return {
                 "latency_ms": state.latency_ms,
                 "status_storm": None
@@ -226,6 +259,13 @@ class FaultPlan:
                     "count": slow.count,
                     "seconds": slow.seconds,
                     "before_commit": slow.before_commit,
+                },
+                "refuse": None
+                if refuse is None
+                else {
+                    "count": refuse.count,
+                    "status": refuse.status,
+                    "resource_type": refuse.resource_type,
                 },
                 "commit_then_drop": {"count": state.commit_then_drop},
                 "token_expiry": {"count": state.token_expiry},
@@ -243,15 +283,15 @@ class FaultPlan:
         with self._lock:
             return self._state.injected[kind]
 
-    def next_fault(self, *, mutating: bool) -> Fault | None:
+    def next_fault(self, *, mutating: bool, resource_type: str | None = None) -> Fault | None:
         """Choose the fault for one request and use up one of its count (atomically)."""
         with self._lock:
-            fault = self._take(mutating=mutating)
+            fault = self._take(mutating=mutating, resource_type=resource_type)
             if fault is not None:
                 self._state.injected[fault.kind] += 1
             return fault
 
-    def _take(self, *, mutating: bool) -> Fault | None:
+    def _take(self, *, mutating: bool, resource_type: str | None) -> Fault | None:
         state = self._state
         if state.token_expiry:
             state.token_expiry -= 1
@@ -263,6 +303,13 @@ class FaultPlan:
                 StatusStorm(remaining, storm.status, storm.retry_after) if remaining else None
             )
             return Fault(FaultKind.STATUS_STORM, status=storm.status, retry_after=storm.retry_after)
+        refuse = state.refuse
+        if mutating and refuse is not None and refuse.resource_type in (None, resource_type):
+            remaining = refuse.count - 1
+            state.refuse = (
+                Refusal(remaining, refuse.status, refuse.resource_type) if remaining else None
+            )
+            return Fault(FaultKind.REFUSE, status=refuse.status)
         if mutating and state.commit_then_drop:
             state.commit_then_drop -= 1
             return Fault(FaultKind.COMMIT_THEN_DROP)
@@ -296,7 +343,9 @@ class FaultInjector:
         latency = self.plan.latency_seconds
         if latency:
             await asyncio.sleep(latency)
-        fault = self.plan.next_fault(mutating=scope["method"] in MUTATING_METHODS)
+        fault = self.plan.next_fault(
+            mutating=scope["method"] in MUTATING_METHODS, resource_type=self._resource_type(scope)
+        )
         if fault is None:
             await self.app(scope, receive, send)
         elif fault.kind is FaultKind.TOKEN_EXPIRY:
@@ -313,17 +362,31 @@ class FaultInjector:
             await _send_outcome(
                 send, fault.status, code, "Try again later (sandbox fault injection)", headers
             )
+        elif fault.kind is FaultKind.REFUSE:
+            await _send_outcome(
+                send, fault.status, "business-rule", "Refused (sandbox fault injection)", {}
+            )
         elif fault.kind is FaultKind.COMMIT_THEN_DROP:
             await self._commit_then_drop(scope, receive, send)
         else:
             await self._answer_late(scope, receive, send, fault)
 
     def _applies(self, scope: Scope) -> bool:
+        path = self._path(scope)
+        return path == self.path_prefix or path.startswith(self.path_prefix + "/")
+
+    def _resource_type(self, scope: Scope) -> str | None:
+        """The FHIR resource type a request is about (its first path segment)."""
+        rest = self._path(scope)[len(self.path_prefix) :].strip("/")
+        return rest.split("/", 1)[0] or None
+
+    @staticmethod
+    def _path(scope: Scope) -> str:
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :]
-        return path == self.path_prefix or path.startswith(self.path_prefix + "/")
+        return path
 
     async def _commit_then_drop(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def swallow(message: Message) -> None:

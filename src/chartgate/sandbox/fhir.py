@@ -231,7 +231,10 @@ def _fhir_router(store: ResourceStore, profile: VendorProfile) -> APIRouter:  # 
                 400, "invalid", "The body's id must equal the URL's id", expression="id"
             )
         if_match = _if_match(request.headers.get("if-match"))
-        if if_match is None and profile.require_if_match:
+        # Race-free create with a client-assigned id: "If-None-Match: *" refuses (412) when
+        # any version exists (FHIR-FACTS, "race-free create").
+        only_new = request.headers.get("if-none-match", "").strip() == "*"
+        if if_match is None and profile.require_if_match and not only_new:
             raise FhirError(400, "required", "This server requires If-Match on update")
         stored, created = await run_in_threadpool(
             store.update,
@@ -240,6 +243,7 @@ def _fhir_router(store: ResourceStore, profile: VendorProfile) -> APIRouter:  # 
             resource,
             if_match=if_match,
             allow_create=profile.update_as_create,
+            only_new=only_new,
         )
         return _write_answer(request, profile, stored, status=201 if created else 200)
 

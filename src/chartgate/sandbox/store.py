@@ -193,18 +193,27 @@ class ResourceStore:
         *,
         if_match: str | None,
         allow_create: bool,
+        only_new: bool = False,
     ) -> tuple[StoredVersion, bool]:
         """Store a new version; return it and whether the resource was created by this PUT.
 
         ``if_match`` is the bare version id the client expects to be current (``*`` matches
         any existing version).
 
+        ``only_new`` (``If-None-Match: *``) creates the resource only if no version of it
+        exists, checked under the write lock, so two racing PUTs create exactly one.
+
         Raises:
-            FhirError: 412 when ``if_match`` is not the current version; 404 when the
-                resource does not exist and may not be created by update.
+            FhirError: 412 when ``if_match`` is not the current version, or with ``only_new``
+                when the resource exists; 404 when the resource does not exist and may not be
+                created by update.
         """
         with self._write() as conn:
             current = self._current_version(conn, resource_type, resource_id)
+            if only_new and current is not None:
+                raise FhirError(
+                    412, "duplicate", f"{resource_type}/{resource_id} exists (If-None-Match: *)"
+                )
             if current is None:
                 if not allow_create or if_match is not None:
                     raise FhirError(404, "not-found", f"{resource_type}/{resource_id} not found")

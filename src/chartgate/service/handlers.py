@@ -22,12 +22,14 @@ from chartgate.domain.documents import (
 from chartgate.domain.drafts import Approval, Approver, Draft
 from chartgate.domain.errors import PolicyDenied, StateConflict
 from chartgate.domain.events import AuditRecord, EventType
+from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
 from chartgate.domain.findings import Finding, Verdict
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import DraftSubmission, VersionContent, VersionEdit
+from chartgate.domain.writeback import ChartWrite, WritebackKind, WritebackState, mark
 from chartgate.service import authz
 from chartgate.service.audit import Pseudonymizer
 from chartgate.service.ports import (
@@ -509,6 +511,84 @@ class Handlers:
             self._audit(uow, EventType.DRAFT_DISCARDED, principal, draft, meta, {})
         return draft
 
+    def resolve(
+        self,
+        principal: Principal,
+        writeback_id: str,
+        *,
+        action: str,
+        document: str | None,
+        meta: RequestMeta,
+    ) -> WritebackRecord:
+        """A person decides a write-back the worker could not: resend, landed, or retry.
+
+        ``resend``: the note is not in the chart (the person looked); send it again.
+        ``landed``: the note is ``document`` (``DocumentReference/<id>``): chartgate reads it
+        and accepts it only if it carries this write-back's identifier, then sends the rest.
+        ``retry-follow-up``: the note is in the chart; send its Provenance again.
+        """
+        authz.require_role(principal, Role.CLINICIAN, Role.ADMIN)
+        authz.require_mfa(principal)
+        version: str | None = None
+        document_id: str | None = None
+        if action == "landed":
+            document_id, version = self._landed_document(principal, writeback_id, document)
+        with self._uow() as uow:
+            record = uow.writebacks.get(principal.tenant, writeback_id)
+            draft = uow.drafts.get(principal.tenant, record.draft_id, for_update=True)
+            if principal.role is Role.CLINICIAN:
+                self._bind(principal, draft)
+            previous = record.state
+            pair = ChartWrite(draft, record)
+            if action == "resend":
+                pair.resolve_resend()
+            elif action == "landed" and document_id is not None:
+                pair.resolve_landed(document_id, version)
+            elif action == "retry-follow-up":
+                pair.resolve_retry_follow_up()
+            else:
+                raise StateConflict(f"unknown resolution {action!r}", expression="action")
+            now = self._clock.now()
+            record.next_attempt_at = now
+            uow.writebacks.save_progress(record, now=now)
+            uow.drafts.save(draft, at=now)
+            self._audit(
+                uow,
+                EventType.WRITEBACK_RESOLVED,
+                principal,
+                draft,
+                meta,
+                {
+                    "action": action,
+                    "previous_state": previous.value,
+                    "ehr_resource": None if document_id is None else document,
+                },
+                writeback_id=record.id,
+            )
+        return record
+
+    def _landed_document(
+        self, principal: Principal, writeback_id: str, document: str | None
+    ) -> tuple[str, str | None]:
+        """Read the document a person points at; it must carry this write-back's identifier."""
+        kind, _, document_id = (document or "").partition("/")
+        if kind != "DocumentReference" or not document_id:
+            raise StateConflict("name the note as DocumentReference/<id>", expression="document")
+        with self._uow(read_only=True) as uow:
+            record = uow.writebacks.get(principal.tenant, writeback_id)
+        gateway = self._ehr.gateway(principal.tenant)
+        answer = gateway.read("DocumentReference", document_id, request_id=record.correlation_id)
+        identifiers = (answer.resource or {}).get("identifier", [])
+        ours = any(
+            i.get("system") == WRITEBACK_SYSTEM and i.get("value") == record.id for i in identifiers
+        )
+        if not answer.ok or not ours:
+            raise StateConflict(
+                "that document is not in the chart or does not carry this write-back's identifier",
+                expression="document",
+            )
+        return document_id, answer.version_id
+
     def writeback(self, principal: Principal, writeback_id: str) -> WritebackRecord:
         """Read one write-back's status (scribe or clinician of the tenant)."""
         authz.require_role(principal, Role.CLINICIAN, Role.SCRIBE)
@@ -679,6 +759,9 @@ class Handlers:
         payload: JsonObject,
         now: datetime,
     ) -> WritebackRecord:
+        # Every version chartgate writes carries its own mark, so the worker can always tell
+        # its own write from someone else's (domain/writeback.py).
+        payload = mark(payload, approval.writeback_id)
         record = WritebackRecord(
             tenant=draft.tenant,
             # One id names the outbox row, the business identifier of a new document and the
@@ -686,8 +769,8 @@ class Handlers:
             id=approval.writeback_id,
             draft_id=draft.id,
             approval_id=approval.id,
-            kind=approval.kind,
-            state=DraftState.QUEUED.value,
+            kind=WritebackKind(approval.kind),
+            state=WritebackState.QUEUED,
             may_have_landed=False,
             payload=payload,
             payload_hash=content_hash(payload),
@@ -754,13 +837,17 @@ class Handlers:
 
 
 def _chart_document(records: list[WritebackRecord]) -> WritebackRecord | None:
-    """The write-back whose document is the draft's note in the chart now (newest committed)."""
-    committed = [
+    """The write-back whose document is the draft's note in the chart now (newest landed).
+
+    A write-back whose note landed but whose Provenance was refused (``partial``) counts: its
+    note is in the chart.
+    """
+    landed = [
         r
         for r in records
-        if r.state == DraftState.COMMITTED.value and r.document_id and r.kind != "retract"
+        if r.document_landed and r.document_id and r.kind is not WritebackKind.RETRACT
     ]
-    return committed[-1] if committed else None
+    return landed[-1] if landed else None
 
 
 def _fhir_user(principal: Principal) -> str:

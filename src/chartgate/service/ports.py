@@ -11,6 +11,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from chartgate.domain.writeback import CreateGuard, Writeback
+
 if TYPE_CHECKING:
     from chartgate.domain.drafts import Approval, Draft
     from chartgate.domain.events import AuditRecord
@@ -62,6 +64,13 @@ class EhrGateway(Protocol):
         """PUT the resource with ``If-Match: W/"<if_match>"``."""
         ...
 
+    def create_with_id(self, resource: JsonObject, *, request_id: str) -> EhrAnswer:
+        """PUT the resource at its own (client-assigned) id with ``If-None-Match: *``.
+
+        Race-free create: a second attempt answers 412 (or 304) instead of making a copy.
+        """
+        ...
+
     def read(self, resource_type: str, resource_id: str, *, request_id: str) -> EhrAnswer:
         """GET the current version of one resource."""
         ...
@@ -101,49 +110,8 @@ class Cipher(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class WritebackRecord:
-    """One write-back (the outbox row and its claim), as the executor sees it."""
-
-    tenant: str
-    id: str
-    draft_id: str
-    approval_id: str
-    kind: str  # approve | finalize
-    state: str
-    may_have_landed: bool
-    payload: JsonObject
-    payload_hash: str
-    correlation_id: str
-    attempts: int
-    next_attempt_at: datetime
-    document_id: str | None = None
-    document_version: str | None = None
-    provenance_id: str | None = None
-    last_status: int | None = None
-    last_reason: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    def public(self) -> JsonObject:
-        """What ``GET /v1/writebacks/{id}`` shows: ids, states and the EHR's answer."""
-        document = f"DocumentReference/{self.document_id}" if self.document_id is not None else None
-        return {
-            "id": self.id,
-            "draft_id": self.draft_id,
-            "kind": self.kind,
-            "state": self.state,
-            "attempts": self.attempts,
-            "ehr_resource": document,
-            "ehr_version": self.document_version,
-            "provenance": (
-                f"Provenance/{self.provenance_id}" if self.provenance_id is not None else None
-            ),
-            "last_status": self.last_status,
-            "last_reason": self.last_reason,
-            "correlation_id": self.correlation_id,
-            "payload_hash": self.payload_hash,
-        }
+WritebackRecord = Writeback
+"""The outbox row as the service layer sees it: the domain's write-back aggregate."""
 
 
 class DraftStore(Protocol):
@@ -309,8 +277,8 @@ class EhrDirectory(Protocol):
         """The tenant's EHR gateway."""
         ...
 
-    def supports_conditional_create(self, tenant: str) -> bool:
-        """Whether the tenant's EHR honours If-None-Exist."""
+    def create_guard(self, tenant: str) -> CreateGuard:
+        """What the tenant's EHR offers to make a create safe to resend."""
         ...
 
     def note_content_type(self, tenant: str, requested: str) -> str:

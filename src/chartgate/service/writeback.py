@@ -1,16 +1,21 @@
-"""The exactly-once write-back executor (what ``chartgate worker`` runs).
+"""The exactly-once write-back executor (what ``chartgate worker`` runs): IO around a table.
 
-For one claimed outbox row it: re-checks integrity (what is about to be sent must hash to
-what was approved), re-reads the chart baseline, sends the DocumentReference (conditional
-create, or an If-Match update for finalize), then the Provenance, recording every request
-and answer in the audit trail. The rules, from ARCHITECTURE.md "Exactly-once write-back":
+For one claimed outbox row it walks the write-back's steps (baseline read, the document,
+its Provenance), sends what is still missing and records every request and answer in the
+ledger. It decides nothing by itself: each answer, and each read of the chart after an
+answer that proves nothing, is looked up in the outcome table (``domain/outcomes.py``), and
+the attempt's final decision is handed to ``ChartWrite.settle`` (``domain/writeback.py``),
+the one place where draft and write-back states change. The rules, from ARCHITECTURE.md
+"Exactly-once write-back":
 
 * the claim is the outbox row itself, leased with a compare-and-set, so one worker sends;
-* 409/412 on a first attempt is a ``conflict``: never an overwrite;
-* a timeout, dropped connection or 5xx after the request left is ``ambiguous``: the next
-  attempt reconciles by identifier search before anything is re-sent;
+* every version chartgate writes carries its mark (``meta.tag`` = write-back id), so after a
+  lost or unusual answer the chart says whether the write is ours;
+* a create is re-sent only where the EHR itself refuses a second copy (``CreateGuard``);
+  elsewhere a create the chart cannot show waits for a person, never for a timer;
 * 429 and refused connections cannot have landed: retry with capped exponential backoff
-  and jitter, honouring ``Retry-After``.
+  and jitter, honouring ``Retry-After``; after ``max_attempts`` a person is told (once) and
+  the retries go on at the same pace.
 """
 
 from __future__ import annotations
@@ -18,19 +23,23 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from chartgate.domain.documents import attachment_text, identifier_query, replaced_document
+from chartgate.domain.documents import attachment_text, identifier_query
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.hashing import content_hash
-from chartgate.domain.lifecycle import Action, DraftState
-from chartgate.domain.provenance import (
-    ACTIVITY_BY_KIND,
-    ProvenanceFacts,
-    build_provenance,
-    provenance_tag_query,
+from chartgate.domain.outcomes import Answer, Chart, Decision, Step, classify, decide
+from chartgate.domain.provenance import ProvenanceFacts, build_provenance, provenance_tag_query
+from chartgate.domain.writeback import (
+    ChartWrite,
+    CreateGuard,
+    Writeback,
+    WritebackKind,
+    WritebackState,
+    carries_mark,
+    client_id,
 )
 from chartgate.service.ports import (
     Clock,
@@ -40,29 +49,33 @@ from chartgate.service.ports import (
     JsonObject,
     UnitOfWork,
     UnitOfWorkFactory,
-    WritebackRecord,
 )
 
 GATEWAY_VERSION = "0.1.0"
-CREATES = frozenset({"approve", "amend"})
-"""Write-back kinds that create a new document; the others update the committed one."""
-DOC_STATUS_BY_KIND = {
-    "approve": "preliminary",
-    "finalize": "final",
-    "amend": "amended",
-    "retract": "entered-in-error",
-}
-HTTP_CONFLICT = frozenset({409, 412})
 HTTP_GONE = frozenset({404, 410})
-HTTP_TRANSIENT_REFUSAL = frozenset({429})
+
+CRASH_POINTS: tuple[str, ...] = (
+    "after_claim",
+    "before_send",
+    "after_send",
+    "before_finish",
+)
+"""Where a test may stop a worker dead (``crash=``): between any two of its steps.
+
+``before_send``/``after_send`` fire around every request to the EHR (``after_send``: the EHR
+has acted, the answer is not recorded), so a crash can hit each step of a write-back.
+"""
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Capped exponential backoff with jitter."""
+    """Capped exponential backoff with jitter.
+
+    The cap bounds how long after an outage ends the last parked write-back is tried again.
+    """
 
     base_seconds: float = 0.5
-    cap_seconds: float = 300.0
+    cap_seconds: float = 60.0
 
     def delay(self, attempt: int, retry_after: float | None, jitter: float) -> float:
         """Seconds to wait before attempt ``attempt + 1``; never less than Retry-After."""
@@ -70,26 +83,30 @@ class RetryPolicy:
         return max(backoff * (0.5 + jitter / 2), retry_after or 0.0)
 
 
-class _Outcome(Exception):
-    """Ends processing of one write-back with a final state for this attempt."""
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """How an attempt ended: the table's decision and what to record about it."""
 
-    def __init__(
-        self,
-        action: Action,
-        *,
-        status: int | None = None,
-        reason: str = "",
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.action = action
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
+    decision: Decision
+    status: int | None = None
+    reason: str = ""
+    retry_after: float | None = None
 
 
-class _LeaseLost(Exception):  # internal control flow, not an error
+class _Stop(Exception):
+    """Ends an attempt early with a decision."""
+
+    def __init__(self, ended: _Ended) -> None:
+        super().__init__(ended.reason)
+        self.ended = ended
+
+
+class _LeaseLost(Exception):
     """This worker no longer holds the write-back: another one took over; stop at once."""
+
+
+def _no_crash(point: str) -> None:
+    del point
 
 
 class WritebackExecutor:
@@ -106,6 +123,7 @@ class WritebackExecutor:
         retry: RetryPolicy | None = None,
         jitter: Callable[[], float] = random.random,
         max_attempts: int = 8,
+        crash: Callable[[str], None] = _no_crash,
     ) -> None:
         self._uow = uow
         self._ehr = ehr
@@ -115,6 +133,7 @@ class WritebackExecutor:
         self._retry = retry or RetryPolicy()
         self._jitter = jitter
         self._max_attempts = max_attempts
+        self._crash = crash
 
     def run_once(self, *, limit: int = 10) -> int:
         """Process every write-back due now (up to ``limit``); return how many were taken."""
@@ -139,42 +158,40 @@ class WritebackExecutor:
             record = uow.writebacks.get(tenant, writeback_id)
             draft = uow.drafts.get(tenant, record.draft_id)
             approval = uow.approvals.get(tenant, record.approval_id)
-            if prior == DraftState.SENDING.value:
-                # The previous worker's lease ran out mid-request: it may have landed.
-                record.may_have_landed = True
-            if draft.state in (DraftState.QUEUED, DraftState.AMBIGUOUS):
-                queued = draft.state is DraftState.QUEUED
-                draft.transition(Action.SEND if queued else Action.RECONCILE)
-                uow.drafts.save(draft, at=now)
+            ChartWrite(draft, record).begin(lease_expired=prior == WritebackState.SENDING)
+            uow.drafts.save(draft, at=now)
+        self._crash("after_claim")
         try:
-            outcome = self._attempt(draft, approval, record)
-            self._finish(draft, record, outcome)
+            ended = self._attempt(draft, approval, record)
+            self._crash("before_finish")
+            self._finish(draft, record, ended)
         except _LeaseLost:
             self._event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
         return True
 
-    def _attempt(self, draft: Draft, approval: Approval, record: WritebackRecord) -> _Outcome:
-        """Carry the write-back as far as it goes now and say how this attempt ended."""
+    def _attempt(self, draft: Draft, approval: Approval, record: Writeback) -> _Ended:
+        """Walk the steps still missing; end at the first that does not proceed."""
         gateway = self._ehr.gateway(draft.tenant)
+        # Progress is saved before every request (``_hold_lease``), so only the first step
+        # still missing can have been in flight: that one reads the chart first where a
+        # resend would not be safe.
+        reread = record.may_have_landed
         try:
             self._integrity(draft, approval, record)
-            self._send(gateway, draft, approval, record)
-        except _Outcome as decided:
-            return decided
-        except EhrAmbiguous as exc:
-            return _Outcome(Action.LOSE_ANSWER, reason=exc.message)
-        except EhrUnreachable as exc:
-            return _Outcome(Action.RETRY, reason=exc.message)
-        except EhrError as exc:
-            # A read or search that failed (e.g. 503 while reconciling): nothing was decided,
-            # so keep what we knew: still possibly landed, or simply to be retried.
-            action = Action.LOSE_ANSWER if record.may_have_landed else Action.RETRY
-            return _Outcome(action, reason=exc.message, retry_after=exc.retry_after)
-        return _Outcome(Action.COMMIT)
+            if not record.document_landed:
+                self._document(gateway, draft, record, reread=reread)
+                reread = False
+            if record.provenance_id is None:
+                self._provenance(gateway, draft, approval, record, reread=reread)
+        except _Stop as stop:
+            return stop.ended
+        if record.kind is WritebackKind.AMEND and self._ehr.marks_superseded(draft.tenant):
+            self._supersede_replaced(gateway, draft, record)
+        return _Ended(Decision.PROCEED)
 
     # -- the steps ------------------------------------------------------------------------
 
-    def _integrity(self, draft: Draft, approval: Approval, record: WritebackRecord) -> None:
+    def _integrity(self, draft: Draft, approval: Approval, record: Writeback) -> None:
         """Refuse to send anything that differs from what the clinician approved."""
         version = draft.version(approval.version)
         payload_ok = content_hash(record.payload) == record.payload_hash
@@ -191,131 +208,105 @@ class WritebackExecutor:
                     "text_matches_approved": text_ok,
                 },
             )
-            raise _Outcome(Action.REJECT, reason="integrity: payload differs from the approval")
+            if record.document_landed:
+                # Never the note itself: what is in the chart stays; nothing more is sent.
+                raise _Stop(_Ended(Decision.NEEDS_PERSON, reason="integrity: payload changed"))
+            raise _Stop(_Ended(Decision.REJECT, reason="integrity: payload differs from approval"))
 
-    def _send(
-        self, gateway: EhrGateway, draft: Draft, approval: Approval, record: WritebackRecord
+    def _document(
+        self, gateway: EhrGateway, draft: Draft, record: Writeback, *, reread: bool
     ) -> None:
-        if record.may_have_landed:
-            self._reconcile(gateway, draft, record)
-        if record.kind in CREATES:
-            if record.document_id is None:
-                if record.kind == "approve":
-                    self._check_baseline(gateway, draft, record)
-                self._create_document(gateway, draft, record)
-        elif record.provenance_id is None and not _update_done(record):
-            self._update_document(gateway, draft, record)
-        if record.provenance_id is None:
-            self._create_provenance(gateway, draft, approval, record)
-        if record.kind == "amend" and self._ehr.marks_superseded(draft.tenant):
-            self._supersede_replaced(gateway, draft, record)
-
-    def _reconcile(self, gateway: EhrGateway, draft: Draft, record: WritebackRecord) -> None:
-        """After an unknown outcome, read the chart before deciding to send anything."""
-        found: JsonObject | None = None
-        if record.kind in CREATES:
-            matches = gateway.search(
-                "DocumentReference",
-                dict([identifier_query(record.id).split("=", 1)]),
-                request_id=record.correlation_id,
-            )
-            found = matches[0] if matches else None
-            if found is not None:
-                record.document_id = found.get("id")
-                record.document_version = found.get("meta", {}).get("versionId")
+        """Put the note (or this kind's change to it) into the chart, unless it is there."""
+        guard = self._ehr.create_guard(draft.tenant)
+        if record.kind.creates_document:
+            step = Step.CREATE_DOCUMENT if guard.guards_resend else Step.CREATE_DOCUMENT_UNGUARDED
         else:
-            answer = gateway.read(
-                "DocumentReference", str(record.document_id), request_id=record.correlation_id
+            step = Step.UPDATE_DOCUMENT
+        # A create that may have landed is looked for before anything else: the baseline
+        # check must never call a chart that holds our own note a conflict. An update needs
+        # no read first: If-Match refuses a resend, and a 412 is then read below.
+        if (
+            reread
+            and record.kind.creates_document
+            and self._chart_says(step, gateway, draft, record, guard) is Decision.PROCEED
+        ):
+            return
+        if record.kind.checks_baseline:
+            self._check_baseline(gateway, draft, record)
+        answer = self._send_document(gateway, draft, record, guard, step)
+        if answer is None:
+            return
+        _keep_document(record, answer)
+        decision = decide(step, _answer_class(answer))
+        if decision is Decision.RECONCILE and answer.status in (304, 409, 412):
+            # The EHR answered: nothing is in flight, so the chart can be read at once.
+            decision = self._chart_says(step, gateway, draft, record, guard)
+            if decision is Decision.SEND:
+                decision = Decision.RETRY  # not twice in one attempt: back to the queue
+        self._proceed_or_stop(decision, answer)
+
+    def _send_document(
+        self, gateway: EhrGateway, draft: Draft, record: Writeback, guard: CreateGuard, step: Step
+    ) -> EhrAnswer | None:
+        payload = record.payload
+        if not record.kind.creates_document:
+            expected = str(record.matched_version)
+            return self._exchange(
+                draft,
+                record,
+                "PUT",
+                payload,
+                lambda: gateway.update(
+                    payload, if_match=expected, request_id=record.correlation_id
+                ),
+                step=step,
             )
-            wanted = (record.payload.get("status"), record.payload.get("docStatus"))
-            resource = answer.resource or {}
-            if answer.ok and (resource.get("status"), resource.get("docStatus")) == wanted:
-                found = resource
-                record.document_version = answer.version_id
-        provenance = gateway.search(
-            "Provenance",
-            dict([provenance_tag_query(record.id).split("=", 1)]),
-            request_id=record.correlation_id,
-        )
-        if provenance:
-            record.provenance_id = provenance[0].get("id")
-        record.may_have_landed = False
-        self._event(
-            draft,
-            record,
-            EventType.WRITEBACK_RECONCILED,
-            {
-                "document_found": found is not None,
-                "provenance_found": bool(provenance),
-                "ehr_resource_id": record.document_id,
-                "ehr_version_id": record.document_version,
-            },
-        )
-
-    def _check_baseline(self, gateway: EhrGateway, draft: Draft, record: WritebackRecord) -> None:
-        """The chart must still be what the draft was generated against."""
-        for reference, expected in sorted(draft.baseline.items()):
-            kind, _, resource_id = reference.partition("/")
-            answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
-            if not answer.ok and answer.status not in HTTP_GONE:
-                # A refused or failed read says nothing about the chart: try again later.
-                raise _Outcome(
-                    Action.RETRY,
-                    status=answer.status,
-                    reason=f"baseline read answered {answer.status}",
-                    retry_after=answer.retry_after,
-                )
-            if answer.version_id != expected or answer.status in HTTP_GONE:
-                raise _Outcome(
-                    Action.CONFLICT,
-                    status=answer.status,
-                    reason=f"{kind} changed since the draft's baseline "
-                    f"(version {expected} -> {answer.version_id})",
-                )
-
-    def _create_document(self, gateway: EhrGateway, draft: Draft, record: WritebackRecord) -> None:
-        conditional = (
-            identifier_query(record.id)
-            if self._ehr.supports_conditional_create(draft.tenant)
-            else None
-        )
-        answer = self._exchange(
+        if guard is CreateGuard.CLIENT_ID:
+            body = {**payload, "id": client_id(record.id, "DocumentReference")}
+            return self._exchange(
+                draft,
+                record,
+                "PUT",
+                body,
+                lambda: gateway.create_with_id(body, request_id=record.correlation_id),
+                step=step,
+            )
+        condition = identifier_query(record.id) if guard is CreateGuard.CONDITIONAL else None
+        return self._exchange(
             draft,
             record,
             "POST",
-            "DocumentReference",
-            record.payload,
+            payload,
             lambda: gateway.create(
-                record.payload, if_none_exist=conditional, request_id=record.correlation_id
+                payload, if_none_exist=condition, request_id=record.correlation_id
             ),
+            step=step,
         )
-        self._decide(answer)
-        record.document_id = answer.resource_id
-        record.document_version = answer.version_id
 
-    def _update_document(self, gateway: EhrGateway, draft: Draft, record: WritebackRecord) -> None:
-        expected = str(record.payload["meta"]["versionId"])
-        answer = self._exchange(
-            draft,
-            record,
-            "PUT",
-            "DocumentReference",
-            record.payload,
-            lambda: gateway.update(
-                record.payload, if_match=expected, request_id=record.correlation_id
-            ),
-        )
-        self._decide(answer)
-        record.document_version = answer.version_id
-
-    def _create_provenance(
-        self, gateway: EhrGateway, draft: Draft, approval: Approval, record: WritebackRecord
+    def _provenance(
+        self,
+        gateway: EhrGateway,
+        draft: Draft,
+        approval: Approval,
+        record: Writeback,
+        *,
+        reread: bool,
     ) -> None:
+        guard = self._ehr.create_guard(draft.tenant)
+        step = Step.CREATE_PROVENANCE if guard.guards_resend else Step.CREATE_PROVENANCE_UNGUARDED
+        # Where the EHR guards a resend, the resend itself tells (200 or 412); elsewhere the
+        # chart is read first.
+        if (
+            reread
+            and not guard.guards_resend
+            and self._chart_says(step, gateway, draft, record, guard) is Decision.PROCEED
+        ):
+            return
         provenance = build_provenance(
             ProvenanceFacts(
                 writeback_id=record.id,
                 target=f"DocumentReference/{record.document_id}/_history/{record.document_version}",
-                activity=ACTIVITY_BY_KIND[record.kind],
+                activity=record.kind.activity,
                 recorded=approval.approved_at,
                 clinician=str(approval.approver.fhir_user),
                 origin=draft.origin,
@@ -324,73 +315,210 @@ class WritebackExecutor:
                 content_hash=approval.content_hash,
                 policy_hash=approval.policy_hash,
                 gateway_version=GATEWAY_VERSION,
-                revises=_replaced(record),
+                revises=record.replaces,
             )
         )
-        conditional = (
-            provenance_tag_query(record.id)
-            if self._ehr.supports_conditional_create(draft.tenant)
-            else None
+        if guard is CreateGuard.CLIENT_ID:
+            body = {**provenance, "id": client_id(record.id, "Provenance")}
+            answer = self._exchange(
+                draft,
+                record,
+                "PUT",
+                body,
+                lambda: gateway.create_with_id(body, request_id=record.correlation_id),
+                step=step,
+            )
+        else:
+            condition = provenance_tag_query(record.id) if guard.guards_resend else None
+            answer = self._exchange(
+                draft,
+                record,
+                "POST",
+                provenance,
+                lambda: gateway.create(
+                    provenance, if_none_exist=condition, request_id=record.correlation_id
+                ),
+                step=step,
+            )
+        if answer is None:
+            return
+        if answer.ok:
+            record.provenance_id = answer.resource_id
+        decision = decide(step, _answer_class(answer))
+        if decision is Decision.RECONCILE and answer.status in (304, 409, 412):
+            decision = self._chart_says(step, gateway, draft, record, guard)
+            if decision is Decision.SEND:
+                decision = Decision.RETRY
+        self._proceed_or_stop(decision, answer)
+
+    def _proceed_or_stop(self, decision: Decision, answer: EhrAnswer) -> None:
+        if decision is Decision.PROCEED:
+            return
+        raise _Stop(
+            _Ended(
+                decision,
+                status=answer.status,
+                reason=_reason(answer),
+                retry_after=answer.retry_after,
+            )
         )
-        answer = self._exchange(
+
+    # -- reading the chart ------------------------------------------------------------------
+
+    def _chart_says(
+        self,
+        step: Step,
+        gateway: EhrGateway,
+        draft: Draft,
+        record: Writeback,
+        guard: CreateGuard,
+    ) -> Decision:
+        """Read the chart for ``step`` and look the case up; stop unless it proceeds or sends."""
+        chart, retry_after = self._read_chart(step, gateway, record, guard)
+        decision = decide(step, Answer.CHART_READ, chart)
+        self._event(
             draft,
             record,
-            "POST",
-            "Provenance",
-            provenance,
-            lambda: gateway.create(
-                provenance, if_none_exist=conditional, request_id=record.correlation_id
-            ),
+            EventType.WRITEBACK_RECONCILED,
+            {
+                "step": step.value,
+                "chart": chart.value,
+                "decision": decision.value,
+                "ehr_resource_id": record.document_id,
+                "ehr_version_id": record.document_version,
+            },
         )
-        self._decide(answer)
-        record.provenance_id = answer.resource_id
+        if decision in (Decision.PROCEED, Decision.SEND):
+            return decision
+        raise _Stop(
+            _Ended(
+                decision,
+                reason=f"chart read for {step.value}: {chart.value}",
+                retry_after=retry_after,
+            )
+        )
 
-    def _supersede_replaced(
-        self, gateway: EhrGateway, draft: Draft, record: WritebackRecord
-    ) -> None:
+    def _read_chart(
+        self, step: Step, gateway: EhrGateway, record: Writeback, guard: CreateGuard
+    ) -> tuple[Chart, float | None]:
+        """What the chart shows for ``step``, and the EHR's Retry-After when the read failed."""
+        try:
+            if step is Step.UPDATE_DOCUMENT:
+                answer = gateway.read(
+                    "DocumentReference", str(record.document_id), request_id=record.correlation_id
+                )
+                return _update_chart(answer, record), answer.retry_after
+            if guard is CreateGuard.CLIENT_ID:
+                resource_type = "DocumentReference" if step.writes_document else "Provenance"
+                answer = gateway.read(
+                    resource_type,
+                    client_id(record.id, resource_type),
+                    request_id=record.correlation_id,
+                )
+                return _created_chart(answer, record, resource_type), answer.retry_after
+            return self._search_created(gateway, record, step), None
+        except EhrError as exc:
+            # A failed read proves nothing: never "not landed" (a failed re-read was once
+            # taken as "absent", which called our own finalize a conflict).
+            return Chart.UNREADABLE, exc.retry_after
+
+    def _search_created(self, gateway: EhrGateway, record: Writeback, step: Step) -> Chart:
+        """Find what this write-back created by identifier (document) or tag (Provenance)."""
+        document = step.writes_document
+        query = identifier_query(record.id) if document else provenance_tag_query(record.id)
+        name, _, value = query.partition("=")
+        resource_type = "DocumentReference" if document else "Provenance"
+        found = gateway.search(resource_type, {name: value}, request_id=record.correlation_id)
+        if not found:
+            return Chart.ABSENT
+        if len(found) > 1:
+            return Chart.DUPLICATED
+        _remember(record, resource_type, found[0], found[0].get("meta", {}).get("versionId"))
+        return Chart.MINE
+
+    def _check_baseline(self, gateway: EhrGateway, draft: Draft, record: Writeback) -> None:
+        """The chart must still be what the draft was generated against."""
+        for reference, expected in sorted(draft.baseline.items()):
+            kind, _, resource_id = reference.partition("/")
+            try:
+                answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
+            except EhrAmbiguous:
+                raise _Stop(_Ended(Decision.RETRY, reason="baseline read: no answer")) from None
+            except EhrUnreachable:
+                raise _Stop(_Ended(Decision.RETRY, reason="baseline read: not sent")) from None
+            chart = Chart.UNREAD
+            if answer.ok:
+                chart = Chart.UNCHANGED if answer.version_id == expected else Chart.CHANGED
+            decision = decide(Step.BASELINE_READ, classify(answer.status), chart)
+            if decision is not Decision.PROCEED:
+                reason = (
+                    f"{kind} changed since the draft's baseline "
+                    f"(version {expected} -> {answer.version_id})"
+                    if decision is Decision.CONFLICT
+                    else f"baseline read answered {answer.status}"
+                )
+                raise _Stop(
+                    _Ended(
+                        decision,
+                        status=answer.status,
+                        reason=reason,
+                        retry_after=answer.retry_after,
+                    )
+                )
+
+    def _supersede_replaced(self, gateway: EhrGateway, draft: Draft, record: Writeback) -> None:
         """Mark the document an amendment replaced as ``superseded`` (never edit its content).
 
         Best effort once the new document is in the chart: the new one already names the old
         one in ``relatesTo``, so a refusal here is recorded, not fatal.
         """
-        replaced = _replaced(record)
+        replaced = record.replaces
         if replaced is None:
             return
         kind, _, resource_id = replaced.partition("/")
-        answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
+        try:
+            answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
+        except EhrError:
+            return
         old = answer.resource or {}
         if not answer.ok or old.get("status") != "current" or answer.version_id is None:
             return
         superseded = {**old, "status": "superseded"}
+        version = str(answer.version_id)
         result = self._exchange(
             draft,
             record,
             "PUT",
-            kind,
             superseded,
-            lambda: gateway.update(
-                superseded, if_match=str(answer.version_id), request_id=record.correlation_id
-            ),
+            lambda: gateway.update(superseded, if_match=version, request_id=record.correlation_id),
+            step=None,
         )
-        if not result.ok:
+        if result is None or not result.ok:
             self._event(
-                draft, record, EventType.WRITEBACK_SUPERSEDE_REFUSED, {"status": result.status}
+                draft,
+                record,
+                EventType.WRITEBACK_SUPERSEDE_REFUSED,
+                {"status": None if result is None else result.status},
             )
 
     def _exchange(
         self,
         draft: Draft,
-        record: WritebackRecord,
+        record: Writeback,
         method: str,
-        resource_type: str,
         body: JsonObject,
         call: Callable[[], EhrAnswer],
-    ) -> EhrAnswer:
+        *,
+        step: Step | None,
+    ) -> EhrAnswer | None:
         """Send one request, recording request and answer in the audit trail.
 
         The lease is renewed first: a worker that lost it (its successor may already be
-        sending) must not put anything more into the chart.
+        sending) must not put anything more into the chart. A request that got no answer
+        ends the attempt as the table says for ``step``; a best-effort request (no step)
+        returns None instead.
         """
+        resource_type = str(body.get("resourceType"))
         self._hold_lease(record)
         self._event(
             draft,
@@ -398,9 +526,11 @@ class WritebackExecutor:
             EventType.EHR_REQUEST,
             {"method": method, "resource_type": resource_type, "payload_hash": content_hash(body)},
         )
+        self._crash("before_send")
         try:
             answer = call()
         except (EhrAmbiguous, EhrUnreachable) as exc:
+            self._crash("after_send")
             self._event(
                 draft,
                 record,
@@ -412,7 +542,17 @@ class WritebackExecutor:
                     "error": type(exc).__name__,
                 },
             )
-            raise
+            if step is None:
+                return None
+            sent = isinstance(exc, EhrAmbiguous)
+            raise _Stop(
+                _Ended(
+                    decide(step, Answer.NO_ANSWER if sent else Answer.NOT_SENT),
+                    reason=exc.message,
+                    retry_after=exc.retry_after,
+                )
+            ) from None
+        self._crash("after_send")
         record.last_status = answer.status
         self._event(
             draft,
@@ -429,141 +569,84 @@ class WritebackExecutor:
         )
         return answer
 
-    def _decide(self, answer: EhrAnswer) -> None:
-        """Turn a non-2xx answer into this attempt's outcome."""
-        if answer.ok:
-            return
-        if answer.status in HTTP_CONFLICT:
-            raise _Outcome(
-                Action.CONFLICT, status=answer.status, reason="the chart changed (version conflict)"
-            )
-        if answer.status in HTTP_TRANSIENT_REFUSAL:
-            raise _Outcome(
-                Action.RETRY,
-                status=answer.status,
-                reason="rate limited",
-                retry_after=answer.retry_after,
-            )
-        if answer.status >= 500:  # noqa: PLR2004 - server errors: the write may have landed
-            raise _Outcome(
-                Action.LOSE_ANSWER,
-                status=answer.status,
-                reason=f"EHR answered {answer.status}",
-                retry_after=answer.retry_after,
-            )
-        raise _Outcome(Action.REJECT, status=answer.status, reason=_reason(answer))
-
     # -- closing the attempt --------------------------------------------------------------
 
-    def _hold_lease(self, record: WritebackRecord) -> None:
+    def _hold_lease(self, record: Writeback) -> None:
+        """Renew the lease and save what is known so far, in one transaction.
+
+        Saving before each request is what lets the next attempt after a crash know which
+        single request can have been in flight.
+        """
         now = self._clock.now()
         with self._uow() as uow:
             held = uow.writebacks.renew_lease(
                 record.tenant, record.id, owner=self._owner, now=now, lease_until=now + self._lease
             )
+            if held:
+                uow.writebacks.save_progress(record, now=now, owner=self._owner)
         if not held:
             raise _LeaseLost
 
-    def _finish(self, draft: Draft, record: WritebackRecord, outcome: _Outcome) -> None:
+    def _finish(self, draft: Draft, record: Writeback, ended: _Ended) -> None:
         """Record how the attempt ended: write-back row, draft state and audit event, at once."""
         now = self._clock.now()
         with self._uow() as uow:
             draft = uow.drafts.get(draft.tenant, draft.id, for_update=True)
-            if outcome.status is not None:
-                record.last_status = outcome.status
-            outcome, event, data = self._settle(draft, record, outcome, now)
-            if draft.state is DraftState.SENDING:
-                if record.kind != "approve" and outcome.action in (Action.CONFLICT, Action.REJECT):
-                    # A refused finalize/amend/retract leaves the chart's note as it was:
-                    # the draft stays committed; the write-back row carries the refusal.
-                    draft.transition(Action.FOLLOW_UP_FAILED)
-                    draft.approved_version = self._chart_version(uow, draft)
-                else:
-                    draft.transition(outcome.action)
+            if ended.status is not None:
+                record.last_status = ended.status
+            if ended.decision is not Decision.PROCEED:
+                record.last_reason = ended.reason or record.last_reason
+            settled = ChartWrite(draft, record).settle(
+                ended.decision, chart_version=self._chart_version(uow, draft)
+            )
+            data: JsonObject = {
+                "attempt": record.attempts,
+                "status": record.last_status,
+                "reason": ended.reason or None,
+            }
+            if settled.event == EventType.WRITEBACK_COMMITTED or settled.state in (
+                WritebackState.PARTIAL,
+                WritebackState.NEEDS_PERSON,
+            ):
+                data.update(_chart_facts(record))
+            escalate = False
+            if settled.retry:
+                delay = self._retry.delay(record.attempts, ended.retry_after, self._jitter())
+                if (
+                    record.state is WritebackState.AMBIGUOUS
+                    and not self._ehr.create_guard(draft.tenant).guards_resend
+                ):
+                    # Give a request the EHR may still be working on time to show up before the
+                    # chart is read again (a read that finds nothing then waits for a person).
+                    delay = max(delay, self._ehr.settle_seconds(draft.tenant))
+                record.next_attempt_at = now + timedelta(seconds=delay)
+                data["retry_in_seconds"] = round(delay, 3)
+                escalate = record.attempts >= self._max_attempts and record.escalated_at is None
+                if escalate:
+                    record.escalated_at = now
             if not uow.writebacks.save_progress(record, now=now, owner=self._owner):
                 raise _LeaseLost  # rolls back the draft's change too
             uow.drafts.save(draft, at=now)
-            self._event(
-                draft,
-                record,
-                event,
-                {
-                    "attempt": record.attempts,
-                    "status": record.last_status,
-                    "reason": outcome.reason or None,
-                    **data,
-                },
-                uow=uow,
-            )
-
-    def _settle(
-        self, draft: Draft, record: WritebackRecord, outcome: _Outcome, now: datetime
-    ) -> tuple[_Outcome, EventType, JsonObject]:
-        """Apply the outcome to the write-back row; return the draft's action and the event."""
-        action = outcome.action
-        if action is Action.COMMIT:
-            record.state = DraftState.COMMITTED.value
-            record.last_reason = None
-            draft.doc_status = DOC_STATUS_BY_KIND[record.kind]
-            committed = {
-                "ehr_resource": f"DocumentReference/{record.document_id}",
-                "ehr_version_id": record.document_version,
-                "provenance": f"Provenance/{record.provenance_id}",
-            }
-            if record.kind == "retract":
-                outcome = _Outcome(Action.CONFIRM_RETRACT)
-            return outcome, EventType.WRITEBACK_COMMITTED, committed
-        record.last_reason = outcome.reason or record.last_reason
-        if action in (Action.CONFLICT, Action.REJECT):
-            conflict = action is Action.CONFLICT
-            record.state = (DraftState.CONFLICT if conflict else DraftState.REJECTED).value
-            return (
-                outcome,
-                (EventType.WRITEBACK_CONFLICT if conflict else EventType.WRITEBACK_REJECTED),
-                {},
-            )
-        delay = self._retry.delay(record.attempts, outcome.retry_after, self._jitter())
-        if action is Action.LOSE_ANSWER:
-            record.state = DraftState.AMBIGUOUS.value
-            record.may_have_landed = True
-            if not self._ehr.supports_conditional_create(draft.tenant):
-                # Nothing at the EHR guards a resend: give a create the EHR may still be
-                # working on time to show up before a search can call it absent.
-                delay = max(delay, self._ehr.settle_seconds(draft.tenant))
-            event = EventType.WRITEBACK_AMBIGUOUS
-        else:
-            record.state = DraftState.QUEUED.value
-            event = EventType.WRITEBACK_RETRY
-        record.next_attempt_at = now + timedelta(seconds=delay)
-        event, data = self._maybe_escalate(
-            record, now, event, {"retry_in_seconds": round(delay, 3)}
-        )
-        return outcome, event, data
-
-    def _maybe_escalate(
-        self, record: WritebackRecord, now: datetime, event: EventType, data: JsonObject
-    ) -> tuple[EventType, JsonObject]:
-        """After ``max_attempts`` a write-back needs a person: say so once, keep it parked.
-
-        Nothing is dropped and nothing is re-sent blindly: an ambiguous write stays ambiguous
-        (reconciled at the capped interval), a queued one keeps its slow retries.
-        """
-        if record.attempts < self._max_attempts:
-            return event, data
-        record.next_attempt_at = now + timedelta(seconds=self._retry.cap_seconds)
-        record.last_reason = f"needs attention after {record.attempts} attempts: " + (
-            record.last_reason or "no answer"
-        )
-        if record.attempts == self._max_attempts:
-            return EventType.WRITEBACK_ESCALATED, {**data, "attempts": record.attempts}
-        return event, data
+            self._event(draft, record, EventType(settled.event), data, uow=uow)
+            if escalate:
+                self._event(
+                    draft,
+                    record,
+                    EventType.WRITEBACK_ESCALATED,
+                    {
+                        "attempts": record.attempts,
+                        "retry_in_seconds": data["retry_in_seconds"],
+                        "reason": record.last_reason,
+                    },
+                    uow=uow,
+                )
 
     def _chart_version(self, uow: UnitOfWork, draft: Draft) -> int | None:
         """The approved version whose document is in the chart now (after a refused amend)."""
         committed = [
             w
             for w in uow.writebacks.for_draft(draft.tenant, draft.id)
-            if w.state == DraftState.COMMITTED.value and w.kind in CREATES
+            if w.document_landed and w.kind.creates_document
         ]
         if not committed:
             return draft.approved_version
@@ -572,7 +655,7 @@ class WritebackExecutor:
     def _event(
         self,
         draft: Draft,
-        record: WritebackRecord,
+        record: Writeback,
         event: EventType,
         data: JsonObject,
         *,
@@ -586,7 +669,7 @@ class WritebackExecutor:
             actor=f"worker:{self._owner}",
             draft_id=draft.id,
             writeback_id=record.id,
-            data={"state": draft.state.value, "kind": record.kind, **data},
+            data={"state": draft.state.value, "kind": record.kind.value, **data},
         )
         if uow is not None:
             uow.audit.append(audit)
@@ -595,14 +678,67 @@ class WritebackExecutor:
             own.audit.append(audit)
 
 
-def _update_done(record: WritebackRecord) -> bool:
-    """An update kind has landed once the document's version moved past the one we matched."""
-    expected = str(record.payload.get("meta", {}).get("versionId"))
-    return record.document_version is not None and record.document_version != expected
+def _update_chart(answer: EhrAnswer, record: Writeback) -> Chart:
+    """Is the document's current version ours, the one we matched, or someone else's?"""
+    if answer.status in HTTP_GONE:
+        return Chart.CHANGED
+    if not answer.ok or answer.resource is None:
+        return Chart.UNREADABLE
+    if carries_mark(answer.resource, record.id):
+        record.document_version = answer.version_id
+        return Chart.MINE
+    if answer.version_id == record.matched_version:
+        return Chart.ABSENT
+    return Chart.CHANGED
 
 
-def _replaced(record: WritebackRecord) -> str | None:
-    return replaced_document(record.payload)
+def _created_chart(answer: EhrAnswer, record: Writeback, resource_type: str) -> Chart:
+    """Did the create at our client-assigned id land (and is it ours)?"""
+    if answer.status in HTTP_GONE:
+        return Chart.ABSENT
+    if not answer.ok or answer.resource is None:
+        return Chart.UNREADABLE
+    if not carries_mark(answer.resource, record.id):
+        return Chart.DUPLICATED  # our id holds something that is not ours: a person looks
+    _remember(record, resource_type, answer.resource, answer.version_id)
+    return Chart.MINE
+
+
+def _remember(record: Writeback, resource_type: str, found: JsonObject, version: object) -> None:
+    if resource_type == "DocumentReference":
+        record.document_id = _str_or_none(found.get("id"))
+        record.document_version = _str_or_none(version)
+    else:
+        record.provenance_id = _str_or_none(found.get("id"))
+
+
+def _keep_document(record: Writeback, answer: EhrAnswer) -> None:
+    """Remember where the note landed (a 2xx to the document step)."""
+    if not answer.ok:
+        return
+    if record.kind.creates_document:
+        record.document_id = answer.resource_id
+    record.document_version = answer.version_id
+
+
+def _answer_class(answer: EhrAnswer) -> Answer:
+    return classify(answer.status)
+
+
+def _chart_facts(record: Writeback) -> JsonObject:
+    return {
+        "ehr_resource": (
+            f"DocumentReference/{record.document_id}" if record.document_id is not None else None
+        ),
+        "ehr_version_id": record.document_version,
+        "provenance": (
+            f"Provenance/{record.provenance_id}" if record.provenance_id is not None else None
+        ),
+    }
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _reason(answer: EhrAnswer) -> str:

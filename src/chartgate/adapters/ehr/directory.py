@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from chartgate.adapters.ehr.fhir_rest import FhirRestGateway
 from chartgate.adapters.ehr.http import HttpClient, build_client
-from chartgate.adapters.ehr.vendors import AmendmentMode, VendorProfile, get_vendor
+from chartgate.adapters.ehr.vendors import AmendmentMode, CreateGuard, VendorProfile, get_vendor
 from chartgate.adapters.identity.smart_backend import token_source_for
 from chartgate.adapters.keys.secrets import SecretProvider
 from chartgate.domain.errors import NotFound
@@ -63,10 +63,10 @@ class ConfiguredEhrDirectory:
             self._gateways[tenant] = gateway
         return gateway
 
-    def supports_conditional_create(self, tenant: str) -> bool:
-        """Whether the tenant's EHR honours If-None-Exist."""
+    def create_guard(self, tenant: str) -> CreateGuard:
+        """What the tenant's EHR offers to make a create safe to resend (vendor profile)."""
         self._settings(tenant)
-        return self._vendors[tenant].supports_conditional_create
+        return self._vendors[tenant].idempotent_create
 
     def note_content_type(self, tenant: str, requested: str) -> str:
         """The requested type when the EHR takes it, else the vendor's preferred one."""

@@ -256,6 +256,26 @@ class FhirRestGateway:
         )
         return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
 
+    def create_with_id(self, resource: JsonObject, *, request_id: str) -> EhrAnswer:
+        """PUT the resource at its client-assigned id with ``If-None-Match: *``.
+
+        Race-free create (FHIR-FACTS, "race-free create"): when any version exists the server
+        answers 412 (or 304) and changes nothing, so a resend can never make a second copy.
+        Only for vendors whose profile says they accept client-assigned ids.
+        """
+        resource_type = _resource_type_of(resource)
+        resource_id = _checked_id(resource.get("id"))
+        raw = self._exchange(
+            "PUT",
+            f"{self._base}/{resource_type}/{resource_id}",
+            what=f"create {resource_type}",
+            request_id=request_id,
+            headers={"Content-Type": FHIR_JSON, "If-None-Match": "*"},
+            content=_encode(resource),
+            safe=False,
+        )
+        return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
+
     def upsert(self, resource: JsonObject, *, request_id: str) -> EhrAnswer:
         """PUT the resource at its own id without ``If-Match`` ("update as create").
 

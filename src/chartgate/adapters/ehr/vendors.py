@@ -19,10 +19,12 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from chartgate.domain.writeback import CreateGuard
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["VENDORS", "AmendmentMode", "VendorProfile", "get_vendor"]
+__all__ = ["VENDORS", "AmendmentMode", "CreateGuard", "VendorProfile", "get_vendor"]
 
 
 class AmendmentMode(StrEnum):
@@ -48,7 +50,8 @@ class VendorProfile:
     """
 
     name: str
-    supports_conditional_create: bool
+    idempotent_create: CreateGuard
+    """What the EHR offers to make a create safe to resend (docs/exactly-once.md, per profile)."""
     content_types: tuple[str, ...]
     requires_if_match: bool
     empty_body_by_default: bool
@@ -70,6 +73,11 @@ class VendorProfile:
         if self.max_attachments is not None and self.max_attachments < 1:
             raise ValueError(f"vendor profile {self.name!r}: max_attachments must be >= 1")
 
+    @property
+    def supports_conditional_create(self) -> bool:
+        """Whether the EHR honours ``If-None-Exist``."""
+        return self.idempotent_create is CreateGuard.CONDITIONAL
+
     def accepts_content_type(self, content_type: str) -> bool:
         """True when the attachment MIME type (parameters included) is one this EHR accepts.
 
@@ -89,7 +97,7 @@ _PLAIN_UTF8 = "text/plain; charset=utf-8"
 _GENERIC_R4 = VendorProfile(
     name="generic-r4",
     # FHIR R4 http.html: conditional create is part of the standard REST API.
-    supports_conditional_create=True,
+    idempotent_create=CreateGuard.CONDITIONAL,
     # US Core asks servers to accept text/plain (UTF-8) and application/pdf.
     content_types=(_PLAIN_UTF8, "application/pdf"),
     # R4 http.html: a server MAY demand If-Match; we always send it on updates anyway.
@@ -107,10 +115,12 @@ VENDORS: Mapping[str, VendorProfile] = MappingProxyType(
         profile.name: profile
         for profile in (
             _GENERIC_R4,
-            # Our own FHIR sandbox (chartgate.sandbox): standard behaviour, plus Markdown.
+            # Our own FHIR sandbox (chartgate.sandbox): standard behaviour, plus Markdown. It
+            # accepts client-assigned ids with If-None-Match: * (FHIR-FACTS "race-free
+            # create"), the one create guard that holds under parallel requests.
             VendorProfile(
                 name="sandbox",
-                supports_conditional_create=True,
+                idempotent_create=CreateGuard.CLIENT_ID,
                 content_types=(_PLAIN_UTF8, "text/markdown; charset=utf-8", "application/pdf"),
                 requires_if_match=False,
                 empty_body_by_default=False,
@@ -121,9 +131,10 @@ VENDORS: Mapping[str, VendorProfile] = MappingProxyType(
             ),
             VendorProfile(
                 name="epic",
-                # FHIR-FACTS: conditional create is unsupported on Epic; the chartgate database
-                # claim is the only duplicate guard there.
-                supports_conditional_create=False,
+                # FHIR-FACTS: conditional create is unsupported on Epic, and it has no
+                # PUT-create: nothing at the EHR guards a resend, so a create whose answer was
+                # lost and that a search cannot find waits for a person.
+                idempotent_create=CreateGuard.NONE,
                 # FHIR-FACTS: Epic accepts only text/plain (base64), and only the first
                 # attachment is saved.
                 content_types=("text/plain",),
@@ -138,7 +149,7 @@ VENDORS: Mapping[str, VendorProfile] = MappingProxyType(
             ),
             VendorProfile(
                 name="cerner",
-                supports_conditional_create=False,  # unverified
+                idempotent_create=CreateGuard.NONE,  # unverified
                 # Reported (FHIR-FACTS): a MIME type *with* charset from Oracle's list is
                 # required, and newer Oracle docs are said to allow XHTML only. Oracle's
                 # Millennium "Create a document reference" page lists pdf, text/plain,
@@ -158,7 +169,7 @@ VENDORS: Mapping[str, VendorProfile] = MappingProxyType(
             # refused (approval then needs step-up, the safer reading).
             VendorProfile(
                 name="athena",
-                supports_conditional_create=False,  # unverified
+                idempotent_create=CreateGuard.NONE,  # unverified
                 content_types=(_PLAIN_UTF8,),  # unverified
                 requires_if_match=False,  # unverified
                 empty_body_by_default=False,  # unverified
@@ -168,7 +179,7 @@ VENDORS: Mapping[str, VendorProfile] = MappingProxyType(
             ),
             VendorProfile(
                 name="veradigm",
-                supports_conditional_create=False,  # unverified
+                idempotent_create=CreateGuard.NONE,  # unverified
                 content_types=(_PLAIN_UTF8,),  # unverified
                 requires_if_match=False,  # unverified
                 empty_body_by_default=False,  # unverified
@@ -178,7 +189,7 @@ VENDORS: Mapping[str, VendorProfile] = MappingProxyType(
             ),
             VendorProfile(
                 name="eclinicalworks",
-                supports_conditional_create=False,  # unverified
+                idempotent_create=CreateGuard.NONE,  # unverified
                 content_types=(_PLAIN_UTF8,),  # unverified
                 requires_if_match=False,  # unverified
                 empty_body_by_default=False,  # unverified

@@ -22,7 +22,20 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: the newest)."""
     config = alembic_config(engine)
+    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
+        if sqlite:
+            # A table rebuild (batch mode) drops the old table; with enforcement on, SQLite
+            # would check every referencing row against a table that is briefly gone. The
+            # pragma only takes effect outside a transaction, so it is set first, and the
+            # whole database is checked before enforcement comes back.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         connection.commit()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            if broken:
+                raise RuntimeError(f"foreign keys broken by the migration: {len(broken)} rows")

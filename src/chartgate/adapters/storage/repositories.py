@@ -255,6 +255,7 @@ _WB_PROGRESS = (
     "provenance_id",
     "last_status",
     "last_reason",
+    "escalated_at",
 )
 
 
@@ -278,8 +279,8 @@ class WritebackRepository:
                 id=record.id,
                 draft_id=record.draft_id,
                 approval_id=record.approval_id,
-                kind=record.kind,
-                state=record.state,
+                kind=record.kind.value,
+                state=record.state.value,
                 may_have_landed=record.may_have_landed,
                 payload_blob=blob,
                 payload_hash=record.payload_hash,
@@ -341,6 +342,7 @@ class WritebackRepository:
             last_reason=row["last_reason"],
             created_at=_utc(row["created_at"]),
             updated_at=_utc(row["updated_at"]),
+            escalated_at=_utc(row["escalated_at"]) if row["escalated_at"] is not None else None,
         )
 
     def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:
@@ -400,6 +402,7 @@ class WritebackRepository:
     ) -> bool:
         """Persist progress; with ``owner``, only while that worker still holds the lease."""
         values: dict[str, Any] = {name: getattr(record, name) for name in _WB_PROGRESS}
+        values["state"] = record.state.value
         if record.state != "sending":
             values["lease_owner"] = None
             values["lease_until"] = None

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -87,9 +88,18 @@ approvals = Table(
     Column("diff_blob", LargeBinary, nullable=False),
     Column("policy_hash", String(80), nullable=False),
     Column("writeback_id", ID, nullable=False, unique=True),
-    # One approval per version and kind: a second approve of the same version cannot commit.
-    UniqueConstraint("tenant", "draft_id", "version", "kind", name="uq_approvals_once"),
     ForeignKeyConstraint(["tenant", "draft_id"], ["drafts.tenant", "drafts.id"]),
+    # One approval per version for the chart: a second approve of the same version cannot
+    # commit. Follow-ups (finalize, amend, retract) may be approved again after a refusal.
+    Index(
+        "uq_approvals_once",
+        "tenant",
+        "draft_id",
+        "version",
+        unique=True,
+        sqlite_where=text("kind = 'approve'"),
+        postgresql_where=text("kind = 'approve'"),
+    ),
 )
 
 writebacks = Table(
@@ -117,6 +127,8 @@ writebacks = Table(
     Column("last_reason", Text),
     Column("created_at", UTC_TS, nullable=False),
     Column("updated_at", UTC_TS, nullable=False),
+    # Set once, when a person was told (after ``worker_max_attempts``); retries go on.
+    Column("escalated_at", UTC_TS),
     UniqueConstraint("tenant", "approval_id", name="uq_writebacks_claim"),
     ForeignKeyConstraint(["tenant", "approval_id"], ["approvals.tenant", "approvals.id"]),
     Index("ix_writebacks_due", "state", "next_attempt_at"),

@@ -288,6 +288,41 @@ def retract(
     return _respond(app, request, principal, body, action)
 
 
+class ResolveBody(BaseModel):
+    """``POST /v1/writebacks/{id}/resolve``: a person's decision on a parked write-back."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["resend", "landed", "retry-follow-up"]
+    document: str | None = Field(
+        default=None, max_length=200, pattern=r"^DocumentReference/[A-Za-z0-9\-.]{1,64}$"
+    )
+
+
+@router.post("/writebacks/{writeback_id}/resolve", openapi_extra=_body_schema(ResolveBody))
+def resolve(
+    writeback_id: str,
+    request: Request,
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    body: BodyDep,
+) -> JSONResponse:
+    """Clinician or admin: decide a write-back that needs a person (or a refused follow-up)."""
+
+    def action() -> tuple[int, dict[str, Any]]:
+        decision = parse_body(ResolveBody, body)
+        record = app.handlers.resolve(
+            principal,
+            writeback_id,
+            action=decision.action,
+            document=decision.document,
+            meta=meta,
+        )
+        return 200, {"writeback": writeback_json(record)}
+
+    return _respond(app, request, principal, body, action)
+
+
 @router.post("/drafts/{draft_id}/rebase", openapi_extra=_body_schema(RebaseBody))
 def rebase(
     draft_id: str,

@@ -1,0 +1,375 @@
+"""The write-back aggregate: one approved change on its way into the chart.
+
+A ``Writeback`` is the outbox row and its claim as the domain sees it: what kind of write it
+is (``WritebackKind`` carries everything that differs per kind), where it is
+(``WritebackState``), and what the EHR has told us so far. ``ChartWrite`` pairs it with its
+draft and is the *only* place where the draft's state, the write-back's state, the note's
+``docStatus`` and the chart version change once an approval is queued: the worker decides
+with the outcome table (``domain/outcomes.py``) and hands the decision here.
+
+Every version chartgate writes carries its own mark (``meta.tag`` with the write-back id,
+``mark``/``carries_mark``), so after a lost or unusual answer the worker can always ask the
+chart "is the current version mine?" before it calls anything a conflict.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from chartgate.domain import fhir_codes as fc
+from chartgate.domain.documents import replaced_document
+from chartgate.domain.errors import StateConflict
+from chartgate.domain.lifecycle import Action, DraftState
+from chartgate.domain.outcomes import Decision
+
+if TYPE_CHECKING:
+    from chartgate.domain.drafts import Draft
+
+JsonObject = dict[str, Any]
+
+
+class WritebackKind(StrEnum):
+    """What the write-back does to the chart; each kind knows what differs about it."""
+
+    APPROVE = "approve"
+    FINALIZE = "finalize"
+    AMEND = "amend"
+    RETRACT = "retract"
+
+    @property
+    def creates_document(self) -> bool:
+        """Approve and amend POST a new DocumentReference; the others PUT the existing one."""
+        return self in (WritebackKind.APPROVE, WritebackKind.AMEND)
+
+    @property
+    def doc_status(self) -> str:
+        """The ``docStatus`` the note has in the chart once this kind is committed."""
+        return _DOC_STATUS[self]
+
+    @property
+    def activity(self) -> str:
+        """The v3-DataOperation code of its Provenance (NULLIFY: now entered-in-error)."""
+        return _ACTIVITY[self]
+
+    @property
+    def follow_up(self) -> bool:
+        """Finalize, amend and retract act on a note that is already in the chart."""
+        return self is not WritebackKind.APPROVE
+
+    @property
+    def checks_baseline(self) -> bool:
+        """Only the first write of a note checks the chart against the draft's baseline."""
+        return self is WritebackKind.APPROVE
+
+
+_DOC_STATUS = {
+    WritebackKind.APPROVE: "preliminary",
+    WritebackKind.FINALIZE: "final",
+    WritebackKind.AMEND: "amended",
+    WritebackKind.RETRACT: "entered-in-error",
+}
+_ACTIVITY = {
+    WritebackKind.APPROVE: "CREATE",
+    WritebackKind.AMEND: "CREATE",
+    WritebackKind.FINALIZE: "UPDATE",
+    WritebackKind.RETRACT: "NULLIFY",
+}
+
+
+class CreateGuard(StrEnum):
+    """What an EHR offers to make a create safe to send again (per vendor profile).
+
+    Only the first two make a resend safe: with ``NONE`` a search that finds nothing cannot
+    prove that a request still in flight will never land.
+    """
+
+    CONDITIONAL = "conditional-create"
+    """``POST`` with ``If-None-Exist: identifier=...`` (http://hl7.org/fhir/R4/http.html#ccreate)."""
+    CLIENT_ID = "client-id"
+    """``PUT [type]/[id from the write-back id]`` with ``If-None-Match: *``: exists -> 412/304."""
+    NONE = "none"
+    """A plain ``POST``; the write can only be found afterwards by identifier search."""
+
+    @property
+    def guards_resend(self) -> bool:
+        """True when the EHR itself refuses a second copy."""
+        return self is not CreateGuard.NONE
+
+
+def client_id(writeback_id: str, resource_type: str) -> str:
+    """The id chartgate assigns a resource it creates with ``CreateGuard.CLIENT_ID``.
+
+    Derived from the write-back id, so every attempt names the same resource (a FHIR id is
+    up to 64 letters, digits, ``-`` and ``.``; a UUID and a short prefix fit).
+    """
+    prefix = "cgd" if resource_type == "DocumentReference" else "cgp"
+    return f"{prefix}-{writeback_id}"
+
+
+class WritebackState(StrEnum):
+    """Where one write-back is (the draft's own state is derived, see ``ChartWrite``)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    AMBIGUOUS = "ambiguous"
+    """It may have landed: the next attempt reads the chart before sending anything."""
+    COMMITTED = "committed"
+    PARTIAL = "partial"
+    """The note is in the chart; a follow-up (its Provenance) was refused. Never editable."""
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+    NEEDS_PERSON = "needs_person"
+    """The worker cannot prove what happened; it waits, with the evidence, for a person."""
+
+
+DUE_STATES = frozenset({WritebackState.QUEUED, WritebackState.AMBIGUOUS})
+"""States a worker takes when their time has come (plus ``sending`` with an expired lease)."""
+
+RESOLVABLE_STATES = frozenset({WritebackState.NEEDS_PERSON, WritebackState.PARTIAL})
+"""States that wait for a person's decision."""
+
+
+@dataclass(slots=True)
+class Writeback:
+    """One write-back: the outbox row, its claim and what the EHR has said so far."""
+
+    tenant: str
+    id: str
+    draft_id: str
+    approval_id: str
+    kind: WritebackKind
+    state: WritebackState
+    may_have_landed: bool
+    payload: JsonObject
+    payload_hash: str
+    correlation_id: str
+    attempts: int
+    next_attempt_at: datetime
+    document_id: str | None = None
+    document_version: str | None = None
+    provenance_id: str | None = None
+    last_status: int | None = None
+    last_reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    escalated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        """Accept the stored strings and keep the enums."""
+        self.kind = WritebackKind(self.kind)
+        self.state = WritebackState(self.state)
+
+    @property
+    def matched_version(self) -> str | None:
+        """For an update: the chart version the clinician reviewed (the If-Match value)."""
+        if self.kind.creates_document:
+            return None
+        version = self.payload.get("meta", {}).get("versionId")
+        return None if version is None else str(version)
+
+    @property
+    def document_landed(self) -> bool:
+        """True once the note itself (this kind's change to it) is known to be in the chart."""
+        if self.kind.creates_document:
+            return self.document_id is not None
+        return self.document_version is not None and self.document_version != self.matched_version
+
+    @property
+    def replaces(self) -> str | None:
+        """The ``DocumentReference/<id>`` an amendment replaces."""
+        return replaced_document(self.payload)
+
+    @property
+    def escalated(self) -> bool:
+        """True once it has failed often enough that a person was told."""
+        return self.escalated_at is not None
+
+    def public(self) -> JsonObject:
+        """What ``GET /v1/writebacks/{id}`` shows: ids, states and the EHR's answer."""
+        document = f"DocumentReference/{self.document_id}" if self.document_id is not None else None
+        return {
+            "id": self.id,
+            "draft_id": self.draft_id,
+            "kind": self.kind.value,
+            "state": self.state.value,
+            "attempts": self.attempts,
+            "escalated": self.escalated,
+            "note_in_chart": self.document_landed,
+            "ehr_resource": document,
+            "ehr_version": self.document_version,
+            "provenance": (
+                f"Provenance/{self.provenance_id}" if self.provenance_id is not None else None
+            ),
+            "last_status": self.last_status,
+            "last_reason": self.last_reason,
+            "correlation_id": self.correlation_id,
+            "payload_hash": self.payload_hash,
+        }
+
+
+def mark(resource: JsonObject, writeback_id: str) -> JsonObject:
+    """A copy of ``resource`` carrying this write-back's mark (and no other write-back's).
+
+    The mark is a ``meta.tag`` in chartgate's write-back system, so it is searchable
+    (``_tag``) and it travels with every version chartgate writes: an update carries the id of
+    the write-back that made it, not of the one that created the document.
+    """
+    marked = copy.deepcopy(resource)
+    meta = marked.setdefault("meta", {})
+    tags = [t for t in meta.get("tag", []) if t.get("system") != fc.WRITEBACK_SYSTEM]
+    tags.append(fc.coding(fc.WRITEBACK_SYSTEM, writeback_id))
+    meta["tag"] = tags
+    return marked
+
+
+def carries_mark(resource: JsonObject, writeback_id: str) -> bool:
+    """True when ``resource`` (as the chart holds it now) was written by this write-back."""
+    return any(
+        tag.get("system") == fc.WRITEBACK_SYSTEM and tag.get("code") == writeback_id
+        for tag in resource.get("meta", {}).get("tag", [])
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What settling one attempt did: the write-back's new state and the event to record."""
+
+    state: WritebackState
+    event: str
+    retry: bool
+
+
+class ChartWrite:
+    """A draft and one of its write-backs: the one place their states change together."""
+
+    def __init__(self, draft: Draft, writeback: Writeback) -> None:
+        if draft.id != writeback.draft_id or draft.tenant != writeback.tenant:
+            raise StateConflict("the write-back does not belong to this draft")
+        self.draft = draft
+        self.writeback = writeback
+
+    def begin(self, *, lease_expired: bool) -> None:
+        """A worker took the write-back: it is sending (and may have landed, if it was).
+
+        ``lease_expired``: the previous worker's lease ran out mid-request, so its request may
+        have landed: read the chart first.
+        """
+        wb = self.writeback
+        if lease_expired:
+            wb.may_have_landed = True
+        wb.state = WritebackState.SENDING
+        if self.draft.state is DraftState.QUEUED:
+            self.draft.transition(Action.SEND)
+        elif self.draft.state is DraftState.AMBIGUOUS:
+            self.draft.transition(Action.RECONCILE)
+
+    def settle(  # noqa: C901 - one branch per decision, kept together on purpose
+        self, decision: Decision, *, chart_version: int | None = None
+    ) -> Settled:
+        """Apply the attempt's final decision to both the write-back and the draft.
+
+        ``chart_version`` is the approved version whose document is in the chart now (after a
+        refused amendment, the one before it).
+        """
+        wb, draft = self.writeback, self.draft
+        landed = wb.document_landed
+        sending = draft.state is DraftState.SENDING
+        if decision is Decision.PROCEED:  # every step done
+            wb.state = WritebackState.COMMITTED
+            wb.last_reason = None
+            self._chart_changed()
+            return Settled(wb.state, "writeback.committed", retry=False)
+        if decision is Decision.PARTIAL:
+            wb.state = WritebackState.PARTIAL
+            self._chart_changed()
+            return Settled(wb.state, "writeback.partial", retry=False)
+        if decision is Decision.NEEDS_PERSON:
+            wb.state = WritebackState.NEEDS_PERSON
+            if landed:
+                self._chart_changed()
+            elif sending:
+                wb.may_have_landed = True
+                draft.transition(Action.LOSE_ANSWER)
+            return Settled(wb.state, "writeback.needs_person", retry=False)
+        if decision in (Decision.CONFLICT, Decision.REJECT):
+            conflict = decision is Decision.CONFLICT
+            wb.state = WritebackState.CONFLICT if conflict else WritebackState.REJECTED
+            if sending and wb.kind.follow_up:
+                # The chart's note is as it was: the draft stays committed with it.
+                draft.transition(Action.FOLLOW_UP_FAILED)
+                draft.approved_version = chart_version
+            elif sending:
+                draft.transition(Action.CONFLICT if conflict else Action.REJECT)
+            event = "writeback.conflict" if conflict else "writeback.rejected"
+            return Settled(wb.state, event, retry=False)
+        if decision is Decision.RECONCILE:
+            wb.state = WritebackState.AMBIGUOUS
+            wb.may_have_landed = True
+            if sending:
+                draft.transition(Action.LOSE_ANSWER)
+            return Settled(wb.state, "writeback.ambiguous", retry=True)
+        if decision is Decision.RETRY:
+            wb.state = WritebackState.AMBIGUOUS if wb.may_have_landed else WritebackState.QUEUED
+            if sending:
+                draft.transition(Action.LOSE_ANSWER if wb.may_have_landed else Action.RETRY)
+            event = "writeback.ambiguous" if wb.may_have_landed else "writeback.retry_scheduled"
+            return Settled(wb.state, event, retry=True)
+        raise StateConflict(f"{decision.value} does not end an attempt")  # SEND
+
+    def _chart_changed(self) -> None:
+        """The note in the chart is now what this write-back made it."""
+        wb, draft = self.writeback, self.draft
+        wb.may_have_landed = False
+        if draft.state is DraftState.SENDING:
+            if wb.kind is WritebackKind.RETRACT:
+                draft.transition(Action.CONFIRM_RETRACT)
+            else:
+                draft.transition(Action.COMMIT)
+            draft.doc_status = wb.kind.doc_status
+        elif draft.state is DraftState.AMBIGUOUS:
+            # A person pointed at the document while the draft waited: it is in the chart.
+            draft.transition(Action.RECONCILE)
+            self._chart_changed()
+
+    def resolve_resend(self) -> None:
+        """A person checked the chart: the note is not there; send it again."""
+        wb = self.writeback
+        if wb.state is not WritebackState.NEEDS_PERSON or wb.document_landed:
+            raise StateConflict(
+                f"only a write-back whose note is not in the chart can be re-sent "
+                f"(this one is {wb.state.value})",
+                expression="action",
+            )
+        wb.state = WritebackState.QUEUED
+        wb.may_have_landed = False
+
+    def resolve_landed(self, document_id: str, version_id: str | None) -> None:
+        """A person pointed at the document this write-back made: carry on from there."""
+        wb = self.writeback
+        if wb.state is not WritebackState.NEEDS_PERSON or not wb.kind.creates_document:
+            raise StateConflict(
+                f"cannot mark a {wb.kind.value} write-back that is {wb.state.value} as landed",
+                expression="action",
+            )
+        wb.document_id = document_id
+        wb.document_version = version_id
+        # The Provenance is only ever sent once the document is recorded, so it cannot have
+        # been in flight: send it.
+        wb.may_have_landed = False
+        wb.state = WritebackState.QUEUED
+
+    def resolve_retry_follow_up(self) -> None:
+        """The note is in the chart; send its refused or unproven follow-up (the Provenance)."""
+        wb = self.writeback
+        if wb.state not in RESOLVABLE_STATES or not wb.document_landed:
+            raise StateConflict(
+                f"only a write-back whose note is in the chart can retry its follow-up "
+                f"(this one is {wb.state.value})",
+                expression="action",
+            )
+        wb.state = WritebackState.QUEUED
+        wb.may_have_landed = False
