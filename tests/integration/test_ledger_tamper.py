@@ -184,7 +184,12 @@ def test_a_changed_event_with_a_recomputed_hash_breaks_the_signed_root(log: Log)
         conn.execute(
             update(t.audit_events)
             .where(t.audit_events.c.tenant == TENANT, t.audit_events.c.seq == 3)
-            .values(canonical=forged.canonical, leaf_hash=forged.leaf_hash, actor=event["actor"])
+            .values(
+                canonical=forged.canonical,
+                leaf_hash=forged.leaf_hash,
+                actor=event["actor"],
+                event=json.loads(forged.canonical),  # every copy rewritten consistently
+            )
         )
     failure = log.failure("--tenant", TENANT)
     assert failure["reason"] == "root_mismatch"
@@ -252,17 +257,23 @@ def test_a_truncated_unsigned_tail_is_caught_by_the_head(log: Log) -> None:
 def test_a_forged_row_past_the_head_is_caught(log: Log) -> None:
     """A well-formed, correctly hashed event inserted behind chartgate's back is named."""
     with log.attacker() as conn:
-        event = {"type": "draft.approved", "actor": "clinician:forger", "correlation_id": "x"}
+        at = datetime.now(UTC).replace(microsecond=0)
+        event = {
+            "type": "draft.approved",
+            "at": at.isoformat().replace("+00:00", "Z"),
+            "actor": "clinician:forger",
+            "correlation_id": "x",
+        }
         forged = seal(event, tenant=TENANT, seq=12)
         conn.execute(
             insert(t.audit_events).values(
                 tenant=TENANT,
                 seq=12,
                 type="draft.approved",
-                at=datetime.now(UTC),
+                at=at,
                 correlation_id="x",
                 actor="clinician:forger",
-                event=event,
+                event=json.loads(forged.canonical),
                 canonical=forged.canonical,
                 leaf_hash=forged.leaf_hash,
             )
@@ -520,3 +531,43 @@ def test_export_as_fhir_writes_one_audit_event_per_entry(log: Log, tmp_path: Pat
     lines = (out / f"{TENANT}.auditevents.ndjson").read_text().splitlines()
     assert len(lines) == 12
     assert all(json.loads(line)["resourceType"] == "AuditEvent" for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("event", {"type": "draft.viewed", "data": {"state": "approved"}}),
+        ("draft_id", "another-draft"),
+        ("writeback_id", "another-writeback"),
+        ("request_id", "req-forged"),
+        ("at", datetime(2020, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_every_stored_column_is_checked_against_the_sealed_bytes(
+    log: Log, column: str, value: object
+) -> None:
+    """Editing only a readable copy (the event JSON, an id, the time) is caught and named."""
+    with log.attacker() as conn:
+        conn.execute(
+            update(t.audit_events)
+            .where(t.audit_events.c.tenant == TENANT, t.audit_events.c.seq == 3)
+            .values({column: value})
+        )
+    failure = log.failure()
+    assert failure["reason"] == "column_mismatch"
+    assert failure["seq"] == 3
+    assert column in failure["message"]
+
+
+def test_readers_are_shown_the_sealed_bytes_not_the_json_copy(log: Log) -> None:
+    """The audit chain a reader (or the demo) gets comes from what was hashed."""
+    with log.attacker() as conn:
+        conn.execute(
+            update(t.audit_events)
+            .where(t.audit_events.c.tenant == TENANT, t.audit_events.c.seq == 4)
+            .values(event={"type": "forged"})
+        )
+    with log.ledger.unit(read_only=True) as unit:
+        chain = unit.ledger.by_correlation(TENANT, "corr-1")
+    assert all(e["type"] == "draft.viewed" for e in chain)
+    assert 4 in [e["seq"] for e in chain]

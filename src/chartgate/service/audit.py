@@ -51,6 +51,11 @@ class StoredEntry:
     actor: str
     at: datetime
     patient: str | None = None
+    request_id: str | None = None
+    draft_id: str | None = None
+    writeback_id: str | None = None
+    stored_event: JsonObject | None = None
+    """The ``event`` JSON column as stored (verify compares it with the sealed bytes)."""
 
     def event(self) -> JsonObject:
         """The sealed event as JSON (empty for a row without bytes)."""

@@ -5,7 +5,8 @@ itself, with the facts only the store has on top:
 
 * each row's bytes hash to its stored leaf hash, and name the row's own tenant and seq
   (an event moved to another tenant or position is caught even if its hash still holds);
-* the indexed columns (type, correlation id, actor, patient) say what the bytes say;
+* every other stored column (type, time, correlation, request, actor, draft, write-back,
+  patient, and the ``event`` JSON copy) says exactly what the bytes say;
 * each checkpoint row carries the note of its own size and root (no replayed note);
 * the newest anchored checkpoint (outside the store) is in the store with the same root,
   so a rollback to an older, self-consistent state is caught;
@@ -170,11 +171,17 @@ class _Rows:
             raise _Stop(StoreFailure("seq_mismatch", message, seq))
         columns = {
             "type": row.type,
+            "at": row.at.isoformat().replace("+00:00", "Z"),
             "correlation_id": row.correlation_id,
+            "request_id": row.request_id,
             "actor": row.actor,
+            "draft_id": row.draft_id,
+            "writeback_id": row.writeback_id,
             "patient": row.patient,
         }
         changed = [name for name, value in columns.items() if event.get(name) != value]
+        if row.stored_event is not None and row.stored_event != event:
+            changed.append("event")
         if changed:
             message = f"column(s) {', '.join(changed)} differ from the sealed event"
             raise _Stop(StoreFailure("column_mismatch", message, seq))

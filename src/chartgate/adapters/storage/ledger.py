@@ -56,6 +56,10 @@ def _entry(row: Any) -> StoredEntry:  # noqa: ANN401 - a SQLAlchemy row
         actor=row.actor,
         at=_utc(row.at),
         patient=row.patient,
+        request_id=row.request_id,
+        draft_id=row.draft_id,
+        writeback_id=row.writeback_id,
+        stored_event=row.event,
     )
 
 
@@ -69,6 +73,10 @@ _ENTRY_COLUMNS = (
     t.audit_events.c.actor,
     t.audit_events.c.at,
     t.audit_events.c.patient,
+    t.audit_events.c.request_id,
+    t.audit_events.c.draft_id,
+    t.audit_events.c.writeback_id,
+    t.audit_events.c.event,
 )
 
 
@@ -131,16 +139,19 @@ class SqlLedger:
     # -- reading events -------------------------------------------------------------------
 
     def by_correlation(self, tenant: str, correlation_id: str) -> list[JsonObject]:
-        """Every event of one correlation id, in ledger order."""
+        """Every event of one correlation id, in ledger order, read from the sealed bytes.
+
+        Never from the ``event`` JSON column: what a reader is shown must be what was hashed.
+        """
         rows = self._conn.execute(
-            select(t.audit_events.c.seq, t.audit_events.c.event)
+            select(t.audit_events.c.seq, t.audit_events.c.canonical)
             .where(
                 t.audit_events.c.tenant == tenant,
                 t.audit_events.c.correlation_id == correlation_id,
             )
             .order_by(t.audit_events.c.seq)
         )
-        return [{**r.event, "seq": r.seq} for r in rows]
+        return [{**json.loads(bytes(r.canonical)), "seq": r.seq} for r in rows]
 
     def count(self, tenant: str) -> int:
         """How many events the tenant's ledger holds."""
