@@ -109,6 +109,11 @@ def _no_crash(point: str) -> None:
     del point
 
 
+def _never_held(record: Writeback) -> str | None:
+    del record
+    return None
+
+
 class WritebackExecutor:
     """Claims due outbox rows and carries each to a decided state."""
 
@@ -124,6 +129,7 @@ class WritebackExecutor:
         jitter: Callable[[], float] = random.random,
         max_attempts: int = 8,
         crash: Callable[[str], None] = _no_crash,
+        held: Callable[[Writeback], str | None] = _never_held,
     ) -> None:
         self._uow = uow
         self._ehr = ehr
@@ -134,6 +140,7 @@ class WritebackExecutor:
         self._jitter = jitter
         self._max_attempts = max_attempts
         self._crash = crash
+        self._held = held
 
     def run_once(self, *, limit: int = 10) -> int:
         """Process every write-back due now (up to ``limit``); return how many were taken."""
@@ -513,13 +520,18 @@ class WritebackExecutor:
     ) -> EhrAnswer | None:
         """Send one request, recording request and answer in the audit trail.
 
-        The lease is renewed first: a worker that lost it (its successor may already be
+        ``held`` is asked right before every request: a reason means no request starts. The
+        lease is renewed first: a worker that lost it (its successor may already be
         sending) must not put anything more into the chart. A request that got no answer
         ends the attempt as the table says for ``step``; a best-effort request (no step)
         returns None instead.
         """
         resource_type = str(body.get("resourceType"))
         self._hold_lease(record)
+        hold = self._held(record)
+        if hold is not None:
+            # A brake (kill switch) is on: nothing starts; the write-back keeps its place.
+            raise _Stop(_Ended(Decision.RETRY, reason=f"held: {hold}"))
         self._event(
             draft,
             record,
