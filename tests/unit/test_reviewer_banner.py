@@ -70,6 +70,16 @@ def record(state: str, **fields: object) -> WritebackRecord:
             "In the chart — DocumentReference/doc-9",
         ),
         (
+            DraftState.COMMITTED,
+            [record("partial", document_id="doc-9", document_version="1", last_status=403)],
+            "In the chart — DocumentReference/doc-9, but its provenance is missing",
+        ),
+        (
+            DraftState.AMBIGUOUS,
+            [record("needs_person")],
+            "Needs a person — chartgate cannot tell whether the note reached the chart",
+        ),
+        (
             DraftState.CONFLICT,
             [record("conflict", last_reason="changed since the draft's baseline")],
             "Conflict — the chart changed",
@@ -158,3 +168,14 @@ def test_structured_resources_show_what_changed() -> None:
     assert rows[1].before == "valueQuantity: 37.1 Cel"
     rows = resource_rows((condition,), (condition, observation))
     assert [r.change for r in rows] == ["unchanged", "added"]
+
+
+def test_an_escalated_writeback_says_a_person_was_told() -> None:
+    """After max attempts the queued banner says how often it was tried and who knows."""
+    view = DraftView(
+        draft=draft_in(DraftState.QUEUED),
+        writebacks=[record("queued", attempts=9, escalated_at=AT)],
+    )
+    shown = banner(view)
+    assert shown.title == "Approved — queued for the chart"
+    assert "tried 9 times" in shown.detail

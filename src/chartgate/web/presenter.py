@@ -18,6 +18,7 @@ import jsonpatch
 from chartgate.domain.codes import SYSTEM_NAMES
 from chartgate.domain.fhir_codes import NOTE_TYPES
 from chartgate.domain.lifecycle import Action, DraftState, allowed_actions
+from chartgate.domain.writeback import RESOLVABLE_STATES, WritebackKind, WritebackState
 from chartgate.service.handlers import DraftView
 from chartgate.service.ports import WritebackRecord
 from chartgate.settings import TenantSettings
@@ -106,11 +107,14 @@ def note_type_name(code: str) -> str:
 
 
 def chart_writeback(records: list[WritebackRecord]) -> WritebackRecord | None:
-    """The write-back whose DocumentReference is the note in the chart now (display only)."""
+    """The write-back whose DocumentReference is the note in the chart now (display only).
+
+    A ``partial`` write-back counts: its note is in the chart even though its Provenance is not.
+    """
     done = [
         r
         for r in records
-        if r.state == DraftState.COMMITTED.value and r.document_id and r.kind != "retract"
+        if r.document_landed and r.document_id and r.kind is not WritebackKind.RETRACT
     ]
     return done[-1] if done else None
 
@@ -144,6 +148,16 @@ def _pending_banner(view: DraftView) -> Banner:
             "The EHR did not answer; chartgate reads the chart back before any resend, "
             "so the note cannot land twice."
         )
+    if latest is not None and latest.state is WritebackState.NEEDS_PERSON:
+        return Banner(
+            "conflict",
+            "Needs a person — chartgate cannot tell whether the note reached the chart",
+            "The EHR did not confirm the note and cannot prevent a second copy, so chartgate "
+            "will not send it again on its own. Look for the note in the EHR, then tell "
+            "chartgate it landed (pointing at it) or to send it again.",
+        )
+    if latest is not None and latest.escalated:
+        what += f" It has been tried {latest.attempts} times; an operator has been told."
     return Banner("queued", "Approved — queued for the chart", what)
 
 
@@ -152,6 +166,15 @@ def _committed_banner(view: DraftView) -> Banner:
     document = f"DocumentReference/{record.document_id}" if record else "DocumentReference/?"
     version = record.document_version if record else "?"
     status = view.draft.doc_status or "preliminary"
+    latest = view.writebacks[-1] if view.writebacks else None
+    if latest is not None and latest.state in RESOLVABLE_STATES and latest.document_landed:
+        return Banner(
+            "conflict",
+            f"In the chart — {document}, but its provenance is missing",
+            f"docStatus {status}, version {version} in the EHR. The EHR refused or did not "
+            f"confirm the Provenance record ({_rejection(latest)}). The note cannot be edited "
+            "and approved again; fix the cause, then retry the follow-up.",
+        )
     return Banner(
         "committed",
         f"In the chart — {document}",
