@@ -23,6 +23,7 @@ import pytest
 from chartgate.adapters.ehr.fhir_rest import FhirRestGateway
 from chartgate.adapters.ehr.http import build_client
 from chartgate.adapters.ehr.vendors import get_vendor
+from fakes import FakeEhr
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -76,19 +77,21 @@ def sandbox_base_url() -> Iterator[str]:
             marks=[pytest.mark.medplum, *_skip_unless_available(MEDPLUM_UNAVAILABLE)],
         ),
         pytest.param("sandbox", marks=_skip_unless_available(SANDBOX_UNAVAILABLE)),
+        pytest.param("fake"),
     ]
 )
-def ehr_base_url(request: pytest.FixtureRequest) -> str:
-    """The FHIR base URL of each EHR server the contract runs against."""
+def gateway(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The gateway under test: Medplum, the sandbox, or the in-memory fake of the unit tests.
+
+    The first two go through the shared FHIR client with the generic R4 profile; the fake must
+    keep the same contract.
+    """
+    if request.param == "fake":
+        yield FakeEhr()
+        return
     url: str = request.getfixturevalue(f"{request.param}_base_url")
-    return url
-
-
-@pytest.fixture
-def gateway(ehr_base_url: str) -> Iterator[FhirRestGateway]:
-    """The shared FHIR client with the generic R4 profile, talking to the server under test."""
     with build_client(timeout_seconds=10.0) as client:
-        yield FhirRestGateway(ehr_base_url, client=client, vendor=get_vendor("generic-r4"))
+        yield FhirRestGateway(url, client=client, vendor=get_vendor("generic-r4"))
 
 
 @pytest.fixture
@@ -199,3 +202,31 @@ def test_read_of_unknown_id_is_404(gateway):
     answer = gateway.read("DocumentReference", f"missing-{uuid.uuid4().hex}", request_id="n-1")
 
     assert answer.status == 404
+
+
+def test_a_mark_in_meta_tag_survives_create_and_update_and_is_searchable(gateway, writeback_id):
+    """What recognising our own write rests on: meta.tag and identifier are kept as sent."""
+    tag = {"system": WRITEBACK_SYSTEM, "code": writeback_id}
+    note = {**progress_note(writeback_id), "meta": {"tag": [tag]}}
+    created = gateway.create(note, if_none_exist=None, request_id="m-1")
+    assert created.version_id is not None
+    later = f"{writeback_id}-final"
+    update_tag = {"system": WRITEBACK_SYSTEM, "code": later}
+    edited = {
+        **progress_note(writeback_id),
+        "id": created.resource_id,
+        "meta": {"tag": [update_tag]},
+    }
+    updated = gateway.update(edited, if_match=created.version_id, request_id="m-2")
+    assert updated.ok
+
+    current = gateway.read("DocumentReference", str(created.resource_id), request_id="m-3")
+    tags = current.resource["meta"].get("tag", [])
+    assert {"system": WRITEBACK_SYSTEM, "code": later} in [
+        {"system": t.get("system"), "code": t.get("code")} for t in tags
+    ]
+    assert current.resource["identifier"] == [{"system": WRITEBACK_SYSTEM, "value": writeback_id}]
+    found = gateway.search(
+        "DocumentReference", {"_tag": f"{WRITEBACK_SYSTEM}|{later}"}, request_id="m-4"
+    )
+    assert [doc["id"] for doc in found] == [created.resource_id]

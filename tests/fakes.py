@@ -1,0 +1,523 @@
+"""Fakes of chartgate's ports: in-memory, deterministic, no sockets (STYLE.md example 3).
+
+``FakeEhr`` is a FHIR R4 server in a dict that passes the same contract suite as the sandbox and
+Medplum (``tests/contract/test_ehr_gateway.py``), with scripted faults for executor unit tests.
+``FakeStore`` is the unit of work over dicts, with the outbox's compare-and-set claim and lease,
+and a rollback on error like the real one. ``FakeClock`` moves only when told to.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from chartgate.domain.drafts import Approval, Draft
+from chartgate.domain.errors import EhrAmbiguous, EhrUnreachable, NotFound
+from chartgate.domain.events import AuditRecord
+from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
+from chartgate.service.ports import EhrAnswer, JsonObject
+
+# -- the clock ------------------------------------------------------------------------------
+
+
+class FakeClock:
+    """A clock that stands still until ``advance``."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        """The current fake time."""
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.current += timedelta(seconds=seconds)
+
+
+class FakeIds:
+    """Ids ``id-1``, ``id-2``, … (deterministic)."""
+
+    def __init__(self, prefix: str = "id") -> None:
+        self._counter = itertools.count(1)
+        self._prefix = prefix
+
+    def new_id(self) -> str:
+        """The next id."""
+        return f"{self._prefix}-{next(self._counter)}"
+
+
+# -- the EHR --------------------------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    """One scripted fault for the next matching request.
+
+    ``kind``: ``status`` (answer ``status``, nothing done), ``drop`` (do it, then no answer),
+    ``hold`` (no answer now; the request lands when ``FakeEhr.land_held()`` is called),
+    ``unreachable`` (nothing sent). ``method``/``resource_type`` narrow what it matches.
+    """
+
+    kind: str
+    status: int = 503
+    method: str | None = None
+    resource_type: str | None = None
+    retry_after: float | None = None
+
+    def matches(self, method: str, resource_type: str) -> bool:
+        """True when this fault applies to the request."""
+        return self.method in (None, method) and self.resource_type in (None, resource_type)
+
+
+@dataclass
+class _Resource:
+    versions: list[JsonObject] = field(default_factory=list)
+
+    @property
+    def current(self) -> JsonObject:
+        return self.versions[-1]
+
+
+class FakeEhr:
+    """An in-memory FHIR R4 server behind the ``EhrGateway`` port.
+
+    Version ids count from 1; conditional create (``If-None-Exist``) and ``If-None-Match: *``
+    on a client id are honoured; search supports ``identifier=system|value`` and
+    ``_tag=system|value``. ``requests`` records every request as ``(method, type)``.
+    """
+
+    def __init__(self) -> None:
+        self.resources: dict[tuple[str, str], _Resource] = {}
+        self.faults: list[Fault] = []
+        self.requests: list[tuple[str, str]] = []
+        self.held: list[Callable[[], EhrAnswer]] = []
+        self._ids = itertools.count(1)
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def fail_next(self, kind: str, **values: Any) -> None:
+        """Queue a fault for the next matching request."""
+        self.faults.append(Fault(kind, **values))
+
+    def land_held(self) -> None:
+        """Let every held request reach the store now (a slow request landing late)."""
+        held, self.held = self.held, []
+        for land in held:
+            land()
+
+    def all(self, resource_type: str) -> list[JsonObject]:
+        """Every current resource of one type."""
+        return [r.current for (kind, _), r in self.resources.items() if kind == resource_type]
+
+    # -- EhrGateway ------------------------------------------------------------------------
+
+    def create(
+        self, resource: JsonObject, *, if_none_exist: str | None, request_id: str
+    ) -> EhrAnswer:
+        """POST, conditionally when ``if_none_exist`` is given."""
+        del request_id
+        kind = str(resource["resourceType"])
+
+        def act() -> EhrAnswer:
+            if if_none_exist is not None:
+                name, _, value = if_none_exist.partition("=")
+                matches = self._search(kind, {name: value})
+                if len(matches) > 1:
+                    return EhrAnswer(status=412, outcome=_outcome("multiple-matches"))
+                if matches:
+                    return _answer(200, matches[0])
+            return _answer(201, self._store(kind, str(next(self._ids)), resource))
+
+        return self._request("POST", kind, act)
+
+    def update(self, resource: JsonObject, *, if_match: str, request_id: str) -> EhrAnswer:
+        """PUT with If-Match (a stale version is 412; an unknown id 404)."""
+        del request_id
+        kind, rid = str(resource["resourceType"]), str(resource["id"])
+
+        def act() -> EhrAnswer:
+            found = self.resources.get((kind, rid))
+            if found is None:
+                return EhrAnswer(status=404, outcome=_outcome("not-found"))
+            if found.current["meta"]["versionId"] != if_match:
+                return EhrAnswer(status=412, outcome=_outcome("conflict"))
+            return _answer(200, self._store(kind, rid, resource))
+
+        return self._request("PUT", kind, act)
+
+    def create_with_id(self, resource: JsonObject, *, request_id: str) -> EhrAnswer:
+        """PUT at a client id with If-None-Match: * (412 when it exists)."""
+        del request_id
+        kind, rid = str(resource["resourceType"]), str(resource["id"])
+
+        def act() -> EhrAnswer:
+            if (kind, rid) in self.resources:
+                return EhrAnswer(status=412, outcome=_outcome("duplicate"))
+            return _answer(201, self._store(kind, rid, resource))
+
+        return self._request("PUT", kind, act)
+
+    def read(self, resource_type: str, resource_id: str, *, request_id: str) -> EhrAnswer:
+        """GET the current version."""
+        del request_id
+
+        def act() -> EhrAnswer:
+            found = self.resources.get((resource_type, resource_id))
+            if found is None:
+                return EhrAnswer(status=404, outcome=_outcome("not-found"))
+            return _answer(200, found.current)
+
+        return self._request("GET", resource_type, act)
+
+    def search(
+        self, resource_type: str, params: Mapping[str, str], *, request_id: str
+    ) -> list[JsonObject]:
+        """Search by identifier or tag; a fault on a search raises like the real client."""
+        del request_id
+        answer = self._request(
+            "GET", resource_type, lambda: EhrAnswer(status=200, resource={"entry": []})
+        )
+        if not answer.ok:
+            raise EhrAmbiguous(f"search answered {answer.status}", retry_after=answer.retry_after)
+        return [copy.deepcopy(r) for r in self._search(resource_type, params)]
+
+    # -- inside ----------------------------------------------------------------------------
+
+    def _request(self, method: str, kind: str, act: Callable[[], EhrAnswer]) -> EhrAnswer:
+        self.requests.append((method, kind))
+        fault = next((f for f in self.faults if f.matches(method, kind)), None)
+        if fault is None:
+            return act()
+        self.faults.remove(fault)
+        if fault.kind == "status":
+            return EhrAnswer(
+                status=fault.status, outcome=_outcome("transient"), retry_after=fault.retry_after
+            )
+        if fault.kind == "unreachable":
+            raise EhrUnreachable("connection refused (fake)")
+        if fault.kind == "drop":
+            act()
+            raise EhrAmbiguous("connection dropped after the request (fake)")
+        if fault.kind == "hold":
+            self.held.append(act)
+            raise EhrAmbiguous("read timeout (fake)")
+        raise AssertionError(f"unknown fault {fault.kind}")
+
+    def _store(self, kind: str, rid: str, resource: JsonObject) -> JsonObject:
+        slot = self.resources.setdefault((kind, rid), _Resource())
+        stored = copy.deepcopy(resource)
+        stored["id"] = rid
+        stored["meta"] = {**stored.get("meta", {}), "versionId": str(len(slot.versions) + 1)}
+        slot.versions.append(stored)
+        return stored
+
+    def _search(self, kind: str, params: Mapping[str, str]) -> list[JsonObject]:
+        found = self.all(kind)
+        for name, value in params.items():
+            system, _, code = value.partition("|")
+            if name == "identifier":
+                found = [r for r in found if _has(r.get("identifier", []), system, code, "value")]
+            elif name == "_tag":
+                tags = "tag"
+                found = [r for r in found if _has(r.get("meta", {}).get(tags, []), system, code)]
+            elif name != "_count":
+                raise AssertionError(f"the fake does not search by {name}")
+        return found
+
+
+def _has(items: list[JsonObject], system: str, code: str, key: str = "code") -> bool:
+    return any(i.get("system") == system and i.get(key) == code for i in items)
+
+
+def _answer(status: int, resource: JsonObject) -> EhrAnswer:
+    version = resource["meta"]["versionId"]
+    return EhrAnswer(
+        status=status,
+        resource=copy.deepcopy(resource),
+        resource_type=resource["resourceType"],
+        resource_id=resource["id"],
+        version_id=version,
+        etag=f'W/"{version}"',
+    )
+
+
+def _outcome(code: str) -> JsonObject:
+    return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code}]}
+
+
+@dataclass
+class FakeDirectory:
+    """``EhrDirectory`` with one ``FakeEhr`` for every tenant."""
+
+    ehr: FakeEhr
+    guard: CreateGuard = CreateGuard.CONDITIONAL
+    settle: float = 6.0
+    superseded: bool = True
+
+    def gateway(self, tenant: str) -> FakeEhr:
+        """The fake EHR."""
+        del tenant
+        return self.ehr
+
+    def create_guard(self, tenant: str) -> CreateGuard:
+        """The configured guard."""
+        del tenant
+        return self.guard
+
+    def note_content_type(self, tenant: str, requested: str) -> str:
+        """Whatever was asked for."""
+        del tenant
+        return requested
+
+    def vendor(self, tenant: str) -> str:
+        """A profile name."""
+        del tenant
+        return "fake"
+
+    def supports_amendment(self, tenant: str) -> bool:
+        """Amendments are written."""
+        del tenant
+        return True
+
+    def marks_superseded(self, tenant: str) -> bool:
+        """Whether the replaced note is marked superseded."""
+        del tenant
+        return self.superseded
+
+    def settle_seconds(self, tenant: str) -> float:
+        """The settle window."""
+        del tenant
+        return self.settle
+
+
+# -- the store ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tables:
+    drafts: dict[tuple[str, str], Draft] = field(default_factory=dict)
+    approvals: dict[tuple[str, str], Approval] = field(default_factory=dict)
+    writebacks: dict[tuple[str, str], Writeback] = field(default_factory=dict)
+    leases: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
+    audit: list[AuditRecord] = field(default_factory=list)
+    idempotency: dict[tuple[str, str, str], JsonObject] = field(default_factory=dict)
+
+
+class _Drafts:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add(self, draft: Draft) -> None:
+        self._t.drafts[draft.tenant, draft.id] = copy.deepcopy(draft)
+
+    def get(self, tenant: str, draft_id: str, *, for_update: bool = False) -> Draft:
+        del for_update
+        found = self._t.drafts.get((tenant, draft_id))
+        if found is None:
+            raise NotFound("draft not found", expression="id")
+        return copy.deepcopy(found)
+
+    def save(self, draft: Draft, *, at: datetime) -> None:
+        del at
+        self._t.drafts[draft.tenant, draft.id] = copy.deepcopy(draft)
+
+
+class _Approvals:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add(self, tenant: str, approval: Approval) -> None:
+        self._t.approvals[tenant, approval.id] = approval
+
+    def get(self, tenant: str, approval_id: str) -> Approval:
+        return self._t.approvals[tenant, approval_id]
+
+    def for_draft(self, tenant: str, draft_id: str) -> list[Approval]:
+        return [
+            a for (t, _), a in self._t.approvals.items() if t == tenant and a.draft_id == draft_id
+        ]
+
+
+class _Writebacks:
+    """The outbox with the real one's claim and lease rules."""
+
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add(self, record: Writeback) -> None:
+        self._t.writebacks[record.tenant, record.id] = copy.deepcopy(record)
+
+    def get(self, tenant: str, writeback_id: str) -> Writeback:
+        found = self._t.writebacks.get((tenant, writeback_id))
+        if found is None:
+            raise NotFound("write-back not found", expression="id")
+        return copy.deepcopy(found)
+
+    def for_draft(self, tenant: str, draft_id: str) -> list[Writeback]:
+        found = [w for (t, _), w in self._t.writebacks.items() if t == tenant]
+        return [copy.deepcopy(w) for w in found if w.draft_id == draft_id]
+
+    def _due(self, key: tuple[str, str], now: datetime) -> bool:
+        wb = self._t.writebacks[key]
+        if wb.state in (WritebackState.QUEUED, WritebackState.AMBIGUOUS):
+            return wb.next_attempt_at <= now
+        lease = self._t.leases.get(key)
+        return wb.state is WritebackState.SENDING and lease is not None and lease[1] < now
+
+    def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:
+        keys = [k for k in self._t.writebacks if self._due(k, now)]
+        keys.sort(key=lambda k: self._t.writebacks[k].next_attempt_at)
+        return keys[:limit]
+
+    def claim(
+        self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
+    ) -> str | None:
+        key = (tenant, writeback_id)
+        if key not in self._t.writebacks or not self._due(key, now):
+            return None
+        wb = self._t.writebacks[key]
+        prior = wb.state.value
+        self._t.writebacks[key] = replace(
+            wb, state=WritebackState.SENDING, attempts=wb.attempts + 1, updated_at=now
+        )
+        self._t.leases[key] = (owner, lease_until)
+        return prior
+
+    def save_progress(self, record: Writeback, *, now: datetime, owner: str | None = None) -> bool:
+        key = (record.tenant, record.id)
+        stored = self._t.writebacks[key]
+        if owner is not None:
+            lease = self._t.leases.get(key)
+            if stored.state is not WritebackState.SENDING or lease is None or lease[0] != owner:
+                return False
+        kept = replace(copy.deepcopy(record), attempts=stored.attempts, updated_at=now)
+        self._t.writebacks[key] = kept
+        if record.state is not WritebackState.SENDING:
+            self._t.leases.pop(key, None)
+        return True
+
+    def renew_lease(
+        self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
+    ) -> bool:
+        key = (tenant, writeback_id)
+        lease = self._t.leases.get(key)
+        held = (
+            self._t.writebacks[key].state is WritebackState.SENDING
+            and lease is not None
+            and lease[0] == owner
+            and lease[1] >= now
+        )
+        if held:
+            self._t.leases[key] = (owner, lease_until)
+        return held
+
+
+class _Audit:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def append(self, record: AuditRecord) -> int:
+        self._t.audit.append(record)
+        return len(self._t.audit) - 1
+
+    def by_correlation(self, tenant: str, correlation_id: str) -> list[JsonObject]:
+        return [
+            {**r.as_dict(), "seq": seq}
+            for seq, r in enumerate(self._t.audit)
+            if r.tenant == tenant and r.correlation_id == correlation_id
+        ]
+
+
+class _Idempotency:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def find(self, tenant: str, principal: str, key: str) -> JsonObject | None:
+        return self._t.idempotency.get((tenant, principal, key))
+
+    def begin(
+        self, tenant: str, principal: str, key: str, request_hash: str, now: datetime
+    ) -> None:
+        self._t.idempotency[tenant, principal, key] = {"request_hash": request_hash, "at": now}
+
+    def finish(
+        self, tenant: str, principal: str, key: str, status_code: int, response: JsonObject
+    ) -> None:
+        self._t.idempotency[tenant, principal, key].update(status=status_code, response=response)
+
+    def forget(self, tenant: str, principal: str, key: str) -> None:
+        self._t.idempotency.pop((tenant, principal, key), None)
+
+
+class FakeUnitOfWork:
+    """One transaction over the fake tables: commit on clean exit, roll back on error."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+        self._snapshot: _Tables | None = None
+
+    @property
+    def drafts(self) -> _Drafts:
+        """Drafts."""
+        return _Drafts(self._store.tables)
+
+    @property
+    def approvals(self) -> _Approvals:
+        """Approvals."""
+        return _Approvals(self._store.tables)
+
+    @property
+    def writebacks(self) -> _Writebacks:
+        """The outbox."""
+        return _Writebacks(self._store.tables)
+
+    @property
+    def audit(self) -> _Audit:
+        """The audit trail."""
+        return _Audit(self._store.tables)
+
+    @property
+    def idempotency(self) -> _Idempotency:
+        """Idempotency keys."""
+        return _Idempotency(self._store.tables)
+
+    def __enter__(self) -> Self:
+        self._snapshot = copy.deepcopy(self._store.tables)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None and self._snapshot is not None:
+            self._store.tables = self._snapshot  # roll back, as a crash or an error would
+
+
+class FakeStore:
+    """The fake database: ``store.unit`` is a ``UnitOfWorkFactory``."""
+
+    def __init__(self) -> None:
+        self.tables = _Tables()
+
+    def unit(self, *, read_only: bool = False) -> FakeUnitOfWork:
+        """A new unit of work."""
+        del read_only
+        return FakeUnitOfWork(self)
+
+    @contextmanager
+    def peek(self) -> Iterator[_Tables]:
+        """The tables as they are now (for assertions)."""
+        yield self.tables
+
+    def events(self) -> list[str]:
+        """Every audit event type, in order."""
+        return [r.type.value for r in self.tables.audit]
