@@ -31,7 +31,10 @@ class ThreadedServer:
     ) -> None:
         self.app = app
         self._startup_timeout = startup_timeout
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the
+        # protocol says TCP, and without it every kept-alive answer waits ~40 ms for a
+        # delayed ACK (Nagle).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._socket.bind((host, port))
