@@ -24,18 +24,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config(engine)
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        if sqlite:
+        raw = connection.connection.driver_connection if sqlite else None
+        if raw is not None:
             # A table rebuild (batch mode) drops the old table; with enforcement on, SQLite
-            # would check every referencing row against a table that is briefly gone. The
-            # pragma only takes effect outside a transaction, so it is set first, and the
-            # whole database is checked before enforcement comes back.
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            # checks every row that references it and refuses. The pragma only takes effect
+            # outside a transaction, so it goes to the driver connection (autocommit) before
+            # SQLAlchemy begins one; the whole database is checked before it comes back on.
+            raw.execute("PRAGMA foreign_keys=OFF")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         connection.commit()
-        if sqlite:
-            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-            connection.commit()
+        if raw is not None:
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys=ON")
             if broken:
-                raise RuntimeError(f"foreign keys broken by the migration: {len(broken)} rows")
+                raise RuntimeError(f"the migration broke {len(broken)} foreign keys")
