@@ -53,3 +53,32 @@ def edited_note(draft: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     current = draft["versions"][-1]
     note = dict(current["note"], text=current["note"]["text"].replace(old, new))
     return {"note": note, "resources": current["resources"]}
+
+
+def draft_in(
+    state: Any = None, *, draft_id: str = "d-1", tenant: str = TENANT, **fields: Any
+) -> Any:
+    """A domain ``Draft`` of the synthetic submission, put in ``state`` (for unit tests)."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - keeps this module light for HTTP tests
+
+    from chartgate.domain.drafts import Draft  # noqa: PLC0415
+    from chartgate.domain.submission import DraftSubmission  # noqa: PLC0415
+
+    sent = DraftSubmission.model_validate(submission())
+    draft = Draft.submit(
+        draft_id=draft_id,
+        tenant=tenant,
+        patient=sent.patient,
+        encounter=sent.encounter,
+        origin=sent.origin,
+        content=sent.content(),
+        baseline={},
+        correlation_id="c-1",
+        author="scribe:s",
+        at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
+    )
+    if state is not None:
+        draft.state = state
+    for name, value in fields.items():
+        setattr(draft, name, value)
+    return draft

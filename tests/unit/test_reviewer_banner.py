@@ -6,36 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from builders import submission
-from chartgate.domain.drafts import Draft
+from builders import draft_in
 from chartgate.domain.lifecycle import DraftState
-from chartgate.domain.submission import DraftSubmission
 from chartgate.service.handlers import DraftView
 from chartgate.service.ports import WritebackRecord
 from chartgate.settings import EhrSettings, TenantSettings
 from chartgate.web.presenter import banner, destination, page_model, resource_rows
 
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-
-
-def draft_in(state: DraftState, **fields: object) -> Draft:
-    sent = DraftSubmission.model_validate(submission())
-    draft = Draft.submit(
-        draft_id="d-1",
-        tenant="clinic-a",
-        patient=sent.patient,
-        encounter=sent.encounter,
-        origin=sent.origin,
-        content=sent.content(),
-        baseline={},
-        correlation_id="c-1",
-        author="scribe:s",
-        at=AT,
-    )
-    draft.state = state
-    for name, value in fields.items():
-        setattr(draft, name, value)
-    return draft
 
 
 def record(state: str, **fields: object) -> WritebackRecord:

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from builders import submission
+from builders import draft_in
 from chartgate.domain.drafts import Draft
 from chartgate.domain.errors import StateConflict
 from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.outcomes import Decision
-from chartgate.domain.submission import DraftSubmission
 from chartgate.domain.writeback import (
     ChartWrite,
     Writeback,
@@ -28,21 +27,7 @@ WB = "11111111-1111-4111-8111-111111111111"
 
 
 def _draft(state: DraftState) -> Draft:
-    parsed = DraftSubmission.model_validate(submission())
-    draft = Draft.submit(
-        draft_id="d-1",
-        tenant="t",
-        patient=parsed.patient,
-        encounter=parsed.encounter,
-        origin=parsed.origin,
-        content=parsed.content(),
-        baseline={},
-        correlation_id="c-1",
-        author="scribe",
-        at=NOW,
-    )
-    draft.state = state
-    draft.approved_version = 1
+    draft: Draft = draft_in(state, approved_version=1)
     return draft
 
 
@@ -51,7 +36,7 @@ def _writeback(kind: WritebackKind, **values: Any) -> Writeback:
     if not kind.creates_document:
         payload["meta"] = {"versionId": "1"}
     base: dict[str, Any] = {
-        "tenant": "t",
+        "tenant": "clinic-a",
         "id": WB,
         "draft_id": "d-1",
         "approval_id": "a-1",

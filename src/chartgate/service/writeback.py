@@ -240,25 +240,14 @@ class WritebackExecutor:
             return
         if record.kind.checks_baseline:
             self._check_baseline(gateway, draft, record)
-        answer = self._send_document(gateway, draft, record, guard, step)
-        if answer is None:
-            return
-        _keep_document(record, answer)
-        decision = decide(step, _answer_class(answer))
-        if decision is Decision.RECONCILE and answer.status in (304, 409, 412):
-            # The EHR answered: nothing is in flight, so the chart can be read at once.
-            decision = self._chart_says(step, gateway, draft, record, guard)
-            if decision is Decision.SEND:
-                decision = Decision.RETRY  # not twice in one attempt: back to the queue
-        self._proceed_or_stop(decision, answer)
-
-    def _send_document(
-        self, gateway: EhrGateway, draft: Draft, record: Writeback, guard: CreateGuard, step: Step
-    ) -> EhrAnswer | None:
         payload = record.payload
-        if not record.kind.creates_document:
+        if record.kind.creates_document:
+            answer = self._send_create(
+                gateway, draft, record, payload, guard, identifier_query(record.id), step
+            )
+        else:
             expected = str(record.matched_version)
-            return self._exchange(
+            answer = self._exchange(
                 draft,
                 record,
                 "PUT",
@@ -268,8 +257,22 @@ class WritebackExecutor:
                 ),
                 step=step,
             )
+        _keep_document(record, answer)
+        self._settle_step(step, answer, gateway, draft, record, guard)
+
+    def _send_create(
+        self,
+        gateway: EhrGateway,
+        draft: Draft,
+        record: Writeback,
+        resource: JsonObject,
+        guard: CreateGuard,
+        condition: str,
+        step: Step,
+    ) -> EhrAnswer:
+        """Create ``resource`` the way the EHR's guard allows (client id, conditional, plain)."""
         if guard is CreateGuard.CLIENT_ID:
-            body = {**payload, "id": client_id(record.id, "DocumentReference")}
+            body = {**resource, "id": client_id(record.id, str(resource["resourceType"]))}
             return self._exchange(
                 draft,
                 record,
@@ -278,16 +281,43 @@ class WritebackExecutor:
                 lambda: gateway.create_with_id(body, request_id=record.correlation_id),
                 step=step,
             )
-        condition = identifier_query(record.id) if guard is CreateGuard.CONDITIONAL else None
+        if_none_exist = condition if guard is CreateGuard.CONDITIONAL else None
         return self._exchange(
             draft,
             record,
             "POST",
-            payload,
+            resource,
             lambda: gateway.create(
-                payload, if_none_exist=condition, request_id=record.correlation_id
+                resource, if_none_exist=if_none_exist, request_id=record.correlation_id
             ),
             step=step,
+        )
+
+    def _settle_step(
+        self,
+        step: Step,
+        answer: EhrAnswer,
+        gateway: EhrGateway,
+        draft: Draft,
+        record: Writeback,
+        guard: CreateGuard,
+    ) -> None:
+        """Look the answer up; read the chart at once after a 304/409/412; stop unless done."""
+        decision = decide(step, classify(answer.status))
+        if decision is Decision.RECONCILE and answer.status in (304, 409, 412):
+            # The EHR answered: nothing is in flight, so the chart can be read at once.
+            decision = self._chart_says(step, gateway, draft, record, guard)
+            if decision is Decision.SEND:
+                decision = Decision.RETRY  # not twice in one attempt: back to the queue
+        if decision is Decision.PROCEED:
+            return
+        raise _Stop(
+            _Ended(
+                decision,
+                status=answer.status,
+                reason=_reason(answer),
+                retry_after=answer.retry_after,
+            )
         )
 
     def _provenance(
@@ -325,50 +355,12 @@ class WritebackExecutor:
                 revises=record.replaces,
             )
         )
-        if guard is CreateGuard.CLIENT_ID:
-            body = {**provenance, "id": client_id(record.id, "Provenance")}
-            answer = self._exchange(
-                draft,
-                record,
-                "PUT",
-                body,
-                lambda: gateway.create_with_id(body, request_id=record.correlation_id),
-                step=step,
-            )
-        else:
-            condition = provenance_tag_query(record.id) if guard.guards_resend else None
-            answer = self._exchange(
-                draft,
-                record,
-                "POST",
-                provenance,
-                lambda: gateway.create(
-                    provenance, if_none_exist=condition, request_id=record.correlation_id
-                ),
-                step=step,
-            )
-        if answer is None:
-            return
+        answer = self._send_create(
+            gateway, draft, record, provenance, guard, provenance_tag_query(record.id), step
+        )
         if answer.ok:
             record.provenance_id = answer.resource_id
-        decision = decide(step, _answer_class(answer))
-        if decision is Decision.RECONCILE and answer.status in (304, 409, 412):
-            decision = self._chart_says(step, gateway, draft, record, guard)
-            if decision is Decision.SEND:
-                decision = Decision.RETRY
-        self._proceed_or_stop(decision, answer)
-
-    def _proceed_or_stop(self, decision: Decision, answer: EhrAnswer) -> None:
-        if decision is Decision.PROCEED:
-            return
-        raise _Stop(
-            _Ended(
-                decision,
-                status=answer.status,
-                reason=_reason(answer),
-                retry_after=answer.retry_after,
-            )
-        )
+        self._settle_step(step, answer, gateway, draft, record, guard)
 
     # -- reading the chart ------------------------------------------------------------------
 
@@ -492,21 +484,24 @@ class WritebackExecutor:
             return
         superseded = {**old, "status": "superseded"}
         version = str(answer.version_id)
-        result = self._exchange(
-            draft,
-            record,
-            "PUT",
-            superseded,
-            lambda: gateway.update(superseded, if_match=version, request_id=record.correlation_id),
-            step=None,
-        )
-        if result is None or not result.ok:
-            self._event(
+        try:
+            result = self._exchange(
                 draft,
                 record,
-                EventType.WRITEBACK_SUPERSEDE_REFUSED,
-                {"status": None if result is None else result.status},
+                "PUT",
+                superseded,
+                lambda: gateway.update(
+                    superseded, if_match=version, request_id=record.correlation_id
+                ),
+                step=None,
             )
+        except _Stop:
+            status: int | None = None
+        else:
+            if result.ok:
+                return
+            status = result.status
+        self._event(draft, record, EventType.WRITEBACK_SUPERSEDE_REFUSED, {"status": status})
 
     def _exchange(
         self,
@@ -517,14 +512,14 @@ class WritebackExecutor:
         call: Callable[[], EhrAnswer],
         *,
         step: Step | None,
-    ) -> EhrAnswer | None:
+    ) -> EhrAnswer:
         """Send one request, recording request and answer in the audit trail.
 
         ``held`` is asked right before every request: a reason means no request starts. The
         lease is renewed first: a worker that lost it (its successor may already be
         sending) must not put anything more into the chart. A request that got no answer
-        ends the attempt as the table says for ``step``; a best-effort request (no step)
-        returns None instead.
+        ends the attempt (``_Stop``) as the table says for ``step`` (a best-effort request,
+        with no step, stops as "reconcile": its caller decides what that means).
         """
         resource_type = str(body.get("resourceType"))
         self._hold_lease(record)
@@ -554,12 +549,11 @@ class WritebackExecutor:
                     "error": type(exc).__name__,
                 },
             )
-            if step is None:
-                return None
             sent = isinstance(exc, EhrAmbiguous)
+            answer_class = Answer.NO_ANSWER if sent else Answer.NOT_SENT
             raise _Stop(
                 _Ended(
-                    decide(step, Answer.NO_ANSWER if sent else Answer.NOT_SENT),
+                    Decision.RECONCILE if step is None else decide(step, answer_class),
                     reason=exc.message,
                     retry_after=exc.retry_after,
                 )
@@ -731,10 +725,6 @@ def _keep_document(record: Writeback, answer: EhrAnswer) -> None:
     if record.kind.creates_document:
         record.document_id = answer.resource_id
     record.document_version = answer.version_id
-
-
-def _answer_class(answer: EhrAnswer) -> Answer:
-    return classify(answer.status)
 
 
 def _chart_facts(record: Writeback) -> JsonObject:

@@ -263,18 +263,9 @@ class FhirRestGateway:
         answers 412 (or 304) and changes nothing, so a resend can never make a second copy.
         Only for vendors whose profile says they accept client-assigned ids.
         """
-        resource_type = _resource_type_of(resource)
-        resource_id = _checked_id(resource.get("id"))
-        raw = self._exchange(
-            "PUT",
-            f"{self._base}/{resource_type}/{resource_id}",
-            what=f"create {resource_type}",
-            request_id=request_id,
-            headers={"Content-Type": FHIR_JSON, "If-None-Match": "*"},
-            content=_encode(resource),
-            safe=False,
+        return self._put_at_own_id(
+            resource, verb="create", headers={"If-None-Match": "*"}, request_id=request_id
         )
-        return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
 
     def upsert(self, resource: JsonObject, *, request_id: str) -> EhrAnswer:
         """PUT the resource at its own id without ``If-Match`` ("update as create").
@@ -284,14 +275,21 @@ class FhirRestGateway:
         replace, never duplicate (https://hl7.org/fhir/R4/http.html#upsert). Never for
         chart content: those updates always carry ``If-Match``.
         """
+        return self._put_at_own_id(
+            resource, verb="upsert", headers={"Prefer": "return=minimal"}, request_id=request_id
+        )
+
+    def _put_at_own_id(
+        self, resource: JsonObject, *, verb: str, headers: dict[str, str], request_id: str
+    ) -> EhrAnswer:
         resource_type = _resource_type_of(resource)
         resource_id = _checked_id(resource.get("id"))
         raw = self._exchange(
             "PUT",
             f"{self._base}/{resource_type}/{resource_id}",
-            what=f"upsert {resource_type}",
+            what=f"{verb} {resource_type}",
             request_id=request_id,
-            headers={"Content-Type": FHIR_JSON, "Prefer": "return=minimal"},
+            headers={"Content-Type": FHIR_JSON, **headers},
             content=_encode(resource),
             safe=False,
         )
