@@ -445,15 +445,24 @@ class _Idempotency:
     def begin(
         self, tenant: str, principal: str, key: str, request_hash: str, now: datetime
     ) -> None:
-        self._t.idempotency[tenant, principal, key] = {"request_hash": request_hash, "at": now}
+        if (tenant, principal, key) in self._t.idempotency:
+            raise AssertionError("the real store refuses a second in-flight row (unique key)")
+        self._t.idempotency[tenant, principal, key] = {
+            "request_hash": request_hash,
+            "state": "in_flight",
+            "created_at": now,
+        }
 
     def finish(
         self, tenant: str, principal: str, key: str, status_code: int, response: JsonObject
     ) -> None:
-        self._t.idempotency[tenant, principal, key].update(status=status_code, response=response)
+        self._t.idempotency[tenant, principal, key].update(
+            state="done", status_code=status_code, response=copy.deepcopy(response)
+        )
 
     def forget(self, tenant: str, principal: str, key: str) -> None:
-        self._t.idempotency.pop((tenant, principal, key), None)
+        if self._t.idempotency.get((tenant, principal, key), {}).get("state") == "in_flight":
+            del self._t.idempotency[tenant, principal, key]
 
 
 class FakeUnitOfWork:

@@ -167,7 +167,11 @@ def build(
         clock=clock,
         ids=ids,
         uow=uow,
-        idempotency=IdempotencyGuard(uow, clock),
+        idempotency=IdempotencyGuard(
+            uow,
+            clock,
+            abandoned_after=timedelta(seconds=settings.idempotency_abandoned_seconds),
+        ),
         ledger=ledger,
     )
     ledger.audit.record_startup(

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     step_up_max_age_seconds: int = Field(default=300, gt=0, le=3600)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_max_attempts: int = Field(default=8, ge=1, le=100)
+    # An Idempotency-Key still "in flight" after this long belongs to a request that died
+    # (process killed, database lost): a retry with the same key may take it over.
+    idempotency_abandoned_seconds: float = Field(default=60.0, ge=1, le=3600)
     log_level: str = "INFO"
     # The audit ledger (docs/ledger.md). Key file and anchor directory default to files
     # beside key_file; the origin of tenant T's log is "<ledger_origin>/T".

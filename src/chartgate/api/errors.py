@@ -40,6 +40,7 @@ ERROR_TABLE: tuple[tuple[type[e.ChartgateError], int, str], ...] = (
     (e.StateConflict, 409, "business-rule"),
     (e.IntegrityError, 409, "conflict"),
     (e.EhrError, 502, "transient"),
+    (e.StoreUnavailable, 503, "transient"),
 )
 
 
@@ -86,6 +87,8 @@ def headers_for(error: e.ChartgateError) -> dict[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="chartgate"'}
     if isinstance(error, e.AuthError) and not isinstance(error, e.Forbidden):
         return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if isinstance(error, e.StoreUnavailable):
+        return {"Retry-After": "1"}
     return {}
 
 

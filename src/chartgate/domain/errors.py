@@ -121,3 +121,12 @@ class EhrUnreachable(EhrError):
 
 class EhrAmbiguous(EhrError):
     """The request may have reached the EHR but no answer came back: it may have landed."""
+
+
+class StoreUnavailable(ChartgateError):
+    """The database could not be reached or dropped the connection: nothing was half-written.
+
+    The transaction rolled back (or, if the connection died during COMMIT, its outcome is
+    unknown and a retry with the same Idempotency-Key is answered from the store). Retryable:
+    the API answers 503 with Retry-After.
+    """

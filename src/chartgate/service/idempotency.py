@@ -9,8 +9,10 @@ See https://docs.stripe.com/api/idempotent_requests.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
@@ -21,6 +23,7 @@ from chartgate.domain.errors import (
     IdempotencyMismatch,
     InputError,
     StateConflict,
+    StoreUnavailable,
 )
 from chartgate.domain.principal import Principal
 from chartgate.service.ports import Clock, JsonObject, UnitOfWorkFactory
@@ -33,9 +36,19 @@ Answer = tuple[int, JsonObject]
 class IdempotencyGuard:
     """Runs a mutation at most once per (tenant, principal, key)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        *,
+        abandoned_after: timedelta = timedelta(seconds=60),
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        # A key left in flight longer than this belongs to a request that died with its
+        # process or lost its database mid-way (nothing of it committed, or the answer would
+        # be stored): a retry may take it over instead of getting 409 forever.
+        self._abandoned_after = abandoned_after
 
     def run(
         self,
@@ -59,9 +72,10 @@ class IdempotencyGuard:
             return stored, True
         try:
             answer = action()
-        except (AuthError, StateConflict):
-            # Conditions that can change (a re-authentication, a state): let a retry run.
-            with self._uow() as uow:
+        except (AuthError, StateConflict, StoreUnavailable):
+            # Conditions that can change (a re-authentication, a state, the database coming
+            # back): let a retry run. Never store a 503 as the key's answer.
+            with contextlib.suppress(StoreUnavailable), self._uow() as uow:
                 uow.idempotency.forget(tenant, who, key)
             raise
         except ChartgateError as error:
@@ -75,6 +89,13 @@ class IdempotencyGuard:
             uow.idempotency.finish(tenant, who, key, answer[0], answer[1])
         return answer, False
 
+    def _abandoned(self, stored: JsonObject, now: datetime) -> bool:
+        if stored["state"] == "done":
+            return False
+        began: datetime = stored["created_at"]
+        began = began if began.tzinfo is not None else began.replace(tzinfo=UTC)
+        return now - began > self._abandoned_after
+
     def _lookup(self, tenant: str, who: str, key: str, fingerprint: str) -> Answer | None:
         """The stored answer to replay, or None after marking the key in flight."""
         in_flight = IdempotencyInFlight(
@@ -83,8 +104,12 @@ class IdempotencyGuard:
         try:
             with self._uow() as uow:
                 stored = uow.idempotency.find(tenant, who, key)
+                now = self._clock.now()
+                if stored is not None and self._abandoned(stored, now):
+                    uow.idempotency.forget(tenant, who, key)
+                    stored = None
                 if stored is None:
-                    uow.idempotency.begin(tenant, who, key, fingerprint, self._clock.now())
+                    uow.idempotency.begin(tenant, who, key, fingerprint, now)
                     return None
         except DbIntegrityError:
             # Another request inserted the same key between our find and insert.

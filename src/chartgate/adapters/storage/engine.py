@@ -15,6 +15,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+POSTGRES_TIMEOUTS = (
+    "-c statement_timeout=30000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000"
+)
+"""Server-side bounds (ms) so one stuck statement or transaction cannot stall a replica: a
+statement over 30 s, a lock wait over 10 s, or a transaction idle for 60 s is cancelled (the
+request fails cleanly and rolls back). Migrations lift the statement bound (``migrate.py``)."""
+
 
 def is_sqlite(url: str) -> bool:
     """True when ``url`` names a SQLite database."""
@@ -33,7 +40,15 @@ def make_engine(url: str) -> Engine:
     """Create the engine for ``url`` with the per-backend settings chartgate relies on."""
     url = normalise_url(url)
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(
+            url,
+            # A connection the server dropped (restart, pg_terminate_backend) is replaced
+            # before use instead of failing the next request.
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            connect_args={"options": POSTGRES_TIMEOUTS},
+        )
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

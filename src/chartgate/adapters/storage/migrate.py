@@ -31,9 +31,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             # outside a transaction, so it goes to the driver connection (autocommit) before
             # SQLAlchemy begins one; the whole database is checked before it comes back on.
             raw.execute("PRAGMA foreign_keys=OFF")
+        if not sqlite:
+            # A migration may rewrite a large table: no per-statement bound for it.
+            connection.exec_driver_sql("SET statement_timeout = 0")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         connection.commit()
+        if not sqlite:
+            connection.exec_driver_sql("RESET statement_timeout")  # the pooled connection
+            connection.commit()
         if raw is not None:
             broken = raw.execute("PRAGMA foreign_key_check").fetchall()
             raw.execute("PRAGMA foreign_keys=ON")

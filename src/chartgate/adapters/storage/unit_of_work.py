@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from chartgate.adapters.storage.engine import writer_lock
 from chartgate.adapters.storage.repositories import (
@@ -20,6 +21,7 @@ from chartgate.adapters.storage.repositories import (
     IdempotencyRepository,
     WritebackRepository,
 )
+from chartgate.domain.errors import StoreUnavailable
 from chartgate.service.ports import Cipher
 
 
@@ -43,11 +45,15 @@ class SqlUnitOfWork:
         lock = None if self._read_only else writer_lock(self._engine)
         if lock is not None:
             self._stack.enter_context(lock)
-        conn = self._engine.connect()
-        if self._read_only:
-            conn = conn.execution_options(chartgate_read_only=True)
-        self._conn = self._stack.enter_context(conn)
-        self._stack.enter_context(self._conn.begin())
+        try:
+            conn = self._engine.connect()
+            if self._read_only:
+                conn = conn.execution_options(chartgate_read_only=True)
+            self._conn = self._stack.enter_context(conn)
+            self._stack.enter_context(self._conn.begin())
+        except DBAPIError as error:
+            self._stack.close()
+            raise _unavailable(error) from error
         self.drafts = DraftRepository(self._conn, self._cipher)
         self.approvals = ApprovalRepository(self._conn, self._cipher)
         self.writebacks = WritebackRepository(self._conn, self._cipher)
@@ -62,4 +68,23 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         # The transaction context commits on a clean exit and rolls back on an exception.
-        self._stack.__exit__(exc_type, exc, tb)
+        try:
+            self._stack.__exit__(exc_type, exc, tb)
+        except DBAPIError as error:
+            if _lost_connection(error):
+                raise _unavailable(error) from error
+            raise
+        if isinstance(exc, DBAPIError) and _lost_connection(exc):
+            raise _unavailable(exc) from exc
+
+
+def _lost_connection(error: DBAPIError) -> bool:
+    """A dropped or refused connection, or a server shutting down (not a constraint error)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError  # noqa: PLC0415
+
+    return error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
+
+
+def _unavailable(error: DBAPIError) -> StoreUnavailable:
+    del error  # its text can hold SQL parameters: never shown
+    return StoreUnavailable("the database is unavailable; nothing was written, try again")

@@ -1,0 +1,61 @@
+"""Idempotency-Key with fakes: a lost database never becomes a stored answer or a stuck key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chartgate.domain.errors import IdempotencyInFlight, StoreUnavailable
+from chartgate.domain.principal import Principal, Role
+from chartgate.service.idempotency import IdempotencyGuard
+from fakes import FakeClock, FakeStore
+
+WHO = Principal(tenant="clinic-a", subject="dr-1", role=Role.CLINICIAN)
+
+
+def _guard() -> tuple[IdempotencyGuard, FakeStore, FakeClock]:
+    store, clock = FakeStore(), FakeClock()
+    return IdempotencyGuard(store.unit, clock, abandoned_after=timedelta(seconds=60)), store, clock
+
+
+def _run(guard: IdempotencyGuard, action) -> tuple[tuple[int, dict[str, object]], bool]:
+    return guard.run(
+        WHO, "key-1", "sha256:req", action, error_answer=lambda e: (422, {"error": e.message})
+    )
+
+
+def _ok() -> tuple[int, dict[str, object]]:
+    return 202, {"ok": True}
+
+
+def test_a_lost_database_is_not_stored_as_the_answer() -> None:
+    """A 503 from the store lets the same key run again once the database is back."""
+    guard, _, _ = _guard()
+
+    def down() -> tuple[int, dict[str, object]]:
+        raise StoreUnavailable("the database is unavailable")
+
+    with pytest.raises(StoreUnavailable):
+        _run(guard, down)
+    assert _run(guard, _ok) == ((202, {"ok": True}), False)
+    assert _run(guard, _ok) == ((202, {"ok": True}), True)  # now replayed
+
+
+def test_a_key_left_in_flight_is_refused_until_it_is_abandoned() -> None:
+    """A request that died mid-way blocks its key for a minute, then a retry takes it over."""
+    guard, store, clock = _guard()
+    with store.unit() as uow:  # as left by a process killed during the request
+        uow.idempotency.begin("clinic-a", _owner(), "key-1", "sha256:req", clock.now())
+    with pytest.raises(IdempotencyInFlight):
+        _run(guard, _ok)
+    clock.advance(61)
+    assert _run(guard, _ok) == ((202, {"ok": True}), False)
+
+
+def _owner() -> str:
+    """The owner column the guard uses for WHO (whatever form the guard gives it)."""
+    guard, store, _ = _guard()
+    _run(guard, _ok)
+    [(_, owner, _)] = store.tables.idempotency
+    return owner
