@@ -151,9 +151,10 @@ def test_connections_killed_mid_flight_lose_and_duplicate_nothing(
             for w in approved
         ]
 
-        print(
-            f"connections killed: {sum(kills)}; answers: {dict(seen)}; worker: {Counter(worker_errors)}"
-        )  # noqa: T201
+        print(  # the figures of this run, for the closing note (-s shows them)
+            f"connections killed: {sum(kills)}; answers: {dict(seen)}; "
+            f"worker: {Counter(worker_errors)}"
+        )
         assert sum(kills) > 0, "the killer never hit a connection"
         assert 500 not in seen, seen
         assert len(approved) == CLIENTS * DRAFTS_PER_CLIENT
