@@ -28,7 +28,8 @@ from chartgate.domain.writeback import (
     carries_mark,
     mark,
 )
-from chartgate.service.writeback import CRASH_POINTS, RetryPolicy, WritebackExecutor
+from chartgate.service.retry import RetryPolicy
+from chartgate.service.writeback import CRASH_POINTS, WritebackExecutor
 from fakes import FakeClock, FakeDirectory, FakeEhr, FakeStore
 
 TENANT = "clinic-a"

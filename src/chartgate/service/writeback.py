@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from chartgate.domain.documents import attachment_text, identifier_query
 from chartgate.domain.drafts import Approval, Draft
-from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
-from chartgate.domain.events import AuditRecord, EventType
+from chartgate.domain.events import EventType
 from chartgate.domain.hashing import content_hash
-from chartgate.domain.outcomes import Answer, Chart, Decision, Step, classify, decide
+from chartgate.domain.outcomes import Answer, Decision, Step, classify, decide
 from chartgate.domain.provenance import ProvenanceFacts, build_provenance, provenance_tag_query
 from chartgate.domain.writeback import (
     ChartWrite,
@@ -38,8 +36,17 @@ from chartgate.domain.writeback import (
     Writeback,
     WritebackKind,
     WritebackState,
-    carries_mark,
     client_id,
+)
+from chartgate.service.chart_reads import chart_facts, check_baseline, keep_document, read_chart
+from chartgate.service.ehr_channel import (
+    EhrChannel,
+    Ended,
+    LeaseLost,
+    Stop,
+    never_held,
+    no_crash,
+    reason_of,
 )
 from chartgate.service.ports import (
     Clock,
@@ -50,9 +57,9 @@ from chartgate.service.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from chartgate.service.retry import RetryPolicy
 
 GATEWAY_VERSION = "0.1.0"
-HTTP_GONE = frozenset({404, 410})
 
 CRASH_POINTS: tuple[str, ...] = (
     "after_claim",
@@ -65,53 +72,6 @@ CRASH_POINTS: tuple[str, ...] = (
 ``before_send``/``after_send`` fire around every request to the EHR (``after_send``: the EHR
 has acted, the answer is not recorded), so a crash can hit each step of a write-back.
 """
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Capped exponential backoff with jitter.
-
-    The cap bounds how long after an outage ends the last parked write-back is tried again.
-    """
-
-    base_seconds: float = 0.5
-    cap_seconds: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float | None, jitter: float) -> float:
-        """Seconds to wait before attempt ``attempt + 1``; never less than Retry-After."""
-        backoff = min(self.cap_seconds, self.base_seconds * 2.0 ** max(attempt - 1, 0))
-        return max(backoff * (0.5 + jitter / 2), retry_after or 0.0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Ended:
-    """How an attempt ended: the table's decision and what to record about it."""
-
-    decision: Decision
-    status: int | None = None
-    reason: str = ""
-    retry_after: float | None = None
-
-
-class _Stop(Exception):
-    """Ends an attempt early with a decision."""
-
-    def __init__(self, ended: _Ended) -> None:
-        super().__init__(ended.reason)
-        self.ended = ended
-
-
-class _LeaseLost(Exception):
-    """This worker no longer holds the write-back: another one took over; stop at once."""
-
-
-def _no_crash(point: str) -> None:
-    del point
-
-
-def _never_held(record: Writeback) -> str | None:
-    del record
-    return None
 
 
 class WritebackExecutor:
@@ -128,8 +88,8 @@ class WritebackExecutor:
         retry: RetryPolicy | None = None,
         jitter: Callable[[], float] = random.random,
         max_attempts: int = 8,
-        crash: Callable[[str], None] = _no_crash,
-        held: Callable[[Writeback], str | None] = _never_held,
+        crash: Callable[[str], None] = no_crash,
+        held: Callable[[Writeback], str | None] = never_held,
     ) -> None:
         self._uow = uow
         self._ehr = ehr
@@ -139,8 +99,9 @@ class WritebackExecutor:
         self._retry = retry or RetryPolicy()
         self._jitter = jitter
         self._max_attempts = max_attempts
-        self._crash = crash
-        self._held = held
+        self._channel = EhrChannel(
+            uow=uow, clock=clock, owner=owner, lease=lease, crash=crash, held=held
+        )
 
     def run_once(self, *, limit: int = 10) -> int:
         """Process every write-back due now (up to ``limit``); return how many were taken."""
@@ -167,16 +128,16 @@ class WritebackExecutor:
             approval = uow.approvals.get(tenant, record.approval_id)
             ChartWrite(draft, record).begin(lease_expired=prior == WritebackState.SENDING)
             uow.drafts.save(draft, at=now)
-        self._crash("after_claim")
+        self._channel.crash("after_claim")
         try:
             ended = self._attempt(draft, approval, record)
-            self._crash("before_finish")
+            self._channel.crash("before_finish")
             self._finish(draft, record, ended)
-        except _LeaseLost:
-            self._event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
+        except LeaseLost:
+            self._channel.event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
         return True
 
-    def _attempt(self, draft: Draft, approval: Approval, record: Writeback) -> _Ended:
+    def _attempt(self, draft: Draft, approval: Approval, record: Writeback) -> Ended:
         """Walk the steps still missing; end at the first that does not proceed."""
         gateway = self._ehr.gateway(draft.tenant)
         # Progress is saved before every request (``_hold_lease``), so only the first step
@@ -190,11 +151,11 @@ class WritebackExecutor:
                 reread = False
             if record.provenance_id is None:
                 self._provenance(gateway, draft, approval, record, reread=reread)
-        except _Stop as stop:
+        except Stop as stop:
             return stop.ended
         if record.kind is WritebackKind.AMEND and self._ehr.marks_superseded(draft.tenant):
-            self._supersede_replaced(gateway, draft, record)
-        return _Ended(Decision.PROCEED)
+            self._channel.supersede(gateway, draft, record)
+        return Ended(Decision.PROCEED)
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -205,7 +166,7 @@ class WritebackExecutor:
         version_ok = version.content_hash == approval.content_hash
         text_ok = attachment_text(record.payload) == version.content.note.text
         if not (payload_ok and version_ok and text_ok):
-            self._event(
+            self._channel.event(
                 draft,
                 record,
                 EventType.INTEGRITY_REFUSED,
@@ -217,8 +178,8 @@ class WritebackExecutor:
             )
             if record.document_landed:
                 # Never the note itself: what is in the chart stays; nothing more is sent.
-                raise _Stop(_Ended(Decision.NEEDS_PERSON, reason="integrity: payload changed"))
-            raise _Stop(_Ended(Decision.REJECT, reason="integrity: payload differs from approval"))
+                raise Stop(Ended(Decision.NEEDS_PERSON, reason="integrity: payload changed"))
+            raise Stop(Ended(Decision.REJECT, reason="integrity: payload differs from approval"))
 
     def _document(
         self, gateway: EhrGateway, draft: Draft, record: Writeback, *, reread: bool
@@ -239,7 +200,7 @@ class WritebackExecutor:
         ):
             return
         if record.kind.checks_baseline:
-            self._check_baseline(gateway, draft, record)
+            check_baseline(gateway, draft, record)
         payload = record.payload
         if record.kind.creates_document:
             answer = self._send_create(
@@ -247,7 +208,7 @@ class WritebackExecutor:
             )
         else:
             expected = str(record.matched_version)
-            answer = self._exchange(
+            answer = self._channel.exchange(
                 draft,
                 record,
                 "PUT",
@@ -257,7 +218,7 @@ class WritebackExecutor:
                 ),
                 step=step,
             )
-        _keep_document(record, answer)
+        keep_document(record, answer)
         self._settle_step(step, answer, gateway, draft, record, guard)
 
     def _send_create(
@@ -273,7 +234,7 @@ class WritebackExecutor:
         """Create ``resource`` the way the EHR's guard allows (client id, conditional, plain)."""
         if guard is CreateGuard.CLIENT_ID:
             body = {**resource, "id": client_id(record.id, str(resource["resourceType"]))}
-            return self._exchange(
+            return self._channel.exchange(
                 draft,
                 record,
                 "PUT",
@@ -282,7 +243,7 @@ class WritebackExecutor:
                 step=step,
             )
         if_none_exist = condition if guard is CreateGuard.CONDITIONAL else None
-        return self._exchange(
+        return self._channel.exchange(
             draft,
             record,
             "POST",
@@ -311,11 +272,11 @@ class WritebackExecutor:
                 decision = Decision.RETRY  # not twice in one attempt: back to the queue
         if decision is Decision.PROCEED:
             return
-        raise _Stop(
-            _Ended(
+        raise Stop(
+            Ended(
                 decision,
                 status=answer.status,
-                reason=_reason(answer),
+                reason=reason_of(answer),
                 retry_after=answer.retry_after,
             )
         )
@@ -373,9 +334,9 @@ class WritebackExecutor:
         guard: CreateGuard,
     ) -> Decision:
         """Read the chart for ``step`` and look the case up; stop unless it proceeds or sends."""
-        chart, retry_after = self._read_chart(step, gateway, record, guard)
+        chart, retry_after = read_chart(step, gateway, record, guard)
         decision = decide(step, Answer.CHART_READ, chart)
-        self._event(
+        self._channel.event(
             draft,
             record,
             EventType.WRITEBACK_RECONCILED,
@@ -389,211 +350,17 @@ class WritebackExecutor:
         )
         if decision in (Decision.PROCEED, Decision.SEND):
             return decision
-        raise _Stop(
-            _Ended(
+        raise Stop(
+            Ended(
                 decision,
                 reason=f"chart read for {step.value}: {chart.value}",
                 retry_after=retry_after,
             )
         )
 
-    def _read_chart(
-        self, step: Step, gateway: EhrGateway, record: Writeback, guard: CreateGuard
-    ) -> tuple[Chart, float | None]:
-        """What the chart shows for ``step``, and the EHR's Retry-After when the read failed."""
-        try:
-            if step is Step.UPDATE_DOCUMENT:
-                answer = gateway.read(
-                    "DocumentReference", str(record.document_id), request_id=record.correlation_id
-                )
-                return _update_chart(answer, record), answer.retry_after
-            if guard is CreateGuard.CLIENT_ID:
-                resource_type = "DocumentReference" if step.writes_document else "Provenance"
-                answer = gateway.read(
-                    resource_type,
-                    client_id(record.id, resource_type),
-                    request_id=record.correlation_id,
-                )
-                return _created_chart(answer, record, resource_type), answer.retry_after
-            return self._search_created(gateway, record, step), None
-        except EhrError as exc:
-            # A failed read proves nothing: never "not landed" (a failed re-read was once
-            # taken as "absent", which called our own finalize a conflict).
-            return Chart.UNREADABLE, exc.retry_after
-
-    def _search_created(self, gateway: EhrGateway, record: Writeback, step: Step) -> Chart:
-        """Find what this write-back created by identifier (document) or tag (Provenance)."""
-        document = step.writes_document
-        query = identifier_query(record.id) if document else provenance_tag_query(record.id)
-        name, _, value = query.partition("=")
-        resource_type = "DocumentReference" if document else "Provenance"
-        found = gateway.search(resource_type, {name: value}, request_id=record.correlation_id)
-        if not found:
-            return Chart.ABSENT
-        if len(found) > 1:
-            return Chart.DUPLICATED
-        _remember(record, resource_type, found[0], found[0].get("meta", {}).get("versionId"))
-        return Chart.MINE
-
-    def _check_baseline(self, gateway: EhrGateway, draft: Draft, record: Writeback) -> None:
-        """The chart must still be what the draft was generated against."""
-        for reference, expected in sorted(draft.baseline.items()):
-            kind, _, resource_id = reference.partition("/")
-            try:
-                answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
-            except EhrAmbiguous:
-                raise _Stop(_Ended(Decision.RETRY, reason="baseline read: no answer")) from None
-            except EhrUnreachable:
-                raise _Stop(_Ended(Decision.RETRY, reason="baseline read: not sent")) from None
-            chart = Chart.UNREAD
-            if answer.ok:
-                chart = Chart.UNCHANGED if answer.version_id == expected else Chart.CHANGED
-            decision = decide(Step.BASELINE_READ, classify(answer.status), chart)
-            if decision is not Decision.PROCEED:
-                reason = (
-                    f"{kind} changed since the draft's baseline "
-                    f"(version {expected} -> {answer.version_id})"
-                    if decision is Decision.CONFLICT
-                    else f"baseline read answered {answer.status}"
-                )
-                raise _Stop(
-                    _Ended(
-                        decision,
-                        status=answer.status,
-                        reason=reason,
-                        retry_after=answer.retry_after,
-                    )
-                )
-
-    def _supersede_replaced(self, gateway: EhrGateway, draft: Draft, record: Writeback) -> None:
-        """Mark the document an amendment replaced as ``superseded`` (never edit its content).
-
-        Best effort once the new document is in the chart: the new one already names the old
-        one in ``relatesTo``, so a refusal here is recorded, not fatal.
-        """
-        replaced = record.replaces
-        if replaced is None:
-            return
-        kind, _, resource_id = replaced.partition("/")
-        try:
-            answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
-        except EhrError:
-            return
-        old = answer.resource or {}
-        if not answer.ok or old.get("status") != "current" or answer.version_id is None:
-            return
-        superseded = {**old, "status": "superseded"}
-        version = str(answer.version_id)
-        try:
-            result = self._exchange(
-                draft,
-                record,
-                "PUT",
-                superseded,
-                lambda: gateway.update(
-                    superseded, if_match=version, request_id=record.correlation_id
-                ),
-                step=None,
-            )
-        except _Stop:
-            status: int | None = None
-        else:
-            if result.ok:
-                return
-            status = result.status
-        self._event(draft, record, EventType.WRITEBACK_SUPERSEDE_REFUSED, {"status": status})
-
-    def _exchange(
-        self,
-        draft: Draft,
-        record: Writeback,
-        method: str,
-        body: JsonObject,
-        call: Callable[[], EhrAnswer],
-        *,
-        step: Step | None,
-    ) -> EhrAnswer:
-        """Send one request, recording request and answer in the audit trail.
-
-        ``held`` is asked right before every request: a reason means no request starts. The
-        lease is renewed first: a worker that lost it (its successor may already be
-        sending) must not put anything more into the chart. A request that got no answer
-        ends the attempt (``_Stop``) as the table says for ``step`` (a best-effort request,
-        with no step, stops as "reconcile": its caller decides what that means).
-        """
-        resource_type = str(body.get("resourceType"))
-        self._hold_lease(record)
-        hold = self._held(record)
-        if hold is not None:
-            # A brake (kill switch) is on: nothing starts; the write-back keeps its place.
-            raise _Stop(_Ended(Decision.RETRY, reason=f"held: {hold}"))
-        self._event(
-            draft,
-            record,
-            EventType.EHR_REQUEST,
-            {"method": method, "resource_type": resource_type, "payload_hash": content_hash(body)},
-        )
-        self._crash("before_send")
-        try:
-            answer = call()
-        except (EhrAmbiguous, EhrUnreachable) as exc:
-            self._crash("after_send")
-            self._event(
-                draft,
-                record,
-                EventType.EHR_RESPONSE,
-                {
-                    "method": method,
-                    "resource_type": resource_type,
-                    "status": None,
-                    "error": type(exc).__name__,
-                },
-            )
-            sent = isinstance(exc, EhrAmbiguous)
-            answer_class = Answer.NO_ANSWER if sent else Answer.NOT_SENT
-            raise _Stop(
-                _Ended(
-                    Decision.RECONCILE if step is None else decide(step, answer_class),
-                    reason=exc.message,
-                    retry_after=exc.retry_after,
-                )
-            ) from None
-        self._crash("after_send")
-        record.last_status = answer.status
-        self._event(
-            draft,
-            record,
-            EventType.EHR_RESPONSE,
-            {
-                "method": method,
-                "resource_type": resource_type,
-                "status": answer.status,
-                "resource_id": answer.resource_id,
-                "version_id": answer.version_id,
-                "etag": answer.etag,
-            },
-        )
-        return answer
-
     # -- closing the attempt --------------------------------------------------------------
 
-    def _hold_lease(self, record: Writeback) -> None:
-        """Renew the lease and save what is known so far, in one transaction.
-
-        Saving before each request is what lets the next attempt after a crash know which
-        single request can have been in flight.
-        """
-        now = self._clock.now()
-        with self._uow() as uow:
-            held = uow.writebacks.renew_lease(
-                record.tenant, record.id, owner=self._owner, now=now, lease_until=now + self._lease
-            )
-            if held:
-                uow.writebacks.save_progress(record, now=now, owner=self._owner)
-        if not held:
-            raise _LeaseLost
-
-    def _finish(self, draft: Draft, record: Writeback, ended: _Ended) -> None:
+    def _finish(self, draft: Draft, record: Writeback, ended: Ended) -> None:
         """Record how the attempt ended: write-back row, draft state and audit event, at once."""
         now = self._clock.now()
         with self._uow() as uow:
@@ -614,7 +381,7 @@ class WritebackExecutor:
                 WritebackState.PARTIAL,
                 WritebackState.NEEDS_PERSON,
             ):
-                data.update(_chart_facts(record))
+                data.update(chart_facts(record))
             escalate = False
             if settled.retry:
                 delay = self._retry.delay(record.attempts, ended.retry_after, self._jitter())
@@ -631,11 +398,11 @@ class WritebackExecutor:
                 if escalate:
                     record.escalated_at = now
             if not uow.writebacks.save_progress(record, now=now, owner=self._owner):
-                raise _LeaseLost  # rolls back the draft's change too
+                raise LeaseLost  # rolls back the draft's change too
             uow.drafts.save(draft, at=now)
-            self._event(draft, record, EventType(settled.event), data, uow=uow)
+            self._channel.event(draft, record, EventType(settled.event), data, uow=uow)
             if escalate:
-                self._event(
+                self._channel.event(
                     draft,
                     record,
                     EventType.WRITEBACK_ESCALATED,
@@ -657,98 +424,3 @@ class WritebackExecutor:
         if not committed:
             return draft.approved_version
         return uow.approvals.get(draft.tenant, committed[-1].approval_id).version
-
-    def _event(
-        self,
-        draft: Draft,
-        record: Writeback,
-        event: EventType,
-        data: JsonObject,
-        *,
-        uow: UnitOfWork | None = None,
-    ) -> None:
-        audit = AuditRecord(
-            type=event,
-            tenant=draft.tenant,
-            at=self._clock.now(),
-            correlation_id=record.correlation_id,
-            actor=f"worker:{self._owner}",
-            draft_id=draft.id,
-            writeback_id=record.id,
-            data={"state": draft.state.value, "kind": record.kind.value, **data},
-        )
-        if uow is not None:
-            uow.audit.append(audit)
-            return
-        with self._uow() as own:
-            own.audit.append(audit)
-
-
-def _update_chart(answer: EhrAnswer, record: Writeback) -> Chart:
-    """Is the document's current version ours, the one we matched, or someone else's?"""
-    if answer.status in HTTP_GONE:
-        return Chart.CHANGED
-    if not answer.ok or answer.resource is None:
-        return Chart.UNREADABLE
-    if carries_mark(answer.resource, record.id):
-        record.document_version = answer.version_id
-        return Chart.MINE
-    if answer.version_id == record.matched_version:
-        return Chart.ABSENT
-    return Chart.CHANGED
-
-
-def _created_chart(answer: EhrAnswer, record: Writeback, resource_type: str) -> Chart:
-    """Did the create at our client-assigned id land (and is it ours)?"""
-    if answer.status in HTTP_GONE:
-        return Chart.ABSENT
-    if not answer.ok or answer.resource is None:
-        return Chart.UNREADABLE
-    if not carries_mark(answer.resource, record.id):
-        return Chart.DUPLICATED  # our id holds something that is not ours: a person looks
-    _remember(record, resource_type, answer.resource, answer.version_id)
-    return Chart.MINE
-
-
-def _remember(record: Writeback, resource_type: str, found: JsonObject, version: object) -> None:
-    if resource_type == "DocumentReference":
-        record.document_id = _str_or_none(found.get("id"))
-        record.document_version = _str_or_none(version)
-    else:
-        record.provenance_id = _str_or_none(found.get("id"))
-
-
-def _keep_document(record: Writeback, answer: EhrAnswer) -> None:
-    """Remember where the note landed (a 2xx to the document step)."""
-    if not answer.ok:
-        return
-    if record.kind.creates_document:
-        record.document_id = answer.resource_id
-    record.document_version = answer.version_id
-
-
-def _chart_facts(record: Writeback) -> JsonObject:
-    return {
-        "ehr_resource": (
-            f"DocumentReference/{record.document_id}" if record.document_id is not None else None
-        ),
-        "ehr_version_id": record.document_version,
-        "provenance": (
-            f"Provenance/{record.provenance_id}" if record.provenance_id is not None else None
-        ),
-    }
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _reason(answer: EhrAnswer) -> str:
-    """A short, PHI-free reason from an OperationOutcome: status and issue codes only."""
-    codes: list[str] = []
-    for issue in (answer.outcome or {}).get("issue", []):
-        code = issue.get("code")
-        if isinstance(code, str):
-            codes.append(code)
-    suffix = f" ({', '.join(codes)})" if codes else ""
-    return f"EHR answered {answer.status}{suffix}"

@@ -1,0 +1,247 @@
+"""Every request a worker sends to the EHR, with what must surround it.
+
+Before a request: the lease is renewed and the progress so far saved in one transaction (a
+worker that lost its lease stops at once; after a crash, only one request can have been in
+flight), the brake (kill switch) is asked, and an ``ehr.request`` event is recorded. After
+it: ``ehr.response`` with the status, or with the class of failure when no answer came. The
+test-only ``crash`` hook fires around the request, so a test can kill the worker exactly
+there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from chartgate.domain.drafts import Draft
+from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
+from chartgate.domain.events import AuditRecord, EventType
+from chartgate.domain.hashing import content_hash
+from chartgate.domain.outcomes import Answer, Decision, Step, decide
+from chartgate.domain.writeback import Writeback
+from chartgate.service.ports import (
+    Clock,
+    EhrAnswer,
+    EhrGateway,
+    JsonObject,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """How an attempt ended: the table's decision and what to record about it."""
+
+    decision: Decision
+    status: int | None = None
+    reason: str = ""
+    retry_after: float | None = None
+
+
+class Stop(Exception):
+    """Ends an attempt early with a decision."""
+
+    def __init__(self, ended: Ended) -> None:
+        super().__init__(ended.reason)
+        self.ended = ended
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the write-back: another one took over; stop at once."""
+
+
+def no_crash(point: str) -> None:
+    """The production crash hook: never stops the worker."""
+    del point
+
+
+def never_held(record: Writeback) -> str | None:
+    """No brake: every write-back may be sent."""
+    del record
+    return None
+
+
+class EhrChannel:
+    """One worker's line to the EHR: lease, brake, crash points and the audit trail."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        owner: str,
+        lease: timedelta,
+        crash: Callable[[str], None] = no_crash,
+        held: Callable[[Writeback], str | None] = never_held,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self.owner = owner
+        self._lease = lease
+        self.crash = crash
+        self._held = held
+
+    def exchange(
+        self,
+        draft: Draft,
+        record: Writeback,
+        method: str,
+        body: JsonObject,
+        call: Callable[[], EhrAnswer],
+        *,
+        step: Step | None,
+    ) -> EhrAnswer:
+        """Send one request, recording request and answer in the audit trail.
+
+        ``held`` is asked right before every request: a reason means no request starts. The
+        lease is renewed first: a worker that lost it (its successor may already be
+        sending) must not put anything more into the chart. A request that got no answer
+        ends the attempt (``_Stop``) as the table says for ``step`` (a best-effort request,
+        with no step, stops as "reconcile": its caller decides what that means).
+        """
+        resource_type = str(body.get("resourceType"))
+        self.hold_lease(record)
+        hold = self._held(record)
+        if hold is not None:
+            # A brake (kill switch) is on: nothing starts; the write-back keeps its place.
+            raise Stop(Ended(Decision.RETRY, reason=f"held: {hold}"))
+        self.event(
+            draft,
+            record,
+            EventType.EHR_REQUEST,
+            {"method": method, "resource_type": resource_type, "payload_hash": content_hash(body)},
+        )
+        self.crash("before_send")
+        try:
+            answer = call()
+        except (EhrAmbiguous, EhrUnreachable) as exc:
+            self.crash("after_send")
+            self.event(
+                draft,
+                record,
+                EventType.EHR_RESPONSE,
+                {
+                    "method": method,
+                    "resource_type": resource_type,
+                    "status": None,
+                    "error": type(exc).__name__,
+                },
+            )
+            sent = isinstance(exc, EhrAmbiguous)
+            answer_class = Answer.NO_ANSWER if sent else Answer.NOT_SENT
+            raise Stop(
+                Ended(
+                    Decision.RECONCILE if step is None else decide(step, answer_class),
+                    reason=exc.message,
+                    retry_after=exc.retry_after,
+                )
+            ) from None
+        self.crash("after_send")
+        record.last_status = answer.status
+        self.event(
+            draft,
+            record,
+            EventType.EHR_RESPONSE,
+            {
+                "method": method,
+                "resource_type": resource_type,
+                "status": answer.status,
+                "resource_id": answer.resource_id,
+                "version_id": answer.version_id,
+                "etag": answer.etag,
+            },
+        )
+        return answer
+
+    def hold_lease(self, record: Writeback) -> None:
+        """Renew the lease and save what is known so far, in one transaction.
+
+        Saving before each request is what lets the next attempt after a crash know which
+        single request can have been in flight.
+        """
+        now = self._clock.now()
+        with self._uow() as uow:
+            held = uow.writebacks.renew_lease(
+                record.tenant, record.id, owner=self.owner, now=now, lease_until=now + self._lease
+            )
+            if held:
+                uow.writebacks.save_progress(record, now=now, owner=self.owner)
+        if not held:
+            raise LeaseLost
+
+    def event(
+        self,
+        draft: Draft,
+        record: Writeback,
+        event: EventType,
+        data: JsonObject,
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """Append one event about this write-back (in ``uow``, else in a transaction of its own)."""
+        audit = AuditRecord(
+            type=event,
+            tenant=draft.tenant,
+            at=self._clock.now(),
+            correlation_id=record.correlation_id,
+            actor=f"worker:{self.owner}",
+            draft_id=draft.id,
+            writeback_id=record.id,
+            data={"state": draft.state.value, "kind": record.kind.value, **data},
+        )
+        if uow is not None:
+            uow.audit.append(audit)
+            return
+        with self._uow() as own:
+            own.audit.append(audit)
+
+    def supersede(self, gateway: EhrGateway, draft: Draft, record: Writeback) -> None:
+        """Mark the document an amendment replaced as ``superseded`` (never edit its content).
+
+        Best effort once the new document is in the chart: the new one already names the old
+        one in ``relatesTo``, so a refusal here is recorded, not fatal.
+        """
+        replaced = record.replaces
+        if replaced is None:
+            return
+        kind, _, resource_id = replaced.partition("/")
+        try:
+            answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
+        except EhrError:
+            return
+        old = answer.resource or {}
+        if not answer.ok or old.get("status") != "current" or answer.version_id is None:
+            return
+        superseded = {**old, "status": "superseded"}
+        version = str(answer.version_id)
+        try:
+            result = self.exchange(
+                draft,
+                record,
+                "PUT",
+                superseded,
+                lambda: gateway.update(
+                    superseded, if_match=version, request_id=record.correlation_id
+                ),
+                step=None,
+            )
+        except Stop:
+            status: int | None = None
+        else:
+            if result.ok:
+                return
+            status = result.status
+        self.event(draft, record, EventType.WRITEBACK_SUPERSEDE_REFUSED, {"status": status})
+
+
+def reason_of(answer: EhrAnswer) -> str:
+    """A short, PHI-free reason from an OperationOutcome: status and issue codes only."""
+    codes: list[str] = []
+    for issue in (answer.outcome or {}).get("issue", []):
+        code = issue.get("code")
+        if isinstance(code, str):
+            codes.append(code)
+    suffix = f" ({', '.join(codes)})" if codes else ""
+    return f"EHR answered {answer.status}{suffix}"
