@@ -140,8 +140,8 @@ class WritebackExecutor:
     def _attempt(self, draft: Draft, approval: Approval, record: Writeback) -> Ended:
         """Walk the steps still missing; end at the first that does not proceed."""
         gateway = self._ehr.gateway(draft.tenant)
-        # Progress is saved before every request (``_hold_lease``), so only the first step
-        # still missing can have been in flight: that one reads the chart first where a
+        # Progress is saved before every request (``EhrChannel.hold_lease``), so only the first
+        # step still missing can have been in flight: that one reads the chart first where a
         # resend would not be safe.
         reread = record.may_have_landed
         try:
