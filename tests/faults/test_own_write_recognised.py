@@ -64,6 +64,16 @@ def settle(stack: Stack, writeback_id: str, *, rounds: int = 6) -> dict[str, Any
     return current
 
 
+def wait_for(check: Any, *, seconds: float) -> bool:
+    """Poll ``check`` until it is true or ``seconds`` pass (for a request held at the EHR)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def doc_status_in_chart(stack: Stack, draft_writeback: str) -> str:
     docs = documents(stack, draft_writeback)
     assert len(docs) == 1, docs
@@ -171,7 +181,8 @@ def test_a_finalize_put_that_lands_after_the_timeout_is_committed_not_a_conflict
     set_faults(stack, {"timeout": {"count": 1, "seconds": hold, "before_commit": True}})
     stack.work(rounds=1)
     assert status(stack, wb_id)["state"] == "ambiguous"
-    time.sleep(hold - EHR_TIMEOUT + 0.5)  # the held PUT has now landed at the EHR
+    landed = lambda: documents(stack, first)[0]["docStatus"] == "final"  # noqa: E731
+    assert wait_for(landed, seconds=hold + 10)  # the held PUT has now landed at the EHR
 
     final = settle(stack, wb_id)
     assert final["state"] == "committed", final
@@ -364,7 +375,9 @@ def test_an_unguarded_create_that_lands_late_waits_for_a_person_and_never_duplic
     stack = epic_stack
     draft, writeback = approve(stack)
     wb_id = writeback["id"]
-    hold = EHR_TIMEOUT + 2.0
+    # Long enough that the search below runs before the held create lands, even on a busy
+    # machine; the test then waits for the landing instead of sleeping a fixed time.
+    hold = EHR_TIMEOUT + 8.0
     set_faults(stack, {"timeout": {"count": 1, "seconds": hold, "before_commit": True}})
     stack.work(rounds=1)
     assert status(stack, wb_id)["state"] == "ambiguous"
@@ -376,7 +389,7 @@ def test_an_unguarded_create_that_lands_late_waits_for_a_person_and_never_duplic
     parked = status(stack, wb_id)
     assert parked["state"] == "needs_person", parked
     assert draft_state(stack, draft["id"]) == "ambiguous"
-    time.sleep(hold - EHR_TIMEOUT + 0.5)
+    assert wait_for(lambda: documents(stack, wb_id), seconds=hold + 10)
     docs = documents(stack, wb_id)
     assert len(docs) == 1  # the slow request landed; there is no second one
     assert stack.work() == 0  # a parked write-back is not retried by a timer

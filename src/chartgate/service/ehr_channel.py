@@ -102,17 +102,17 @@ class EhrChannel:
         with no step, stops as "reconcile": its caller decides what that means).
         """
         resource_type = str(body.get("resourceType"))
-        self.hold_lease(record)
         hold = self._held(record)
         if hold is not None:
             # A brake (kill switch) is on: nothing starts; the write-back keeps its place.
             raise Stop(Ended(Decision.RETRY, reason=f"held: {hold}"))
-        self.event(
+        request = self._audit_record(
             draft,
             record,
             EventType.EHR_REQUEST,
             {"method": method, "resource_type": resource_type, "payload_hash": content_hash(body)},
         )
+        self.hold_lease(record, announce=request)
         self.crash("before_send")
         try:
             answer = call()
@@ -155,11 +155,11 @@ class EhrChannel:
         )
         return answer
 
-    def hold_lease(self, record: Writeback) -> None:
-        """Renew the lease and save what is known so far, in one transaction.
+    def hold_lease(self, record: Writeback, *, announce: AuditRecord | None = None) -> None:
+        """Renew the lease, save what is known so far and announce the request: one transaction.
 
         Saving before each request is what lets the next attempt after a crash know which
-        single request can have been in flight.
+        single request can have been in flight; the ``ehr.request`` event commits with it.
         """
         now = self._clock.now()
         with self._uow() as uow:
@@ -168,6 +168,8 @@ class EhrChannel:
             )
             if held:
                 uow.writebacks.save_progress(record, now=now, owner=self.owner)
+                if announce is not None:
+                    uow.audit.append(announce)
         if not held:
             raise LeaseLost
 
@@ -181,7 +183,17 @@ class EhrChannel:
         uow: UnitOfWork | None = None,
     ) -> None:
         """Append one event about this write-back (in ``uow``, else in a transaction of its own)."""
-        audit = AuditRecord(
+        audit = self._audit_record(draft, record, event, data)
+        if uow is not None:
+            uow.audit.append(audit)
+            return
+        with self._uow() as own:
+            own.audit.append(audit)
+
+    def _audit_record(
+        self, draft: Draft, record: Writeback, event: EventType, data: JsonObject
+    ) -> AuditRecord:
+        return AuditRecord(
             type=event,
             tenant=draft.tenant,
             at=self._clock.now(),
@@ -191,11 +203,6 @@ class EhrChannel:
             writeback_id=record.id,
             data={"state": draft.state.value, "kind": record.kind.value, **data},
         )
-        if uow is not None:
-            uow.audit.append(audit)
-            return
-        with self._uow() as own:
-            own.audit.append(audit)
 
     def supersede(self, gateway: EhrGateway, draft: Draft, record: Writeback) -> None:
         """Mark the document an amendment replaced as ``superseded`` (never edit its content).
