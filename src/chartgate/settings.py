@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -171,6 +172,32 @@ class Settings(BaseSettings):
         return next((t for t in self.tenants if t.id == tenant_id), None)
 
 
+class SettingsFileError(ValueError):
+    """``CHARTGATE_CONFIG`` names a file that is missing, unreadable or not valid TOML."""
+
+
+def check_config_file() -> None:
+    """Fail closed on a ``CHARTGATE_CONFIG`` that cannot be read.
+
+    pydantic-settings skips a missing TOML file without a word, so a mistyped path would
+    run chartgate on defaults (a new empty SQLite store in the current folder).
+    """
+    name = os.environ.get("CHARTGATE_CONFIG")
+    if not name:
+        return
+    path = Path(name)
+    if not path.is_file():
+        raise SettingsFileError(f"CHARTGATE_CONFIG={name}: no such file")
+    try:
+        with path.open("rb") as handle:
+            tomllib.load(handle)
+    except OSError as exc:
+        raise SettingsFileError(f"CHARTGATE_CONFIG={name}: cannot read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsFileError(f"CHARTGATE_CONFIG={name}: not valid TOML ({exc})") from exc
+
+
 def load_settings(**overrides: Any) -> Settings:  # noqa: ANN401 - pydantic init kwargs
     """Read settings from the environment (and CHARTGATE_CONFIG); raise on anything invalid."""
+    check_config_file()
     return Settings(**overrides)

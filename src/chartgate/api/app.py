@@ -10,8 +10,8 @@ from fastapi import FastAPI, Request, Response
 from chartgate import __version__
 from chartgate.api import errors
 from chartgate.api.routes import audit, drafts, ops
-from chartgate.bootstrap import Application
-from chartgate.observability import Metrics
+from chartgate.bootstrap import Application, observe
+from chartgate.observability import Metrics, log_request
 from chartgate.web import routes as reviewer
 
 
@@ -23,7 +23,7 @@ def create_app(application: Application) -> FastAPI:
         description="Safe, approved, exactly-once write-back of AI-scribe notes to FHIR R4.",
     )
     app.state.chartgate = application
-    app.state.metrics = Metrics()
+    app.state.metrics = observe(application)
     errors.install(app)
     app.include_router(drafts.router)
     app.include_router(ops.router)
@@ -40,8 +40,18 @@ def create_app(application: Application) -> FastAPI:
         template = getattr(route, "path", "unmatched")
         metrics: Metrics = request.app.state.metrics
         metrics.requests.labels(template, request.method, f"{response.status_code // 100}xx").inc()
-        metrics.latency.labels(template).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.latency.labels(template).observe(elapsed)
         request_id = getattr(request.state, "request_id", None)
+        principal = getattr(request.state, "principal", None)
+        log_request(
+            route=template,
+            method=request.method,
+            status=response.status_code,
+            duration_s=elapsed,
+            request_id=request_id,
+            tenant=getattr(principal, "tenant", None),
+        )
         if request_id:
             response.headers["X-Request-Id"] = request_id
         response.headers["Cache-Control"] = "no-store"
