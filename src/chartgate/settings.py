@@ -162,6 +162,7 @@ class Settings(BaseSettings):
         """Order: explicit arguments, then environment, then the TOML file of CHARTGATE_CONFIG."""
         del dotenv_settings, file_secret_settings
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        check_config_file()
         config_file = os.environ.get("CHARTGATE_CONFIG")
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
@@ -199,5 +200,4 @@ def check_config_file() -> None:
 
 def load_settings(**overrides: Any) -> Settings:  # noqa: ANN401 - pydantic init kwargs
     """Read settings from the environment (and CHARTGATE_CONFIG); raise on anything invalid."""
-    check_config_file()
     return Settings(**overrides)

@@ -1,7 +1,8 @@
 """``chartgate audit …``: verify the ledger in the store, cut checkpoints, proofs, export.
 
 ``verify`` exits 0 when every tenant's log verifies, 1 naming the first bad entry, 2 on
-unusable settings. Reads by an operator are ledger events too (actor ``cli:<user>@<host>``);
+unusable settings, 3 or 4 when the store is unreachable or not migrated
+(``cli/failures.py``). Reads by an operator are ledger events too (actor ``cli:<user>@<host>``);
 recording is best effort here, because a damaged store must still be verifiable.
 """
 
@@ -37,33 +38,14 @@ TenantOpt = Annotated[str | None, typer.Option("--tenant", help="One tenant (def
 @contextmanager
 def _ledger() -> Iterator[Ledger]:
     """The ledger from CHARTGATE_* settings (no EHR, no identity provider needed)."""
-    from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
-
     from chartgate.bootstrap import open_ledger  # noqa: PLC0415
-    from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
-        raise typer.Exit(2) from None
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
-
-    try:
-        ledger, engine = open_ledger(settings)
-    except ChartgateError as exc:  # an unsafe or unreadable key file
-        errors.print(f"[bold red]error:[/] {exc.message}")
-        raise typer.Exit(2) from None
+    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
+    # An unsafe key file (exit 2), an unreachable (3) or unmigrated (4) store: cli/failures.py.
+    ledger, engine = open_ledger(settings)
     try:
         yield ledger
-    except SQLAlchemyError as exc:
-        errors.print(
-            f"[bold red]error:[/] the store failed ({type(exc).__name__}); is it reachable and "
-            "migrated (chartgate db upgrade)?"
-        )
-        raise typer.Exit(2) from None
     finally:
         engine.dispose()
 
@@ -290,19 +272,12 @@ def push(
     The worker does the same on every poll; this is for a first fill or after an outage.
     Exit 0 when every tenant is caught up, 1 when a sink failed, 2 when no sink is configured.
     """
-    from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
-
     from chartgate.adapters.system import SystemClock  # noqa: PLC0415
     from chartgate.bootstrap import build_audit_sink, open_ledger  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
-        raise typer.Exit(2) from None
+    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     configure_logging(settings.log_level)
     ledger, engine = open_ledger(settings)
     closers: list[Callable[[], None]] = [engine.dispose]

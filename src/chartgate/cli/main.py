@@ -337,5 +337,5 @@ def main() -> None:
         if os.environ.get("CHARTGATE_TRACEBACK") == "1":
             raise
         failure = explain(exc)
-        errors.print(Text.assemble(("error: ", "bold red"), failure.message))
+        errors.print(Text.assemble(("error: ", "bold red"), failure.message), soft_wrap=True)
         sys.exit(failure.code)

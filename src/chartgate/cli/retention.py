@@ -60,8 +60,6 @@ def run(
     ] = None,
 ) -> None:
     """Apply the retention rules (settings ``retention_policy``; default: the shipped rules)."""
-    from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
-
     from chartgate.bootstrap import open_retention  # noqa: PLC0415
     from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
@@ -71,12 +69,7 @@ def run(
     if moment is not None and not dry_run:
         errors.print("[bold red]error:[/] --as-of plans only; add --dry-run")
         raise typer.Exit(2)
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
-        raise typer.Exit(2) from None
+    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     configure_logging(settings.log_level)
     try:
         service, engine = open_retention(

@@ -7,6 +7,7 @@ answers queries until the first one that touches the new column, so it is checke
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from alembic.runtime.migration import MigrationContext
@@ -41,6 +42,12 @@ def head_revision(engine: Engine) -> str:
 
 def schema_state(engine: Engine) -> SchemaState:
     """Read the store's Alembic revision (connects; raises the driver's error if it cannot)."""
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+    migration_log = logging.getLogger("alembic.runtime.migration")
+    level = migration_log.level
+    migration_log.setLevel(logging.WARNING)  # "Context impl SQLiteImpl." on every probe
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        migration_log.setLevel(level)
     return SchemaState(current=current, head=head_revision(engine))
