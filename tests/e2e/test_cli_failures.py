@@ -81,7 +81,7 @@ def assert_one_line(done: subprocess.CompletedProcess[str], what: str) -> None:
     output = done.stdout + done.stderr
     assert "Traceback" not in output, f"{what}: {output}"
     assert done.returncode in DOCUMENTED, f"{what}: exit {done.returncode}: {output}"
-    if done.returncode >= 2:  # noqa: PLR2004 - 0 and 1 are the commands' own answers
+    if done.returncode >= 2:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert len(lines) == 1, f"{what}: {done.stderr}"
         assert lines[0].startswith("error: "), f"{what}: {done.stderr}"
@@ -150,8 +150,8 @@ def test_every_command_fails_in_one_line_on_a_broken_setup(tmp_path: Path, setup
         assert_one_line(done, f"{setup}: chartgate {command}")
         reads_settings = command not in NOT_SETTINGS
         opens_store = command not in NOT_STORE
-        if expected == 2 and reads_settings:  # noqa: PLR2004 - settings errors
-            assert done.returncode == 2, f"{command}: {done.stderr}"  # noqa: PLR2004
+        if expected == 2 and reads_settings:
+            assert done.returncode == 2, f"{command}: {done.stderr}"
             assert "CHARTGATE_CONFIG" in done.stderr, command
         elif setup == "unmigrated" and command == "db current":
             assert done.returncode == 0, done.stderr  # saying "none" is its job
@@ -162,7 +162,7 @@ def test_every_command_fails_in_one_line_on_a_broken_setup(tmp_path: Path, setup
 def test_a_mistyped_config_path_creates_no_store(tmp_path: Path) -> None:
     """A mistyped CHARTGATE_CONFIG no longer runs on defaults (no new SQLite file appears)."""
     done = run(["db", "upgrade"], {"CHARTGATE_CONFIG": str(tmp_path / "nope.toml")}, tmp_path)
-    assert done.returncode == 2  # noqa: PLR2004
+    assert done.returncode == 2
     assert "nope.toml: no such file" in done.stderr
     assert not (tmp_path / "var").exists()
 
@@ -171,7 +171,7 @@ def test_db_check_and_current_follow_the_schema(tmp_path: Path) -> None:
     """``db check`` exits 4 on an empty store and 0 after ``db upgrade``; ``db current`` says so."""
     env = {"CHARTGATE_DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}"}
     before = run(["db", "check"], env, tmp_path)
-    assert before.returncode == 4, before.stderr  # noqa: PLR2004
+    assert before.returncode == 4, before.stderr
     assert "chartgate db upgrade" in before.stderr
     assert "none (empty store)" in run(["db", "current"], env, tmp_path).stdout
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
