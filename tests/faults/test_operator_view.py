@@ -117,7 +117,7 @@ def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
         env["CHARTGATE_CONFIG"] = str(worker_config(stack, tmp_path, url))
         log_path = tmp_path / "worker.log"
         with log_path.open("w") as log:
-            worker = subprocess.Popen(  # noqa: S603 - our own console script
+            worker = subprocess.Popen(
                 [CHARTGATE, "worker", "--metrics-port", str(port)],
                 stdout=log,
                 stderr=log,
@@ -200,6 +200,11 @@ def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
             worker.send_signal(signal.SIGTERM)
             code = worker.wait(timeout=20)
     assert code == 0
+    assert_worker_log(log_path, first, second)
+
+
+def assert_worker_log(log_path: Path, first: str, second: str) -> None:
+    """Start and stop lines, one line per attempt and answer class, and no PHI."""
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     events = [line["event"] for line in lines]
     assert events[0] == "worker.started"
@@ -210,7 +215,7 @@ def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
     assert {"5xx"} == {line["status_class"] for line in ambiguous}
     answers = {line["status_class"] for line in lines if line["event"] == "ehr.response"}
     assert {"2xx", "5xx"} <= answers
-    assert events.count("writeback.committed") == 2  # noqa: PLR2004
+    assert events.count("writeback.committed") == 2
     text = log_path.read_text()
     assert NOTE_WORDS not in text
     assert PATIENT not in text
