@@ -33,6 +33,7 @@ from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.adapters.storage.observed import EventTap, ObservedUnitOfWork
 from chartgate.adapters.storage.ops_stats import ops_snapshot
+from chartgate.adapters.storage.report_source import SqlReportSource
 from chartgate.adapters.storage.retention import SqlRetentionStore
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
 from chartgate.adapters.system import SystemClock, UuidIds
@@ -332,3 +333,19 @@ def observe(application: Application) -> Metrics:
     application._closers.append(metrics.watch_security_log())  # noqa: SLF001
     metrics.watch_log_drops()
     return metrics
+
+
+def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, str], str], Engine]:
+    """The report source, the clinician pseudonym function and the engine to dispose.
+
+    A clinician appears in reports as ``clin-`` and 8 hex digits of the tenant's keyed
+    pseudonym of their actor name: stable across reports, meaningless without the key.
+    """
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    pseudonyms = KeyedPseudonyms(cipher.derive_key)
+
+    def clinician(tenant: str, actor: str) -> str:
+        return "clin-" + pseudonyms.reference(tenant, actor).rsplit(":", 1)[1][:8]
+
+    return SqlReportSource(engine), clinician, engine

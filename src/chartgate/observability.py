@@ -4,9 +4,11 @@ Metrics carry no patient, user or draft labels: only bounded sets (route templat
 status class, write-back kind and outcome, EHR profile, and the tenant: a configured
 organisation id). Write-back metrics are counted from committed audit events, queue and
 ledger gauges are read from the store at scrape time (docs/ops/metrics.md). Log lines are
-rate-limited per logger so a flood cannot fill a disk. Logs go through a scrubbing processor that drops anything that looks like
-clinical content or a credential before it is rendered: structlog events and, through the
-same processor chain, every stdlib ``logging`` record (uvicorn, httpx, SQLAlchemy, our own
+rate-limited per logger so a flood cannot fill a disk.
+
+Logs go through a scrubbing processor that drops anything that looks like clinical content
+or a credential before it is rendered: structlog events and, through the same processor
+chain, every stdlib ``logging`` record (uvicorn, httpx, SQLAlchemy, our own
 ``logging.getLogger`` users). Tracebacks are reduced to the exception's type: an exception
 message can quote a SQL parameter, a URL or a request body. The test that holds all of this
 to account is ``tests/integration/test_phi_separation.py``.

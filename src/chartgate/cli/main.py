@@ -18,6 +18,8 @@ from rich.text import Text
 
 from chartgate.cli.audit import audit_app
 from chartgate.cli.policy import policy_app
+from chartgate.cli.report import drift as drift_command
+from chartgate.cli.report import report as report_command
 from chartgate.cli.retention import retention_app
 from chartgate.domain.errors import ChartgateError
 
@@ -31,6 +33,8 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
+app.command("report")(report_command)
+app.command("drift")(drift_command)
 console = Console()
 errors = Console(stderr=True)
 
