@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import Engine
 
 from chartgate.adapters.anchors import FileAnchor
@@ -37,6 +38,12 @@ from chartgate.adapters.storage.report_source import SqlReportSource
 from chartgate.adapters.storage.retention import SqlRetentionStore
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
 from chartgate.adapters.system import SystemClock, UuidIds
+from chartgate.adapters.telemetry import (
+    TracedEhrDirectory,
+    TraceLookup,
+    Tracing,
+    configure_tracing,
+)
 from chartgate.domain.access import EncounterGrant, TenantAccess
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal
@@ -100,6 +107,7 @@ class Application:
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
     # Committed audit events, for metrics and state-change logs (observability.py).
     events: EventTap = field(default_factory=EventTap)
+    tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry; off by default
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def executor(self, owner: str | None = None) -> WritebackExecutor:
@@ -125,9 +133,16 @@ def build(
     clock: Clock | None = None,
     migrate: bool = False,
     http: httpx.Client | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> Application:
-    """Wire chartgate from ``settings``; ``migrate`` brings the schema up first."""
+    """Wire chartgate from ``settings``; ``migrate`` brings the schema up first.
+
+    ``span_exporter`` turns tracing on with that exporter (tests use an in-memory one);
+    otherwise ``settings.tracing_exporter`` decides, and "none" instruments nothing.
+    """
+    tracing = configure_tracing(settings, exporter=span_exporter)
     engine = make_engine(settings.database_url)
+    tracing.instrument_engine(engine)
     if migrate:
         upgrade(engine)
     clock = clock or SystemClock()
@@ -145,7 +160,12 @@ def build(
         return ObservedUnitOfWork(engine, cipher, events, read_only=read_only)
 
     policy = load_policy(settings.policy)
-    ehr = ConfiguredEhrDirectory({t.id: t for t in settings.tenants})
+    tenants = {t.id: t for t in settings.tenants}
+    ehr = (
+        TracedEhrDirectory(tenants, tracer=tracing.tracer(), lookup=TraceLookup(engine))
+        if tracing.enabled
+        else ConfiguredEhrDirectory(tenants)
+    )
     identity_http = http or httpx.Client(timeout=5.0, follow_redirects=False)
     verifier = TokenVerifier(
         issuer_configs(settings.tenants),
@@ -182,7 +202,9 @@ def build(
         ),
         ledger=ledger,
         events=events,
+        tracing=tracing,
     )
+    app._closers.append(tracing.shutdown)  # noqa: SLF001 - closed last (closers run reversed)
     ledger.audit.record_startup(
         [t.id for t in settings.tenants],
         policy_hash=policy.content_hash,

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from opentelemetry import trace as otel_trace
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -271,6 +272,12 @@ def _dropped_from_record(
 
 LOG_RATE_LIMIT = RateLimitFilter()
 """The process's one limiter, on the scrubbed root handler (metrics subscribe to drops)."""
+
+
+def current_trace_id() -> str | None:
+    """The current span's trace id in hex, to find a log line's trace (None: tracing off)."""
+    context = otel_trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def log_request(

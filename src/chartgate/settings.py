@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # (process killed, database lost): a retry with the same key may take it over.
     idempotency_abandoned_seconds: float = Field(default=60.0, ge=1, le=3600)
     log_level: str = "INFO"
+    # OpenTelemetry traces (docs/ops/tracing.md): off unless an exporter is named.
+    tracing_exporter: Literal["none", "console", "otlp"] = "none"
+    tracing_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     # The audit ledger (docs/ledger.md). Key file and anchor directory default to files
     # beside key_file; the origin of tenant T's log is "<ledger_origin>/T".
     ledger_origin: str = Field(default="chartgate.example", pattern=r"^[^\s+]{1,200}$")

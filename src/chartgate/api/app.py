@@ -11,7 +11,7 @@ from chartgate import __version__
 from chartgate.api import errors
 from chartgate.api.routes import audit, drafts, ops
 from chartgate.bootstrap import Application, observe
-from chartgate.observability import Metrics, log_request
+from chartgate.observability import Metrics, current_trace_id, log_request
 from chartgate.web import routes as reviewer
 
 
@@ -29,6 +29,7 @@ def create_app(application: Application) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(audit.router)
     reviewer.install(app, application)  # the reviewer page, /review (issue 7)
+    application.tracing.instrument_app(app)  # only when an exporter is configured
 
     @app.middleware("http")
     async def _observe(
@@ -51,6 +52,7 @@ def create_app(application: Application) -> FastAPI:
             duration_s=elapsed,
             request_id=request_id,
             tenant=getattr(principal, "tenant", None),
+            trace_id=current_trace_id(),
         )
         if request_id:
             response.headers["X-Request-Id"] = request_id

@@ -16,11 +16,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, update
 
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.ledger import SqlLedger
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
+from chartgate.adapters.telemetry import current_traceparent
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.service.ports import Cipher
 
@@ -102,10 +103,38 @@ class ObservedUnitOfWork(SqlUnitOfWork):
     ) -> None:
         events: list[ObservedEvent] = []
         if exc_type is None and self._seen:
+            self._carry_trace()
             events = [self._observed(record) for record in self._seen]
         super().__exit__(exc_type, exc, tb)
         if events:
             self._tap.publish(events)
+
+    def _carry_trace(self) -> None:
+        """Store the trace a draft was submitted in, and hand it to its write-backs.
+
+        Only when tracing is on (there is a current span); in this transaction, so the
+        outbox row never exists without the trace it continues.
+        """
+        current = current_traceparent()
+        assert self._conn is not None
+        d, w = t.drafts.c, t.writebacks.c
+        for record in self._seen:
+            if record.type is EventType.DRAFT_RECEIVED and current and record.draft_id:
+                self._conn.execute(
+                    update(t.drafts)
+                    .where(d.tenant == record.tenant, d.id == record.draft_id)
+                    .values(traceparent=current)
+                )
+            elif record.type is EventType.WRITEBACK_QUEUED and record.writeback_id:
+                submitted = self._conn.execute(
+                    select(d.traceparent).where(d.tenant == record.tenant, d.id == record.draft_id)
+                ).scalar()
+                if submitted or current:
+                    self._conn.execute(
+                        update(t.writebacks)
+                        .where(w.tenant == record.tenant, w.id == record.writeback_id)
+                        .values(traceparent=submitted or current)
+                    )
 
     def _observed(self, record: AuditRecord) -> ObservedEvent:
         if record.type not in TIMED_EVENTS or record.writeback_id is None or self._conn is None:
