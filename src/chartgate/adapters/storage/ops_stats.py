@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from chartgate.adapters.storage import tables as t
 
@@ -37,7 +37,11 @@ class OpsSnapshot:
 
 
 def ops_snapshot(engine: Engine, *, max_attempts: int) -> OpsSnapshot:
-    """Read the queue by state (``needs_person``: escalated), ledger heads and sink cursors."""
+    """Read the queue by state, ledger heads and sink cursors.
+
+    ``needs_person``: still open and escalated (``escalated_at`` set, or past
+    ``max_attempts`` for rows escalated before that column was written).
+    """
     w = t.writebacks
     queue: dict[str, QueueState] = {s: QueueState(0, None) for s in (*OPEN_STATES, "needs_person")}
     with engine.connect() as conn:
@@ -50,7 +54,10 @@ def ops_snapshot(engine: Engine, *, max_attempts: int) -> OpsSnapshot:
             queue[str(state)] = QueueState(int(count), oldest)
         stuck = conn.execute(
             select(func.count(), func.min(w.c.created_at)).where(
-                and_(w.c.state.in_(OPEN_STATES), w.c.attempts >= max_attempts)
+                and_(
+                    w.c.state.in_(OPEN_STATES),
+                    or_(w.c.escalated_at.is_not(None), w.c.attempts >= max_attempts),
+                )
             )
         ).one()
         queue["needs_person"] = QueueState(int(stuck[0]), stuck[1])
