@@ -12,7 +12,7 @@ MEDPLUM := tests/ehr_medplum
 OIDC_IDP := tests/idp_oidc_provider
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help install demo test test-fast lint format bench clean services
+.PHONY: help install demo test test-second-python test-fast lint format bench clean services
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -44,6 +44,15 @@ services: ## Check (and start when missing) PostgreSQL for the tests
 
 test: install services ## Install everything, then run the whole test suite (SQLite, PostgreSQL, Medplum)
 	$(VENV)/bin/pytest
+
+test-second-python: $(STAMP) ## Unit and CLI tests on a second supported Python (3.11-3.13), if one is installed
+	@second="$$(scripts/second-python.sh)"; \
+	if [ -z "$$second" ]; then echo "no second Python 3.11-3.13 found: skipped"; exit 0; fi; \
+	echo "second Python: $$second"; \
+	test -x .venv-second/bin/python || "$$second" -m venv .venv-second; \
+	.venv-second/bin/pip install --quiet --upgrade pip && \
+	.venv-second/bin/pip install --quiet -e '.[dev]' && \
+	.venv-second/bin/pytest tests/unit tests/e2e/test_cli.py -q -p no:cacheprovider
 
 test-fast: $(STAMP) ## Unit tests only (no sockets)
 	$(VENV)/bin/pytest tests/unit -q

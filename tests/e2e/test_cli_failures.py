@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import typer.main
 
+from chartgate.adapters.keys.ledger_key import load_or_create
+from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.cli.main import app
 
 CHARTGATE = str(Path(sys.executable).with_name("chartgate"))
@@ -116,7 +118,10 @@ def setups(tmp_path: Path) -> dict[str, tuple[dict[str, str], int | None]]:
     broken.write_text('database_url = "sqlite:///x.sqlite3"\ntenants = [ {id = \n')
     unmigrated = tmp_path / "empty.sqlite3"
     stopped = f"postgresql://postgres@127.0.0.1:{free_port()}/chartgate"
-    keys = {"CHARTGATE_KEY_FILE": str(tmp_path / "keys" / "kek.key")}
+    kek = tmp_path / "keys" / "kek.key"
+    LocalKeyProvider(kek)  # keys exist: the store, not a missing key, is what fails
+    load_or_create(kek.parent / "chartgate-ledger.key", "chartgate.example")
+    keys = {"CHARTGATE_KEY_FILE": str(kek)}
     return {
         "mistyped-config": ({"CHARTGATE_CONFIG": str(tmp_path / "chartgate.tmol")}, 2),
         "broken-toml": ({"CHARTGATE_CONFIG": str(broken)}, 2),
@@ -180,3 +185,21 @@ def test_db_check_and_current_follow_the_schema(tmp_path: Path) -> None:
     current = run(["db", "current"], env, tmp_path).stdout
     head = current.split("head:")[1].strip()
     assert f"current: {head}" in current
+
+
+def test_audit_from_another_folder_creates_no_keys_and_says_where_they_are(
+    tmp_path: Path,
+) -> None:
+    """``audit checkpoint`` without the store's keys exits 5 naming the path; mints none."""
+    store = tmp_path / "deploy"
+    store.mkdir()
+    env = {"CHARTGATE_DATABASE_URL": f"sqlite:///{store / 'cg.sqlite3'}"}
+    assert run(["db", "upgrade"], env, store).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for command in (["audit", "checkpoint"], ["audit", "verify"], ["report"]):
+        done = run(command, env, elsewhere)
+        assert done.returncode == 5, done.stderr
+        assert "var/chartgate-kek.key: no such key file" in done.stderr
+        assert "CHARTGATE_KEY_FILE" in done.stderr
+    assert list(elsewhere.iterdir()) == []

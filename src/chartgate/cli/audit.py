@@ -38,11 +38,14 @@ TenantOpt = Annotated[str | None, typer.Option("--tenant", help="One tenant (def
 @contextmanager
 def _ledger() -> Iterator[Ledger]:
     """The ledger from CHARTGATE_* settings (no EHR, no identity provider needed)."""
-    from chartgate.bootstrap import open_ledger  # noqa: PLC0415
+    from chartgate.bootstrap import key_files, open_ledger  # noqa: PLC0415
+    from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
-    # An unsafe key file (exit 2), an unreachable (3) or unmigrated (4) store: cli/failures.py.
+    # Missing keys (exit 5), an unsafe key file (2), an unreachable (3) or unmigrated (4)
+    # store: cli/failures.py.
+    require_existing_keys(key_files(settings))
     ledger, engine = open_ledger(settings)
     try:
         yield ledger
@@ -273,12 +276,14 @@ def push(
     Exit 0 when every tenant is caught up, 1 when a sink failed, 2 when no sink is configured.
     """
     from chartgate.adapters.system import SystemClock  # noqa: PLC0415
-    from chartgate.bootstrap import build_audit_sink, open_ledger  # noqa: PLC0415
+    from chartgate.bootstrap import build_audit_sink, key_files, open_ledger  # noqa: PLC0415
+    from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     configure_logging(settings.log_level)
+    require_existing_keys(key_files(settings))
     ledger, engine = open_ledger(settings)
     closers: list[Callable[[], None]] = [engine.dispose]
     try:

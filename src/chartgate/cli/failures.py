@@ -20,7 +20,10 @@ Exit codes (also in docs/ops/cli.md):
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, ProgrammingError
@@ -50,6 +53,23 @@ class Failure:
 
     message: str
     code: int
+
+
+def require_existing_keys(paths: Iterable[Path]) -> None:
+    """Refuse to run a command on an existing store without its keys (exit 5).
+
+    Opening the ledger creates missing key files; for ``audit`` and ``report`` run from
+    another folder that would silently mint new keys beside the current directory, and
+    nothing would verify against them.
+    """
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(
+                errno.ENOENT,
+                "no such key file (run where the store's keys are, or set CHARTGATE_KEY_FILE "
+                "and CHARTGATE_LEDGER_KEY_FILE)",
+                str(path),
+            )
 
 
 def explain(exc: BaseException) -> Failure:

@@ -102,6 +102,9 @@ def demo(
         typer.Option("--ui", help="Leave the reviewer page running with a demo draft (Ctrl-C)."),
     ] = False,
     port: Annotated[int, typer.Option(help="With --ui: TCP port (0 picks a free one).")] = 0,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print the Provenance resource.")
+    ] = False,
 ) -> None:
     """Run the whole story on the embedded default (SQLite, sandbox EHR, dev IdP)."""
     from chartgate.cli.demo import database_url_from_env, run_demo  # noqa: PLC0415
@@ -117,18 +120,18 @@ def demo(
     if as_json:
         print(json.dumps(result.summary(), indent=2))
     else:
-        _print_story(result)
-    if result.state != "committed":
+        _print_story(result, verbose=verbose)
+    if result.state != "committed" or not result.audit_verified:
         raise typer.Exit(1)
 
 
-def _print_story(result: Any) -> None:  # noqa: ANN401 - DemoResult
+def _print_story(result: Any, *, verbose: bool = False) -> None:  # noqa: ANN401 - DemoResult
     console.rule("[bold]chartgate demo[/]")
     console.print(f"store: [cyan]{result.database_url}[/]")
-    console.print(f"draft [cyan]{result.draft_id}[/] correlation [cyan]{result.correlation_id}[/]")
+    console.print(f"draft [cyan]{result.draft_id}[/]\ncorrelation [cyan]{result.correlation_id}[/]")
     console.print(
         Panel(
-            Syntax(result.diff.get("unified", ""), "diff"),
+            Syntax(result.diff.get("unified", ""), "diff", word_wrap=True),
             title="what the clinician changed (AI draft → approved)",
         )
     )
@@ -140,23 +143,48 @@ def _print_story(result: Any) -> None:  # noqa: ANN401 - DemoResult
             title="the EHR's answer",
         )
     )
-    console.print(
-        Panel(Syntax(json.dumps(result.provenance_resource, indent=2), "json"), title="Provenance")
-    )
-    table = Table(title=f"audit chain for correlation id {result.correlation_id}")
-    for column in ("seq", "type", "actor", "state", "detail"):
-        table.add_column(column)
+    if verbose:
+        console.print(
+            Panel(
+                Syntax(json.dumps(result.provenance_resource, indent=2), "json", word_wrap=True),
+                title="Provenance",
+            )
+        )
+    table = Table(title=f"audit chain ({len(result.audit_chain)} events)")
+    table.add_column("seq", justify="right")
+    table.add_column("type", no_wrap=True)
+    table.add_column("by", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("detail", overflow="fold")
     for event in result.audit_chain:
         data = event.get("data", {})
-        detail = ", ".join(
-            f"{k}={v}"
-            for k, v in data.items()
-            if k in ("status", "method", "resource_type", "version", "resource_id")
+        detail = " ".join(
+            str(data[k]) for k in ("method", "resource_type", "status") if data.get(k) is not None
         )
+        if "version" in data and not detail:
+            detail = f"version {data['version']}"
         table.add_row(
-            str(event["seq"]), event["type"], event["actor"], data.get("state", ""), detail
+            str(event["seq"]),
+            event["type"],
+            str(event["actor"]).split(":", 1)[0],  # the role; the full actor is in the ledger
+            data.get("state", ""),
+            detail,
         )
     console.print(table)
+    verdict = "[bold green]OK[/]" if result.audit_verified else "[bold red]FAILED[/]"
+    console.print(
+        Panel(
+            f"signed checkpoint: size {result.checkpoint_size}\n"
+            f"audit verify: {verdict}: {result.audit_detail.removeprefix('OK ')}\n"
+            "check it yourself:\n"
+            f"  CHARTGATE_DATABASE_URL={result.database_url} \\\n"
+            f"  CHARTGATE_KEY_FILE={result.key_file} chartgate audit verify",
+            title="the proof",
+        ),
+        soft_wrap=False,
+    )
+    if not verbose:
+        console.print("the Provenance resource: chartgate demo --verbose")
     console.print(f"done in {result.seconds:.2f} s; nothing left running.")
 
 

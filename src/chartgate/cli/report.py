@@ -59,10 +59,13 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _open() -> tuple[Any, Any, Any]:
-    from chartgate.bootstrap import open_reports  # noqa: PLC0415 - keep --help fast
+    from chartgate.bootstrap import key_files, open_reports  # noqa: PLC0415 - fast --help
+    from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
-    return open_reports(load_settings())
+    settings = load_settings()
+    require_existing_keys(key_files(settings)[:1])  # pseudonyms come from the data keys
+    return open_reports(settings)
 
 
 def _seconds(value: float | None) -> str:
