@@ -432,6 +432,13 @@ class Metrics:
             ["rule", "accepted"],
             registry=r,
         )
+        self.refusals = Counter(
+            "chartgate_policy_refusals_total",
+            "API requests refused by the write-back matrix or validation, by rule code "
+            "(one count per finding; policy-denied for a matrix refusal).",
+            ["rule"],
+            registry=r,
+        )
         self.auth_failures = Counter(
             "chartgate_auth_failures_total",
             "Authentication failures by reason (from the chartgate.security log stream).",
@@ -534,6 +541,16 @@ class Metrics:
         if started is not None:
             seconds = max(0.0, (record.at - started).total_seconds())
             self.ehr_latency.labels(record.tenant, profile, method).observe(seconds)
+
+    def count_refusal(self, error: Exception) -> None:
+        """Count a refused request by the rules that refused it (no-op for other errors)."""
+        findings = getattr(error, "findings", None)
+        if findings is not None:
+            for finding in findings:
+                if str(getattr(finding, "severity", "")) in {"error", "Severity.ERROR"}:
+                    self.refusals.labels(_rule(getattr(finding, "code", "other"))).inc()
+        elif type(error).__name__ == "PolicyDenied":
+            self.refusals.labels("policy-denied").inc()
 
     # -- the security log stream and the log limiter ---------------------------------------
 

@@ -1,7 +1,8 @@
-"""``/readyz`` says ready only when the store is at head and the key files can be read."""
+"""``/readyz`` is ready only at head with readable keys; refusals are counted by rule."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
 from chartgate.settings import Settings
 from chartgate.threaded_server import ThreadedServer
+from stack import running_stack
 
 
 @contextmanager
@@ -89,3 +91,21 @@ def test_unreadable_keys_are_not_ready(tmp_path: Path) -> None:
         assert str(tmp_path) not in answer.text
     finally:
         application.close()
+
+
+def test_refused_submissions_are_counted_by_rule(tmp_path: Path) -> None:
+    """A draft echoing a prompt injection is refused at submit (422) and counted by its rule."""
+    corpus = (
+        Path(__file__).parents[1] / "data" / "bad_drafts" / "injection-ignore-instructions.json"
+    )
+    body = {k: v for k, v in json.loads(corpus.read_text()).items() if not k.startswith("_")}
+    with running_stack(f"sqlite:///{tmp_path / 'cg.sqlite3'}", tmp_path) as stack:
+        refused = stack.api.post("/v1/drafts", json=body, headers=stack.as_scribe())
+        assert refused.status_code == 422, refused.text
+        metrics = stack.api.get("/metrics").text
+    counted = [
+        line for line in metrics.splitlines() if line.startswith("chartgate_policy_refusals_total{")
+    ]
+    assert counted, metrics
+    rule = 'rule="content.injection-ignore-instructions"'
+    assert any(rule in line and line.endswith(" 1.0") for line in counted), counted

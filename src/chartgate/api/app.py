@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 
@@ -11,6 +12,7 @@ from chartgate import __version__
 from chartgate.api import errors
 from chartgate.api.routes import audit, drafts, ops
 from chartgate.bootstrap import Application, observe
+from chartgate.domain.errors import ChartgateError
 from chartgate.observability import Metrics, current_trace_id, log_request
 from chartgate.web import routes as reviewer
 
@@ -25,6 +27,7 @@ def create_app(application: Application) -> FastAPI:
     app.state.chartgate = application
     app.state.metrics = observe(application)
     errors.install(app)
+    _count_refusals(app)
     app.include_router(drafts.router)
     app.include_router(ops.router)
     app.include_router(audit.router)
@@ -60,3 +63,17 @@ def create_app(application: Application) -> FastAPI:
         return response
 
     return app
+
+
+def _count_refusals(app: FastAPI) -> None:
+    """Count policy and validation refusals by rule before the error table answers."""
+    answer = app.exception_handlers[ChartgateError]
+
+    async def counted(request: Request, exc: Exception) -> Response:
+        request.app.state.metrics.count_refusal(exc)
+        response = answer(request, exc)
+        if inspect.isawaitable(response):
+            return await response
+        return response
+
+    app.exception_handlers[ChartgateError] = counted
