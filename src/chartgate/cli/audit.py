@@ -25,6 +25,8 @@ from rich.console import Console
 if TYPE_CHECKING:
     from chartgate.bootstrap import Ledger
     from chartgate.domain.principal import Principal
+    from chartgate.ledger.checkpoint import NoteVerifier
+    from chartgate.service.audit_verify import StoreReport
 
 audit_app = typer.Typer(
     help="The audit ledger: verify, checkpoint, proofs, export.", no_args_is_help=True
@@ -51,6 +53,30 @@ def _ledger() -> Iterator[Ledger]:
         yield ledger
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr for a long job; nothing at all when stderr is not a terminal."""
+    from rich.progress import (  # noqa: PLC0415 - keep --help fast
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not errors.is_terminal,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task)
 
 
 def _operator(tenant: str) -> Principal:
@@ -106,7 +132,6 @@ def verify(
 ) -> None:
     """Recompute every leaf hash, root, signature and consistency; exit 1 at the first fault."""
     from chartgate.ledger.checkpoint import CheckpointError, parse_vkey  # noqa: PLC0415
-    from chartgate.service.audit_verify import verify_store  # noqa: PLC0415
 
     with _ledger() as ledger:
         try:
@@ -114,19 +139,9 @@ def verify(
         except CheckpointError as exc:
             errors.print(f"[bold red]error:[/] --key: {exc}")
             raise typer.Exit(2) from None
-        reports = []
-        for name in _tenants(ledger, tenant):
-            with ledger.unit(read_only=True) as unit:
-                report = verify_store(
-                    unit.ledger,
-                    name,
-                    verifier,
-                    ledger.audit.origin(name),
-                    anchor_note=ledger.anchor.latest(name),
-                )
-            reports.append(report)
-            result = report.failure.reason if report.failure else "ok"
-            _record_read(ledger, name, "verify", {"result": result})
+        names = _tenants(ledger, tenant)
+        with _progress("verifying tenants", len(names)) as advance:
+            reports = _verify_each(ledger, names, verifier, advance)
     if as_json:
         summary = {"ok": all(r.ok for r in reports), "tenants": [r.to_dict() for r in reports]}
         print(json.dumps(summary, indent=2))
@@ -135,6 +150,42 @@ def verify(
             (console if report.ok else errors).print(report.describe(), highlight=False)
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
+
+
+def _size(unit: Any, name: str) -> int | None:  # noqa: ANN401 - SqlLedgerUnit
+    head = unit.ledger.head(name)
+    return None if head is None else int(head.size)
+
+
+def _counted(item: Any, advance: Callable[[], None]) -> Any:  # noqa: ANN401 - passed through
+    advance()
+    return item
+
+
+def _verify_each(
+    ledger: Ledger,
+    names: list[str],
+    verifier: NoteVerifier,
+    advance: Callable[[], None],
+) -> list[StoreReport]:
+    """Verify each tenant's log in the store, recording the read; one report per tenant."""
+    from chartgate.service.audit_verify import verify_store  # noqa: PLC0415
+
+    reports = []
+    for name in names:
+        with ledger.unit(read_only=True) as unit:
+            report = verify_store(
+                unit.ledger,
+                name,
+                verifier,
+                ledger.audit.origin(name),
+                anchor_note=ledger.anchor.latest(name),
+            )
+        reports.append(report)
+        result = report.failure.reason if report.failure else "ok"
+        _record_read(ledger, name, "verify", {"result": result})
+        advance()
+    return reports
 
 
 @audit_app.command("checkpoint")
@@ -226,7 +277,10 @@ def export(
         out.mkdir(parents=True, exist_ok=True)
         origin = ledger.audit.origin(name)
         count = 0
-        with ledger.unit(read_only=True) as unit:
+        with (
+            ledger.unit(read_only=True) as unit,
+            _progress(f"exporting {name}", _size(unit, name)) as advance,
+        ):
             if export_format == "fhir":
                 writer = _fhir_exporter()
                 if writer is None:
@@ -236,7 +290,7 @@ def export(
                     raise typer.Exit(2)
                 path = out / f"{name}.auditevents.ndjson"
                 with path.open("w", encoding="utf-8") as handle:
-                    entries = (entry_json(e) for e in unit.ledger.entries(name))
+                    entries = (_counted(entry_json(e), advance) for e in unit.ledger.entries(name))
                     count = writer(entries, origin=origin, out=handle)
             else:
                 path = out / f"{name}.jsonl"
@@ -249,6 +303,7 @@ def export(
                         }
                         handle.write(json.dumps(row, separators=(",", ":")) + "\n")
                         count += 1
+                        advance()
                 notes = [cp.note for cp in unit.ledger.checkpoints(name)]
                 (out / f"{name}.checkpoints").write_text("\n".join(notes), encoding="utf-8")
                 (out / f"{name}.vkey").write_text(ledger.key.vkey + "\n", encoding="utf-8")

@@ -10,6 +10,7 @@ or rules.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -79,7 +80,11 @@ def run(
         errors.print(f"[bold red]error:[/] {exc.message}")
         raise typer.Exit(2) from None
     try:
-        report = service.run(dry_run=dry_run)
+        # A spinner on a terminal (a first run over years of data takes a while); none in a pipe.
+        with (
+            errors.status("applying the retention rules…") if errors.is_terminal else nullcontext()
+        ):
+            report = service.run(dry_run=dry_run)
     finally:
         engine.dispose()
     if as_json:
