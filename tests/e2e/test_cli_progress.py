@@ -14,9 +14,7 @@ CHARTGATE = str(Path(sys.executable).with_name("chartgate"))
 def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     """Run with stdout and stderr on a pseudo-terminal; return the exit code and all output."""
     leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [CHARTGATE, *args], stdout=follower, stderr=follower, env=env
-    )
+    process = subprocess.Popen([CHARTGATE, *args], stdout=follower, stderr=follower, env=env)
     os.close(follower)
     chunks: list[bytes] = []
     while True:
