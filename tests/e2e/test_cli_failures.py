@@ -203,3 +203,20 @@ def test_audit_from_another_folder_creates_no_keys_and_says_where_they_are(
         assert "var/chartgate-kek.key: no such key file" in done.stderr
         assert "CHARTGATE_KEY_FILE" in done.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_worker_metrics_port_in_use_is_one_line(tmp_path: Path) -> None:
+    """``worker --metrics-port`` on a taken port exits 2 naming the port, before any work."""
+    env = {
+        "CHARTGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'w.sqlite3'}",
+        "CHARTGATE_KEY_FILE": str(tmp_path / "kek.key"),
+    }
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run(["worker", "--metrics-port", str(port)], env, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert_one_line(done, "worker on a taken port")
+    assert f"127.0.0.1:{port}" in done.stderr

@@ -135,6 +135,7 @@ def _store_failure(exc: DBAPIError) -> Failure:
 
 
 def _file_failure(exc: OSError) -> Failure:
-    name = exc.filename if exc.filename is not None else "a file"
     reason = exc.strerror or type(exc).__name__
-    return Failure(f"{name}: {reason}", EXIT_FILE)
+    if exc.filename is None:  # not about a file: a socket, a process limit, ...
+        return Failure(f"the system refused: {reason}", EXIT_INTERNAL)
+    return Failure(f"{exc.filename}: {reason}", EXIT_FILE)

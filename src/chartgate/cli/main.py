@@ -40,7 +40,7 @@ errors = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
+    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -244,7 +244,13 @@ def worker(
     server = None
     try:
         if metrics_port is not None and not once:
-            server = OpsServer(metrics.registry, health, host=metrics_host, port=metrics_port)
+            try:
+                server = OpsServer(metrics.registry, health, host=metrics_host, port=metrics_port)
+            except OSError as exc:
+                raise _fail(
+                    f"cannot listen on {metrics_host}:{metrics_port} for metrics "
+                    f"({exc.strerror or type(exc).__name__}); pick another --metrics-port"
+                ) from None
             server.start()
             errors.print(f"worker metrics and health on {server.url}", highlight=False)
         run_worker(
