@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3.11
+# The newest supported Python that runs (3.13, 3.12, then 3.11; a pyenv shim of an
+# uninstalled version does not); override with PYTHON=...
+PYTHON ?= $(or $(shell for v in 3.13 3.12 3.11; do python$$v -c '' >/dev/null 2>&1 && { echo python$$v; break; }; done),python3.11)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
@@ -10,13 +12,13 @@ MEDPLUM := tests/ehr_medplum
 OIDC_IDP := tests/idp_oidc_provider
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help install demo test test-fast lint format bench clean services
+.PHONY: help install demo test test-second-python test-fast lint format bench clean services
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (chartgate needs Python 3.11)"; exit 2; }
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (chartgate needs Python 3.11 or newer)"; exit 2; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[dev]'
@@ -42,6 +44,15 @@ services: ## Check (and start when missing) PostgreSQL for the tests
 
 test: install services ## Install everything, then run the whole test suite (SQLite, PostgreSQL, Medplum)
 	$(VENV)/bin/pytest
+
+test-second-python: $(STAMP) ## Unit and CLI tests on a second supported Python (3.11-3.13), if one is installed
+	@second="$$(scripts/second-python.sh)"; \
+	if [ -z "$$second" ]; then echo "no second Python 3.11-3.13 found: skipped"; exit 0; fi; \
+	echo "second Python: $$second"; \
+	test -x .venv-second/bin/python || "$$second" -m venv .venv-second; \
+	.venv-second/bin/pip install --quiet --upgrade pip && \
+	.venv-second/bin/pip install --quiet -e '.[dev]' && \
+	.venv-second/bin/pytest tests/unit tests/e2e/test_cli.py -q -p no:cacheprovider
 
 test-fast: $(STAMP) ## Unit tests only (no sockets)
 	$(VENV)/bin/pytest tests/unit -q

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import Engine
 
 from chartgate.adapters.anchors import FileAnchor
@@ -31,12 +32,22 @@ from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.storage.migrate import upgrade
+from chartgate.adapters.storage.observed import EventTap, ObservedUnitOfWork
+from chartgate.adapters.storage.ops_stats import ops_snapshot
+from chartgate.adapters.storage.report_source import SqlReportSource
 from chartgate.adapters.storage.retention import SqlRetentionStore
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
 from chartgate.adapters.system import SystemClock, UuidIds
+from chartgate.adapters.telemetry import (
+    TracedEhrDirectory,
+    TraceLookup,
+    Tracing,
+    configure_tracing,
+)
 from chartgate.domain.access import EncounterGrant, TenantAccess
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal
+from chartgate.observability import Metrics, StoreCollector, log_state_changes
 from chartgate.policy import load_default_policy, load_policy_file
 from chartgate.policy.retention import load_retention
 from chartgate.service.audit import AuditService
@@ -94,6 +105,9 @@ class Application:
     idempotency: IdempotencyGuard
     ledger: Ledger
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
+    # Committed audit events, for metrics and state-change logs (observability.py).
+    events: EventTap = field(default_factory=EventTap)
+    tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry; off by default
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def executor(self, owner: str | None = None) -> WritebackExecutor:
@@ -119,9 +133,16 @@ def build(
     clock: Clock | None = None,
     migrate: bool = False,
     http: httpx.Client | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> Application:
-    """Wire chartgate from ``settings``; ``migrate`` brings the schema up first."""
+    """Wire chartgate from ``settings``; ``migrate`` brings the schema up first.
+
+    ``span_exporter`` turns tracing on with that exporter (tests use an in-memory one);
+    otherwise ``settings.tracing_exporter`` decides, and "none" instruments nothing.
+    """
+    tracing = configure_tracing(settings, exporter=span_exporter)
     engine = make_engine(settings.database_url)
+    tracing.instrument_engine(engine)
     if migrate:
         upgrade(engine)
     clock = clock or SystemClock()
@@ -133,11 +154,18 @@ def build(
         # Create or unwrap each tenant's data key now, outside any write transaction.
         cipher.encrypt(tenant.id, b"", aad=b"warm-up")
 
+    events = EventTap()
+
     def uow(*, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, cipher, read_only=read_only)
+        return ObservedUnitOfWork(engine, cipher, events, read_only=read_only)
 
     policy = load_policy(settings.policy)
-    ehr = ConfiguredEhrDirectory({t.id: t for t in settings.tenants})
+    tenants = {t.id: t for t in settings.tenants}
+    ehr = (
+        TracedEhrDirectory(tenants, tracer=tracing.tracer(), lookup=TraceLookup(engine))
+        if tracing.enabled
+        else ConfiguredEhrDirectory(tenants)
+    )
     identity_http = http or httpx.Client(timeout=5.0, follow_redirects=False)
     verifier = TokenVerifier(
         issuer_configs(settings.tenants),
@@ -173,7 +201,10 @@ def build(
             abandoned_after=timedelta(seconds=settings.idempotency_abandoned_seconds),
         ),
         ledger=ledger,
+        events=events,
+        tracing=tracing,
     )
+    app._closers.append(tracing.shutdown)  # noqa: SLF001 - closed last (closers run reversed)
     ledger.audit.record_startup(
         [t.id for t in settings.tenants],
         policy_hash=policy.content_hash,
@@ -198,6 +229,14 @@ class Ledger:
     key: LedgerSigningKey
 
 
+def key_files(settings: Settings) -> tuple[Path, Path]:
+    """The key-encryption key and the ledger signing key this instance reads."""
+    beside = Path(settings.key_file).parent
+    return Path(settings.key_file), Path(
+        settings.ledger_key_file or beside / "chartgate-ledger.key"
+    )
+
+
 def build_ledger(
     settings: Settings,
     engine: Engine,
@@ -207,9 +246,7 @@ def build_ledger(
 ) -> Ledger:
     """Wire the ledger; key file and anchor directory default to beside the KEK file."""
     beside = Path(settings.key_file).parent
-    key = load_or_create(
-        settings.ledger_key_file or beside / "chartgate-ledger.key", settings.ledger_origin
-    )
+    key = load_or_create(key_files(settings)[1], settings.ledger_origin)
     anchor = FileAnchor(settings.ledger_anchor_dir or beside / "ledger-anchors")
 
     def unit(*, read_only: bool = False) -> SqlLedgerUnit:
@@ -294,3 +331,43 @@ def open_ledger(settings: Settings) -> tuple[Ledger, Engine]:
     cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
     return build_ledger(settings, engine, pseudonyms, SystemClock(), UuidIds()), engine
+
+
+def observe(application: Application) -> Metrics:
+    """This process's metrics and state-change logs over a wired application.
+
+    Committed audit events feed the counters and one JSON log line each; queue, ledger and
+    audit-sink gauges are read from the store at scrape time; authentication failures are
+    counted from the ``chartgate.security`` log stream. Called by ``create_app`` and by the
+    worker, once per process.
+    """
+    settings = application.settings
+    metrics = Metrics(profiles={t.id: t.ehr.vendor for t in settings.tenants})
+    application.events.subscribe(metrics.observe)
+    application.events.subscribe(log_state_changes)
+    engine = application.engine
+    metrics.registry.register(
+        StoreCollector(
+            lambda: ops_snapshot(engine, max_attempts=settings.worker_max_attempts),
+            application.clock.now,
+        )
+    )
+    application._closers.append(metrics.watch_security_log())  # noqa: SLF001
+    metrics.watch_log_drops()
+    return metrics
+
+
+def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, str], str], Engine]:
+    """The report source, the clinician pseudonym function and the engine to dispose.
+
+    A clinician appears in reports as ``clin-`` and 8 hex digits of the tenant's keyed
+    pseudonym of their actor name: stable across reports, meaningless without the key.
+    """
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    pseudonyms = KeyedPseudonyms(cipher.derive_key)
+
+    def clinician(tenant: str, actor: str) -> str:
+        return "clin-" + pseudonyms.reference(tenant, actor).rsplit(":", 1)[1][:8]
+
+    return SqlReportSource(engine), clinician, engine

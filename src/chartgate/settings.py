@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -118,6 +119,10 @@ class Settings(BaseSettings):
     # (process killed, database lost): a retry with the same key may take it over.
     idempotency_abandoned_seconds: float = Field(default=60.0, ge=1, le=3600)
     log_level: str = "INFO"
+    # OpenTelemetry traces (docs/ops/tracing.md): off unless an exporter is named.
+    tracing_exporter: Literal["none", "console", "otlp"] = "none"
+    tracing_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     # The audit ledger (docs/ledger.md). Key file and anchor directory default to files
     # beside key_file; the origin of tenant T's log is "<ledger_origin>/T".
     ledger_origin: str = Field(default="chartgate.example", pattern=r"^[^\s+]{1,200}$")
@@ -161,6 +166,7 @@ class Settings(BaseSettings):
         """Order: explicit arguments, then environment, then the TOML file of CHARTGATE_CONFIG."""
         del dotenv_settings, file_secret_settings
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        check_config_file()
         config_file = os.environ.get("CHARTGATE_CONFIG")
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
@@ -169,6 +175,31 @@ class Settings(BaseSettings):
     def tenant(self, tenant_id: str) -> TenantSettings | None:
         """Return the tenant's settings, or None when the tenant is not configured."""
         return next((t for t in self.tenants if t.id == tenant_id), None)
+
+
+class SettingsFileError(ValueError):
+    """``CHARTGATE_CONFIG`` names a file that is missing, unreadable or not valid TOML."""
+
+
+def check_config_file() -> None:
+    """Fail closed on a ``CHARTGATE_CONFIG`` that cannot be read.
+
+    pydantic-settings skips a missing TOML file without a word, so a mistyped path would
+    run chartgate on defaults (a new empty SQLite store in the current folder).
+    """
+    name = os.environ.get("CHARTGATE_CONFIG")
+    if not name:
+        return
+    path = Path(name)
+    if not path.is_file():
+        raise SettingsFileError(f"CHARTGATE_CONFIG={name}: no such file")
+    try:
+        with path.open("rb") as handle:
+            tomllib.load(handle)
+    except OSError as exc:
+        raise SettingsFileError(f"CHARTGATE_CONFIG={name}: cannot read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsFileError(f"CHARTGATE_CONFIG={name}: not valid TOML ({exc})") from exc
 
 
 def load_settings(**overrides: Any) -> Settings:  # noqa: ANN401 - pydantic init kwargs

@@ -50,11 +50,11 @@ def test_demo_json_reports_a_committed_write_back(tmp_path: Path) -> None:
 
 
 def test_demo_prints_the_story_and_the_store_it_used(tmp_path: Path) -> None:
-    """The readable demo prints the diff, the EHR's answer, the Provenance and the audit chain."""
+    """At 80 columns: the diff with the edit in full, the EHR's answer, the chain, the proof."""
     env = {
         **os.environ,
         "CHARTGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite3'}",
-        "COLUMNS": "160",
+        "COLUMNS": "80",
     }
     done = subprocess.run(
         [CHARTGATE, "demo"], capture_output=True, text=True, env=env, timeout=120, check=False
@@ -67,9 +67,26 @@ def test_demo_prints_the_story_and_the_store_it_used(tmp_path: Path) -> None:
         "DocumentReference/",
         "Provenance",
         "writeback.committed",
+        "signed checkpoint: size",
+        "audit verify: OK",
+        "chartgate audit verify",
         str(tmp_path),
     ):
         assert expected in out
+    assert "last 10 days." in out  # the end of the clinician's long edited line, not cropped
+    assert '"resourceType": "Provenance"' not in out  # the long JSON is behind --verbose
+    assert max(len(line) for line in out.splitlines()) <= 80
+    verify = subprocess.run(
+        [CHARTGATE, "audit", "verify"],
+        capture_output=True,
+        text=True,
+        env={**env, "CHARTGATE_KEY_FILE": str(tmp_path / "chartgate-kek.key")},
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stderr  # the demo's own store proves itself afterwards
+    assert verify.stdout.startswith("OK demo")
 
 
 def test_the_demo_leaves_no_server_thread_running(tmp_path: Path) -> None:

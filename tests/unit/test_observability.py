@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import structlog
 
+from chartgate.adapters.storage.observed import ObservedEvent
+from chartgate.domain.events import AuditRecord, EventType
 from chartgate.observability import Metrics, configure_logging, scrub_phi
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
@@ -93,15 +96,48 @@ def test_structlog_events_go_through_the_same_scrubbing(
     assert TOKEN not in out
 
 
-def test_metrics_have_no_patient_user_or_tenant_labels() -> None:
-    """Every metric's labels are a route template, a method or a status class."""
-    metrics = Metrics()
+def test_metrics_have_no_patient_user_or_draft_labels() -> None:
+    """Labels are bounded sets; no write-back, draft, correlation id or actor becomes a label."""
+    metrics = Metrics(profiles={"clinic-a": "epic"})
     metrics.requests.labels("/v1/drafts/{draft_id}", "GET", "2xx").inc()
     metrics.latency.labels("/v1/drafts/{draft_id}").observe(0.01)
-    labels = {
-        name
+    ids = {"writeback_id": "wb-7f3a", "draft_id": "draft-9c1e", "correlation_id": "corr-41d2"}
+    for event_type in EventType:
+        metrics.observe(
+            [
+                ObservedEvent(
+                    AuditRecord(
+                        type=event_type,
+                        tenant="clinic-a",
+                        at=datetime(2026, 12, 1, tzinfo=UTC),
+                        correlation_id=ids["correlation_id"],
+                        actor="clinician:dr-secret",
+                        draft_id=ids["draft_id"],
+                        writeback_id=ids["writeback_id"],
+                        patient="hmac-sha256:" + "0" * 64,
+                        data={
+                            "kind": "approve",
+                            "status": 503,
+                            "method": "POST",
+                            "resource_type": "DocumentReference",
+                            "document_found": True,
+                        },
+                    )
+                )
+            ]
+        )
+    samples = [
+        s
         for family in metrics.registry.collect()
-        for sample in family.samples
-        for name in sample.labels
+        if family.name.startswith("chartgate_")  # python_info carries the interpreter's version
+        for s in family.samples
+    ]
+    labels = {name for sample in samples for name in sample.labels}
+    assert labels <= {
+        *("route", "method", "status", "outcome", "le", "kind", "tenant", "profile"),
+        *("resource_type", "status_class", "result", "via", "rule", "accepted", "reason"),
+        "logger",
     }
-    assert labels <= {"route", "method", "status", "outcome", "le"}
+    values = " ".join(v for sample in samples for v in sample.labels.values())
+    for secret in (*ids.values(), "dr-secret", "hmac-sha256"):
+        assert secret not in values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 
@@ -10,8 +11,9 @@ from fastapi import FastAPI, Request, Response
 from chartgate import __version__
 from chartgate.api import errors
 from chartgate.api.routes import audit, drafts, ops
-from chartgate.bootstrap import Application
-from chartgate.observability import Metrics
+from chartgate.bootstrap import Application, observe
+from chartgate.domain.errors import ChartgateError
+from chartgate.observability import Metrics, current_trace_id, log_request
 from chartgate.web import routes as reviewer
 
 
@@ -23,12 +25,14 @@ def create_app(application: Application) -> FastAPI:
         description="Safe, approved, exactly-once write-back of AI-scribe notes to FHIR R4.",
     )
     app.state.chartgate = application
-    app.state.metrics = Metrics()
+    app.state.metrics = observe(application)
     errors.install(app)
+    _count_refusals(app)
     app.include_router(drafts.router)
     app.include_router(ops.router)
     app.include_router(audit.router)
     reviewer.install(app, application)  # the reviewer page, /review (issue 7)
+    application.tracing.instrument_app(app)  # only when an exporter is configured
 
     @app.middleware("http")
     async def _observe(
@@ -40,11 +44,36 @@ def create_app(application: Application) -> FastAPI:
         template = getattr(route, "path", "unmatched")
         metrics: Metrics = request.app.state.metrics
         metrics.requests.labels(template, request.method, f"{response.status_code // 100}xx").inc()
-        metrics.latency.labels(template).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.latency.labels(template).observe(elapsed)
         request_id = getattr(request.state, "request_id", None)
+        principal = getattr(request.state, "principal", None)
+        log_request(
+            route=template,
+            method=request.method,
+            status=response.status_code,
+            duration_s=elapsed,
+            request_id=request_id,
+            tenant=getattr(principal, "tenant", None),
+            trace_id=current_trace_id(),
+        )
         if request_id:
             response.headers["X-Request-Id"] = request_id
         response.headers["Cache-Control"] = "no-store"
         return response
 
     return app
+
+
+def _count_refusals(app: FastAPI) -> None:
+    """Count policy and validation refusals by rule before the error table answers."""
+    answer = app.exception_handlers[ChartgateError]
+
+    async def counted(request: Request, exc: Exception) -> Response:
+        request.app.state.metrics.count_refusal(exc)
+        response = answer(request, exc)
+        if inspect.isawaitable(response):
+            return await response
+        return response
+
+    app.exception_handlers[ChartgateError] = counted

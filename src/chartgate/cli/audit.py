@@ -1,7 +1,8 @@
 """``chartgate audit …``: verify the ledger in the store, cut checkpoints, proofs, export.
 
 ``verify`` exits 0 when every tenant's log verifies, 1 naming the first bad entry, 2 on
-unusable settings. Reads by an operator are ledger events too (actor ``cli:<user>@<host>``);
+unusable settings, 3 or 4 when the store is unreachable or not migrated
+(``cli/failures.py``). Reads by an operator are ledger events too (actor ``cli:<user>@<host>``);
 recording is best effort here, because a damaged store must still be verifiable.
 """
 
@@ -24,6 +25,8 @@ from rich.console import Console
 if TYPE_CHECKING:
     from chartgate.bootstrap import Ledger
     from chartgate.domain.principal import Principal
+    from chartgate.ledger.checkpoint import NoteVerifier
+    from chartgate.service.audit_verify import StoreReport
 
 audit_app = typer.Typer(
     help="The audit ledger: verify, checkpoint, proofs, export.", no_args_is_help=True
@@ -37,35 +40,43 @@ TenantOpt = Annotated[str | None, typer.Option("--tenant", help="One tenant (def
 @contextmanager
 def _ledger() -> Iterator[Ledger]:
     """The ledger from CHARTGATE_* settings (no EHR, no identity provider needed)."""
-    from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
-
-    from chartgate.bootstrap import open_ledger  # noqa: PLC0415
-    from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
+    from chartgate.bootstrap import key_files, open_ledger  # noqa: PLC0415
+    from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
-        raise typer.Exit(2) from None
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
-
-    try:
-        ledger, engine = open_ledger(settings)
-    except ChartgateError as exc:  # an unsafe or unreadable key file
-        errors.print(f"[bold red]error:[/] {exc.message}")
-        raise typer.Exit(2) from None
+    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
+    # Missing keys (exit 5), an unsafe key file (2), an unreachable (3) or unmigrated (4)
+    # store: cli/failures.py.
+    require_existing_keys(key_files(settings))
+    ledger, engine = open_ledger(settings)
     try:
         yield ledger
-    except SQLAlchemyError as exc:
-        errors.print(
-            f"[bold red]error:[/] the store failed ({type(exc).__name__}); is it reachable and "
-            "migrated (chartgate db upgrade)?"
-        )
-        raise typer.Exit(2) from None
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr for a long job; nothing at all when stderr is not a terminal."""
+    from rich.progress import (  # noqa: PLC0415 - keep --help fast
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not errors.is_terminal,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task)
 
 
 def _operator(tenant: str) -> Principal:
@@ -121,7 +132,6 @@ def verify(
 ) -> None:
     """Recompute every leaf hash, root, signature and consistency; exit 1 at the first fault."""
     from chartgate.ledger.checkpoint import CheckpointError, parse_vkey  # noqa: PLC0415
-    from chartgate.service.audit_verify import verify_store  # noqa: PLC0415
 
     with _ledger() as ledger:
         try:
@@ -129,19 +139,9 @@ def verify(
         except CheckpointError as exc:
             errors.print(f"[bold red]error:[/] --key: {exc}")
             raise typer.Exit(2) from None
-        reports = []
-        for name in _tenants(ledger, tenant):
-            with ledger.unit(read_only=True) as unit:
-                report = verify_store(
-                    unit.ledger,
-                    name,
-                    verifier,
-                    ledger.audit.origin(name),
-                    anchor_note=ledger.anchor.latest(name),
-                )
-            reports.append(report)
-            result = report.failure.reason if report.failure else "ok"
-            _record_read(ledger, name, "verify", {"result": result})
+        names = _tenants(ledger, tenant)
+        with _progress("verifying tenants", len(names)) as advance:
+            reports = _verify_each(ledger, names, verifier, advance)
     if as_json:
         summary = {"ok": all(r.ok for r in reports), "tenants": [r.to_dict() for r in reports]}
         print(json.dumps(summary, indent=2))
@@ -150,6 +150,42 @@ def verify(
             (console if report.ok else errors).print(report.describe(), highlight=False)
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
+
+
+def _size(unit: Any, name: str) -> int | None:  # noqa: ANN401 - SqlLedgerUnit
+    head = unit.ledger.head(name)
+    return None if head is None else int(head.size)
+
+
+def _counted(item: Any, advance: Callable[[], None]) -> Any:  # noqa: ANN401 - passed through
+    advance()
+    return item
+
+
+def _verify_each(
+    ledger: Ledger,
+    names: list[str],
+    verifier: NoteVerifier,
+    advance: Callable[[], None],
+) -> list[StoreReport]:
+    """Verify each tenant's log in the store, recording the read; one report per tenant."""
+    from chartgate.service.audit_verify import verify_store  # noqa: PLC0415
+
+    reports = []
+    for name in names:
+        with ledger.unit(read_only=True) as unit:
+            report = verify_store(
+                unit.ledger,
+                name,
+                verifier,
+                ledger.audit.origin(name),
+                anchor_note=ledger.anchor.latest(name),
+            )
+        reports.append(report)
+        result = report.failure.reason if report.failure else "ok"
+        _record_read(ledger, name, "verify", {"result": result})
+        advance()
+    return reports
 
 
 @audit_app.command("checkpoint")
@@ -241,7 +277,10 @@ def export(
         out.mkdir(parents=True, exist_ok=True)
         origin = ledger.audit.origin(name)
         count = 0
-        with ledger.unit(read_only=True) as unit:
+        with (
+            ledger.unit(read_only=True) as unit,
+            _progress(f"exporting {name}", _size(unit, name)) as advance,
+        ):
             if export_format == "fhir":
                 writer = _fhir_exporter()
                 if writer is None:
@@ -251,7 +290,7 @@ def export(
                     raise typer.Exit(2)
                 path = out / f"{name}.auditevents.ndjson"
                 with path.open("w", encoding="utf-8") as handle:
-                    entries = (entry_json(e) for e in unit.ledger.entries(name))
+                    entries = (_counted(entry_json(e), advance) for e in unit.ledger.entries(name))
                     count = writer(entries, origin=origin, out=handle)
             else:
                 path = out / f"{name}.jsonl"
@@ -264,6 +303,7 @@ def export(
                         }
                         handle.write(json.dumps(row, separators=(",", ":")) + "\n")
                         count += 1
+                        advance()
                 notes = [cp.note for cp in unit.ledger.checkpoints(name)]
                 (out / f"{name}.checkpoints").write_text("\n".join(notes), encoding="utf-8")
                 (out / f"{name}.vkey").write_text(ledger.key.vkey + "\n", encoding="utf-8")
@@ -290,20 +330,15 @@ def push(
     The worker does the same on every poll; this is for a first fill or after an outage.
     Exit 0 when every tenant is caught up, 1 when a sink failed, 2 when no sink is configured.
     """
-    from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
-
     from chartgate.adapters.system import SystemClock  # noqa: PLC0415
-    from chartgate.bootstrap import build_audit_sink, open_ledger  # noqa: PLC0415
+    from chartgate.bootstrap import build_audit_sink, key_files, open_ledger  # noqa: PLC0415
+    from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        errors.print(f"[bold red]error:[/] invalid settings at {first['loc']}: {first['msg']}")
-        raise typer.Exit(2) from None
+    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     configure_logging(settings.log_level)
+    require_existing_keys(key_files(settings))
     ledger, engine = open_ledger(settings)
     closers: list[Callable[[], None]] = [engine.dispose]
     try:

@@ -65,6 +65,10 @@ class DemoResult:
     diff: dict[str, Any] = field(default_factory=dict)
     audit_chain: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    key_file: str = ""  # the store's keys, kept beside it so `audit verify` works afterwards
+    checkpoint_size: int | None = None  # the signed checkpoint cut at the end
+    audit_verified: bool = False  # the demo's own store verified against that checkpoint
+    audit_detail: str = ""
 
     def summary(self) -> dict[str, Any]:
         """The ``--json`` object."""
@@ -80,6 +84,9 @@ class DemoResult:
             "diff": self.diff,
             "provenance_resource": self.provenance_resource,
             "database_url": self.database_url,
+            "key_file": self.key_file,
+            "checkpoint_size": self.checkpoint_size,
+            "audit_verified": self.audit_verified,
             "seconds": round(self.seconds, 3),
         }
 
@@ -107,13 +114,13 @@ def demo_submission() -> dict[str, Any]:
 
 @contextmanager
 def demo_stack(
-    database_url: str, workdir: Path
+    database_url: str, workdir: Path, *, key_file: Path | None = None
 ) -> Iterator[tuple[SandboxServer, Application, str]]:
     """Sandbox EHR + IdP, chartgate wired to them, and the API on loopback."""
     with SandboxServer(workdir / "sandbox-ehr.sqlite3", vendor="generic-r4") as sandbox:
         settings = Settings(
             database_url=database_url,
-            key_file=str(workdir / "kek.key"),
+            key_file=str(key_file or workdir / "kek.key"),
             tenants=[
                 TenantSettings(
                     id=TENANT,
@@ -138,8 +145,9 @@ def run_demo(database_url: str | None = None) -> DemoResult:
         if database_url is None:
             keep = Path(tempfile.mkdtemp(prefix="chartgate-demo-db-"))
             database_url = f"sqlite:///{keep / 'chartgate.sqlite3'}"
-        result = DemoResult(database_url=database_url)
-        with demo_stack(database_url, workdir) as (sandbox, app, api_url):
+        keys = _keys_beside(database_url)
+        result = DemoResult(database_url=database_url, key_file=str(keys))
+        with demo_stack(database_url, workdir, key_file=keys) as (sandbox, app, api_url):
             scribe = sandbox.idp.mint(
                 subject="scribe-demo-client",
                 scopes=["chartgate/drafts.submit"],
@@ -220,6 +228,38 @@ def _story(
         answer = gateway.read(kind, pid, request_id=result.correlation_id)
         result.provenance_resource = answer.resource or {}
     result.audit_chain = app.handlers.audit_chain(TENANT, result.correlation_id)
+    _prove(app, result)
+
+
+def _prove(app: Application, result: DemoResult) -> None:
+    """Sign a checkpoint of the demo tenant's log and verify the store against it.
+
+    The proof the product exists for: every event above is in a signed, verifiable log.
+    """
+    from chartgate.service.audit_verify import verify_store  # noqa: PLC0415
+
+    made = app.ledger.checkpointer.checkpoint(TENANT)
+    result.checkpoint_size = made.size if made is not None else None
+    with app.ledger.unit(read_only=True) as unit:
+        report = verify_store(
+            unit.ledger,
+            TENANT,
+            app.ledger.key.verifier,
+            app.ledger.audit.origin(TENANT),
+            anchor_note=app.ledger.anchor.latest(TENANT),
+        )
+    result.audit_verified = report.ok
+    result.audit_detail = report.describe()
+
+
+def _keys_beside(database_url: str) -> Path:
+    """Key file beside a SQLite store (or in a new folder): the demo's store stays provable."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    database = make_url(database_url).database
+    if make_url(database_url).get_backend_name() == "sqlite" and database:
+        return Path(database).resolve().parent / "chartgate-kek.key"
+    return Path(tempfile.mkdtemp(prefix="chartgate-demo-keys-")) / "chartgate-kek.key"
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from chartgate.cli.audit import audit_app
 from chartgate.cli.policy import policy_app
+from chartgate.cli.report import drift as drift_command
+from chartgate.cli.report import report as report_command
 from chartgate.cli.retention import retention_app
 from chartgate.domain.errors import ChartgateError
 
@@ -30,24 +33,65 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
+app.command("report")(report_command)
+app.command("drift")(drift_command)
 console = Console()
 errors = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
+    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
 
 def _settings() -> Any:  # noqa: ANN401 - Settings, imported lazily to keep --help fast
+    """Settings from CHARTGATE_* / CHARTGATE_CONFIG; errors reach ``main``'s one handler."""
     from chartgate.settings import load_settings  # noqa: PLC0415
 
+    return load_settings()
+
+
+def _store_state(settings: Any) -> Any:  # noqa: ANN401 - Settings in, SchemaState out
+    """The store's schema revision against this version's head (connects once)."""
+    from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
+    from chartgate.adapters.storage.schema_state import schema_state  # noqa: PLC0415
+
+    engine = make_engine(settings.database_url)
     try:
-        return load_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise _fail(f"invalid settings at {where}: {first['msg']}") from None
+        return schema_state(engine)
+    finally:
+        engine.dispose()
+
+
+def _require_schema_at_head(settings: Any) -> None:  # noqa: ANN401 - Settings
+    """Refuse to start on a store that is unreachable or not migrated (one line, exit 3/4)."""
+    from chartgate.cli.failures import SchemaNotCurrent  # noqa: PLC0415
+
+    state = _store_state(settings)
+    if not state.at_head:
+        raise SchemaNotCurrent(
+            f"the store is at schema {state.current or 'none'}, this version needs "
+            f"{state.head}: run `chartgate db upgrade`"
+        )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from chartgate import __version__  # noqa: PLC0415
+
+        print(f"chartgate {__version__} (Python {sys.version.split()[0]})")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Chartgate: safe, approved, exactly-once write-back of AI-scribe notes to FHIR R4."""
+    del version
 
 
 @app.command()
@@ -58,6 +102,9 @@ def demo(
         typer.Option("--ui", help="Leave the reviewer page running with a demo draft (Ctrl-C)."),
     ] = False,
     port: Annotated[int, typer.Option(help="With --ui: TCP port (0 picks a free one).")] = 0,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print the Provenance resource.")
+    ] = False,
 ) -> None:
     """Run the whole story on the embedded default (SQLite, sandbox EHR, dev IdP)."""
     from chartgate.cli.demo import database_url_from_env, run_demo  # noqa: PLC0415
@@ -73,18 +120,18 @@ def demo(
     if as_json:
         print(json.dumps(result.summary(), indent=2))
     else:
-        _print_story(result)
-    if result.state != "committed":
+        _print_story(result, verbose=verbose)
+    if result.state != "committed" or not result.audit_verified:
         raise typer.Exit(1)
 
 
-def _print_story(result: Any) -> None:  # noqa: ANN401 - DemoResult
+def _print_story(result: Any, *, verbose: bool = False) -> None:  # noqa: ANN401 - DemoResult
     console.rule("[bold]chartgate demo[/]")
     console.print(f"store: [cyan]{result.database_url}[/]")
-    console.print(f"draft [cyan]{result.draft_id}[/] correlation [cyan]{result.correlation_id}[/]")
+    console.print(f"draft [cyan]{result.draft_id}[/]\ncorrelation [cyan]{result.correlation_id}[/]")
     console.print(
         Panel(
-            Syntax(result.diff.get("unified", ""), "diff"),
+            Syntax(result.diff.get("unified", ""), "diff", word_wrap=True),
             title="what the clinician changed (AI draft → approved)",
         )
     )
@@ -96,23 +143,48 @@ def _print_story(result: Any) -> None:  # noqa: ANN401 - DemoResult
             title="the EHR's answer",
         )
     )
-    console.print(
-        Panel(Syntax(json.dumps(result.provenance_resource, indent=2), "json"), title="Provenance")
-    )
-    table = Table(title=f"audit chain for correlation id {result.correlation_id}")
-    for column in ("seq", "type", "actor", "state", "detail"):
-        table.add_column(column)
+    if verbose:
+        console.print(
+            Panel(
+                Syntax(json.dumps(result.provenance_resource, indent=2), "json", word_wrap=True),
+                title="Provenance",
+            )
+        )
+    table = Table(title=f"audit chain ({len(result.audit_chain)} events)")
+    table.add_column("seq", justify="right")
+    table.add_column("type", no_wrap=True)
+    table.add_column("by", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("detail", overflow="fold")
     for event in result.audit_chain:
         data = event.get("data", {})
-        detail = ", ".join(
-            f"{k}={v}"
-            for k, v in data.items()
-            if k in ("status", "method", "resource_type", "version", "resource_id")
+        detail = " ".join(
+            str(data[k]) for k in ("method", "resource_type", "status") if data.get(k) is not None
         )
+        if "version" in data and not detail:
+            detail = f"version {data['version']}"
         table.add_row(
-            str(event["seq"]), event["type"], event["actor"], data.get("state", ""), detail
+            str(event["seq"]),
+            event["type"],
+            str(event["actor"]).split(":", 1)[0],  # the role; the full actor is in the ledger
+            data.get("state", ""),
+            detail,
         )
     console.print(table)
+    verdict = "[bold green]OK[/]" if result.audit_verified else "[bold red]FAILED[/]"
+    console.print(
+        Panel(
+            f"signed checkpoint: size {result.checkpoint_size}\n"
+            f"audit verify: {verdict}: {result.audit_detail.removeprefix('OK ')}\n"
+            "check it yourself:\n"
+            f"  CHARTGATE_DATABASE_URL={result.database_url} \\\n"
+            f"  CHARTGATE_KEY_FILE={result.key_file} chartgate audit verify",
+            title="the proof",
+        ),
+        soft_wrap=False,
+    )
+    if not verbose:
+        console.print("the Provenance resource: chartgate demo --verbose")
     console.print(f"done in {result.seconds:.2f} s; nothing left running.")
 
 
@@ -130,6 +202,7 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level)
+    _require_schema_at_head(settings)
     application = build(settings)
     try:
         # No access log: request lines carry paths and query strings (ids, references); the
@@ -144,22 +217,52 @@ def serve(
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Process what is due now, then exit.")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="CHARTGATE_WORKER_METRICS_PORT",
+            help="Serve /metrics, /healthz and /readyz on this port (0: a free one).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(envvar="CHARTGATE_WORKER_METRICS_HOST", help="Interface for that port."),
+    ] = "127.0.0.1",
 ) -> None:
     """Run the write-back worker: claim due outbox rows and send them exactly once."""
-    from chartgate.bootstrap import build  # noqa: PLC0415
+    from chartgate.bootstrap import build, observe  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
+    from chartgate.ops_server import OpsServer, WorkerHealth  # noqa: PLC0415
     from chartgate.worker import run_worker  # noqa: PLC0415
 
     settings = _settings()
     configure_logging(settings.log_level)
+    _require_schema_at_head(settings)
     application = build(settings)
+    metrics = observe(application)
+    health = WorkerHealth(stall_seconds=max(60.0, 20 * settings.worker_poll_seconds))
+    server = None
     try:
+        if metrics_port is not None and not once:
+            try:
+                server = OpsServer(metrics.registry, health, host=metrics_host, port=metrics_port)
+            except OSError as exc:
+                raise _fail(
+                    f"cannot listen on {metrics_host}:{metrics_port} for metrics "
+                    f"({exc.strerror or type(exc).__name__}); pick another --metrics-port"
+                ) from None
+            server.start()
+            errors.print(f"worker metrics and health on {server.url}", highlight=False)
         run_worker(
             application,
             once=once,
             report=(lambda n: console.print(f"processed {n} write-back(s)")) if once else None,
+            metrics=metrics,
+            health=health,
         )
     finally:
+        if server is not None:
+            server.stop()
         application.close()
 
 
@@ -213,6 +316,20 @@ def db_upgrade() -> None:
     console.print("schema is up to date")
 
 
+@db_app.command("current")
+def db_current() -> None:
+    """Print the store's schema revision and the one this version needs."""
+    state = _store_state(_settings())
+    console.print(f"current: {state.current or 'none (empty store)'}\nhead:    {state.head}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit 0 when the store is reachable and at head; 4 when it needs `db upgrade`."""
+    _require_schema_at_head(_settings())
+    console.print("the store is reachable and its schema is current")
+
+
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="A draft JSON file, as a scribe would submit it.")],
@@ -249,9 +366,14 @@ def validate(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: the one place where failures become one line and a code."""
+    from chartgate.cli.failures import explain  # noqa: PLC0415
+
     try:
         app()
-    except ChartgateError as exc:
-        errors.print(f"[bold red]error:[/] {exc.message}")
-        sys.exit(2)
+    except Exception as exc:
+        if os.environ.get("CHARTGATE_TRACEBACK") == "1":
+            raise
+        failure = explain(exc)
+        errors.print(Text.assemble(("error: ", "bold red"), failure.message), soft_wrap=True)
+        sys.exit(failure.code)

@@ -59,6 +59,8 @@ drafts = Table(
     Column("created_at", UTC_TS, nullable=False),
     Column("updated_at", UTC_TS, nullable=False),
     Column("row_version", Integer, nullable=False),
+    # The W3C traceparent of the scribe's submit request (0006; NULL when tracing is off).
+    Column("traceparent", String(55)),
 )
 
 draft_versions = Table(
@@ -129,6 +131,9 @@ writebacks = Table(
     Column("updated_at", UTC_TS, nullable=False),
     # Set once, when a person was told (after ``worker_max_attempts``); retries go on.
     Column("escalated_at", UTC_TS),
+    # The trace the write-back continues (0006): the draft's submit traceparent, else the
+    # approval's; the worker's EHR calls are its children (adapters/telemetry.py).
+    Column("traceparent", String(55)),
     UniqueConstraint("tenant", "approval_id", name="uq_writebacks_claim"),
     ForeignKeyConstraint(["tenant", "approval_id"], ["approvals.tenant", "approvals.id"]),
     Index("ix_writebacks_due", "state", "next_attempt_at"),

@@ -1,13 +1,24 @@
-"""Operations endpoints: liveness, readiness and metrics (no authentication needed, no PHI)."""
+"""Operations endpoints: liveness, readiness and metrics (no authentication needed, no PHI).
+
+``/healthz`` only says the process answers (cheap: a liveness probe restarts on failure).
+``/readyz`` says whether this instance can do its work: the store answers, its schema is
+the one this version needs, and the key files can be read. Its body names which check
+failed, never a path, URL or error text.
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from chartgate.adapters.storage.schema_state import head_revision, schema_state
 from chartgate.api.deps import AppDep
+from chartgate.bootstrap import Application, key_files
 
 router = APIRouter(tags=["ops"])
 
@@ -19,18 +30,43 @@ def healthz() -> JSONResponse:
 
 
 @router.get("/readyz")
-def readyz(app: AppDep) -> JSONResponse:
-    """The store answers."""
+def readyz(app: AppDep, request: Request) -> JSONResponse:
+    """The store answers at the current schema and the keys are readable."""
+    checks = readiness(app, request)
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+def readiness(app: Application, request: Request | None = None) -> dict[str, str]:
+    """Each check's verdict: ``ok`` or a short word saying what is wrong."""
+    checks = {"store": "ok", "schema": "ok", "keys": "ok"}
+    head = getattr(request.app.state, "schema_head", None) if request is not None else None
     try:
-        with app.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure means not ready
-        return JSONResponse({"status": "unavailable"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        if head is None:
+            head = head_revision(app.engine)
+            if request is not None:
+                request.app.state.schema_head = head
+        state = schema_state(app.engine)
+    except SQLAlchemyError:
+        checks["store"] = "unreachable"
+        checks["schema"] = "unknown"
+    else:
+        if state.current != head:
+            checks["schema"] = "not-migrated" if state.current is None else "behind"
+    if not all(_readable(path) for path in key_files(app.settings)):
+        checks["keys"] = "unreadable"
+    return checks
+
+
+def _readable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.R_OK)
 
 
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
-    """Prometheus metrics: route templates and status classes only."""
+    """Prometheus metrics: no patient, user or draft in any label."""
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

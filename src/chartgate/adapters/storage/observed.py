@@ -1,0 +1,146 @@
+"""Audit events, told to in-process observers once their transaction has committed.
+
+Metrics and state-change logs are derived from the audit trail instead of from inside the
+handlers and the executor: every state change already writes exactly one ledger event, so
+counting those events after commit counts what really happened (a rolled-back attempt
+counts nothing) and keeps the use cases free of observability code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, select, update
+
+from chartgate.adapters.storage import tables as t
+from chartgate.adapters.storage.ledger import SqlLedger
+from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
+from chartgate.adapters.telemetry import current_traceparent
+from chartgate.domain.events import AuditRecord, EventType
+from chartgate.service.ports import Cipher
+
+log = logging.getLogger(__name__)
+
+TIMED_EVENTS = frozenset({EventType.WRITEBACK_COMMITTED})
+"""Events that carry the time their write-back was queued (approve → committed latency)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedEvent:
+    """One committed audit event; ``queued_at`` only on ``writeback.committed``."""
+
+    record: AuditRecord
+    queued_at: datetime | None = None
+
+
+Observer = Callable[[Sequence[ObservedEvent]], None]
+
+
+class EventTap:
+    """Observers of committed audit events (metrics, logs); one per process."""
+
+    def __init__(self) -> None:
+        self._observers: list[Observer] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, observer: Observer) -> None:
+        """Call ``observer`` with every committed batch of events from now on."""
+        with self._lock:
+            self._observers.append(observer)
+
+    def publish(self, events: Sequence[ObservedEvent]) -> None:
+        """Tell every observer; an observer's failure never undoes a committed command."""
+        with self._lock:
+            observers = list(self._observers)
+        for observer in observers:
+            try:
+                observer(events)
+            except Exception:
+                log.exception("an audit event observer failed")
+
+
+class _RecordingLedger(SqlLedger):
+    """The ledger repository, remembering what this transaction appended."""
+
+    def __init__(self, conn: Connection, seen: list[AuditRecord]) -> None:
+        super().__init__(conn)
+        self._seen = seen
+
+    def append(self, record: AuditRecord) -> int:
+        seq = super().append(record)
+        self._seen.append(record)
+        return seq
+
+
+class ObservedUnitOfWork(SqlUnitOfWork):
+    """``SqlUnitOfWork`` that publishes its audit events to a tap after a clean commit."""
+
+    def __init__(
+        self, engine: Engine, cipher: Cipher, tap: EventTap, *, read_only: bool = False
+    ) -> None:
+        super().__init__(engine, cipher, read_only=read_only)
+        self._tap = tap
+        self._seen: list[AuditRecord] = []
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        assert self._conn is not None
+        self._seen = []
+        self.audit = _RecordingLedger(self._conn, self._seen)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        events: list[ObservedEvent] = []
+        if exc_type is None and self._seen:
+            self._carry_trace()
+            events = [self._observed(record) for record in self._seen]
+        super().__exit__(exc_type, exc, tb)
+        if events:
+            self._tap.publish(events)
+
+    def _carry_trace(self) -> None:
+        """Store the trace a draft was submitted in, and hand it to its write-backs.
+
+        Only when tracing is on (there is a current span); in this transaction, so the
+        outbox row never exists without the trace it continues.
+        """
+        current = current_traceparent()
+        assert self._conn is not None
+        d, w = t.drafts.c, t.writebacks.c
+        for record in self._seen:
+            if record.type is EventType.DRAFT_RECEIVED and current and record.draft_id:
+                self._conn.execute(
+                    update(t.drafts)
+                    .where(d.tenant == record.tenant, d.id == record.draft_id)
+                    .values(traceparent=current)
+                )
+            elif record.type is EventType.WRITEBACK_QUEUED and record.writeback_id:
+                submitted = self._conn.execute(
+                    select(d.traceparent).where(d.tenant == record.tenant, d.id == record.draft_id)
+                ).scalar()
+                if submitted or current:
+                    self._conn.execute(
+                        update(t.writebacks)
+                        .where(w.tenant == record.tenant, w.id == record.writeback_id)
+                        .values(traceparent=submitted or current)
+                    )
+
+    def _observed(self, record: AuditRecord) -> ObservedEvent:
+        if record.type not in TIMED_EVENTS or record.writeback_id is None or self._conn is None:
+            return ObservedEvent(record)
+        w = t.writebacks.c
+        queued_at = self._conn.execute(
+            select(w.created_at).where(w.tenant == record.tenant, w.id == record.writeback_id)
+        ).scalar()
+        return ObservedEvent(record, queued_at)
