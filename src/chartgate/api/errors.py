@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chartgate.domain import errors as e
 from chartgate.domain.findings import FINDING_SYSTEM
 from chartgate.domain.validation import submission_finding_code
-from chartgate.service.authz import StepUpRequired
+from chartgate.service.authz import OutsideBinding, StepUpRequired
 
 FHIR_JSON = "application/fhir+json"
 
@@ -127,12 +127,19 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, e.ChartgateError)
         response = error_response(exc)
-        if isinstance(exc, e.Forbidden):
+        if isinstance(exc, e.Forbidden | OutsideBinding):
             await run_in_threadpool(record_refusal, request, exc, response.status_code)
         return response
 
     async def _validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        if exc.errors() and all(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+            # A malformed id names nothing: answered as an unknown id, never echoed.
+            return JSONResponse(
+                operation_outcome("not-found", "not found", expression="id"),
+                status_code=404,
+                media_type=FHIR_JSON,
+            )
         issues = []
         for err in exc.errors()[:20]:
             location = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
@@ -157,13 +164,18 @@ def install(app: FastAPI) -> None:
 
     async def _http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not-found", 405: "not-supported", 413: "too-costly"}.get(
-            exc.status_code, "processing"
-        )
+        code = {
+            404: "not-found",
+            405: "not-supported",
+            413: "too-costly",
+            415: "not-supported",
+            431: "too-costly",
+        }.get(exc.status_code, "processing")
         return JSONResponse(
             operation_outcome(code, str(exc.detail)),
             status_code=exc.status_code,
             media_type=FHIR_JSON,
+            headers=exc.headers,  # e.g. Allow on a 405 (RFC 9110 15.5.6)
         )
 
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
