@@ -2,8 +2,8 @@
 
 * Every request body — API JSON and reviewer forms alike, ``Content-Length`` or chunked —
   is counted while it streams: a declared length over ``max_body_bytes`` is answered 413
-  without reading a byte, and a body that grows past it fails the read that crosses the
-  limit (``PayloadTooLarge``, a 413 OperationOutcome), so nothing is parsed whole first.
+  without reading a byte, and a body that grows past it ends the read that crosses the
+  limit (the app sees the client leave) and is answered 413, so nothing is parsed whole.
 * A header line over ``MAX_HEADER_BYTES`` or a header block over ``MAX_HEADERS_BYTES``
   is answered 431 (RFC 6585) before routing.
 * Every answer carries ``X-Content-Type-Options: nosniff``.
@@ -16,9 +16,7 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chartgate.domain.errors import PayloadTooLarge
-
-MAX_HEADER_BYTES: Final = 8 * 1024
+MAX_HEADER_BYTES: Final = 16 * 1024
 MAX_HEADERS_BYTES: Final = 32 * 1024
 _FHIR_JSON: Final = b"application/fhir+json"
 
@@ -46,34 +44,54 @@ class RequestGuard:
                 send, 413, "too-costly", f"body is over the {self.max_body_bytes}-byte limit"
             )
             return
-        await self.app(scope, _counting(receive, self.max_body_bytes), _nosniff(send))
+        await _Exchange(self.max_body_bytes, receive, send).run(self.app, scope)
 
 
-def _counting(receive: Receive, limit: int) -> Receive:
-    seen = 0
+class _Exchange:
+    """One request: counts the body as the app reads it, and marks every answer nosniff.
 
-    async def counted() -> Message:
-        nonlocal seen
-        message = await receive()
+    When the body crosses the limit the app is told the client left (``http.disconnect``),
+    whatever it was about to answer is dropped, and a 413 OperationOutcome is sent instead.
+    """
+
+    def __init__(self, limit: int, receive: Receive, send: Send) -> None:
+        self.limit, self._receive, self._send = limit, receive, send
+        self.seen = 0
+        self.exceeded = False
+        self.started = False
+
+    async def run(self, app: ASGIApp, scope: Scope) -> None:
+        try:
+            await app(scope, self.receive, self.send)
+        except Exception:
+            if not self.exceeded:
+                raise
+        if self.exceeded and not self.started:
+            await _refuse(
+                self._send, 413, "too-costly", f"body is over the {self.limit}-byte limit"
+            )
+
+    async def receive(self) -> Message:
+        if self.exceeded:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
         if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise PayloadTooLarge(f"body is over the {limit}-byte limit", expression="body")
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.limit:
+                self.exceeded = True
+                return {"type": "http.disconnect"}
         return message
 
-    return counted
-
-
-def _nosniff(send: Send) -> Send:
-    async def sending(message: Message) -> None:
+    async def send(self, message: Message) -> None:
+        if self.exceeded and not self.started:
+            return  # the app's answer to a body it never got whole: replaced by the 413
         if message["type"] == "http.response.start":
+            self.started = True
             headers = list(message.get("headers", []))
             if not any(name.lower() == b"x-content-type-options" for name, _ in headers):
                 headers.append((b"x-content-type-options", b"nosniff"))
             message = {**message, "headers": headers}
-        await send(message)
-
-    return sending
+        await self._send(message)
 
 
 async def _refuse(send: Send, status: int, code: str, diagnostics: str) -> None:

@@ -23,8 +23,6 @@ AUTHN_FAILED: Final = "security.authn_failed"
 _PRINTABLE = re.compile(r"[^\x21-\x7e]")
 _MAX_FIELD: Final = 200
 
-logger = structlog.get_logger(SECURITY_LOGGER)
-
 
 def _printable(value: object) -> str | None:
     """A claim as printable ASCII (at most 200 characters), or None when it is not a string."""
@@ -62,7 +60,7 @@ def record_authn_failure(
 ) -> None:
     """Log one refused token (``security.authn_failed``) with what identifies its origin."""
     claims = unverified_claims(token)
-    logger.warning(
+    structlog.get_logger(SECURITY_LOGGER).warning(
         AUTHN_FAILED,
         reason=reason,
         issuer=_printable(claims.get("iss")),
