@@ -442,7 +442,7 @@ def test_a_key_bound_token_is_not_accepted_as_a_bearer_token(two_tenants: TwoTen
         ("model", "model\x00name"),
         ("model_version", "1\x00"),
         ("prompt_template", "soap-v2\u2066"),
-        ("title", "Progress\x00note"),
+        ("title", "Progress\u202enote"),
     ],
 )
 def test_control_and_bidi_characters_are_refused_in_names(
