@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from chartgate import __version__
-from chartgate.api import errors
+from chartgate.api import contract, errors
 from chartgate.api.guard import RequestGuard
 from chartgate.api.routes import audit, drafts, ops
 from chartgate.bootstrap import Application, observe
@@ -39,6 +39,7 @@ def create_app(application: Application) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(audit.router)
     reviewer.install(app, application)  # the reviewer page, /review (issue 7)
+    contract.install(app)  # /openapi.json: request and answer models, errors, bearer scheme
     application.tracing.instrument_app(app)  # only when an exporter is configured
 
     @app.middleware("http")

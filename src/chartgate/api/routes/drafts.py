@@ -30,15 +30,6 @@ from chartgate.service.idempotency import Answer
 router = APIRouter(prefix="/v1", tags=["drafts"])
 
 
-def _body_schema(model: Any) -> dict[str, Any]:  # noqa: ANN401 - a pydantic model class
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
-
-
 def _respond(
     app: AppDep,
     request: Request,
@@ -87,7 +78,7 @@ def _respond(
     return JSONResponse(payload, status_code=status, headers=headers, media_type=media)
 
 
-@router.post("/drafts", status_code=201, openapi_extra=_body_schema(DraftSubmission))
+@router.post("/drafts", status_code=201)
 def submit_draft(
     request: Request, app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep
 ) -> JSONResponse:
@@ -128,7 +119,7 @@ def get_diff(
     return JSONResponse({**diff, "findings": [f.as_dict() for f in view.findings]})
 
 
-@router.put("/drafts/{draft_id}", openapi_extra=_body_schema(VersionEdit))
+@router.put("/drafts/{draft_id}")
 def save_version(
     draft_id: DraftId,
     request: Request,
@@ -167,7 +158,7 @@ def _approve_body(body: bytes) -> ApproveBody:
     return ApproveBody() if not body.strip() else parse_body(ApproveBody, body)
 
 
-@router.post("/drafts/{draft_id}/validate", openapi_extra=_body_schema(ApproveBody))
+@router.post("/drafts/{draft_id}/validate")
 def validate(
     draft_id: DraftId,
     request: Request,
@@ -286,9 +277,7 @@ class RebaseBody(BaseModel):
         return check_baseline(value)
 
 
-@router.post(
-    "/writebacks/{writeback_id}/amend", status_code=202, openapi_extra=_body_schema(VersionEdit)
-)
+@router.post("/writebacks/{writeback_id}/amend", status_code=202)
 def amend(
     writeback_id: WritebackId,
     request: Request,
@@ -312,9 +301,7 @@ def amend(
     )
 
 
-@router.post(
-    "/writebacks/{writeback_id}/retract", status_code=202, openapi_extra=_body_schema(RetractBody)
-)
+@router.post("/writebacks/{writeback_id}/retract", status_code=202)
 def retract(
     writeback_id: WritebackId,
     request: Request,
@@ -345,9 +332,9 @@ class ResolveBody(BaseModel):
     )
 
 
-@router.post("/writebacks/{writeback_id}/resolve", openapi_extra=_body_schema(ResolveBody))
+@router.post("/writebacks/{writeback_id}/resolve")
 def resolve(
-    writeback_id: str,
+    writeback_id: WritebackId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -367,10 +354,12 @@ def resolve(
         )
         return 200, {"writeback": writeback_json(record)}
 
-    return _respond(app, request, principal, body, action)
+    return _respond(
+        app, request, principal, meta, body, action, operation="resolve", writeback_id=writeback_id
+    )
 
 
-@router.post("/drafts/{draft_id}/rebase", openapi_extra=_body_schema(RebaseBody))
+@router.post("/drafts/{draft_id}/rebase")
 def rebase(
     draft_id: DraftId,
     request: Request,
