@@ -321,7 +321,7 @@ AUDIT_PARAMS = [
     ("/v1/audit/proof", {"from": "1", "to": str(2**63)}),
     (f"/v1/audit/proof/{2**63}", {}),
     (f"/v1/audit/proof/{2**53}", {}),
-    ("/v1/audit/events", {"since": "0001-01-01T00:00:00-23:59"}),
+    ("/v1/audit/events", {"since": "9999-12-31T23:59:59-23:59"}),
 ]
 
 
@@ -329,7 +329,7 @@ AUDIT_PARAMS = [
 def test_huge_auditor_parameters_are_a_4xx(
     two_tenants: TwoTenants, path: str, params: dict[str, str]
 ) -> None:
-    """Positions beyond 2^53 and dates beyond 1970..9999 are refused, never a 500."""
+    """Positions beyond 2^53 and dates UTC cannot hold are refused, never a 500."""
     headers = two_tenants.bearer(two_tenants.role_token("auditor"))
     answer = two_tenants.api.get(path, params=params, headers=headers)
     assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
@@ -417,7 +417,7 @@ def test_a_405_names_the_allowed_methods(two_tenants: TwoTenants) -> None:
     """``DELETE`` on a draft is a 405 with ``Allow`` (RFC 9110 15.5.6)."""
     answer = two_tenants.api.delete(f"/v1/drafts/{two_tenants.drafts.a}")
     refused(answer, 405)
-    assert "GET" in answer.headers["allow"].replace(" ", "").split(",")
+    assert set(answer.headers["allow"].replace(" ", "").split(",")) == {"GET", "PUT"}
 
 
 @pytest.mark.usefixtures("unchanged")

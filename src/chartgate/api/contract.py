@@ -181,7 +181,14 @@ def _operation(
     item.pop("requestBody", None)
     parameters = [p for p in item.get("parameters", []) if p.get("in") != "header"]
     parameters.append(
-        _parameter("X-Request-Id", "Your request id, echoed back.", REQUEST_ID, required=False)
+        {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": False,
+            "description": "Your request id, echoed back when it matches "
+            f"{REQUEST_ID}; otherwise a new one is made.",
+            "schema": {"type": "string"},
+        }
     )
     if spec.if_match:
         parameters.append(

@@ -8,6 +8,7 @@ codes from http://hl7.org/fhir/R4/valueset-issue-type.html. Messages carry no PH
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -121,6 +122,19 @@ def record_refusal(request: Request, error: e.ChartgateError, status: int) -> No
         logging.getLogger(__name__).exception("could not record a refusal in the ledger")
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API serves at this path (RFC 9110 15.5.6 ``Allow``).
+
+    Starlette's own ``Allow`` names only the first route that matched the path; the
+    published contract knows them all.
+    """
+    methods: set[str] = set()
+    for template, item in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods.update(method.upper() for method in item)
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into an OperationOutcome."""
 
@@ -162,8 +176,11 @@ def install(app: FastAPI) -> None:
             media_type=FHIR_JSON,
         )
 
-    async def _http(_: Request, exc: Exception) -> JSONResponse:
+    async def _http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # noqa: PLR2004 - Allow names every route of this path
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
         code = {
             404: "not-found",
             405: "not-supported",
@@ -175,7 +192,7 @@ def install(app: FastAPI) -> None:
             operation_outcome(code, str(exc.detail)),
             status_code=exc.status_code,
             media_type=FHIR_JSON,
-            headers=exc.headers,  # e.g. Allow on a 405 (RFC 9110 15.5.6)
+            headers=headers,
         )
 
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

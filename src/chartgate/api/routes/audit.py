@@ -26,22 +26,21 @@ MAX_SEQ = 2**53 - 1
 """Ledger positions are JSON integers (RFC 8785 / I-JSON): nothing above 2^53 - 1 exists."""
 TEXT = r"^[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]*$"
 """A filter's text: no control characters (NUL included) and no bidi overrides."""
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+"""An RFC 3339 date-time, offset required (``2026-12-01T09:30:00Z``)."""
+MOMENT = Query(pattern=RFC3339, json_schema_extra={"format": "date-time"})
 
 
-def _utc(moment: datetime | None, name: str) -> datetime | None:
+def _utc(moment: str | None, name: str) -> datetime | None:
+    """The RFC 3339 moment in UTC; one that is no date or that UTC cannot hold is a 422."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     try:
-        inside = _EARLIEST <= moment <= _LATEST
+        return datetime.fromisoformat(moment).astimezone(UTC)
+    except ValueError:
+        raise InputError(f"{name} is not an RFC 3339 date-time", expression=name) from None
     except OverflowError:
-        inside = False
-    if not inside:
-        raise InputError(f"{name} must lie between 1970 and 9999", expression=name)
-    return moment
+        raise InputError(f"{name} is outside the years UTC can express", expression=name) from None
 
 
 def _checkpoint_json(app: AppDep, checkpoint: StoredCheckpoint) -> dict[str, Any]:
@@ -69,8 +68,8 @@ def audit_events(
         str | None, Query(max_length=200, pattern=TEXT, description="e.g. clinician:<sub>")
     ] = None,
     event_type: Annotated[str | None, Query(alias="type", max_length=60, pattern=TEXT)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[str | None, MOMENT] = None,
+    until: Annotated[str | None, MOMENT] = None,
     after_seq: Annotated[int, Query(ge=-1, le=MAX_SEQ)] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
