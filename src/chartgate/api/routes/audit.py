@@ -26,7 +26,10 @@ MAX_SEQ = 2**53 - 1
 """Ledger positions are JSON integers (RFC 8785 / I-JSON): nothing above 2^53 - 1 exists."""
 TEXT = r"^[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]*$"
 """A filter's text: no control characters (NUL included) and no bidi overrides."""
-RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+RFC3339 = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
 """An RFC 3339 date-time, offset required (``2026-12-01T09:30:00Z``)."""
 MOMENT = Query(pattern=RFC3339, json_schema_extra={"format": "date-time"})
 
