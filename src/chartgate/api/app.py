@@ -30,6 +30,9 @@ def create_app(application: Application) -> FastAPI:
         description="Safe, approved, exactly-once write-back of AI-scribe notes to FHIR R4.",
         docs_url=None,
         redoc_url=None,
+        # Operation ids are the route functions' names (submit_draft, approve, ...): what a
+        # generated client calls its functions.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.chartgate = application
     app.state.metrics = observe(application)

@@ -67,6 +67,7 @@ class Operation:
     idempotent: bool = False
     etag: bool = False
     secured: bool = True
+    also: tuple[int, ...] = ()  # error statuses beyond the read / write sets
 
 
 def _approve_body() -> type[BaseModel]:
@@ -93,7 +94,7 @@ def operations() -> dict[tuple[str, str], Operation]:
             models.Draft, 201, DraftSubmission, idempotent=True, etag=True
         ),
         ("get", "/v1/drafts/{draft_id}"): Operation(models.Draft, etag=True),
-        ("get", "/v1/drafts/{draft_id}/diff"): Operation(models.DiffWithFindings),
+        ("get", "/v1/drafts/{draft_id}/diff"): Operation(models.DiffWithFindings, also=(409,)),
         ("put", "/v1/drafts/{draft_id}"): Operation(
             models.Draft, 200, VersionEdit, if_match=True, idempotent=True, etag=True
         ),
@@ -208,7 +209,8 @@ def _operation(
         ref = _component(schemas, spec.body, "validation")
         item["requestBody"] = {
             "required": spec.body_required,
-            "content": {"application/json": {"schema": ref}, FHIR_JSON: {"schema": ref}},
+            # application/fhir+json is accepted too; one media type keeps generated clients simple
+            "content": {"application/json": {"schema": ref}},
         }
     headers = {"X-Request-Id": _header("The request's id (yours or a new one).")}
     if spec.etag:
@@ -235,7 +237,8 @@ def _operation(
         item["security"] = []
     else:
         writes = spec.body is not None or spec.idempotent
-        responses.update(_errors(outcome, WRITE_ERRORS if writes else READ_ERRORS))
+        statuses = sorted({*(WRITE_ERRORS if writes else READ_ERRORS), *spec.also})
+        responses.update(_errors(outcome, tuple(statuses)))
         item["security"] = [{"bearer": []}]
     item["responses"] = responses
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,6 +28,7 @@ from chartgate.service.handlers import RequestMeta
 from chartgate.service.idempotency import Answer
 
 router = APIRouter(prefix="/v1", tags=["drafts"])
+MAX_VERSION = 999_999_999  # If-Match takes at most nine digits: no version is higher
 
 
 def _respond(
@@ -109,10 +110,13 @@ def get_diff(
     app: AppDep,
     principal: PrincipalDep,
     meta: MetaDep,
-    from_version: int = 1,
-    to_version: int | None = None,
+    from_version: Annotated[int, Query(ge=1, le=MAX_VERSION)] = 1,
+    to_version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> JSONResponse:
-    """Clinician: what changed between two versions (default: the AI's draft to now)."""
+    """Clinician: what changed between two versions (default: the AI's draft to now).
+
+    A version the draft does not have is a 409 (``business-rule``).
+    """
     view = app.handlers.view_draft(principal, draft_id, meta)
     diff = view.draft.diff(to_version=to_version, from_version=from_version).as_dict()
     # The current version's findings, beside what changed, for the reviewer.
