@@ -1,4 +1,4 @@
-"""The ONE error table: exception -> HTTP status -> OperationOutcome issue code.
+"""Errors as FHIR OperationOutcome, from the one table in ``service/error_table.py``.
 
 Routes never build error responses themselves; they raise domain errors and this module
 shapes them as FHIR OperationOutcome (http://hl7.org/fhir/R4/operationoutcome.html) with
@@ -21,28 +21,9 @@ from chartgate.domain import errors as e
 from chartgate.domain.findings import FINDING_SYSTEM
 from chartgate.domain.validation import submission_finding_code
 from chartgate.service.authz import OutsideBinding, StepUpRequired
+from chartgate.service.error_table import status_and_code
 
 FHIR_JSON = "application/fhir+json"
-
-# Most specific first: the first matching row wins.
-ERROR_TABLE: tuple[tuple[type[e.ChartgateError], int, str], ...] = (
-    (StepUpRequired, 401, "login"),
-    (e.Forbidden, 403, "forbidden"),
-    (e.AuthError, 401, "login"),
-    (e.PolicyDenied, 403, "business-rule"),
-    (e.PayloadTooLarge, 413, "too-costly"),
-    (e.IdempotencyMismatch, 422, "conflict"),
-    (e.PolicyFileError, 422, "invalid"),
-    (e.ValidationFailed, 422, "invalid"),  # one issue per finding, see findings_outcome
-    (e.InputError, 422, "invalid"),
-    (e.NotFound, 404, "not-found"),
-    (e.VersionMismatch, 412, "conflict"),
-    (e.IdempotencyInFlight, 409, "conflict"),
-    (e.StateConflict, 409, "business-rule"),
-    (e.IntegrityError, 409, "conflict"),
-    (e.EhrError, 502, "transient"),
-    (e.StoreUnavailable, 503, "transient"),
-)
 
 
 def operation_outcome(
@@ -66,10 +47,10 @@ def status_and_outcome(error: e.ChartgateError) -> tuple[int, dict[str, Any]]:
     """Look ``error`` up in the table."""
     if isinstance(error, e.ValidationFailed):
         return 422, findings_outcome(error)
-    for kind, status, code in ERROR_TABLE:
-        if isinstance(error, kind):
-            return status, operation_outcome(code, error.message, expression=error.expression)
-    return 500, operation_outcome("exception", "internal error")
+    status, code = status_and_code(error)
+    if status == 500:  # noqa: PLR2004 - never echo what we did not expect
+        return 500, operation_outcome("exception", "internal error")
+    return status, operation_outcome(code, error.message, expression=error.expression)
 
 
 def headers_for(error: e.ChartgateError) -> dict[str, str]:

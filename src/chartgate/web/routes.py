@@ -42,6 +42,7 @@ from chartgate.domain.errors import (
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import Note, VersionEdit, check_baseline
 from chartgate.service.authz import StepUpRequired
+from chartgate.service.error_table import status_and_code
 from chartgate.service.handlers import RequestMeta
 from chartgate.web import security
 from chartgate.web.oidc import OidcClient, SignInFailed, Tokens
@@ -60,12 +61,6 @@ from chartgate.web.session import (
 HERE = Path(__file__).parent
 _DRAFT_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 _RETURN_TO = re.compile(r"^/review/[A-Za-z0-9\-]{1,64}$")
-_STATUS = {
-    "VersionMismatch": 412,
-    "StateConflict": 409,
-    "IntegrityError": 409,
-    "PolicyDenied": 403,
-}
 
 router = APIRouter(prefix="/review", include_in_schema=False)
 
@@ -708,7 +703,7 @@ def _refusal(
         session,
         principal,
         draft_id,
-        status=_STATUS.get(type(error).__name__, 422),
+        status=status_and_code(error)[0],
         error=message,
         error_findings=[f.as_dict() for f in findings],
         edit_text=edit_text,
