@@ -624,7 +624,7 @@ class Handlers:
         self,
         principal: Principal,
         *,
-        role: Role,
+        roles: tuple[Role, ...],
         operation: str,
         meta: RequestMeta,
         draft_id: str | None = None,
@@ -632,10 +632,10 @@ class Handlers:
     ) -> None:
         """Before a stored Idempotency-Key answer is replayed: the same checks, then a record.
 
-        The caller must still hold ``role`` and (a clinician) the draft's encounter binding;
-        the replay is recorded in the ledger under the draft's correlation id.
+        The caller must still hold one of ``roles`` and (a clinician) the draft's encounter
+        binding; the replay is recorded in the ledger under the draft's correlation id.
         """
-        authz.require_role(principal, role)
+        authz.require_role(principal, *roles)
         with self._uow() as uow:
             missing = WRITEBACK_MISSING if writeback_id is not None else "draft not found"
             if writeback_id is not None:
@@ -643,7 +643,7 @@ class Handlers:
             if draft_id is None:
                 return
             draft = uow.drafts.get(principal.tenant, draft_id)
-            if role is Role.CLINICIAN:
+            if principal.role is Role.CLINICIAN:
                 self._bind(principal, draft, missing=missing)
             self._audit(
                 uow,

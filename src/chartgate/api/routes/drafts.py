@@ -28,6 +28,11 @@ from chartgate.service.handlers import RequestMeta
 from chartgate.service.idempotency import Answer
 
 router = APIRouter(prefix="/v1", tags=["drafts"])
+# Who may have a stored answer replayed: the roles the operation itself allows.
+REPLAY_ROLES: dict[str, tuple[Role, ...]] = {
+    "submit": (Role.SCRIBE,),
+    "resolve": (Role.CLINICIAN, Role.ADMIN),
+}
 MAX_VERSION = 999_999_999  # If-Match takes at most nine digits: no version is higher
 
 
@@ -48,13 +53,13 @@ def _respond(
     A stored answer is replayed only after the same role and binding checks as the request
     itself, and the replay is recorded in the ledger (``request.replayed``).
     """
-    role = Role.SCRIBE if operation == "submit" else Role.CLINICIAN
+    roles = REPLAY_ROLES.get(operation, (Role.CLINICIAN,))
 
     def authorize(stored: Answer) -> None:
         created = stored[1].get("id") if operation == "submit" and stored[0] == 201 else None  # noqa: PLR2004
         app.handlers.authorize_replay(
             principal,
-            role=role,
+            roles=roles,
             operation=operation,
             meta=meta,
             draft_id=str(created) if created else draft_id,
