@@ -34,6 +34,9 @@ from .origin import Origin
 from .queued import Queued
 from .rebase_body import RebaseBody
 from .rebase_body_baseline import RebaseBodyBaseline
+from .resolve_body import ResolveBody
+from .resolve_body_action import ResolveBodyAction
+from .resolved import Resolved
 from .retract_body import RetractBody
 from .retract_body_reason import RetractBodyReason
 from .status import Status
@@ -80,6 +83,9 @@ __all__ = (
     "Queued",
     "RebaseBody",
     "RebaseBodyBaseline",
+    "ResolveBody",
+    "ResolveBodyAction",
+    "Resolved",
     "RetractBody",
     "RetractBodyReason",
     "Status",
