@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_client_was_generated_from_the_current_document() -> None:
     """The committed client matches ``/openapi.json`` today (else: ``make client``)."""
-    document = subprocess.run(  # noqa: S603 - our own interpreter and script
+    document = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "openapi.py")],
         capture_output=True,
         check=True,
@@ -69,7 +69,7 @@ def test_the_generated_client_drives_the_whole_story(sandbox_stack: Stack) -> No
     created = submit_draft.sync_detailed(
         client=scribe, body=DraftSubmission.from_dict(submission()), idempotency_key="story-1"
     )
-    assert created.status_code == 201  # noqa: PLR2004
+    assert created.status_code == 201
     draft = created.parsed
     assert isinstance(draft, Draft)
     assert created.headers["Location"] == f"/v1/drafts/{draft.id}"
@@ -87,7 +87,7 @@ def test_the_generated_client_drives_the_whole_story(sandbox_stack: Stack) -> No
         if_match='W/"1"',
     )
     assert isinstance(saved, Draft)
-    assert saved.current_version == 2  # noqa: PLR2004
+    assert saved.current_version == 2
 
     first = approve.sync_detailed(
         draft.id, client=clinician, if_match='W/"2"', idempotency_key="story-approve"
@@ -121,6 +121,6 @@ def test_the_generated_client_drives_the_whole_story(sandbox_stack: Stack) -> No
     assert "request.replayed" in types
 
     missing = get_draft.sync_detailed(str(uuid.uuid4()), client=clinician)
-    assert missing.status_code == 404  # noqa: PLR2004
+    assert missing.status_code == 404
     assert isinstance(missing.parsed, OperationOutcome)
     assert missing.parsed.issue[0].code == "not-found"
