@@ -16,8 +16,8 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_HEADER_BYTES: Final = 16 * 1024
-MAX_HEADERS_BYTES: Final = 32 * 1024
+MAX_HEADER_BYTES: Final = 32 * 1024
+MAX_HEADERS_BYTES: Final = 64 * 1024
 _FHIR_JSON: Final = b"application/fhir+json"
 
 
