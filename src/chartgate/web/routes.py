@@ -487,6 +487,8 @@ def home(request: Request) -> Response:
 def writeback_state(request: Request, writeback_id: str) -> JSONResponse:
     """The page's background poll: where one write-back is (no audit event, no idle reset)."""
     reviewer = _reviewer(request)
+    if not _DRAFT_ID.fullmatch(writeback_id):  # ids share the grammar; never reaches the store
+        return JSONResponse({"state": None}, status_code=404)
     try:
         _session, principal = _authenticated(reviewer, request, touch=False)
         record = reviewer.application.handlers.writeback(principal, writeback_id, audit=False)
