@@ -11,12 +11,14 @@ write-back and finalizes, an auditor reads the trail; a refusal parses as Operat
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 from builders import submission
+from chartgate.api import models
 from chartgate_client import AuthenticatedClient
 from chartgate_client.api.audit import audit_events
 from chartgate_client.api.drafts import (
@@ -52,7 +54,7 @@ def test_the_client_was_generated_from_the_current_document() -> None:
     assert hashlib.sha256(document).hexdigest() == recorded, "run `make client` and commit"
 
 
-def test_the_generated_client_drives_the_whole_story(sandbox_stack: Stack) -> None:
+def test_the_generated_client_drives_the_whole_story(sandbox_stack: Stack) -> None:  # noqa: PLR0915 - one story
     """Submit, read, edit, approve (and replay), write, read status, finalize, audit."""
     base = str(sandbox_stack.api.base_url)
     scribe = AuthenticatedClient(base_url=base, token=sandbox_stack.scribe_token())
@@ -73,8 +75,11 @@ def test_the_generated_client_drives_the_whole_story(sandbox_stack: Stack) -> No
     draft = created.parsed
     assert isinstance(draft, Draft)
     assert created.headers["Location"] == f"/v1/drafts/{draft.id}"
+    models.Draft.model_validate(json.loads(created.content))  # strict: no field undocumented
 
-    read = get_draft.sync(draft.id, client=clinician)
+    read_answer = get_draft.sync_detailed(draft.id, client=clinician)
+    models.Draft.model_validate(json.loads(read_answer.content))
+    read = read_answer.parsed
     assert isinstance(read, Draft)
     assert read.current_version == 1
 
@@ -101,8 +106,11 @@ def test_the_generated_client_drives_the_whole_story(sandbox_stack: Stack) -> No
     assert isinstance(again.parsed, Queued)
     assert again.parsed.writeback.id == queued.writeback.id
 
+    models.Queued.model_validate(json.loads(first.content))
     sandbox_stack.work()
-    status = get_writeback.sync(queued.writeback.id, client=clinician)
+    detailed = get_writeback.sync_detailed(queued.writeback.id, client=clinician)
+    models.Writeback.model_validate(json.loads(detailed.content))
+    status = detailed.parsed
     assert isinstance(status, Writeback)
     assert status.state == "committed"
     assert status.ehr_resource is not None

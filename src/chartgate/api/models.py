@@ -89,6 +89,8 @@ class Writeback(_Out):
     kind: str
     state: str
     attempts: int
+    escalated: bool = Field(description="A person was told it keeps failing.")
+    note_in_chart: bool = Field(description="The note itself is in the chart.")
     ehr_resource: str | None
     ehr_version: str | None
     provenance: str | None

@@ -29,10 +29,12 @@ class Writeback:
             draft_id (str):
             ehr_resource (None | str):
             ehr_version (None | str):
+            escalated (bool): A person was told it keeps failing.
             id (str):
             kind (str):
             last_reason (None | str):
             last_status (int | None):
+            note_in_chart (bool): The note itself is in the chart.
             payload_hash (str):
             provenance (None | str):
             state (str):
@@ -43,10 +45,12 @@ class Writeback:
     draft_id: str
     ehr_resource: None | str
     ehr_version: None | str
+    escalated: bool
     id: str
     kind: str
     last_reason: None | str
     last_status: int | None
+    note_in_chart: bool
     payload_hash: str
     provenance: None | str
     state: str
@@ -68,6 +72,8 @@ class Writeback:
         ehr_version: None | str
         ehr_version = self.ehr_version
 
+        escalated = self.escalated
+
         id = self.id
 
         kind = self.kind
@@ -77,6 +83,8 @@ class Writeback:
 
         last_status: int | None
         last_status = self.last_status
+
+        note_in_chart = self.note_in_chart
 
         payload_hash = self.payload_hash
 
@@ -94,10 +102,12 @@ class Writeback:
             "draft_id": draft_id,
             "ehr_resource": ehr_resource,
             "ehr_version": ehr_version,
+            "escalated": escalated,
             "id": id,
             "kind": kind,
             "last_reason": last_reason,
             "last_status": last_status,
+            "note_in_chart": note_in_chart,
             "payload_hash": payload_hash,
             "provenance": provenance,
             "state": state,
@@ -132,6 +142,8 @@ class Writeback:
         ehr_version = _parse_ehr_version(d.pop("ehr_version"))
 
 
+        escalated = d.pop("escalated")
+
         id = d.pop("id")
 
         kind = d.pop("kind")
@@ -152,6 +164,8 @@ class Writeback:
         last_status = _parse_last_status(d.pop("last_status"))
 
 
+        note_in_chart = d.pop("note_in_chart")
+
         payload_hash = d.pop("payload_hash")
 
         def _parse_provenance(data: object) -> None | str:
@@ -170,10 +184,12 @@ class Writeback:
             draft_id=draft_id,
             ehr_resource=ehr_resource,
             ehr_version=ehr_version,
+            escalated=escalated,
             id=id,
             kind=kind,
             last_reason=last_reason,
             last_status=last_status,
+            note_in_chart=note_in_chart,
             payload_hash=payload_hash,
             provenance=provenance,
             state=state,
