@@ -49,9 +49,10 @@ ERROR_TEXT: Final = {
     422: "The request is well-formed JSON but invalid (one issue per finding).",
     431: "A header line or the header block is too large.",
     502: "The EHR could not be reached or refused.",
+    503: "The store could not be reached; nothing was half-written. Retry (Retry-After).",
 }
-READ_ERRORS: Final = (401, 403, 404, 405, 413, 422, 431)
-WRITE_ERRORS: Final = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 431, 502)
+READ_ERRORS: Final = (401, 403, 404, 405, 413, 422, 431, 503)
+WRITE_ERRORS: Final = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 431, 502, 503)
 OPEN_ERRORS: Final = (405, 413, 431)
 
 
@@ -171,6 +172,8 @@ def _errors(outcome: dict[str, str], statuses: tuple[int, ...]) -> dict[str, Any
             }
         if status == 405:  # noqa: PLR2004
             answer["headers"] = {"Allow": _header("The methods this path takes.")}
+        if status == 503:  # noqa: PLR2004
+            answer["headers"] = {"Retry-After": _header("Seconds to wait before retrying.")}
         answers[str(status)] = answer
     return answers
 
