@@ -128,7 +128,7 @@ def operations() -> dict[tuple[str, str], Operation]:
         ("get", "/v1/audit/proof/{seq}"): Operation(models.InclusionProof),
         ("get", "/metrics"): Operation(None),
         ("get", "/healthz"): Operation(models.Status, secured=False),
-        ("get", "/readyz"): Operation(models.Status, secured=False),
+        ("get", "/readyz"): Operation(models.Readiness, secured=False),
         ("get", "/.well-known/chartgate-ledger-keys"): Operation(models.LedgerKeys, secured=False),
     }
 
@@ -234,8 +234,10 @@ def _operation(
         responses.update(_errors(outcome, OPEN_ERRORS))
         if item.get("operationId", "").startswith("readyz"):
             responses["503"] = {
-                "description": "The store does not answer.",
-                "content": {"application/json": {"schema": {"$ref": REF.format(model="Status")}}},
+                "description": "A check failed (store, schema or keys); the body names it.",
+                "content": {
+                    "application/json": {"schema": {"$ref": REF.format(model="Readiness")}}
+                },
             }
         item["security"] = []
     else:

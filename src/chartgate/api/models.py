@@ -209,9 +209,16 @@ class LedgerKeys(_Out):
 
 
 class Status(_Out):
-    """Liveness or readiness."""
+    """Liveness: the process answers."""
 
-    status: Literal["ok", "ready", "unavailable"]
+    status: Literal["ok"]
+
+
+class Readiness(_Out):
+    """Readiness: each check's verdict (``ok`` or a short word saying what is wrong)."""
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]
 
 
 class Coding(BaseModel):

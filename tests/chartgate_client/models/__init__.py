@@ -32,6 +32,9 @@ from .note_content_type import NoteContentType
 from .operation_outcome import OperationOutcome
 from .origin import Origin
 from .queued import Queued
+from .readiness import Readiness
+from .readiness_checks import ReadinessChecks
+from .readiness_status import ReadinessStatus
 from .rebase_body import RebaseBody
 from .rebase_body_baseline import RebaseBodyBaseline
 from .resolve_body import ResolveBody
@@ -40,7 +43,6 @@ from .resolved import Resolved
 from .retract_body import RetractBody
 from .retract_body_reason import RetractBodyReason
 from .status import Status
-from .status_status import StatusStatus
 from .validation import Validation
 from .version import Version
 from .version_edit import VersionEdit
@@ -81,6 +83,9 @@ __all__ = (
     "OperationOutcome",
     "Origin",
     "Queued",
+    "Readiness",
+    "ReadinessChecks",
+    "ReadinessStatus",
     "RebaseBody",
     "RebaseBodyBaseline",
     "ResolveBody",
@@ -89,7 +94,6 @@ __all__ = (
     "RetractBody",
     "RetractBodyReason",
     "Status",
-    "StatusStatus",
     "Validation",
     "Version",
     "VersionEdit",

@@ -8,7 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..models.status_status import StatusStatus
+from typing import Literal, cast
 
 
 
@@ -21,20 +21,20 @@ T = TypeVar("T", bound="Status")
 
 @_attrs_define
 class Status:
-    """ Liveness or readiness.
+    """ Liveness: the process answers.
 
         Attributes:
-            status (StatusStatus):
+            status (Literal['ok']):
      """
 
-    status: StatusStatus
+    status: Literal['ok']
 
 
 
 
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.value
+        status = self.status
 
 
         field_dict: dict[str, Any] = {}
@@ -50,10 +50,9 @@ class Status:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        status = StatusStatus(d.pop("status"))
-
-
-
+        status = cast(Literal['ok'] , d.pop("status"))
+        if status != 'ok':
+            raise ValueError(f"status must match const 'ok', got '{status}'")
 
         status = cls(
             status=status,

@@ -21,6 +21,7 @@ import structlog
 SECURITY_LOGGER: Final = "chartgate.security"
 AUTHN_FAILED: Final = "security.authn_failed"
 _PRINTABLE = re.compile(r"[^\x21-\x7e]")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _MAX_FIELD: Final = 200
 
 
@@ -29,6 +30,14 @@ def _printable(value: object) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     return _PRINTABLE.sub("?", value)[:_MAX_FIELD]
+
+
+def reason_code(message: str) -> str:
+    """The verifier's fixed message as a bounded code (``bad signature`` -> ``bad-signature``).
+
+    The code is what the operators' ``chartgate_auth_failures_total`` counts by.
+    """
+    return _NOT_SLUG.sub("-", message.lower()).strip("-")[:40].rstrip("-") or "unspecified"
 
 
 def unverified_claims(token: str | None) -> dict[str, Any]:
@@ -62,7 +71,7 @@ def record_authn_failure(
     claims = unverified_claims(token)
     structlog.get_logger(SECURITY_LOGGER).warning(
         AUTHN_FAILED,
-        reason=reason,
+        reason=reason_code(reason),
         issuer=_printable(claims.get("iss")),
         client=_printable(claims.get("client_id") or claims.get("azp")),
         peer=_printable(peer),

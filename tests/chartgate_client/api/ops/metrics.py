@@ -124,7 +124,7 @@ def sync_detailed(
 ) -> Response[OperationOutcome | str]:
     """ Metrics
 
-     Prometheus metrics (an admin's bearer token): route templates and status classes only.
+     Prometheus metrics (an admin's bearer token): no patient, user or draft in any label.
 
     Request counts and latencies by route say what a service is doing and how often it
     refuses; they are not for anyone on the network (``bearer_token_file`` in Prometheus).
@@ -160,7 +160,7 @@ def sync(
 ) -> OperationOutcome | str | None:
     """ Metrics
 
-     Prometheus metrics (an admin's bearer token): route templates and status classes only.
+     Prometheus metrics (an admin's bearer token): no patient, user or draft in any label.
 
     Request counts and latencies by route say what a service is doing and how often it
     refuses; they are not for anyone on the network (``bearer_token_file`` in Prometheus).
@@ -191,7 +191,7 @@ async def asyncio_detailed(
 ) -> Response[OperationOutcome | str]:
     """ Metrics
 
-     Prometheus metrics (an admin's bearer token): route templates and status classes only.
+     Prometheus metrics (an admin's bearer token): no patient, user or draft in any label.
 
     Request counts and latencies by route say what a service is doing and how often it
     refuses; they are not for anyone on the network (``bearer_token_file`` in Prometheus).
@@ -227,7 +227,7 @@ async def asyncio(
 ) -> OperationOutcome | str | None:
     """ Metrics
 
-     Prometheus metrics (an admin's bearer token): route templates and status classes only.
+     Prometheus metrics (an admin's bearer token): no patient, user or draft in any label.
 
     Request counts and latencies by route say what a service is doing and how often it
     refuses; they are not for anyone on the network (``bearer_token_file`` in Prometheus).

@@ -9,7 +9,7 @@ from ...types import Response, UNSET
 from ... import errors
 
 from ...models.operation_outcome import OperationOutcome
-from ...models.status import Status
+from ...models.readiness import Readiness
 from ...types import UNSET, Unset
 from typing import cast
 
@@ -41,9 +41,9 @@ def _get_kwargs(
 
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> OperationOutcome | Status | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> OperationOutcome | Readiness | None:
     if response.status_code == 200:
-        response_200 = Status.from_dict(response.json())
+        response_200 = Readiness.from_dict(response.json())
 
 
 
@@ -71,7 +71,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return response_431
 
     if response.status_code == 503:
-        response_503 = Status.from_dict(response.json())
+        response_503 = Readiness.from_dict(response.json())
 
 
 
@@ -83,7 +83,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[OperationOutcome | Status]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[OperationOutcome | Readiness]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -97,10 +97,10 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     x_request_id: str | Unset = UNSET,
 
-) -> Response[OperationOutcome | Status]:
+) -> Response[OperationOutcome | Readiness]:
     """ Readyz
 
-     The store answers.
+     The store answers at the current schema and the keys are readable.
 
     Args:
         x_request_id (str | Unset):
@@ -110,7 +110,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[OperationOutcome | Status]
+        Response[OperationOutcome | Readiness]
      """
 
 
@@ -130,10 +130,10 @@ def sync(
     client: AuthenticatedClient | Client,
     x_request_id: str | Unset = UNSET,
 
-) -> OperationOutcome | Status | None:
+) -> OperationOutcome | Readiness | None:
     """ Readyz
 
-     The store answers.
+     The store answers at the current schema and the keys are readable.
 
     Args:
         x_request_id (str | Unset):
@@ -143,7 +143,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        OperationOutcome | Status
+        OperationOutcome | Readiness
      """
 
 
@@ -158,10 +158,10 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     x_request_id: str | Unset = UNSET,
 
-) -> Response[OperationOutcome | Status]:
+) -> Response[OperationOutcome | Readiness]:
     """ Readyz
 
-     The store answers.
+     The store answers at the current schema and the keys are readable.
 
     Args:
         x_request_id (str | Unset):
@@ -171,7 +171,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[OperationOutcome | Status]
+        Response[OperationOutcome | Readiness]
      """
 
 
@@ -191,10 +191,10 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     x_request_id: str | Unset = UNSET,
 
-) -> OperationOutcome | Status | None:
+) -> OperationOutcome | Readiness | None:
     """ Readyz
 
-     The store answers.
+     The store answers at the current schema and the keys are readable.
 
     Args:
         x_request_id (str | Unset):
@@ -204,7 +204,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        OperationOutcome | Status
+        OperationOutcome | Readiness
      """
 
 

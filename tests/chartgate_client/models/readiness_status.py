@@ -1,7 +1,6 @@
 from enum import StrEnum
 
-class StatusStatus(StrEnum):
-    OK = "ok"
+class ReadinessStatus(StrEnum):
     READY = "ready"
     UNAVAILABLE = "unavailable"
 
