@@ -12,7 +12,7 @@ MEDPLUM := tests/ehr_medplum
 OIDC_IDP := tests/idp_oidc_provider
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help install demo test test-second-python test-fast lint format bench clean services
+.PHONY: help install demo test test-second-python test-fast lint format bench clean services client
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,17 @@ test-second-python: $(STAMP) ## Unit and CLI tests on a second supported Python 
 
 test-fast: $(STAMP) ## Unit tests only (no sockets)
 	$(VENV)/bin/pytest tests/unit -q
+
+# openapi-python-client pins typer<0.28 while chartgate's CLI pins a newer typer: it gets a venv
+# of its own, used only to regenerate tests/chartgate_client.
+CLIENT_VENV := .venv-client
+client: $(STAMP) ## Regenerate the typed API client in tests/chartgate_client from /openapi.json
+	test -x $(CLIENT_VENV)/bin/openapi-python-client || { $(PYTHON) -m venv $(CLIENT_VENV) && $(CLIENT_VENV)/bin/pip install --quiet openapi-python-client==0.29.1; }
+	mkdir -p test-output
+	$(PY) scripts/openapi.py > test-output/openapi.json
+	$(CLIENT_VENV)/bin/openapi-python-client generate --path test-output/openapi.json --meta none \
+		--output-path tests/chartgate_client --overwrite --fail-on-warning --config tests/chartgate_client.yaml
+	sha256sum test-output/openapi.json | cut -d' ' -f1 > tests/chartgate_client/OPENAPI_SHA256
 
 lint: $(STAMP) ## ruff, mypy --strict and import-linter (the layer rule)
 	$(VENV)/bin/ruff check src tests

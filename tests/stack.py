@@ -65,6 +65,13 @@ class Stack:
         """Authorization header of a scribe."""
         return {"Authorization": f"Bearer {self.scribe_token(**overrides)}"}
 
+    def as_admin(self) -> dict[str, str]:
+        """Authorization header of the tenant's admin (e.g. for ``/metrics``)."""
+        token = self.sandbox.idp.mint(
+            subject="admin-test", scopes=["openid", "chartgate/admin"], tenant=self.tenant
+        )
+        return {"Authorization": f"Bearer {token}"}
+
     def as_clinician(self, **overrides: Any) -> dict[str, str]:
         """Authorization header of a clinician."""
         return {"Authorization": f"Bearer {self.clinician_token(**overrides)}"}

@@ -63,26 +63,38 @@ from chartgate.settings import Settings
 
 
 def tenant_access(settings: Settings) -> dict[str, TenantAccess]:
-    """Each tenant's step-up rule (its own or the global one) and care-team grants."""
-    return {
-        tenant.id: TenantAccess(
-            step_up_acr=tenant.step_up_acr or settings.step_up_acr,
-            step_up_max_age=timedelta(
-                seconds=tenant.step_up_max_age_seconds or settings.step_up_max_age_seconds
-            ),
-            grants=tuple(
+    """Each tenant's step-up rule (its own or the global one), care-team grants and EHR base.
+
+    A grant is pinned to the issuer that vouches for its practitioner: the one it names, or
+    the tenant's only issuer; a tenant with several issuers must name one per grant.
+    """
+    access = {}
+    for tenant in settings.tenants:
+        grants = []
+        for grant in tenant.care_team_grants:
+            issuer = grant.issuer or (tenant.issuers[0] if len(tenant.issuers) == 1 else None)
+            if issuer is None or issuer not in tenant.issuers:
+                msg = f"tenant {tenant.id}: a care-team grant must name one of its issuers"
+                raise ValueError(msg)
+            grants.append(
                 EncounterGrant(
                     fhir_user=grant.fhir_user,
                     encounters=frozenset(grant.encounters),
                     patients=frozenset(grant.patients),
                     subject=grant.subject,
                     expires_at=grant.expires_at,
+                    issuer=issuer,
                 )
-                for grant in tenant.care_team_grants
+            )
+        access[tenant.id] = TenantAccess(
+            step_up_acr=tenant.step_up_acr or settings.step_up_acr,
+            step_up_max_age=timedelta(
+                seconds=tenant.step_up_max_age_seconds or settings.step_up_max_age_seconds
             ),
+            grants=tuple(grants),
+            ehr_base=tenant.ehr.base_url,
         )
-        for tenant in settings.tenants
-    }
+    return access
 
 
 def load_policy(path: str | None) -> LoadedPolicy:

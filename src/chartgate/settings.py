@@ -60,6 +60,8 @@ class CareTeamGrant(BaseModel):
 
     fhir_user: str = Field(pattern=r"^(?:.*/)?Practitioner/[A-Za-z0-9\-.]{1,64}$")
     subject: str | None = None
+    # The issuer vouching for the practitioner (default: the tenant's only issuer).
+    issuer: str | None = None
     encounters: list[str] = Field(default_factory=list)
     patients: list[str] = Field(default_factory=list)
     expires_at: datetime | None = None

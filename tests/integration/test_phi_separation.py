@@ -94,7 +94,7 @@ def test_a_story_with_failures_leaves_no_phi_in_logs_or_metrics(
     del logs_as_in_production
     with running_stack(f"sqlite:///{tmp_path / 'cg.sqlite3'}", tmp_path) as stack:
         tokens = story_with_failures(stack)
-        metrics = stack.api.get("/metrics")
+        metrics = stack.api.get("/metrics", headers=stack.as_admin())
         assert metrics.status_code == 200
     captured = capfd.readouterr()
     assert_clean(captured.out + captured.err, tokens=tokens)

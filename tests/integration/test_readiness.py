@@ -102,7 +102,7 @@ def test_refused_submissions_are_counted_by_rule(tmp_path: Path) -> None:
     with running_stack(f"sqlite:///{tmp_path / 'cg.sqlite3'}", tmp_path) as stack:
         refused = stack.api.post("/v1/drafts", json=body, headers=stack.as_scribe())
         assert refused.status_code == 422, refused.text
-        metrics = stack.api.get("/metrics").text
+        metrics = stack.api.get("/metrics", headers=stack.as_admin()).text  # admin only (issue 12)
     counted = [
         line for line in metrics.splitlines() if line.startswith("chartgate_policy_refusals_total{")
     ]

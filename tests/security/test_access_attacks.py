@@ -19,6 +19,7 @@ from security.conftest import (
     GRANTED_PRACTITIONER,
     TENANT_A,
     TwoTenants,
+    random_id,
     refused,
     unchanged_world,
 )
@@ -198,10 +199,23 @@ def draft_call(stack: TwoTenants, draft: str, verb: str, headers: dict[str, str]
 def test_encounters_outside_launch_context_and_grants_are_refused(
     two_tenants: TwoTenants, name: str
 ) -> None:
-    """Encounter binding: launch context or a care-team grant must cover the draft (403)."""
+    """Encounter binding: outside it a draft answers 404 exactly as an unknown id would.
+
+    SMART scopes that do not allow the write stay a 403: the draft is visible to the caller.
+    """
     draft, verb, claims = ENCOUNTER_ATTACKS[name]
     headers = two_tenants.bearer(two_tenants.clinician_token(**claims))
-    refused(draft_call(two_tenants, draft, verb, headers), 403)
+    if name.startswith("smart-scopes"):
+        refused(draft_call(two_tenants, draft, verb, headers), 403)
+        return
+    body = refused(draft_call(two_tenants, draft, verb, headers), 404)
+    real = getattr(two_tenants.drafts, draft)
+    setattr(two_tenants.drafts, draft, random_id())
+    try:
+        unknown = refused(draft_call(two_tenants, draft, verb, headers), 404)
+    finally:
+        setattr(two_tenants.drafts, draft, real)
+    assert body == unknown
 
 
 def test_a_care_team_grant_lets_its_practitioner_approve(two_tenants: TwoTenants) -> None:
@@ -238,7 +252,7 @@ def test_a_replayed_approval_of_an_approved_draft_is_refused(two_tenants: TwoTen
     assert first.status_code == 202, first.text
     with unchanged_world(two_tenants):
         refused(two_tenants.approve(draft, token, 1, **{"Idempotency-Key": "second-key"}), 409)
-        replay = two_tenants.approve(draft, token, 1, **{"Idempotency-Key": "first-approval"})
-        assert replay.status_code == 202
-        assert replay.headers["Idempotent-Replayed"] == "true"
-        assert replay.json() == first.json()
+    replay = two_tenants.approve(draft, token, 1, **{"Idempotency-Key": "first-approval"})
+    assert replay.status_code == 202
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()

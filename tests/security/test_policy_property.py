@@ -5,7 +5,7 @@ The oracle below is written from issue 4's rules, not from chartgate's code:
 * only a scribe submits; every other draft verb is a clinician's;
 * another tenant's draft does not exist for you (404);
 * a clinician acts only on an encounter named by its launch context (encounter, and patient
-  when present) or by a care-team grant of its tenant (403 otherwise);
+  when present) or by a care-team grant of its tenant (404 otherwise, as for an unknown id);
 * SMART scopes that speak about DocumentReference must allow the write (c to approve, u to
   finalize);
 * approve needs a second factor in ``amr``; finalize also a recent ``auth_time`` (5 min) and
@@ -69,7 +69,7 @@ def oracle(p: Principal, action: str, d: DraftSpec, now: datetime) -> str:  # no
     )
     by_grant = d.tenant == A and p.fhir_user == GRANTEE and d.encounter == GRANTED_ENCOUNTER
     if not (by_launch or by_grant):
-        return "forbidden"
+        return "not_found"  # no existence oracle: answered as an unknown id
     if action in {"approve", "finalize"}:
         needed = "c" if action == "approve" else "u"
         if p.note_permissions is not None and needed not in p.note_permissions:
@@ -158,6 +158,7 @@ def principal_from(raw: tuple[object, ...], now: datetime) -> Principal:
         acr=acr,  # type: ignore[arg-type]
         auth_time=None if age is None else now - timedelta(seconds=age),  # type: ignore[operator]
         note_permissions=perms,  # type: ignore[arg-type]
+        issuer=f"https://idp.{tenant}.example",
     )
 
 

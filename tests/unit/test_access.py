@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chartgate.domain.access import EncounterGrant, binding_basis, launch_covers
-from chartgate.domain.errors import Forbidden
+from chartgate.domain.errors import Forbidden, NotFound
 from chartgate.domain.principal import Principal, Role
 from chartgate.service import authz
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 PATIENT = "Patient/pat-001"
 ENCOUNTER = "Encounter/enc-001"
+ISSUER = "https://idp.clinic-a.example"
+BASE = "https://ehr/R4"
 
 
 def clinician(**overrides) -> Principal:
@@ -24,6 +26,7 @@ def clinician(**overrides) -> Principal:
         "fhir_user": "Practitioner/prac-001",
         "amr": ("pwd", "otp"),
         "auth_time": NOW,
+        "issuer": ISSUER,
     }
     fields.update(overrides)
     return Principal(**fields)
@@ -31,7 +34,7 @@ def clinician(**overrides) -> Principal:
 
 def test_a_clinician_without_launch_context_or_grant_is_refused():
     """No launch context and no grant means no access, whatever the role scope says."""
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         authz.require_encounter(clinician(), ENCOUNTER, patient=PATIENT, now=NOW)
 
 
@@ -41,12 +44,13 @@ def test_a_clinician_without_launch_context_or_grant_is_refused():
 def test_the_launch_encounter_covers_its_draft(launch):
     """The launch encounter, in any of its spellings, covers the draft of that encounter."""
     principal = clinician(launch_encounter=launch, launch_patient="pat-001")
-    assert authz.require_encounter(principal, ENCOUNTER, patient=PATIENT, now=NOW) == "launch"
+    basis = authz.require_encounter(principal, ENCOUNTER, patient=PATIENT, now=NOW, base=BASE)
+    assert basis == "launch"
 
 
 def test_another_launch_encounter_is_refused():
     """A launch context on another encounter does not cover the draft."""
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         authz.require_encounter(
             clinician(launch_encounter="enc-002"), ENCOUNTER, patient=PATIENT, now=NOW
         )
@@ -68,8 +72,12 @@ def test_a_patient_only_launch_does_not_cover_an_encounter():
 
 def test_a_care_team_grant_covers_its_encounters_and_patients():
     """A grant to this practitioner for the encounter, or for the patient, covers the draft."""
-    by_encounter = EncounterGrant("Practitioner/prac-001", encounters=frozenset({"enc-001"}))
-    by_patient = EncounterGrant("Practitioner/prac-001", patients=frozenset({"Patient/pat-001"}))
+    by_encounter = EncounterGrant(
+        "Practitioner/prac-001", encounters=frozenset({"enc-001"}), issuer=ISSUER
+    )
+    by_patient = EncounterGrant(
+        "Practitioner/prac-001", patients=frozenset({"Patient/pat-001"}), issuer=ISSUER
+    )
     for grant in (by_encounter, by_patient):
         basis = authz.require_encounter(
             clinician(), ENCOUNTER, patient=PATIENT, grants=(grant,), now=NOW
@@ -80,26 +88,48 @@ def test_a_care_team_grant_covers_its_encounters_and_patients():
 @pytest.mark.parametrize(
     "grant",
     [
-        EncounterGrant("Practitioner/prac-002", encounters=frozenset({"enc-001"})),
-        EncounterGrant("Practitioner/prac-001", encounters=frozenset({"enc-002"})),
-        EncounterGrant("Practitioner/prac-001", patients=frozenset({"pat-002"})),
+        EncounterGrant("Practitioner/prac-002", encounters=frozenset({"enc-001"}), issuer=ISSUER),
+        EncounterGrant("Practitioner/prac-001", encounters=frozenset({"enc-002"}), issuer=ISSUER),
+        EncounterGrant("Practitioner/prac-001", patients=frozenset({"pat-002"}), issuer=ISSUER),
         EncounterGrant(
-            "Practitioner/prac-001", encounters=frozenset({"enc-001"}), subject="someone-else"
+            "Practitioner/prac-001",
+            encounters=frozenset({"enc-001"}),
+            subject="someone-else",
+            issuer=ISSUER,
         ),
-        EncounterGrant("Practitioner/prac-001", encounters=frozenset({"enc-001"}), expires_at=NOW),
+        EncounterGrant(
+            "Practitioner/prac-001",
+            encounters=frozenset({"enc-001"}),
+            expires_at=NOW,
+            issuer=ISSUER,
+        ),
+        EncounterGrant(
+            "Practitioner/prac-001", encounters=frozenset({"enc-001"}), issuer="https://idp.other"
+        ),
+        EncounterGrant("Practitioner/prac-001", encounters=frozenset({"enc-001"})),
     ],
-    ids=["other-practitioner", "other-encounter", "other-patient", "other-login", "expired"],
+    ids=[
+        "other-practitioner",
+        "other-encounter",
+        "other-patient",
+        "other-login",
+        "expired",
+        "other-issuer",
+        "no-issuer",
+    ],
 )
 def test_a_grant_that_does_not_name_this_draft_is_refused(grant):
     """Grants bind practitioner, optional login, encounter or patient, and expiry."""
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         authz.require_encounter(clinician(), ENCOUNTER, patient=PATIENT, grants=(grant,), now=NOW)
 
 
 def test_grants_are_ignored_without_a_clock():
     """A caller that gives no time cannot rely on grants (they can expire)."""
-    grant = EncounterGrant("Practitioner/prac-001", encounters=frozenset({"enc-001"}))
-    with pytest.raises(Forbidden):
+    grant = EncounterGrant(
+        "Practitioner/prac-001", encounters=frozenset({"enc-001"}), issuer=ISSUER
+    )
+    with pytest.raises(NotFound):
         authz.require_encounter(clinician(), ENCOUNTER, grants=(grant,))
 
 

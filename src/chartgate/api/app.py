@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from chartgate import __version__
-from chartgate.api import errors
+from chartgate.api import contract, errors
+from chartgate.api.guard import RequestGuard
 from chartgate.api.routes import audit, drafts, ops
 from chartgate.bootstrap import Application, observe
 from chartgate.domain.errors import ChartgateError
@@ -18,11 +19,20 @@ from chartgate.web import routes as reviewer
 
 
 def create_app(application: Application) -> FastAPI:
-    """Build the HTTP API; every route under /v1 authenticates."""
+    """Build the HTTP API; every route under /v1 authenticates.
+
+    No interactive docs (``/docs``, ``/redoc``): they load scripts from a CDN. The contract
+    is ``/openapi.json``; open it in any OpenAPI viewer or generate a client from it.
+    """
     app = FastAPI(
         title="chartgate",
         version=__version__,
         description="Safe, approved, exactly-once write-back of AI-scribe notes to FHIR R4.",
+        docs_url=None,
+        redoc_url=None,
+        # Operation ids are the route functions' names (submit_draft, approve, ...): what a
+        # generated client calls its functions.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.chartgate = application
     app.state.metrics = observe(application)
@@ -32,6 +42,7 @@ def create_app(application: Application) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(audit.router)
     reviewer.install(app, application)  # the reviewer page, /review (issue 7)
+    contract.install(app)  # /openapi.json: request and answer models, errors, bearer scheme
     application.tracing.instrument_app(app)  # only when an exporter is configured
 
     @app.middleware("http")
@@ -62,6 +73,8 @@ def create_app(application: Application) -> FastAPI:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    # Outermost: size limits on headers and bodies before any route (or form parser) runs.
+    app.add_middleware(RequestGuard, max_body_bytes=application.settings.max_body_bytes)
     return app
 
 

@@ -8,10 +8,12 @@ import re
 import uuid
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 
+from chartgate.adapters.identity.failures import record_authn_failure
 from chartgate.bootstrap import Application
 from chartgate.domain.errors import AuthError, InputError, MissingCredentials, PayloadTooLarge
 from chartgate.domain.principal import Principal
@@ -19,6 +21,9 @@ from chartgate.service.handlers import RequestMeta
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_\-:.]{1,200}$")
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?([0-9]{1,9})"?\s*$')
+ID_PATTERN = r"^[A-Za-z0-9\-]{1,64}$"
+"""Draft and write-back ids (UUIDs, or any id an operator imported): what a path may name."""
+JSON_TYPES = frozenset({"application/json", "application/fhir+json"})
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,30 +34,66 @@ def application(request: Request) -> Application:
     return app
 
 
-def principal(request: Request, app: Annotated[Application, Depends(application)]) -> Principal:
-    """Verify the bearer token; the tenant comes from the token, never the URL or body."""
-    header = request.headers.get("authorization")
+def request_id(request: Request) -> str:
+    """The caller's X-Request-Id when well formed, else a new one (echoed in the answer)."""
+    known: str | None = getattr(request.state, "request_id", None)
+    if known is None:
+        incoming = request.headers.get("x-request-id")
+        known = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
+        request.state.request_id = known
+    return known
+
+
+def _bearer(header: str | None) -> str | None:
+    """The token of ``Authorization: Bearer <token>``, or None."""
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _refuse_header(header: str | None) -> None:
+    """No usable bearer token: 401 with the challenge RFC 6750 asks for."""
     if header is None:
         raise MissingCredentials("a bearer token is required", expression="Authorization")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("a bearer token is required", expression="Authorization")
-    verified = app.authenticate(token.strip())
+    raise AuthError("a bearer token is required", expression="Authorization")
+
+
+def principal(request: Request, app: Annotated[Application, Depends(application)]) -> Principal:
+    """Verify the bearer token; the tenant comes from the token, never the URL or body.
+
+    Every refusal is recorded as a security event (never the token), see ``failures``.
+    """
+    token = _bearer(request.headers.get("authorization"))
+    try:
+        if token is None:
+            _refuse_header(request.headers.get("authorization"))
+        verified = app.authenticate(str(token))
+    except AuthError as error:
+        record_authn_failure(
+            reason=error.message,
+            token=token,
+            request_id=request_id(request),
+            route=getattr(request.scope.get("route"), "path", "unmatched"),
+            method=request.method,
+            peer=request.client.host if request.client else None,
+        )
+        raise
     request.state.principal = verified  # so a refusal can be recorded in its tenant's ledger
     return verified
 
 
 def request_meta(request: Request) -> RequestMeta:
-    """The caller's X-Request-Id when well formed, else a new one (echoed in the answer)."""
-    incoming = request.headers.get("x-request-id")
-    request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
-    request.state.request_id = request_id
-    return RequestMeta(request_id=request_id)
+    """The request's id, for the audit trail."""
+    return RequestMeta(request_id=request_id(request))
 
 
 async def raw_body(request: Request, app: Annotated[Application, Depends(application)]) -> bytes:
     """Read the body, refusing anything over ``max_body_bytes`` before it is all in memory."""
     limit = app.settings.max_body_bytes
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media not in JSON_TYPES:
+        raise HTTPException(415, "send JSON: application/json or application/fhir+json")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body is over the {limit}-byte limit", expression="body")
@@ -120,3 +161,5 @@ AppDep = Annotated[Application, Depends(application)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 MetaDep = Annotated[RequestMeta, Depends(request_meta)]
 BodyDep = Annotated[bytes, Depends(raw_body)]
+DraftId = Annotated[str, Path(pattern=ID_PATTERN, description="A draft id.")]
+WritebackId = Annotated[str, Path(pattern=ID_PATTERN, description="A write-back id.")]

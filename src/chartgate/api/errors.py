@@ -1,4 +1,4 @@
-"""The ONE error table: exception -> HTTP status -> OperationOutcome issue code.
+"""Errors as FHIR OperationOutcome, from the one table in ``service/error_table.py``.
 
 Routes never build error responses themselves; they raise domain errors and this module
 shapes them as FHIR OperationOutcome (http://hl7.org/fhir/R4/operationoutcome.html) with
@@ -8,6 +8,7 @@ codes from http://hl7.org/fhir/R4/valueset-issue-type.html. Messages carry no PH
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,29 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chartgate.domain import errors as e
 from chartgate.domain.findings import FINDING_SYSTEM
 from chartgate.domain.validation import submission_finding_code
-from chartgate.service.authz import StepUpRequired
+from chartgate.service.authz import OutsideBinding, StepUpRequired
+from chartgate.service.error_table import status_and_code
 
 FHIR_JSON = "application/fhir+json"
-
-# Most specific first: the first matching row wins.
-ERROR_TABLE: tuple[tuple[type[e.ChartgateError], int, str], ...] = (
-    (StepUpRequired, 401, "login"),
-    (e.Forbidden, 403, "forbidden"),
-    (e.AuthError, 401, "login"),
-    (e.PolicyDenied, 403, "business-rule"),
-    (e.PayloadTooLarge, 413, "too-costly"),
-    (e.IdempotencyMismatch, 422, "conflict"),
-    (e.PolicyFileError, 422, "invalid"),
-    (e.ValidationFailed, 422, "invalid"),  # one issue per finding, see findings_outcome
-    (e.InputError, 422, "invalid"),
-    (e.NotFound, 404, "not-found"),
-    (e.VersionMismatch, 412, "conflict"),
-    (e.IdempotencyInFlight, 409, "conflict"),
-    (e.StateConflict, 409, "business-rule"),
-    (e.IntegrityError, 409, "conflict"),
-    (e.EhrError, 502, "transient"),
-    (e.StoreUnavailable, 503, "transient"),
-)
 
 
 def operation_outcome(
@@ -65,10 +47,10 @@ def status_and_outcome(error: e.ChartgateError) -> tuple[int, dict[str, Any]]:
     """Look ``error`` up in the table."""
     if isinstance(error, e.ValidationFailed):
         return 422, findings_outcome(error)
-    for kind, status, code in ERROR_TABLE:
-        if isinstance(error, kind):
-            return status, operation_outcome(code, error.message, expression=error.expression)
-    return 500, operation_outcome("exception", "internal error")
+    status, code = status_and_code(error)
+    if status == 500:  # noqa: PLR2004 - never echo what we did not expect
+        return 500, operation_outcome("exception", "internal error")
+    return status, operation_outcome(code, error.message, expression=error.expression)
 
 
 def headers_for(error: e.ChartgateError) -> dict[str, str]:
@@ -121,18 +103,38 @@ def record_refusal(request: Request, error: e.ChartgateError, status: int) -> No
         logging.getLogger(__name__).exception("could not record a refusal in the ledger")
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API serves at this path (RFC 9110 15.5.6 ``Allow``).
+
+    Starlette's own ``Allow`` names only the first route that matched the path; the
+    published contract knows them all.
+    """
+    methods: set[str] = set()
+    for template, item in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods.update(method.upper() for method in item)
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into an OperationOutcome."""
 
     async def _domain(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, e.ChartgateError)
         response = error_response(exc)
-        if isinstance(exc, e.Forbidden):
+        if isinstance(exc, e.Forbidden | OutsideBinding):
             await run_in_threadpool(record_refusal, request, exc, response.status_code)
         return response
 
     async def _validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        if exc.errors() and all(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+            # A malformed id names nothing: answered as an unknown id, never echoed.
+            return JSONResponse(
+                operation_outcome("not-found", "not found", expression="id"),
+                status_code=404,
+                media_type=FHIR_JSON,
+            )
         issues = []
         for err in exc.errors()[:20]:
             location = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
@@ -155,15 +157,23 @@ def install(app: FastAPI) -> None:
             media_type=FHIR_JSON,
         )
 
-    async def _http(_: Request, exc: Exception) -> JSONResponse:
+    async def _http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not-found", 405: "not-supported", 413: "too-costly"}.get(
-            exc.status_code, "processing"
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # noqa: PLR2004 - Allow names every route of this path
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+        code = {
+            404: "not-found",
+            405: "not-supported",
+            413: "too-costly",
+            415: "not-supported",
+            431: "too-costly",
+        }.get(exc.status_code, "processing")
         return JSONResponse(
             operation_outcome(code, str(exc.detail)),
             status_code=exc.status_code,
             media_type=FHIR_JSON,
+            headers=headers,
         )
 
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -12,6 +12,7 @@ No launch context and no grant means no access, whatever the role scope says.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, Literal
@@ -23,19 +24,48 @@ STEP_UP_MAX_AGE: Final = timedelta(minutes=5)
 Basis = Literal["launch", "grant"]
 
 
-def _reference(kind: str, value: str) -> str:
-    """``enc-1`` and ``Encounter/enc-1`` name the same encounter; a URL keeps its tail."""
-    tail = value.rstrip("/").split("/")
-    if len(tail) >= 2 and tail[-2] == kind:  # noqa: PLR2004 - Type/id
-        return f"{kind}/{tail[-1]}"
-    return f"{kind}/{value}"
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def canonical_reference(kind: str, value: str, *, base: str | None = None) -> str | None:
+    """``kind/id`` when ``value`` names a ``kind`` on the tenant's EHR, else None.
+
+    ``enc-1``, ``Encounter/enc-1`` and ``<base>/Encounter/enc-1`` name the same encounter.
+    Anything else names nothing we can compare: an absolute URL on another server, a path
+    with more segments (``enc-2/../Encounter/enc-1``), an id of only dots, another type.
+    Whole references are compared, never their last segments.
+    """
+    if base is not None and "://" in value:
+        prefix = base.rstrip("/") + "/"
+        if not value.startswith(prefix):
+            return None
+        value = value[len(prefix) :]
+    parts = value.split("/")
+    if len(parts) == 1:
+        parts = [kind, parts[0]]
+    if len(parts) != 2 or parts[0] != kind:  # noqa: PLR2004 - Type/id
+        return None
+    ident = parts[1]
+    if not _FHIR_ID.fullmatch(ident) or not ident.strip("."):
+        return None
+    return f"{kind}/{ident}"
+
+
+def _same(kind: str, left: str | None, right: str | None, base: str | None) -> bool:
+    """Both name the same ``kind`` on the tenant's EHR (two unreadable references never match)."""
+    if left is None or right is None:
+        return False
+    ours = canonical_reference(kind, left, base=base)
+    return ours is not None and ours == canonical_reference(kind, right, base=base)
 
 
 @dataclass(frozen=True, slots=True)
 class EncounterGrant:
     """An operator's explicit grant: one practitioner, some encounters and/or patients.
 
-    ``subject`` (optional) pins the grant to one login as well as to the ``fhirUser``;
+    ``issuer`` pins the grant to the identity provider that vouches for the practitioner
+    (bootstrap fills in the tenant's only issuer; a tenant with several must name one);
+    ``subject`` (optional) pins it to one login as well as to the ``fhirUser``;
     ``expires_at`` (optional) ends it.
     """
 
@@ -44,38 +74,40 @@ class EncounterGrant:
     patients: frozenset[str] = frozenset()
     subject: str | None = None
     expires_at: datetime | None = None
+    issuer: str | None = None
 
-    def covers(self, principal: Principal, *, patient: str, encounter: str, now: datetime) -> bool:
+    def covers(
+        self,
+        principal: Principal,
+        *,
+        patient: str,
+        encounter: str,
+        now: datetime,
+        base: str | None = None,
+    ) -> bool:
         """True when this grant lets ``principal`` act on the draft of ``encounter``."""
-        if principal.fhir_user is None or not _same_practitioner(self.fhir_user, principal):
+        if not _same("Practitioner", self.fhir_user, principal.fhir_user, base):
+            return False
+        if self.issuer is None or self.issuer != principal.issuer:
             return False
         if self.subject is not None and self.subject != principal.subject:
             return False
         if self.expires_at is not None and now >= self.expires_at:
             return False
-        encounters = {_reference("Encounter", e) for e in self.encounters}
-        patients = {_reference("Patient", p) for p in self.patients}
-        return (
-            _reference("Encounter", encounter) in encounters
-            or _reference("Patient", patient) in patients
+        return any(_same("Encounter", e, encounter, base) for e in self.encounters) or any(
+            _same("Patient", p, patient, base) for p in self.patients
         )
 
 
-def _same_practitioner(granted: str, principal: Principal) -> bool:
-    return _reference("Practitioner", granted) == _reference(
-        "Practitioner", principal.fhir_user or ""
-    )
-
-
-def launch_covers(principal: Principal, *, patient: str, encounter: str) -> bool:
+def launch_covers(
+    principal: Principal, *, patient: str, encounter: str, base: str | None = None
+) -> bool:
     """True when the token's launch context names this encounter (and patient, if any)."""
-    if principal.launch_encounter is None:
+    if not _same("Encounter", principal.launch_encounter, encounter, base):
         return False
-    if _reference("Encounter", principal.launch_encounter) != _reference("Encounter", encounter):
-        return False
-    return principal.launch_patient is None or _reference(
-        "Patient", principal.launch_patient
-    ) == _reference("Patient", patient)
+    return principal.launch_patient is None or _same(
+        "Patient", principal.launch_patient, patient, base
+    )
 
 
 def binding_basis(
@@ -85,11 +117,18 @@ def binding_basis(
     encounter: str,
     grants: tuple[EncounterGrant, ...],
     now: datetime,
+    base: str | None = None,
 ) -> Basis | None:
-    """What lets the principal act on this encounter: its launch context, a grant, or nothing."""
-    if launch_covers(principal, patient=patient, encounter=encounter):
+    """What lets the principal act on this encounter: its launch context, a grant, or nothing.
+
+    ``base`` is the tenant's FHIR base URL: an absolute reference counts only on it.
+    """
+    if launch_covers(principal, patient=patient, encounter=encounter, base=base):
         return "launch"
-    if any(g.covers(principal, patient=patient, encounter=encounter, now=now) for g in grants):
+    if any(
+        g.covers(principal, patient=patient, encounter=encounter, now=now, base=base)
+        for g in grants
+    ):
         return "grant"
     return None
 
@@ -101,3 +140,4 @@ class TenantAccess:
     step_up_acr: str | None = None
     step_up_max_age: timedelta = STEP_UP_MAX_AGE
     grants: tuple[EncounterGrant, ...] = field(default_factory=tuple)
+    ehr_base: str | None = None  # the tenant's FHIR base: absolute references must be on it

@@ -44,6 +44,8 @@ class EventType(StrEnum):
     WRITEBACK_RESOLVED = "writeback.resolved"  # a person decided a parked write-back
     AUTHN_FAILED = "security.authn_failed"
     AUTHZ_DENIED = "security.authz_denied"
+    WRITEBACK_VIEWED = "writeback.viewed"  # a write-back's status was read (API)
+    REQUEST_REPLAYED = "request.replayed"  # a stored Idempotency-Key answer was replayed
     AUDIT_READ = "audit.read"
     POLICY_LOADED = "policy.loaded"
     KEY_CREATED = "key.created"

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 REFERENCE_ID = r"[A-Za-z0-9\-\.]{1,64}"
 """FHIR id grammar (http://hl7.org/fhir/R4/datatypes.html#id)."""
 
+LABEL = r"^[^\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]+$"
+"""A name or label: no control characters (NUL included) and no bidi overrides or marks."""
+
 LOINC_CODE = r"^[0-9]{1,7}-[0-9]$"
 MAX_NOTE_CHARS = 200_000
 MAX_RESOURCES = 50
@@ -53,15 +56,15 @@ class _Strict(BaseModel):
 class ModelRef(_Strict):
     """The AI model that produced the draft."""
 
-    name: str = Field(min_length=1, max_length=200)
-    version: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200, pattern=LABEL)
+    version: str = Field(min_length=1, max_length=100, pattern=LABEL)
 
 
 class Origin(_Strict):
     """Where the draft came from: model, prompt template and the transcript's hash."""
 
     model: ModelRef
-    prompt_template: str = Field(min_length=1, max_length=200)
+    prompt_template: str = Field(min_length=1, max_length=200, pattern=LABEL)
     transcript_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     generated_at: datetime
 
@@ -70,7 +73,7 @@ class Note(_Strict):
     """The narrative note: LOINC type, title, content type and text."""
 
     type: str = Field(pattern=LOINC_CODE)
-    title: str = Field(min_length=1, max_length=300)
+    title: str = Field(min_length=1, max_length=300, pattern=LABEL)
     content_type: Literal["text/plain", "text/markdown"] = "text/plain"
     text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chartgate.domain.access import STEP_UP_MAX_AGE, Basis, EncounterGrant, binding_basis
-from chartgate.domain.errors import Forbidden
+from chartgate.domain.errors import Forbidden, NotFound
 from chartgate.domain.principal import Principal, Role
+
+AUTH_TIME_SKEW = timedelta(seconds=60)
+"""How far in the future an ``auth_time`` may lie (clock skew) before it proves nothing."""
 
 SECOND_FACTORS = frozenset({"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "iris", "sc", "pop"})
 """RFC 8176 ``amr`` values that show a factor beyond a password (``mfa`` says it outright)."""
 
 __all__ = [
+    "AUTH_TIME_SKEW",
     "SECOND_FACTORS",
     "STEP_UP_MAX_AGE",
+    "OutsideBinding",
     "StepUpRequired",
     "require_encounter",
     "require_mfa",
@@ -36,6 +41,17 @@ class StepUpRequired(Forbidden):
         self.acr_values = acr_values
 
 
+class OutsideBinding(NotFound):
+    """A draft outside the caller's launch context and grants: answered exactly as a missing one.
+
+    A 403 here would tell a clinician that a draft id exists in another encounter of the
+    tenant (an existence oracle); the refusal is still recorded in the tenant's ledger.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, expression="id")
+
+
 def require_role(principal: Principal, *roles: Role) -> None:
     """Refuse principals whose role is not one of ``roles``."""
     if principal.role not in roles:
@@ -50,11 +66,15 @@ def require_encounter(
     patient: str | None = None,
     grants: tuple[EncounterGrant, ...] = (),
     now: datetime | None = None,
+    base: str | None = None,
+    missing: str = "draft not found",
 ) -> Basis:
     """A clinician acts only on an encounter its launch context or a care-team grant covers.
 
     No launch context and no grant means no access (ADR 0011). Returns what allowed it, for
     the audit trail. Grants are only considered when ``now`` is given (they can expire).
+    ``base`` is the tenant's FHIR base URL (absolute references count only on it). The
+    refusal is ``OutsideBinding``, a 404 with the ``missing`` message an unknown id gets.
     """
     basis = binding_basis(
         principal,
@@ -62,12 +82,10 @@ def require_encounter(
         encounter=encounter,
         grants=grants if now is not None else (),
         now=now or datetime.max.replace(tzinfo=UTC),
+        base=base,
     )
     if basis is None:
-        raise Forbidden(
-            "the draft's encounter is outside your launch context and care-team grants",
-            expression="Authorization",
-        )
+        raise OutsideBinding(missing)
     return basis
 
 
@@ -93,7 +111,12 @@ def require_recent_auth(
 ) -> None:
     """Finalize, retract and step-up actions need a fresh authentication at the right level."""
     require_mfa(principal)
-    too_old = principal.auth_time is None or now - principal.auth_time > max_age
+    # An auth_time in the future (beyond clock skew) proves no recent sign-in: refuse it too.
+    too_old = (
+        principal.auth_time is None
+        or now - principal.auth_time > max_age
+        or principal.auth_time - now > AUTH_TIME_SKEW
+    )
     wrong_level = acr is not None and principal.acr != acr
     if too_old or wrong_level:
         raise StepUpRequired(

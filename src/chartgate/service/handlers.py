@@ -43,6 +43,8 @@ from chartgate.service.ports import (
 )
 from chartgate.service.validation import DraftValidator, Preview
 
+WRITEBACK_MISSING = "write-back not found"  # the store's message for an unknown write-back id
+
 
 @dataclass(frozen=True, slots=True)
 class RequestMeta:
@@ -385,7 +387,7 @@ class Handlers:
         with self._uow() as uow:
             chart = uow.writebacks.get(principal.tenant, writeback_id)
             draft = uow.drafts.get(principal.tenant, chart.draft_id, for_update=True)
-            self._bind(principal, draft)
+            self._bind(principal, draft, missing=WRITEBACK_MISSING)
             authz.require_note_permission(principal, "c")
             vendor = self._ehr.vendor(principal.tenant)
             if not self._ehr.supports_amendment(principal.tenant):
@@ -441,7 +443,7 @@ class Handlers:
         with self._uow() as uow:
             chart = uow.writebacks.get(principal.tenant, writeback_id)
             draft = uow.drafts.get(principal.tenant, chart.draft_id, for_update=True)
-            self._bind(principal, draft)
+            self._bind(principal, draft, missing=WRITEBACK_MISSING)
             authz.require_note_permission(principal, "u")
             self._require_strength(principal, "step-up")
             current = _chart_document(uow.writebacks.for_draft(principal.tenant, draft.id))
@@ -537,7 +539,7 @@ class Handlers:
             record = uow.writebacks.get(principal.tenant, writeback_id)
             draft = uow.drafts.get(principal.tenant, record.draft_id, for_update=True)
             if principal.role is Role.CLINICIAN:
-                self._bind(principal, draft)
+                self._bind(principal, draft, missing=WRITEBACK_MISSING)
             previous = record.state
             pair = ChartWrite(draft, record)
             if action == "resend":
@@ -589,11 +591,69 @@ class Handlers:
             )
         return document_id, answer.version_id
 
-    def writeback(self, principal: Principal, writeback_id: str) -> WritebackRecord:
-        """Read one write-back's status (scribe or clinician of the tenant)."""
-        authz.require_role(principal, Role.CLINICIAN, Role.SCRIBE)
-        with self._uow(read_only=True) as uow:
-            return uow.writebacks.get(principal.tenant, writeback_id)
+    def writeback(
+        self,
+        principal: Principal,
+        writeback_id: str,
+        meta: RequestMeta | None = None,
+        *,
+        audit: bool = True,
+    ) -> WritebackRecord:
+        """Read one write-back's status: a clinician bound to its draft's encounter, audited.
+
+        ``audit=False`` only for the reviewer page's background poll of a draft it showed.
+        """
+        authz.require_role(principal, Role.CLINICIAN)
+        with self._uow() as uow:
+            record = uow.writebacks.get(principal.tenant, writeback_id)
+            draft = uow.drafts.get(principal.tenant, record.draft_id)
+            self._bind(principal, draft, missing=WRITEBACK_MISSING)
+            if audit:
+                self._audit(
+                    uow,
+                    EventType.WRITEBACK_VIEWED,
+                    principal,
+                    draft,
+                    meta or RequestMeta(),
+                    {"writeback_state": record.state},
+                    writeback_id=record.id,
+                )
+        return record
+
+    def authorize_replay(
+        self,
+        principal: Principal,
+        *,
+        roles: tuple[Role, ...],
+        operation: str,
+        meta: RequestMeta,
+        draft_id: str | None = None,
+        writeback_id: str | None = None,
+    ) -> None:
+        """Before a stored Idempotency-Key answer is replayed: the same checks, then a record.
+
+        The caller must still hold one of ``roles`` and (a clinician) the draft's encounter
+        binding; the replay is recorded in the ledger under the draft's correlation id.
+        """
+        authz.require_role(principal, *roles)
+        with self._uow() as uow:
+            missing = WRITEBACK_MISSING if writeback_id is not None else "draft not found"
+            if writeback_id is not None:
+                draft_id = uow.writebacks.get(principal.tenant, writeback_id).draft_id
+            if draft_id is None:
+                return
+            draft = uow.drafts.get(principal.tenant, draft_id)
+            if principal.role is Role.CLINICIAN:
+                self._bind(principal, draft, missing=missing)
+            self._audit(
+                uow,
+                EventType.REQUEST_REPLAYED,
+                principal,
+                draft,
+                meta,
+                {"operation": operation},
+                writeback_id=writeback_id,
+            )
 
     def audit_chain(self, tenant: str, correlation_id: str) -> list[JsonObject]:
         """Every audit event of one correlation id (used by the demo and tests)."""
@@ -611,14 +671,22 @@ class Handlers:
             )
         return found
 
-    def _bind(self, principal: Principal, draft: Draft) -> Basis:
-        """Encounter binding: the launch context or a care-team grant must name the draft's."""
+    def _bind(
+        self, principal: Principal, draft: Draft, *, missing: str = "draft not found"
+    ) -> Basis:
+        """Encounter binding: the launch context or a care-team grant must name the draft's.
+
+        A refusal answers exactly as an unknown id would (``missing``): no existence oracle.
+        """
+        access = self._tenant_access(principal.tenant)
         return authz.require_encounter(
             principal,
             draft.encounter,
             patient=draft.patient,
-            grants=self._tenant_access(principal.tenant).grants,
+            grants=access.grants,
             now=self._clock.now(),
+            base=access.ehr_base,
+            missing=missing,
         )
 
     def _require_writable(self, principal: Principal, note_type: str) -> None:

@@ -5,11 +5,17 @@ different request is refused (422); a key whose first request is still running a
 A failure on our side (5xx), an authentication demand (step-up) or a state conflict forgets
 the key so the client can retry once the condition has changed.
 See https://docs.stripe.com/api/idempotent_requests.
+
+Keys belong to the whole principal — issuer, subject and client — not to ``sub`` alone (two
+issuers of a tenant may both have a ``dr-1``), and a stored answer is replayed only after
+``authorize`` has re-run the request's role and binding checks and recorded the replay: a
+clinician who lost the encounter, or an auditor with the same ``sub``, gets no stored note.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,8 +39,16 @@ KEY_GRAMMAR = re.compile(r"^[A-Za-z0-9_\-:.]{1,255}$")
 Answer = tuple[int, JsonObject]
 
 
+def principal_key(principal: Principal) -> str:
+    """Who owns a key: a digest of (issuer, subject, client), fitting the store's column."""
+    digest = hashlib.sha256()
+    for part in (principal.issuer or "", principal.subject, principal.client_id or ""):
+        digest.update(part.encode("utf-8") + b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
 class IdempotencyGuard:
-    """Runs a mutation at most once per (tenant, principal, key)."""
+    """Runs a mutation at most once per (tenant, issuer + subject + client, key)."""
 
     def __init__(
         self,
@@ -58,17 +72,23 @@ class IdempotencyGuard:
         action: Callable[[], Answer],
         *,
         error_answer: Callable[[ChartgateError], Answer],
+        authorize: Callable[[Answer], None],
     ) -> tuple[Answer, bool]:
-        """Run ``action`` under ``key``; return (answer, replayed)."""
+        """Run ``action`` under ``key``; return (answer, replayed).
+
+        ``authorize(stored)`` runs before a stored answer is replayed: it raises when the
+        caller may no longer have it, and records the replay otherwise.
+        """
         if key is None:
             return action(), False
         if not KEY_GRAMMAR.fullmatch(key):
             raise InputError(
                 "Idempotency-Key must be 1-255 of [A-Za-z0-9_-:.]", expression="Idempotency-Key"
             )
-        tenant, who = principal.tenant, principal.subject
+        tenant, who = principal.tenant, principal_key(principal)
         stored = self._lookup(tenant, who, key, fingerprint)
         if stored is not None:
+            authorize(stored)
             return stored, True
         try:
             answer = action()

@@ -8,6 +8,10 @@ chartgate's own ``TokenVerifier`` (``Application.authenticate``), exactly as the
 bearer tokens; the ID token is checked here (signature against the issuer's JWKS, ``iss``,
 ``aud``, ``exp``, ``nonce``: https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
 and must name the same ``sub`` and ``sid`` as the access token.
+
+The issuer's keys come from the same ``JwksCache`` the API's verifier uses (one OIDC/JWKS
+stack): bounded reads, no symmetric or short RSA keys, a cache with a refetch cooldown, and
+the algorithm allowlist checked against the token's header before any key is looked up.
 """
 
 from __future__ import annotations
@@ -18,17 +22,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+
+from chartgate.adapters.identity.jwks import JwksCache
+from chartgate.domain.errors import AuthError
 
 ID_TOKEN_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 _LEEWAY_SECONDS = 60
 _DISCOVERY_SECONDS = 300
+_MAX_DOCUMENT_BYTES = 64 * 1024  # discovery documents and token answers: far beyond real ones
+_MAX_ID_TOKEN_BYTES = 16 * 1024
 
 
 class SignInFailed(Exception):
@@ -72,10 +81,14 @@ class OidcClient:
         *,
         http: Callable[[], httpx.Client] | None = None,
         clock: Callable[[], float] = time.time,
+        keys: JwksCache | None = None,
     ) -> None:
         self.client_id = client_id
         self._http = http or (lambda: httpx.Client(timeout=5.0, follow_redirects=False))
         self._clock = clock
+        self._keys = keys or JwksCache(
+            self._http(), clock=lambda: datetime.fromtimestamp(self._clock(), tz=UTC)
+        )
         self._discovered: dict[str, tuple[float, ProviderMetadata]] = {}
         self._lock = threading.Lock()
 
@@ -165,10 +178,16 @@ class OidcClient:
         self, meta: ProviderMetadata, id_token: str, *, nonce: str
     ) -> dict[str, Any]:
         """Verify the ID token's signature and claims; return its claims."""
-        keys = KeySet.import_key_set(self._get_json(meta.jwks_uri))  # type: ignore[arg-type]
         try:
-            token = jwt.decode(id_token, keys, algorithms=list(ID_TOKEN_ALGORITHMS))
-        except (JoseError, ValueError) as e:
+            if len(id_token) > _MAX_ID_TOKEN_BYTES:
+                raise ValueError("ID token too large")  # noqa: TRY301 - one refusal below
+            header = jws.extract_compact(id_token.encode("ascii")).headers()
+            alg, kid = header.get("alg"), header.get("kid")
+            if alg not in ID_TOKEN_ALGORITHMS or not isinstance(kid, str | None):
+                raise ValueError("algorithm not allowed")  # noqa: TRY301
+            key = self._keys.key_for(meta.jwks_uri, kid=kid, alg=str(alg))
+            token = jwt.decode(id_token, key, algorithms=[str(alg)])
+        except (JoseError, ValueError, UnicodeError, AuthError) as e:
             raise SignInFailed("the ID token's signature does not verify") from e
         claims = dict(token.claims)
         now = self._clock()
@@ -190,14 +209,22 @@ class OidcClient:
         return claims
 
     def _get_json(self, url: str) -> dict[str, Any]:
+        """GET a JSON object, reading at most 64 KiB."""
+        body = bytearray()
         try:
-            with self._http() as http:
-                answer = http.get(url, headers={"Accept": "application/json"})
+            with (
+                self._http() as http,
+                http.stream("GET", url, headers={"Accept": "application/json"}) as answer,
+            ):
+                if answer.status_code != 200:  # noqa: PLR2004
+                    raise SignInFailed(f"the identity provider answered {answer.status_code}")
+                for chunk in answer.iter_bytes():
+                    body += chunk
+                    if len(body) > _MAX_DOCUMENT_BYTES:
+                        raise SignInFailed("the identity provider's answer is too large")
         except httpx.HTTPError as e:
             raise SignInFailed("the identity provider could not be reached") from e
-        if answer.status_code != 200:  # noqa: PLR2004
-            raise SignInFailed(f"the identity provider answered {answer.status_code}")
-        return _json_object(answer)
+        return _json_object(httpx.Response(200, content=bytes(body)))
 
 
 def _json_object(answer: httpx.Response) -> dict[str, Any]:

@@ -24,8 +24,10 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from chartgate.adapters.identity.failures import record_authn_failure
 from chartgate.bootstrap import Application
 from chartgate.domain.errors import (
     AuthError,
@@ -40,6 +42,7 @@ from chartgate.domain.errors import (
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import Note, VersionEdit, check_baseline
 from chartgate.service.authz import StepUpRequired
+from chartgate.service.error_table import status_and_code
 from chartgate.service.handlers import RequestMeta
 from chartgate.web import security
 from chartgate.web.oidc import OidcClient, SignInFailed, Tokens
@@ -58,12 +61,6 @@ from chartgate.web.session import (
 HERE = Path(__file__).parent
 _DRAFT_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 _RETURN_TO = re.compile(r"^/review/[A-Za-z0-9\-]{1,64}$")
-_STATUS = {
-    "VersionMismatch": 412,
-    "StateConflict": 409,
-    "IntegrityError": 409,
-    "PolicyDenied": 403,
-}
 
 router = APIRouter(prefix="/review", include_in_schema=False)
 
@@ -106,6 +103,17 @@ def install(app: FastAPI, application: Application) -> None:
         ),
     )
     app.state.reviewer = reviewer
+
+    async def _no_base_url(_: Request, exc: Exception) -> Response:
+        del exc
+        return _message(
+            reviewer,
+            503,
+            "Sign-in is not configured",
+            "This chartgate does not know its public address (reviewer_base_url).",
+        )
+
+    app.add_exception_handler(BaseUrlMissing, _no_base_url)
     app.mount("/review/static", StaticFiles(directory=HERE / "static"), name="review-static")
     app.include_router(router)
 
@@ -125,8 +133,12 @@ def _reviewer(request: Request) -> Reviewer:
     return found
 
 
-async def _form(request: Request) -> FormData:
-    """The posted form, refusing bodies over ``max_body_bytes`` before parsing."""
+async def _read_form(request: Request) -> FormData:
+    """The posted form, read only now (after the session check), within ``max_body_bytes``.
+
+    The declared length is checked here; a chunked body is counted as it streams by the
+    API's ``RequestGuard``, which fails the read that crosses the limit.
+    """
     limit = _reviewer(request).application.settings.max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -134,7 +146,35 @@ async def _form(request: Request) -> FormData:
     return await request.form(max_files=0, max_fields=200)
 
 
-FormDep = Annotated[FormData, Depends(_form)]
+@dataclass
+class Posted:
+    """A form post: the session and principal, and the form — read only when signed in."""
+
+    session: ReviewerSession | None
+    principal: Principal | None
+    form: FormData
+
+
+async def _posted(request: Request) -> Posted:
+    """Check the session first; a post without one is answered without reading its body."""
+    reviewer = _reviewer(request)
+    try:
+        session, principal = await run_in_threadpool(_authenticated, reviewer, request)
+    except SessionEnded:
+        return Posted(None, None, FormData())
+    return Posted(session, principal, await _read_form(request))
+
+
+async def _logout_posted(request: Request) -> Posted:
+    """Sign-out needs a session (not a valid token): the form is read only when there is one."""
+    reviewer = _reviewer(request)
+    session = reviewer.sessions.peek(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return Posted(None, None, FormData())
+    return Posted(session, None, await _read_form(request))
+
+
+PostedDep = Annotated[Posted, Depends(_posted)]
 
 
 def _meta(request: Request) -> RequestMeta:
@@ -159,9 +199,25 @@ def _message(
     return _render(reviewer, "message.html", status, title=title, text=text, link=link)
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+class BaseUrlMissing(Exception):
+    """``reviewer_base_url`` is unset and the request did not come to a loopback address."""
+
+
 def _base_url(request: Request) -> str:
+    """Our public URL: ``reviewer_base_url``; derived from ``Host`` only on loopback (dev).
+
+    A redirect URI or origin taken from an attacker-chosen ``Host`` header would send sign-in
+    codes elsewhere, so outside a developer's machine the setting is required.
+    """
     configured = _reviewer(request).application.settings.reviewer_base_url
-    return configured or f"{request.url.scheme}://{request.url.netloc}"
+    if configured:
+        return configured
+    if request.url.hostname not in _LOOPBACK:
+        raise BaseUrlMissing
+    return f"{request.url.scheme}://{request.url.netloc}"
 
 
 def _safe_return(value: str | None) -> str:
@@ -368,6 +424,14 @@ def _redeem(
     except SignInFailed as e:
         raise _Refused(502, "Sign-in failed", str(e)) from e
     except AuthError as e:
+        record_authn_failure(
+            reason=e.message,
+            token=tokens.access_token,
+            request_id=_meta(request).request_id,
+            route="/review/callback",
+            method=request.method,
+            peer=request.client.host if request.client else None,
+        )
         raise _Refused(403, "Sign-in refused", f"The token was not accepted: {e}.") from e
     if claims.get("sub") != principal.subject or claims.get("sid") != principal.session_id:
         raise _Refused(403, "Sign-in refused", "The ID token and the access token disagree.")
@@ -377,14 +441,14 @@ def _redeem(
 
 
 @router.post("/logout")
-def logout(request: Request, form: FormDep) -> Response:
+def logout(request: Request, posted: Annotated[Posted, Depends(_logout_posted)]) -> Response:
     """Sign out of chartgate (the identity provider's own session is its business)."""
     reviewer = _reviewer(request)
-    session = reviewer.sessions.peek(request.cookies.get(SESSION_COOKIE))
+    session = posted.session
     if (
         session is None
         or not _same_origin(request)
-        or not session.csrf_ok(_field(form, "csrf_token"))
+        or not session.csrf_ok(_field(posted.form, "csrf_token"))
     ):
         return _message(reviewer, 403, "Refused", "This sign-out did not come from your session.")
     reviewer.sessions.end(session.id)
@@ -423,9 +487,11 @@ def home(request: Request) -> Response:
 def writeback_state(request: Request, writeback_id: str) -> JSONResponse:
     """The page's background poll: where one write-back is (no audit event, no idle reset)."""
     reviewer = _reviewer(request)
+    if not _DRAFT_ID.fullmatch(writeback_id):  # ids share the grammar; never reaches the store
+        return JSONResponse({"state": None}, status_code=404)
     try:
         _session, principal = _authenticated(reviewer, request, touch=False)
-        record = reviewer.application.handlers.writeback(principal, writeback_id)
+        record = reviewer.application.handlers.writeback(principal, writeback_id, audit=False)
     except SessionEnded:
         return JSONResponse({"state": None, "signed_in": False}, status_code=401)
     except NotFound:
@@ -569,7 +635,7 @@ def _edit(form: FormData) -> VersionEdit:
 def _mutate(
     request: Request,
     draft_id: str,
-    form: FormData,
+    posted: Posted,
     action: Callable[[Principal, RequestMeta], str],
     *,
     keeps_text: bool = False,
@@ -578,9 +644,8 @@ def _mutate(
     reviewer = _reviewer(request)
     if not _DRAFT_ID.fullmatch(draft_id):
         return _not_found(reviewer)
-    try:
-        session, principal = _authenticated(reviewer, request)
-    except SessionEnded:
+    session, principal, form = posted.session, posted.principal, posted.form
+    if session is None or principal is None:
         return _session_ended(reviewer, f"/review/{draft_id}")
     if not _same_origin(request) or not session.csrf_ok(_field(form, "csrf_token")):
         return _message(
@@ -640,7 +705,7 @@ def _refusal(
         session,
         principal,
         draft_id,
-        status=_STATUS.get(type(error).__name__, 422),
+        status=status_and_code(error)[0],
         error=message,
         error_findings=[f.as_dict() for f in findings],
         edit_text=edit_text,
@@ -648,9 +713,10 @@ def _refusal(
 
 
 @router.post("/{draft_id}/save")
-def save(request: Request, draft_id: str, form: FormDep) -> Response:
+def save(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Save draft: a new version; nothing leaves chartgate."""
     handlers = _reviewer(request).application.handlers
+    form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         draft = handlers.save_version(
@@ -662,13 +728,14 @@ def save(request: Request, draft_id: str, form: FormDep) -> Response:
         )
         return f"Saved as version {draft.current.number}. Nothing was sent to the chart."
 
-    return _mutate(request, draft_id, form, action, keeps_text=True)
+    return _mutate(request, draft_id, posted, action, keeps_text=True)
 
 
 @router.post("/{draft_id}/approve")
-def approve(request: Request, draft_id: str, form: FormDep) -> Response:
+def approve(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Approve for chart: freeze the version, queue exactly one write-back."""
     handlers = _reviewer(request).application.handlers
+    form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         _confirmed(form, "approve the note for the chart")
@@ -685,39 +752,42 @@ def approve(request: Request, draft_id: str, form: FormDep) -> Response:
             f"(write-back {record.id})."
         )
 
-    return _mutate(request, draft_id, form, action)
+    return _mutate(request, draft_id, posted, action)
 
 
 @router.post("/{draft_id}/finalize")
-def finalize(request: Request, draft_id: str, form: FormDep) -> Response:
+def finalize(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Finalize note: step-up, then the chart's note becomes docStatus final."""
     handlers = _reviewer(request).application.handlers
+    form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         _confirmed(form, "finalize the note")
         handlers.finalize(principal, draft_id, meta)
         return "Finalization queued: the note in the chart will become final."
 
-    return _mutate(request, draft_id, form, action)
+    return _mutate(request, draft_id, posted, action)
 
 
 @router.post("/{draft_id}/discard")
-def discard(request: Request, draft_id: str, form: FormDep) -> Response:
+def discard(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Discard a draft that was never sent."""
     handlers = _reviewer(request).application.handlers
+    form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         _confirmed(form, "discard the draft")
         handlers.discard(principal, draft_id, meta)
         return "Draft discarded. Nothing was sent to the chart."
 
-    return _mutate(request, draft_id, form, action)
+    return _mutate(request, draft_id, posted, action)
 
 
 @router.post("/{draft_id}/amend")
-def amend(request: Request, draft_id: str, form: FormDep) -> Response:
+def amend(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Amend a committed note: a new approved version that replaces it in the chart."""
     handlers = _reviewer(request).application.handlers
+    form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         _confirmed(form, "amend the note in the chart")
@@ -733,13 +803,14 @@ def amend(request: Request, draft_id: str, form: FormDep) -> Response:
             "note in the chart."
         )
 
-    return _mutate(request, draft_id, form, action, keeps_text=True)
+    return _mutate(request, draft_id, posted, action, keeps_text=True)
 
 
 @router.post("/{draft_id}/retract")
-def retract(request: Request, draft_id: str, form: FormDep) -> Response:
+def retract(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Retract a committed note (step-up): it becomes entered-in-error, never deleted."""
     handlers = _reviewer(request).application.handlers
+    form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         _confirmed(form, "retract the note")
@@ -749,13 +820,14 @@ def retract(request: Request, draft_id: str, form: FormDep) -> Response:
         handlers.retract(principal, _field(form, "writeback") or "", reason=reason, meta=meta)
         return "Retraction queued: the note will be marked entered-in-error in the chart."
 
-    return _mutate(request, draft_id, form, action)
+    return _mutate(request, draft_id, posted, action)
 
 
 @router.post("/{draft_id}/rebase")
-def rebase(request: Request, draft_id: str, form: FormDep) -> Response:
+def rebase(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """After a conflict: a new version against the chart's current versions."""
     handlers = _reviewer(request).application.handlers
+    form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         refs = [v for v in form.getlist("baseline_ref") if isinstance(v, str)]
@@ -770,4 +842,4 @@ def rebase(request: Request, draft_id: str, form: FormDep) -> Response:
             "Review it and approve again."
         )
 
-    return _mutate(request, draft_id, form, action)
+    return _mutate(request, draft_id, posted, action)

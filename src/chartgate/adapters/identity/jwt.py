@@ -188,6 +188,10 @@ class TokenVerifier:
             raise AuthError("bad signature")
         self._check_times(claims)
         _check_audience(claims, config.audience)
+        if "cnf" in claims:
+            # RFC 7800 / 9449 / 8705: a key-bound token is only as good as the proof of that
+            # key (DPoP, mTLS), which this resource server does not check: never a bearer.
+            raise AuthError("sender-constrained token (cnf) not accepted as a bearer token")
         return _principal(claims, config)
 
     def _parse(self, token: str) -> jws.CompactSignature:
@@ -241,6 +245,9 @@ class TokenVerifier:
             raise AuthError("token issued in the future")
         if not 0 < exp - iat <= self._max_lifetime:
             raise AuthError("token lifetime not allowed")
+        auth_time = _numeric(claims, "auth_time") if "auth_time" in claims else None
+        if auth_time is not None and now + self._leeway < auth_time:
+            raise AuthError("authentication time in the future")
 
 
 def _payload(signed: jws.CompactSignature) -> dict[str, Any]:

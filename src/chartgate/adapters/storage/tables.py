@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -23,6 +24,8 @@ from sqlalchemy import (
     text,
 )
 
+# Ledger positions (0004): 8 bytes on PostgreSQL; SQLite's INTEGER is 8 bytes already.
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -143,7 +146,7 @@ audit_events = Table(
     "audit_events",
     metadata,
     Column("tenant", ID, primary_key=True),
-    Column("seq", Integer, primary_key=True),
+    Column("seq", SEQ, primary_key=True),
     Column("type", String(60), nullable=False),
     Column("at", UTC_TS, nullable=False),
     Column("correlation_id", ID, nullable=False),
@@ -168,7 +171,7 @@ ledger_heads = Table(
     Column("tenant", ID, primary_key=True),
     # The tenant's tree size (= the next 0-based seq) and its RFC 9162 compact range: the
     # subtree roots as concatenated 32-byte hashes, enough for the root in O(log n).
-    Column("next_seq", Integer, nullable=False),
+    Column("next_seq", SEQ, nullable=False),
     Column("compact_range", LargeBinary),
 )
 
@@ -176,7 +179,7 @@ ledger_checkpoints = Table(
     "ledger_checkpoints",
     metadata,
     Column("tenant", ID, primary_key=True),
-    Column("size", Integer, primary_key=True),
+    Column("size", SEQ, primary_key=True),
     Column("root", LargeBinary(32), nullable=False),
     # The C2SP signed note exactly as signed, and the compact range at this size, which
     # gives consistency proofs from here without re-reading older leaves.
@@ -205,8 +208,8 @@ audit_sink_cursors = Table(
     # tenant and sink URL; the ledger itself is the outbox (docs/audit-export.md).
     Column("tenant", ID, primary_key=True),
     Column("sink", String(500), primary_key=True),
-    Column("last_seq", Integer, nullable=False),
-    Column("pushed", Integer, nullable=False),
+    Column("last_seq", SEQ, nullable=False),
+    Column("pushed", SEQ, nullable=False),
     Column("lease_owner", String(100)),
     Column("lease_until", UTC_TS),
     Column("last_error", String(200)),

@@ -12,19 +12,38 @@ import base64
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from chartgate.api.deps import AppDep, MetaDep, PrincipalDep
+from chartgate.domain.errors import InputError
 from chartgate.service.audit import EventQuery, StoredCheckpoint, entry_json
 
 router = APIRouter(tags=["audit"])
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+MAX_SEQ = 2**53 - 1
+"""Ledger positions are JSON integers (RFC 8785 / I-JSON): nothing above 2^53 - 1 exists."""
+TEXT = r"^[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]*$"
+"""A filter's text: no control characters (NUL included) and no bidi overrides."""
+RFC3339 = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""An RFC 3339 date-time, offset required (``2026-12-01T09:30:00Z``)."""
+MOMENT = Query(pattern=RFC3339, json_schema_extra={"format": "date-time"})
+
+
+def _utc(moment: str | None, name: str) -> datetime | None:
+    """The RFC 3339 moment in UTC; one that is no date or that UTC cannot hold is a 422."""
+    if moment is None:
+        return None
+    try:
+        return datetime.fromisoformat(moment).astimezone(UTC)
+    except ValueError:
+        raise InputError(f"{name} is not an RFC 3339 date-time", expression=name) from None
+    except OverflowError:
+        raise InputError(f"{name} is outside the years UTC can express", expression=name) from None
 
 
 def _checkpoint_json(app: AppDep, checkpoint: StoredCheckpoint) -> dict[str, Any]:
@@ -43,15 +62,18 @@ def audit_events(
     app: AppDep,
     principal: PrincipalDep,
     meta: MetaDep,
-    correlation_id: Annotated[str | None, Query(max_length=64)] = None,
+    correlation_id: Annotated[str | None, Query(max_length=64, pattern=TEXT)] = None,
     patient: Annotated[
-        str | None, Query(max_length=300, description="A patient reference or its HMAC")
+        str | None,
+        Query(max_length=300, pattern=TEXT, description="A patient reference or its HMAC"),
     ] = None,
-    actor: Annotated[str | None, Query(max_length=200, description="e.g. clinician:<sub>")] = None,
-    event_type: Annotated[str | None, Query(alias="type", max_length=60)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    after_seq: Annotated[int, Query(ge=-1)] = -1,
+    actor: Annotated[
+        str | None, Query(max_length=200, pattern=TEXT, description="e.g. clinician:<sub>")
+    ] = None,
+    event_type: Annotated[str | None, Query(alias="type", max_length=60, pattern=TEXT)] = None,
+    since: Annotated[str | None, MOMENT] = None,
+    until: Annotated[str | None, MOMENT] = None,
+    after_seq: Annotated[int, Query(ge=-1, le=MAX_SEQ)] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     """Auditor: events of your tenant by correlation id, patient, clinician and time window.
@@ -64,8 +86,8 @@ def audit_events(
         patient=patient,
         actor=actor,
         type=event_type,
-        since=_utc(since),
-        until=_utc(until),
+        since=_utc(since, "since"),
+        until=_utc(until, "until"),
         after_seq=after_seq,
         limit=limit,
     )
@@ -91,8 +113,8 @@ def audit_consistency(
     app: AppDep,
     principal: PrincipalDep,
     meta: MetaDep,
-    old_size: Annotated[int, Query(alias="from", ge=1)],
-    new_size: Annotated[int, Query(alias="to", ge=1)],
+    old_size: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ)],
+    new_size: Annotated[int, Query(alias="to", ge=1, le=MAX_SEQ)],
 ) -> JSONResponse:
     """Auditor: RFC 9162 consistency proof between two signed checkpoints (``?from=&to=``)."""
     answer = app.ledger.audit.consistency(principal, old_size, new_size, request_id=meta.request_id)
@@ -107,11 +129,11 @@ def audit_consistency(
 
 @router.get("/v1/audit/proof/{seq}")
 def audit_inclusion(
-    seq: int,
+    seq: Annotated[int, Path(ge=0, le=MAX_SEQ)],
     app: AppDep,
     principal: PrincipalDep,
     meta: MetaDep,
-    size: Annotated[int | None, Query(ge=1)] = None,
+    size: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
 ) -> JSONResponse:
     """Auditor: inclusion proof of entry ``seq`` in the newest checkpoint (or ``?size=``)."""
     answer = app.ledger.audit.inclusion(principal, seq, size=size, request_id=meta.request_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,34 +13,59 @@ from chartgate.api import errors
 from chartgate.api.deps import (
     AppDep,
     BodyDep,
+    DraftId,
     MetaDep,
     PrincipalDep,
+    WritebackId,
     fingerprint,
     if_match_version,
     parse_body,
 )
 from chartgate.api.schemas import draft_json, writeback_json
+from chartgate.domain.principal import Role
 from chartgate.domain.submission import DraftSubmission, VersionEdit, check_baseline
+from chartgate.service.handlers import RequestMeta
+from chartgate.service.idempotency import Answer
 
 router = APIRouter(prefix="/v1", tags=["drafts"])
-
-
-def _body_schema(model: Any) -> dict[str, Any]:  # noqa: ANN401 - a pydantic model class
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
+# Who may have a stored answer replayed: the roles the operation itself allows.
+REPLAY_ROLES: dict[str, tuple[Role, ...]] = {
+    "submit": (Role.SCRIBE,),
+    "resolve": (Role.CLINICIAN, Role.ADMIN),
+}
+MAX_VERSION = 999_999_999  # If-Match takes at most nine digits: no version is higher
 
 
 def _respond(
     app: AppDep,
     request: Request,
     principal: PrincipalDep,
+    meta: RequestMeta,
     body: bytes,
     action: Callable[[], tuple[int, dict[str, Any]]],
+    *,
+    operation: str,
+    draft_id: str | None = None,
+    writeback_id: str | None = None,
 ) -> JSONResponse:
+    """Run ``action`` under the request's Idempotency-Key (if any) and shape the answer.
+
+    A stored answer is replayed only after the same role and binding checks as the request
+    itself, and the replay is recorded in the ledger (``request.replayed``).
+    """
+    roles = REPLAY_ROLES.get(operation, (Role.CLINICIAN,))
+
+    def authorize(stored: Answer) -> None:
+        created = stored[1].get("id") if operation == "submit" and stored[0] == 201 else None  # noqa: PLR2004
+        app.handlers.authorize_replay(
+            principal,
+            roles=roles,
+            operation=operation,
+            meta=meta,
+            draft_id=str(created) if created else draft_id,
+            writeback_id=writeback_id,
+        )
+
     key = request.headers.get("idempotency-key")
     (status, payload), replayed = app.idempotency.run(
         principal,
@@ -48,15 +73,18 @@ def _respond(
         fingerprint(request, body),
         action,
         error_answer=errors.status_and_outcome,
+        authorize=authorize,
     )
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     if "current_version" in payload:
         headers["ETag"] = f'W/"{payload["current_version"]}"'
+    if status == 201 and "id" in payload:  # noqa: PLR2004
+        headers["Location"] = f"/v1/drafts/{payload['id']}"
     media = errors.FHIR_JSON if payload.get("resourceType") == "OperationOutcome" else None
     return JSONResponse(payload, status_code=status, headers=headers, media_type=media)
 
 
-@router.post("/drafts", status_code=201, openapi_extra=_body_schema(DraftSubmission))
+@router.post("/drafts", status_code=201)
 def submit_draft(
     request: Request, app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep
 ) -> JSONResponse:
@@ -67,11 +95,13 @@ def submit_draft(
         draft = app.handlers.submit_draft(principal, submission, meta)
         return 201, draft_json(draft)
 
-    return _respond(app, request, principal, body, action)
+    return _respond(app, request, principal, meta, body, action, operation="submit")
 
 
 @router.get("/drafts/{draft_id}")
-def get_draft(draft_id: str, app: AppDep, principal: PrincipalDep, meta: MetaDep) -> JSONResponse:
+def get_draft(
+    draft_id: DraftId, app: AppDep, principal: PrincipalDep, meta: MetaDep
+) -> JSONResponse:
     """Clinician: the draft with its versions, approvals and write-backs."""
     view = app.handlers.view_draft(principal, draft_id, meta)
     return JSONResponse(
@@ -81,23 +111,26 @@ def get_draft(draft_id: str, app: AppDep, principal: PrincipalDep, meta: MetaDep
 
 @router.get("/drafts/{draft_id}/diff")
 def get_diff(
-    draft_id: str,
+    draft_id: DraftId,
     app: AppDep,
     principal: PrincipalDep,
     meta: MetaDep,
-    from_version: int = 1,
-    to_version: int | None = None,
+    from_version: Annotated[int, Query(ge=1, le=MAX_VERSION)] = 1,
+    to_version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> JSONResponse:
-    """Clinician: what changed between two versions (default: the AI's draft to now)."""
+    """Clinician: what changed between two versions (default: the AI's draft to now).
+
+    A version the draft does not have is a 409 (``business-rule``).
+    """
     view = app.handlers.view_draft(principal, draft_id, meta)
     diff = view.draft.diff(to_version=to_version, from_version=from_version).as_dict()
     # The current version's findings, beside what changed, for the reviewer.
     return JSONResponse({**diff, "findings": [f.as_dict() for f in view.findings]})
 
 
-@router.put("/drafts/{draft_id}", openapi_extra=_body_schema(VersionEdit))
+@router.put("/drafts/{draft_id}")
 def save_version(
-    draft_id: str,
+    draft_id: DraftId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -114,7 +147,9 @@ def save_version(
         )
         return 200, draft_json(draft)
 
-    return _respond(app, request, principal, body, action)
+    return _respond(
+        app, request, principal, meta, body, action, operation="save", draft_id=draft_id
+    )
 
 
 class ApproveBody(BaseModel):
@@ -132,9 +167,9 @@ def _approve_body(body: bytes) -> ApproveBody:
     return ApproveBody() if not body.strip() else parse_body(ApproveBody, body)
 
 
-@router.post("/drafts/{draft_id}/validate", openapi_extra=_body_schema(ApproveBody))
+@router.post("/drafts/{draft_id}/validate")
 def validate(
-    draft_id: str,
+    draft_id: DraftId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -160,7 +195,7 @@ def validate(
 
 @router.post("/drafts/{draft_id}/approve", status_code=202)
 def approve(
-    draft_id: str,
+    draft_id: DraftId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -180,12 +215,14 @@ def approve(
         )
         return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
-    return _respond(app, request, principal, body, action)
+    return _respond(
+        app, request, principal, meta, body, action, operation="approve", draft_id=draft_id
+    )
 
 
 @router.post("/drafts/{draft_id}/finalize", status_code=202)
 def finalize(
-    draft_id: str,
+    draft_id: DraftId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -198,12 +235,14 @@ def finalize(
         draft, record = app.handlers.finalize(principal, draft_id, meta)
         return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
-    return _respond(app, request, principal, body, action)
+    return _respond(
+        app, request, principal, meta, body, action, operation="finalize", draft_id=draft_id
+    )
 
 
 @router.post("/drafts/{draft_id}/discard")
 def discard(
-    draft_id: str,
+    draft_id: DraftId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -215,13 +254,17 @@ def discard(
     def action() -> tuple[int, dict[str, Any]]:
         return 200, draft_json(app.handlers.discard(principal, draft_id, meta))
 
-    return _respond(app, request, principal, body, action)
+    return _respond(
+        app, request, principal, meta, body, action, operation="discard", draft_id=draft_id
+    )
 
 
 @router.get("/writebacks/{writeback_id}")
-def get_writeback(writeback_id: str, app: AppDep, principal: PrincipalDep) -> JSONResponse:
+def get_writeback(
+    writeback_id: WritebackId, app: AppDep, principal: PrincipalDep, meta: MetaDep
+) -> JSONResponse:
     """The status of one write-back: state, the EHR's resource id and version, Provenance."""
-    return JSONResponse(writeback_json(app.handlers.writeback(principal, writeback_id)))
+    return JSONResponse(writeback_json(app.handlers.writeback(principal, writeback_id, meta)))
 
 
 class RetractBody(BaseModel):
@@ -243,11 +286,9 @@ class RebaseBody(BaseModel):
         return check_baseline(value)
 
 
-@router.post(
-    "/writebacks/{writeback_id}/amend", status_code=202, openapi_extra=_body_schema(VersionEdit)
-)
+@router.post("/writebacks/{writeback_id}/amend", status_code=202)
 def amend(
-    writeback_id: str,
+    writeback_id: WritebackId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -264,14 +305,14 @@ def amend(
         )
         return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
-    return _respond(app, request, principal, body, action)
+    return _respond(
+        app, request, principal, meta, body, action, operation="amend", writeback_id=writeback_id
+    )
 
 
-@router.post(
-    "/writebacks/{writeback_id}/retract", status_code=202, openapi_extra=_body_schema(RetractBody)
-)
+@router.post("/writebacks/{writeback_id}/retract", status_code=202)
 def retract(
-    writeback_id: str,
+    writeback_id: WritebackId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -285,7 +326,9 @@ def retract(
         draft, record = app.handlers.retract(principal, writeback_id, reason=reason, meta=meta)
         return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
-    return _respond(app, request, principal, body, action)
+    return _respond(
+        app, request, principal, meta, body, action, operation="retract", writeback_id=writeback_id
+    )
 
 
 class ResolveBody(BaseModel):
@@ -298,9 +341,9 @@ class ResolveBody(BaseModel):
     )
 
 
-@router.post("/writebacks/{writeback_id}/resolve", openapi_extra=_body_schema(ResolveBody))
+@router.post("/writebacks/{writeback_id}/resolve")
 def resolve(
-    writeback_id: str,
+    writeback_id: WritebackId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -320,12 +363,14 @@ def resolve(
         )
         return 200, {"writeback": writeback_json(record)}
 
-    return _respond(app, request, principal, body, action)
+    return _respond(
+        app, request, principal, meta, body, action, operation="resolve", writeback_id=writeback_id
+    )
 
 
-@router.post("/drafts/{draft_id}/rebase", openapi_extra=_body_schema(RebaseBody))
+@router.post("/drafts/{draft_id}/rebase")
 def rebase(
-    draft_id: str,
+    draft_id: DraftId,
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
@@ -339,4 +384,6 @@ def rebase(
         draft = app.handlers.rebase(principal, draft_id, baseline=baseline, meta=meta)
         return 200, draft_json(draft)
 
-    return _respond(app, request, principal, body, action)
+    return _respond(
+        app, request, principal, meta, body, action, operation="rebase", draft_id=draft_id
+    )

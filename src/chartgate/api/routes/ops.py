@@ -1,4 +1,4 @@
-"""Operations endpoints: liveness, readiness and metrics (no authentication needed, no PHI).
+"""Operations endpoints: liveness and readiness (open, no PHI) and metrics (an admin token).
 
 ``/healthz`` only says the process answers (cheap: a liveness probe restarts on failure).
 ``/readyz`` says whether this instance can do its work: the store answers, its schema is
@@ -17,8 +17,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from chartgate.adapters.storage.schema_state import head_revision, schema_state
-from chartgate.api.deps import AppDep
+from chartgate.api.deps import AppDep, PrincipalDep
 from chartgate.bootstrap import Application, key_files
+from chartgate.domain.principal import Role
+from chartgate.service.authz import require_role
 
 router = APIRouter(tags=["ops"])
 
@@ -66,7 +68,12 @@ def _readable(path: Path) -> bool:
 
 
 @router.get("/metrics")
-def metrics(request: Request) -> Response:
-    """Prometheus metrics: no patient, user or draft in any label."""
+def metrics(request: Request, principal: PrincipalDep) -> Response:
+    """Prometheus metrics (an admin's bearer token): no patient, user or draft in any label.
+
+    Request counts and latencies by route say what a service is doing and how often it
+    refuses; they are not for anyone on the network (``bearer_token_file`` in Prometheus).
+    """
+    require_role(principal, Role.ADMIN)
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,7 +1,7 @@
 """write-back aggregate: follow-ups may be approved again; escalation is a timestamp
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 01:00:00
 
 * ``uq_approvals_once`` was UNIQUE (tenant, draft_id, version, kind): after a refused
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,43 @@
+"""Print chartgate's OpenAPI document (the one ``/openapi.json`` serves) as JSON on stdout.
+
+Used by ``make client`` to regenerate the typed client in ``tests/chartgate_client``. It
+builds the app over a throwaway SQLite file; no tenant is contacted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from chartgate.api.app import create_app
+from chartgate.bootstrap import build
+from chartgate.settings import EhrSettings, Settings, TenantSettings
+
+
+def main() -> None:
+    """Build a chartgate on a temporary store and print its OpenAPI document."""
+    with tempfile.TemporaryDirectory() as workdir:
+        settings = Settings(
+            database_url=f"sqlite:///{Path(workdir) / 'openapi.sqlite3'}",
+            key_file=str(Path(workdir) / "kek.key"),
+            tenants=[
+                TenantSettings(
+                    id="example",
+                    issuers=["https://idp.example/"],
+                    ehr=EhrSettings(base_url="https://ehr.example/fhir/R4", vendor="sandbox"),
+                )
+            ],
+        )
+        application = build(settings, migrate=True)
+        try:
+            document = create_app(application).openapi()
+        finally:
+            application.close()
+    json.dump(document, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
