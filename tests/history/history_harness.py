@@ -286,16 +286,6 @@ def _never(point: str) -> None:
 NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
-def _no_delay(server: ThreadedServer) -> None:
-    """Switch Nagle's algorithm off on a test server's listening socket.
-
-    uvicorn writes an answer's head and body separately; with Nagle on, the body waits for
-    the client's delayed ACK, about 40 ms per request on Linux (accepted sockets inherit
-    the option from the listening one).
-    """
-    server._socket.setsockopt(*NO_DELAY[0])
-
-
 @dataclass
 class Ehr:
     """One EHR the harness writes to, and how to set its faults."""
@@ -324,11 +314,8 @@ def running_system(
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(dir="/dev/shm")))
             if database_url.startswith("sqlite"):
                 database_url = f"sqlite:///{workdir / 'chartgate.sqlite3'}"
-        plain = SandboxServer(workdir / "sandbox.sqlite3")
-        epic = SandboxServer(workdir / "epic.sqlite3", vendor="epic")
-        for sandbox in (plain, epic):
-            _no_delay(sandbox._http)
-            stack.enter_context(sandbox)
+        plain = stack.enter_context(SandboxServer(workdir / "sandbox.sqlite3"))
+        epic = stack.enter_context(SandboxServer(workdir / "epic.sqlite3", vendor="epic"))
 
         # One client for every look at the charts and every fault switch (a new client
         # per request costs more than the request).
@@ -376,7 +363,8 @@ def running_system(
         app = build(settings, migrate=True)
         stack.callback(app.close)
         # The executor's EHR clients: the same as production's (build_client), except that
-        # they send without Nagle's delay, like the servers below.
+        # they send without Nagle's delay (httpx writes a request's head and body apart, and
+        # the body would wait ~40 ms for the EHR's delayed ACK).
         app.ehr = ConfiguredEhrDirectory(
             {t.id: t for t in settings.tenants},
             clients={
@@ -388,9 +376,7 @@ def running_system(
             },
         )
         stack.callback(app.ehr.close)
-        server = ThreadedServer(create_app(app))
-        _no_delay(server)
-        stack.enter_context(server)
+        server = stack.enter_context(ThreadedServer(create_app(app)))
         api = stack.enter_context(
             httpx.Client(
                 base_url=server.base_url,
