@@ -319,7 +319,10 @@ def running_system(
 
         # One client for every look at the charts and every fault switch (a new client
         # per request costs more than the request).
-        control = stack.enter_context(httpx.Client(timeout=10))
+        # No kept-alive connections to the test servers: Node closes an idle one after 5 s,
+        # and a request racing that close waits for an answer that never comes.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        control = stack.enter_context(httpx.Client(timeout=30, limits=fresh))
 
         def sandbox_faults(server: SandboxServer) -> Callable[[dict[str, Any]], None]:
             def apply(plan: dict[str, Any]) -> None:
@@ -336,7 +339,12 @@ def running_system(
 
         def fhir(base: str) -> httpx.Client:
             return stack.enter_context(
-                httpx.Client(base_url=base, timeout=10, headers={"Accept": "application/fhir+json"})
+                httpx.Client(
+                    base_url=base,
+                    timeout=30,
+                    limits=fresh,
+                    headers={"Accept": "application/fhir+json"},
+                )
             )
 
         ehrs = {
