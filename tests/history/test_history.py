@@ -18,7 +18,8 @@ from history_harness import FAULT_KINDS, Scale, campaign, new_seed
 from chartgate.service.writeback import CRASH_POINTS
 
 SOAK = os.environ.get("CHARTGATE_HISTORY_SOAK") == "1"
-SCALE = Scale(batch=10, crashes=3) if SOAK else Scale(batch=4, points_per_kind=2)
+BATCH = int(os.environ.get("CHARTGATE_HISTORY_BATCH") or (10 if SOAK else 4))
+SCALE = Scale(batch=BATCH, crashes=3) if SOAK else Scale(batch=BATCH, points_per_kind=2)
 pytestmark = [pytest.mark.medplum, pytest.mark.timeout(5400 if SOAK else 900)]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
