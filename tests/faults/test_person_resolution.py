@@ -11,6 +11,7 @@ Epic over real HTTP, SQLite store, synthetic data only.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from test_writeback_faults import (
@@ -27,7 +28,19 @@ from chartgate.service.writeback import WritebackExecutor
 from stack import Stack
 
 pytestmark = pytest.mark.timeout(120)
-HOLD = EHR_TIMEOUT + 2.0
+# Long enough that the search runs before the held Provenance lands, even on a busy machine;
+# the test then waits for the landing instead of sleeping a fixed time.
+HOLD = EHR_TIMEOUT + 8.0
+
+
+def wait_for(check: Callable[[], object], *, seconds: float) -> bool:
+    """Poll ``check`` until it is true or ``seconds`` pass (for a request held at the EHR)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def test_pointing_at_the_note_after_its_provenance_landed_late_writes_no_second_one(
@@ -61,7 +74,8 @@ def test_pointing_at_the_note_after_its_provenance_landed_late_writes_no_second_
     assert parked["state"] == "needs_person", parked
     assert parked["note_in_chart"] is True
 
-    time.sleep(HOLD - EHR_TIMEOUT + 0.5)  # the person looks later: the Provenance is there
+    # The person looks later: the slow Provenance is there by then.
+    assert wait_for(lambda: provenances(stack, wb_id), seconds=HOLD + 10)
     assert len(provenances(stack, wb_id)) == 1
     doc = documents(stack, wb_id)[0]
     resolved = stack.api.post(
