@@ -1,4 +1,4 @@
-"""The history check, CI-sized: ~1,000 write-backs under every fault kind and crash point.
+"""The history check, CI-sized: over 1,000 write-backs under every fault kind and crash point.
 
 Each test runs the whole campaign (three EHRs, every fault kind, every crash point of the
 executor, plus no crash) on one store and fails loudly, with the seed and the offending
@@ -18,7 +18,7 @@ from history_harness import FAULT_KINDS, Scale, campaign, new_seed
 from chartgate.service.writeback import CRASH_POINTS
 
 SOAK = os.environ.get("CHARTGATE_HISTORY_SOAK") == "1"
-BATCH = int(os.environ.get("CHARTGATE_HISTORY_BATCH") or (10 if SOAK else 4))
+BATCH = int(os.environ.get("CHARTGATE_HISTORY_BATCH") or (10 if SOAK else 5))
 SCALE = Scale(batch=BATCH, crashes=3) if SOAK else Scale(batch=BATCH, points_per_kind=2)
 pytestmark = [pytest.mark.medplum, pytest.mark.timeout(5400 if SOAK else 900)]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
