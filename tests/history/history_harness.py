@@ -56,6 +56,7 @@ EHR_TIMEOUT = 0.3
 HOLD = 0.5
 """Seconds a ``timeout``/``delay`` fault holds a request: longer than ``EHR_TIMEOUT``."""
 LEASE = timedelta(seconds=30)
+CONTROL_ATTEMPTS = 5
 TERMINAL = frozenset({"committed", "partial", "rejected", "conflict"})
 NO_CRASH = "none"
 
@@ -301,6 +302,24 @@ class Ehr:
         yield self.http
 
 
+def _switch_medplum(control: httpx.Client, url: str, plan: dict[str, Any]) -> None:
+    """Set (or, with an empty plan, clear) the Medplum test EHR's faults.
+
+    Switching is idempotent (the body replaces the whole configuration), so a request that
+    got no answer is sent again: on a loaded machine the test EHR has, rarely, let one wait
+    longer than the client's timeout.
+    """
+    for attempt in range(CONTROL_ATTEMPTS):
+        try:
+            answer = control.post(url, json=plan) if plan else control.delete(url)
+            answer.raise_for_status()
+        except httpx.TransportError:
+            if attempt == CONTROL_ATTEMPTS - 1:
+                raise
+        else:
+            return
+
+
 @contextmanager
 def running_system(
     database_url: str, workdir: Path, medplum_base: str
@@ -322,7 +341,7 @@ def running_system(
         # No kept-alive connections to the test servers: Node closes an idle one after 5 s,
         # and a request racing that close waits for an answer that never comes.
         fresh = httpx.Limits(max_keepalive_connections=0)
-        control = stack.enter_context(httpx.Client(timeout=30, limits=fresh))
+        control = stack.enter_context(httpx.Client(timeout=10, limits=fresh))
 
         def sandbox_faults(server: SandboxServer) -> Callable[[dict[str, Any]], None]:
             def apply(plan: dict[str, Any]) -> None:
@@ -331,11 +350,7 @@ def running_system(
             return apply
 
         def medplum_faults(plan: dict[str, Any]) -> None:
-            url = f"{control_url(medplum_base)}/__faults"
-            if plan:
-                control.post(url, json=plan).raise_for_status()
-            else:
-                control.delete(url).raise_for_status()
+            _switch_medplum(control, f"{control_url(medplum_base)}/__faults", plan)
 
         def fhir(base: str) -> httpx.Client:
             return stack.enter_context(
