@@ -12,7 +12,7 @@ MEDPLUM := tests/ehr_medplum
 OIDC_IDP := tests/idp_oidc_provider
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: help install demo test test-second-python test-fast lint format bench clean services client
+.PHONY: help install demo test test-second-python test-fast lint format bench soak clean services client
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ format: $(STAMP) ## Apply ruff's formatter and safe fixes
 
 bench: install services ## Benchmarks, printed as ratios against a baseline measured in the same run
 	$(PY) bench/run.py
+
+soak: install services ## The history check at soak size (>= 5,500 write-backs under faults and crashes), as a table
+	CHARTGATE_HISTORY_SOAK=1 $(VENV)/bin/pytest tests/history -q -s -p no:cacheprovider
 
 clean: ## Remove the virtualenv, caches and test output
 	rm -rf $(VENV) $(MEDPLUM)/node_modules $(OIDC_IDP)/node_modules .pytest_cache .mypy_cache .ruff_cache test-output

@@ -355,11 +355,12 @@ class ChartWrite:
                 f"cannot mark a {wb.kind.value} write-back that is {wb.state.value} as landed",
                 expression="action",
             )
+        # The Provenance is only ever sent once the document is recorded: if it was not, the
+        # Provenance cannot have been in flight, so send it; if it was, the Provenance may
+        # have landed late, so read the chart before anything is sent.
+        wb.may_have_landed = wb.document_landed
         wb.document_id = document_id
         wb.document_version = version_id
-        # The Provenance is only ever sent once the document is recorded, so it cannot have
-        # been in flight: send it.
-        wb.may_have_landed = False
         wb.state = WritebackState.QUEUED
 
     def resolve_retry_follow_up(self) -> None:

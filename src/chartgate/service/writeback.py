@@ -219,7 +219,7 @@ class WritebackExecutor:
                 step=step,
             )
         keep_document(record, answer)
-        self._settle_step(step, answer, gateway, draft, record, guard)
+        self._settle_step(step, answer, gateway, draft, record, guard, reread=reread)
 
     def _send_create(
         self,
@@ -262,14 +262,28 @@ class WritebackExecutor:
         draft: Draft,
         record: Writeback,
         guard: CreateGuard,
+        *,
+        reread: bool,
     ) -> None:
-        """Look the answer up; read the chart at once after a 304/409/412; stop unless done."""
+        """Look the answer up; read the chart at once after a 304/409/412; stop unless done.
+
+        ``reread``: this request may be a resend (the previous worker may have died after
+        its request landed and before it recorded that), so a refusal proves nothing about
+        the first request: the chart, not the 4xx, says whether the write is there, and the
+        refusal stands only when the chart shows it absent.
+        """
         decision = decide(step, classify(answer.status))
         if decision is Decision.RECONCILE and answer.status in (304, 409, 412):
             # The EHR answered: nothing is in flight, so the chart can be read at once.
             decision = self._chart_says(step, gateway, draft, record, guard)
             if decision is Decision.SEND:
                 decision = Decision.RETRY  # not twice in one attempt: back to the queue
+        elif (
+            reread
+            and decision in (Decision.REJECT, Decision.PARTIAL)
+            and self._chart_says(step, gateway, draft, record, guard) is Decision.PROCEED
+        ):
+            decision = Decision.PROCEED
         if decision is Decision.PROCEED:
             return
         raise Stop(
@@ -321,7 +335,7 @@ class WritebackExecutor:
         )
         if answer.ok:
             record.provenance_id = answer.resource_id
-        self._settle_step(step, answer, gateway, draft, record, guard)
+        self._settle_step(step, answer, gateway, draft, record, guard, reread=reread)
 
     # -- reading the chart ------------------------------------------------------------------
 

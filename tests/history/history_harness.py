@@ -1,0 +1,892 @@
+"""The history harness: many write-backs under seeded faults and worker crashes, all recorded.
+
+In the spirit of Jepsen's model of indeterminate operations: the harness drives chartgate
+through its API (submit, approve, finalize, amend, retract, resolve) and its write-back
+executor against three EHRs at once, one tenant each:
+
+* ``sandbox``: our sandbox EHR with the ``sandbox`` vendor profile (client-assigned id, ``PUT``
+  + ``If-None-Match: *``);
+* ``epic``: the sandbox imitating Epic, with the ``epic`` profile (nothing guards a create);
+* ``medplum``: the Medplum test EHR with ``generic-r4`` (conditional create).
+
+Work is done in *cells*: one EHR, one fault kind, one crash point, a batch of write-backs. In
+a cell the harness sets the fault (seeded count), runs the executor with a crash hook that
+kills the worker at the Nth call of the point (seeded N, like ``kill -9``: nothing of the
+attempt after that point is committed), then moves a controllable clock past the lease and
+lets a fresh executor instance take over. Once the fault rounds are over, faults are cleared,
+requests still in flight are given time to land, and the harness settles every write-back,
+resolving the ones that need a person the way a person would (look at the chart; ``landed``
+pointing at the document that carries the identifier, else ``resend``).
+
+Every client-side operation (``Operation``) and every state the harness saw is recorded; at
+the end the chart is read (every DocumentReference and Provenance carrying
+``urn:chartgate:writeback``) and ``history_checker.check`` decides. Synthetic data only.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from builders import CLINICIAN, ENCOUNTER, PATIENT, SOAP_NOTE, edited_note, submission
+from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
+from chartgate.adapters.ehr.http import build_client
+from chartgate.api.app import create_app
+from chartgate.bootstrap import Application, build
+from chartgate.sandbox.server import SandboxServer
+from chartgate.service.writeback import CRASH_POINTS, WritebackExecutor
+from chartgate.settings import EhrSettings, Settings, TenantSettings
+from chartgate.threaded_server import ThreadedServer
+from medplum_ehr import control_url, reset_medplum
+
+WRITEBACK_SYSTEM = "urn:chartgate:writeback"
+EHR_TIMEOUT = 0.3
+"""Seconds chartgate waits for the EHR in the harness (a held answer costs this much wall)."""
+HOLD = 0.5
+"""Seconds a ``timeout``/``delay`` fault holds a request: longer than ``EHR_TIMEOUT``."""
+LEASE = timedelta(seconds=30)
+CONTROL_ATTEMPTS = 5
+TERMINAL = frozenset({"committed", "partial", "rejected", "conflict"})
+NO_CRASH = "none"
+
+
+class WorkerKilled(BaseException):
+    """Raised by the crash hook: the worker dies on the spot, like ``kill -9``."""
+
+
+# -- the clock ----------------------------------------------------------------------------------
+
+
+class HarnessClock:
+    """The executor's clock: real time plus an offset the harness moves forward.
+
+    Moving it forward stands in for sleeping through a lease or a backoff; the API keeps the
+    real clock (tokens are checked against it).
+    """
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        """Now, as the executor sees it."""
+        return datetime.now(UTC) + self._offset
+
+    def advance_to(self, moment: datetime) -> None:
+        """Move forward to ``moment`` (never back)."""
+        gap = moment - self.now()
+        if gap > timedelta(0):
+            self._offset += gap
+
+    def advance(self, delta: timedelta) -> None:
+        """Move forward by ``delta``."""
+        self._offset += delta
+
+
+# -- fault kinds -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    """One fault kind of one EHR: how to switch it on with a count."""
+
+    ehr: str
+    name: str
+    plan: Callable[[int], dict[str, Any]]
+    holds: bool = False
+    """True when a request may still land up to ``HOLD`` seconds after chartgate gave up."""
+
+    @property
+    def label(self) -> str:
+        """``ehr/name``, as the table shows it."""
+        return f"{self.ehr}/{self.name}"
+
+
+def _sandbox_kinds(ehr: str) -> list[FaultKind]:
+    def storm(status: int) -> Callable[[int], dict[str, Any]]:
+        return lambda n: {"status_storm": {"count": n, "status": status, "retry_after": None}}
+
+    hold_ms = int(HOLD * 1000)
+    return [
+        FaultKind(ehr, "none", lambda _: {}),
+        FaultKind(ehr, "token_expiry", lambda n: {"token_expiry": n}),
+        FaultKind(ehr, "storm_429", storm(429)),
+        FaultKind(ehr, "storm_500", storm(500)),
+        FaultKind(ehr, "storm_502", storm(502)),
+        FaultKind(ehr, "storm_503", storm(503)),
+        FaultKind(ehr, "storm_504", storm(504)),
+        FaultKind(
+            ehr,
+            "refuse_doc_422",
+            lambda n: {"refuse": {"count": n, "status": 422, "resource_type": "DocumentReference"}},
+        ),
+        FaultKind(
+            ehr,
+            "refuse_doc_412",
+            lambda n: {"refuse": {"count": n, "status": 412, "resource_type": "DocumentReference"}},
+        ),
+        FaultKind(
+            ehr,
+            "refuse_prov_403",
+            lambda n: {"refuse": {"count": n, "status": 403, "resource_type": "Provenance"}},
+        ),
+        FaultKind(ehr, "commit_then_drop", lambda n: {"commit_then_drop": n}),
+        FaultKind(
+            ehr,
+            "timeout_after_commit",
+            lambda n: {"timeout": {"count": n, "seconds": HOLD, "before_commit": False}},
+            holds=True,
+        ),
+        FaultKind(
+            ehr,
+            "timeout_before_commit",
+            lambda n: {"timeout": {"count": n, "seconds": HOLD, "before_commit": True}},
+            holds=True,
+        ),
+        FaultKind(ehr, "latency", lambda n: {"latency_ms": hold_ms if n % 2 else 50}, holds=True),
+    ]
+
+
+def _medplum_kinds() -> list[FaultKind]:
+    def fail(status: int) -> Callable[[int], dict[str, Any]]:
+        return lambda n: {"fail_status": status, "count": n}
+
+    return [
+        FaultKind("medplum", "none", lambda _: {}),
+        FaultKind("medplum", "fail_429", fail(429)),
+        FaultKind("medplum", "fail_500", fail(500)),
+        FaultKind("medplum", "fail_503", fail(503)),
+        FaultKind("medplum", "fail_400", fail(400)),
+        FaultKind("medplum", "drop_after_commit", lambda n: {"drop_after_commit": n}),
+        FaultKind(
+            "medplum",
+            "delay",
+            lambda n: {"delay_ms": int(HOLD * 1000) if n % 2 else 50},
+            holds=True,
+        ),
+    ]
+
+
+FAULT_KINDS: dict[str, list[FaultKind]] = {
+    "sandbox": _sandbox_kinds("sandbox"),
+    "epic": _sandbox_kinds("epic"),
+    "medplum": _medplum_kinds(),
+}
+TENANTS = {"sandbox": "hist-sandbox", "epic": "hist-epic", "medplum": "hist-medplum"}
+VENDORS = {"sandbox": "sandbox", "epic": "epic", "medplum": "generic-r4"}
+
+
+# -- what is recorded ---------------------------------------------------------------------------
+
+
+@dataclass
+class Operation:
+    """One client-side operation: what was asked, what chartgate answered."""
+
+    at: datetime
+    ehr: str
+    action: str
+    target: str
+    status: int
+    writeback: str | None = None
+
+
+@dataclass
+class Crash:
+    """One worker killed at a crash point."""
+
+    ehr: str
+    point: str
+    nth: int
+    writebacks_sending: list[str]
+
+
+@dataclass
+class Tracked:
+    """One write-back the harness queued, and what it saw happen to it."""
+
+    id: str
+    draft_id: str
+    kind: str
+    ehr: str
+    tenant: str
+    fault: str
+    crash: str
+    store: str
+    queued_at: datetime
+    settled_at: datetime | None = None
+    states_seen: list[str] = field(default_factory=list)
+    resolutions: list[str] = field(default_factory=list)
+
+    @property
+    def cell(self) -> tuple[str, str, str]:
+        """(fault kind, crash point, store): the row of the table it counts in."""
+        return (self.fault, self.crash, self.store)
+
+
+@dataclass
+class History:
+    """Everything one run did and saw; the chart is read into it at the end."""
+
+    seed: int
+    store: str
+    operations: list[Operation] = field(default_factory=list)
+    crashes: list[Crash] = field(default_factory=list)
+    writebacks: dict[str, Tracked] = field(default_factory=dict)
+    chartgate: dict[str, dict[str, Any]] = field(default_factory=dict)
+    drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per EHR: every DocumentReference (current version) carrying the write-back identifier."""
+    provenances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per EHR: every Provenance carrying the write-back tag."""
+    versions: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
+    """(ehr, document id, version) -> that version as the chart holds it (None: not there)."""
+    notes: list[str] = field(default_factory=list)
+    """What the person saw that no resolution fits (reported with any violation)."""
+    ledger_ok: dict[str, str | None] = field(default_factory=dict)
+    """Per tenant: None when the ledger verifies, else what verify said."""
+    wall_seconds: float = 0.0
+
+
+# -- the crash hook -----------------------------------------------------------------------------
+
+
+class CrashAt:
+    """Kills the worker at the ``nth`` call of ``point`` (and never otherwise)."""
+
+    def __init__(self, point: str, nth: int) -> None:
+        self.point = point
+        self.nth = nth
+        self.calls = 0
+
+    def __call__(self, point: str) -> None:
+        """The executor's crash hook."""
+        if point != self.point:
+            return
+        self.calls += 1
+        if self.calls == self.nth:
+            raise WorkerKilled(point)
+
+
+def _never(point: str) -> None:
+    del point
+
+
+# -- the system under test ----------------------------------------------------------------------
+
+NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+@dataclass
+class Ehr:
+    """One EHR the harness writes to, and how to set its faults."""
+
+    name: str
+    fhir_base: str
+    set_faults: Callable[[dict[str, Any]], None]
+    http: httpx.Client
+
+    @contextmanager
+    def client(self) -> Iterator[httpx.Client]:
+        """A plain FHIR client on this EHR (the harness looking at the chart)."""
+        yield self.http
+
+
+def _switch_medplum(control: httpx.Client, url: str, plan: dict[str, Any]) -> None:
+    """Set (or, with an empty plan, clear) the Medplum test EHR's faults.
+
+    Switching is idempotent (the body replaces the whole configuration), so a request that
+    got no answer is sent again: on a loaded machine the test EHR has, rarely, let one wait
+    longer than the client's timeout.
+    """
+    for attempt in range(CONTROL_ATTEMPTS):
+        try:
+            answer = control.post(url, json=plan) if plan else control.delete(url)
+            answer.raise_for_status()
+        except httpx.TransportError:
+            if attempt == CONTROL_ATTEMPTS - 1:
+                raise
+        else:
+            return
+
+
+@contextmanager
+def running_system(
+    database_url: str, workdir: Path, medplum_base: str
+) -> Iterator[tuple[Application, httpx.Client, SandboxServer, dict[str, Ehr]]]:
+    """Two sandboxes (plain and Epic-like) and chartgate with one tenant per EHR."""
+    reset_medplum(medplum_base)
+    with ExitStack() as stack:
+        # SQLite files (chartgate's and the sandboxes') on a RAM disk where there is one: the
+        # run is about the write-back's logic, not about the disk's fsync latency.
+        if Path("/dev/shm").is_dir():  # noqa: S108 - a private temporary directory in it
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(dir="/dev/shm")))
+            if database_url.startswith("sqlite"):
+                database_url = f"sqlite:///{workdir / 'chartgate.sqlite3'}"
+        plain = stack.enter_context(SandboxServer(workdir / "sandbox.sqlite3"))
+        epic = stack.enter_context(SandboxServer(workdir / "epic.sqlite3", vendor="epic"))
+
+        # One client for every look at the charts and every fault switch (a new client
+        # per request costs more than the request).
+        # No kept-alive connections to the test servers: Node closes an idle one after 5 s,
+        # and a request racing that close waits for an answer that never comes.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        control = stack.enter_context(httpx.Client(timeout=10, limits=fresh))
+
+        def sandbox_faults(server: SandboxServer) -> Callable[[dict[str, Any]], None]:
+            def apply(plan: dict[str, Any]) -> None:
+                server.faults.load_json(plan)
+
+            return apply
+
+        def medplum_faults(plan: dict[str, Any]) -> None:
+            _switch_medplum(control, f"{control_url(medplum_base)}/__faults", plan)
+
+        def fhir(base: str) -> httpx.Client:
+            return stack.enter_context(
+                httpx.Client(
+                    base_url=base,
+                    timeout=30,
+                    limits=fresh,
+                    headers={"Accept": "application/fhir+json"},
+                )
+            )
+
+        ehrs = {
+            "sandbox": Ehr(
+                "sandbox", plain.fhir_base, sandbox_faults(plain), fhir(plain.fhir_base)
+            ),
+            "epic": Ehr("epic", epic.fhir_base, sandbox_faults(epic), fhir(epic.fhir_base)),
+            "medplum": Ehr("medplum", medplum_base, medplum_faults, fhir(medplum_base)),
+        }
+        settings = Settings(
+            database_url=database_url,
+            key_file=str(workdir / "kek.key"),
+            tenants=[
+                TenantSettings(
+                    id=TENANTS[name],
+                    issuers=[plain.issuer],
+                    ehr=EhrSettings(
+                        base_url=ehr.fhir_base, vendor=VENDORS[name], timeout_seconds=EHR_TIMEOUT
+                    ),
+                )
+                for name, ehr in ehrs.items()
+            ],
+        )
+        app = build(settings, migrate=True)
+        stack.callback(app.close)
+        # The executor's EHR clients: the same as production's (build_client), except that
+        # they send without Nagle's delay (httpx writes a request's head and body apart, and
+        # the body would wait ~40 ms for the EHR's delayed ACK).
+        app.ehr = ConfiguredEhrDirectory(
+            {t.id: t for t in settings.tenants},
+            clients={
+                t.id: build_client(
+                    timeout_seconds=EHR_TIMEOUT,
+                    transport=httpx.HTTPTransport(socket_options=NO_DELAY),
+                )
+                for t in settings.tenants
+            },
+        )
+        stack.callback(app.ehr.close)
+        server = stack.enter_context(ThreadedServer(create_app(app)))
+        api = stack.enter_context(
+            httpx.Client(
+                base_url=server.base_url,
+                timeout=30,
+                transport=httpx.HTTPTransport(socket_options=NO_DELAY),
+            )
+        )
+        yield app, api, plain, ehrs
+
+
+# -- the harness ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much to run: write-backs per cell approval batch, fault rounds, crashes per cell."""
+
+    batch: int
+    fault_rounds: int = 3
+    crashes: int = 2
+    follow_ups: bool = True
+    points_per_kind: int | None = None
+    """Crash points (of the four, plus none) each fault kind is paired with; None: all five.
+
+    Fewer still cover every point: the points rotate over the kinds.
+    """
+
+
+class Harness:
+    """Runs cells of write-backs against a running system and records the history."""
+
+    def __init__(
+        self,
+        app: Application,
+        api: httpx.Client,
+        idp: SandboxServer,
+        ehrs: dict[str, Ehr],
+        *,
+        seed: int,
+        store: str,
+    ) -> None:
+        self.app = app
+        self.api = api
+        self.idp = idp
+        self.ehrs = ehrs
+        self.rng = random.Random(seed)  # noqa: S311 - a seeded schedule, not a secret
+        self.clock = HarnessClock()
+        self.history = History(seed=seed, store=store)
+        self._lives = 0
+        self._case = 0
+        self._quiet_at = 0.0
+
+    # -- tokens and client operations ---------------------------------------------------------
+
+    def _headers(self, ehr: str, role: str) -> dict[str, str]:
+        tenant = TENANTS[ehr]
+        if role == "scribe":
+            token = self.idp.idp.mint(
+                subject="scribe-history",
+                scopes=["chartgate/drafts.submit"],
+                tenant=tenant,
+                amr=(),
+                acr=None,
+                extra_claims={"client_id": "scribe-history"},
+            )
+        else:
+            token = self.idp.idp.mint(
+                subject="clinician-history",
+                scopes=["openid", "fhirUser", "chartgate/drafts.approve"],
+                tenant=tenant,
+                fhir_user=CLINICIAN,
+                patient=PATIENT.split("/")[1],
+                encounter=ENCOUNTER.split("/")[1],
+                auth_time=int(time.time()),
+            )
+        return {"Authorization": f"Bearer {token}"}
+
+    def _op(
+        self, ehr: str, action: str, target: str, answer: httpx.Response
+    ) -> dict[str, Any] | None:
+        body: dict[str, Any] = answer.json() if answer.content else {}
+        writeback = body.get("writeback", {}).get("id") if isinstance(body, dict) else None
+        self.history.operations.append(
+            Operation(self.clock.now(), ehr, action, target, answer.status_code, writeback)
+        )
+        return body if answer.is_success else None
+
+    def _track(self, body: dict[str, Any], ehr: str, fault: FaultKind, crash: str) -> str:
+        record = body["writeback"]
+        self.history.writebacks[record["id"]] = Tracked(
+            id=record["id"],
+            draft_id=record["draft_id"],
+            kind=record["kind"],
+            ehr=ehr,
+            tenant=TENANTS[ehr],
+            fault=fault.label,
+            crash=crash,
+            store=self.history.store,
+            queued_at=self.clock.now(),
+        )
+        return str(record["id"])
+
+    def approve_new(
+        self, ehr: str, fault: FaultKind, crash: str, scribe: dict[str, str], clin: dict[str, str]
+    ) -> str | None:
+        """Submit a synthetic draft and approve it; return the write-back id."""
+        self._case += 1
+        note = {
+            "type": "11506-3",
+            "title": "Progress note",
+            "content_type": "text/markdown",
+            "text": f"{SOAP_NOTE}\nSynthetic history case {self._case}.\n",
+        }
+        created = self._op(
+            ehr,
+            "submit",
+            "draft",
+            self.api.post("/v1/drafts", json=submission(note=note), headers=scribe),
+        )
+        if created is None:
+            return None
+        draft_id = created["id"]
+        approved = self._op(
+            ehr,
+            "approve",
+            draft_id,
+            self.api.post(f"/v1/drafts/{draft_id}/approve", headers={**clin, "If-Match": 'W/"1"'}),
+        )
+        return None if approved is None else self._track(approved, ehr, fault, crash)
+
+    def follow_up(
+        self, tracked: Tracked, action: str, fault: FaultKind, clin: dict[str, str]
+    ) -> str | None:
+        """Finalize, amend or retract the note ``tracked`` committed; return the write-back id."""
+        ehr = tracked.ehr
+        if action == "finalize":
+            answer = self.api.post(f"/v1/drafts/{tracked.draft_id}/finalize", headers=clin)
+        elif action == "retract":
+            answer = self.api.post(
+                f"/v1/writebacks/{tracked.id}/retract",
+                json={"reason": "clinical-error"},
+                headers=clin,
+            )
+        else:
+            view = self.api.get(f"/v1/drafts/{tracked.draft_id}", headers=clin).json()
+            edit = edited_note(
+                view, "Return if symptoms worsen.", "Return if symptoms worsen or fever starts."
+            )
+            answer = self.api.post(
+                f"/v1/writebacks/{tracked.id}/amend",
+                json=edit,
+                headers={**clin, "If-Match": f'W/"{view["current_version"]}"'},
+            )
+        body = self._op(ehr, action, tracked.id, answer)
+        return None if body is None else self._track(body, ehr, fault, tracked.crash)
+
+    # -- the worker -----------------------------------------------------------------------------
+
+    def _executor(self, crash: Callable[[str], None]) -> WritebackExecutor:
+        self._lives += 1
+        return WritebackExecutor(
+            uow=self.app.uow,
+            ehr=self.app.ehr,
+            clock=self.clock,
+            owner=f"history-{self._lives}",
+            lease=LEASE,
+            jitter=self.rng.random,
+            max_attempts=self.app.settings.worker_max_attempts,
+            crash=crash,
+        )
+
+    def _rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        with self.app.uow(read_only=True) as uow:
+            for wb_id in ids:
+                tracked = self.history.writebacks[wb_id]
+                record = uow.writebacks.get(tracked.tenant, wb_id)
+                found[wb_id] = {
+                    "state": record.state.value,
+                    "next": record.next_attempt_at,
+                    "document_id": record.document_id,
+                    "kind": record.kind.value,
+                    "note_in_chart": record.document_landed,
+                }
+        return found
+
+    def _observe(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        rows = self._rows(ids)
+        now = self.clock.now()
+        for wb_id, row in rows.items():
+            tracked = self.history.writebacks[wb_id]
+            if not tracked.states_seen or tracked.states_seen[-1] != row["state"]:
+                tracked.states_seen.append(row["state"])
+            if row["state"] in TERMINAL:
+                if tracked.settled_at is None:
+                    tracked.settled_at = now
+            else:
+                tracked.settled_at = None
+        return rows
+
+    def _advance_to_next_due(self, rows: dict[str, dict[str, Any]]) -> None:
+        """Jump the clock to the earliest moment one of ``rows`` is due again."""
+        moments = []
+        for row in rows.values():
+            if row["state"] in ("queued", "ambiguous"):
+                moments.append(_aware(row["next"]))
+            elif row["state"] == "sending":
+                moments.append(self.clock.now() + LEASE)
+        if moments:
+            self.clock.advance_to(min(moments) + timedelta(milliseconds=5))
+
+    def drive(self, ids: list[str], fault: FaultKind, crash: str, scale: Scale) -> None:
+        """Run the fault rounds (with crashes), then settle every write-back in ``ids``."""
+        if not ids:
+            return
+        ehr = self.ehrs[fault.ehr]
+        kills = scale.crashes if crash != NO_CRASH else 0
+        hook = self._hook(crash, len(ids)) if kills else _never
+        executor = self._executor(hook)
+        for _ in range(scale.fault_rounds):
+            ehr.set_faults(fault.plan(self.rng.randint(1, max(2, len(ids) // 2))))
+            try:
+                executor.run_once(limit=len(ids) + 5)
+            except WorkerKilled as killed:
+                rows = self._rows(ids)
+                sending = [i for i, r in rows.items() if r["state"] == "sending"]
+                assert isinstance(hook, CrashAt)
+                self.history.crashes.append(Crash(fault.ehr, str(killed), hook.nth, sending))
+                kills -= 1
+                self.clock.advance(LEASE + timedelta(seconds=1))
+                hook = self._hook(crash, len(ids)) if kills else _never
+                executor = self._executor(hook)
+            self._advance_to_next_due(self._observe(ids))
+        ehr.set_faults({})
+        if fault.holds:
+            # A person looks at the chart only once what the EHR still holds has landed.
+            self._quiet_at = time.monotonic() + HOLD + 0.1
+        self.settle(ids, self._executor(_never))
+
+    def _hook(self, crash: str, batch: int) -> CrashAt:
+        # Each write-back makes two to four requests: N over that range hits every step.
+        return CrashAt(crash, self.rng.randint(1, 2 * batch + 2))
+
+    def settle(self, ids: list[str], executor: WritebackExecutor, rounds: int = 40) -> None:
+        """No faults, no crashes: run until every write-back is decided, resolving as a person."""
+        for _ in range(rounds):
+            rows = self._observe(ids)
+            waiting = [i for i, r in rows.items() if r["state"] not in TERMINAL]
+            if not waiting:
+                return
+            for wb_id in waiting:
+                if rows[wb_id]["state"] == "needs_person":
+                    self._resolve(wb_id, rows[wb_id])
+            executor.run_once(limit=len(ids) + 5)
+            self._advance_to_next_due(self._observe(ids))
+
+    def _resolve(self, wb_id: str, row: dict[str, Any]) -> None:
+        """What a person does: look at the chart, then point at the note or have it sent."""
+        tracked = self.history.writebacks[wb_id]
+        time.sleep(max(0.0, self._quiet_at - time.monotonic()))
+        clin = self._headers(tracked.ehr, "clinician")
+        body: dict[str, Any] = {"action": "resend"}
+        with self.ehrs[tracked.ehr].client() as ehr:
+            if row["note_in_chart"]:
+                # The note is there; is its Provenance? If not, have it sent again; if it
+                # is, point at the note (chartgate then finds the rest itself).
+                found = ehr.get("/Provenance", params={"_tag": f"{WRITEBACK_SYSTEM}|{wb_id}"})
+                body = {"action": "retry-follow-up"}
+                if found.json().get("entry"):
+                    if row["kind"] in ("approve", "amend"):
+                        document = f"DocumentReference/{row['document_id']}"
+                        body = {"action": "landed", "document": document}
+                    else:
+                        # No resolution says "its Provenance is there" for a finalize or a
+                        # retraction: the person can only have it sent again.
+                        self.history.notes.append(
+                            f"{wb_id}: {row['kind']} parked, its Provenance is in the chart"
+                        )
+            elif row["kind"] in ("approve", "amend"):
+                found = ehr.get(
+                    "/DocumentReference", params={"identifier": f"{WRITEBACK_SYSTEM}|{wb_id}"}
+                )
+                docs = [e["resource"] for e in found.json().get("entry", [])]
+                if len(docs) == 1:
+                    body = {"action": "landed", "document": f"DocumentReference/{docs[0]['id']}"}
+        tracked.resolutions.append(body["action"])
+        answer = self.api.post(f"/v1/writebacks/{wb_id}/resolve", json=body, headers=clin)
+        self._op(tracked.ehr, f"resolve:{body['action']}", wb_id, answer)
+
+    # -- one cell ---------------------------------------------------------------------------------
+
+    def run_cell(self, fault: FaultKind, crash: str, scale: Scale) -> None:
+        """Approvals, then finalizes, then amends and retracts, each phase under the fault."""
+        scribe = self._headers(fault.ehr, "scribe")
+        clin = self._headers(fault.ehr, "clinician")
+        approvals = [
+            wb
+            for wb in (
+                self.approve_new(fault.ehr, fault, crash, scribe, clin) for _ in range(scale.batch)
+            )
+            if wb is not None
+        ]
+        self.drive(approvals, fault, crash, scale)
+        if not scale.follow_ups:
+            return
+        rows = self._rows(approvals)
+        committed = [
+            self.history.writebacks[i] for i in approvals if rows[i]["state"] == "committed"
+        ]
+        finalizes = [
+            wb
+            for wb in (
+                self.follow_up(t, "finalize", fault, clin)
+                for t in committed
+                if self.rng.random() < 0.5
+            )
+            if wb is not None
+        ]
+        self.drive(finalizes, fault, crash, scale)
+        rows = self._rows(finalizes)
+        last = []
+        for wb_id in finalizes:
+            if rows[wb_id]["state"] != "committed":
+                continue
+            approve = next(
+                t
+                for t in self.history.writebacks.values()
+                if t.draft_id == self.history.writebacks[wb_id].draft_id and t.kind == "approve"
+            )
+            pick = self.rng.random()
+            if pick < 0.45:
+                last.append(self.follow_up(approve, "amend", fault, clin))
+            elif pick < 0.8:
+                last.append(self.follow_up(approve, "retract", fault, clin))
+        self.drive([wb for wb in last if wb is not None], fault, crash, scale)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def new_seed() -> int:
+    """A fresh seed (printed by every run, so any run can be repeated)."""
+    return uuid.uuid4().int % 1_000_000_007
+
+
+# -- reading everything back --------------------------------------------------------------------
+
+
+def _all(ehr: Ehr, resource_type: str) -> list[dict[str, Any]]:
+    """Every resource of a type in the EHR (the harness reads the whole chart)."""
+    found: list[dict[str, Any]] = []
+    with ehr.client() as client:
+        if ehr.name == "medplum":
+            offset, page = 0, 1000
+            while True:
+                bundle = client.get(
+                    f"/{resource_type}", params={"_count": str(page), "_offset": str(offset)}
+                )
+                bundle.raise_for_status()
+                entries = bundle.json().get("entry", [])
+                found.extend(e["resource"] for e in entries)
+                if len(entries) < page:
+                    return found
+                offset += page
+        bundle = client.get(f"/{resource_type}", params={"_count": "1000000"})
+        bundle.raise_for_status()
+        found.extend(e["resource"] for e in bundle.json().get("entry", []))
+    return found
+
+
+def _marked_documents(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in resources
+        if any(i.get("system") == WRITEBACK_SYSTEM for i in r.get("identifier", []))
+    ]
+
+
+def _marked_provenances(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in resources
+        if any(t.get("system") == WRITEBACK_SYSTEM for t in r.get("meta", {}).get("tag", []))
+    ]
+
+
+def collect(harness: Harness) -> History:
+    """Read chartgate's state, the whole chart and the ledger into the history."""
+    history = harness.history
+    app = harness.app
+    for ehr in harness.ehrs.values():
+        ehr.set_faults({})
+    with app.uow(read_only=True) as uow:
+        for wb_id, tracked in history.writebacks.items():
+            record = uow.writebacks.get(tracked.tenant, wb_id)
+            history.chartgate[wb_id] = {
+                "state": record.state.value,
+                "kind": record.kind.value,
+                "document_id": record.document_id,
+                "document_version": record.document_version,
+                "provenance_id": record.provenance_id,
+                "replaces": record.replaces,
+                "created_at": _aware(record.created_at) if record.created_at else None,
+            }
+            if tracked.draft_id not in history.drafts:
+                draft = uow.drafts.get(tracked.tenant, tracked.draft_id)
+                history.drafts[tracked.draft_id] = {
+                    "state": draft.state.value,
+                    "doc_status": draft.doc_status,
+                    "ehr": tracked.ehr,
+                }
+    for name, ehr in harness.ehrs.items():
+        history.documents[name] = _marked_documents(_all(ehr, "DocumentReference"))
+        history.provenances[name] = _marked_provenances(_all(ehr, "Provenance"))
+    for wb_id, row in history.chartgate.items():
+        ehr = harness.ehrs[history.writebacks[wb_id].ehr]
+        if row["document_id"] is None or row["document_version"] is None:
+            continue
+        key = (ehr.name, row["document_id"], row["document_version"])
+        if key in history.versions:
+            continue
+        with ehr.client() as client:
+            answer = client.get(
+                f"/DocumentReference/{row['document_id']}/_history/{row['document_version']}"
+            )
+        history.versions[key] = answer.json() if answer.status_code == 200 else None
+    for tenant in sorted({t.tenant for t in history.writebacks.values()}):
+        history.ledger_ok[tenant] = _verify_ledger(app, tenant)
+    return history
+
+
+def _verify_ledger(app: Application, tenant: str) -> str | None:
+    from chartgate.service.audit_verify import verify_store  # noqa: PLC0415 - test-only use
+
+    ledger = app.ledger
+    ledger.checkpointer.checkpoint(tenant)
+    with ledger.unit(read_only=True) as unit:
+        report = verify_store(
+            unit.ledger,
+            tenant,
+            ledger.key.verifier,
+            ledger.audit.origin(tenant),
+            anchor_note=ledger.anchor.latest(tenant),
+        )
+    if report.ok and report.unsigned_tail == 0:
+        return None
+    return report.describe()
+
+
+# -- a whole run ----------------------------------------------------------------------------------
+
+
+def campaign(
+    database_url: str,
+    workdir: Path,
+    medplum_base: str,
+    *,
+    seed: int,
+    scale: Scale,
+    progress: Callable[[str], None] | None = None,
+    only: Callable[[FaultKind, str], bool] | None = None,
+) -> History:
+    """Every fault kind of every EHR x every crash point (and none), then the chart read back."""
+    store = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    started = time.monotonic()
+    with running_system(database_url, workdir, medplum_base) as (app, api, idp, ehrs):
+        harness = Harness(app, api, idp, ehrs, seed=seed, store=store)
+        points = (*CRASH_POINTS, NO_CRASH)
+        every = [fault for kinds in FAULT_KINDS.values() for fault in kinds]
+        take = scale.points_per_kind or len(points)
+        cells = [
+            (fault, points[(number * take + k) % len(points)])
+            for number, fault in enumerate(every)
+            for k in range(take)
+        ]
+        harness.rng.shuffle(cells)
+        for number, (fault, crash) in enumerate(cells, 1):
+            if only is not None and not only(fault, crash):
+                continue
+            began = time.monotonic()
+            harness.run_cell(fault, crash, scale)
+            if progress is not None:
+                progress(
+                    f"cell {number}/{len(cells)} {fault.label} x {crash}: "
+                    f"{time.monotonic() - began:.2f} s, {len(harness.history.writebacks)} so far"
+                )
+        history = collect(harness)
+    history.wall_seconds = time.monotonic() - started
+    return history
