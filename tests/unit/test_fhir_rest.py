@@ -647,3 +647,14 @@ def test_content_type_match_ignores_case_and_blanks():
     generic = get_vendor("generic-r4")
     assert generic.accepts_content_type("text/plain;charset=UTF-8")
     assert not generic.accepts_content_type("text/html")
+
+
+def test_the_ehr_client_turns_nagle_off() -> None:
+    """Write requests are not held back waiting for a delayed ACK (TCP_NODELAY is set)."""
+    import socket  # noqa: PLC0415
+
+    from chartgate.adapters.ehr.http import build_client  # noqa: PLC0415
+
+    with build_client() as client:
+        options = client._transport._pool._socket_options  # type: ignore[attr-defined]
+    assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in options
