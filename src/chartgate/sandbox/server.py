@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Self
 
 from chartgate.sandbox.faults import FaultPlan
 from chartgate.sandbox.fhir import FHIR_BASE_PATH, create_fhir_app
-from chartgate.sandbox.idp import DevIdentityProvider, create_idp_router
+from chartgate.sandbox.idp import DevIdentityProvider
+from chartgate.sandbox.idp_http import create_idp_router
 from chartgate.threaded_server import ThreadedServer
 
 if TYPE_CHECKING:
