@@ -14,10 +14,11 @@ from chartgate.settings import Settings
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Application]:
-    """chartgate wired on a freshly migrated database (no tenant, no server)."""
+def app(migrated_database_url: str, tmp_path: Path) -> Iterator[Application]:
+    """An application wired on a fresh database with the schema at head (no tenant, no server)."""
     application = build(
-        Settings(database_url=database_url, key_file=str(tmp_path / "kek.key")), migrate=True
+        Settings(database_url=migrated_database_url, key_file=str(tmp_path / "kek.key")),
+        migrate=True,
     )
     yield application
     application.close()

@@ -104,15 +104,15 @@ class Log:
 
 
 @pytest.fixture
-def log(database_url: str, tmp_path: Path) -> Iterator[Log]:
+def log(migrated_database_url: str, tmp_path: Path) -> Iterator[Log]:
     """The tampered-with log, on SQLite and on PostgreSQL."""
-    yield from _seeded_log(database_url, tmp_path)
+    yield from _seeded_log(migrated_database_url, tmp_path)
 
 
 @pytest.fixture
-def pg_log(postgres_url: str, tmp_path: Path) -> Iterator[Log]:
+def pg_log(migrated_postgres_url: str, tmp_path: Path) -> Iterator[Log]:
     """The same log on PostgreSQL only (TRUNCATE and roles exist only there)."""
-    yield from _seeded_log(postgres_url, tmp_path)
+    yield from _seeded_log(migrated_postgres_url, tmp_path)
 
 
 def _seeded_log(database_url: str, tmp_path: Path) -> Iterator[Log]:

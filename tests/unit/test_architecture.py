@@ -28,4 +28,3 @@ def test_every_top_level_module_sits_in_one_layer() -> None:
     named = [name.strip() for layer in layers for name in str(layer).split("|")]
     modules = sorted(f"chartgate.{m.name}" for m in pkgutil.iter_modules(chartgate.__path__))
     assert sorted(named) == modules
-

@@ -100,6 +100,14 @@ _MAX_ASSERTION_SECONDS = 300
 _JTI_CACHE_SIZE = 10_000
 
 
+def generate_signing_keys() -> dict[Algorithm, RSAKey | ECKey]:
+    """Fresh RS256 (RSA 2048) and ES256 (P-256) signing keys with ``kid``s, for one IdP."""
+    return {
+        "RS256": RSAKey.generate_key(2048, {"use": "sig", "alg": "RS256"}, auto_kid=True),
+        "ES256": ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True),
+    }
+
+
 class DevIdentityProvider:
     """An in-memory OpenID provider: an issuer, its signing keys and a token mint.
 
@@ -108,15 +116,25 @@ class DevIdentityProvider:
             (``<issuer>/.well-known/openid-configuration``, ``<issuer>/jwks``,
             ``<issuer>/token``).
         default_tenant: The ``tenant`` claim ``POST /token`` puts in when the form has none.
+        signing_keys: The RS256 and ES256 private keys to sign with; new ones (see
+            ``generate_signing_keys``) when None. A test suite that starts hundreds of
+            sandboxes passes keys it generated once, because RSA key generation dominates the
+            cost of starting one.
     """
 
-    def __init__(self, issuer: str, *, default_tenant: str | None = DEFAULT_TENANT) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        default_tenant: str | None = DEFAULT_TENANT,
+        signing_keys: Mapping[Algorithm, RSAKey | ECKey] | None = None,
+    ) -> None:
         self.issuer = issuer.rstrip("/")
         self.default_tenant = default_tenant
-        self._keys: dict[Algorithm, RSAKey | ECKey] = {
-            "RS256": RSAKey.generate_key(2048, {"use": "sig", "alg": "RS256"}, auto_kid=True),
-            "ES256": ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True),
-        }
+        keys = dict(signing_keys) if signing_keys is not None else generate_signing_keys()
+        if set(keys) != {"RS256", "ES256"}:
+            raise ValueError("signing_keys needs exactly one RS256 and one ES256 key")
+        self._keys: dict[Algorithm, RSAKey | ECKey] = keys
         self._backend_clients: dict[str, tuple[KeySet, tuple[str, ...]]] = {}
         self._seen_jtis: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
