@@ -28,12 +28,13 @@ from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.bootstrap import open_ledger
 from chartgate.cli.main import app as cli
+from chartgate.domain.errors import LedgerDamaged
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.ledger.checkpoint import Checkpoint, sign_checkpoint
 from chartgate.ledger.merkle import CompactRange, leaf_hash
 from chartgate.ledger.seal import seal
 from chartgate.service.audit import range_to_bytes
-from chartgate.service.checkpoints import Checkpointer, LedgerDamaged
+from chartgate.service.checkpoints import Checkpointer
 from chartgate.settings import Settings
 
 TENANT = "clinic-a"
