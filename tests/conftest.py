@@ -27,7 +27,7 @@ from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.migrate import upgrade
 from stack import Stack, running_stack
 
-pytest_plugins = ["medplum_ehr", "idp_oidc_provider", "pytester"]
+pytest_plugins = ["medplum_ehr", "idp_oidc_provider", "suite_rules", "pytester"]
 
 PG_ADMIN_URL = os.environ.get(
     "CHARTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

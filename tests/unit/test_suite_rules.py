@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-CONTRACT_CONFTEST = Path(__file__).resolve().parents[1] / "contract" / "conftest.py"
+SUITE_RULES = Path(__file__).resolve().parents[1] / "suite_rules.py"
 SKIPPING_TEST = """
 import pytest
+
+pytestmark = pytest.mark.contract
 
 def test_against_a_server_that_did_not_start():
     '''Stands for a contract test whose server is missing.'''
@@ -21,7 +23,7 @@ def test_a_skipped_contract_test_fails_under_ci(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With CI=true the contract suite's skip becomes a failure that names the reason."""
-    pytester.makeconftest(CONTRACT_CONFTEST.read_text())
+    pytester.makeconftest(SUITE_RULES.read_text())
     pytester.makepyfile(test_contract=SKIPPING_TEST)
     monkeypatch.setenv("CI", "true")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -33,7 +35,7 @@ def test_a_skipped_contract_test_stays_a_skip_on_a_developer_machine(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without CI=true the same skip is reported as a skip, with its reason."""
-    pytester.makeconftest(CONTRACT_CONFTEST.read_text())
+    pytester.makeconftest(SUITE_RULES.read_text())
     pytester.makepyfile(test_contract=SKIPPING_TEST)
     monkeypatch.delenv("CI", raising=False)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
@@ -41,6 +43,6 @@ def test_a_skipped_contract_test_stays_a_skip_on_a_developer_machine(
 
 
 def test_a_unit_test_cannot_open_a_network_socket() -> None:
-    """pytest-socket refuses an inet socket in tests/unit (tests/unit/conftest.py)."""
+    """pytest-socket refuses an inet socket in tests/unit (tests/suite_rules.py)."""
     with pytest.raises(RuntimeError, match="socket"):
         socket.socket(socket.AF_INET, socket.SOCK_STREAM)
