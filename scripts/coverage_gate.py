@@ -27,7 +27,8 @@ def layer_of(path: str) -> str:
     """The layer of a source path: ``chartgate/domain/policy/schema.py`` is ``domain``."""
     parts = Path(path).parts
     inner = parts[parts.index("chartgate") + 1 :]
-    return inner[0].removesuffix(".py") if inner else "chartgate"
+    name = inner[0].removesuffix(".py") if inner else "__init__"
+    return "chartgate" if name == "__init__" else name
 
 
 def per_layer(data_file: Path) -> dict[str, tuple[int, int]]:
