@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.migrate import upgrade
+from required import missing
 from stack import Stack, running_stack
 
 pytest_plugins = ["medplum_ehr", "idp_oidc_provider", "suite_rules", "pytester"]
@@ -32,13 +33,6 @@ pytest_plugins = ["medplum_ehr", "idp_oidc_provider", "suite_rules", "pytester"]
 PG_ADMIN_URL = os.environ.get(
     "CHARTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-
-
-def missing(reason: str) -> None:
-    """Fail under CI (a required service is missing), skip on a developer machine."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"required service missing under CI=true: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture
