@@ -25,6 +25,7 @@ subclasses ``ChartgateError`` (``tests/unit/test_error_tree.py`` checks both)::
     ├── EhrError                 the EHR could not be talked to
     │   ├── EhrUnreachable       the request never left (connect failed): safe to retry
     │   └── EhrAmbiguous         the request may have landed (timeout, dropped connection)
+    ├── StoreUnavailable         the database is unreachable or dropped us (503, Retry-After)
     ├── KeyFileError             the KEK file is unsafe or malformed (refuse to start)
     ├── LedgerKeyError           the ledger signing key file is unsafe or not Ed25519
     ├── SecretError              a secret reference is malformed, unsafe or unresolvable
