@@ -29,7 +29,8 @@ subclasses ``ChartgateError`` (``tests/unit/test_error_tree.py`` checks both)::
     ├── KeyFileError             the KEK file is unsafe or malformed (refuse to start)
     ├── LedgerKeyError           the ledger signing key file is unsafe or not Ed25519
     ├── SecretError              a secret reference is malformed, unsafe or unresolvable
-    └── DecryptionError          a ciphertext or wrapped key does not open (tampered, misplaced)
+    ├── DecryptionError          a ciphertext or wrapped key does not open (tampered, misplaced)
+    └── TracingConfigError       the configured trace exporter cannot be used (refuse to start)
 
 Messages never carry PHI: they name ids, codes and states only; secrets never show either.
 """
@@ -186,3 +187,7 @@ class StoreUnavailable(ChartgateError):
     unknown and a retry with the same Idempotency-Key is answered from the store). Retryable:
     the API answers 503 with Retry-After.
     """
+
+
+class TracingConfigError(ChartgateError):
+    """The configured trace exporter cannot be used."""
