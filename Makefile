@@ -42,8 +42,9 @@ demo: $(STAMP) ## Install, then run the main job on the embedded default (SQLite
 services: ## Check (and start when missing) PostgreSQL for the tests
 	@scripts/ensure-services.sh
 
-test: install services ## Install everything, then run the whole test suite (SQLite, PostgreSQL, Medplum)
-	$(VENV)/bin/pytest
+test: install services ## Install everything, run the whole suite (SQLite, PostgreSQL, Medplum) under branch coverage, then the per-layer coverage gate
+	$(VENV)/bin/pytest --cov --cov-report=
+	$(PY) scripts/coverage_gate.py
 
 test-second-python: $(STAMP) ## Unit and CLI tests on a second supported Python (3.11-3.13), if one is installed
 	@second="$$(scripts/second-python.sh)"; \
@@ -68,11 +69,12 @@ client: $(STAMP) ## Regenerate the typed API client in tests/chartgate_client fr
 		--output-path tests/chartgate_client --overwrite --fail-on-warning --config tests/chartgate_client.yaml
 	sha256sum test-output/openapi.json | cut -d' ' -f1 > tests/chartgate_client/OPENAPI_SHA256
 
-lint: $(STAMP) ## ruff, mypy --strict and import-linter (the layer rule)
+lint: $(STAMP) ## ruff, mypy --strict (src; tests relaxed), import-linter (layers, forbidden, acyclic), interrogate (tests documented)
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/interrogate tests
 
 format: $(STAMP) ## Apply ruff's formatter and safe fixes
 	$(VENV)/bin/ruff format src tests
@@ -85,4 +87,4 @@ soak: install services ## The history check at soak size (>= 5,500 write-backs u
 	CHARTGATE_HISTORY_SOAK=1 $(VENV)/bin/pytest tests/history -q -s -p no:cacheprovider
 
 clean: ## Remove the virtualenv, caches and test output
-	rm -rf $(VENV) $(MEDPLUM)/node_modules $(OIDC_IDP)/node_modules .pytest_cache .mypy_cache .ruff_cache test-output
+	rm -rf $(VENV) $(MEDPLUM)/node_modules $(OIDC_IDP)/node_modules .pytest_cache .mypy_cache .ruff_cache test-output .coverage .coverage.*

@@ -3,11 +3,18 @@
 Real parts only: a SQLite file and a fresh PostgreSQL database per test (over a real
 connection), the Medplum test EHR or our sandbox over real HTTP, the API under uvicorn.
 Under CI=true a missing PostgreSQL or Node.js is a failure, never a skip.
+
+Every test still gets a database of its own. ``sqlite_url``/``postgres_url``/``database_url``
+are empty (for the migration tests); the ``migrated_*`` ones are copies of a database migrated
+once per test process (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL),
+so the many tests that only need the schema do not each run Alembic from scratch. Under
+pytest-xdist each worker is its own process with its own templates.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,20 +23,16 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from chartgate.adapters.storage.engine import make_engine
+from chartgate.adapters.storage.migrate import upgrade
+from required import missing
 from stack import Stack, running_stack
 
-pytest_plugins = ["medplum_ehr", "idp_oidc_provider"]
+pytest_plugins = ["medplum_ehr", "idp_oidc_provider", "suite_rules", "pytester"]
 
 PG_ADMIN_URL = os.environ.get(
     "CHARTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-
-
-def missing(reason: str) -> None:
-    """Fail under CI (a required service is missing), skip on a developer machine."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"required service missing under CI=true: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -42,20 +45,11 @@ def sqlite_url(tmp_path: Path) -> str:
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database on the machine's server, dropped afterwards."""
     name = f"chartgate_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError:
-        admin.dispose()
-        missing("PostgreSQL is not reachable on 127.0.0.1:5432")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = _create_database(PG_ADMIN_URL, name)
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_database(PG_ADMIN_URL, name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -66,17 +60,94 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    """Create ``name`` (copied from ``template`` when given) and return its URL."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    except OperationalError:
+        missing("PostgreSQL is not reachable on 127.0.0.1:5432")
+    finally:
+        admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per test process."""
+    path = tmp_path_factory.mktemp("template") / "chartgate.sqlite3"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres_template() -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per test process (a template, never used)."""
+    name = f"chartgate_template_{uuid.uuid4().hex[:12]}"
+    _migrate(_create_database(PG_ADMIN_URL, name))
+    try:
+        yield name
+    finally:
+        _drop_database(PG_ADMIN_URL, name)
+
+
+@pytest.fixture
+def migrated_sqlite_url(_migrated_sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite file with the schema at head (a copy of the process's template)."""
+    path = tmp_path / "chartgate.sqlite3"
+    shutil.copyfile(_migrated_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def migrated_postgres_url(_migrated_postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with the schema at head, dropped afterwards."""
+    name = f"chartgate_test_{uuid.uuid4().hex[:12]}"
+    url = _create_database(PG_ADMIN_URL, name, template=_migrated_postgres_template)
+    try:
+        yield url
+    finally:
+        _drop_database(PG_ADMIN_URL, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_database_url(request: pytest.FixtureRequest) -> str:
+    """``database_url`` with the schema already at head: once on SQLite, once on PostgreSQL."""
+    fixture = "migrated_sqlite_url" if request.param == "sqlite" else "migrated_postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
 @pytest.fixture
 def medplum_stack(
-    database_url: str, medplum_fresh_base_url: str, tmp_path: Path
+    migrated_database_url: str, medplum_fresh_base_url: str, tmp_path: Path
 ) -> Iterator[Stack]:
     """The chartgate stack (API + worker) on both databases, writing to the Medplum test EHR."""
-    with running_stack(database_url, tmp_path, ehr_base=medplum_fresh_base_url) as stack:
+    with running_stack(migrated_database_url, tmp_path, ehr_base=medplum_fresh_base_url) as stack:
         yield stack
 
 
 @pytest.fixture
-def sandbox_stack(sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
+def sandbox_stack(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
     """The chartgate stack on SQLite, writing to our sandbox EHR (for fault injection)."""
-    with running_stack(sqlite_url, tmp_path) as stack:
+    with running_stack(migrated_sqlite_url, tmp_path) as stack:
         yield stack

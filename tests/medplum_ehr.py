@@ -17,9 +17,11 @@ imports this module itself and rewrites its asserts.
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import time
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,14 +50,20 @@ def control_url(base_url: str) -> str:
     return base_url.removesuffix(FHIR_PATH)
 
 
+@cache
+def _control() -> httpx.Client:
+    """One client for the control endpoints, reused by every test of the process."""
+    return httpx.Client(timeout=10, verify=ssl.create_default_context())
+
+
 def reset_medplum(base_url: str) -> None:
     """Empty the repository and clear all injected faults."""
-    httpx.post(f"{control_url(base_url)}/__reset", timeout=10).raise_for_status()
+    _control().post(f"{control_url(base_url)}/__reset").raise_for_status()
 
 
 def set_medplum_faults(base_url: str, **faults: int) -> dict[str, Any]:
     """Replace the fault configuration (see README.md); returns the configuration now in force."""
-    response = httpx.post(f"{control_url(base_url)}/__faults", json=faults, timeout=10)
+    response = _control().post(f"{control_url(base_url)}/__faults", json=faults)
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
@@ -98,6 +106,9 @@ def medplum_base_url() -> Iterator[str]:
             yield base_url
     except NodeServerUnavailableError as exc:
         missing("Medplum test EHR", exc, INSTALL_HINT)
+    finally:
+        _control().close()
+        _control.cache_clear()
 
 
 @pytest.fixture
@@ -115,4 +126,4 @@ def medplum_faults(medplum_base_url: str) -> Iterator[Callable[..., dict[str, An
         return set_medplum_faults(medplum_base_url, **faults)
 
     yield set_faults
-    httpx.delete(f"{control_url(medplum_base_url)}/__faults", timeout=10).raise_for_status()
+    _control().delete(f"{control_url(medplum_base_url)}/__faults").raise_for_status()

@@ -7,21 +7,53 @@ a sandbox whose FHIR endpoint is also the EHR unless ``ehr_base`` names another 
 
 from __future__ import annotations
 
+import itertools
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
+from joserfc.jwk import ECKey, RSAKey
 
 from builders import CLINICIAN, ENCOUNTER, PATIENT, TENANT
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
+from chartgate.sandbox.idp import Algorithm, generate_signing_keys
 from chartgate.sandbox.server import SandboxServer
 from chartgate.settings import EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
+
+# A test process starts hundreds of stacks. Two costs of a start are not what any test is about
+# and are paid once here: the TLS context every httpx.Client loads (the CA bundle; these
+# clients only speak plain HTTP on loopback), and RSA key generation for the sandbox IdP.
+# Keys rotate through a small pool, so two stacks alive at once never share an issuer key.
+KEY_POOL_SIZE = 4
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """A verifying TLS context (system CAs), built once per process."""
+    return ssl.create_default_context()
+
+
+def http_client(**kwargs: Any) -> httpx.Client:
+    """An ``httpx.Client`` like the default one, without reloading the CA bundle."""
+    return httpx.Client(verify=tls_context(), **kwargs)
+
+
+@cache
+def _key_pool() -> Iterator[dict[Algorithm, RSAKey | ECKey]]:
+    return itertools.cycle([generate_signing_keys() for _ in range(KEY_POOL_SIZE)])
+
+
+def pooled_signing_keys() -> dict[Algorithm, RSAKey | ECKey]:
+    """The next signing key set of this process's pool (round-robin)."""
+    return next(_key_pool())
 
 
 @dataclass
@@ -89,7 +121,7 @@ class Stack:
 
     def ehr(self) -> httpx.Client:
         """A plain FHIR client on the EHR, to look at the chart directly."""
-        return httpx.Client(
+        return http_client(
             base_url=self.ehr_base, timeout=10, headers={"Accept": "application/fhir+json"}
         )
 
@@ -104,7 +136,9 @@ def running_stack(
     sandbox_vendor: str = "generic-r4",
 ) -> Iterator[Stack]:
     """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API."""
-    with SandboxServer(workdir / "sandbox.sqlite3", vendor=sandbox_vendor) as sandbox:
+    with SandboxServer(
+        workdir / "sandbox.sqlite3", vendor=sandbox_vendor, signing_keys=pooled_signing_keys()
+    ) as sandbox:
         fhir_base = ehr_base or sandbox.fhir_base
         settings = Settings(
             database_url=database_url,
@@ -117,12 +151,14 @@ def running_stack(
                 )
             ],
         )
-        app = build(settings, migrate=True)
+        identity_http = http_client(timeout=5.0, follow_redirects=False)
+        app = build(settings, migrate=True, http=identity_http)
         try:
             with (
                 ThreadedServer(create_app(app)) as server,
-                httpx.Client(base_url=server.base_url, timeout=30) as api,
+                http_client(base_url=server.base_url, timeout=30) as api,
             ):
                 yield Stack(app=app, api=api, sandbox=sandbox, ehr_base=fhir_base)
         finally:
             app.close()
+            identity_http.close()

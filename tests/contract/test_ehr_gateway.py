@@ -7,7 +7,8 @@ the twin cannot drift from the real thing (STYLE.md example 5). Rules from
 https://hl7.org/fhir/R4/http.html. Synthetic data only.
 
 A server whose harness is not importable yet is skipped at collection, with the reason; the
-other server still runs.
+other server still runs. Every test here is marked ``contract``: under ``CI=true`` a skip is a
+failure (``tests/suite_rules.py``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def _sandbox_server() -> tuple[Any, str | None]:
         return None, "chartgate.sandbox.server has no SandboxServer"
     return server, None
 
+
+pytestmark = pytest.mark.contract
 
 MEDPLUM_UNAVAILABLE = _medplum_unavailable()
 SANDBOX_SERVER, SANDBOX_UNAVAILABLE = _sandbox_server()

@@ -27,7 +27,7 @@ import pytest
 
 from builders import edited_note, submission
 from chartgate.sandbox.server import SandboxServer
-from conftest import missing
+from required import missing
 from stack import Stack
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]

@@ -34,7 +34,7 @@ from chartgate.bootstrap import Application, build
 from chartgate.sandbox.server import SandboxServer
 from chartgate.settings import CareTeamGrant, EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
-from conftest import missing
+from required import missing
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -102,9 +102,9 @@ def make_due(stack: Stack, writeback_id: str) -> None:
 
 
 @pytest.fixture
-def epic_sandbox_stack(sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
+def epic_sandbox_stack(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Chartgate sending Markdown to a sandbox imitating Epic, which refuses it (422)."""
-    with running_stack(sqlite_url, tmp_path, sandbox_vendor="epic") as stack:
+    with running_stack(migrated_sqlite_url, tmp_path, sandbox_vendor="epic") as stack:
         yield stack
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from builders import ENCOUNTER, PATIENT, submission
 from chartgate.adapters.storage import tables as t
+from chartgate.domain.utc import as_utc
 from chartgate.service.writeback import WritebackExecutor
 from stack import Stack
 
@@ -524,7 +525,22 @@ def test_worker_that_lost_its_lease_sends_nothing_more(epic_stack: Stack) -> Non
 
     thread = threading.Thread(target=run_slow)
     thread.start()
-    time.sleep(1.3)  # the slow worker's lease has expired; its request is still in flight
+    # The slow lease is renewed just before the create goes out and its answer comes 2 s later:
+    # once the stored lease has run out, a successor must take the row over. Polled on the row
+    # rather than one fixed sleep from thread start, which failed on a loaded machine where the
+    # slow worker itself started late.
+    deadline = time.monotonic() + 10
+    while True:
+        current = row(stack, wb_id)
+        lease_until = current["lease_until"]
+        if (
+            current["lease_owner"] == "slow"
+            and lease_until is not None
+            and as_utc(lease_until) < datetime.now(UTC)
+        ):
+            break
+        assert time.monotonic() < deadline, f"the slow worker's lease never ran out: {current}"
+        time.sleep(0.02)
     assert stack.app.executor(owner="successor").run_once() == 1
     thread.join(timeout=10)
     assert not errors, errors

@@ -23,9 +23,9 @@ from stack import Stack, running_stack
 
 
 @pytest.fixture
-def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(migrated_database_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Chartgate on both databases, writing to the sandbox EHR."""
-    with running_stack(database_url, tmp_path) as running:
+    with running_stack(migrated_database_url, tmp_path) as running:
         yield running
 
 

@@ -34,9 +34,11 @@ FHIR_JSON = "application/fhir+json"
 
 
 @pytest.fixture
-def stack(database_url: str, medplum_fresh_base_url: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(
+    migrated_database_url: str, medplum_fresh_base_url: str, tmp_path: Path
+) -> Iterator[Stack]:
     """Chartgate on both databases, writing to (and auditing into) the Medplum test EHR."""
-    with running_stack(database_url, tmp_path, ehr_base=medplum_fresh_base_url) as running:
+    with running_stack(migrated_database_url, tmp_path, ehr_base=medplum_fresh_base_url) as running:
         yield running
 
 

@@ -28,12 +28,13 @@ from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.bootstrap import open_ledger
 from chartgate.cli.main import app as cli
+from chartgate.domain.errors import LedgerDamaged
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.ledger.checkpoint import Checkpoint, sign_checkpoint
 from chartgate.ledger.merkle import CompactRange, leaf_hash
 from chartgate.ledger.seal import seal
 from chartgate.service.audit import range_to_bytes
-from chartgate.service.checkpoints import Checkpointer, LedgerDamaged
+from chartgate.service.checkpoints import Checkpointer
 from chartgate.settings import Settings
 
 TENANT = "clinic-a"
@@ -104,15 +105,15 @@ class Log:
 
 
 @pytest.fixture
-def log(database_url: str, tmp_path: Path) -> Iterator[Log]:
+def log(migrated_database_url: str, tmp_path: Path) -> Iterator[Log]:
     """The tampered-with log, on SQLite and on PostgreSQL."""
-    yield from _seeded_log(database_url, tmp_path)
+    yield from _seeded_log(migrated_database_url, tmp_path)
 
 
 @pytest.fixture
-def pg_log(postgres_url: str, tmp_path: Path) -> Iterator[Log]:
+def pg_log(migrated_postgres_url: str, tmp_path: Path) -> Iterator[Log]:
     """The same log on PostgreSQL only (TRUNCATE and roles exist only there)."""
-    yield from _seeded_log(postgres_url, tmp_path)
+    yield from _seeded_log(migrated_postgres_url, tmp_path)
 
 
 def _seeded_log(database_url: str, tmp_path: Path) -> Iterator[Log]:

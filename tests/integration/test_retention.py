@@ -21,12 +21,13 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from builders import submission
-from chartgate.adapters.keys.envelope import DecryptionError, EnvelopeCipher
+from chartgate.adapters.keys.envelope import EnvelopeCipher
 from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.bootstrap import open_retention
 from chartgate.cli.main import app as cli
+from chartgate.domain.errors import DecryptionError
 from chartgate.ledger.checkpoint import split_notes
 from chartgate.ledger.verify import verify_log
 from chartgate.policy.retention import load_retention
@@ -46,8 +47,8 @@ class Clock:
 
 
 @pytest.fixture
-def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
-    with running_stack(database_url, tmp_path) as running:
+def stack(migrated_database_url: str, tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(migrated_database_url, tmp_path) as running:
         yield running
 
 

@@ -12,7 +12,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from chartgate.sandbox.authorize import SSO_COOKIE, s256
-from chartgate.sandbox.idp import MFA_ACR, DevIdentityProvider, create_idp_router
+from chartgate.sandbox.idp import MFA_ACR, DevIdentityProvider
+from chartgate.sandbox.idp_http import create_idp_router
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chartgate.adapters.keys.envelope import DecryptionError, EnvelopeCipher
-from chartgate.adapters.keys.local import InMemoryDataKeyStore, KeyFileError, LocalKeyProvider
+from chartgate.adapters.keys.envelope import EnvelopeCipher
+from chartgate.adapters.keys.local import InMemoryDataKeyStore, LocalKeyProvider
+from chartgate.domain.errors import DecryptionError, KeyFileError
 
 if TYPE_CHECKING:
     from pathlib import Path

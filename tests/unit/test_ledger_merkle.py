@@ -1,15 +1,14 @@
 # Copyright 2026 The chartgate authors. SPDX-License-Identifier: Apache-2.0
 """RFC 9162 Merkle hashing, proofs and compact ranges, against the reference vectors.
 
-The vectors are the transparency-dev/merkle probes copied into the sibling ``shared/``
-folder (``CHARTGATE_MERKLE_VECTORS`` overrides the path to their ``testdata`` folder).
+The vectors are the transparency-dev/merkle probes, copied into ``tests/data/rfc6962`` (origin,
+commit and licence in its ``SOURCE.md`` and ``LICENSE``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,7 @@ from chartgate.ledger.merkle import (
     verify_inclusion,
 )
 
-VECTORS_ENV = "CHARTGATE_MERKLE_VECTORS"
-DEFAULT_VECTORS = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "testdata"
-    / "rfc6962-transparency-dev-merkle"
-    / "testdata"
-)
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "rfc6962"
 
 # The reference tree of SOURCE.md (transparency-dev/merkle testonly/constants.go).
 REFERENCE_LEAVES = [
@@ -69,21 +61,14 @@ REFERENCE_ROOTS = [
 REFERENCE_HASHES = [leaf_hash(leaf) for leaf in REFERENCE_LEAVES]
 
 
-def _vectors_dir() -> Path:
-    override = os.environ.get(VECTORS_ENV)
-    return Path(override) if override else DEFAULT_VECTORS
-
-
 def _vector_files(kind: str) -> list[Path | None]:
-    files = sorted((_vectors_dir() / kind).rglob("*.json"))
+    files = sorted((VECTORS / kind).rglob("*.json"))
     return list(files) if files else [None]
 
 
 def _missing() -> None:
-    message = f"RFC 6962 vectors not found at {_vectors_dir()} (set {VECTORS_ENV})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    """The vectors ship with the repository: their absence is a failure, never a skip."""
+    pytest.fail(f"RFC 6962 vectors not found at {VECTORS}")
 
 
 def _load(path: Path | None) -> dict[str, Any]:
@@ -158,8 +143,8 @@ def _consistency_shape(old: int, new: int) -> tuple[bool, list[bool]]:
 
 class TestReferenceVectors:
     def test_vectors_are_present_and_complete(self) -> None:
-        """The shared folder holds the 98 inclusion and 98 consistency probes SOURCE.md names."""
-        if not (_vectors_dir() / "inclusion").is_dir():
+        """tests/data/rfc6962 holds the 98 inclusion and 98 consistency probes SOURCE.md names."""
+        if not (VECTORS / "inclusion").is_dir():
             _missing()
         assert len(_vector_files("inclusion")) == 98
         assert len(_vector_files("consistency")) == 98
@@ -188,7 +173,7 @@ class TestReferenceVectors:
 
     def test_generated_proofs_match_every_reference_happy_path(self) -> None:
         """For each valid probe over the reference tree, our generators emit the same proof."""
-        if not (_vectors_dir() / "inclusion").is_dir():
+        if not (VECTORS / "inclusion").is_dir():
             _missing()
         checked = 0
         for path in _vector_files("inclusion"):

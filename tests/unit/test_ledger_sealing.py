@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from chartgate.adapters.anchors import FileAnchor
-from chartgate.adapters.keys.ledger_key import LedgerKeyError, load_or_create
+from chartgate.adapters.keys.ledger_key import load_or_create
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms, normalise
+from chartgate.domain.errors import LedgerKeyError
 from chartgate.ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from chartgate.ledger.merkle import CompactRange, leaf_hash
 from chartgate.ledger.seal import identity, seal

@@ -11,7 +11,8 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 
-from chartgate.sandbox.idp import MFA_ACR, DevIdentityProvider, create_idp_router
+from chartgate.sandbox.idp import MFA_ACR, DevIdentityProvider, generate_signing_keys
+from chartgate.sandbox.idp_http import create_idp_router
 
 pytestmark = pytest.mark.anyio
 
@@ -165,3 +166,28 @@ async def test_token_endpoint_refuses_bad_requests(client, form):
     answer = await client.post("/idp/token", data=form)
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_request"
+
+
+def test_an_idp_given_signing_keys_signs_with_them():
+    """Keys passed in are the ones published and used: a token verifies with their public JWKS."""
+    keys = generate_signing_keys()
+    given = DevIdentityProvider(ISSUER, signing_keys=keys)
+    public = {"keys": [key.as_dict(private=False) for key in keys.values()]}
+    assert given.jwks() == public
+    token = given.mint(subject="scribe", scopes=["chartgate/drafts.submit"], tenant="clinic-a")
+    assert verify(token, public)["sub"] == "scribe"
+
+
+def test_two_idps_without_given_keys_do_not_share_them():
+    """Each IdP left to itself generates its own keys, so one issuer's token fails the other's."""
+    first, second = DevIdentityProvider(ISSUER), DevIdentityProvider(ISSUER)
+    token = first.mint(subject="scribe", scopes=["chartgate/drafts.submit"], tenant="clinic-a")
+    with pytest.raises(JoseError):
+        verify(token, second.jwks())
+
+
+def test_signing_keys_without_both_algorithms_are_refused():
+    """An RS256 key alone is not a key set the IdP can sign every token with."""
+    keys = generate_signing_keys()
+    with pytest.raises(ValueError, match="RS256 and one ES256"):
+        DevIdentityProvider(ISSUER, signing_keys={"RS256": keys["RS256"]})

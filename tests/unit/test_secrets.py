@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chartgate.adapters.keys.secrets import Secret, SecretError, SecretProvider
+from chartgate.adapters.keys.secrets import Secret, SecretProvider
+from chartgate.domain.errors import SecretError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -33,38 +33,19 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Tracer
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy import Engine, desc, or_, select
 
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
 from chartgate.adapters.storage import tables as t
-from chartgate.domain.errors import ChartgateError
+from chartgate.adapters.trace_context import context_of
+from chartgate.domain.errors import TracingConfigError
 
 if TYPE_CHECKING:
     from chartgate.service.ports import EhrAnswer, EhrGateway, JsonObject
     from chartgate.settings import Settings
 
-_PROPAGATOR = TraceContextTextMapPropagator()
 _LOOKUP_CACHE = 1024
 SERVICE_NAME = "chartgate"
-
-
-class TracingConfigError(ChartgateError):
-    """The configured trace exporter cannot be used."""
-
-
-def current_traceparent() -> str | None:
-    """The W3C ``traceparent`` of the current span, or None when there is none (tracing off)."""
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
-    return carrier.get("traceparent")
-
-
-def context_of(traceparent: str | None) -> Context | None:
-    """The context a stored ``traceparent`` names (None for nothing or a malformed value)."""
-    if not traceparent:
-        return None
-    return _PROPAGATOR.extract({"traceparent": traceparent})
 
 
 @dataclass

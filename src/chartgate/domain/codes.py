@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from chartgate.domain.fhir_codes import LOINC
 from chartgate.domain.policy import loinc_check_digit
 
 ICD10CM: Final = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED: Final = "http://snomed.info/sct"
-LOINC: Final = "http://loinc.org"
 RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
 UCUM: Final = "http://unitsofmeasure.org"
 

@@ -1,7 +1,8 @@
 """The one error tree of chartgate.
 
-Every error the product raises on purpose is drawn here, so that the API can translate
-them through one table (``api/errors.py``) and nothing else leaks out::
+Every error the product raises on purpose is defined and drawn here, so that the API can
+translate them through one table (``api/errors.py``) and nothing else leaks out; no other module
+subclasses ``ChartgateError`` (``tests/unit/test_error_tree.py`` checks both)::
 
     ChartgateError
     ├── InputError               bad input from a caller (HTTP 400/422)
@@ -11,18 +12,27 @@ them through one table (``api/errors.py``) and nothing else leaks out::
     │   ├── IdempotencyMismatch  same Idempotency-Key, different request (422)
     │   └── PolicyFileError      a policy file that fails its schema (CLI exit 2)
     ├── NotFound                 unknown id, or another tenant's id (404)
+    │   └── OutsideBinding       a draft outside the launch context and grants (404, no oracle)
     ├── AuthError                no or bad credentials (401)
     │   ├── MissingCredentials   none were sent (401, bare challenge)
     │   └── Forbidden            authenticated but not allowed (403)
+    │       └── StepUpRequired   needs a recent, stronger sign-in (401 + RFC 9470 challenge)
     ├── StateConflict            illegal lifecycle transition (409)
     │   ├── VersionMismatch      If-Match names a version that is not current (412)
     │   └── IdempotencyInFlight  the same Idempotency-Key is being processed (409)
     ├── IntegrityError           what is about to be sent differs from what was approved
-    └── EhrError                 the EHR could not be talked to
-        ├── EhrUnreachable       the request never left (connect failed): safe to retry
-        └── EhrAmbiguous         the request may have landed (timeout, dropped connection)
+    │   └── LedgerDamaged        the stored audit log disagrees with itself: nothing is signed
+    ├── EhrError                 the EHR could not be talked to
+    │   ├── EhrUnreachable       the request never left (connect failed): safe to retry
+    │   └── EhrAmbiguous         the request may have landed (timeout, dropped connection)
+    ├── StoreUnavailable         the database is unreachable or dropped us (503, Retry-After)
+    ├── KeyFileError             the KEK file is unsafe or malformed (refuse to start)
+    ├── LedgerKeyError           the ledger signing key file is unsafe or not Ed25519
+    ├── SecretError              a secret reference is malformed, unsafe or unresolvable
+    ├── DecryptionError          a ciphertext or wrapped key does not open (tampered, misplaced)
+    └── TracingConfigError       the configured trace exporter cannot be used (refuse to start)
 
-Messages never carry PHI: they name ids, codes and states only.
+Messages never carry PHI: they name ids, codes and states only; secrets never show either.
 """
 
 from __future__ import annotations
@@ -77,6 +87,17 @@ class NotFound(ChartgateError):
     """The thing does not exist for this tenant (another tenant's id looks the same)."""
 
 
+class OutsideBinding(NotFound):
+    """A draft outside the caller's launch context and grants: answered exactly as a missing one.
+
+    A 403 here would tell a clinician that a draft id exists in another encounter of the
+    tenant (an existence oracle); the refusal is still recorded in the tenant's ledger.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, expression="id")
+
+
 class AuthError(ChartgateError):
     """Missing, malformed, expired or untrusted credentials."""
 
@@ -115,6 +136,42 @@ class EhrError(ChartgateError):
         self.retry_after = retry_after
 
 
+class LedgerDamaged(IntegrityError):
+    """The stored log disagrees with itself; nothing is signed until it is investigated."""
+
+
+class StepUpRequired(Forbidden):
+    """The action needs a recent, stronger authentication (RFC 9470)."""
+
+    def __init__(self, message: str, *, max_age: int, acr_values: str | None) -> None:
+        super().__init__(message, expression="Authorization")
+        self.max_age = max_age
+        self.acr_values = acr_values
+
+
+class KeyFileError(ChartgateError):
+    """The KEK file is unsafe (group/other permissions, not a regular file) or malformed.
+
+    Refusing to start is the point: a world-readable KEK silently voids encryption at rest.
+    """
+
+
+class LedgerKeyError(ChartgateError):
+    """The signing key file is unsafe (permissions, not a regular file) or not Ed25519."""
+
+
+class SecretError(ChartgateError):
+    """A secret reference is malformed, unsafe or cannot be resolved (the value never shows)."""
+
+
+class DecryptionError(ChartgateError):
+    """A ciphertext or wrapped key failed to open: wrong tenant, wrong context, or tampered.
+
+    Deliberately one undifferentiated error: telling a caller *why* a ciphertext failed
+    (wrong key vs. wrong tag) helps an attacker more than it helps an operator.
+    """
+
+
 class EhrUnreachable(EhrError):
     """The request never reached the EHR (connection refused, DNS): nothing can have landed."""
 
@@ -130,3 +187,7 @@ class StoreUnavailable(ChartgateError):
     unknown and a retry with the same Idempotency-Key is answered from the store). Retryable:
     the API answers 503 with Retry-After.
     """
+
+
+class TracingConfigError(ChartgateError):
+    """The configured trace exporter cannot be used."""

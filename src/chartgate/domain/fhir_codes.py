@@ -1,11 +1,15 @@
 """FHIR, LOINC and provenance vocabulary as named constants, each with its source.
 
-Built in one place so that every resource chartgate emits spells codes the same way.
+The one vocabulary module: built in one place so that every resource chartgate emits, and every
+FHIR request it makes, spells codes, systems and media types the same way.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
+
+FHIR_JSON: Final = "application/fhir+json"
+"""The FHIR JSON media type (https://hl7.org/fhir/R4/http.html#mime-type)."""
 
 LOINC: Final = "http://loinc.org"
 

@@ -26,7 +26,18 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from chartgate.domain.policy import Severity
+
+class Severity(StrEnum):
+    """How bad a finding is: ``error`` blocks, ``warning`` needs an acknowledged override.
+
+    A write-back policy's disallowed-content rule names one (``domain/policy/terms.py``
+    re-exports it), which is why it lives here and not in the policy: findings depend on
+    nothing else in the domain, so ``errors`` can name ``Finding`` without a cycle.
+    """
+
+    ERROR = "error"
+    WARNING = "warning"
+
 
 FINDING_SYSTEM: Final = "urn:chartgate:finding"
 """``OperationOutcome.issue.details.coding.system`` of our finding codes."""

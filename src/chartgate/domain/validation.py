@@ -464,7 +464,7 @@ def check_note_document(
     loinc = [
         c
         for c in _list(_map(document.get("type")).get("coding"))
-        if _map(c).get("system") == codes.LOINC
+        if _map(c).get("system") == fc.LOINC
     ]
     need(loinc, "uscore.type", "type", "type needs a LOINC coding")
     for index, coding in enumerate(loinc):

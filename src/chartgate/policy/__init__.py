@@ -54,7 +54,7 @@ def load_policy_file(path: Path) -> LoadedPolicy:
 def load_policy_bytes(raw: bytes, *, source: str) -> LoadedPolicy:
     """Parse YAML policy bytes and validate them; messages start with ``source``."""
     try:
-        data = yaml.load(raw, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(raw, Loader=_StrictSafeLoader)  # noqa: S506 - a safe (CSafeLoader) subclass
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -71,11 +71,13 @@ def load_policy_bytes(raw: bytes, *, source: str) -> LoadedPolicy:
     return LoadedPolicy(policy=policy, content_hash=policy_hash(raw))
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
+class _StrictSafeLoader(yaml.CSafeLoader):
     """``yaml.safe_load`` semantics, except that a repeated mapping key is an error.
 
     PyYAML keeps the last of two equal keys silently; in a security policy a second
     ``Condition:`` entry overriding the first unseen is exactly the mistake review misses.
+    It parses with libyaml (PyYAML's wheels are built with it): the same safe subset and the
+    same error marks as the pure-Python parser, several times faster.
     """
 
     def construct_mapping(

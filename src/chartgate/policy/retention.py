@@ -46,7 +46,7 @@ def load_retention(path: str | Path | None) -> LoadedRetention:
 def load_retention_bytes(raw: bytes, *, source: str) -> LoadedRetention:
     """Parse and validate YAML bytes; messages start with ``source``."""
     try:
-        data = yaml.load(raw, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(raw, Loader=_StrictSafeLoader)  # noqa: S506 - a safe (CSafeLoader) subclass
     except yaml.YAMLError as e:
         raise PolicyFileError(f"{source}: not valid YAML: {e}") from e
     if not isinstance(data, Mapping):

@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chartgate.domain.fhir_codes import FHIR_JSON
 from chartgate.sandbox.faults import FaultInjector, FaultPlan, FaultSpecError
 from chartgate.sandbox.store import (
     FhirError,
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
 FHIR_BASE_PATH = "/fhir/R4"
-FHIR_JSON = "application/fhir+json"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 RESOURCE_TYPES = frozenset(

@@ -1,5 +1,8 @@
 """A development OpenID provider for the demo and the tests: signs tokens, asks nothing.
 
+Its HTTP face (discovery, JWKS, ``POST /token`` and the authorization code flow) is
+``idp_http.py``; this module is the provider itself and imports no web framework.
+
 DEV ONLY. It trusts its caller completely: ``POST /token`` mints a signed access token for
 any demo principal, with whatever claims the form asks for, without a password, a client
 secret or a redirect. That is the point: tests and ``chartgate demo`` need tokens with
@@ -21,8 +24,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
@@ -38,7 +39,6 @@ MFA_ACR = "urn:chartgate:acr:mfa"
 
 DEFAULT_AUDIENCE = "chartgate"
 DEFAULT_TENANT = "demo"
-_MAX_LIFETIME_SECONDS = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +100,14 @@ _MAX_ASSERTION_SECONDS = 300
 _JTI_CACHE_SIZE = 10_000
 
 
+def generate_signing_keys() -> dict[Algorithm, RSAKey | ECKey]:
+    """Fresh RS256 (RSA 2048) and ES256 (P-256) signing keys with ``kid``s, for one IdP."""
+    return {
+        "RS256": RSAKey.generate_key(2048, {"use": "sig", "alg": "RS256"}, auto_kid=True),
+        "ES256": ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True),
+    }
+
+
 class DevIdentityProvider:
     """An in-memory OpenID provider: an issuer, its signing keys and a token mint.
 
@@ -108,15 +116,25 @@ class DevIdentityProvider:
             (``<issuer>/.well-known/openid-configuration``, ``<issuer>/jwks``,
             ``<issuer>/token``).
         default_tenant: The ``tenant`` claim ``POST /token`` puts in when the form has none.
+        signing_keys: The RS256 and ES256 private keys to sign with; new ones (see
+            ``generate_signing_keys``) when None. A test suite that starts hundreds of
+            sandboxes passes keys it generated once, because RSA key generation dominates the
+            cost of starting one.
     """
 
-    def __init__(self, issuer: str, *, default_tenant: str | None = DEFAULT_TENANT) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        default_tenant: str | None = DEFAULT_TENANT,
+        signing_keys: Mapping[Algorithm, RSAKey | ECKey] | None = None,
+    ) -> None:
         self.issuer = issuer.rstrip("/")
         self.default_tenant = default_tenant
-        self._keys: dict[Algorithm, RSAKey | ECKey] = {
-            "RS256": RSAKey.generate_key(2048, {"use": "sig", "alg": "RS256"}, auto_kid=True),
-            "ES256": ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True),
-        }
+        keys = dict(signing_keys) if signing_keys is not None else generate_signing_keys()
+        if set(keys) != {"RS256", "ES256"}:
+            raise ValueError("signing_keys needs exactly one RS256 and one ES256 key")
+        self._keys: dict[Algorithm, RSAKey | ECKey] = keys
         self._backend_clients: dict[str, tuple[KeySet, tuple[str, ...]]] = {}
         self._seen_jtis: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -352,113 +370,3 @@ def _checked_assertion_claims(
     if not isinstance(jti, str) or not jti:
         raise PermissionError("client assertion lacks a jti")
     return jti, exp
-
-
-def create_idp_router(idp: DevIdentityProvider) -> APIRouter:
-    """Build the IdP's HTTP face: discovery, JWKS and the trusting ``POST /token``.
-
-    Mount it where the issuer URL points (the sandbox uses ``<base>/idp``).
-    """
-    # The authorization code flow lives beside this module (it imports this one).
-    from chartgate.sandbox.authorize import (  # noqa: PLC0415
-        AuthorizationCodes,
-        add_authorize_routes,
-        token_response,
-    )
-
-    router = APIRouter()
-    codes = AuthorizationCodes(idp)
-    add_authorize_routes(router, codes)
-
-    @router.get("/.well-known/openid-configuration")
-    async def discovery() -> JSONResponse:
-        return JSONResponse(idp.openid_configuration())
-
-    @router.get("/jwks")
-    async def jwks() -> JSONResponse:
-        return JSONResponse(idp.jwks(), media_type="application/jwk-set+json")
-
-    @router.post("/token")
-    async def token(request: Request) -> Response:
-        form = await request.form()
-        fields = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
-        if fields.get("grant_type") == "authorization_code":
-            return token_response(codes, fields)
-        if fields.get("grant_type") == "client_credentials":
-            try:
-                issued = idp.client_credentials(fields, token_url=f"{idp.issuer}/token")
-            except PermissionError as e:
-                return JSONResponse(
-                    {"error": "invalid_client", "error_description": str(e)}, status_code=401
-                )
-            return JSONResponse(issued, headers={"cache-control": "no-store", "pragma": "no-cache"})
-        try:
-            principal, overrides, lifetime = _token_request(fields, idp.default_tenant)
-            access_token = idp.mint_for(principal, lifetime_seconds=lifetime, **overrides)
-        except (KeyError, ValueError) as e:
-            return JSONResponse(
-                {"error": "invalid_request", "error_description": str(e)}, status_code=400
-            )
-        body: JsonObject = {
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "scope": " ".join(overrides.get("scopes", DEMO_PRINCIPALS[principal].scopes)),
-        }
-        for launch in ("patient", "encounter"):
-            if launch in overrides:
-                body[launch] = overrides[launch]
-        return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
-
-    return router
-
-
-_TEXT_FIELDS = {
-    "subject": "subject",
-    "audience": "audience",
-    "tenant": "tenant",
-    "fhir_user": "fhir_user",
-    "acr": "acr",
-    "patient": "patient",
-    "encounter": "encounter",
-    "sid": "sid",
-    "alg": "alg",
-}
-_FORM_FIELDS = frozenset(
-    {*_TEXT_FIELDS, "principal", "scope", "amr", "auth_time", "lifetime_seconds", "grant_type"}
-)
-
-
-def _token_request(
-    fields: Mapping[str, str], default_tenant: str | None
-) -> tuple[str, dict[str, Any], int]:
-    """Turn ``POST /token`` form fields into (principal, ``mint`` overrides, lifetime).
-
-    Form fields: ``principal`` (``clinician`` | ``scribe`` | ``admin`` | ``auditor``, default
-    ``clinician``), and optionally ``subject``, ``audience``, ``scope`` and ``amr``
-    (space-separated), ``tenant``, ``fhir_user``, ``acr``, ``auth_time``, ``patient``,
-    ``encounter``, ``sid``, ``alg``, ``lifetime_seconds``. ``grant_type`` is ignored.
-    """
-    unknown = set(fields) - _FORM_FIELDS
-    if unknown:
-        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    principal = fields.get("principal", "clinician")
-    if principal not in DEMO_PRINCIPALS:
-        raise ValueError(f"unknown principal {principal!r}; known: {', '.join(DEMO_PRINCIPALS)}")
-    overrides: dict[str, Any] = {
-        argument: fields[name] for name, argument in _TEXT_FIELDS.items() if name in fields
-    }
-    if overrides.get("alg", "RS256") not in {"RS256", "ES256"}:
-        raise ValueError("alg must be RS256 or ES256")
-    if "tenant" not in overrides:
-        overrides["tenant"] = default_tenant
-    if "scope" in fields:
-        overrides["scopes"] = tuple(fields["scope"].split())
-    if "amr" in fields:
-        overrides["amr"] = tuple(fields["amr"].split())
-    if "auth_time" in fields:
-        overrides["auth_time"] = int(fields["auth_time"])
-    lifetime = int(fields.get("lifetime_seconds", "300"))
-    if abs(lifetime) > _MAX_LIFETIME_SECONDS:
-        raise ValueError("lifetime_seconds is out of range")
-    return principal, overrides, lifetime

@@ -17,14 +17,18 @@ from typing import TYPE_CHECKING, Self
 
 from chartgate.sandbox.faults import FaultPlan
 from chartgate.sandbox.fhir import FHIR_BASE_PATH, create_fhir_app
-from chartgate.sandbox.idp import DevIdentityProvider, create_idp_router
+from chartgate.sandbox.idp import DevIdentityProvider
+from chartgate.sandbox.idp_http import create_idp_router
 from chartgate.threaded_server import ThreadedServer
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
     from fastapi import FastAPI
+    from joserfc.jwk import ECKey, RSAKey
 
+    from chartgate.sandbox.idp import Algorithm
     from chartgate.sandbox.vendors import VendorProfile
 
 IDP_PATH = "/idp"
@@ -37,6 +41,7 @@ def create_sandbox_app(
     issuer_base: str,
     faults: FaultPlan | None = None,
     idp: DevIdentityProvider | None = None,
+    signing_keys: Mapping[Algorithm, RSAKey | ECKey] | None = None,
 ) -> FastAPI:
     """Build the sandbox: FHIR R4 at ``/fhir/R4``, the IdP at ``/idp``, controls at ``/__sandbox``.
 
@@ -46,11 +51,16 @@ def create_sandbox_app(
         issuer_base: The server's base URL; the issuer is ``<issuer_base>/idp``.
         faults: Fault plan (a new empty one when None); applies to ``/fhir/R4`` only.
         idp: An existing identity provider to serve (a new one when None).
+        signing_keys: The new identity provider's signing keys (fresh ones when None).
 
     Returns:
         The app; ``app.state`` holds ``store``, ``vendor``, ``faults`` and ``idp``.
     """
-    provider = idp if idp is not None else DevIdentityProvider(issuer_base.rstrip("/") + IDP_PATH)
+    provider = (
+        idp
+        if idp is not None
+        else DevIdentityProvider(issuer_base.rstrip("/") + IDP_PATH, signing_keys=signing_keys)
+    )
     app = create_fhir_app(db_path, vendor=vendor, faults=faults)
     app.include_router(create_idp_router(provider), prefix=IDP_PATH)
     app.state.idp = provider
@@ -67,6 +77,7 @@ class SandboxServer:
         host: Interface to listen on; keep it loopback, the IdP trusts every caller.
         port: TCP port; 0 lets the OS pick a free one.
         startup_timeout: Seconds to wait for uvicorn to accept connections.
+        signing_keys: The IdP's RS256 and ES256 keys (fresh ones when None).
 
     ``base_url``, ``fhir_base``, ``issuer`` and ``idp`` are known from construction (the
     socket is bound then); the server answers only between ``start()`` and ``stop()``.
@@ -82,6 +93,7 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
+        signing_keys: Mapping[Algorithm, RSAKey | ECKey] | None = None,
     ) -> None:
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         if db_path is None:
@@ -94,7 +106,11 @@ class SandboxServer:
             self.base_url = self._http.base_url
             self.faults = faults if faults is not None else FaultPlan()
             self.app = create_sandbox_app(
-                self.db_path, vendor=vendor, issuer_base=self.base_url, faults=self.faults
+                self.db_path,
+                vendor=vendor,
+                issuer_base=self.base_url,
+                faults=self.faults,
+                signing_keys=signing_keys,
             )
         except BaseException:
             self._http.stop()

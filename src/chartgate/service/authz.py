@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chartgate.domain.access import STEP_UP_MAX_AGE, Basis, EncounterGrant, binding_basis
-from chartgate.domain.errors import Forbidden, NotFound
+from chartgate.domain.errors import Forbidden, OutsideBinding, StepUpRequired
 from chartgate.domain.principal import Principal, Role
 
 AUTH_TIME_SKEW = timedelta(seconds=60)
@@ -30,26 +30,6 @@ __all__ = [
     "require_recent_auth",
     "require_role",
 ]
-
-
-class StepUpRequired(Forbidden):
-    """The action needs a recent, stronger authentication (RFC 9470)."""
-
-    def __init__(self, message: str, *, max_age: int, acr_values: str | None) -> None:
-        super().__init__(message, expression="Authorization")
-        self.max_age = max_age
-        self.acr_values = acr_values
-
-
-class OutsideBinding(NotFound):
-    """A draft outside the caller's launch context and grants: answered exactly as a missing one.
-
-    A 403 here would tell a clinician that a draft id exists in another encounter of the
-    tenant (an existence oracle); the refusal is still recorded in the tenant's ledger.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, expression="id")
 
 
 def require_role(principal: Principal, *roles: Role) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from chartgate.domain.errors import IntegrityError
+from chartgate.domain.errors import LedgerDamaged
 from chartgate.ledger.checkpoint import Checkpoint, CheckpointSigner
 from chartgate.ledger.merkle import CompactRange, consistency_proof_between, leaf_hash
 from chartgate.service.audit import (
@@ -30,10 +30,6 @@ from chartgate.service.audit import (
 from chartgate.service.ports import Clock
 
 log = logging.getLogger(__name__)
-
-
-class LedgerDamaged(IntegrityError):
-    """The stored log disagrees with itself; nothing is signed until it is investigated."""
 
 
 class Checkpointer:

@@ -20,8 +20,6 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-
 from chartgate.domain.errors import (
     AuthError,
     ChartgateError,
@@ -117,28 +115,27 @@ class IdempotencyGuard:
         return now - began > self._abandoned_after
 
     def _lookup(self, tenant: str, who: str, key: str, fingerprint: str) -> Answer | None:
-        """The stored answer to replay, or None after marking the key in flight."""
-        in_flight = IdempotencyInFlight(
-            "a request with this Idempotency-Key is in progress", expression="Idempotency-Key"
-        )
-        try:
-            with self._uow() as uow:
-                stored = uow.idempotency.find(tenant, who, key)
-                now = self._clock.now()
-                if stored is not None and self._abandoned(stored, now):
-                    uow.idempotency.forget(tenant, who, key)
-                    stored = None
-                if stored is None:
-                    uow.idempotency.begin(tenant, who, key, fingerprint, now)
-                    return None
-        except DbIntegrityError:
-            # Another request inserted the same key between our find and insert.
-            raise in_flight from None
+        """The stored answer to replay, or None after marking the key in flight.
+
+        When another request inserts the same key between our find and our insert, the store's
+        ``begin`` raises ``IdempotencyInFlight`` itself (``adapters/storage/idempotency_keys.py``).
+        """
+        with self._uow() as uow:
+            stored = uow.idempotency.find(tenant, who, key)
+            now = self._clock.now()
+            if stored is not None and self._abandoned(stored, now):
+                uow.idempotency.forget(tenant, who, key)
+                stored = None
+            if stored is None:
+                uow.idempotency.begin(tenant, who, key, fingerprint, now)
+                return None
         if stored["request_hash"] != fingerprint:
             raise IdempotencyMismatch(
                 "this Idempotency-Key was used with a different request",
                 expression="Idempotency-Key",
             )
         if stored["state"] != "done":
-            raise in_flight
+            raise IdempotencyInFlight(
+                "a request with this Idempotency-Key is in progress", expression="Idempotency-Key"
+            )
         return int(stored["status_code"]), dict(stored["response"])

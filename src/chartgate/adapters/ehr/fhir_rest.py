@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 from chartgate.adapters.ehr.http import HttpClient, RawResponse, send
 from chartgate.domain.errors import EhrError
+from chartgate.domain.fhir_codes import FHIR_JSON
 from chartgate.service.ports import Clock, EhrAnswer, JsonObject
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ __all__ = [
     "parse_retry_after",
 ]
 
-FHIR_JSON = "application/fhir+json"
-"""The FHIR JSON media type (https://hl7.org/fhir/R4/http.html#mime-type)."""
 
 _HTTP_UNAUTHORIZED = 401
 _RETRYABLE_READ_STATUSES = frozenset({429, 503})

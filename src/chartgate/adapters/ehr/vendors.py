@@ -6,10 +6,10 @@ questions (may I send ``If-None-Exist``? which attachment MIME types? may a note
 ``preliminary``?), and a frozen record answers them without a class per vendor. Small code hooks,
 where a vendor needs one, live in their own module beside this one.
 
-Sources: ``/work/shared/design/FHIR-FACTS.md`` (FHIR R4 http.html, US Core, vendor developer
-docs). Facts marked *reported* come from third-party write-ups, and facts marked *unverified*
-are conservative placeholders chosen by us; both must be confirmed against the tenant's own EHR
-before go-live. ``max_requests_per_second`` is our own pacing, never a vendor-published limit.
+Sources: the FHIR R4 specification (http.html), US Core and the vendors' developer docs. Facts
+marked *reported* come from third-party write-ups, and facts marked *unverified* are conservative
+placeholders chosen by us; both must be confirmed against the tenant's own EHR before go-live.
+``max_requests_per_second`` is our own pacing, never a vendor-published limit.
 """
 
 from __future__ import annotations

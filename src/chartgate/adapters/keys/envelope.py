@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from chartgate.domain.errors import ChartgateError
+from chartgate.domain.errors import DecryptionError
 
 BLOB_VERSION: Final = 1
 WRAPPED_VERSION: Final = 1
@@ -43,14 +43,6 @@ _HEADER_BYTES: Final = 1 + DEK_ID_BYTES + NONCE_BYTES
 _DATA_LABEL: Final = b"chartgate/data/v1"
 _WRAP_LABEL: Final = b"chartgate/dek/v1"
 _DERIVE_LABEL: Final = b"chartgate/derive/v1"
-
-
-class DecryptionError(ChartgateError):
-    """A ciphertext or wrapped key failed to open: wrong tenant, wrong context, or tampered.
-
-    Deliberately one undifferentiated error: telling a caller *why* a ciphertext failed
-    (wrong key vs. wrong tag) helps an attacker more than it helps an operator.
-    """
 
 
 class KeyProvider(Protocol):

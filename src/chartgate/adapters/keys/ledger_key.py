@@ -24,14 +24,10 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from chartgate.domain.errors import ChartgateError
+from chartgate.domain.errors import LedgerKeyError
 from chartgate.ledger.checkpoint import NoteVerifier
 
 _MAX_KEY_FILE_BYTES: Final = 4096
-
-
-class LedgerKeyError(ChartgateError):
-    """The signing key file is unsafe (permissions, not a regular file) or not Ed25519."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,21 +21,13 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from chartgate.adapters.keys.envelope import DecryptionError
-from chartgate.domain.errors import ChartgateError
+from chartgate.domain.errors import DecryptionError, KeyFileError
 
 KEK_BYTES: Final = 32
 _WRAP_FORMAT: Final = 1
 _NONCE_BYTES: Final = 12
 _KEY_ID_BYTES: Final = 8
 _MAX_KEY_FILE_BYTES: Final = 256
-
-
-class KeyFileError(ChartgateError):
-    """The KEK file is unsafe (group/other permissions, not a regular file) or malformed.
-
-    Refusing to start is the point: a world-readable KEK silently voids encryption at rest.
-    """
 
 
 class LocalKeyProvider:

@@ -22,7 +22,17 @@ import stat
 from collections.abc import Mapping
 from typing import Final, Protocol
 
-from chartgate.domain.errors import ChartgateError
+from chartgate.domain.errors import SecretError
+
+# SecretError is defined in the one error tree (domain/errors.py) and re-exported here.
+__all__ = [
+    "MAX_SECRET_BYTES",
+    "SECRET_PREFIX",
+    "Secret",
+    "SecretError",
+    "SecretProvider",
+    "VaultReader",
+]
 
 SECRET_PREFIX: Final = "secret:"  # noqa: S105 - the reference prefix, not a secret
 MAX_SECRET_BYTES: Final = 64 * 1024
@@ -30,10 +40,6 @@ _ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _VAULT_REF: Final = re.compile(
     r"^(?P<path>[A-Za-z0-9_\-./]{1,256})#(?P<field>[A-Za-z0-9_\-.]{1,64})$"
 )
-
-
-class SecretError(ChartgateError):
-    """A secret reference is malformed, unsafe or cannot be resolved (the value never shows)."""
 
 
 class Secret:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -10,15 +10,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.engine import writer_lock
+from chartgate.domain.utc import as_utc
 from chartgate.service.audit_sink import NOTHING_PUSHED, SinkCursor
 
 _ERROR_CHARS = 200
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class SqlSinkCursors:
@@ -128,7 +123,7 @@ class SqlSinkCursors:
                 last_seq=int(row.last_seq),
                 pushed=int(row.pushed),
                 last_error=row.last_error,
-                updated_at=_utc(row.updated_at),
+                updated_at=as_utc(row.updated_at),
             )
             for row in rows
         ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -25,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.engine import writer_lock
 from chartgate.domain.events import AuditRecord
+from chartgate.domain.utc import as_utc
 from chartgate.ledger.merkle import CompactRange
 from chartgate.ledger.seal import seal
 from chartgate.service.audit import (
@@ -41,10 +42,6 @@ STREAM_BATCH = 5000
 """Rows fetched per round trip when streaming a whole log (verify, export)."""
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _entry(row: Any) -> StoredEntry:  # noqa: ANN401 - a SQLAlchemy row
     return StoredEntry(
         tenant=row.tenant,
@@ -54,7 +51,7 @@ def _entry(row: Any) -> StoredEntry:  # noqa: ANN401 - a SQLAlchemy row
         type=row.type,
         correlation_id=row.correlation_id,
         actor=row.actor,
-        at=_utc(row.at),
+        at=as_utc(row.at),
         patient=row.patient,
         request_id=row.request_id,
         draft_id=row.draft_id,
@@ -267,7 +264,7 @@ class SqlLedger:
             root=bytes(row.root),
             note=row.note,
             compact=bytes(row.compact_range),
-            signed_at=_utc(row.signed_at),
+            signed_at=as_utc(row.signed_at),
         )
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
@@ -301,10 +298,7 @@ class SqlLedger:
             )
 
         rows = self._conn.execute(select(h.tenant, h.next_seq, newest(c.size), newest(c.signed_at)))
-        return [
-            (r[0], int(r[1]), int(r[2] or 0), _utc(r[3]) if r[3] is not None else None)
-            for r in rows
-        ]
+        return [(r[0], int(r[1]), int(r[2] or 0), as_utc(r[3])) for r in rows]
 
 
 class SqlLedgerUnit:

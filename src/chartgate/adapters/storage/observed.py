@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, select, update
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.ledger import SqlLedger
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
-from chartgate.adapters.telemetry import current_traceparent
+from chartgate.adapters.trace_context import current_traceparent
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.service.ports import Cipher
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,6 +29,7 @@ from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.engine import writer_lock
 from chartgate.adapters.storage.ledger import SqlLedger
 from chartgate.domain.events import AuditRecord
+from chartgate.domain.utc import as_utc
 from chartgate.service.retention import DraftCandidate, RecordFor
 
 SETTLED_STATES = ("committed", "conflict", "rejected", "retracted", "discarded")
@@ -38,10 +39,6 @@ IN_FLIGHT = ("approved", "queued", "sending", "ambiguous")
 NEVER_APPROVED_STATES = ("in_review", "discarded")
 CONTENT_TABLES = ("writebacks", "approvals", "draft_versions", "drafts")
 """Delete order: children first (foreign keys)."""
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class SqlRetentionStore:
@@ -100,7 +97,7 @@ class SqlRetentionStore:
                 draft_id=r.id,
                 correlation_id=r.correlation_id,
                 state=r.state,
-                last_change=_utc(r.updated_at),
+                last_change=as_utc(r.updated_at),
                 patient=r.patient,
             )
             for r in rows

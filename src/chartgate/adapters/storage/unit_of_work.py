@@ -14,11 +14,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from chartgate.adapters.storage.engine import writer_lock
+from chartgate.adapters.storage.idempotency_keys import SqlIdempotencyStore
 from chartgate.adapters.storage.repositories import (
     ApprovalRepository,
     AuditRepository,
     DraftRepository,
-    IdempotencyRepository,
     WritebackRepository,
 )
 from chartgate.domain.errors import StoreUnavailable
@@ -32,7 +32,7 @@ class SqlUnitOfWork:
     approvals: ApprovalRepository
     writebacks: WritebackRepository
     audit: AuditRepository
-    idempotency: IdempotencyRepository
+    idempotency: SqlIdempotencyStore
 
     def __init__(self, engine: Engine, cipher: Cipher, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -58,7 +58,7 @@ class SqlUnitOfWork:
         self.approvals = ApprovalRepository(self._conn, self._cipher)
         self.writebacks = WritebackRepository(self._conn, self._cipher)
         self.audit = AuditRepository(self._conn)
-        self.idempotency = IdempotencyRepository(self._conn, self._cipher)
+        self.idempotency = SqlIdempotencyStore(self._conn, self._cipher)
         return self
 
     def __exit__(

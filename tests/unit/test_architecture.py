@@ -1,0 +1,30 @@
+"""The layer contract in pyproject.toml names every top-level module of chartgate.
+
+import-linter only checks the modules a contract names: a new top-level module left out of
+the layers would be free to import anything, and nothing would say so.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import tomllib
+from pathlib import Path
+
+import chartgate
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+
+def _contracts() -> list[dict[str, object]]:
+    config = tomllib.loads(PYPROJECT.read_text())
+    contracts: list[dict[str, object]] = config["tool"]["importlinter"]["contracts"]
+    return contracts
+
+
+def test_every_top_level_module_sits_in_one_layer() -> None:
+    """Each chartgate.X module or package appears in exactly one layer of the contract."""
+    (layers,) = [c["layers"] for c in _contracts() if c["type"] == "layers"]
+    assert isinstance(layers, list)
+    named = [name.strip() for layer in layers for name in str(layer).split("|")]
+    modules = sorted(f"chartgate.{m.name}" for m in pkgutil.iter_modules(chartgate.__path__))
+    assert sorted(named) == modules
