@@ -20,6 +20,7 @@ them through one table (``api/errors.py``) and nothing else leaks out::
     ├── IntegrityError           what is about to be sent differs from what was approved
     └── EhrError                 the EHR could not be talked to
         ├── EhrUnreachable       the request never left (connect failed): safe to retry
+        │   └── EhrNotAllowed    refused before sending: the vendor profile forbids it
         └── EhrAmbiguous         the request may have landed (timeout, dropped connection)
 
 Messages never carry PHI: they name ids, codes and states only.
@@ -117,6 +118,14 @@ class EhrError(ChartgateError):
 
 class EhrUnreachable(EhrError):
     """The request never reached the EHR (connection refused, DNS): nothing can have landed."""
+
+
+class EhrNotAllowed(EhrUnreachable):
+    """Refused by chartgate before sending: the tenant's vendor profile does not allow it.
+
+    A configuration problem (a type the EHR cannot take, a note too large for it, a search it
+    cannot answer), never a transient one; nothing was sent, so nothing can have landed.
+    """
 
 
 class EhrAmbiguous(EhrError):
