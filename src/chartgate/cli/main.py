@@ -21,6 +21,8 @@ from chartgate.cli.policy import policy_app
 from chartgate.cli.report import drift as drift_command
 from chartgate.cli.report import report as report_command
 from chartgate.cli.retention import retention_app
+from chartgate.cli.vendors import config_app
+from chartgate.cli.vendors import vendors as vendors_command
 from chartgate.domain.errors import ChartgateError
 
 app = typer.Typer(
@@ -35,6 +37,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
 app.command("report")(report_command)
 app.command("drift")(drift_command)
+app.add_typer(config_app, name="config")
+app.command("vendors")(vendors_command)
 console = Console()
 errors = Console(stderr=True)
 

@@ -199,8 +199,9 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "marks_superseded": "FHIR R4 DocumentReference.status superseded",
                 "authenticator": "US Core DocumentReference",
                 "rate_limit": (
-                    "FHIR-FACTS: quota points (100 per write, 1 per read) reported in the"
-                    " RateLimit header, which chartgate honours; the base rate is our default"
+                    "unverified base rate (our default); Medplum charges quota points (100 per"
+                    " write, 1 per read) and reports them in the RateLimit header, which"
+                    " chartgate honours (FHIR-FACTS)"
                 ),
                 "errors": "none beyond the HTTP status and OperationOutcome",
             }
@@ -287,8 +288,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "marks_superseded": "unverified: the replaced note is left alone",
                 "authenticator": "FHIR-FACTS: final = signed",
                 "rate_limit": (
-                    "FHIR-FACTS: Epic publishes no numbers and expects clients to throttle;"
-                    " our conservative default"
+                    "unverified: Epic publishes no numbers and expects clients to throttle"
+                    " (FHIR-FACTS); our conservative default"
                 ),
                 "errors": "FHIR-FACTS: Epic error codes seen (third-party reports)",
             }
@@ -337,7 +338,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "marks_superseded": "unverified: the replaced note is left alone",
                 "authenticator": "US Core DocumentReference (Millennium supports US Core 6.1.0)",
                 "rate_limit": (
-                    "FHIR-FACTS: no published rate limits or rate-limit headers; our default"
+                    "unverified: no published rate limits or rate-limit headers (FHIR-FACTS);"
+                    " our conservative default"
                 ),
                 "errors": "FHIR-FACTS: none published",
             }
