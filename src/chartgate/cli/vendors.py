@@ -9,6 +9,7 @@ checks what only makes sense together: each tenant's vendor profile and the writ
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +19,8 @@ from rich.table import Table
 
 from chartgate.adapters.ehr.vendors import ALIASES, VENDORS, get_vendor
 from chartgate.domain.errors import ChartgateError
-from chartgate.domain.vendor_profile import VendorProfile, profile_fields
+from chartgate.domain.vendor_errors import VendorErrorTable
+from chartgate.domain.vendor_profile import RateLimit, VendorProfile, profile_fields
 
 EXIT_INVALID = 2
 
@@ -47,19 +49,18 @@ def _plain(value: object) -> Any:  # noqa: ANN401 - JSON
         return sorted(value)
     if isinstance(value, tuple):
         return list(value)
-    if hasattr(value, "requests_per_second"):  # RateLimit
+    if isinstance(value, RateLimit):
         return {
-            "requests_per_second": value.requests_per_second,  # type: ignore[attr-defined]
-            "burst": value.burst,  # type: ignore[attr-defined]
-            "published": value.published,  # type: ignore[attr-defined]
+            "requests_per_second": value.requests_per_second,
+            "burst": value.burst,
+            "published": value.published,
         }
-    if hasattr(value, "codes"):  # VendorErrorTable
-        table: dict[str, Any] = {k: str(v) for k, v in value.codes.items()}  # type: ignore[attr-defined]
-        empty = value.empty_forbidden  # type: ignore[attr-defined]
-        if empty is not None:
-            table["403 (empty body)"] = str(empty)
+    if isinstance(value, VendorErrorTable):
+        table: dict[str, Any] = {k: str(v) for k, v in value.codes.items()}
+        if value.empty_forbidden is not None:
+            table["403 (empty body)"] = str(value.empty_forbidden)
         return table
-    if hasattr(value, "value"):  # StrEnum
+    if isinstance(value, StrEnum):
         return str(value)
     return value
 
