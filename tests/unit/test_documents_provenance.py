@@ -381,3 +381,11 @@ def test_neither_resource_carries_the_transcript_itself() -> None:
         "Subjective"
         not in canonical_json({k: v for k, v in doc.items() if k != "content"}).decode()
     )
+
+
+def test_a_note_routed_for_signing_names_its_authenticator_from_the_start() -> None:
+    """Where the EHR routes new notes to a signer (athenaPractice), authenticator is always set."""
+    routed = build_document_reference(note_write(routes_for_signing=True))
+    assert routed["docStatus"] == "preliminary"
+    assert routed["authenticator"] == {"reference": CLINICIAN}
+    assert "authenticator" not in build_document_reference(note_write())

@@ -33,6 +33,10 @@ class NoteWrite:
     encounter_start: datetime | None = None
     content_type: str | None = None  # the EHR's type when it differs (vendor profile)
     replaces: str | None = None  # "DocumentReference/<id>" an amendment replaces
+    routes_for_signing: bool = False
+    """The EHR routes a new document to ``authenticator`` for signature (vendor profile
+    ``authenticator = routes-for-signing``, athenaPractice): the author is sent as
+    authenticator on every write, not only once final."""
 
 
 def identifier_query(writeback_id: str) -> str:
@@ -81,7 +85,7 @@ def build_document_reference(write: NoteWrite) -> dict[str, Any]:
     }
     if write.encounter_start is not None:
         resource["context"]["period"] = {"start": _instant(write.encounter_start)}
-    if write.doc_status == "final":
+    if write.doc_status == "final" or write.routes_for_signing:
         resource["authenticator"] = {"reference": write.author}
     if write.replaces is not None:
         # http://hl7.org/fhir/R4/documentreference-definitions.html#DocumentReference.relatesTo
