@@ -242,7 +242,10 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "amendment_mode": "FHIR R4 DocumentReference.relatesTo replaces",
                 "marks_superseded": "FHIR R4 DocumentReference.status superseded",
                 "authenticator": "US Core DocumentReference",
-                "rate_limit": "ours: a local test server",
+                "rate_limit": (
+                    "ours: a local test server takes whatever it is sent; a test that needs a"
+                    " limit sets rate_limit_per_second"
+                ),
                 "errors": "none beyond the HTTP status and OperationOutcome",
             }
         ),
