@@ -16,7 +16,7 @@ from chartgate.adapters.ehr.rate import (
     pause_from_answer,
 )
 from chartgate.adapters.ehr.vendors import get_vendor
-from chartgate.domain.errors import EhrUnreachable
+from chartgate.domain.errors import EhrUnreachable, StoreUnavailable
 from chartgate.domain.vendor_profile import RateLimit
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -131,3 +131,28 @@ def test_the_gateway_takes_a_token_before_every_request() -> None:
     # The read retry sleeps Retry-After (2 s); the governor then waits for its next token,
     # which at one request per 4 s is 2 s further away.
     assert clock.slept == pytest.approx([2.0, 2.0])
+
+
+class UnavailableBuckets:
+    """Buckets whose store has gone away (a database restart)."""
+
+    def take(self, key: str, *, limit: RateLimit, now: float) -> float:
+        del key, limit, now
+        raise StoreUnavailable("down")
+
+    def block(self, key: str, *, until: float) -> None:
+        del key, until
+        raise StoreUnavailable("down")
+
+
+def test_a_store_outage_before_sending_means_nothing_was_sent() -> None:
+    """No token because the store is down: EhrUnreachable, so the executor simply retries."""
+    pacer = StoreRateGovernor(UnavailableBuckets(), "ehr:a", RateLimit(requests_per_second=1.0))
+    with pytest.raises(EhrUnreachable, match="nothing was sent"):
+        pacer.acquire("create DocumentReference")
+
+
+def test_a_store_outage_after_the_answer_never_loses_the_answer() -> None:
+    """Recording a 429's pause is best effort: the EHR's answer is returned regardless."""
+    pacer = StoreRateGovernor(UnavailableBuckets(), "ehr:a", RateLimit(requests_per_second=1.0))
+    pacer.observe(429, {"retry-after": "5"})  # does not raise

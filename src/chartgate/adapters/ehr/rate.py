@@ -17,6 +17,7 @@ executor.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from chartgate.adapters.ehr.fhir_rest import parse_retry_after
-from chartgate.domain.errors import EhrUnreachable
+from chartgate.domain.errors import EhrUnreachable, StoreUnavailable
 from chartgate.domain.vendor_profile import RateLimit
 
 __all__ = [
@@ -140,7 +141,13 @@ class StoreRateGovernor:
         """Wait for a token; past ``max_wait_seconds`` raise ``EhrUnreachable`` (nothing sent)."""
         waited = 0.0
         while True:
-            wait = self._buckets.take(self._key, limit=self.limit, now=self._now())
+            try:
+                wait = self._buckets.take(self._key, limit=self.limit, now=self._now())
+            except StoreUnavailable as exc:
+                # No token, no request: nothing was sent, so the executor may try later.
+                raise EhrUnreachable(
+                    f"{what}: the rate governor's store is unavailable; nothing was sent"
+                ) from exc
             if wait <= 0.0:
                 return
             if waited + wait > self._max_wait:
@@ -152,11 +159,17 @@ class StoreRateGovernor:
             waited += wait
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """Close the bucket for every worker when the EHR asks for a pause."""
+        """Close the bucket for every worker when the EHR asks for a pause.
+
+        Best effort: the answer has already arrived (a create may have landed), and losing it
+        to a store failure here would turn a known outcome into an ambiguous one. The next
+        429 asks again.
+        """
         now = self._now()
         pause = pause_from_answer(status, headers, now=datetime.fromtimestamp(now, UTC))
         if pause is not None and pause > 0:
-            self._buckets.block(self._key, until=now + pause)
+            with contextlib.suppress(StoreUnavailable):
+                self._buckets.block(self._key, until=now + pause)
 
 
 def pause_from_answer(status: int, headers: Mapping[str, str], *, now: datetime) -> float | None:
