@@ -1,7 +1,7 @@
 """ehr_rate_buckets: the outbound rate governor's token buckets, one per tenant EHR
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02 01:30:00
 
 A small table shared by every worker (``adapters/ehr/rate.py``): tokens, when they were last
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
