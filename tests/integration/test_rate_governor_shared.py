@@ -126,7 +126,9 @@ def test_two_worker_processes_stay_under_the_limit_together(database_url, limite
     assert rate <= LIMIT
     # A bucket holding one token admits at most N + 1 in any closed one-second interval.
     assert seen["max_in_any_second"] <= LIMIT + 1
-    assert min(r[200] for r in results) >= 5
+    # Both workers took part; a token bucket promises no fair split (a CPU-starved process
+    # on a loaded machine got 3 of 26 once).
+    assert min(r[200] for r in results) >= 1
 
 
 def test_without_the_governor_the_same_workers_are_refused(limited_ehr, capsys):
