@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from chartgate.adapters.ehr.vendors import get_vendor
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.errors import EhrAmbiguous, EhrUnreachable, NotFound
 from chartgate.domain.events import AuditRecord
+from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
 from chartgate.service.ports import EhrAnswer, JsonObject
 
@@ -265,6 +267,13 @@ class FakeDirectory:
         """The fake EHR."""
         del tenant
         return self.ehr
+
+    def profile(self, tenant: str) -> VendorProfile:
+        """The generic R4 profile with this fake's guard and superseded rule."""
+        del tenant
+        return replace(
+            get_vendor("generic-r4"), idempotent_create=self.guard, marks_superseded=self.superseded
+        )
 
     def create_guard(self, tenant: str) -> CreateGuard:
         """The configured guard."""

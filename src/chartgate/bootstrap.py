@@ -34,6 +34,7 @@ from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.adapters.storage.observed import EventTap, ObservedUnitOfWork
 from chartgate.adapters.storage.ops_stats import ops_snapshot
+from chartgate.adapters.storage.rate_buckets import SqlRateBuckets
 from chartgate.adapters.storage.report_source import SqlReportSource
 from chartgate.adapters.storage.retention import SqlRetentionStore
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
@@ -173,10 +174,14 @@ def build(
 
     policy = load_policy(settings.policy)
     tenants = {t.id: t for t in settings.tenants}
+    # The outbound rate governor's buckets live in the store: every worker shares them.
+    buckets = SqlRateBuckets(engine)
     ehr = (
-        TracedEhrDirectory(tenants, tracer=tracing.tracer(), lookup=TraceLookup(engine))
+        TracedEhrDirectory(
+            tenants, tracer=tracing.tracer(), lookup=TraceLookup(engine), rate_buckets=buckets
+        )
         if tracing.enabled
-        else ConfiguredEhrDirectory(tenants)
+        else ConfiguredEhrDirectory(tenants, rate_buckets=buckets)
     )
     identity_http = http or httpx.Client(timeout=5.0, follow_redirects=False)
     verifier = TokenVerifier(

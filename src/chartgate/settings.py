@@ -21,12 +21,23 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from chartgate.adapters.ehr.vendors import resolve_vendor_name
+
 
 class EhrSettings(BaseModel):
-    """One tenant's EHR connection. Secrets are references (``secret:file:/path``), never inline."""
+    """One tenant's EHR connection. Secrets are references (``secret:file:/path``), never inline.
+
+    ``vendor`` names a profile of ``chartgate vendors`` (an unknown name or key is refused
+    when settings load). ``rate_limit_per_second``/``rate_limit_burst`` replace the profile's
+    outbound pacing, e.g. with the number in the tenant's agreement with its EHR vendor.
+    """
+
+    model_config = {"extra": "forbid"}
 
     base_url: str
     vendor: str = "generic-r4"
+    rate_limit_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    rate_limit_burst: int | None = Field(default=None, ge=1, le=10_000)
     auth: Literal["none", "smart-backend"] = "none"
     client_id: str | None = None
     token_url: str | None = None
@@ -43,6 +54,12 @@ class EhrSettings(BaseModel):
             msg = "auth = 'smart-backend' needs client_id, token_url and private_key"
             raise ValueError(msg)
         return self
+
+    @field_validator("vendor")
+    @classmethod
+    def _known_vendor(cls, value: str) -> str:
+        resolve_vendor_name(value)  # raises ValueError with the known names
+        return value
 
     @field_validator("private_key")
     @classmethod
@@ -79,6 +96,8 @@ class CareTeamGrant(BaseModel):
 
 class TenantSettings(BaseModel):
     """One provider organisation: who may call us for it, and where its chart lives."""
+
+    model_config = {"extra": "forbid"}
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     issuers: list[str] = Field(min_length=1)

@@ -60,7 +60,8 @@ def test_approved_note_lands_once_in_the_chart_with_provenance(medplum_stack: St
         f"DocumentReference/{doc_id}/_history/{status['ehr_version']}"
     )
     agent_types = [a["type"]["coding"][0]["code"] for a in provenance["agent"]]
-    assert {"author", "verifier", "assembler"} <= set(agent_types)
+    assert {"author", "verifier", "transmitter"} <= set(agent_types)
+    assert provenance["reason"][0]["coding"][0]["code"] == "AIAST"
     assert provenance["policy"][0].startswith("urn:chartgate:policy:sha256:")
 
 

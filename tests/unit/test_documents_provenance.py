@@ -174,14 +174,16 @@ def test_the_encounter_period_is_added_when_known() -> None:
     assert "period" not in build_document_reference(note_write())["context"]
 
 
-def test_the_document_is_labelled_as_clinician_asserted_ai_content() -> None:
-    """meta.security carries the AI Transparency labels AIAST and CLINAST_AIRPT."""
+def test_the_document_carries_only_the_aiast_label() -> None:
+    """meta.security carries the one AI Transparency label left after reconciliation: AIAST."""
     doc = build_document_reference(note_write())
-    labels = {(c["system"], c["code"]) for c in doc["meta"]["security"]}
-    assert labels == {
-        ("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "AIAST"),
-        ("http://hl7.org/fhir/uv/aitransparency/CodeSystem/AddedProvenanceCS", "CLINAST_AIRPT"),
-    }
+    assert doc["meta"]["security"] == [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+            "code": "AIAST",
+            "display": "Artificial Intelligence asserted",
+        }
+    ]
 
 
 def test_the_document_is_deterministic() -> None:
@@ -198,15 +200,19 @@ def test_documents_do_not_share_mutable_parts() -> None:
     one["meta"]["security"].clear()
     two = build_document_reference(note_write())
     assert "versionId" not in two["meta"]
-    assert len(two["meta"]["security"]) == 2
+    assert len(two["meta"]["security"]) == 1
 
 
 # -- Provenance ----------------------------------------------------------------------------
 
 
-def agent(provenance: dict, code: str) -> dict:
-    """The one agent of the given participant type."""
-    found = [a for a in provenance["agent"] if a["type"]["coding"][0]["code"] == code]
+def agent(provenance: dict, code: str, who: str | None = None) -> dict:
+    """The one agent of the given participant type (and reference, when given)."""
+    found = [
+        a
+        for a in provenance["agent"]
+        if a["type"]["coding"][0]["code"] == code and who in (None, a["who"]["reference"])
+    ]
     assert len(found) == 1, code
     return found[0]
 
@@ -227,28 +233,79 @@ def test_the_provenance_targets_the_version_specific_document() -> None:
     assert provenance["recorded"] == "2026-11-24T10:30:00Z"
 
 
-def test_the_clinician_is_author_and_verifier() -> None:
-    """The approving clinician appears as both author and verifier."""
+AIT = "http://hl7.org/fhir/uv/aitransparency"
+AI_DEVICE_TYPE_CS = f"{AIT}/CodeSystem/AIdeviceTypeCS"
+
+
+def test_the_clinician_is_verifier_and_author() -> None:
+    """The approving clinician is the verifier ("verified by a human") and the note's author."""
     provenance = build_provenance(facts())
     for code in ("author", "verifier"):
-        found = agent(provenance, code)
+        found = agent(provenance, code, CLINICIAN)
         assert found["who"] == {"reference": CLINICIAN}
         assert codes(found["type"]) == {(fc.PARTICIPANT_TYPE, code)}
 
 
-def test_the_ai_model_is_a_contained_device_in_the_assembler_role() -> None:
-    """The scribe model is a contained Device (name and version) agent with role AI."""
+def test_the_provenance_claims_the_ai_provenance_profile() -> None:
+    """meta.profile names the IG's AI-Provenance profile."""
     provenance = build_provenance(facts())
-    assembler = agent(provenance, "assembler")
-    assert assembler["who"]["reference"] == "#ai-model"
-    assert assembler["role"] == [{"text": "Artificial-Intelligence"}]
+    assert provenance["meta"]["profile"] == [f"{AIT}/StructureDefinition/AI-Provenance"]
+
+
+def test_the_reason_is_aiast() -> None:
+    """Reason (slice AIReason) is v3-ObservationValue#AIAST, nothing else."""
+    provenance = build_provenance(facts())
+    assert [codes(r) for r in provenance["reason"]] == [
+        {("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "AIAST")}
+    ]
+
+
+def test_the_ai_agent_is_an_author_with_the_fixed_ai_role() -> None:
+    """AIagent: who is the contained AI-Device, type author (how it was used), role fixed."""
+    provenance = build_provenance(facts())
+    ai = agent(provenance, "author", "#ai-model")
+    assert codes(ai["type"]) == {(fc.PARTICIPANT_TYPE, "author")}
+    assert len(ai["type"]["coding"]) == 1
+    assert [codes(r) for r in ai["role"]] == [{(AI_DEVICE_TYPE_CS, "Artificial-Intelligence")}]
+    assert ai["who"]["display"] == "example-scribe-llm 2026.10.1"
+    assert not any(a["type"]["coding"][0]["code"] == "assembler" for a in provenance["agent"])
+
+
+def test_the_ai_model_is_a_contained_ai_device() -> None:
+    """AI-Device: type Artificial-Intelligence, AIKind Large-Language-Models, name, version."""
+    provenance = build_provenance(facts())
     device = next(r for r in provenance["contained"] if r["id"] == "ai-model")
     assert device["resourceType"] == "Device"
+    assert device["meta"]["profile"] == [f"{AIT}/StructureDefinition/AI-Device"]
+    assert codes(device["type"]) == {(AI_DEVICE_TYPE_CS, "Artificial-Intelligence")}
+    assert device["extension"] == [
+        {
+            "url": f"{AIT}/StructureDefinition/aitransparency.AIKind",
+            "valueCodeableConcept": {
+                "coding": [{"system": AI_DEVICE_TYPE_CS, "code": "Large-Language-Models"}]
+            },
+        }
+    ]
+    assert "note" not in device  # the IG no longer uses Device.note
     assert device["deviceName"][0]["name"] == "example-scribe-llm"
     assert device["version"] == [{"value": "2026.10.1"}]
     assert device["identifier"] == [
         {"system": "urn:chartgate:model", "value": "example-scribe-llm|2026.10.1"}
     ]
+
+
+def test_a_known_model_card_is_referenced_from_device_and_entity() -> None:
+    """With a model card, the AI-Device links it and a modelCard entity (derivation) names it."""
+    card = "DocumentReference/model-card-1"
+    provenance = build_provenance(facts(model_card=card))
+    device = next(r for r in provenance["contained"] if r["id"] == "ai-model")
+    assert {
+        "url": f"{AIT}/StructureDefinition/aitransparency.modelCardDescription",
+        "valueReference": {"reference": card},
+    } in device["extension"]
+    assert {"role": "derivation", "what": {"reference": card}} in provenance["entity"]
+    without = build_provenance(facts())
+    assert all(e["what"].get("reference") != card for e in without["entity"])
 
 
 def test_chartgate_is_the_transmitter() -> None:
@@ -280,8 +337,10 @@ def test_the_entities_name_draft_version_transcript_and_prompt_template() -> Non
     assert transcript["role"] == "source"
     assert transcript["what"]["identifier"]["value"] == _submission().origin.transcript_sha256
     template = entity(provenance, "urn:chartgate:prompt-template")
-    assert template["role"] == "derivation"
+    assert template["role"] == "derivation"  # slice inputPrompt
+    assert template["what"]["type"] == "DocumentReference"
     assert template["what"]["identifier"]["value"] == "soap-v3"
+    assert set(template["what"]) == {"type", "identifier", "display"}  # never the prompt
 
 
 def test_the_provenance_records_the_policy_hash() -> None:
@@ -291,12 +350,14 @@ def test_the_provenance_records_the_policy_hash() -> None:
 
 
 def test_the_provenance_is_tagged_with_the_writeback_and_labelled_ai() -> None:
-    """meta.tag finds it by write-back id; meta.security carries the AI labels."""
+    """meta.tag finds it by write-back id (unchanged); meta.security carries AIAST only."""
     provenance = build_provenance(facts())
     assert provenance["meta"]["tag"] == [
         {"system": "urn:chartgate:writeback", "code": WRITEBACK_ID}
     ]
-    assert provenance["meta"]["security"] == fc.ai_security_labels()
+    assert [(c["system"], c["code"]) for c in provenance["meta"]["security"]] == [
+        ("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "AIAST")
+    ]
     assert provenance_tag_query(WRITEBACK_ID) == f"_tag=urn:chartgate:writeback|{WRITEBACK_ID}"
 
 
@@ -320,3 +381,11 @@ def test_neither_resource_carries_the_transcript_itself() -> None:
         "Subjective"
         not in canonical_json({k: v for k, v in doc.items() if k != "content"}).decode()
     )
+
+
+def test_a_note_routed_for_signing_names_its_authenticator_from_the_start() -> None:
+    """Where the EHR routes new notes to a signer (athenaPractice), authenticator is always set."""
+    routed = build_document_reference(note_write(routes_for_signing=True))
+    assert routed["docStatus"] == "preliminary"
+    assert routed["authenticator"] == {"reference": CLINICIAN}
+    assert "authenticator" not in build_document_reference(note_write())

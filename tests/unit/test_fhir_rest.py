@@ -622,24 +622,46 @@ def test_redirects_come_back_as_answers(make_gateway):
 
 def test_unknown_vendor_names_the_known_ones():
     """get_vendor refuses an unknown name and lists the valid ones."""
-    with pytest.raises(ValueError, match="unknown EHR vendor profile 'epik'; known: athena"):
+    with pytest.raises(ValueError, match="unknown EHR vendor profile 'epik'; known: advancedmd"):
         get_vendor("epik")
 
 
 def test_registry_covers_the_documented_vendors():
-    """Every vendor named in the architecture has a profile filed under its own name."""
-    expected = {"generic-r4", "sandbox", "epic", "athena", "veradigm", "eclinicalworks", "cerner"}
+    """Every vendor named in issue 13 has a profile filed under its own name."""
+    expected = {
+        "generic-r4",
+        "sandbox",
+        "medplum",
+        "epic",
+        "oracle-health",
+        "athenaone",
+        "athenapractice",
+        "veradigm",
+        "eclinicalworks",
+        "advancedmd",
+    }
     assert set(VENDORS) == expected
     assert all(name == profile.name for name, profile in VENDORS.items())
 
 
-def test_epic_and_cerner_profiles_encode_their_quirks():
-    """Epic: no conditional create, text/plain only, empty bodies; Cerner: final notes only."""
-    epic, cerner = get_vendor("epic"), get_vendor("cerner")
+def test_cerner_is_an_alias_of_oracle_health():
+    """The old name 'cerner' still works and means the Oracle Health Millennium profile."""
+    assert get_vendor("cerner") is get_vendor("oracle-health")
+
+
+def test_the_split_athena_profile_says_which_to_use():
+    """'athena' is refused with one line naming athenaone and athenapractice."""
+    with pytest.raises(ValueError, match=r"use 'athenaone' .* or 'athenapractice'"):
+        get_vendor("athena")
+
+
+def test_epic_and_oracle_profiles_encode_their_quirks():
+    """Epic: no conditional create, text/plain only, one attachment; Oracle: final notes only."""
+    epic, oracle = get_vendor("epic"), get_vendor("oracle-health")
     assert not epic.supports_conditional_create
     assert epic.content_types == ("text/plain",)
-    assert epic.empty_body_by_default
-    assert not cerner.accepts_preliminary
+    assert epic.max_attachments == 1
+    assert not oracle.accepts_preliminary
 
 
 def test_content_type_match_ignores_case_and_blanks():

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chartgate.adapters.ehr.vendors import VENDORS
 from chartgate.domain.errors import PolicyDenied, PolicyFileError
 from chartgate.domain.policy import (
     Auth,
@@ -29,7 +30,18 @@ from chartgate.policy import (
 
 POLICIES = Path(__file__).parent.parent / "data" / "policies"
 REQUIRED_NOTE_TYPES = ("11506-3", "34117-2", "11488-4", "18842-5")
-NOTE_VENDORS = ("generic-r4", "epic", "athena", "veradigm", "eclinicalworks", "sandbox")
+NOTE_VENDORS = (
+    "generic-r4",
+    "medplum",
+    "epic",
+    "oracle-health",
+    "athenaone",
+    "athenapractice",
+    "veradigm",
+    "eclinicalworks",
+    "advancedmd",
+    "sandbox",
+)
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +265,20 @@ def test_vendor_not_in_ehr_profiles_is_denied(default: WritebackPolicy) -> None:
     decision = default.decide_note("11506-3", vendor="cerner")
     assert not decision.allowed
     assert "cerner" in decision.reason
+
+
+def test_oracle_health_receives_notes_as_plain_text(default: WritebackPolicy) -> None:
+    """The shipped policy lets Oracle Health Millennium take notes, narrowed to text/plain."""
+    decision = default.decide_note("11506-3", vendor="oracle-health")
+    assert decision.allowed
+    assert decision.content_types == ("text/plain",)
+
+
+def test_every_vendor_profile_is_declared_in_the_shipped_policy(
+    default: WritebackPolicy,
+) -> None:
+    """A tenant on any known profile gets notes decided by the policy, not refused as unknown."""
+    assert set(VENDORS) <= set(default.vendors)
 
 
 def test_composition_is_denied_to_epic_by_default(default: WritebackPolicy) -> None:

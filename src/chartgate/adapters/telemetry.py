@@ -36,6 +36,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import Engine, desc, or_, select
 
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
+from chartgate.adapters.ehr.rate import RateBuckets
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.trace_context import context_of
 from chartgate.domain.errors import TracingConfigError
@@ -171,8 +172,9 @@ class TracedEhrDirectory(ConfiguredEhrDirectory):
         *,
         tracer: Tracer,
         lookup: Callable[[str], Context | None],
+        rate_buckets: RateBuckets | None = None,
     ) -> None:
-        super().__init__(tenants)
+        super().__init__(tenants, rate_buckets=rate_buckets)
         self._tracer = tracer
         self._lookup = lookup
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -21,6 +22,8 @@ from chartgate.cli.policy import policy_app
 from chartgate.cli.report import drift as drift_command
 from chartgate.cli.report import report as report_command
 from chartgate.cli.retention import retention_app
+from chartgate.cli.vendors import config_app
+from chartgate.cli.vendors import vendors as vendors_command
 from chartgate.domain.errors import ChartgateError
 
 app = typer.Typer(
@@ -35,6 +38,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
 app.command("report")(report_command)
 app.command("drift")(drift_command)
+app.add_typer(config_app, name="config")
+app.command("vendors")(vendors_command)
 console = Console()
 errors = Console(stderr=True)
 
@@ -270,6 +275,12 @@ def worker(
 def sandbox(
     port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8090,
     vendor: Annotated[str, typer.Option(help="Vendor profile to imitate.")] = "generic-r4",
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            help="FHIR requests per second before 429 + Retry-After (default: the profile's)."
+        ),
+    ] = None,
     db: Annotated[Path | None, typer.Option(help="SQLite file for the sandbox's chart.")] = None,
     faults: Annotated[
         str | None,
@@ -282,14 +293,23 @@ def sandbox(
     """Run the sandbox EHR (FHIR R4 subset) and dev identity provider on loopback."""
     from chartgate.sandbox.faults import FaultPlan, FaultSpecError  # noqa: PLC0415
     from chartgate.sandbox.server import SandboxServer  # noqa: PLC0415
+    from chartgate.sandbox.vendors import vendor_profile  # noqa: PLC0415
 
+    try:
+        profile = vendor_profile(vendor)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if rate_limit is not None:
+        if rate_limit <= 0:
+            raise _fail("--rate-limit must be > 0")
+        profile = dataclasses.replace(profile, rate_limit_per_second=rate_limit)
     plan = FaultPlan()
     if faults is not None:
         try:
             plan.load_json(json.loads(faults))
         except (json.JSONDecodeError, FaultSpecError) as exc:
             raise _fail(f"--faults: {exc}") from None
-    with SandboxServer(db, vendor=vendor, port=port, faults=plan) as server:
+    with SandboxServer(db, vendor=profile, port=port, faults=plan) as server:
         console.print(f"FHIR base: {server.fhir_base}\nissuer:    {server.issuer}")
         if faults is not None:
             console.print(f"faults:    {json.dumps(plan.to_json())}")

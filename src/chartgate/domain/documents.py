@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from chartgate.domain import fhir_codes as fc
+from chartgate.domain.note_content import decode_note, encode_note, wire_content_type
 from chartgate.domain.submission import VersionContent
 
 
@@ -30,8 +31,12 @@ class NoteWrite:
     doc_status: str  # preliminary | final | amended
     date: datetime
     encounter_start: datetime | None = None
-    content_type: str | None = None  # override for vendors that take only text/plain
+    content_type: str | None = None  # the EHR's type when it differs (vendor profile)
     replaces: str | None = None  # "DocumentReference/<id>" an amendment replaces
+    routes_for_signing: bool = False
+    """The EHR routes a new document to ``authenticator`` for signature (vendor profile
+    ``authenticator = routes-for-signing``, athenaPractice): the author is sent as
+    authenticator on every write, not only once final."""
 
 
 def identifier_query(writeback_id: str) -> str:
@@ -42,8 +47,11 @@ def identifier_query(writeback_id: str) -> str:
 def build_document_reference(write: NoteWrite) -> dict[str, Any]:
     """Build the DocumentReference JSON for one approved note (deterministic)."""
     note = write.content.note
-    data = note.text.encode("utf-8")
-    content_type = f"{write.content_type or note.content_type}; charset=utf-8"
+    # Lossless conversion to what the EHR takes (domain/note_content.py): plain text and
+    # Markdown as UTF-8, RTF for athenaPractice; attachment_text() inverts it exactly.
+    media_type = write.content_type or note.content_type
+    data = encode_note(note.text, media_type)
+    content_type = wire_content_type(media_type)
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "meta": {"security": fc.ai_security_labels()},
@@ -77,7 +85,7 @@ def build_document_reference(write: NoteWrite) -> dict[str, Any]:
     }
     if write.encounter_start is not None:
         resource["context"]["period"] = {"start": _instant(write.encounter_start)}
-    if write.doc_status == "final":
+    if write.doc_status == "final" or write.routes_for_signing:
         resource["authenticator"] = {"reference": write.author}
     if write.replaces is not None:
         # http://hl7.org/fhir/R4/documentreference-definitions.html#DocumentReference.relatesTo
@@ -106,9 +114,9 @@ def retraction_of(document: dict[str, Any], *, document_id: str, version_id: str
 
 
 def attachment_text(document: dict[str, Any]) -> str:
-    """Decode the note text back out of a DocumentReference we built."""
-    data = document["content"][0]["attachment"]["data"]
-    return base64.b64decode(data).decode("utf-8")
+    """Decode the note text back out of a DocumentReference we built (any note encoding)."""
+    attachment = document["content"][0]["attachment"]
+    return decode_note(base64.b64decode(attachment["data"]), attachment["contentType"])
 
 
 def _instant(moment: datetime) -> str:

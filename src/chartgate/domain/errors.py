@@ -24,6 +24,7 @@ subclasses ``ChartgateError`` (``tests/unit/test_error_tree.py`` checks both)::
     │   └── LedgerDamaged        the stored audit log disagrees with itself: nothing is signed
     ├── EhrError                 the EHR could not be talked to
     │   ├── EhrUnreachable       the request never left (connect failed): safe to retry
+    │   │   └── EhrNotAllowed    refused before sending: the vendor profile forbids it
     │   └── EhrAmbiguous         the request may have landed (timeout, dropped connection)
     ├── StoreUnavailable         the database is unreachable or dropped us (503, Retry-After)
     ├── KeyFileError             the KEK file is unsafe or malformed (refuse to start)
@@ -174,6 +175,14 @@ class DecryptionError(ChartgateError):
 
 class EhrUnreachable(EhrError):
     """The request never reached the EHR (connection refused, DNS): nothing can have landed."""
+
+
+class EhrNotAllowed(EhrUnreachable):
+    """Refused by chartgate before sending: the tenant's vendor profile does not allow it.
+
+    A configuration problem (a type the EHR cannot take, a note too large for it, a search it
+    cannot answer), never a transient one; nothing was sent, so nothing can have landed.
+    """
 
 
 class EhrAmbiguous(EhrError):

@@ -50,11 +50,25 @@ US_CORE_PARTICIPANT_TYPE: Final = (
 # http://terminology.hl7.org/CodeSystem/v3-DataOperation
 DATA_OPERATION: Final = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 
-# HL7 AI Transparency IG (ballot): labels for AI-generated content.
+# HL7 AI Transparency on FHIR (hl7.fhir.uv.aitransparency, STU1 reconciled, 1.0.0-current):
+# https://build.fhir.org/ig/HL7/aitransparency-ig/. The ballot's experimental provenance codes
+# were removed in reconciliation (FHIR-54801, FHIR-57918, FHIR-54141): only AIAST remains.
 V3_OBSERVATION_VALUE: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
-AI_ASSISTED: Final = "AIAST"
-AI_ADDED_PROVENANCE: Final = "http://hl7.org/fhir/uv/aitransparency/CodeSystem/AddedProvenanceCS"
-CLINICIAN_ASSERTED_AI_REPORTED: Final = "CLINAST_AIRPT"
+AI_ASSERTED: Final = "AIAST"
+AI_ASSERTED_DISPLAY: Final = "Artificial Intelligence asserted"
+AIT_BASE: Final = "http://hl7.org/fhir/uv/aitransparency"
+AI_PROVENANCE_PROFILE: Final = f"{AIT_BASE}/StructureDefinition/AI-Provenance"
+AI_DEVICE_PROFILE: Final = f"{AIT_BASE}/StructureDefinition/AI-Device"
+AI_DEVICE_TYPE: Final = f"{AIT_BASE}/CodeSystem/AIdeviceTypeCS"
+"""Device type for AI; also the fixed ``agent.role`` of the AI-Provenance AIagent slice."""
+ARTIFICIAL_INTELLIGENCE: Final = "Artificial-Intelligence"
+LARGE_LANGUAGE_MODELS: Final = "Large-Language-Models"
+AI_KIND_EXTENSION: Final = f"{AIT_BASE}/StructureDefinition/aitransparency.AIKind"
+MODEL_CARD_EXTENSION: Final = f"{AIT_BASE}/StructureDefinition/aitransparency.modelCardDescription"
+AI_INPUTS: Final = f"{AIT_BASE}/CodeSystem/AIinputsCS"
+CURRENT_AI_CODE_SYSTEMS: Final = frozenset({AI_DEVICE_TYPE, AI_INPUTS})
+"""The IG's code systems that survived reconciliation; its experimental provenance code system
+and the ``AI…`` reporting codes of v3-ObservationValue other than AIAST were removed."""
 
 
 def coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
@@ -71,12 +85,10 @@ def concept(system: str, code: str, display: str | None = None) -> dict[str, Any
 
 
 def ai_security_labels() -> list[dict[str, Any]]:
-    """``meta.security`` for a clinician-approved, AI-drafted note (AI Transparency IG)."""
-    return [
-        coding(V3_OBSERVATION_VALUE, AI_ASSISTED, "AI assisted"),
-        coding(
-            AI_ADDED_PROVENANCE,
-            CLINICIAN_ASSERTED_AI_REPORTED,
-            "Clinician asserted, AI reported",
-        ),
-    ]
+    """``meta.security`` of an AI-drafted note and its Provenance: the one label ``AIAST``.
+
+    A security label, not a tag ("refrain from using Tag, use Label", FHIR-54707). "Clinician
+    approved" is carried by the Provenance's verifier agent and the note's docStatus, not by
+    a label.
+    """
+    return [coding(V3_OBSERVATION_VALUE, AI_ASSERTED, AI_ASSERTED_DISPLAY)]

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
+from collections import deque
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -40,7 +43,12 @@ from chartgate.sandbox.store import (
     StoredVersion,
     parse_search,
 )
-from chartgate.sandbox.vendors import ReturnPreference, VendorProfile, vendor_profile
+from chartgate.sandbox.vendors import (
+    EPIC_REQUIRED_MISSING,
+    ReturnPreference,
+    VendorProfile,
+    vendor_profile,
+)
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -178,11 +186,13 @@ def create_fhir_app(
         redoc_url=None,
         openapi_url=None,
     )
+    limiter = RateLimiter(profile)
     app.state.store = store
     app.state.vendor = profile
     app.state.faults = plan
-    app.include_router(_fhir_router(store, profile), prefix=FHIR_BASE_PATH)
-    app.include_router(_control_router(store, plan))
+    app.state.limiter = limiter
+    app.include_router(_fhir_router(store, profile, limiter), prefix=FHIR_BASE_PATH)
+    app.include_router(_control_router(store, plan, limiter))
     app.add_exception_handler(FhirError, _fhir_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error_handler)  # type: ignore[arg-type]
@@ -190,8 +200,78 @@ def create_fhir_app(
     return app
 
 
-def _fhir_router(store: ResourceStore, profile: VendorProfile) -> APIRouter:  # noqa: C901 - one closure per interaction
-    router = APIRouter()
+class RateLimiter:
+    """The vendor's rate limit: a token bucket over every FHIR request, and a traffic log.
+
+    Over the limit, a request is answered ``429`` with ``Retry-After`` (and, for profiles that
+    report quota, a ``RateLimit`` header), before anything is processed. The log of accepted
+    request times lets a test measure what reached the EHR (``GET /__sandbox/traffic``).
+    """
+
+    def __init__(self, profile: VendorProfile) -> None:
+        self._profile = profile
+        self._lock = threading.Lock()
+        self._tokens = float(profile.rate_limit_burst)
+        self._updated = time.monotonic()
+        self._accepted: deque[float] = deque(maxlen=100_000)
+        self._refused = 0
+
+    def __call__(self) -> None:
+        """Take a token for one FHIR request, or refuse it with 429."""
+        rate = self._profile.rate_limit_per_second
+        with self._lock:
+            now = time.monotonic()
+            if rate is not None:
+                burst = float(self._profile.rate_limit_burst)
+                self._tokens = min(burst, self._tokens + (now - self._updated) * rate)
+                self._updated = now
+                if self._tokens < 1.0:
+                    self._refused += 1
+                    wait = (1.0 - self._tokens) / rate
+                    raise FhirError(
+                        429, "throttled", "Rate limit exceeded", headers=self._headers(wait)
+                    )
+                self._tokens -= 1.0
+            self._accepted.append(now)
+
+    def _headers(self, wait: float) -> dict[str, str]:
+        seconds = max(1, int(wait + 0.999))
+        headers = {"retry-after": str(seconds)}
+        if self._profile.rate_limit_header:
+            headers["ratelimit"] = f'"default";r=0;t={seconds}'
+        return headers
+
+    def traffic(self) -> dict[str, Any]:
+        """Accepted and refused FHIR requests, and the most accepted in any one second."""
+        with self._lock:
+            times = list(self._accepted)
+            refused = self._refused
+        busiest, start = 0, 0
+        for end, moment in enumerate(times):
+            while moment - times[start] >= 1.0:
+                start += 1
+            busiest = max(busiest, end - start + 1)
+        span = times[-1] - times[0] if len(times) > 1 else 0.0
+        return {
+            "accepted": len(times),
+            "refused": refused,
+            "max_in_any_second": busiest,
+            "span_seconds": round(span, 3),
+        }
+
+    def reset(self) -> None:
+        """Forget the traffic and refill the bucket."""
+        with self._lock:
+            self._accepted.clear()
+            self._refused = 0
+            self._tokens = float(self._profile.rate_limit_burst)
+            self._updated = time.monotonic()
+
+
+def _fhir_router(  # noqa: C901 - one closure per interaction
+    store: ResourceStore, profile: VendorProfile, limiter: RateLimiter
+) -> APIRouter:
+    router = APIRouter(dependencies=[Depends(limiter)])
 
     @router.get("/metadata")
     async def capabilities() -> Response:
@@ -200,6 +280,8 @@ def _fhir_router(store: ResourceStore, profile: VendorProfile) -> APIRouter:  # 
     @router.get("/{resource_type}")
     async def search(resource_type: str, request: Request) -> Response:
         _check_type(resource_type)
+        if not profile.identifier_search and "identifier" in request.query_params:
+            raise FhirError(400, "not-supported", "Unknown search parameter: identifier")
         query = parse_search(request.query_params.multi_items())
         found = await run_in_threadpool(store.search, resource_type, query)
         return _fhir_json(200, _bundle("searchset", _base(request), found, str(request.url)))
@@ -207,7 +289,9 @@ def _fhir_router(store: ResourceStore, profile: VendorProfile) -> APIRouter:  # 
     @router.post("/{resource_type}")
     async def create(resource_type: str, request: Request) -> Response:
         _check_type(resource_type)
-        resource = _apply_vendor_rules(profile, await _resource_body(request, resource_type))
+        resource = _apply_vendor_rules(
+            profile, await _resource_body(request, resource_type), creating=True
+        )
         condition = request.headers.get("if-none-exist") if profile.conditional_create else None
         stored, created = await run_in_threadpool(
             store.create, resource_type, resource, if_none_exist=condition
@@ -225,7 +309,12 @@ def _fhir_router(store: ResourceStore, profile: VendorProfile) -> APIRouter:  # 
     @router.put("/{resource_type}/{resource_id}")
     async def update(resource_type: str, resource_id: str, request: Request) -> Response:
         _check_type(resource_type, resource_id)
-        resource = _apply_vendor_rules(profile, await _resource_body(request, resource_type))
+        only_new = request.headers.get("if-none-match", "").strip() == "*"
+        resource = _apply_vendor_rules(
+            profile,
+            await _resource_body(request, resource_type),
+            creating=only_new or "if-match" not in request.headers,
+        )
         if resource.get("id") != resource_id:
             raise FhirError(
                 400, "invalid", "The body's id must equal the URL's id", expression="id"
@@ -233,7 +322,6 @@ def _fhir_router(store: ResourceStore, profile: VendorProfile) -> APIRouter:  # 
         if_match = _if_match(request.headers.get("if-match"))
         # Race-free create with a client-assigned id: "If-None-Match: *" refuses (412) when
         # any version exists (FHIR-FACTS, "race-free create").
-        only_new = request.headers.get("if-none-match", "").strip() == "*"
         if if_match is None and profile.require_if_match and not only_new:
             raise FhirError(400, "required", "This server requires If-Match on update")
         stored, created = await run_in_threadpool(
@@ -265,8 +353,12 @@ def _fhir_router(store: ResourceStore, profile: VendorProfile) -> APIRouter:  # 
     return router
 
 
-def _control_router(store: ResourceStore, plan: FaultPlan) -> APIRouter:
+def _control_router(store: ResourceStore, plan: FaultPlan, limiter: RateLimiter) -> APIRouter:
     router = APIRouter(prefix="/__sandbox")
+
+    @router.get("/traffic")
+    async def traffic() -> Response:
+        return _json(200, limiter.traffic())
 
     @router.get("/faults")
     async def get_faults() -> Response:
@@ -284,6 +376,7 @@ def _control_router(store: ResourceStore, plan: FaultPlan) -> APIRouter:
     async def reset() -> Response:
         await run_in_threadpool(store.reset)
         plan.clear()
+        limiter.reset()
         return _json(200, {"reset": True})
 
     return router
@@ -313,10 +406,36 @@ async def _resource_body(request: Request, resource_type: str) -> JsonObject:
     return resource
 
 
-def _apply_vendor_rules(profile: VendorProfile, resource: JsonObject) -> JsonObject:
-    """Refuse or trim attachments the way the vendor does (DocumentReference only)."""
-    if resource.get("resourceType") != "DocumentReference":
+def _apply_vendor_rules(  # noqa: C901 - one check per vendor rule
+    profile: VendorProfile, resource: JsonObject, *, creating: bool
+) -> JsonObject:
+    """Refuse or trim a write the way the vendor does."""
+    resource_type = str(resource.get("resourceType"))
+    if profile.writable_types is not None and resource_type not in profile.writable_types:
+        raise FhirError(405, "not-supported", f"{resource_type} cannot be written here")
+    if resource_type != "DocumentReference":
         return resource
+    if profile.final_only and resource.get("docStatus") == "preliminary":
+        raise FhirError(
+            422, "business-rule", "Only final documents can be written", expression="docStatus"
+        )
+    context = resource.get("context")
+    encounters = context.get("encounter") if isinstance(context, dict) else None
+    if profile.requires_encounter and not encounters:
+        raise FhirError(
+            422,
+            "required",
+            "Valid encounter required",
+            expression="DocumentReference.context.encounter",
+            vendor_code=EPIC_REQUIRED_MISSING if profile.vendor_codes else None,
+        )
+    if creating and profile.authenticator_required and not resource.get("authenticator"):
+        raise FhirError(
+            422,
+            "required",
+            "authenticator (the Practitioner who signs) is required",
+            expression="DocumentReference.authenticator",
+        )
     content = resource.get("content")
     if not isinstance(content, list):
         return resource
@@ -486,12 +605,17 @@ def _json(status: int, body: Any) -> Response:  # noqa: ANN401 - any JSON value
 
 async def _fhir_error_handler(request: Request, exc: FhirError) -> Response:
     del request
-    return _fhir_json(exc.status, _outcome("error", exc.code, exc.diagnostics, exc.expression))
+    outcome = _outcome("error", exc.code, exc.diagnostics, exc.expression)
+    if exc.vendor_code is not None:
+        outcome["issue"][0]["details"] = {"coding": [{"code": exc.vendor_code}]}
+    return _fhir_json(exc.status, outcome, exc.headers or None)
 
 
 async def _http_error_handler(request: Request, exc: StarletteHTTPException) -> Response:
     del request
-    code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+    code = {404: "not-found", 405: "not-supported", 429: "throttled"}.get(
+        exc.status_code, "processing"
+    )
     return _fhir_json(
         exc.status_code, _outcome("error", code, str(exc.detail)), dict(exc.headers or {})
     )

@@ -68,13 +68,22 @@ class FhirError(Exception):
     """
 
     def __init__(
-        self, status: int, code: str, diagnostics: str, *, expression: str | None = None
+        self,
+        status: int,
+        code: str,
+        diagnostics: str,
+        *,
+        expression: str | None = None,
+        vendor_code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(diagnostics)
         self.status = status
         self.code = code
         self.diagnostics = diagnostics
         self.expression = expression
+        self.vendor_code = vendor_code  # in issue.details.coding.code, as Epic sends it
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True, slots=True)

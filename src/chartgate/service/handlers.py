@@ -29,6 +29,7 @@ from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import DraftSubmission, VersionContent, VersionEdit
+from chartgate.domain.vendor_profile import AuthenticatorRouting
 from chartgate.domain.writeback import ChartWrite, WritebackKind, WritebackState, mark
 from chartgate.service import authz
 from chartgate.service.audit import Pseudonymizer
@@ -243,6 +244,7 @@ class Handlers:
                     content_type=self._ehr.note_content_type(
                         principal.tenant, draft.current.content.note.content_type
                     ),
+                    routes_for_signing=self._routes_for_signing(principal.tenant),
                 )
             )
             verdict = self._approval_gate(principal, draft, payload, acknowledged, now)
@@ -337,6 +339,7 @@ class Handlers:
                     content_type=self._ehr.note_content_type(
                         principal.tenant, draft.version(approval.version).content.note.content_type
                     ),
+                    routes_for_signing=self._routes_for_signing(principal.tenant),
                     # A finalized amendment still replaces the note it amended.
                     replaces=replaced_document(last.payload),
                 )
@@ -423,6 +426,7 @@ class Handlers:
                     content_type=self._ehr.note_content_type(
                         principal.tenant, edit.note.content_type
                     ),
+                    routes_for_signing=self._routes_for_signing(principal.tenant),
                     replaces=f"DocumentReference/{current.document_id}",
                 )
             )
@@ -803,6 +807,11 @@ class Handlers:
             )
         )
         return self._validator.judge_approval(findings, acknowledged)
+
+    def _routes_for_signing(self, tenant: str) -> bool:
+        """Whether the tenant's EHR routes a new note to its authenticator for signature."""
+        routing = self._ehr.profile(tenant).authenticator
+        return routing is AuthenticatorRouting.ROUTES_FOR_SIGNING
 
     def _check_policy(self, content: VersionContent, *, vendor: str) -> None:
         note = self._policy.policy.decide_note(content.note.type, vendor=vendor)

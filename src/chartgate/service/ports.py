@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chartgate.domain.drafts import Approval, Draft
     from chartgate.domain.events import AuditRecord
     from chartgate.domain.findings import Finding
+    from chartgate.domain.vendor_profile import VendorProfile
 
 JsonObject = dict[str, Any]
 
@@ -275,6 +276,10 @@ class EhrDirectory(Protocol):
 
     def gateway(self, tenant: str) -> EhrGateway:
         """The tenant's EHR gateway."""
+        ...
+
+    def profile(self, tenant: str) -> VendorProfile:
+        """The tenant's vendor profile: every fact chartgate obeys for its EHR."""
         ...
 
     def create_guard(self, tenant: str) -> CreateGuard:

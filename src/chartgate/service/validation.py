@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chartgate import __version__
+from chartgate.domain.ai_transparency import check_ai_label, check_ai_provenance
 from chartgate.domain.documents import NoteWrite, build_document_reference
 from chartgate.domain.drafts import Draft, DraftVersion, hash_content
 from chartgate.domain.errors import ValidationFailed
@@ -88,12 +89,15 @@ class DraftValidator:
             doc_status=doc_status,
             max_bytes=self._policy.policy.validation.max_note_bytes,
         )
+        findings.extend(check_ai_label(document, where="DocumentReference"))
         findings.extend(self._schema_check(document, "DocumentReference"))
         return ordered(findings)
 
     def provenance_findings(self, provenance: JsonObject) -> list[Finding]:
-        """The schema of one Provenance."""
-        return ordered(self._schema_check(provenance, "Provenance"))
+        """The AI-Provenance rules and the schema of one Provenance."""
+        findings = check_ai_provenance(provenance)
+        findings.extend(self._schema_check(provenance, "Provenance"))
+        return ordered(findings)
 
     def version_findings(
         self, draft: Draft, version: DraftVersion, preview: Preview, *, doc_status: str

@@ -1,4 +1,4 @@
-"""Per-tenant EHR gateways built from settings (one shared client per tenant)."""
+"""Per-tenant EHR gateways built from settings (one shared client and rate governor each)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 from chartgate.adapters.ehr.fhir_rest import FhirRestGateway
 from chartgate.adapters.ehr.http import HttpClient, build_client
+from chartgate.adapters.ehr.rate import MemoryRateBuckets, RateBuckets, StoreRateGovernor
 from chartgate.adapters.ehr.vendors import AmendmentMode, CreateGuard, VendorProfile, get_vendor
 from chartgate.adapters.identity.smart_backend import token_source_for
 from chartgate.adapters.keys.secrets import SecretProvider
 from chartgate.domain.errors import NotFound
+from chartgate.domain.vendor_profile import RateLimit
 from chartgate.service.ports import EhrGateway
 from chartgate.settings import TenantSettings
 
@@ -25,8 +27,12 @@ class ConfiguredEhrDirectory:
         clients: Mapping[str, HttpClient] | None = None,
         secrets: SecretProvider | None = None,
         clock: Callable[[], datetime] | None = None,
+        rate_buckets: RateBuckets | None = None,
     ) -> None:
         self._tenants = dict(tenants)
+        # Shared by every worker through the store in production (bootstrap passes
+        # SqlRateBuckets); in one process only when none is given.
+        self._rate_buckets = rate_buckets or MemoryRateBuckets()
         # Resolves EhrSettings.private_key for tenants with auth = "smart-backend".
         self._secrets = secrets or SecretProvider()
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -59,9 +65,29 @@ class ConfiguredEhrDirectory:
                 client=client,
                 vendor=self._vendors[tenant],
                 token_provider=tokens,
+                governor=StoreRateGovernor(
+                    self._rate_buckets, f"ehr:{tenant}", self.rate_limit(tenant)
+                ),
             )
             self._gateways[tenant] = gateway
         return gateway
+
+    def profile(self, tenant: str) -> VendorProfile:
+        """The tenant's whole vendor profile (``chartgate vendors`` shows every field)."""
+        self._settings(tenant)
+        return self._vendors[tenant]
+
+    def rate_limit(self, tenant: str) -> RateLimit:
+        """The tenant's outbound pacing: its settings' override, else the profile's."""
+        ehr = self._settings(tenant).ehr
+        limit = self._vendors[tenant].rate_limit
+        if ehr.rate_limit_per_second is None and ehr.rate_limit_burst is None:
+            return limit
+        return RateLimit(
+            requests_per_second=ehr.rate_limit_per_second or limit.requests_per_second,
+            burst=ehr.rate_limit_burst or limit.burst,
+            published=limit.published,
+        )
 
     def create_guard(self, tenant: str) -> CreateGuard:
         """What the tenant's EHR offers to make a create safe to resend (vendor profile)."""
@@ -71,11 +97,7 @@ class ConfiguredEhrDirectory:
     def note_content_type(self, tenant: str, requested: str) -> str:
         """The requested type when the EHR takes it, else the vendor's preferred one."""
         self._settings(tenant)
-        vendor = self._vendors[tenant]
-        for accepted in vendor.content_types:
-            if accepted.split(";")[0].strip().lower() == requested:
-                return requested
-        return vendor.content_types[0].split(";")[0].strip()
+        return self._vendors[tenant].note_media_type(requested)
 
     def vendor(self, tenant: str) -> str:
         """The vendor profile name."""

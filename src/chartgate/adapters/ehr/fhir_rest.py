@@ -12,10 +12,19 @@ comes back as an ``EhrAnswer``. Only safe reads (read, search) are retried here,
 honouring ``Retry-After`` within a small bound. A mutation is never retried, with one exception:
 a 401 answer means the request was refused before it acted (RFC 9110 §15.5.2), so after the
 token source is invalidated the request is sent once more with a fresh token.
+
+What the vendor profile decides here (``domain/vendor_profile.py``): before anything is sent,
+a write of a type the EHR cannot take, a note with more attachments or bytes than it keeps,
+an ``upsert`` where the EHR demands ``If-Match``, and a search by ``identifier`` or ``_tag``
+the EHR cannot answer are refused with ``EhrNotAllowed`` (nothing was sent; an unanswerable
+search must never read as "not found"). Every request first takes a token from the tenant's
+rate governor (``rate.py``), and every answer is shown to it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import time
@@ -27,12 +36,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 from urllib.parse import urljoin, urlsplit
 
 from chartgate.adapters.ehr.http import HttpClient, RawResponse, send
-from chartgate.domain.errors import EhrError
+from chartgate.domain.errors import EhrError, EhrNotAllowed
 from chartgate.domain.fhir_codes import FHIR_JSON
 from chartgate.service.ports import Clock, EhrAnswer, JsonObject
 
 if TYPE_CHECKING:
-    from chartgate.adapters.ehr.vendors import VendorProfile
+    from chartgate.adapters.ehr.rate import RateGovernor
+    from chartgate.domain.vendor_profile import VendorProfile
 
 __all__ = [
     "FHIR_JSON",
@@ -196,6 +206,7 @@ class FhirRestGateway:
         max_read_retries: int = 2,
         max_retry_wait_seconds: float = 5.0,
         max_search_pages: int = 20,
+        governor: RateGovernor | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
@@ -210,6 +221,7 @@ class FhirRestGateway:
         self._max_read_retries = max_read_retries
         self._max_retry_wait = max_retry_wait_seconds
         self._max_search_pages = max_search_pages
+        self._governor = governor
 
     # -- EhrGateway ---------------------------------------------------------------------------
 
@@ -222,6 +234,7 @@ class FhirRestGateway:
         several → 412.
         """
         resource_type = _resource_type_of(resource)
+        self._check_write(resource_type, resource)
         headers = {"Content-Type": FHIR_JSON}
         if if_none_exist is not None and self.vendor.supports_conditional_create:
             headers["If-None-Exist"] = _header_safe(if_none_exist, "if_none_exist")
@@ -244,6 +257,7 @@ class FhirRestGateway:
         """
         resource_type = _resource_type_of(resource)
         resource_id = _checked_id(resource.get("id"))
+        self._check_write(resource_type, resource)
         raw = self._exchange(
             "PUT",
             f"{self._base}/{resource_type}/{resource_id}",
@@ -262,6 +276,7 @@ class FhirRestGateway:
         answers 412 (or 304) and changes nothing, so a resend can never make a second copy.
         Only for vendors whose profile says they accept client-assigned ids.
         """
+        self._check_write(_resource_type_of(resource), resource)
         return self._put_at_own_id(
             resource, verb="create", headers={"If-None-Match": "*"}, request_id=request_id
         )
@@ -274,6 +289,11 @@ class FhirRestGateway:
         replace, never duplicate (https://hl7.org/fhir/R4/http.html#upsert). Never for
         chart content: those updates always carry ``If-Match``.
         """
+        if self.vendor.requires_if_match:
+            raise EhrNotAllowed(
+                f"upsert {_resource_type_of(resource)}: the {self.vendor.name} profile requires"
+                " If-Match; nothing was sent"
+            )
         return self._put_at_own_id(
             resource, verb="upsert", headers={"Prefer": "return=minimal"}, request_id=request_id
         )
@@ -320,6 +340,7 @@ class FhirRestGateway:
         """
         resource_type = _checked_type(resource_type)
         what = f"search {resource_type}"
+        self._check_search(what, params)
         url = f"{self._base}/{resource_type}"
         query: Mapping[str, str] | None = params
         matches: list[JsonObject] = []
@@ -368,6 +389,8 @@ class FhirRestGateway:
         refreshed = False
         retries = 0
         while True:
+            if self._governor is not None:
+                self._governor.acquire(what)
             raw = send(
                 self._client,
                 method,
@@ -377,6 +400,8 @@ class FhirRestGateway:
                 content=content,
                 params=params,
             )
+            if self._governor is not None:
+                self._governor.observe(raw.status, raw.headers)
             if raw.status == _HTTP_UNAUTHORIZED and not refreshed and self._can_refresh(raw):
                 refreshed = True
                 self._refresh()
@@ -437,6 +462,57 @@ class FhirRestGateway:
             headers=dict(headers),
         )
 
+    def _check_write(self, resource_type: str, resource: JsonObject) -> None:
+        """Refuse, before sending, a write the vendor profile says the EHR cannot take."""
+        vendor = self.vendor
+        what = f"write {resource_type}"
+        if resource_type not in vendor.writable_types:
+            raise EhrNotAllowed(
+                f"{what}: the {vendor.name} profile cannot write {resource_type}; nothing was sent"
+            )
+        if resource_type != "DocumentReference":
+            return
+        content = resource.get("content")
+        items = content if isinstance(content, list) else []
+        if vendor.max_attachments is not None and len(items) > vendor.max_attachments:
+            raise EhrNotAllowed(
+                f"{what}: {len(items)} attachments, the {vendor.name} profile keeps"
+                f" {vendor.max_attachments}; nothing was sent"
+            )
+        for index, item in enumerate(items):
+            attachment = item.get("attachment") if isinstance(item, dict) else None
+            if not isinstance(attachment, dict):
+                continue
+            content_type = attachment.get("contentType")
+            base = content_type.split(";", 1)[0].strip() if isinstance(content_type, str) else ""
+            if base and vendor.note_media_type(base) != base.lower():
+                raise EhrNotAllowed(
+                    f"{what}: content[{index}] is {base}, which the {vendor.name} profile does"
+                    " not accept; nothing was sent"
+                )
+            size = _attachment_bytes(attachment)
+            if vendor.max_note_bytes is not None and size > vendor.max_note_bytes:
+                raise EhrNotAllowed(
+                    f"{what}: content[{index}] is {size} bytes, over the {vendor.name} profile's"
+                    f" {vendor.max_note_bytes}; nothing was sent"
+                )
+
+    def _check_search(self, what: str, params: Mapping[str, str]) -> None:
+        """Refuse a search the EHR cannot answer: an empty result would read as "absent"."""
+        unsupported = [
+            name
+            for name, supported in (
+                ("identifier", self.vendor.identifier_search),
+                ("_tag", self.vendor.tag_search),
+            )
+            if name in params and not supported
+        ]
+        if unsupported:
+            raise EhrNotAllowed(
+                f"{what}: the {self.vendor.name} profile cannot search by"
+                f" {', '.join(unsupported)}; nothing was sent"
+            )
+
     def _auth_header(self) -> dict[str, str]:
         provider = self._token_provider
         if provider is None:
@@ -474,6 +550,17 @@ class FhirRestGateway:
 def _encode(resource: JsonObject) -> bytes:
     # UTF-8 JSON is what application/fhir+json means (https://hl7.org/fhir/R4/json.html).
     return json.dumps(resource, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _attachment_bytes(attachment: JsonObject) -> int:
+    """The decoded size of an inline attachment (0 when it has no valid base64 data)."""
+    data = attachment.get("data")
+    if not isinstance(data, str):
+        return 0
+    try:
+        return len(base64.b64decode(data, validate=True))
+    except (binascii.Error, ValueError):
+        return 0
 
 
 def _json_object(content: bytes) -> JsonObject | None:

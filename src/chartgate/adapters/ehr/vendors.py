@@ -1,216 +1,434 @@
 # Copyright 2026 The chartgate authors. SPDX-License-Identifier: Apache-2.0
-"""Vendor profiles: what one EHR family supports for note write-back, as data.
+"""The vendor profiles: what each EHR family supports for note write-back, with sources.
 
-Why data and not subclasses: the executor, the validator and the sandbox all ask the same
-questions (may I send ``If-None-Exist``? which attachment MIME types? may a note be
-``preliminary``?), and a frozen record answers them without a class per vendor. Small code hooks,
-where a vendor needs one, live in their own module beside this one.
-
-Sources: the FHIR R4 specification (http.html), US Core and the vendors' developer docs. Facts
-marked *reported* come from third-party write-ups, and facts marked *unverified* are conservative
-placeholders chosen by us; both must be confirmed against the tenant's own EHR before go-live.
-``max_requests_per_second`` is our own pacing, never a vendor-published limit.
+The record type and its enums are in ``domain/vendor_profile.py``; this module holds the facts.
+Every fact names its source in ``sources``: the FHIR specification, a vendor's developer
+documentation, or a third-party report ("reported"). A value starting with "unverified" is our
+conservative guess and must be confirmed against the tenant's own EHR before go-live; where we
+guess, we guess the way that fails safe (no create guard we have not seen work, no Provenance
+the EHR may refuse, final-only notes, a low request rate). ``chartgate vendors`` prints the
+matrix, and ``docs/vendors.md`` explains each column.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from chartgate.domain.vendor_errors import VendorErrorClass, VendorErrorTable
+from chartgate.domain.vendor_profile import (
+    AmendmentMode,
+    AuthenticatorRouting,
+    ProvenanceMode,
+    RateLimit,
+    VendorProfile,
+)
 from chartgate.domain.writeback import CreateGuard
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["VENDORS", "AmendmentMode", "CreateGuard", "VendorProfile", "get_vendor"]
+__all__ = [
+    "ALIASES",
+    "VENDORS",
+    "AmendmentMode",
+    "CreateGuard",
+    "ProvenanceMode",
+    "VendorProfile",
+    "get_vendor",
+    "resolve_vendor_name",
+]
 
-
-class AmendmentMode(StrEnum):
-    """How a committed note is amended in this EHR."""
-
-    REPLACES = "replaces"
-    """POST a new DocumentReference with ``relatesTo = replaces`` (FHIR R4 DocumentReference)."""
-
-    UPDATE = "update"
-    """PUT the same DocumentReference (``docStatus = amended``) with ``If-Match``."""
-
-    UNSUPPORTED = "unsupported"
-    """No amendment over FHIR: a human amends in the EHR's own UI."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VendorProfile:
-    """What one EHR family supports for write-back.
-
-    ``content_types`` are the attachment MIME types the EHR accepts, preferred first;
-    ``accepts_preliminary`` False means approve and finalize are one step-up-authenticated step
-    (``ARCHITECTURE.md``); ``max_attachments`` None means no known limit.
-    """
-
-    name: str
-    idempotent_create: CreateGuard
-    """What the EHR offers to make a create safe to resend (docs/exactly-once.md, per profile)."""
-    content_types: tuple[str, ...]
-    requires_if_match: bool
-    empty_body_by_default: bool
-    accepts_preliminary: bool
-    amendment_mode: AmendmentMode
-    max_requests_per_second: float | None
-    max_attachments: int | None = None
-    marks_superseded: bool = False
-    """After an amendment, may the replaced document be set to ``status = superseded``?"""
-
-    def __post_init__(self) -> None:
-        """Refuse a profile that could not describe a real EHR."""
-        if not self.name:
-            raise ValueError("a vendor profile needs a name")
-        if not self.content_types:
-            raise ValueError(f"vendor profile {self.name!r} accepts no content type")
-        if self.max_requests_per_second is not None and self.max_requests_per_second <= 0:
-            raise ValueError(f"vendor profile {self.name!r}: max_requests_per_second must be > 0")
-        if self.max_attachments is not None and self.max_attachments < 1:
-            raise ValueError(f"vendor profile {self.name!r}: max_attachments must be >= 1")
-
-    @property
-    def supports_conditional_create(self) -> bool:
-        """Whether the EHR honours ``If-None-Exist``."""
-        return self.idempotent_create is CreateGuard.CONDITIONAL
-
-    def accepts_content_type(self, content_type: str) -> bool:
-        """True when the attachment MIME type (parameters included) is one this EHR accepts.
-
-        Compared case-insensitively and ignoring blanks around ``;`` (RFC 9110 §8.3.1), so
-        ``text/plain;charset=UTF-8`` matches ``text/plain; charset=utf-8``.
-        """
-        wanted = _normalise_media_type(content_type)
-        return any(_normalise_media_type(known) == wanted for known in self.content_types)
-
-
-def _normalise_media_type(value: str) -> str:
-    return ";".join(part.strip().lower() for part in value.split(";") if part.strip())
-
-
-_PLAIN_UTF8 = "text/plain; charset=utf-8"
-
-_GENERIC_R4 = VendorProfile(
-    name="generic-r4",
-    # FHIR R4 http.html: conditional create is part of the standard REST API.
-    idempotent_create=CreateGuard.CONDITIONAL,
-    # US Core asks servers to accept text/plain (UTF-8) and application/pdf.
-    content_types=(_PLAIN_UTF8, "application/pdf"),
-    # R4 http.html: a server MAY demand If-Match; we always send it on updates anyway.
-    requires_if_match=False,
-    empty_body_by_default=False,
-    accepts_preliminary=True,
-    amendment_mode=AmendmentMode.REPLACES,
-    max_requests_per_second=None,
-    # R4 DocumentReference.status: a replaced document becomes "superseded".
-    marks_superseded=True,
-)
-
-VENDORS: Mapping[str, VendorProfile] = MappingProxyType(
+_PLAIN = "text/plain; charset=utf-8"
+_MARKDOWN = "text/markdown; charset=utf-8"
+_NOTE_ONLY = frozenset({"DocumentReference"})
+_NOTE_AND_PROVENANCE = frozenset({"DocumentReference", "Provenance"})
+_STANDARD_TYPES = frozenset(
     {
-        profile.name: profile
-        for profile in (
-            _GENERIC_R4,
-            # Our own FHIR sandbox (chartgate.sandbox): standard behaviour, plus Markdown. It
-            # accepts client-assigned ids with If-None-Match: * (FHIR-FACTS "race-free
-            # create"), the one create guard that holds under parallel requests.
-            VendorProfile(
-                name="sandbox",
-                idempotent_create=CreateGuard.CLIENT_ID,
-                content_types=(_PLAIN_UTF8, "text/markdown; charset=utf-8", "application/pdf"),
-                requires_if_match=False,
-                empty_body_by_default=False,
-                accepts_preliminary=True,
-                amendment_mode=AmendmentMode.REPLACES,
-                max_requests_per_second=None,
-                marks_superseded=True,
-            ),
-            VendorProfile(
-                name="epic",
-                # FHIR-FACTS: conditional create is unsupported on Epic, and it has no
-                # PUT-create: nothing at the EHR guards a resend, so a create whose answer was
-                # lost and that a search cannot find waits for a person.
-                idempotent_create=CreateGuard.NONE,
-                # FHIR-FACTS: Epic accepts only text/plain (base64), and only the first
-                # attachment is saved.
-                content_types=("text/plain",),
-                max_attachments=1,
-                requires_if_match=False,  # unverified
-                # FHIR-FACTS: Epic answers with an empty body unless Prefer asks for one.
-                empty_body_by_default=True,
-                # FHIR-FACTS: preliminary = draft for clinician review, final = signed.
-                accepts_preliminary=True,
-                amendment_mode=AmendmentMode.REPLACES,  # unverified
-                max_requests_per_second=5.0,
-            ),
-            VendorProfile(
-                name="cerner",
-                idempotent_create=CreateGuard.NONE,  # unverified
-                # Reported (FHIR-FACTS): a MIME type *with* charset from Oracle's list is
-                # required, and newer Oracle docs are said to allow XHTML only. Oracle's
-                # Millennium "Create a document reference" page lists pdf, text/plain,
-                # text/richtext, text/rtf, text/html, application/xml, application/xhtml+xml.
-                # We keep the two that satisfy both readings' charset rule.
-                content_types=("application/xhtml+xml; charset=utf-8", _PLAIN_UTF8),
-                requires_if_match=False,  # unverified
-                empty_body_by_default=False,  # unverified
-                # FHIR-FACTS: create with docStatus final only (provider access).
-                accepts_preliminary=False,
-                amendment_mode=AmendmentMode.REPLACES,  # unverified
-                max_requests_per_second=5.0,
-            ),
-            # athena, Veradigm and eClinicalWorks: FHIR-FACTS has no write-back facts yet, so
-            # every value below is an unverified conservative default: no conditional create
-            # (never rely on a guard we have not seen work), plain text only, preliminary
-            # refused (approval then needs step-up, the safer reading).
-            VendorProfile(
-                name="athena",
-                idempotent_create=CreateGuard.NONE,  # unverified
-                content_types=(_PLAIN_UTF8,),  # unverified
-                requires_if_match=False,  # unverified
-                empty_body_by_default=False,  # unverified
-                accepts_preliminary=False,  # unverified
-                amendment_mode=AmendmentMode.REPLACES,  # unverified
-                max_requests_per_second=5.0,
-            ),
-            VendorProfile(
-                name="veradigm",
-                idempotent_create=CreateGuard.NONE,  # unverified
-                content_types=(_PLAIN_UTF8,),  # unverified
-                requires_if_match=False,  # unverified
-                empty_body_by_default=False,  # unverified
-                accepts_preliminary=False,  # unverified
-                amendment_mode=AmendmentMode.REPLACES,  # unverified
-                max_requests_per_second=5.0,
-            ),
-            VendorProfile(
-                name="eclinicalworks",
-                idempotent_create=CreateGuard.NONE,  # unverified
-                content_types=(_PLAIN_UTF8,),  # unverified
-                requires_if_match=False,  # unverified
-                empty_body_by_default=False,  # unverified
-                accepts_preliminary=False,  # unverified
-                amendment_mode=AmendmentMode.REPLACES,  # unverified
-                max_requests_per_second=5.0,
-            ),
-        )
+        "DocumentReference",
+        "Provenance",
+        "Composition",
+        "Condition",
+        "AllergyIntolerance",
+        "Observation",
+        "MedicationRequest",
     }
 )
-"""Every known vendor profile by name (the ``vendor`` of a tenant's ``[tenants.ehr]``)."""
+_NO_CODES = VendorErrorTable()
+
+_R4 = "FHIR R4 http.html"
+_US_CORE_SIZE = "US Core: servers accept inline attachments of at least 5 MiB"
+_IG_SEPARATE = 'AI Transparency IG: separate creates, target first, "most widely supported"'
+_RATE_DEFAULT = "unverified: no published limit; our conservative default"
+_UNVERIFIED_ID_SEARCH = "unverified: confirm that identifier search finds our note"
+_NO_PROVENANCE = "unverified: no documented Provenance create; kept in the ledger instead"
+_NOT_APPLICABLE = "not applicable: no Provenance is written"
+
+_EPIC_ERRORS = VendorErrorTable(
+    # FHIR-FACTS "Epic error codes seen" (third-party sandbox reports). 59109 (unsupported or
+    # ignored element) is informational and 4101/59011/59013 belong to $match: not here.
+    codes=MappingProxyType(
+        {
+            "59108": VendorErrorClass.REJECT,  # required element missing
+            "59111": VendorErrorClass.REJECT,  # required element invalid
+            "59012": VendorErrorClass.REJECT,  # 422: unaccepted modifier value
+            "59141": VendorErrorClass.DUPLICATE,  # duplicate record
+            "59189": VendorErrorClass.DUPLICATE,  # reading already exists
+        }
+    ),
+    empty_forbidden=VendorErrorClass.CONFIGURATION,  # 403 + empty body: API not registered
+)
+
+
+def _conservative(name: str, title: str) -> VendorProfile:
+    """A vendor we have no write-back facts for: every value the fail-safe guess."""
+    unverified = "unverified: conservative default"
+    return VendorProfile(
+        name=name,
+        title=title,
+        writable_types=_NOTE_ONLY,
+        content_types=(_PLAIN,),
+        max_attachments=1,
+        max_note_bytes=None,
+        accepts_preliminary=False,
+        provenance_mode=ProvenanceMode.NONE,
+        idempotent_create=CreateGuard.NONE,
+        requires_if_match=True,
+        identifier_search=True,
+        tag_search=False,
+        amendment_mode=AmendmentMode.REPLACES,
+        marks_superseded=False,
+        authenticator=AuthenticatorRouting.ON_FINAL,
+        rate_limit=RateLimit(requests_per_second=5.0, burst=5),
+        errors=_NO_CODES,
+        sources=MappingProxyType(
+            {
+                "writable_types": f"{unverified}: notes only",
+                "content_types": f"{unverified}: plain text",
+                "max_attachments": f"{unverified}: one attachment",
+                "max_note_bytes": "unverified: no documented limit",
+                "accepts_preliminary": f"{unverified}: final only (approval needs step-up)",
+                "provenance_mode": _NO_PROVENANCE,
+                "idempotent_create": f"{unverified}: no create guard relied on",
+                "requires_if_match": f"{unverified}: always sent anyway",
+                "identifier_search": _UNVERIFIED_ID_SEARCH,
+                "tag_search": _NOT_APPLICABLE,
+                "amendment_mode": f"{unverified}: relatesTo replaces",
+                "marks_superseded": f"{unverified}: the replaced note is left alone",
+                "authenticator": f"{unverified}: US Core reading",
+                "rate_limit": _RATE_DEFAULT,
+                "errors": "unverified: no published error codes",
+            }
+        ),
+    )
+
+
+_PROFILES: tuple[VendorProfile, ...] = (
+    VendorProfile(
+        name="generic-r4",
+        title="FHIR R4 server following US Core clinical notes",
+        writable_types=_STANDARD_TYPES,
+        content_types=(_PLAIN, "application/pdf"),
+        max_attachments=None,
+        max_note_bytes=5 * 1024 * 1024,
+        accepts_preliminary=True,
+        provenance_mode=ProvenanceMode.SEPARATE,
+        idempotent_create=CreateGuard.CONDITIONAL,
+        requires_if_match=False,
+        identifier_search=True,
+        tag_search=True,
+        amendment_mode=AmendmentMode.REPLACES,
+        marks_superseded=True,
+        authenticator=AuthenticatorRouting.ON_FINAL,
+        rate_limit=RateLimit(requests_per_second=10.0, burst=10),
+        errors=_NO_CODES,
+        sources=MappingProxyType(
+            {
+                "writable_types": "US Core; confirm against the server's CapabilityStatement",
+                "content_types": "US Core: servers accept text/plain (UTF-8) and application/pdf",
+                "max_attachments": "FHIR R4 DocumentReference.content 1..*",
+                "max_note_bytes": _US_CORE_SIZE,
+                "accepts_preliminary": "FHIR R4 DocumentReference.docStatus",
+                "provenance_mode": _IG_SEPARATE,
+                "idempotent_create": f"{_R4}: conditional create",
+                "requires_if_match": f"{_R4}: a server MAY demand If-Match; always sent anyway",
+                "identifier_search": "FHIR R4 DocumentReference search parameter identifier",
+                "tag_search": "FHIR R4 search parameter _tag",
+                "amendment_mode": "FHIR R4 DocumentReference.relatesTo replaces",
+                "marks_superseded": "FHIR R4 DocumentReference.status superseded",
+                "authenticator": "US Core DocumentReference",
+                "rate_limit": _RATE_DEFAULT,
+                "errors": "none beyond the HTTP status (FHIR R4 http.html)",
+            }
+        ),
+    ),
+    VendorProfile(
+        name="medplum",
+        title="Medplum (FHIR R4; chartgate's reference test EHR)",
+        writable_types=_STANDARD_TYPES,
+        content_types=(_PLAIN, _MARKDOWN, "application/pdf"),
+        max_attachments=None,
+        max_note_bytes=5 * 1024 * 1024,
+        accepts_preliminary=True,
+        provenance_mode=ProvenanceMode.SEPARATE,
+        idempotent_create=CreateGuard.CONDITIONAL,
+        requires_if_match=False,
+        identifier_search=True,
+        tag_search=True,
+        amendment_mode=AmendmentMode.REPLACES,
+        marks_superseded=True,
+        authenticator=AuthenticatorRouting.ON_FINAL,
+        rate_limit=RateLimit(requests_per_second=10.0, burst=10),
+        errors=_NO_CODES,
+        sources=MappingProxyType(
+            {
+                "writable_types": "Medplum stores every R4 type (tests/integration)",
+                "content_types": "Medplum stores any attachment type (tests/integration)",
+                "max_attachments": "FHIR R4 DocumentReference.content 1..*",
+                "max_note_bytes": _US_CORE_SIZE,
+                "accepts_preliminary": "FHIR R4 DocumentReference.docStatus",
+                "provenance_mode": _IG_SEPARATE,
+                "idempotent_create": (
+                    "FHIR-FACTS: If-None-Exist, not race-safe on the old SDK path; one lease"
+                    " holder per write-back never sends two at once"
+                ),
+                "requires_if_match": "Medplum accepts updates without If-Match (tests)",
+                "identifier_search": "Medplum search (tests/integration)",
+                "tag_search": "Medplum search (tests/integration)",
+                "amendment_mode": "FHIR R4 DocumentReference.relatesTo replaces",
+                "marks_superseded": "FHIR R4 DocumentReference.status superseded",
+                "authenticator": "US Core DocumentReference",
+                "rate_limit": (
+                    "unverified base rate (our default); Medplum charges quota points (100 per"
+                    " write, 1 per read) and reports them in the RateLimit header, which"
+                    " chartgate honours (FHIR-FACTS)"
+                ),
+                "errors": "none beyond the HTTP status and OperationOutcome",
+            }
+        ),
+    ),
+    VendorProfile(
+        name="sandbox",
+        title="chartgate's own test and demo EHR (chartgate sandbox)",
+        writable_types=_STANDARD_TYPES,
+        content_types=(_PLAIN, _MARKDOWN, "application/pdf"),
+        max_attachments=None,
+        max_note_bytes=16 * 1024 * 1024,
+        accepts_preliminary=True,
+        provenance_mode=ProvenanceMode.SEPARATE,
+        idempotent_create=CreateGuard.CLIENT_ID,
+        requires_if_match=False,
+        identifier_search=True,
+        tag_search=True,
+        amendment_mode=AmendmentMode.REPLACES,
+        marks_superseded=True,
+        authenticator=AuthenticatorRouting.ON_FINAL,
+        rate_limit=RateLimit(requests_per_second=50.0, burst=50),
+        errors=_NO_CODES,
+        sources=MappingProxyType(
+            {
+                "writable_types": "chartgate.sandbox.fhir RESOURCE_TYPES",
+                "content_types": "chartgate.sandbox (generic-r4 behaviour takes any type)",
+                "max_attachments": "chartgate.sandbox keeps every attachment",
+                "max_note_bytes": "chartgate.sandbox MAX_BODY_BYTES",
+                "accepts_preliminary": "chartgate.sandbox",
+                "provenance_mode": _IG_SEPARATE,
+                "idempotent_create": (
+                    "FHIR-FACTS race-free create: PUT with If-None-Match: * (chartgate.sandbox)"
+                ),
+                "requires_if_match": "chartgate.sandbox (generic-r4 behaviour)",
+                "identifier_search": "chartgate.sandbox search",
+                "tag_search": "chartgate.sandbox search",
+                "amendment_mode": "FHIR R4 DocumentReference.relatesTo replaces",
+                "marks_superseded": "FHIR R4 DocumentReference.status superseded",
+                "authenticator": "US Core DocumentReference",
+                "rate_limit": (
+                    "ours: a local test server takes whatever it is sent; a test that needs a"
+                    " limit sets rate_limit_per_second"
+                ),
+                "errors": "none beyond the HTTP status and OperationOutcome",
+            }
+        ),
+    ),
+    VendorProfile(
+        name="epic",
+        title="Epic (FHIR R4, Clinical Notes)",
+        writable_types=_NOTE_AND_PROVENANCE,
+        content_types=("text/plain",),
+        max_attachments=1,
+        max_note_bytes=None,
+        accepts_preliminary=True,
+        provenance_mode=ProvenanceMode.SEPARATE,
+        idempotent_create=CreateGuard.NONE,
+        requires_if_match=False,
+        identifier_search=True,
+        tag_search=True,
+        amendment_mode=AmendmentMode.REPLACES,
+        marks_superseded=False,
+        authenticator=AuthenticatorRouting.ON_FINAL,
+        rate_limit=RateLimit(requests_per_second=5.0, burst=5),
+        errors=_EPIC_ERRORS,
+        sources=MappingProxyType(
+            {
+                "writable_types": (
+                    "FHIR-FACTS: Clinical Notes create; Provenance create unverified (a refusal"
+                    " shows as a partial write-back)"
+                ),
+                "content_types": "FHIR-FACTS: Epic accepts only text/plain (base64)",
+                "max_attachments": "FHIR-FACTS: only the first attachment is saved",
+                "max_note_bytes": "unverified: no documented limit",
+                "accepts_preliminary": (
+                    "FHIR-FACTS: preliminary = draft for clinician review, final = signed"
+                ),
+                "provenance_mode": f"unverified: {_IG_SEPARATE}",
+                "idempotent_create": (
+                    "FHIR-FACTS: conditional create unsupported on Epic, no PUT-create"
+                ),
+                "requires_if_match": "unverified: always sent anyway",
+                "identifier_search": _UNVERIFIED_ID_SEARCH,
+                "tag_search": "unverified: confirm that meta.tag survives and is searchable",
+                "amendment_mode": "unverified: relatesTo replaces",
+                "marks_superseded": "unverified: the replaced note is left alone",
+                "authenticator": "FHIR-FACTS: final = signed",
+                "rate_limit": (
+                    "unverified: Epic publishes no numbers and expects clients to throttle"
+                    " (FHIR-FACTS); our conservative default"
+                ),
+                "errors": "FHIR-FACTS: Epic error codes seen (third-party reports)",
+            }
+        ),
+    ),
+    VendorProfile(
+        name="oracle-health",
+        title="Oracle Health Millennium (FHIR R4; formerly Cerner)",
+        writable_types=_NOTE_ONLY,
+        content_types=(
+            _PLAIN,
+            "text/html; charset=utf-8",
+            "application/xhtml+xml; charset=utf-8",
+            "application/pdf",
+        ),
+        max_attachments=None,
+        max_note_bytes=None,
+        accepts_preliminary=False,
+        provenance_mode=ProvenanceMode.NONE,
+        idempotent_create=CreateGuard.NONE,
+        requires_if_match=True,
+        identifier_search=True,
+        tag_search=False,
+        amendment_mode=AmendmentMode.REPLACES,
+        marks_superseded=False,
+        authenticator=AuthenticatorRouting.ON_FINAL,
+        rate_limit=RateLimit(requests_per_second=5.0, burst=5),
+        errors=_NO_CODES,
+        sources=MappingProxyType(
+            {
+                "writable_types": "FHIR-FACTS: Millennium R4 DocumentReference create/update",
+                "content_types": (
+                    "FHIR-FACTS: Millennium R4 takes pdf, text/plain, text/richtext, text/rtf,"
+                    " text/html, application/xml, application/xhtml+xml (MIME type with"
+                    " charset); the DSTU2 XHTML-only rule is retired"
+                ),
+                "max_attachments": "unverified: no documented limit",
+                "max_note_bytes": "unverified: no documented limit",
+                "accepts_preliminary": "FHIR-FACTS: create with docStatus final only",
+                "provenance_mode": _NO_PROVENANCE,
+                "idempotent_create": "unverified: no create guard relied on",
+                "requires_if_match": "unverified: always sent anyway",
+                "identifier_search": _UNVERIFIED_ID_SEARCH,
+                "tag_search": _NOT_APPLICABLE,
+                "amendment_mode": "unverified: relatesTo replaces",
+                "marks_superseded": "unverified: the replaced note is left alone",
+                "authenticator": "US Core DocumentReference (Millennium supports US Core 6.1.0)",
+                "rate_limit": (
+                    "unverified: no published rate limits or rate-limit headers (FHIR-FACTS);"
+                    " our conservative default"
+                ),
+                "errors": "FHIR-FACTS: none published",
+            }
+        ),
+    ),
+    _conservative("athenaone", "athenaOne (athenahealth cloud)"),
+    VendorProfile(
+        name="athenapractice",
+        title="athenaPractice / athenaFlow (on-premises; not athenaOne)",
+        writable_types=_NOTE_ONLY,
+        content_types=("text/rtf",),
+        max_attachments=1,
+        max_note_bytes=None,
+        accepts_preliminary=True,
+        provenance_mode=ProvenanceMode.NONE,
+        idempotent_create=CreateGuard.NONE,
+        requires_if_match=True,
+        identifier_search=False,
+        tag_search=False,
+        amendment_mode=AmendmentMode.NEW_NOTE_ONLY,
+        marks_superseded=False,
+        authenticator=AuthenticatorRouting.ROUTES_FOR_SIGNING,
+        rate_limit=RateLimit(requests_per_second=2.0, burst=2),
+        errors=_NO_CODES,
+        sources=MappingProxyType(
+            {
+                "writable_types": "FHIR-FACTS: DocumentReference POST creates a Chart document;"
+                " no Encounter write",
+                "content_types": "FHIR-FACTS: text/rtf or text/xml (C-CDA) only",
+                "max_attachments": "unverified: one document per create",
+                "max_note_bytes": "unverified: no documented limit",
+                "accepts_preliminary": (
+                    "FHIR-FACTS: the document is routed for signing in the EHR"
+                ),
+                "provenance_mode": _NO_PROVENANCE,
+                "idempotent_create": "FHIR-FACTS: every API write creates a new document",
+                "requires_if_match": "unverified: always sent anyway",
+                "identifier_search": "unverified: assumed not searchable (a person confirms)",
+                "tag_search": _NOT_APPLICABLE,
+                "amendment_mode": "FHIR-FACTS: every API write creates a new document",
+                "marks_superseded": "FHIR-FACTS: every API write creates a new document",
+                "authenticator": (
+                    "FHIR-FACTS: routed for signing to the Practitioner in authenticator"
+                ),
+                "rate_limit": "unverified: on-premises server; a lower default",
+                "errors": "unverified: no published error codes",
+            }
+        ),
+    ),
+    _conservative("veradigm", "Veradigm (Allscripts)"),
+    _conservative("eclinicalworks", "eClinicalWorks"),
+    _conservative("advancedmd", "AdvancedMD"),
+)
+
+VENDORS: Mapping[str, VendorProfile] = MappingProxyType({p.name: p for p in _PROFILES})
+"""Every vendor profile by name (the ``vendor`` of a tenant's ``[tenants.ehr]``)."""
+
+ALIASES: Mapping[str, str] = MappingProxyType({"cerner": "oracle-health"})
+"""Old names that still work and say what they now mean."""
+
+_RETIRED: Mapping[str, str] = MappingProxyType(
+    {
+        "athena": (
+            "EHR vendor profile 'athena' was split: use 'athenaone' (cloud) or"
+            " 'athenapractice' (on-premises athenaPractice/athenaFlow)"
+        ),
+    }
+)
+
+
+def resolve_vendor_name(name: str) -> str:
+    """The canonical profile name for ``name`` (an alias resolves; others must exist).
+
+    Raises ``ValueError`` with one line naming the known profiles, so a misspelt tenant
+    setting fails when settings load, not at the first write.
+    """
+    if name in VENDORS:
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    if name in _RETIRED:
+        raise ValueError(_RETIRED[name])
+    known = ", ".join(sorted(VENDORS))
+    raise ValueError(f"unknown EHR vendor profile {name!r}; known: {known}")
 
 
 def get_vendor(name: str) -> VendorProfile:
-    """Return the profile called ``name``.
-
-    Raises ``ValueError`` naming the known profiles, so a misspelt tenant setting fails at
-    start-up (settings validators turn it into a validation error) instead of at first write.
-    """
-    try:
-        return VENDORS[name]
-    except KeyError:
-        known = ", ".join(sorted(VENDORS))
-        raise ValueError(f"unknown EHR vendor profile {name!r}; known: {known}") from None
+    """Return the profile called ``name`` (or the one an alias such as ``cerner`` names)."""
+    return VENDORS[resolve_vendor_name(name)]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -214,4 +215,15 @@ audit_sink_cursors = Table(
     Column("lease_until", UTC_TS),
     Column("last_error", String(200)),
     Column("updated_at", UTC_TS, nullable=False),
+)
+
+ehr_rate_buckets = Table(
+    "ehr_rate_buckets",
+    metadata,
+    # The outbound rate governor (0008, adapters/ehr/rate.py): one token bucket per tenant EHR,
+    # shared by every worker. Times are epoch seconds (the workers' clocks, kept by NTP).
+    Column("bucket", String(200), primary_key=True),
+    Column("tokens", Float(precision=53), nullable=False),
+    Column("updated_at", Float(precision=53), nullable=False),
+    Column("blocked_until", Float(precision=53), nullable=False),
 )

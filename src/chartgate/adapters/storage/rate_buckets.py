@@ -1,0 +1,73 @@
+"""The rate governor's buckets in the store: one row per tenant EHR, taken atomically.
+
+Every ``take`` is one short transaction that locks the row (``SELECT … FOR UPDATE`` on
+PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` of every write transaction, see ``engine.py``),
+so two workers in two processes can never both spend the last token.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from chartgate.adapters.ehr.rate import Bucket, take_from
+from chartgate.adapters.storage import tables as t
+from chartgate.adapters.storage.engine import writer_lock
+from chartgate.domain.vendor_profile import RateLimit
+
+
+class SqlRateBuckets:
+    """``RateBuckets`` over ``ehr_rate_buckets``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def take(self, key: str, *, limit: RateLimit, now: float) -> float:
+        """Take one token: 0.0 when taken, else the seconds to wait."""
+        return self._change(key, now=now, limit=limit, until=None)
+
+    def block(self, key: str, *, until: float) -> None:
+        """Hand out no token before ``until``; a longer block already set stays."""
+        self._change(key, now=until, limit=None, until=until)
+
+    def _change(
+        self, key: str, *, now: float, limit: RateLimit | None, until: float | None
+    ) -> float:
+        c = t.ehr_rate_buckets.c
+        lock = writer_lock(self._engine)
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self._engine.begin() as conn:
+                dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                tokens = float(limit.burst) if limit is not None else 0.0
+                conn.execute(
+                    dialect_insert(t.ehr_rate_buckets)
+                    .values(bucket=key, tokens=tokens, updated_at=now, blocked_until=0.0)
+                    .on_conflict_do_nothing(index_elements=["bucket"])
+                )
+                row = conn.execute(
+                    select(c.tokens, c.updated_at, c.blocked_until)
+                    .where(c.bucket == key)
+                    .with_for_update()
+                ).one()
+                bucket = Bucket(row.tokens, row.updated_at, row.blocked_until)
+                wait = 0.0
+                if limit is not None:
+                    bucket, wait = take_from(bucket, limit=limit, now=now)
+                elif until is not None and until > bucket.blocked_until:
+                    bucket = Bucket(bucket.tokens, bucket.updated_at, until)
+                conn.execute(
+                    update(t.ehr_rate_buckets)
+                    .where(c.bucket == key)
+                    .values(
+                        tokens=bucket.tokens,
+                        updated_at=bucket.updated_at,
+                        blocked_until=bucket.blocked_until,
+                    )
+                )
+                return wait
+        finally:
+            if lock is not None:
+                lock.release()
