@@ -21,7 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from chartgate.adapters.ehr.vendors import resolve_vendor_name
+from chartgate.domain.vendors import resolve_vendor_name
 
 
 class EhrSettings(BaseModel):

@@ -31,11 +31,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 from urllib.parse import urljoin, urlsplit
 
-from chartgate.adapters.ehr.http import HttpClient, RawResponse, send
+from chartgate.adapters.ehr.http import HttpClient, RawResponse, parse_retry_after, send
 from chartgate.domain.errors import EhrError, EhrNotAllowed
 from chartgate.domain.fhir_codes import FHIR_JSON
 from chartgate.service.ports import Clock, EhrAnswer, JsonObject
@@ -67,7 +66,6 @@ _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 # Header values we put on the wire ourselves: visible ASCII and spaces, nothing that could
 # split a header (h11 would refuse CR/LF only after the request had begun; see http.py).
 _HEADER_SAFE = re.compile(r"[\x20-\x7e]{1,1024}")
-_DELTA_SECONDS = re.compile(r"\d+(\.\d+)?")
 
 
 @runtime_checkable
@@ -139,27 +137,6 @@ def parse_location(value: str | None) -> ResourceLocation | None:
     if version_id is not None and not _ID.fullmatch(version_id):
         return None
     return ResourceLocation(resource_type, resource_id, version_id)
-
-
-def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Return how many seconds a ``Retry-After`` header asks to wait.
-
-    RFC 9110 §10.2.3 (https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3) allows
-    delta-seconds or an HTTP-date; a date in the past means "now" (0.0). Anything else,
-    negative numbers included, gives ``None``: the caller falls back to its own backoff.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if _DELTA_SECONDS.fullmatch(text):
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; email.utils leaves "-0000" naive
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def if_match_value(version_id: str) -> str:

@@ -53,8 +53,11 @@ to another URL is a write nobody decided to make.
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, TypeAlias
 
 import httpx
@@ -192,3 +195,27 @@ def send(
         content=response.content,
         headers=dict(response.headers.items()),
     )
+
+
+_DELTA_SECONDS = re.compile(r"\d+(\.\d+)?")
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Return how many seconds a ``Retry-After`` header asks to wait.
+
+    RFC 9110 §10.2.3 (https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3) allows
+    delta-seconds or an HTTP-date; a date in the past means "now" (0.0). Anything else,
+    negative numbers included, gives ``None``: the caller falls back to its own backoff.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELTA_SECONDS.fullmatch(text):
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; email.utils leaves "-0000" naive
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())

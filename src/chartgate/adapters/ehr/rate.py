@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from chartgate.adapters.ehr.fhir_rest import parse_retry_after
+from chartgate.adapters.ehr.http import parse_retry_after
 from chartgate.domain.errors import EhrUnreachable, StoreUnavailable
 from chartgate.domain.vendor_profile import RateLimit
 
