@@ -37,6 +37,7 @@ from chartgate.adapters.storage.ops_stats import ops_snapshot
 from chartgate.adapters.storage.report_source import SqlReportSource
 from chartgate.adapters.storage.retention import SqlRetentionStore
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
+from chartgate.adapters.storage.worklists import SqlWorklists
 from chartgate.adapters.system import SystemClock, UuidIds
 from chartgate.adapters.telemetry import (
     TracedEhrDirectory,
@@ -55,9 +56,11 @@ from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
 from chartgate.service.handlers import Handlers
 from chartgate.service.idempotency import IdempotencyGuard
+from chartgate.service.killswitch import KillSwitches
 from chartgate.service.ports import Clock, IdSource
 from chartgate.service.retention import RetentionService
 from chartgate.service.validation import DraftValidator
+from chartgate.service.worklists import Worklists
 from chartgate.service.writeback import WritebackExecutor
 from chartgate.settings import Settings
 
@@ -116,6 +119,8 @@ class Application:
     uow: Callable[..., SqlUnitOfWork]
     idempotency: IdempotencyGuard
     ledger: Ledger
+    killswitches: KillSwitches
+    worklists: Worklists
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
     # Committed audit events, for metrics and state-change logs (observability.py).
     events: EventTap = field(default_factory=EventTap)
@@ -130,6 +135,7 @@ class Application:
             clock=self.clock,
             max_attempts=self.settings.worker_max_attempts,
             owner=owner or f"{socket.gethostname()}:{id(self)}",
+            held=self.killswitches.held,
         )
 
     def close(self) -> None:
@@ -167,9 +173,12 @@ def build(
         cipher.encrypt(tenant.id, b"", aad=b"warm-up")
 
     events = EventTap()
+    ehr_vendors = {t.id: t.ehr.vendor for t in settings.tenants}
 
     def uow(*, read_only: bool = False) -> SqlUnitOfWork:
-        return ObservedUnitOfWork(engine, cipher, events, read_only=read_only)
+        return ObservedUnitOfWork(
+            engine, cipher, events, read_only=read_only, ehr_vendors=ehr_vendors
+        )
 
     policy = load_policy(settings.policy)
     tenants = {t.id: t for t in settings.tenants}
@@ -215,6 +224,21 @@ def build(
         ledger=ledger,
         events=events,
         tracing=tracing,
+        killswitches=KillSwitches(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            ehr=ehr,
+            tenants=[t.id for t in settings.tenants],
+            # An attempt that checked before the switch ends within one lease (60 s).
+            drain_seconds=90.0,
+        ),
+        worklists=Worklists(
+            queries=SqlWorklists(engine, ehr_vendors=ehr_vendors),
+            uow=uow,
+            clock=clock,
+            grants={tenant: rules.grants for tenant, rules in tenant_access(settings).items()},
+        ),
     )
     app._closers.append(tracing.shutdown)  # noqa: SLF001 - closed last (closers run reversed)
     ledger.audit.record_startup(
@@ -383,3 +407,23 @@ def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, st
         return "clin-" + pseudonyms.reference(tenant, actor).rsplit(":", 1)[1][:8]
 
     return SqlReportSource(engine), clinician, engine
+
+
+def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
+    """The kill switch alone, for ``chartgate killswitch`` (no identity provider, no EHR call)."""
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    ehr_vendors = {t.id: t.ehr.vendor for t in settings.tenants}
+
+    def uow(*, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, cipher, read_only=read_only, ehr_vendors=ehr_vendors)
+
+    switches = KillSwitches(
+        uow=uow,
+        clock=SystemClock(),
+        ids=UuidIds(),
+        ehr=ConfiguredEhrDirectory({t.id: t for t in settings.tenants}),
+        tenants=[t.id for t in settings.tenants],
+        drain_seconds=90.0,
+    )
+    return switches, engine

@@ -137,6 +137,10 @@ writebacks = Table(
     # The trace the write-back continues (0006): the draft's submit traceparent, else the
     # approval's; the worker's EHR calls are its children (adapters/telemetry.py).
     Column("traceparent", String(55)),
+    # The note's LOINC type in clear (0007), so a kill switch on a note type keeps its rows
+    # out of a worker's hands in SQL. NULL for rows older than 0007 (the worker's check
+    # before every request still holds them).
+    Column("note_type", String(40)),
     UniqueConstraint("tenant", "approval_id", name="uq_writebacks_claim"),
     ForeignKeyConstraint(["tenant", "approval_id"], ["approvals.tenant", "approvals.id"]),
     Index("ix_writebacks_due", "state", "next_attempt_at"),
@@ -214,4 +218,33 @@ audit_sink_cursors = Table(
     Column("lease_until", UTC_TS),
     Column("last_error", String(200)),
     Column("updated_at", UTC_TS, nullable=False),
+)
+
+kill_switches = Table(
+    "kill_switches",
+    metadata,
+    # Kill switches (0007): engaged while released_at is NULL; never deleted (the ledger
+    # has the events, this table the state every replica reads in its own transaction).
+    Column("id", ID, primary_key=True),
+    Column("tenant", ID, nullable=False),  # a tenant id, or "*" for every tenant
+    Column("scope", String(30), nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("mode", String(30), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("set_by", String(200), nullable=False),
+    Column("set_at", UTC_TS, nullable=False),
+    Column("released_at", UTC_TS),
+    Column("released_by", String(200)),
+    Column("release_reason", Text),
+    Index("ix_kill_switches_engaged", "released_at", "tenant"),
+)
+
+kill_switch_epoch = Table(
+    "kill_switch_epoch",
+    metadata,
+    # One row: engaging or releasing a switch updates it (an exclusive row lock), and every
+    # guarded action reads it FOR SHARE before it reads the switches, so on PostgreSQL a
+    # switch is acknowledged only after every action that could have missed it committed.
+    Column("id", Integer, primary_key=True),
+    Column("epoch", Integer, nullable=False),
 )

@@ -1,0 +1,114 @@
+"""Admin endpoints: the kill switch of the admin's own tenant.
+
+A global switch (every tenant) is the deployment operator's: ``chartgate killswitch``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from chartgate.api.deps import AppDep, BodyDep, MetaDep, PrincipalDep, parse_body
+from chartgate.domain.killswitch import MAX_REASON, Mode, Scope
+from chartgate.domain.principal import Role
+from chartgate.service import authz
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class EngageBody(BaseModel):
+    """``POST /v1/admin/killswitches``: what to stop, where, and why (no patient data)."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Mode
+    scope: Scope
+    value: str | None = Field(default=None, max_length=200)
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
+
+
+class ReleaseBody(BaseModel):
+    """``POST /v1/admin/killswitches/{id}/release``: why it is safe to go on."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
+
+
+def _schema(model: Any) -> dict[str, Any]:  # noqa: ANN401 - a pydantic model class
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+@router.get("/killswitches")
+def killswitch_status(
+    app: AppDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JSONResponse:
+    """Admin: the switches engaged for your tenant (its own and global ones), and history."""
+    authz.require_role(principal, Role.ADMIN)
+    engaged = app.killswitches.engaged(principal.tenant)
+    history = app.killswitches.history(principal.tenant, limit=limit)
+    return JSONResponse(
+        {
+            "engaged": [s.public() for s in engaged],
+            "history": [s.public() for s in history],
+        }
+    )
+
+
+@router.post("/killswitches", openapi_extra=_schema(EngageBody))
+def engage(app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep) -> JSONResponse:
+    """Admin: engage a switch in your tenant; answers once it holds everywhere.
+
+    201 when engaged now, 200 when the same switch was already engaged; for
+    ``hold-write-back`` the answer waits until every EHR request in flight has ended
+    (``acknowledged``), 202 when that took longer than the drain limit.
+    """
+    parsed = parse_body(EngageBody, body)
+    spec = app.killswitches.admin_spec(
+        principal,
+        scope=parsed.scope.value,
+        value=parsed.value,
+        mode=parsed.mode.value,
+        reason=parsed.reason,
+    )
+    engaged = app.killswitches.engage(
+        spec, actor=f"admin:{principal.subject}", request_id=meta.request_id
+    )
+    status = 201 if engaged.created else 200
+    if not engaged.acknowledged:
+        status = 202
+    return JSONResponse(
+        {
+            "switch": engaged.switch.public(),
+            "created": engaged.created,
+            "acknowledged": engaged.acknowledged,
+            "drained": engaged.drained,
+            "still_in_flight": engaged.still_in_flight,
+        },
+        status_code=status,
+    )
+
+
+@router.post("/killswitches/{switch_id}/release", openapi_extra=_schema(ReleaseBody))
+def release(
+    switch_id: str, app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep
+) -> JSONResponse:
+    """Admin: release a switch of your tenant; held write-backs resume, exactly once."""
+    authz.require_role(principal, Role.ADMIN)
+    parsed = parse_body(ReleaseBody, body)
+    switch = app.killswitches.release(
+        switch_id,
+        actor=f"admin:{principal.subject}",
+        reason=parsed.reason,
+        tenant=principal.tenant,
+        request_id=meta.request_id,
+    )
+    return JSONResponse({"switch": switch.public()})
