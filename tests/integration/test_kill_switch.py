@@ -15,6 +15,7 @@ import pytest
 
 from builders import submission
 from chartgate.domain.killswitch import ALL_TENANTS, SwitchSpec
+from chartgate.service.writeback import WritebackExecutor
 from stack import Stack, running_stack
 
 WRITEBACK_SYSTEM = "urn:chartgate:writeback"
@@ -57,12 +58,12 @@ def release(stack: Stack, switch_id: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def submit(stack: Stack, **overrides: Any) -> Any:  # noqa: ANN401 - an httpx answer
+def submit(stack: Stack, **overrides: Any) -> Any:
     """A scribe submits the synthetic note."""
     return stack.api.post("/v1/drafts", json=submission(**overrides), headers=stack.as_scribe())
 
 
-def approve(stack: Stack, draft_id: str) -> Any:  # noqa: ANN401 - an httpx answer
+def approve(stack: Stack, draft_id: str) -> Any:
     """The clinician approves version 1."""
     return stack.api.post(
         f"/v1/drafts/{draft_id}/approve",
@@ -94,7 +95,9 @@ def test_stop_drafting_on_a_model_version_refuses_only_that_model(stack: Stack) 
     assert outcome["resourceType"] == "OperationOutcome"
     assert "stop-drafting" in outcome["issue"][0]["diagnostics"]
     assert "synthetic incident drill" in outcome["issue"][0]["diagnostics"]
-    other = submission()["origin"] | {"model": {"name": "example-scribe-llm", "version": "2026.11.0"}}
+    other = submission()["origin"] | {
+        "model": {"name": "example-scribe-llm", "version": "2026.11.0"}
+    }
     assert submit(stack, origin=other).status_code == 201
     release(stack, switch["switch"]["id"])
     assert submit(stack).status_code == 201
@@ -107,9 +110,10 @@ def test_freeze_approvals_refuses_approve_until_released(stack: Stack) -> None:
     refused = approve(stack, draft["id"])
     assert refused.status_code == 409, refused.text
     assert "freeze-approvals" in refused.json()["issue"][0]["diagnostics"]
-    assert stack.api.get(f"/v1/drafts/{draft['id']}", headers=stack.as_clinician()).json()[
-        "state"
-    ] == "in_review"
+    assert (
+        stack.api.get(f"/v1/drafts/{draft['id']}", headers=stack.as_clinician()).json()["state"]
+        == "in_review"
+    )
     release(stack, switch["switch"]["id"])
     assert approve(stack, draft["id"]).status_code == 202
 
@@ -211,3 +215,35 @@ def test_a_global_switch_from_the_operator_shows_in_the_admin_status(stack: Stac
         headers=as_admin(stack),
     )
     assert answer.status_code == 404
+
+
+def test_an_attempt_under_way_sends_nothing_once_the_switch_is_on(stack: Stack) -> None:
+    """A worker that claimed before the switch asks before its request and sends nothing."""
+    draft = submit(stack).json()
+    writeback_id = approve(stack, draft["id"]).json()["writeback"]["id"]
+    spec = SwitchSpec.parse(
+        tenant=stack.tenant, scope="tenant", value=None, mode="hold-write-back", reason="drill"
+    )
+
+    def engage_after_claim(point: str) -> None:
+        if point == "after_claim":
+            # drain=False: this very worker is the attempt in flight.
+            stack.app.killswitches.engage(spec, actor="operator:test", drain=False)
+
+    executor = WritebackExecutor(
+        uow=stack.app.uow,
+        ehr=stack.app.ehr,
+        clock=stack.app.clock,
+        owner="claimed-before-the-switch",
+        held=stack.app.killswitches.held,
+        crash=engage_after_claim,
+    )
+    assert executor.run_once() == 1
+    assert documents(stack, writeback_id) == []
+    chain = stack.app.handlers.audit_chain(stack.tenant, draft["correlation_id"])
+    assert "ehr.request" not in [e["type"] for e in chain]
+    record = stack.app.handlers.writeback(
+        stack.app.authenticate(stack.clinician_token()), writeback_id
+    )
+    assert record.state.value == "queued"
+    assert (record.last_reason or "").startswith("held: kill switch")
