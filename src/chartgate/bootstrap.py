@@ -30,6 +30,7 @@ from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
 from chartgate.adapters.storage.audit_sink import SqlSinkCursors
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
+from chartgate.adapters.storage.impact import SqlImpact
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.adapters.storage.observed import EventTap, ObservedUnitOfWork
@@ -56,6 +57,7 @@ from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
 from chartgate.service.handlers import Handlers
 from chartgate.service.idempotency import IdempotencyGuard
+from chartgate.service.impact import ImpactService
 from chartgate.service.killswitch import KillSwitches
 from chartgate.service.ports import Clock, IdSource
 from chartgate.service.retention import RetentionService
@@ -427,3 +429,22 @@ def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
         drain_seconds=90.0,
     )
     return switches, engine
+
+
+def open_impact(settings: Settings) -> tuple[ImpactService, Engine]:
+    """The impact report (``chartgate impact``): store, ledger and the tenants' pseudonyms."""
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+
+    def uow(*, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, cipher, read_only=read_only)
+
+    service = ImpactService(
+        queries=SqlImpact(engine),
+        uow=uow,
+        clock=SystemClock(),
+        ids=UuidIds(),
+        pseudonyms=KeyedPseudonyms(cipher.derive_key),
+        tenants=[t.id for t in settings.tenants],
+    )
+    return service, engine

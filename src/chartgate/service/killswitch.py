@@ -231,6 +231,11 @@ class KillSwitches:
         with self._uow(read_only=True) as uow:
             return uow.killswitches.history(tenant, limit=limit)
 
+    def covering(self, draft: Draft) -> list[Switch]:
+        """Engaged switches (any mode) that cover ``draft``: the reviewer page's banner."""
+        target = draft_target(draft, self._ehr.vendor(draft.tenant))
+        return [s for s in self.engaged(draft.tenant) if s.covers(target)]
+
     def held(self, record: WritebackRecord) -> str | None:
         """The executor's hook, asked right before every EHR request: a reason holds it."""
         with self._uow(read_only=True) as uow:

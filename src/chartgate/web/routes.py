@@ -574,6 +574,7 @@ def _page(
         error=error,
         error_findings=error_findings or [],
         reasons=RETRACTION_REASONS,
+        killswitches=reviewer.application.killswitches.covering(view.draft),  # issue 14
     )
 
 
