@@ -99,7 +99,7 @@ def test_only_a_switch_of_the_asked_mode_refuses() -> None:
     hold = switch(Scope.TENANT)
     refuse([hold], Mode.FREEZE_APPROVALS, TARGET)
     freeze = switch(Scope.TENANT, mode=Mode.FREEZE_APPROVALS)
-    with pytest.raises(KillSwitchEngaged, match="freeze-approvals .*tenant clinic-a.*drill"):
+    with pytest.raises(KillSwitchEngaged, match=r"freeze-approvals .*tenant clinic-a.*drill"):
         refuse([hold, freeze], Mode.FREEZE_APPROVALS, TARGET)
     assert first_covering([hold, freeze], Mode.HOLD_WRITEBACK, TARGET) is hold
 
