@@ -246,7 +246,9 @@ def amend_on_the_page(page: Page, stack: Incident, draft_id: str) -> None:
     expect(page.locator("#banner-title")).to_have_text("Approved — queued for the chart")
 
 
-def test_the_bad_model_version_runbook_end_to_end(running: Incident, page: Page) -> None:
+def test_the_bad_model_version_runbook_end_to_end(  # noqa: PLR0915 - one story, checked per step
+    running: Incident, page: Page
+) -> None:
     """Hold, impact, plan, amend on the page, release: the chart and ledger at every step."""
     stack = running
     # Before: two notes of the bad version and one of a good one are in the chart; one more
@@ -289,6 +291,11 @@ def test_the_bad_model_version_runbook_end_to_end(running: Incident, page: Page)
     assert stack.work() == 0
     assert len(stack.documents()) == 2
     assert "draft.amend_approved" in [e[0] for e in stack.ledger()]
+    # The clinician's worklist page lists the held notes and the engaged switches.
+    page.goto(f"{stack.base_url}/review/")
+    expect(page.locator("#killswitch")).to_contain_text("hold-write-back")
+    for draft_id in (waiting_draft, bad_draft):
+        expect(page.locator(f'#worklist-attention a[href="/review/{draft_id}"]')).to_be_visible()
     stack.play("follow")
 
     # 6. Release every switch of the incident.
