@@ -38,6 +38,7 @@ from chartgate.adapters.storage.ops_stats import ops_snapshot
 from chartgate.adapters.storage.report_source import SqlReportSource
 from chartgate.adapters.storage.retention import SqlRetentionStore
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
+from chartgate.adapters.storage.webhooks import SqlWebhooks
 from chartgate.adapters.storage.worklists import SqlWorklists
 from chartgate.adapters.system import SystemClock, UuidIds
 from chartgate.adapters.telemetry import (
@@ -46,6 +47,7 @@ from chartgate.adapters.telemetry import (
     Tracing,
     configure_tracing,
 )
+from chartgate.adapters.webhooks import ConfiguredWebhookSecrets, HttpWebhookTransport
 from chartgate.domain.access import EncounterGrant, TenantAccess
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal
@@ -62,6 +64,7 @@ from chartgate.service.killswitch import KillSwitches
 from chartgate.service.ports import Clock, IdSource
 from chartgate.service.retention import RetentionService
 from chartgate.service.validation import DraftValidator
+from chartgate.service.webhooks import WebhookPusher, Webhooks
 from chartgate.service.worklists import Worklists
 from chartgate.service.writeback import WritebackExecutor
 from chartgate.settings import Settings
@@ -123,6 +126,8 @@ class Application:
     ledger: Ledger
     killswitches: KillSwitches
     worklists: Worklists
+    webhooks: Webhooks
+    webhook_pusher: WebhookPusher
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
     # Committed audit events, for metrics and state-change logs (observability.py).
     events: EventTap = field(default_factory=EventTap)
@@ -209,6 +214,9 @@ def build(
         pseudonyms=pseudonyms,
         validator=DraftValidator(policy, R4BSchema()),
     )
+    webhook_store = SqlWebhooks(engine)
+    secrets = ConfiguredWebhookSecrets({t.id: t for t in settings.tenants})
+    transport = HttpWebhookTransport()
     app = Application(
         settings=settings,
         engine=engine,
@@ -241,6 +249,18 @@ def build(
             clock=clock,
             grants={tenant: rules.grants for tenant, rules in tenant_access(settings).items()},
         ),
+        webhooks=Webhooks(
+            store=webhook_store, ledger=ledger.unit, secrets=secrets, clock=clock, ids=ids
+        ),
+        webhook_pusher=WebhookPusher(
+            store=webhook_store,
+            ledger=ledger.unit,
+            transport=transport,
+            secrets=secrets,
+            clock=clock,
+            ids=ids,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{id(transport)}"[-100:],
+        ),
     )
     app._closers.append(tracing.shutdown)  # noqa: SLF001 - closed last (closers run reversed)
     ledger.audit.record_startup(
@@ -250,6 +270,7 @@ def build(
         actor=f"system:{socket.gethostname()}",
     )
     app._closers.append(ehr.close)  # noqa: SLF001 - the root owns its resources
+    app._closers.append(transport.close)  # noqa: SLF001
     app.audit_sink = build_audit_sink(settings, engine, ledger, clock, app._closers)  # noqa: SLF001
     if http is None:
         app._closers.append(identity_http.close)  # noqa: SLF001

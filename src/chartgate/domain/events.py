@@ -56,6 +56,8 @@ class EventType(StrEnum):
     KILLSWITCH_RELEASED = "killswitch.released"  # a kill switch released: who and why
     WORKLIST_READ = "worklist.read"  # a clinician listed drafts (how many, which states)
     IMPACT_READ = "impact.read"  # the impact report was run (filters, counts, who)
+    WEBHOOK_REGISTERED = "webhook.registered"  # an admin registered a webhook endpoint
+    WEBHOOK_DISABLED = "webhook.disabled"  # an admin disabled a webhook endpoint
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,3 +248,40 @@ kill_switch_epoch = Table(
     Column("id", Integer, primary_key=True),
     Column("epoch", Integer, nullable=False),
 )
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    # Webhook endpoints (0007): registered by a tenant's admin. The ledger is the outbox:
+    # ``last_seq`` is the last ledger seq this endpoint acknowledged (or skipped).
+    Column("tenant", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("url", String(500), nullable=False),
+    Column("secret_name", String(100), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTC_TS, nullable=False),
+    Column("disabled_at", UTC_TS),
+    Column("last_seq", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("next_attempt_at", UTC_TS, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", UTC_TS),
+    Column("delivered", Integer, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    # Every delivery attempt (0007): what the admin's delivery log shows (no payloads).
+    Column("tenant", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("endpoint_id", ID, nullable=False),
+    Column("event_id", String(100), nullable=False),
+    Column("event_type", String(60), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", Integer),
+    Column("error", String(200)),
+    Column("at", UTC_TS, nullable=False),
+    Index("ix_webhook_deliveries_endpoint", "tenant", "endpoint_id", "at"),
+)

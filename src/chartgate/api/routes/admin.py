@@ -112,3 +112,53 @@ def release(
         request_id=meta.request_id,
     )
     return JSONResponse({"switch": switch.public()})
+
+
+class WebhookBody(BaseModel):
+    """``POST /v1/admin/webhooks``: where to send, which secret (by name), which events."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=8, max_length=500)
+    secret: str = Field(min_length=1, max_length=100, description="a name from webhook_secrets")
+    events: list[str] | None = Field(default=None, max_length=20)
+
+
+@router.post("/webhooks", status_code=201, openapi_extra=_schema(WebhookBody))
+def register_webhook(
+    app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep
+) -> JSONResponse:
+    """Admin: register a webhook endpoint for your tenant (events from now on)."""
+    authz.require_role(principal, Role.ADMIN)
+    parsed = parse_body(WebhookBody, body)
+    endpoint = app.webhooks.register(
+        principal,
+        url=parsed.url,
+        secret=parsed.secret,
+        events=parsed.events,
+        request_id=meta.request_id,
+    )
+    return JSONResponse({"webhook": endpoint.public()}, status_code=201)
+
+
+@router.get("/webhooks")
+def list_webhooks(app: AppDep, principal: PrincipalDep) -> JSONResponse:
+    """Admin: your tenant's webhook endpoints and where each stands."""
+    return JSONResponse({"webhooks": [e.public() for e in app.webhooks.endpoints(principal)]})
+
+
+@router.post("/webhooks/{endpoint_id}/disable")
+def disable_webhook(endpoint_id: str, app: AppDep, principal: PrincipalDep) -> JSONResponse:
+    """Admin: stop deliveries to an endpoint (its delivery log stays)."""
+    return JSONResponse({"webhook": app.webhooks.disable(principal, endpoint_id).public()})
+
+
+@router.get("/webhooks/{endpoint_id}/deliveries")
+def webhook_deliveries(
+    endpoint_id: str,
+    app: AppDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> JSONResponse:
+    """Admin: the endpoint's delivery log, newest first (event ids, statuses; no payloads)."""
+    found = app.webhooks.deliveries(principal, endpoint_id, limit=limit)
+    return JSONResponse({"deliveries": [d.public() for d in found]})
