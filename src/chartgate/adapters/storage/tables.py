@@ -262,12 +262,12 @@ webhook_endpoints = Table(
     Column("created_by", String(200), nullable=False),
     Column("created_at", UTC_TS, nullable=False),
     Column("disabled_at", UTC_TS),
-    Column("last_seq", Integer, nullable=False),
+    Column("last_seq", SEQ, nullable=False),
     Column("failures", Integer, nullable=False),
     Column("next_attempt_at", UTC_TS, nullable=False),
     Column("lease_owner", String(100)),
     Column("lease_until", UTC_TS),
-    Column("delivered", Integer, nullable=False),
+    Column("delivered", SEQ, nullable=False),
 )
 
 webhook_deliveries = Table(

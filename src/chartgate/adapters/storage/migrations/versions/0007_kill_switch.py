@@ -50,6 +50,7 @@ def upgrade() -> None:
     with op.batch_alter_table("writebacks") as batch:
         batch.add_column(sa.Column("note_type", sa.String(40), nullable=True))
     ts = sa.DateTime(timezone=True)
+    seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # ledger positions (0004)
     op.create_table(
         "webhook_endpoints",
         sa.Column("tenant", sa.String(64), nullable=False),
@@ -60,12 +61,12 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(200), nullable=False),
         sa.Column("created_at", ts, nullable=False),
         sa.Column("disabled_at", ts),
-        sa.Column("last_seq", sa.Integer, nullable=False),
+        sa.Column("last_seq", seq, nullable=False),
         sa.Column("failures", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", ts, nullable=False),
         sa.Column("lease_owner", sa.String(100)),
         sa.Column("lease_until", ts),
-        sa.Column("delivered", sa.Integer, nullable=False),
+        sa.Column("delivered", seq, nullable=False),
         sa.PrimaryKeyConstraint("tenant", "id", name=op.f("pk_webhook_endpoints")),
     )
     op.create_table(
