@@ -5,13 +5,15 @@ A global switch (every tenant) is the deployment operator's: ``chartgate killswi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from chartgate.api.deps import AppDep, BodyDep, MetaDep, PrincipalDep, parse_body
+from chartgate.api import errors
+from chartgate.api.deps import AppDep, BodyDep, MetaDep, PrincipalDep, fingerprint, parse_body
 from chartgate.domain.killswitch import MAX_REASON, Mode, Scope
 from chartgate.domain.principal import Role
 from chartgate.service import authz
@@ -45,6 +47,32 @@ def _schema(model: Any) -> dict[str, Any]:  # noqa: ANN401 - a pydantic model cl
     }
 
 
+def _respond(
+    app: AppDep,
+    request: Request,
+    principal: PrincipalDep,
+    body: bytes,
+    action: Callable[[], tuple[int, dict[str, Any]]],
+) -> JSONResponse:
+    """Run an admin mutation under its Idempotency-Key (if any); a replay re-checks the role."""
+
+    def authorize(stored: tuple[int, dict[str, Any]]) -> None:
+        del stored
+        authz.require_role(principal, Role.ADMIN)
+
+    (status, payload), replayed = app.idempotency.run(
+        principal,
+        request.headers.get("idempotency-key"),
+        fingerprint(request, body),
+        action,
+        error_answer=errors.status_and_outcome,
+        authorize=authorize,
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    media = errors.FHIR_JSON if payload.get("resourceType") == "OperationOutcome" else None
+    return JSONResponse(payload, status_code=status, headers=headers, media_type=media)
+
+
 @router.get("/killswitches")
 def killswitch_status(
     app: AppDep,
@@ -64,54 +92,64 @@ def killswitch_status(
 
 
 @router.post("/killswitches", openapi_extra=_schema(EngageBody))
-def engage(app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep) -> JSONResponse:
+def engage(
+    request: Request, app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep
+) -> JSONResponse:
     """Admin: engage a switch in your tenant; answers once it holds everywhere.
 
-    201 when engaged now, 200 when the same switch was already engaged; for
-    ``hold-write-back`` the answer waits until every EHR request in flight has ended
-    (``acknowledged``), 202 when that took longer than the drain limit.
+    ``created`` is false when the same switch was already engaged; for ``hold-write-back``
+    the answer waits until every EHR request in flight has ended (``acknowledged``; false
+    when that took longer than the drain limit: engage again until it is true).
     """
-    parsed = parse_body(EngageBody, body)
-    spec = app.killswitches.admin_spec(
-        principal,
-        scope=parsed.scope.value,
-        value=parsed.value,
-        mode=parsed.mode.value,
-        reason=parsed.reason,
-    )
-    engaged = app.killswitches.engage(
-        spec, actor=f"admin:{principal.subject}", request_id=meta.request_id
-    )
-    status = 201 if engaged.created else 200
-    if not engaged.acknowledged:
-        status = 202
-    return JSONResponse(
-        {
+
+    def action() -> tuple[int, dict[str, Any]]:
+        authz.require_role(principal, Role.ADMIN)
+        parsed = parse_body(EngageBody, body)
+        spec = app.killswitches.admin_spec(
+            principal,
+            scope=parsed.scope.value,
+            value=parsed.value,
+            mode=parsed.mode.value,
+            reason=parsed.reason,
+        )
+        engaged = app.killswitches.engage(
+            spec, actor=f"admin:{principal.subject}", request_id=meta.request_id
+        )
+        return 200, {
             "switch": engaged.switch.public(),
             "created": engaged.created,
             "acknowledged": engaged.acknowledged,
             "drained": engaged.drained,
             "still_in_flight": engaged.still_in_flight,
-        },
-        status_code=status,
-    )
+        }
+
+    return _respond(app, request, principal, body, action)
 
 
 @router.post("/killswitches/{switch_id}/release", openapi_extra=_schema(ReleaseBody))
 def release(
-    switch_id: str, app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep
+    switch_id: str,
+    request: Request,
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    body: BodyDep,
 ) -> JSONResponse:
     """Admin: release a switch of your tenant; held write-backs resume, exactly once."""
-    authz.require_role(principal, Role.ADMIN)
-    parsed = parse_body(ReleaseBody, body)
-    switch = app.killswitches.release(
-        switch_id,
-        actor=f"admin:{principal.subject}",
-        reason=parsed.reason,
-        tenant=principal.tenant,
-        request_id=meta.request_id,
-    )
-    return JSONResponse({"switch": switch.public()})
+
+    def action() -> tuple[int, dict[str, Any]]:
+        authz.require_role(principal, Role.ADMIN)
+        parsed = parse_body(ReleaseBody, body)
+        switch = app.killswitches.release(
+            switch_id,
+            actor=f"admin:{principal.subject}",
+            reason=parsed.reason,
+            tenant=principal.tenant,
+            request_id=meta.request_id,
+        )
+        return 200, {"switch": switch.public()}
+
+    return _respond(app, request, principal, body, action)
 
 
 class WebhookBody(BaseModel):
@@ -123,21 +161,25 @@ class WebhookBody(BaseModel):
     events: list[str] | None = Field(default=None, max_length=20)
 
 
-@router.post("/webhooks", status_code=201, openapi_extra=_schema(WebhookBody))
+@router.post("/webhooks", openapi_extra=_schema(WebhookBody))
 def register_webhook(
-    app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep
+    request: Request, app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep
 ) -> JSONResponse:
     """Admin: register a webhook endpoint for your tenant (events from now on)."""
-    authz.require_role(principal, Role.ADMIN)
-    parsed = parse_body(WebhookBody, body)
-    endpoint = app.webhooks.register(
-        principal,
-        url=parsed.url,
-        secret=parsed.secret,
-        events=parsed.events,
-        request_id=meta.request_id,
-    )
-    return JSONResponse({"webhook": endpoint.public()}, status_code=201)
+
+    def action() -> tuple[int, dict[str, Any]]:
+        authz.require_role(principal, Role.ADMIN)
+        parsed = parse_body(WebhookBody, body)
+        endpoint = app.webhooks.register(
+            principal,
+            url=parsed.url,
+            secret=parsed.secret,
+            events=parsed.events,
+            request_id=meta.request_id,
+        )
+        return 200, {"webhook": endpoint.public()}
+
+    return _respond(app, request, principal, body, action)
 
 
 @router.get("/webhooks")
@@ -147,9 +189,15 @@ def list_webhooks(app: AppDep, principal: PrincipalDep) -> JSONResponse:
 
 
 @router.post("/webhooks/{endpoint_id}/disable")
-def disable_webhook(endpoint_id: str, app: AppDep, principal: PrincipalDep) -> JSONResponse:
+def disable_webhook(
+    endpoint_id: str, request: Request, app: AppDep, principal: PrincipalDep, body: BodyDep
+) -> JSONResponse:
     """Admin: stop deliveries to an endpoint (its delivery log stays)."""
-    return JSONResponse({"webhook": app.webhooks.disable(principal, endpoint_id).public()})
+
+    def action() -> tuple[int, dict[str, Any]]:
+        return 200, {"webhook": app.webhooks.disable(principal, endpoint_id).public()}
+
+    return _respond(app, request, principal, body, action)
 
 
 @router.get("/webhooks/{endpoint_id}/deliveries")
