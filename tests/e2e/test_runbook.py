@@ -37,7 +37,7 @@ from chartgate.bootstrap import Application, build
 from chartgate.sandbox.server import SandboxServer
 from chartgate.settings import CareTeamGrant, EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
-from conftest import missing
+from required import missing
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbooks" / "bad-model-version.md"
 CHARTGATE = str(Path(sys.executable).with_name("chartgate"))

@@ -14,11 +14,10 @@ import pytest
 from builders import CLINICIAN, submission
 from chartgate.domain.documents import NoteWrite, build_document_reference
 from chartgate.domain.drafts import Approver, Draft
-from chartgate.domain.errors import Forbidden, InputError, NotFound
+from chartgate.domain.errors import Forbidden, InputError, KillSwitchEngaged, NotFound
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.killswitch import (
     ALL_TENANTS,
-    KillSwitchEngaged,
     Mode,
     Scope,
     Switch,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from chartgate.domain.errors import InputError, StateConflict
+from chartgate.domain.errors import InputError, KillSwitchEngaged
 
 ALL_TENANTS = "*"
 """The tenant of a switch that covers every tenant (set by the operator, never by an admin)."""
@@ -66,17 +66,6 @@ class Scope(StrEnum):
 
 NOTE_RESOURCES = frozenset({"DocumentReference", "Provenance"})
 """What every write-back writes: a switch on one of these covers every write-back."""
-
-
-class KillSwitchEngaged(StateConflict):
-    """An engaged kill switch refuses this action (HTTP 409, the switch's reason shown)."""
-
-    def __init__(self, switch: Switch) -> None:
-        super().__init__(
-            f"kill switch {switch.mode.value} ({switch.describe()}) is engaged: {switch.reason}",
-            expression="killswitch",
-        )
-        self.switch = switch
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,4 +221,7 @@ def refuse(switches: Iterable[Switch], mode: Mode, target: Target) -> None:
     """Raise ``KillSwitchEngaged`` when an engaged switch of ``mode`` covers ``target``."""
     switch = first_covering(switches, mode, target)
     if switch is not None:
-        raise KillSwitchEngaged(switch)
+        raise KillSwitchEngaged(
+            f"kill switch {switch.mode.value} ({switch.describe()}) is engaged: {switch.reason}",
+            expression="killswitch",
+        )
