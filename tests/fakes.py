@@ -21,6 +21,7 @@ from chartgate.adapters.ehr.vendors import get_vendor
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.errors import EhrAmbiguous, EhrUnreachable, NotFound
 from chartgate.domain.events import AuditRecord
+from chartgate.domain.killswitch import ALL_TENANTS, Mode, Switch, Target
 from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
 from chartgate.service.ports import EhrAnswer, JsonObject
@@ -317,6 +318,8 @@ class _Tables:
     leases: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
     idempotency: dict[tuple[str, str, str], JsonObject] = field(default_factory=dict)
+    kill_switches: dict[str, Switch] = field(default_factory=dict)
+    epoch: int = 0
 
 
 class _Drafts:
@@ -373,8 +376,26 @@ class _Writebacks:
         found = [w for (t, _), w in self._t.writebacks.items() if t == tenant]
         return [copy.deepcopy(w) for w in found if w.draft_id == draft_id]
 
+    def _held(self, wb: Writeback) -> bool:
+        """An engaged hold-write-back switch covers the row (the real store does it in SQL)."""
+        draft = self._t.drafts.get((wb.tenant, wb.draft_id))
+        codings = (wb.payload.get("type") or {}).get("coding") or []
+        target = Target(
+            tenant=wb.tenant,
+            note_type=codings[0].get("code") if codings else None,
+            model_name=draft.origin.model.name if draft else None,
+            model_version=draft.origin.model.version if draft else None,
+            prompt_template=draft.origin.prompt_template if draft else None,
+        )
+        return any(
+            s.engaged and s.mode is Mode.HOLD_WRITEBACK and s.covers(target)
+            for s in self._t.kill_switches.values()
+        )
+
     def _due(self, key: tuple[str, str], now: datetime) -> bool:
         wb = self._t.writebacks[key]
+        if self._held(wb):
+            return False
         if wb.state in (WritebackState.QUEUED, WritebackState.AMBIGUOUS):
             return wb.next_attempt_at <= now
         lease = self._t.leases.get(key)
@@ -474,6 +495,59 @@ class _Idempotency:
             del self._t.idempotency[tenant, principal, key]
 
 
+class _KillSwitches:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def engaged(self, tenant: str | None = None, *, guard: bool = False) -> list[Switch]:
+        del guard  # one fake transaction at a time: nothing to order
+        return sorted(
+            (
+                s
+                for s in self._t.kill_switches.values()
+                if s.engaged and (tenant is None or s.tenant in (tenant, ALL_TENANTS))
+            ),
+            key=lambda s: s.set_at,
+        )
+
+    def history(self, tenant: str | None = None, *, limit: int = 50) -> list[Switch]:
+        found = [
+            s
+            for s in self._t.kill_switches.values()
+            if tenant is None or s.tenant in (tenant, ALL_TENANTS)
+        ]
+        return sorted(found, key=lambda s: s.set_at, reverse=True)[:limit]
+
+    def get(self, switch_id: str) -> Switch | None:
+        return self._t.kill_switches.get(switch_id)
+
+    def bump_epoch(self) -> None:
+        self._t.epoch += 1
+
+    def add(self, switch: Switch) -> None:
+        self._t.kill_switches[switch.id] = switch
+
+    def release(self, switch_id: str, *, by: str, reason: str, at: datetime) -> bool:
+        found = self._t.kill_switches.get(switch_id)
+        if found is None or not found.engaged:
+            return False
+        self._t.kill_switches[switch_id] = replace(
+            found, released_at=at, released_by=by, release_reason=reason
+        )
+        return True
+
+    def in_flight(self, now: datetime) -> list[tuple[str, str, int]]:
+        return [
+            (tenant, wb_id, self._t.writebacks[tenant, wb_id].attempts)
+            for (tenant, wb_id), (_owner, until) in self._t.leases.items()
+            if self._t.writebacks[tenant, wb_id].state is WritebackState.SENDING and until >= now
+        ]
+
+    def origin(self, tenant: str, draft_id: str) -> JsonObject | None:
+        draft = self._t.drafts.get((tenant, draft_id))
+        return None if draft is None else draft.origin.model_dump(mode="json")
+
+
 class FakeUnitOfWork:
     """One transaction over the fake tables: commit on clean exit, roll back on error."""
 
@@ -505,6 +579,11 @@ class FakeUnitOfWork:
     def idempotency(self) -> _Idempotency:
         """Idempotency keys."""
         return _Idempotency(self._store.tables)
+
+    @property
+    def killswitches(self) -> _KillSwitches:
+        """Kill switches."""
+        return _KillSwitches(self._store.tables)
 
     def __enter__(self) -> Self:
         self._snapshot = copy.deepcopy(self._store.tables)

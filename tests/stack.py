@@ -134,6 +134,7 @@ def running_stack(
     ehr_base: str | None = None,
     vendor: str = "sandbox",
     sandbox_vendor: str = "generic-r4",
+    webhook_secrets: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API."""
     with SandboxServer(
@@ -148,6 +149,7 @@ def running_stack(
                     id=TENANT,
                     issuers=[sandbox.issuer],
                     ehr=EhrSettings(base_url=fhir_base, vendor=vendor, timeout_seconds=3),
+                    webhook_secrets=webhook_secrets or {},
                 )
             ],
         )

@@ -30,6 +30,7 @@ from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
 from chartgate.adapters.storage.audit_sink import SqlSinkCursors
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
+from chartgate.adapters.storage.impact import SqlImpact
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.adapters.storage.observed import EventTap, ObservedUnitOfWork
@@ -38,6 +39,8 @@ from chartgate.adapters.storage.rate_buckets import SqlRateBuckets
 from chartgate.adapters.storage.report_source import SqlReportSource
 from chartgate.adapters.storage.retention import SqlRetentionStore
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
+from chartgate.adapters.storage.webhooks import SqlWebhooks
+from chartgate.adapters.storage.worklists import SqlWorklists
 from chartgate.adapters.system import SystemClock, UuidIds
 from chartgate.adapters.telemetry import (
     TracedEhrDirectory,
@@ -45,6 +48,7 @@ from chartgate.adapters.telemetry import (
     Tracing,
     configure_tracing,
 )
+from chartgate.adapters.webhooks import ConfiguredWebhookSecrets, HttpWebhookTransport
 from chartgate.domain.access import EncounterGrant, TenantAccess
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal
@@ -56,9 +60,13 @@ from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
 from chartgate.service.handlers import Handlers
 from chartgate.service.idempotency import IdempotencyGuard
+from chartgate.service.impact import ImpactService
+from chartgate.service.killswitch import KillSwitches
 from chartgate.service.ports import Clock, IdSource
 from chartgate.service.retention import RetentionService
 from chartgate.service.validation import DraftValidator
+from chartgate.service.webhooks import WebhookPusher, Webhooks
+from chartgate.service.worklists import Worklists
 from chartgate.service.writeback import WritebackExecutor
 from chartgate.settings import Settings
 
@@ -117,6 +125,10 @@ class Application:
     uow: Callable[..., SqlUnitOfWork]
     idempotency: IdempotencyGuard
     ledger: Ledger
+    killswitches: KillSwitches
+    worklists: Worklists
+    webhooks: Webhooks
+    webhook_pusher: WebhookPusher
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
     # Committed audit events, for metrics and state-change logs (observability.py).
     events: EventTap = field(default_factory=EventTap)
@@ -131,6 +143,7 @@ class Application:
             clock=self.clock,
             max_attempts=self.settings.worker_max_attempts,
             owner=owner or f"{socket.gethostname()}:{id(self)}",
+            held=self.killswitches.held,
         )
 
     def close(self) -> None:
@@ -168,9 +181,12 @@ def build(
         cipher.encrypt(tenant.id, b"", aad=b"warm-up")
 
     events = EventTap()
+    ehr_vendors = {t.id: t.ehr.vendor for t in settings.tenants}
 
     def uow(*, read_only: bool = False) -> SqlUnitOfWork:
-        return ObservedUnitOfWork(engine, cipher, events, read_only=read_only)
+        return ObservedUnitOfWork(
+            engine, cipher, events, read_only=read_only, ehr_vendors=ehr_vendors
+        )
 
     policy = load_policy(settings.policy)
     tenants = {t.id: t for t in settings.tenants}
@@ -203,6 +219,9 @@ def build(
         pseudonyms=pseudonyms,
         validator=DraftValidator(policy, R4BSchema()),
     )
+    webhook_store = SqlWebhooks(engine)
+    secrets = ConfiguredWebhookSecrets({t.id: t for t in settings.tenants})
+    transport = HttpWebhookTransport()
     app = Application(
         settings=settings,
         engine=engine,
@@ -220,6 +239,33 @@ def build(
         ledger=ledger,
         events=events,
         tracing=tracing,
+        killswitches=KillSwitches(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            ehr=ehr,
+            tenants=[t.id for t in settings.tenants],
+            # An attempt that checked before the switch ends within one lease (60 s).
+            drain_seconds=90.0,
+        ),
+        worklists=Worklists(
+            queries=SqlWorklists(engine, ehr_vendors=ehr_vendors),
+            uow=uow,
+            clock=clock,
+            grants={tenant: rules.grants for tenant, rules in tenant_access(settings).items()},
+        ),
+        webhooks=Webhooks(
+            store=webhook_store, ledger=ledger.unit, secrets=secrets, clock=clock, ids=ids
+        ),
+        webhook_pusher=WebhookPusher(
+            store=webhook_store,
+            ledger=ledger.unit,
+            transport=transport,
+            secrets=secrets,
+            clock=clock,
+            ids=ids,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{id(transport)}"[-100:],
+        ),
     )
     app._closers.append(tracing.shutdown)  # noqa: SLF001 - closed last (closers run reversed)
     ledger.audit.record_startup(
@@ -229,6 +275,7 @@ def build(
         actor=f"system:{socket.gethostname()}",
     )
     app._closers.append(ehr.close)  # noqa: SLF001 - the root owns its resources
+    app._closers.append(transport.close)  # noqa: SLF001
     app.audit_sink = build_audit_sink(settings, engine, ledger, clock, app._closers)  # noqa: SLF001
     if http is None:
         app._closers.append(identity_http.close)  # noqa: SLF001
@@ -388,3 +435,42 @@ def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, st
         return "clin-" + pseudonyms.reference(tenant, actor).rsplit(":", 1)[1][:8]
 
     return SqlReportSource(engine), clinician, engine
+
+
+def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
+    """The kill switch alone, for ``chartgate killswitch`` (no identity provider, no EHR call)."""
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    ehr_vendors = {t.id: t.ehr.vendor for t in settings.tenants}
+
+    def uow(*, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, cipher, read_only=read_only, ehr_vendors=ehr_vendors)
+
+    switches = KillSwitches(
+        uow=uow,
+        clock=SystemClock(),
+        ids=UuidIds(),
+        ehr=ConfiguredEhrDirectory({t.id: t for t in settings.tenants}),
+        tenants=[t.id for t in settings.tenants],
+        drain_seconds=90.0,
+    )
+    return switches, engine
+
+
+def open_impact(settings: Settings) -> tuple[ImpactService, Engine]:
+    """The impact report (``chartgate impact``): store, ledger and the tenants' pseudonyms."""
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+
+    def uow(*, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, cipher, read_only=read_only)
+
+    service = ImpactService(
+        queries=SqlImpact(engine),
+        uow=uow,
+        clock=SystemClock(),
+        ids=UuidIds(),
+        pseudonyms=KeyedPseudonyms(cipher.derive_key),
+        tenants=[t.id for t in settings.tenants],
+    )
+    return service, engine

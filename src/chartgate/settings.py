@@ -112,6 +112,9 @@ class TenantSettings(BaseModel):
     step_up_max_age_seconds: int | None = Field(default=None, gt=0, le=3600)
     # FHIR endpoint this tenant's ledger is pushed to as AuditEvents (None: the global one).
     audit_sink_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    # Webhook signing secrets an admin may name when registering an endpoint (issue 14):
+    # name -> secret reference ("secret:file:/run/secrets/x"); an admin never names a path.
+    webhook_secrets: dict[str, str] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):

@@ -103,11 +103,13 @@ def _turn(
 
 
 def _poll(application: Application, executor: WritebackExecutor) -> int:
-    """One turn: send what is due, cut checkpoints, push the audit sink."""
+    """One turn: send what is due, cut checkpoints, push the audit sink and webhooks."""
     taken = executor.run_once()
     # Cut the ledger's signed checkpoints when N events or T seconds are due.
     application.ledger.checkpointer.tick()
     # Push provable ledger entries to the audit sink (one batch per tenant per poll).
     if application.audit_sink is not None:
         application.audit_sink.push()
+    # Deliver webhooks from the ledger (issue 14): one batch per due endpoint.
+    application.webhook_pusher.push()
     return taken

@@ -87,10 +87,38 @@ def _bodies() -> dict[str, type[BaseModel]]:
     return {"retract": RetractBody, "rebase": RebaseBody, "resolve": ResolveBody}
 
 
+def _admin_bodies() -> dict[str, type[BaseModel]]:
+    from chartgate.api.routes.admin import (  # noqa: PLC0415 - avoid a cycle
+        EngageBody,
+        ReleaseBody,
+        WebhookBody,
+    )
+
+    return {"engage": EngageBody, "release": ReleaseBody, "webhook": WebhookBody}
+
+
 def operations() -> dict[tuple[str, str], Operation]:
     """Every operation of the API, keyed by (method, path template)."""
-    approve, bodies = _approve_body(), _bodies()
+    approve, bodies, admin = _approve_body(), _bodies(), _admin_bodies()
     return {
+        # issue 14: worklists, kill switch, webhooks
+        ("get", "/v1/drafts"): Operation(models.DraftWorklist),
+        ("get", "/v1/writebacks"): Operation(models.WritebackWorklist),
+        ("get", "/v1/admin/killswitches"): Operation(models.KillSwitches),
+        ("post", "/v1/admin/killswitches"): Operation(
+            models.KillSwitchEngaged, 200, admin["engage"], idempotent=True
+        ),
+        ("post", "/v1/admin/killswitches/{switch_id}/release"): Operation(
+            models.KillSwitchReleased, 200, admin["release"], idempotent=True
+        ),
+        ("get", "/v1/admin/webhooks"): Operation(models.WebhookList),
+        ("post", "/v1/admin/webhooks"): Operation(
+            models.WebhookOne, 200, admin["webhook"], idempotent=True
+        ),
+        ("post", "/v1/admin/webhooks/{endpoint_id}/disable"): Operation(
+            models.WebhookOne, idempotent=True
+        ),
+        ("get", "/v1/admin/webhooks/{endpoint_id}/deliveries"): Operation(models.WebhookDeliveries),
         ("post", "/v1/drafts"): Operation(
             models.Draft, 201, DraftSubmission, idempotent=True, etag=True
         ),

@@ -249,3 +249,131 @@ class OperationOutcome(BaseModel):
 
     resourceType: Literal["OperationOutcome"]  # noqa: N815 - FHIR's name
     issue: list[Issue] = Field(min_length=1)
+
+
+# -- issue 14: kill switch, worklists, webhooks ---------------------------------------------
+
+
+class KillSwitch(_Out):
+    """One kill switch, engaged or released."""
+
+    id: str
+    tenant: str = Field(description='A tenant id, or "*" for every tenant.')
+    scope: str
+    value: str | None
+    mode: str
+    reason: str
+    set_by: str
+    set_at: str
+    engaged: bool
+    released_at: str | None
+    released_by: str | None
+    release_reason: str | None
+
+
+class KillSwitches(_Out):
+    """The switches that cover your tenant, and the recent history."""
+
+    engaged: list[KillSwitch]
+    history: list[KillSwitch]
+
+
+class KillSwitchEngaged(_Out):
+    """The answer to engage: the switch, and whether it holds yet."""
+
+    switch: KillSwitch
+    created: bool = Field(description="false when the same switch was already engaged.")
+    acknowledged: bool = Field(description="Nothing that could have missed it is in flight.")
+    drained: int
+    still_in_flight: int
+
+
+class KillSwitchReleased(_Out):
+    """The released switch."""
+
+    switch: KillSwitch
+
+
+class DraftItem(_Out):
+    """One line of a clinician's worklist."""
+
+    id: str
+    state: str
+    patient: str
+    encounter: str
+    created_at: str
+    updated_at: str
+
+
+class DraftWorklist(_Out):
+    """A page of a clinician's worklist."""
+
+    drafts: list[DraftItem]
+    next_cursor: str | None
+
+
+class WritebackItem(_Out):
+    """One write-back of the operators' worklist: ids and states only."""
+
+    id: str
+    draft_id: str
+    kind: str
+    state: str
+    attempts: int
+    escalated: bool
+    held: bool
+    last_status: int | None
+    created_at: str
+    updated_at: str
+
+
+class WritebackWorklist(_Out):
+    """A page of the operators' worklist."""
+
+    writebacks: list[WritebackItem]
+    next_cursor: str | None
+
+
+class WebhookEndpoint(_Out):
+    """A webhook endpoint and where its cursor stands (the secret's name, never its value)."""
+
+    id: str
+    url: str
+    secret: str
+    events: list[str]
+    created_by: str
+    created_at: str
+    disabled_at: str | None
+    last_seq: int
+    delivered: int
+    failures: int
+    next_attempt_at: str | None
+
+
+class WebhookOne(_Out):
+    """One endpoint."""
+
+    webhook: WebhookEndpoint
+
+
+class WebhookList(_Out):
+    """Your tenant's endpoints."""
+
+    webhooks: list[WebhookEndpoint]
+
+
+class WebhookDelivery(_Out):
+    """One delivery attempt (no payload)."""
+
+    event_id: str
+    type: str
+    attempt: int
+    status: int | None
+    error: str | None
+    at: str
+
+
+class WebhookDeliveries(_Out):
+    """An endpoint's newest delivery attempts."""
+
+    deliveries: list[WebhookDelivery]

@@ -18,6 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from chartgate.cli.audit import audit_app
+from chartgate.cli.impact import impact
+from chartgate.cli.killswitch import killswitch_app
 from chartgate.cli.policy import policy_app
 from chartgate.cli.report import drift as drift_command
 from chartgate.cli.report import report as report_command
@@ -40,6 +42,8 @@ app.command("report")(report_command)
 app.command("drift")(drift_command)
 app.add_typer(config_app, name="config")
 app.command("vendors")(vendors_command)
+app.add_typer(killswitch_app, name="killswitch")
+app.command("impact")(impact)
 console = Console()
 errors = Console(stderr=True)
 

@@ -19,7 +19,8 @@ subclasses ``ChartgateError`` (``tests/unit/test_error_tree.py`` checks both)::
     │       └── StepUpRequired   needs a recent, stronger sign-in (401 + RFC 9470 challenge)
     ├── StateConflict            illegal lifecycle transition (409)
     │   ├── VersionMismatch      If-Match names a version that is not current (412)
-    │   └── IdempotencyInFlight  the same Idempotency-Key is being processed (409)
+    │   ├── IdempotencyInFlight  the same Idempotency-Key is being processed (409)
+    │   └── KillSwitchEngaged    an engaged kill switch refuses this action (409)
     ├── IntegrityError           what is about to be sent differs from what was approved
     │   └── LedgerDamaged        the stored audit log disagrees with itself: nothing is signed
     ├── EhrError                 the EHR could not be talked to
@@ -121,6 +122,10 @@ class VersionMismatch(StateConflict):
 
 class IdempotencyInFlight(StateConflict):
     """A request with the same Idempotency-Key has not finished yet."""
+
+
+class KillSwitchEngaged(StateConflict):
+    """An engaged kill switch refuses this action (the message names it and its reason)."""
 
 
 class IntegrityError(ChartgateError):

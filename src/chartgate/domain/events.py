@@ -52,6 +52,12 @@ class EventType(StrEnum):
     KEY_DESTROYED = "key.destroyed"  # crypto-shredding a tenant's data key (ADR 0012)
     RETENTION_DELETED = "retention.deleted"  # a retention rule deleted a draft's rows
     RETENTION_ARCHIVED = "retention.archived"  # a ledger segment or checkpoints archived
+    KILLSWITCH_ENGAGED = "killswitch.engaged"  # a kill switch engaged: who, why, its scope
+    KILLSWITCH_RELEASED = "killswitch.released"  # a kill switch released: who and why
+    WORKLIST_READ = "worklist.read"  # a clinician listed drafts (how many, which states)
+    IMPACT_READ = "impact.read"  # the impact report was run (filters, counts, who)
+    WEBHOOK_REGISTERED = "webhook.registered"  # an admin registered a webhook endpoint
+    WEBHOOK_DISABLED = "webhook.disabled"  # an admin disabled a webhook endpoint
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
 from chartgate.domain.findings import Finding, Verdict
 from chartgate.domain.hashing import content_hash
+from chartgate.domain.killswitch import Mode, Target
 from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal, Role
@@ -33,6 +34,7 @@ from chartgate.domain.vendor_profile import AuthenticatorRouting
 from chartgate.domain.writeback import ChartWrite, WritebackKind, WritebackState, mark
 from chartgate.service import authz
 from chartgate.service.audit import Pseudonymizer
+from chartgate.service.killswitch import content_target, refuse_if_engaged, submission_target
 from chartgate.service.ports import (
     Clock,
     EhrDirectory,
@@ -126,6 +128,10 @@ class Handlers:
             at=now,
         )
         with self._uow() as uow:
+            vendor = self._ehr.vendor(principal.tenant)
+            refuse_if_engaged(
+                uow, Mode.STOP_DRAFTING, submission_target(draft.tenant, vendor, submission)
+            )
             uow.drafts.add(draft)
             self._audit(
                 uow,
@@ -221,6 +227,7 @@ class Handlers:
             basis = self._bind(principal, draft)
             authz.require_note_permission(principal, "c")
             self._require_writable(principal, draft.current.content.note.type)
+            refuse_if_engaged(uow, Mode.FREEZE_APPROVALS, self._target(draft))
             fhir_user = _fhir_user(principal)
             now = self._clock.now()
             approval = draft.approve(
@@ -312,6 +319,7 @@ class Handlers:
             self._bind(principal, draft)
             authz.require_note_permission(principal, "u")
             self._require_strength(principal, "step-up")
+            refuse_if_engaged(uow, Mode.FREEZE_APPROVALS, self._target(draft))
             fhir_user = _fhir_user(principal)
             last = _chart_document(uow.writebacks.for_draft(principal.tenant, draft_id))
             if draft.state is not DraftState.COMMITTED or last is None:
@@ -398,6 +406,7 @@ class Handlers:
             self._check_policy(edit.content(), vendor=vendor)
             self._refuse_malformed(draft.patient, draft.encounter, edit.content(), scribe=False)
             self._require_writable(principal, edit.note.type)
+            refuse_if_engaged(uow, Mode.FREEZE_APPROVALS, self._target(draft, edit.content()))
             current = _chart_document(uow.writebacks.for_draft(principal.tenant, draft.id))
             if draft.state is not DraftState.COMMITTED or current is None:
                 raise StateConflict(
@@ -691,6 +700,17 @@ class Handlers:
             now=self._clock.now(),
             base=access.ehr_base,
             missing=missing,
+        )
+
+    def _target(self, draft: Draft, content: VersionContent | None = None) -> Target:
+        """What the kill switch sees of an action on ``draft`` (with new ``content``: amend)."""
+        model = draft.origin.model
+        return content_target(
+            draft.tenant,
+            self._ehr.vendor(draft.tenant),
+            content or draft.current.content,
+            (model.name, model.version),
+            draft.origin.prompt_template,
         )
 
     def _require_writable(self, principal: Principal, note_type: str) -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chartgate.domain.drafts import Approval, Draft
     from chartgate.domain.events import AuditRecord
     from chartgate.domain.findings import Finding
+    from chartgate.domain.killswitch import Switch
     from chartgate.domain.vendor_profile import VendorProfile
 
 JsonObject = dict[str, Any]
@@ -221,6 +222,42 @@ class IdempotencyStore(Protocol):
         ...
 
 
+class KillSwitchStore(Protocol):
+    """Kill switches, read in the transaction of the action they guard."""
+
+    def engaged(self, tenant: str | None = None, *, guard: bool = False) -> list[Switch]:
+        """Engaged switches of ``tenant`` and of every tenant (all when None)."""
+        ...
+
+    def history(self, tenant: str | None = None, *, limit: int = 50) -> list[Switch]:
+        """Switches newest first, engaged or released."""
+        ...
+
+    def get(self, switch_id: str) -> Switch | None:
+        """One switch by id."""
+        ...
+
+    def bump_epoch(self) -> None:
+        """Order this change after every guard that already read the switches."""
+        ...
+
+    def add(self, switch: Switch) -> None:
+        """Store an engaged switch."""
+        ...
+
+    def release(self, switch_id: str, *, by: str, reason: str, at: datetime) -> bool:
+        """Release an engaged switch; False when it was not engaged."""
+        ...
+
+    def in_flight(self, now: datetime) -> list[tuple[str, str, int]]:
+        """(tenant, id, attempt) of write-backs a worker holds at ``now``."""
+        ...
+
+    def origin(self, tenant: str, draft_id: str) -> JsonObject | None:
+        """A draft's origin (model, prompt template), stored in clear."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction with its repositories; commit on clean exit, roll back on error."""
 
@@ -247,6 +284,11 @@ class UnitOfWork(Protocol):
     @property
     def idempotency(self) -> IdempotencyStore:
         """Idempotency keys."""
+        ...
+
+    @property
+    def killswitches(self) -> KillSwitchStore:
+        """Kill switches."""
         ...
 
     def __enter__(self) -> Self:

@@ -471,12 +471,34 @@ def home(request: Request) -> Response:
         _session, principal = _authenticated(reviewer, request)
     except SessionEnded:
         return _to_login("/review/")
-    return _message(
+    return _worklist(reviewer, request, principal)
+
+
+def _worklist(reviewer: Reviewer, request: Request, principal: Principal) -> HTMLResponse:
+    """The signed-in clinician's worklist (issue 14): drafts to review, notes that need care."""
+    lists = reviewer.application.worklists
+    meta = _meta(request)
+    try:
+        review = lists.drafts(
+            principal, state=None, encounter=None, cursor=None, limit=50, request_id=meta.request_id
+        )
+        attention = lists.drafts(
+            principal,
+            state="rejected,ambiguous,queued",
+            encounter=None,
+            cursor=None,
+            limit=50,
+            request_id=meta.request_id,
+        )
+    except ChartgateError as e:
+        return _message(reviewer, 403, "No worklist", e.message)
+    return _render(
         reviewer,
-        200,
-        "Signed in",
-        f"Signed in as {principal.subject}. Open a draft from your EHR or from the link you "
-        "were given.",
+        "worklist.html",
+        principal=principal,
+        review=review,
+        attention=attention,
+        killswitches=reviewer.application.killswitches.engaged(principal.tenant),
     )
 
 
@@ -574,6 +596,7 @@ def _page(
         error=error,
         error_findings=error_findings or [],
         reasons=RETRACTION_REASONS,
+        killswitches=reviewer.application.killswitches.covering(view.draft),  # issue 14
     )
 
 

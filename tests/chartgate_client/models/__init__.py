@@ -14,18 +14,26 @@ from .diff_with_findings import DiffWithFindings
 from .diff_with_findings_json_patch_item import DiffWithFindingsJsonPatchItem
 from .draft import Draft
 from .draft_baseline import DraftBaseline
+from .draft_item import DraftItem
 from .draft_submission import DraftSubmission
 from .draft_submission_baseline import DraftSubmissionBaseline
 from .draft_submission_resources_item import DraftSubmissionResourcesItem
+from .draft_worklist import DraftWorklist
+from .engage_body import EngageBody
 from .finding import Finding
 from .finding_severity import FindingSeverity
 from .inclusion_proof import InclusionProof
 from .issue import Issue
 from .issue_severity import IssueSeverity
+from .kill_switch import KillSwitch
+from .kill_switch_engaged import KillSwitchEngaged
+from .kill_switch_released import KillSwitchReleased
+from .kill_switches import KillSwitches
 from .ledger_entry import LedgerEntry
 from .ledger_entry_event import LedgerEntryEvent
 from .ledger_key import LedgerKey
 from .ledger_keys import LedgerKeys
+from .mode import Mode
 from .model_ref import ModelRef
 from .note import Note
 from .note_content_type import NoteContentType
@@ -37,18 +45,28 @@ from .readiness_checks import ReadinessChecks
 from .readiness_status import ReadinessStatus
 from .rebase_body import RebaseBody
 from .rebase_body_baseline import RebaseBodyBaseline
+from .release_body import ReleaseBody
 from .resolve_body import ResolveBody
 from .resolve_body_action import ResolveBodyAction
 from .resolved import Resolved
 from .retract_body import RetractBody
 from .retract_body_reason import RetractBodyReason
+from .scope import Scope
 from .status import Status
 from .validation import Validation
 from .version import Version
 from .version_edit import VersionEdit
 from .version_edit_resources_item import VersionEditResourcesItem
 from .version_resources_item import VersionResourcesItem
+from .webhook_body import WebhookBody
+from .webhook_deliveries import WebhookDeliveries
+from .webhook_delivery import WebhookDelivery
+from .webhook_endpoint import WebhookEndpoint
+from .webhook_list import WebhookList
+from .webhook_one import WebhookOne
 from .writeback import Writeback
+from .writeback_item import WritebackItem
+from .writeback_worklist import WritebackWorklist
 
 __all__ = (
     "Approval",
@@ -65,18 +83,26 @@ __all__ = (
     "DiffWithFindingsJsonPatchItem",
     "Draft",
     "DraftBaseline",
+    "DraftItem",
     "DraftSubmission",
     "DraftSubmissionBaseline",
     "DraftSubmissionResourcesItem",
+    "DraftWorklist",
+    "EngageBody",
     "Finding",
     "FindingSeverity",
     "InclusionProof",
     "Issue",
     "IssueSeverity",
+    "KillSwitch",
+    "KillSwitchEngaged",
+    "KillSwitches",
+    "KillSwitchReleased",
     "LedgerEntry",
     "LedgerEntryEvent",
     "LedgerKey",
     "LedgerKeys",
+    "Mode",
     "ModelRef",
     "Note",
     "NoteContentType",
@@ -88,16 +114,26 @@ __all__ = (
     "ReadinessStatus",
     "RebaseBody",
     "RebaseBodyBaseline",
+    "ReleaseBody",
     "ResolveBody",
     "ResolveBodyAction",
     "Resolved",
     "RetractBody",
     "RetractBodyReason",
+    "Scope",
     "Status",
     "Validation",
     "Version",
     "VersionEdit",
     "VersionEditResourcesItem",
     "VersionResourcesItem",
+    "WebhookBody",
+    "WebhookDeliveries",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookList",
+    "WebhookOne",
     "Writeback",
+    "WritebackItem",
+    "WritebackWorklist",
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -82,9 +82,15 @@ class ObservedUnitOfWork(SqlUnitOfWork):
     """``SqlUnitOfWork`` that publishes its audit events to a tap after a clean commit."""
 
     def __init__(
-        self, engine: Engine, cipher: Cipher, tap: EventTap, *, read_only: bool = False
+        self,
+        engine: Engine,
+        cipher: Cipher,
+        tap: EventTap,
+        *,
+        read_only: bool = False,
+        ehr_vendors: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(engine, cipher, read_only=read_only)
+        super().__init__(engine, cipher, read_only=read_only, ehr_vendors=ehr_vendors)
         self._tap = tap
         self._seen: list[AuditRecord] = []
 

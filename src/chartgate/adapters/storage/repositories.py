@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from chartgate.adapters.storage import tables as t
+from chartgate.adapters.storage.killswitches import held_writebacks
 from chartgate.adapters.storage.ledger import SqlLedger
 from chartgate.domain.diff import DraftDiff
 from chartgate.domain.drafts import Approval, Approver, Draft, DraftVersion
@@ -262,9 +264,13 @@ _WB_PROGRESS = (
 class WritebackRepository:
     """The outbox: one row per approval (the claim), leased by workers."""
 
-    def __init__(self, conn: Connection, cipher: Cipher) -> None:
+    def __init__(
+        self, conn: Connection, cipher: Cipher, *, ehr_vendors: Mapping[str, str] | None = None
+    ) -> None:
         self._conn = conn
         self._cipher = cipher
+        # tenant -> EHR vendor profile, so an EHR kill switch can hold rows in SQL.
+        self._ehr_vendors = dict(ehr_vendors or {})
 
     def add(self, record: WritebackRecord) -> None:
         """Insert the outbox row for an approval."""
@@ -289,6 +295,7 @@ class WritebackRepository:
                 next_attempt_at=record.next_attempt_at,
                 created_at=record.created_at,
                 updated_at=record.updated_at,
+                note_type=_note_type(record.payload),
             )
         )
 
@@ -349,7 +356,8 @@ class WritebackRepository:
         """(tenant, id) of write-backs a worker may take now, across tenants.
 
         Queued and ambiguous rows whose time has come, and ``sending`` rows whose lease
-        expired (their worker died mid-request, so they are ambiguous).
+        expired (their worker died mid-request, so they are ambiguous). Rows an engaged
+        ``hold-write-back`` switch covers stay where they are (the queue keeps them).
         """
         wb = t.writebacks.c
         query = (
@@ -358,7 +366,8 @@ class WritebackRepository:
                 or_(
                     and_(wb.state.in_(("queued", "ambiguous")), wb.next_attempt_at <= now),
                     and_(wb.state == "sending", wb.lease_until < now),
-                )
+                ),
+                ~held_writebacks(self._ehr_vendors),
             )
             .order_by(wb.next_attempt_at)
             .limit(limit)
@@ -386,7 +395,13 @@ class WritebackRepository:
         )
         result = self._conn.execute(
             update(t.writebacks)
-            .where(wb.tenant == tenant, wb.id == writeback_id, wb.state == current, due)
+            .where(
+                wb.tenant == tenant,
+                wb.id == writeback_id,
+                wb.state == current,
+                due,
+                ~held_writebacks(self._ehr_vendors),
+            )
             .values(
                 state="sending",
                 lease_owner=owner,
@@ -430,6 +445,13 @@ class WritebackRepository:
             .values(lease_until=lease_until, updated_at=now)
         )
         return result.rowcount == 1
+
+
+def _note_type(payload: JsonObject) -> str | None:
+    """The LOINC code of the note a write-back writes (for the kill switch's SQL filter)."""
+    codings = (payload.get("type") or {}).get("coding") or []
+    code = codings[0].get("code") if codings else None
+    return code if isinstance(code, str) else None
 
 
 AuditRepository = SqlLedger

@@ -138,6 +138,10 @@ writebacks = Table(
     # The trace the write-back continues (0006): the draft's submit traceparent, else the
     # approval's; the worker's EHR calls are its children (adapters/telemetry.py).
     Column("traceparent", String(55)),
+    # The note's LOINC type in clear (0007), so a kill switch on a note type keeps its rows
+    # out of a worker's hands in SQL. NULL for rows older than 0007 (the worker's check
+    # before every request still holds them).
+    Column("note_type", String(40)),
     UniqueConstraint("tenant", "approval_id", name="uq_writebacks_claim"),
     ForeignKeyConstraint(["tenant", "approval_id"], ["approvals.tenant", "approvals.id"]),
     Index("ix_writebacks_due", "state", "next_attempt_at"),
@@ -226,4 +230,70 @@ ehr_rate_buckets = Table(
     Column("tokens", Float(precision=53), nullable=False),
     Column("updated_at", Float(precision=53), nullable=False),
     Column("blocked_until", Float(precision=53), nullable=False),
+)
+
+kill_switches = Table(
+    "kill_switches",
+    metadata,
+    # Kill switches (0007): engaged while released_at is NULL; never deleted (the ledger
+    # has the events, this table the state every replica reads in its own transaction).
+    Column("id", ID, primary_key=True),
+    Column("tenant", ID, nullable=False),  # a tenant id, or "*" for every tenant
+    Column("scope", String(30), nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("mode", String(30), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("set_by", String(200), nullable=False),
+    Column("set_at", UTC_TS, nullable=False),
+    Column("released_at", UTC_TS),
+    Column("released_by", String(200)),
+    Column("release_reason", Text),
+    Index("ix_kill_switches_engaged", "released_at", "tenant"),
+)
+
+kill_switch_epoch = Table(
+    "kill_switch_epoch",
+    metadata,
+    # One row: engaging or releasing a switch updates it (an exclusive row lock), and every
+    # guarded action reads it FOR SHARE before it reads the switches, so on PostgreSQL a
+    # switch is acknowledged only after every action that could have missed it committed.
+    Column("id", Integer, primary_key=True),
+    Column("epoch", Integer, nullable=False),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    # Webhook endpoints (0007): registered by a tenant's admin. The ledger is the outbox:
+    # ``last_seq`` is the last ledger seq this endpoint acknowledged (or skipped).
+    Column("tenant", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("url", String(500), nullable=False),
+    Column("secret_name", String(100), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTC_TS, nullable=False),
+    Column("disabled_at", UTC_TS),
+    Column("last_seq", SEQ, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("next_attempt_at", UTC_TS, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", UTC_TS),
+    Column("delivered", SEQ, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    # Every delivery attempt (0007): what the admin's delivery log shows (no payloads).
+    Column("tenant", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("endpoint_id", ID, nullable=False),
+    Column("event_id", String(100), nullable=False),
+    Column("event_type", String(60), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", Integer),
+    Column("error", String(200)),
+    Column("at", UTC_TS, nullable=False),
+    Index("ix_webhook_deliveries_endpoint", "tenant", "endpoint_id", "at"),
 )

@@ -7,6 +7,7 @@ back (draft, approval, outbox row and audit event together, or none of them).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Self
 
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from chartgate.adapters.storage.engine import writer_lock
 from chartgate.adapters.storage.idempotency_keys import SqlIdempotencyStore
+from chartgate.adapters.storage.killswitches import SqlKillSwitches
 from chartgate.adapters.storage.repositories import (
     ApprovalRepository,
     AuditRepository,
@@ -33,11 +35,20 @@ class SqlUnitOfWork:
     writebacks: WritebackRepository
     audit: AuditRepository
     idempotency: SqlIdempotencyStore
+    killswitches: SqlKillSwitches
 
-    def __init__(self, engine: Engine, cipher: Cipher, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: Cipher,
+        *,
+        read_only: bool = False,
+        ehr_vendors: Mapping[str, str] | None = None,
+    ) -> None:
         self._engine = engine
         self._cipher = cipher
         self._read_only = read_only
+        self._ehr_vendors = ehr_vendors
         self._stack = contextlib.ExitStack()
         self._conn: Connection | None = None
 
@@ -56,9 +67,12 @@ class SqlUnitOfWork:
             raise _unavailable(error) from error
         self.drafts = DraftRepository(self._conn, self._cipher)
         self.approvals = ApprovalRepository(self._conn, self._cipher)
-        self.writebacks = WritebackRepository(self._conn, self._cipher)
+        self.writebacks = WritebackRepository(
+            self._conn, self._cipher, ehr_vendors=self._ehr_vendors
+        )
         self.audit = AuditRepository(self._conn)
         self.idempotency = SqlIdempotencyStore(self._conn, self._cipher)
+        self.killswitches = SqlKillSwitches(self._conn)
         return self
 
     def __exit__(
