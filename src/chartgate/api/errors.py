@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -177,6 +178,14 @@ def install(app: FastAPI) -> None:
         )
 
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and (
+            exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        ):
+            # The database went away outside a unit of work (a ledger-only write, a
+            # store read): the same retryable answer as inside one.
+            return error_response(
+                e.StoreUnavailable("the database is unavailable; nothing was written, try again")
+            )
         del exc  # never echo internals: they may hold PHI
         return JSONResponse(
             operation_outcome("exception", "internal error"), status_code=500, media_type=FHIR_JSON
