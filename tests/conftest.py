@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -27,6 +28,11 @@ from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.migrate import upgrade
 from required import missing
 from stack import Stack, running_stack
+
+# Property tests prove rules, not speed: no per-example deadline and no "too slow" health check,
+# which a loaded CI machine trips at random.
+settings.register_profile("chartgate", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("chartgate")
 
 pytest_plugins = ["medplum_ehr", "idp_oidc_provider", "suite_rules", "pytester"]
 
