@@ -34,10 +34,19 @@ ARGS = {
     "audit export": ["--out", "{tmp}/export.ndjson"],
     "retention check": [str(Path(__file__).parents[2] / "src/chartgate/policy/retention.yaml")],
     "worker": ["--once"],
+    "killswitch set": ["--mode", "hold-write-back", "--reason", "cli failure test"],
+    "killswitch clear": ["no-such-switch", "--reason", "cli failure test"],
 }
-NOT_SETTINGS = {"sandbox", "demo", "policy check", "retention check", "policy show"}
+NOT_SETTINGS = {
+    "sandbox",
+    "demo",
+    "policy check",
+    "retention check",
+    "policy show",
+    "vendors",  # prints the built-in vendor matrix: no settings, no store
+}
 """Commands that read no settings (the sandbox serves until Ctrl-C: --help only)."""
-NOT_STORE = NOT_SETTINGS | {"validate", "audit key", "audit push"}
+NOT_STORE = NOT_SETTINGS | {"validate", "audit key", "audit push", "config check"}
 """Commands that never open the store (``audit push`` first needs a sink configured)."""
 
 

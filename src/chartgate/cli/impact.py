@@ -100,7 +100,6 @@ def impact(
 ) -> None:
     """Patients, encounters and chart resources written under a model / prompt / window."""
     from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
     from chartgate.bootstrap import open_impact  # noqa: PLC0415
     from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
@@ -130,11 +129,9 @@ def impact(
     except ChartgateError as exc:
         raise _fail(exc.message) from None
     try:
+        # A store that is down or unmigrated is the CLI's one failure handler's to report,
+        # with the same documented exit code as every other command.
         report = service.run(query, actor=actor, reveal=reveal_patients)
-    except SQLAlchemyError as exc:
-        raise _fail(
-            f"the store failed ({type(exc).__name__}); is it reachable and migrated?"
-        ) from None
     finally:
         engine.dispose()
     rendered = _render(report.rows, fmt)
