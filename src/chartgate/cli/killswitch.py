@@ -46,7 +46,7 @@ def _switches() -> Iterator[KillSwitches]:
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
     from chartgate.bootstrap import open_killswitches  # noqa: PLC0415
-    from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
+    from chartgate.domain.errors import ChartgateError, StoreUnavailable  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     try:
@@ -61,6 +61,11 @@ def _switches() -> Iterator[KillSwitches]:
         raise _fail(exc.message) from None
     try:
         yield switches
+    except StoreUnavailable as exc:
+        # The store itself failed: the one CLI failure handler reports it (documented codes).
+        if isinstance(exc.__cause__, SQLAlchemyError):
+            raise exc.__cause__ from None
+        raise _fail(exc.message) from None
     except ChartgateError as exc:
         raise _fail(exc.message) from None
     except SQLAlchemyError as exc:
