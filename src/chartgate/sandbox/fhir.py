@@ -35,7 +35,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chartgate.domain.fhir_codes import FHIR_JSON
-from chartgate.sandbox.faults import FaultInjector, FaultPlan, FaultSpecError
+from chartgate.sandbox.fault_injector import FaultInjector
+from chartgate.sandbox.faults import FaultPlan, FaultSpecError
 from chartgate.sandbox.store import (
     FhirError,
     JsonObject,
