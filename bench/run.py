@@ -23,12 +23,11 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from builders import submission  # noqa: E402
-from stack import running_stack  # noqa: E402
-
-from chartgate.domain.principal import Principal, Role  # noqa: E402
-from chartgate.domain.submission import DraftSubmission  # noqa: E402
-from chartgate.service.handlers import RequestMeta  # noqa: E402
+from builders import submission
+from chartgate.domain.principal import Principal, Role
+from chartgate.domain.submission import DraftSubmission
+from chartgate.service.context import RequestMeta
+from stack import running_stack
 
 N = int(os.environ.get("CHARTGATE_BENCH_N", "60"))
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -69,17 +68,23 @@ def bench_store(database_url: str, workdir: Path) -> tuple[list[float], list[flo
         meta = RequestMeta(request_id="bench")
 
         def writeback() -> None:
-            draft = stack.app.handlers.submit_draft(scribe, body, meta)
-            stack.app.handlers.approve(clinician, draft.id, expected_version=1, meta=meta)
+            draft = stack.app.drafting.submit_draft(scribe, body, meta)
+            stack.app.approvals.approve(clinician, draft.id, expected_version=1, meta=meta)
             executor.run_once()
 
-        doc = {"resourceType": "DocumentReference", "status": "current",
-               "content": [{"attachment": {"contentType": "text/plain", "data": "eA=="}}]}
+        doc = {
+            "resourceType": "DocumentReference",
+            "status": "current",
+            "content": [{"attachment": {"contentType": "text/plain", "data": "eA=="}}],
+        }
         with httpx.Client(base_url=stack.ehr_base, timeout=10) as ehr:
 
             def direct() -> None:
-                ehr.post("/DocumentReference", json=doc,
-                         headers={"Content-Type": "application/fhir+json"})
+                ehr.post(
+                    "/DocumentReference",
+                    json=doc,
+                    headers={"Content-Type": "application/fhir+json"},
+                )
 
             timed(direct, 5)  # warm up both paths
             timed(writeback, 3)
@@ -110,8 +115,10 @@ def main() -> None:
     for store, base, cg in rows:
         b50, b95 = summary(base)
         c50, c95 = summary(cg)
-        print(f"{store:<11} {b50:>8.2f} ms (p95 {b95:5.1f}) {c50:>9.2f} ms (p95 {c95:6.1f})"
-              f" {c50 / b50:>6.1f}x")
+        print(
+            f"{store:<11} {b50:>8.2f} ms (p95 {b95:5.1f}) {c50:>9.2f} ms (p95 {c95:6.1f})"
+            f" {c50 / b50:>6.1f}x"
+        )
 
 
 if __name__ == "__main__":

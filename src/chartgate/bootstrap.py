@@ -55,14 +55,19 @@ from chartgate.domain.principal import Principal
 from chartgate.observability import Metrics, StoreCollector, log_state_changes
 from chartgate.policy import load_default_policy, load_policy_file
 from chartgate.policy.retention import load_retention
+from chartgate.service.access import Access
+from chartgate.service.approvals import Approvals
 from chartgate.service.audit import AuditService
 from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
-from chartgate.service.handlers import Handlers
+from chartgate.service.context import Context
+from chartgate.service.drafting import Drafting
 from chartgate.service.idempotency import IdempotencyGuard
 from chartgate.service.impact import ImpactService
 from chartgate.service.killswitch import KillSwitches
-from chartgate.service.ports import Clock, IdSource
+from chartgate.service.ports import Clock, IdSource, JsonObject
+from chartgate.service.replays import Replays
+from chartgate.service.resolution import Resolutions
 from chartgate.service.retention import RetentionService
 from chartgate.service.validation import DraftValidator
 from chartgate.service.webhooks import WebhookPusher, Webhooks
@@ -113,11 +118,16 @@ def load_policy(path: str | None) -> LoadedPolicy:
 
 @dataclass
 class Application:
-    """Everything wired: handlers for the API/CLI, the executor for the worker."""
+    """Everything wired: the use cases for the API/CLI/page, the executor for the worker."""
 
     settings: Settings
     engine: Engine
-    handlers: Handlers
+    policy: LoadedPolicy
+    access: Access
+    drafting: Drafting
+    approvals: Approvals
+    resolutions: Resolutions
+    replays: Replays
     authenticate: Callable[[str], Principal]
     ehr: ConfiguredEhrDirectory
     clock: Clock
@@ -145,6 +155,11 @@ class Application:
             owner=owner or f"{socket.gethostname()}:{id(self)}",
             held=self.killswitches.held,
         )
+
+    def audit_chain(self, tenant: str, correlation_id: str) -> list[JsonObject]:
+        """Every audit event of one correlation id (used by the demo and tests)."""
+        with self.uow(read_only=True) as uow:
+            return uow.audit.by_correlation(tenant, correlation_id)
 
     def close(self) -> None:
         """Release HTTP clients and database connections."""
@@ -207,17 +222,21 @@ def build(
         max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
         clock=clock.now,
     )
-    handlers = Handlers(
+    access = Access(
+        clock=clock,
+        tenants=tenant_access(settings),
+        step_up_acr=settings.step_up_acr,
+        step_up_max_age=timedelta(seconds=settings.step_up_max_age_seconds),
+    )
+    ctx = Context(
         uow=uow,
         clock=clock,
         ids=ids,
         policy=policy,
         ehr=ehr,
-        step_up_acr=settings.step_up_acr,
-        step_up_max_age=timedelta(seconds=settings.step_up_max_age_seconds),
-        access=tenant_access(settings),
-        pseudonyms=pseudonyms,
+        access=access,
         validator=DraftValidator(policy, R4BSchema()),
+        pseudonyms=pseudonyms,
     )
     webhook_store = SqlWebhooks(engine)
     secrets = ConfiguredWebhookSecrets({t.id: t for t in settings.tenants})
@@ -225,7 +244,12 @@ def build(
     app = Application(
         settings=settings,
         engine=engine,
-        handlers=handlers,
+        policy=policy,
+        access=access,
+        drafting=Drafting(ctx),
+        approvals=Approvals(ctx),
+        resolutions=Resolutions(ctx),
+        replays=Replays(ctx),
         authenticate=verifier.verify,
         ehr=ehr,
         clock=clock,

@@ -50,7 +50,7 @@ def approve(stack: Stack, **overrides: Any) -> tuple[dict[str, Any], str]:
 
 
 def chain(stack: Stack, correlation_id: str) -> list[dict[str, Any]]:
-    return stack.app.handlers.audit_chain(stack.tenant, correlation_id)
+    return stack.app.audit_chain(stack.tenant, correlation_id)
 
 
 def assert_chain(events: list[dict[str, Any]], expected: list[str]) -> None:

@@ -83,7 +83,7 @@ def provenances(stack: Stack, writeback_id: str) -> list[dict[str, Any]]:
 
 
 def chain(stack: Stack, correlation_id: str) -> list[dict[str, Any]]:
-    return stack.app.handlers.audit_chain(stack.tenant, correlation_id)
+    return stack.app.audit_chain(stack.tenant, correlation_id)
 
 
 def types_of(events: list[dict[str, Any]]) -> list[str]:

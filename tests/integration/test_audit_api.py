@@ -194,7 +194,7 @@ def test_start_up_records_the_policy_hash_per_tenant(stack: Stack) -> None:
         "/v1/audit/events", params={"type": "policy.loaded"}, headers=as_auditor(stack)
     ).json()["events"]
     assert found
-    assert found[0]["event"]["data"]["policy_hash"] == stack.app.handlers.policy.content_hash
+    assert found[0]["event"]["data"]["policy_hash"] == stack.app.policy.content_hash
     keys = stack.api.get(
         "/v1/audit/events", params={"type": "key.created"}, headers=as_auditor(stack)
     ).json()["events"]

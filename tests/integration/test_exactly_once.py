@@ -67,7 +67,7 @@ def in_ehr(stack: Stack, resource_type: str, writeback_id: str) -> list[dict[str
 
 def chain(stack: Stack, correlation_id: str) -> list[dict[str, Any]]:
     """The audit events of one correlation id, in ledger order."""
-    return stack.app.handlers.audit_chain(stack.tenant, correlation_id)
+    return stack.app.audit_chain(stack.tenant, correlation_id)
 
 
 def types_of(events: list[dict[str, Any]]) -> list[str]:

@@ -83,7 +83,7 @@ def documents(stack: Stack, writeback_id: str) -> list[dict[str, Any]]:
 
 def ledger_types(stack: Stack, correlation_id: str) -> list[str]:
     """Event types of one correlation id (a switch's events carry its id)."""
-    return [e["type"] for e in stack.app.handlers.audit_chain(stack.tenant, correlation_id)]
+    return [e["type"] for e in stack.app.audit_chain(stack.tenant, correlation_id)]
 
 
 def test_stop_drafting_on_a_model_version_refuses_only_that_model(stack: Stack) -> None:
@@ -157,7 +157,7 @@ def test_each_change_is_a_ledger_event_with_who_and_why(stack: Stack) -> None:
     """Engage and release are ledger events naming the admin, the scope and both reasons."""
     switch = engage(stack, mode="freeze-approvals", scope="note-type", value="11506-3")
     release(stack, switch["switch"]["id"])
-    events = stack.app.handlers.audit_chain(stack.tenant, switch["switch"]["id"])
+    events = stack.app.audit_chain(stack.tenant, switch["switch"]["id"])
     assert [e["type"] for e in events] == ["killswitch.engaged", "killswitch.released"]
     assert {e["actor"] for e in events} == {"admin:admin-test"}
     assert events[0]["data"]["scope"] == "note-type"
@@ -240,9 +240,9 @@ def test_an_attempt_under_way_sends_nothing_once_the_switch_is_on(stack: Stack) 
     )
     assert executor.run_once() == 1
     assert documents(stack, writeback_id) == []
-    chain = stack.app.handlers.audit_chain(stack.tenant, draft["correlation_id"])
+    chain = stack.app.audit_chain(stack.tenant, draft["correlation_id"])
     assert "ehr.request" not in [e["type"] for e in chain]
-    record = stack.app.handlers.writeback(
+    record = stack.app.resolutions.writeback(
         stack.app.authenticate(stack.clinician_token()), writeback_id
     )
     assert record.state.value == "queued"

@@ -155,7 +155,7 @@ def in_chart(stack: Stack, resource_type: str, writeback_id: str) -> int:
 
 def states(stack: Stack, ids: list[str]) -> dict[str, str]:
     """Each write-back's state."""
-    return {wid: stack.app.handlers.writeback(_reader(stack), wid).state.value for wid in ids}
+    return {wid: stack.app.resolutions.writeback(_reader(stack), wid).state.value for wid in ids}
 
 
 def _reader(stack: Stack) -> Any:

@@ -69,7 +69,7 @@ def test_audit_chain_joins_every_step_by_correlation_id(medplum_stack: Stack) ->
     """Every step from draft received to committed is in the audit trail under one id."""
     draft, _ = approve_story(medplum_stack)
     medplum_stack.work()
-    chain = medplum_stack.app.handlers.audit_chain(medplum_stack.tenant, draft["correlation_id"])
+    chain = medplum_stack.app.audit_chain(medplum_stack.tenant, draft["correlation_id"])
     types = [event["type"] for event in chain]
     for expected in (
         "draft.received",

@@ -93,7 +93,7 @@ def test_an_unacknowledged_warning_blocks_approval_and_an_acknowledged_one_is_re
     assert "confirm follow-up" not in refused.text  # the message names the rule, not the text
     approved = approve(sandbox_stack, draft["id"], {"acknowledge": [TODO_KEY]})
     assert approved.status_code == 202, approved.text
-    chain = sandbox_stack.app.handlers.audit_chain(sandbox_stack.tenant, draft["correlation_id"])
+    chain = sandbox_stack.app.audit_chain(sandbox_stack.tenant, draft["correlation_id"])
     event = next(e for e in chain if e["type"] == "draft.approved")
     assert event["data"]["warnings_acknowledged"] == [TODO_KEY]
     assert event["data"]["findings"] == [TODO_KEY]

@@ -11,7 +11,7 @@ The oracle below is written from issue 4's rules, not from chartgate's code:
 * approve needs a second factor in ``amr``; finalize also a recent ``auth_time`` (5 min) and
   the configured ``acr`` (401 step-up otherwise).
 
-The handlers run for real (SQLite, the shipped policy); each example gets a fresh draft.
+The use cases run for real (SQLite, the shipped policy); each example gets a fresh draft.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import DraftSubmission, VersionEdit
 from chartgate.sandbox.idp import MFA_ACR
 from chartgate.service.authz import StepUpRequired
-from chartgate.service.handlers import RequestMeta
+from chartgate.service.context import RequestMeta
 from chartgate.settings import CareTeamGrant, EhrSettings, Settings, TenantSettings
 
 A, B = "clinic-a", "clinic-b"
@@ -163,21 +163,20 @@ def principal_from(raw: tuple[object, ...], now: datetime) -> Principal:
 
 
 def run(app: Application, p: Principal, action: str, draft_id: str) -> str:
-    handlers = app.handlers
     try:
         if action == "submit":
-            handlers.submit_draft(p, DraftSubmission.model_validate(submission()), META)
+            app.drafting.submit_draft(p, DraftSubmission.model_validate(submission()), META)
         elif action == "view":
-            handlers.view_draft(p, draft_id, META)
+            app.drafting.view_draft(p, draft_id, META)
         elif action == "save":
             edit = VersionEdit.model_validate({"note": submission()["note"], "resources": []})
-            handlers.save_version(p, draft_id, expected_version=1, edit=edit, meta=META)
+            app.drafting.save_version(p, draft_id, expected_version=1, edit=edit, meta=META)
         elif action == "approve":
-            handlers.approve(p, draft_id, expected_version=1, meta=META)
+            app.approvals.approve(p, draft_id, expected_version=1, meta=META)
         elif action == "discard":
-            handlers.discard(p, draft_id, META)
+            app.drafting.discard(p, draft_id, META)
         else:
-            handlers.finalize(p, draft_id, META)
+            app.approvals.finalize(p, draft_id, META)
     except StepUpRequired:
         return "step_up"
     except Forbidden:
@@ -194,10 +193,10 @@ def run(app: Application, p: Principal, action: str, draft_id: str) -> str:
 def test_access_is_granted_exactly_when_the_rules_say(
     application: Application, raw: tuple[object, ...], action: str, spec: DraftSpec
 ) -> None:
-    """The handlers' decision equals the oracle's for every generated combination."""
+    """The use cases' decision equals the oracle's for every generated combination."""
     now = datetime.now(UTC)
     principal = principal_from(raw, now)
     scribe = Principal(tenant=spec.tenant, subject="scribe", role=Role.SCRIBE)
     body = submission(encounter=spec.encounter, patient=spec.patient)
-    draft = application.handlers.submit_draft(scribe, DraftSubmission.model_validate(body), META)
+    draft = application.drafting.submit_draft(scribe, DraftSubmission.model_validate(body), META)
     assert run(application, principal, action, draft.id) == oracle(principal, action, spec, now)

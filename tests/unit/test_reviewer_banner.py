@@ -8,7 +8,7 @@ import pytest
 
 from builders import draft_in
 from chartgate.domain.lifecycle import DraftState
-from chartgate.service.handlers import DraftView
+from chartgate.service.drafting import DraftView
 from chartgate.service.ports import WritebackRecord
 from chartgate.settings import EhrSettings, TenantSettings
 from chartgate.web.presenter import banner, destination, page_model, resource_rows

@@ -1,1 +1,1 @@
-"""FastAPI application: thin routes over the service handlers."""
+"""FastAPI application: thin routes over the service use cases."""

@@ -17,7 +17,7 @@ from chartgate.adapters.identity.failures import record_authn_failure
 from chartgate.bootstrap import Application
 from chartgate.domain.errors import AuthError, InputError, MissingCredentials, PayloadTooLarge
 from chartgate.domain.principal import Principal
-from chartgate.service.handlers import RequestMeta
+from chartgate.service.context import RequestMeta
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_\-:.]{1,200}$")
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?([0-9]{1,9})"?\s*$')

@@ -6,7 +6,7 @@ from typing import Any
 
 from chartgate.domain.drafts import Approval, Draft, DraftVersion
 from chartgate.domain.lifecycle import allowed_actions
-from chartgate.service.handlers import DraftView
+from chartgate.service.drafting import DraftView
 from chartgate.service.ports import WritebackRecord
 
 

@@ -1,1 +1,1 @@
-"""Command line (Typer), thin over the same handlers as the API."""
+"""Command line (Typer), thin over the same use cases as the API."""

@@ -227,7 +227,7 @@ def _story(
         kind, _, pid = result.provenance.partition("/")
         answer = gateway.read(kind, pid, request_id=result.correlation_id)
         result.provenance_resource = answer.resource or {}
-    result.audit_chain = app.handlers.audit_chain(TENANT, result.correlation_id)
+    result.audit_chain = app.audit_chain(TENANT, result.correlation_id)
     _prove(app, result)
 
 

@@ -1,4 +1,4 @@
-"""``chartgate``: the command line, thin over the same handlers as the API."""
+"""``chartgate``: the command line, thin over the same use cases as the API."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What the reviewer page shows, computed from a ``DraftView``: banner, diffs, tables, forms.
 
 Nothing here decides what is allowed: which buttons appear comes from the lifecycle table
-(``allowed_actions``) and every action still goes through the handlers, which refuse what
+(``allowed_actions``) and every action still goes through the use cases, which refuse what
 the rules refuse. This module only says things plainly.
 """
 
@@ -19,7 +19,7 @@ from chartgate.domain.codes import SYSTEM_NAMES
 from chartgate.domain.fhir_codes import NOTE_TYPES
 from chartgate.domain.lifecycle import Action, DraftState, allowed_actions
 from chartgate.domain.writeback import RESOLVABLE_STATES, WritebackKind, WritebackState
-from chartgate.service.handlers import DraftView
+from chartgate.service.drafting import DraftView
 from chartgate.service.ports import WritebackRecord
 from chartgate.settings import TenantSettings
 from chartgate.web.worddiff import WordDiff, word_diff

@@ -42,8 +42,8 @@ from chartgate.domain.errors import (
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import Note, VersionEdit, check_baseline
 from chartgate.service.authz import StepUpRequired
+from chartgate.service.context import RequestMeta
 from chartgate.service.error_table import status_and_code
-from chartgate.service.handlers import RequestMeta
 from chartgate.web import security
 from chartgate.web.oidc import OidcClient, SignInFailed, Tokens
 from chartgate.web.presenter import RETRACTION_REASONS, page_model
@@ -513,7 +513,7 @@ def writeback_state(request: Request, writeback_id: str) -> JSONResponse:
         return JSONResponse({"state": None}, status_code=404)
     try:
         _session, principal = _authenticated(reviewer, request, touch=False)
-        record = reviewer.application.handlers.writeback(principal, writeback_id, audit=False)
+        record = reviewer.application.resolutions.writeback(principal, writeback_id, audit=False)
     except SessionEnded:
         return JSONResponse({"state": None, "signed_in": False}, status_code=401)
     except NotFound:
@@ -572,7 +572,7 @@ def _page(
     edit_text: str | None = None,
 ) -> HTMLResponse:
     try:
-        view = reviewer.application.handlers.view_draft(principal, draft_id, _meta(request))
+        view = reviewer.application.drafting.view_draft(principal, draft_id, _meta(request))
     except NotFound:
         return _not_found(reviewer)
     except Forbidden as e:
@@ -738,11 +738,11 @@ def _refusal(
 @router.post("/{draft_id}/save")
 def save(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Save draft: a new version; nothing leaves chartgate."""
-    handlers = _reviewer(request).application.handlers
+    drafting = _reviewer(request).application.drafting
     form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
-        draft = handlers.save_version(
+        draft = drafting.save_version(
             principal,
             draft_id,
             expected_version=_number(form, "version"),
@@ -757,13 +757,13 @@ def save(request: Request, draft_id: str, posted: PostedDep) -> Response:
 @router.post("/{draft_id}/approve")
 def approve(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Approve for chart: freeze the version, queue exactly one write-back."""
-    handlers = _reviewer(request).application.handlers
+    approvals = _reviewer(request).application.approvals
     form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         _confirmed(form, "approve the note for the chart")
         acknowledged = tuple(v for v in form.getlist("acknowledge") if isinstance(v, str))
-        draft, record = handlers.approve(
+        draft, record = approvals.approve(
             principal,
             draft_id,
             expected_version=_number(form, "version"),
@@ -781,12 +781,12 @@ def approve(request: Request, draft_id: str, posted: PostedDep) -> Response:
 @router.post("/{draft_id}/finalize")
 def finalize(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Finalize note: step-up, then the chart's note becomes docStatus final."""
-    handlers = _reviewer(request).application.handlers
+    approvals = _reviewer(request).application.approvals
     form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         _confirmed(form, "finalize the note")
-        handlers.finalize(principal, draft_id, meta)
+        approvals.finalize(principal, draft_id, meta)
         return "Finalization queued: the note in the chart will become final."
 
     return _mutate(request, draft_id, posted, action)
@@ -795,12 +795,12 @@ def finalize(request: Request, draft_id: str, posted: PostedDep) -> Response:
 @router.post("/{draft_id}/discard")
 def discard(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Discard a draft that was never sent."""
-    handlers = _reviewer(request).application.handlers
+    drafting = _reviewer(request).application.drafting
     form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         _confirmed(form, "discard the draft")
-        handlers.discard(principal, draft_id, meta)
+        drafting.discard(principal, draft_id, meta)
         return "Draft discarded. Nothing was sent to the chart."
 
     return _mutate(request, draft_id, posted, action)
@@ -809,12 +809,12 @@ def discard(request: Request, draft_id: str, posted: PostedDep) -> Response:
 @router.post("/{draft_id}/amend")
 def amend(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Amend a committed note: a new approved version that replaces it in the chart."""
-    handlers = _reviewer(request).application.handlers
+    approvals = _reviewer(request).application.approvals
     form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
         _confirmed(form, "amend the note in the chart")
-        draft, _record = handlers.amend(
+        draft, _record = approvals.amend(
             principal,
             _field(form, "writeback") or "",
             expected_version=_number(form, "version"),
@@ -832,7 +832,7 @@ def amend(request: Request, draft_id: str, posted: PostedDep) -> Response:
 @router.post("/{draft_id}/retract")
 def retract(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Retract a committed note (step-up): it becomes entered-in-error, never deleted."""
-    handlers = _reviewer(request).application.handlers
+    approvals = _reviewer(request).application.approvals
     form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
@@ -840,7 +840,7 @@ def retract(request: Request, draft_id: str, posted: PostedDep) -> Response:
         reason = _field(form, "reason") or ""
         if reason not in {code for code, _ in RETRACTION_REASONS}:
             raise InputError("Choose why the note is retracted.", expression="reason")
-        handlers.retract(principal, _field(form, "writeback") or "", reason=reason, meta=meta)
+        approvals.retract(principal, _field(form, "writeback") or "", reason=reason, meta=meta)
         return "Retraction queued: the note will be marked entered-in-error in the chart."
 
     return _mutate(request, draft_id, posted, action)
@@ -849,7 +849,7 @@ def retract(request: Request, draft_id: str, posted: PostedDep) -> Response:
 @router.post("/{draft_id}/rebase")
 def rebase(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """After a conflict: a new version against the chart's current versions."""
-    handlers = _reviewer(request).application.handlers
+    drafting = _reviewer(request).application.drafting
     form = posted.form
 
     def action(principal: Principal, meta: RequestMeta) -> str:
@@ -859,7 +859,7 @@ def rebase(request: Request, draft_id: str, posted: PostedDep) -> Response:
             baseline = check_baseline(dict(zip(refs, versions, strict=True)))
         except ValueError as e:
             raise InputError(str(e), expression="baseline") from None
-        draft = handlers.rebase(principal, draft_id, baseline=baseline, meta=meta)
+        draft = drafting.rebase(principal, draft_id, baseline=baseline, meta=meta)
         return (
             f"Rebased as version {draft.current.number} on the chart's current versions. "
             "Review it and approve again."

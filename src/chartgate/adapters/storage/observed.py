@@ -1,7 +1,7 @@
 """Audit events, told to in-process observers once their transaction has committed.
 
 Metrics and state-change logs are derived from the audit trail instead of from inside the
-handlers and the executor: every state change already writes exactly one ledger event, so
+use cases and the executor: every state change already writes exactly one ledger event, so
 counting those events after commit counts what really happened (a rolled-back attempt
 counts nothing) and keeps the use cases free of observability code.
 """

@@ -1,6 +1,6 @@
 """The unit of work: one database transaction, with the repositories bound to it.
 
-Handlers open one per command; leaving the block commits, an exception rolls everything
+Use cases open one per command; leaving the block commits, an exception rolls everything
 back (draft, approval, outbox row and audit event together, or none of them).
 """
 

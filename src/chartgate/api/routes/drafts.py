@@ -1,4 +1,4 @@
-"""Scribe and clinician endpoints for drafts: thin over the handlers."""
+"""Scribe and clinician endpoints for drafts: thin over the drafting and approval use cases."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from chartgate.api.deps import (
 from chartgate.api.schemas import draft_json, writeback_json
 from chartgate.domain.principal import Role
 from chartgate.domain.submission import DraftSubmission, VersionEdit, check_baseline
-from chartgate.service.handlers import RequestMeta
+from chartgate.service.context import RequestMeta
 from chartgate.service.idempotency import Answer
 
 router = APIRouter(prefix="/v1", tags=["drafts"])
@@ -57,7 +57,7 @@ def _respond(
 
     def authorize(stored: Answer) -> None:
         created = stored[1].get("id") if operation == "submit" and stored[0] == 201 else None  # noqa: PLR2004
-        app.handlers.authorize_replay(
+        app.replays.authorize_replay(
             principal,
             roles=roles,
             operation=operation,
@@ -92,7 +92,7 @@ def submit_draft(
 
     def action() -> tuple[int, dict[str, Any]]:
         submission = parse_body(DraftSubmission, body)
-        draft = app.handlers.submit_draft(principal, submission, meta)
+        draft = app.drafting.submit_draft(principal, submission, meta)
         return 201, draft_json(draft)
 
     return _respond(app, request, principal, meta, body, action, operation="submit")
@@ -103,7 +103,7 @@ def get_draft(
     draft_id: DraftId, app: AppDep, principal: PrincipalDep, meta: MetaDep
 ) -> JSONResponse:
     """Clinician: the draft with its versions, approvals and write-backs."""
-    view = app.handlers.view_draft(principal, draft_id, meta)
+    view = app.drafting.view_draft(principal, draft_id, meta)
     return JSONResponse(
         draft_json(view.draft, view), headers={"ETag": f'W/"{view.draft.current.number}"'}
     )
@@ -122,7 +122,7 @@ def get_diff(
 
     A version the draft does not have is a 409 (``business-rule``).
     """
-    view = app.handlers.view_draft(principal, draft_id, meta)
+    view = app.drafting.view_draft(principal, draft_id, meta)
     diff = view.draft.diff(to_version=to_version, from_version=from_version).as_dict()
     # The current version's findings, beside what changed, for the reviewer.
     return JSONResponse({**diff, "findings": [f.as_dict() for f in view.findings]})
@@ -142,7 +142,7 @@ def save_version(
     def action() -> tuple[int, dict[str, Any]]:
         expected = if_match_version(request, required=True)
         edit = parse_body(VersionEdit, body)
-        draft = app.handlers.save_version(
+        draft = app.drafting.save_version(
             principal, draft_id, expected_version=int(expected or 0), edit=edit, meta=meta
         )
         return 200, draft_json(draft)
@@ -179,7 +179,7 @@ def validate(
     """Clinician: dry run — every finding of the current version, and whether approve would pass."""
     del request
     acknowledged = _approve_body(body).acknowledge
-    draft, verdict = app.handlers.validate(principal, draft_id, meta, acknowledged)
+    draft, verdict = app.drafting.validate(principal, draft_id, meta, acknowledged)
     return JSONResponse(
         {
             "draft_id": draft.id,
@@ -206,7 +206,7 @@ def approve(
 
     def action() -> tuple[int, dict[str, Any]]:
         expected = if_match_version(request, required=True)
-        draft, record = app.handlers.approve(
+        draft, record = app.approvals.approve(
             principal,
             draft_id,
             expected_version=int(expected or 0),
@@ -232,7 +232,7 @@ def finalize(
     """Clinician: Finalize note — step-up required; the chart's note becomes final."""
 
     def action() -> tuple[int, dict[str, Any]]:
-        draft, record = app.handlers.finalize(principal, draft_id, meta)
+        draft, record = app.approvals.finalize(principal, draft_id, meta)
         return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
     return _respond(
@@ -252,7 +252,7 @@ def discard(
     """Clinician: discard a draft that was never sent."""
 
     def action() -> tuple[int, dict[str, Any]]:
-        return 200, draft_json(app.handlers.discard(principal, draft_id, meta))
+        return 200, draft_json(app.drafting.discard(principal, draft_id, meta))
 
     return _respond(
         app, request, principal, meta, body, action, operation="discard", draft_id=draft_id
@@ -264,7 +264,7 @@ def get_writeback(
     writeback_id: WritebackId, app: AppDep, principal: PrincipalDep, meta: MetaDep
 ) -> JSONResponse:
     """The status of one write-back: state, the EHR's resource id and version, Provenance."""
-    return JSONResponse(writeback_json(app.handlers.writeback(principal, writeback_id, meta)))
+    return JSONResponse(writeback_json(app.resolutions.writeback(principal, writeback_id, meta)))
 
 
 class RetractBody(BaseModel):
@@ -300,7 +300,7 @@ def amend(
     def action() -> tuple[int, dict[str, Any]]:
         expected = if_match_version(request, required=True)
         edit = parse_body(VersionEdit, body)
-        draft, record = app.handlers.amend(
+        draft, record = app.approvals.amend(
             principal, writeback_id, expected_version=int(expected or 0), edit=edit, meta=meta
         )
         return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
@@ -323,7 +323,7 @@ def retract(
 
     def action() -> tuple[int, dict[str, Any]]:
         reason = parse_body(RetractBody, body).reason
-        draft, record = app.handlers.retract(principal, writeback_id, reason=reason, meta=meta)
+        draft, record = app.approvals.retract(principal, writeback_id, reason=reason, meta=meta)
         return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
     return _respond(
@@ -354,7 +354,7 @@ def resolve(
 
     def action() -> tuple[int, dict[str, Any]]:
         decision = parse_body(ResolveBody, body)
-        record = app.handlers.resolve(
+        record = app.resolutions.resolve(
             principal,
             writeback_id,
             action=decision.action,
@@ -381,7 +381,7 @@ def rebase(
 
     def action() -> tuple[int, dict[str, Any]]:
         baseline = parse_body(RebaseBody, body).baseline
-        draft = app.handlers.rebase(principal, draft_id, baseline=baseline, meta=meta)
+        draft = app.drafting.rebase(principal, draft_id, baseline=baseline, meta=meta)
         return 200, draft_json(draft)
 
     return _respond(

@@ -1,6 +1,6 @@
 """The matrix's answers: ``Decision`` for a write, ``ReadDecision`` for a read.
 
-Values only: the schema (``schema.py``) builds them, the handlers enforce them.
+Values only: the schema (``schema.py``) builds them, the use cases enforce them.
 """
 
 from __future__ import annotations

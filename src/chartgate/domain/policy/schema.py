@@ -269,7 +269,7 @@ class WritebackPolicy(_Rule):
     def decide_note(self, loinc_code: str, *, vendor: str) -> Decision:
         """Decide whether a note of this LOINC type may be written to an EHR of this profile.
 
-        The answer carries what the handlers enforce: approval, authentication for approve and
+        The answer carries what the use cases enforce: approval, authentication for approve and
         finalize, the content types this vendor may receive, and the required sections.
         """
         rule = self.resources.get(DOCUMENT_REFERENCE)

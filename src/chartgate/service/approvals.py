@@ -1,0 +1,415 @@
+"""Approval use cases: approve, finalize, amend and retract a note.
+
+Each writes the approval, its outbox row (the write-back's own claim) and its audit events
+in ONE transaction: either the chart write is queued and recorded, or nothing happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from chartgate.domain.documents import (
+    NoteWrite,
+    build_document_reference,
+    replaced_document,
+    retraction_of,
+)
+from chartgate.domain.drafts import Approval, Approver, Draft
+from chartgate.domain.errors import PolicyDenied, StateConflict
+from chartgate.domain.events import EventType
+from chartgate.domain.hashing import content_hash
+from chartgate.domain.killswitch import Mode
+from chartgate.domain.lifecycle import Action, DraftState
+from chartgate.domain.principal import Principal, Role
+from chartgate.domain.submission import VersionEdit
+from chartgate.domain.vendor_profile import AuthenticatorRouting
+from chartgate.domain.writeback import WritebackKind, WritebackState, mark
+from chartgate.service import gates
+from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
+from chartgate.service.killswitch import refuse_if_engaged
+from chartgate.service.ports import JsonObject, UnitOfWork, WritebackRecord
+
+
+class Approvals:
+    """A clinician approves a draft for the chart, or changes the note it became."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def approve(
+        self,
+        principal: Principal,
+        draft_id: str,
+        *,
+        expected_version: int,
+        meta: RequestMeta,
+        acknowledged: tuple[str, ...] = (),
+    ) -> tuple[Draft, WritebackRecord]:
+        """Approve for chart: freeze the version and queue exactly one write-back."""
+        ctx = self._ctx
+        ctx.access.require_role(principal, Role.CLINICIAN)
+        with ctx.uow() as uow:
+            draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
+            basis = ctx.access.bind(principal, draft)
+            ctx.access.require_note_permission(principal, "c")
+            gates.require_writable(ctx, principal, draft.current.content.note.type)
+            refuse_if_engaged(uow, Mode.FREEZE_APPROVALS, gates.target(ctx, draft))
+            fhir_user = _fhir_user(principal)
+            now = ctx.clock.now()
+            approval = draft.approve(
+                approval_id=ctx.ids.new_id(),
+                writeback_id=ctx.ids.new_id(),
+                expected_version=expected_version,
+                approver=_approver(principal),
+                policy_hash=ctx.policy.content_hash,
+                at=now,
+            )
+            draft.transition(Action.QUEUE)
+            payload = build_document_reference(
+                NoteWrite(
+                    writeback_id=approval.writeback_id,
+                    patient=draft.patient,
+                    encounter=draft.encounter,
+                    author=fhir_user,
+                    content=draft.current.content,
+                    doc_status="preliminary",
+                    date=now,
+                    content_type=ctx.ehr.note_content_type(
+                        principal.tenant, draft.current.content.note.content_type
+                    ),
+                    routes_for_signing=self._routes_for_signing(principal.tenant),
+                )
+            )
+            verdict = gates.approval_gate(ctx, principal, draft, payload, acknowledged, now)
+            record = self._queue(uow, draft, approval, payload, now)
+            ctx.audit(
+                uow,
+                EventType.DRAFT_APPROVED,
+                principal,
+                draft,
+                meta,
+                {
+                    "version": approval.version,
+                    "content_hash": approval.content_hash,
+                    "policy_hash": approval.policy_hash,
+                    "acr": principal.acr,
+                    "amr": list(principal.amr),
+                    "auth_time": _iso(principal.auth_time),
+                    "fhir_user": principal.fhir_user,
+                    "binding": basis,
+                    "diff_lines_added": approval.diff.lines_added,
+                    "diff_lines_removed": approval.diff.lines_removed,
+                    "structured_changes": len(approval.diff.json_patch),
+                    "findings": [f.key for f in verdict.findings],
+                    "warnings_acknowledged": list(verdict.acknowledged),
+                },
+                writeback_id=record.id,
+            )
+            self._audit_queued(uow, principal, draft, record, meta)
+        return draft, record
+
+    def finalize(
+        self, principal: Principal, draft_id: str, meta: RequestMeta
+    ) -> tuple[Draft, WritebackRecord]:
+        """Finalize note: a step-up approved update of the committed note to docStatus final."""
+        ctx = self._ctx
+        ctx.access.require_role(principal, Role.CLINICIAN)
+        with ctx.uow() as uow:
+            draft = ctx.bound_draft(uow, principal, draft_id, for_update=True)
+            ctx.access.require_note_permission(principal, "u")
+            ctx.access.require_strength(principal, "step-up")
+            refuse_if_engaged(uow, Mode.FREEZE_APPROVALS, gates.target(ctx, draft))
+            fhir_user = _fhir_user(principal)
+            last = chart_document(uow.writebacks.for_draft(principal.tenant, draft_id))
+            if draft.state is not DraftState.COMMITTED or last is None:
+                raise StateConflict(
+                    f"cannot finalize a draft that is {draft.state.value}", expression="state"
+                )
+            now = ctx.clock.now()
+            approval = draft.finalize(
+                approval_id=ctx.ids.new_id(),
+                writeback_id=ctx.ids.new_id(),
+                approver=_approver(principal),
+                policy_hash=ctx.policy.content_hash,
+                at=now,
+            )
+            original = uow.approvals.get(principal.tenant, last.approval_id)
+            content = draft.version(approval.version).content
+            payload = build_document_reference(
+                NoteWrite(
+                    writeback_id=original.writeback_id,
+                    patient=draft.patient,
+                    encounter=draft.encounter,
+                    author=fhir_user,
+                    content=content,
+                    doc_status="final",
+                    date=original.approved_at,
+                    content_type=ctx.ehr.note_content_type(
+                        principal.tenant, content.note.content_type
+                    ),
+                    routes_for_signing=self._routes_for_signing(principal.tenant),
+                    # A finalized amendment still replaces the note it amended.
+                    replaces=replaced_document(last.payload),
+                )
+            )
+            payload["id"] = last.document_id
+            payload["meta"]["versionId"] = last.document_version
+            ctx.validator.judge_approval(
+                ctx.validator.document_findings(payload, doc_status="final"), ()
+            )
+            record = self._queue(uow, draft, approval, payload, now)
+            record.document_id = last.document_id
+            record.document_version = last.document_version
+            uow.writebacks.save_progress(record, now=now)
+            ctx.audit(
+                uow,
+                EventType.DRAFT_FINALIZE_APPROVED,
+                principal,
+                draft,
+                meta,
+                {
+                    "version": approval.version,
+                    "content_hash": approval.content_hash,
+                    "policy_hash": approval.policy_hash,
+                    "acr": principal.acr,
+                    "amr": list(principal.amr),
+                    "auth_time": _iso(principal.auth_time),
+                },
+                writeback_id=record.id,
+            )
+            self._audit_queued(uow, principal, draft, record, meta)
+        return draft, record
+
+    def amend(
+        self,
+        principal: Principal,
+        writeback_id: str,
+        *,
+        expected_version: int,
+        edit: VersionEdit,
+        meta: RequestMeta,
+    ) -> tuple[Draft, WritebackRecord]:
+        """Amend a committed note: a new approved version, written as a new document.
+
+        The new DocumentReference ``replaces`` the old one (relatesTo); the old one is never
+        edited in place (it is only marked ``superseded`` where the vendor allows).
+        """
+        ctx = self._ctx
+        ctx.access.require_role(principal, Role.CLINICIAN)
+        with ctx.uow() as uow:
+            chart = uow.writebacks.get(principal.tenant, writeback_id)
+            draft = ctx.bound_draft(
+                uow, principal, chart.draft_id, for_update=True, missing=WRITEBACK_MISSING
+            )
+            ctx.access.require_note_permission(principal, "c")
+            vendor = ctx.ehr.vendor(principal.tenant)
+            if not ctx.ehr.supports_amendment(principal.tenant):
+                raise PolicyDenied(f"the {vendor} EHR takes no amendments over FHIR")
+            gates.check_policy(ctx, edit.content(), vendor=vendor)
+            gates.refuse_malformed(
+                ctx, draft.patient, draft.encounter, edit.content(), scribe=False
+            )
+            gates.require_writable(ctx, principal, edit.note.type)
+            refuse_if_engaged(uow, Mode.FREEZE_APPROVALS, gates.target(ctx, draft, edit.content()))
+            current = chart_document(uow.writebacks.for_draft(principal.tenant, draft.id))
+            if draft.state is not DraftState.COMMITTED or current is None:
+                raise StateConflict(
+                    f"cannot amend a draft that is {draft.state.value}", expression="state"
+                )
+            fhir_user = _fhir_user(principal)
+            now = ctx.clock.now()
+            approval = draft.amend(
+                edit.content(),
+                approval_id=ctx.ids.new_id(),
+                writeback_id=ctx.ids.new_id(),
+                expected_version=expected_version,
+                approver=_approver(principal),
+                policy_hash=ctx.policy.content_hash,
+                at=now,
+            )
+            payload = build_document_reference(
+                NoteWrite(
+                    writeback_id=approval.writeback_id,
+                    patient=draft.patient,
+                    encounter=draft.encounter,
+                    author=fhir_user,
+                    content=edit.content(),
+                    doc_status="amended",
+                    date=now,
+                    content_type=ctx.ehr.note_content_type(
+                        principal.tenant, edit.note.content_type
+                    ),
+                    routes_for_signing=self._routes_for_signing(principal.tenant),
+                    replaces=f"DocumentReference/{current.document_id}",
+                )
+            )
+            # Same gate as approval: an amendment is an approval of new content.
+            gates.approval_gate(ctx, principal, draft, payload, (), now, doc_status="amended")
+            record = self._queue(uow, draft, approval, payload, now)
+            self._audit_approval(
+                uow, EventType.DRAFT_AMEND_APPROVED, principal, draft, meta, approval, record
+            )
+            self._audit_queued(uow, principal, draft, record, meta)
+        return draft, record
+
+    def retract(
+        self, principal: Principal, writeback_id: str, *, reason: str, meta: RequestMeta
+    ) -> tuple[Draft, WritebackRecord]:
+        """Retract a committed note: step-up, then it becomes entered-in-error in the chart."""
+        ctx = self._ctx
+        ctx.access.require_role(principal, Role.CLINICIAN)
+        with ctx.uow() as uow:
+            chart = uow.writebacks.get(principal.tenant, writeback_id)
+            draft = ctx.bound_draft(
+                uow, principal, chart.draft_id, for_update=True, missing=WRITEBACK_MISSING
+            )
+            ctx.access.require_note_permission(principal, "u")
+            ctx.access.require_strength(principal, "step-up")
+            current = chart_document(uow.writebacks.for_draft(principal.tenant, draft.id))
+            if draft.state is not DraftState.COMMITTED or current is None:
+                raise StateConflict(
+                    f"cannot retract a draft that is {draft.state.value}", expression="state"
+                )
+            _fhir_user(principal)
+            now = ctx.clock.now()
+            approval = draft.retract(
+                approval_id=ctx.ids.new_id(),
+                writeback_id=ctx.ids.new_id(),
+                approver=replace(_approver(principal), reason=reason),
+                policy_hash=ctx.policy.content_hash,
+                at=now,
+            )
+            payload = retraction_of(
+                current.payload,
+                document_id=str(current.document_id),
+                version_id=str(current.document_version),
+            )
+            record = self._queue(uow, draft, approval, payload, now)
+            record.document_id = current.document_id
+            record.document_version = current.document_version
+            uow.writebacks.save_progress(record, now=now)
+            self._audit_approval(
+                uow, EventType.DRAFT_RETRACT_APPROVED, principal, draft, meta, approval, record
+            )
+            self._audit_queued(uow, principal, draft, record, meta)
+        return draft, record
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _routes_for_signing(self, tenant: str) -> bool:
+        """Whether the tenant's EHR routes a new note to its authenticator for signature."""
+        routing = self._ctx.ehr.profile(tenant).authenticator
+        return routing is AuthenticatorRouting.ROUTES_FOR_SIGNING
+
+    @staticmethod
+    def _queue(
+        uow: UnitOfWork, draft: Draft, approval: Approval, payload: JsonObject, now: datetime
+    ) -> WritebackRecord:
+        """The approval, its outbox row and the draft's new state, in ``uow``."""
+        # Every version chartgate writes carries its own mark, so the worker can always tell
+        # its own write from someone else's (domain/writeback.py).
+        payload = mark(payload, approval.writeback_id)
+        record = WritebackRecord(
+            tenant=draft.tenant,
+            # One id names the outbox row, the business identifier of a new document and the
+            # Provenance tag: reconciliation searches by it, so it must be the same everywhere.
+            id=approval.writeback_id,
+            draft_id=draft.id,
+            approval_id=approval.id,
+            kind=WritebackKind(approval.kind),
+            state=WritebackState.QUEUED,
+            may_have_landed=False,
+            payload=payload,
+            payload_hash=content_hash(payload),
+            correlation_id=draft.correlation_id,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.approvals.add(draft.tenant, approval)
+        uow.writebacks.add(record)
+        uow.drafts.save(draft, at=now)
+        return record
+
+    def _audit_approval(
+        self,
+        uow: UnitOfWork,
+        event: EventType,
+        principal: Principal,
+        draft: Draft,
+        meta: RequestMeta,
+        approval: Approval,
+        record: WritebackRecord,
+    ) -> None:
+        self._ctx.audit(
+            uow,
+            event,
+            principal,
+            draft,
+            meta,
+            {
+                "kind": approval.kind,
+                "version": approval.version,
+                "content_hash": approval.content_hash,
+                "policy_hash": approval.policy_hash,
+                "reason": approval.approver.reason,
+                "acr": principal.acr,
+                "amr": list(principal.amr),
+                "auth_time": _iso(principal.auth_time),
+            },
+            writeback_id=record.id,
+        )
+
+    def _audit_queued(
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        draft: Draft,
+        record: WritebackRecord,
+        meta: RequestMeta,
+    ) -> None:
+        self._ctx.audit(
+            uow,
+            EventType.WRITEBACK_QUEUED,
+            principal,
+            draft,
+            meta,
+            {"kind": record.kind, "payload_hash": record.payload_hash},
+            writeback_id=record.id,
+        )
+
+
+def chart_document(records: list[WritebackRecord]) -> WritebackRecord | None:
+    """The write-back whose document is the draft's note in the chart now (newest landed).
+
+    A write-back whose note landed but whose Provenance was refused (``partial``) counts: its
+    note is in the chart.
+    """
+    landed = [
+        r
+        for r in records
+        if r.document_landed and r.document_id and r.kind is not WritebackKind.RETRACT
+    ]
+    return landed[-1] if landed else None
+
+
+def _fhir_user(principal: Principal) -> str:
+    if principal.fhir_user is None:
+        raise PolicyDenied("this action needs a fhirUser (the clinician's chart identity)")
+    return principal.fhir_user
+
+
+def _approver(principal: Principal) -> Approver:
+    return Approver(
+        subject=principal.subject,
+        fhir_user=principal.fhir_user,
+        amr=principal.amr,
+        acr=principal.acr,
+        auth_time=principal.auth_time,
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
