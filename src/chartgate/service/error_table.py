@@ -1,7 +1,7 @@
 """The ONE error table: exception -> HTTP status -> FHIR issue code, for the API and the page.
 
 The API answers with it (``api/errors.py`` shapes an OperationOutcome); the reviewer page
-(``web/routes.py``) uses the same status for the page it shows. Most specific first: the
+(``web/actions.py``) uses the same status for the page it shows. Most specific first: the
 first matching row wins. Issue codes: http://hl7.org/fhir/R4/valueset-issue-type.html.
 """
 

@@ -1,0 +1,174 @@
+"""The reviewer page's views: the worklist, one draft's page, and the write-back poll."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from chartgate.domain.errors import (
+    ChartgateError,
+    Forbidden,
+    NotFound,
+)
+from chartgate.domain.principal import Principal
+from chartgate.web.presenter import RETRACTION_REASONS, page_model
+from chartgate.web.reviewer import (
+    DRAFT_ID,
+    Reviewer,
+    authenticated,
+    render_page,
+    request_meta,
+    reviewer_of,
+    show_message,
+    to_login,
+)
+from chartgate.web.session import (
+    ReviewerSession,
+    SessionEnded,
+)
+
+router = APIRouter(prefix="/review", include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """Nothing to list: drafts are opened from the EHR or a link chartgate gave."""
+    reviewer = reviewer_of(request)
+    try:
+        _session, principal = authenticated(reviewer, request)
+    except SessionEnded:
+        return to_login("/review/")
+    return _worklist(reviewer, request, principal)
+
+
+def _worklist(reviewer: Reviewer, request: Request, principal: Principal) -> HTMLResponse:
+    """The signed-in clinician's worklist (issue 14): drafts to review, notes that need care."""
+    lists = reviewer.application.worklists
+    meta = request_meta(request)
+    try:
+        review = lists.drafts(
+            principal, state=None, encounter=None, cursor=None, limit=50, request_id=meta.request_id
+        )
+        attention = lists.drafts(
+            principal,
+            state="rejected,ambiguous,queued",
+            encounter=None,
+            cursor=None,
+            limit=50,
+            request_id=meta.request_id,
+        )
+    except ChartgateError as e:
+        return show_message(reviewer, 403, "No worklist", e.message)
+    return render_page(
+        reviewer,
+        "worklist.html",
+        principal=principal,
+        review=review,
+        attention=attention,
+        killswitches=reviewer.application.killswitches.engaged(principal.tenant),
+    )
+
+
+# -- the page ---------------------------------------------------------------------------
+
+
+@router.get("/writebacks/{writeback_id}/state")
+def writeback_state(request: Request, writeback_id: str) -> JSONResponse:
+    """The page's background poll: where one write-back is (no audit event, no idle reset)."""
+    reviewer = reviewer_of(request)
+    if not DRAFT_ID.fullmatch(writeback_id):  # ids share the grammar; never reaches the store
+        return JSONResponse({"state": None}, status_code=404)
+    try:
+        _session, principal = authenticated(reviewer, request, touch=False)
+        record = reviewer.application.resolutions.writeback(principal, writeback_id, audit=False)
+    except SessionEnded:
+        return JSONResponse({"state": None, "signed_in": False}, status_code=401)
+    except NotFound:
+        return JSONResponse({"state": None}, status_code=404)
+    return JSONResponse({"state": record.state})
+
+
+@router.get("/{draft_id}")
+def review(
+    request: Request,
+    draft_id: str,
+    from_version: Annotated[int, Query(alias="from", ge=1, le=10_000)] = 1,
+    to_version: Annotated[int | None, Query(alias="to", ge=1, le=10_000)] = None,
+) -> Response:
+    """The reviewer page of one draft."""
+    reviewer = reviewer_of(request)
+    if not DRAFT_ID.fullmatch(draft_id):
+        return not_found_page(reviewer)
+    try:
+        session, principal = authenticated(reviewer, request)
+    except SessionEnded:
+        return to_login(f"/review/{draft_id}")
+    return draft_page(
+        reviewer,
+        request,
+        session,
+        principal,
+        draft_id,
+        from_version=from_version,
+        to_version=to_version,
+    )
+
+
+def not_found_page(reviewer: Reviewer) -> HTMLResponse:
+    """The same answer for a missing draft and one the clinician may not see."""
+    return show_message(
+        reviewer,
+        404,
+        "Draft not found",
+        "There is no draft with this id that you can see: it does not exist, or it belongs "
+        "to another organisation.",
+    )
+
+
+def draft_page(
+    reviewer: Reviewer,
+    request: Request,
+    session: ReviewerSession,
+    principal: Principal,
+    draft_id: str,
+    *,
+    status: int = 200,
+    from_version: int = 1,
+    to_version: int | None = None,
+    error: str | None = None,
+    error_findings: list[dict[str, Any]] | None = None,
+    edit_text: str | None = None,
+) -> HTMLResponse:
+    """One draft's page (with the error of a refused action, when there was one)."""
+    try:
+        view = reviewer.application.drafting.view_draft(principal, draft_id, request_meta(request))
+    except NotFound:
+        return not_found_page(reviewer)
+    except Forbidden as e:
+        return show_message(reviewer, 403, "You cannot open this draft", e.message)
+    model = page_model(
+        view,
+        tenant=reviewer.application.settings.tenant(principal.tenant),
+        from_version=from_version,
+        to_version=to_version,
+        edit_text=edit_text,
+    )
+    model.notices = session.take_notices()
+    return render_page(
+        reviewer,
+        "review.html",
+        status,
+        m=model,
+        draft=view.draft,
+        principal=principal,
+        csrf=session.csrf,
+        error=error,
+        error_findings=error_findings or [],
+        reasons=RETRACTION_REASONS,
+        killswitches=reviewer.application.killswitches.covering(view.draft),  # issue 14
+    )
+
+
+# -- the actions ------------------------------------------------------------------------
