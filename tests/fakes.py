@@ -24,6 +24,8 @@ from chartgate.domain.events import AuditRecord
 from chartgate.domain.killswitch import ALL_TENANTS, Mode, Switch, Target
 from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
+from chartgate.sandbox.search import subset
+from chartgate.sandbox.seed import SANDBOX_MRN_SYSTEM, SEED_RESOURCES
 from chartgate.service.ports import EhrAnswer, JsonObject
 
 # -- the clock ------------------------------------------------------------------------------
@@ -92,8 +94,9 @@ class FakeEhr:
     """An in-memory FHIR R4 server behind the ``EhrGateway`` port.
 
     Version ids count from 1; conditional create (``If-None-Exist``) and ``If-None-Match: *``
-    on a client id are honoured; search supports ``identifier=system|value`` and
-    ``_tag=system|value``. ``requests`` records every request as ``(method, type)``.
+    on a client id are honoured; search supports ``identifier=system|value``,
+    ``_tag=system|value``, ``_id`` and ``_elements``. ``requests`` records every request as
+    ``(method, type)``. It starts with the sandbox's synthetic chart (``sandbox/seed.py``).
     """
 
     def __init__(self) -> None:
@@ -102,6 +105,8 @@ class FakeEhr:
         self.requests: list[tuple[str, str]] = []
         self.held: list[Callable[[], EhrAnswer]] = []
         self._ids = itertools.count(1)
+        for seeded in SEED_RESOURCES:
+            self._store(str(seeded["resourceType"]), str(seeded["id"]), seeded)
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -225,7 +230,11 @@ class FakeEhr:
         found = self.all(kind)
         for name, value in params.items():
             system, _, code = value.partition("|")
-            if name == "identifier":
+            if name == "_id":
+                found = [r for r in found if r["id"] == value]
+            elif name == "_elements":
+                found = [subset(r, tuple(value.split(","))) for r in found]
+            elif name == "identifier":
                 found = [r for r in found if _has(r.get("identifier", []), system, code, "value")]
             elif name == "_tag":
                 tags = "tag"
@@ -300,6 +309,11 @@ class FakeDirectory:
         """Whether the replaced note is marked superseded."""
         del tenant
         return self.superseded
+
+    def mrn_system(self, tenant: str) -> str | None:
+        """The sandbox's MRN system (the seeded patients carry it)."""
+        del tenant
+        return SANDBOX_MRN_SYSTEM
 
     def settle_seconds(self, tenant: str) -> float:
         """The settle window."""

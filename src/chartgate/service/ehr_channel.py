@@ -102,10 +102,7 @@ class EhrChannel:
         with no step, stops as "reconcile": its caller decides what that means).
         """
         resource_type = str(body.get("resourceType"))
-        hold = self._held(record)
-        if hold is not None:
-            # A brake (kill switch) is on: nothing starts; the write-back keeps its place.
-            raise Stop(Ended(Decision.RETRY, reason=f"held: {hold}"))
+        self.brake(record)
         request = self._audit_record(
             draft,
             record,
@@ -154,6 +151,13 @@ class EhrChannel:
             },
         )
         return answer
+
+    def brake(self, record: Writeback) -> None:
+        """Stop (retry later) when a brake (kill switch) is on: nothing starts, not even a read."""
+        hold = self._held(record)
+        if hold is not None:
+            # The write-back keeps its place in the queue.
+            raise Stop(Ended(Decision.RETRY, reason=f"held: {hold}"))
 
     def hold_lease(self, record: Writeback, *, announce: AuditRecord | None = None) -> None:
         """Renew the lease, save what is known so far and announce the request: one transaction.

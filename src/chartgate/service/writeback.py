@@ -48,6 +48,7 @@ from chartgate.service.ehr_channel import (
     no_crash,
     reason_of,
 )
+from chartgate.service.patient_context import confirm_before_send
 from chartgate.service.ports import (
     Clock,
     EhrAnswer,
@@ -146,6 +147,9 @@ class WritebackExecutor:
         reread = record.may_have_landed
         try:
             self._integrity(draft, approval, record)
+            if record.kind.creates_document and not (record.document_landed or reread):
+                self._channel.brake(record)
+                confirm_before_send(self._ehr, draft, record)
             if not record.document_landed:
                 self._document(gateway, draft, record, reread=reread)
                 reread = False
