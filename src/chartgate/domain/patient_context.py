@@ -104,7 +104,8 @@ def judge_context(
         return ContextProblem.STATUS_NOT_DOCUMENTABLE
     if patient is None:
         return ContextProblem.PATIENT_MISSING
-    period = encounter.get("period") if isinstance(encounter.get("period"), dict) else {}
+    raw_period = encounter.get("period")
+    period: JsonObject = raw_period if isinstance(raw_period, dict) else {}
     return PatientContext(
         patient=reference_id(patient_ref),
         encounter=reference_id(encounter_ref),
@@ -139,8 +140,9 @@ def _display_name(names: object) -> str:
     if isinstance(chosen.get("text"), str):
         return str(chosen["text"])
     given = [g for g in chosen.get("given", []) if isinstance(g, str)]
-    family = chosen.get("family") if isinstance(chosen.get("family"), str) else ""
-    return " ".join([*given, family]).strip() or "(no name in the EHR)"
+    family = chosen.get("family")
+    parts = [*given, family] if isinstance(family, str) else given
+    return " ".join(parts).strip() or "(no name in the EHR)"
 
 
 def _mrn(identifiers: object, system: str | None) -> str | None:
