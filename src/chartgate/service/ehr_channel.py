@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from chartgate.domain.drafts import Draft
-from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
+from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrNotAllowed, EhrUnreachable
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.outcomes import Answer, Decision, Step, decide
@@ -126,15 +126,7 @@ class EhrChannel:
                     "error": type(exc).__name__,
                 },
             )
-            sent = isinstance(exc, EhrAmbiguous)
-            answer_class = Answer.NO_ANSWER if sent else Answer.NOT_SENT
-            raise Stop(
-                Ended(
-                    Decision.RECONCILE if step is None else decide(step, answer_class),
-                    reason=exc.message,
-                    retry_after=exc.retry_after,
-                )
-            ) from None
+            raise Stop(_unanswered(exc, step)) from None
         self.crash("after_send")
         record.last_status = answer.status
         self.event(
@@ -245,6 +237,24 @@ class EhrChannel:
                 return
             status = result.status
         self.event(draft, record, EventType.WRITEBACK_SUPERSEDE_REFUSED, {"status": status})
+
+
+def _unanswered(exc: EhrAmbiguous | EhrUnreachable, step: Step | None) -> Ended:
+    """How an attempt ends when a request got no answer, or was never sent.
+
+    ``EhrNotAllowed``: the gateway refused it before sending (the vendor profile forbids it),
+    a configuration problem that no retry fixes (issue 13): a person looks.
+    """
+    if isinstance(exc, EhrNotAllowed):
+        decision = Decision.NEEDS_PERSON if step is None else decide(step, Answer.NOT_ALLOWED)
+        return Ended(decision, reason=f"configuration: {exc.message}")
+    sent = isinstance(exc, EhrAmbiguous)
+    answer_class = Answer.NO_ANSWER if sent else Answer.NOT_SENT
+    return Ended(
+        Decision.RECONCILE if step is None else decide(step, answer_class),
+        reason=exc.message,
+        retry_after=exc.retry_after,
+    )
 
 
 def reason_of(answer: EhrAnswer) -> str:
