@@ -19,11 +19,13 @@ from typing import Any, Self
 
 from chartgate.adapters.ehr.vendors import get_vendor
 from chartgate.domain.drafts import Approval, Draft
-from chartgate.domain.errors import EhrAmbiguous, EhrUnreachable, NotFound
+from chartgate.domain.errors import EhrAmbiguous, EhrNotAllowed, EhrUnreachable, NotFound
 from chartgate.domain.events import AuditRecord
 from chartgate.domain.killswitch import ALL_TENANTS, Mode, Switch, Target
 from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
+from chartgate.sandbox.search import subset
+from chartgate.sandbox.seed import SANDBOX_MRN_SYSTEM, SEED_RESOURCES
 from chartgate.service.ports import EhrAnswer, JsonObject
 
 # -- the clock ------------------------------------------------------------------------------
@@ -65,7 +67,8 @@ class Fault:
 
     ``kind``: ``status`` (answer ``status``, nothing done), ``drop`` (do it, then no answer),
     ``hold`` (no answer now; the request lands when ``FakeEhr.land_held()`` is called),
-    ``unreachable`` (nothing sent). ``method``/``resource_type`` narrow what it matches.
+    ``unreachable`` (nothing sent), ``not_allowed`` (refused by the gateway:
+    ``EhrNotAllowed``). ``method``/``resource_type`` narrow what it matches.
     """
 
     kind: str
@@ -73,6 +76,10 @@ class Fault:
     method: str | None = None
     resource_type: str | None = None
     retry_after: float | None = None
+    vendor_code: str | None = None
+    """For ``status``: the vendor's own code in ``issue.details.coding.code`` (Epic style)."""
+    empty: bool = False
+    """For ``status``: answer with no body at all (Epic's 403 for an unregistered API)."""
 
     def matches(self, method: str, resource_type: str) -> bool:
         """True when this fault applies to the request."""
@@ -92,8 +99,9 @@ class FakeEhr:
     """An in-memory FHIR R4 server behind the ``EhrGateway`` port.
 
     Version ids count from 1; conditional create (``If-None-Exist``) and ``If-None-Match: *``
-    on a client id are honoured; search supports ``identifier=system|value`` and
-    ``_tag=system|value``. ``requests`` records every request as ``(method, type)``.
+    on a client id are honoured; search supports ``identifier=system|value``,
+    ``_tag=system|value``, ``_id`` and ``_elements``. ``requests`` records every request as
+    ``(method, type)``. It starts with the sandbox's synthetic chart (``sandbox/seed.py``).
     """
 
     def __init__(self) -> None:
@@ -102,6 +110,8 @@ class FakeEhr:
         self.requests: list[tuple[str, str]] = []
         self.held: list[Callable[[], EhrAnswer]] = []
         self._ids = itertools.count(1)
+        for seeded in SEED_RESOURCES:
+            self._store(str(seeded["resourceType"]), str(seeded["id"]), seeded)
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -200,9 +210,10 @@ class FakeEhr:
             return act()
         self.faults.remove(fault)
         if fault.kind == "status":
-            return EhrAnswer(
-                status=fault.status, outcome=_outcome("transient"), retry_after=fault.retry_after
-            )
+            outcome = None if fault.empty else _outcome("transient", fault.vendor_code)
+            return EhrAnswer(status=fault.status, outcome=outcome, retry_after=fault.retry_after)
+        if fault.kind == "not_allowed":
+            raise EhrNotAllowed("the vendor profile forbids this request (fake)")
         if fault.kind == "unreachable":
             raise EhrUnreachable("connection refused (fake)")
         if fault.kind == "drop":
@@ -225,7 +236,11 @@ class FakeEhr:
         found = self.all(kind)
         for name, value in params.items():
             system, _, code = value.partition("|")
-            if name == "identifier":
+            if name == "_id":
+                found = [r for r in found if r["id"] == value]
+            elif name == "_elements":
+                found = [subset(r, tuple(value.split(","))) for r in found]
+            elif name == "identifier":
                 found = [r for r in found if _has(r.get("identifier", []), system, code, "value")]
             elif name == "_tag":
                 tags = "tag"
@@ -251,8 +266,11 @@ def _answer(status: int, resource: JsonObject) -> EhrAnswer:
     )
 
 
-def _outcome(code: str) -> JsonObject:
-    return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code}]}
+def _outcome(code: str, vendor_code: str | None = None) -> JsonObject:
+    issue: JsonObject = {"severity": "error", "code": code}
+    if vendor_code is not None:
+        issue["details"] = {"coding": [{"system": "urn:vendor:errors", "code": vendor_code}]}
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
 @dataclass
@@ -263,6 +281,8 @@ class FakeDirectory:
     guard: CreateGuard = CreateGuard.CONDITIONAL
     settle: float = 6.0
     superseded: bool = True
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Further profile facts (``provenance_mode``, ``errors``, ...) over generic-r4."""
 
     def gateway(self, tenant: str) -> FakeEhr:
         """The fake EHR."""
@@ -273,7 +293,10 @@ class FakeDirectory:
         """The generic R4 profile with this fake's guard and superseded rule."""
         del tenant
         return replace(
-            get_vendor("generic-r4"), idempotent_create=self.guard, marks_superseded=self.superseded
+            get_vendor("generic-r4"),
+            idempotent_create=self.guard,
+            marks_superseded=self.superseded,
+            **self.overrides,
         )
 
     def create_guard(self, tenant: str) -> CreateGuard:
@@ -300,6 +323,11 @@ class FakeDirectory:
         """Whether the replaced note is marked superseded."""
         del tenant
         return self.superseded
+
+    def mrn_system(self, tenant: str) -> str | None:
+        """The sandbox's MRN system (the seeded patients carry it)."""
+        del tenant
+        return SANDBOX_MRN_SYSTEM
 
     def settle_seconds(self, tenant: str) -> float:
         """The settle window."""

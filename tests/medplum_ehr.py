@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from chartgate.sandbox.seed import SEED_RESOURCES
 from node_server import (
     STARTUP_TIMEOUT_S,
     NodeServerUnavailableError,
@@ -57,8 +58,16 @@ def _control() -> httpx.Client:
 
 
 def reset_medplum(base_url: str) -> None:
-    """Empty the repository and clear all injected faults."""
+    """Empty the repository, clear all injected faults and put the synthetic chart back.
+
+    The chart is the sandbox's (``chartgate.sandbox.seed``): chartgate reads a note's Encounter
+    and Patient before approving and sending it (issue 13 item 6).
+    """
     _control().post(f"{control_url(base_url)}/__reset").raise_for_status()
+    for resource in SEED_RESOURCES:
+        path = f"{base_url}/{resource['resourceType']}/{resource['id']}"
+        headers = {"Content-Type": "application/fhir+json"}
+        _control().put(path, json=resource, headers=headers).raise_for_status()
 
 
 def set_medplum_faults(base_url: str, **faults: int) -> dict[str, Any]:

@@ -45,6 +45,9 @@ class EhrSettings(BaseModel):
     key_id: str | None = None  # the JWK "kid" the EHR knows the key by (default: thumbprint)
     scope: str | None = None  # scopes to request (None: send none, as Epic wants)
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The identifier system of this health system's MRNs, for the patient banner (None: the
+    # Patient identifier whose type is v2-0203 "MR").
+    mrn_system: str | None = Field(default=None, min_length=1, max_length=512)
 
     @model_validator(mode="after")
     def _backend_complete(self) -> EhrSettings:

@@ -388,3 +388,40 @@ def test_a_worker_killed_at_any_step_never_duplicates_or_loses(
         # Only an EHR without a guard may leave it to a person, and then with the evidence.
         assert guard is CreateGuard.NONE
         assert state is WritebackState.NEEDS_PERSON
+
+
+# -- issue 13 item 6: the right patient, again before the first send -----------------------------
+
+
+def test_an_encounter_moved_to_another_patient_before_the_first_send_is_rejected() -> None:
+    """The worker reads the Encounter again: another patient's encounter sends nothing."""
+    w = world()
+    encounter = w.ehr.resources["Encounter", "enc-001"].current
+    w.ehr._store("Encounter", "enc-001", {**encounter, "subject": {"reference": "Patient/pat-002"}})
+    w.run()
+    assert w.writeback().state is WritebackState.REJECTED
+    assert "another patient" in str(w.writeback().last_reason)
+    assert w.documents() == []
+    assert ("POST", "DocumentReference") not in w.ehr.requests
+
+
+def test_a_cancelled_encounter_before_the_first_send_is_rejected() -> None:
+    """A status the profile does not document (cancelled) refuses the note before sending."""
+    w = world()
+    encounter = w.ehr.resources["Encounter", "enc-001"].current
+    w.ehr._store("Encounter", "enc-001", {**encounter, "status": "cancelled"})
+    w.run()
+    assert w.writeback().state is WritebackState.REJECTED
+    assert w.documents() == []
+
+
+def test_a_failed_patient_context_read_retries_and_then_writes() -> None:
+    """A 503 on the context read proves nothing: retry later, then the note is written."""
+    w = world()
+    w.ehr.fail_next("status", status=503, method="GET", resource_type="Encounter")
+    w.run(rounds=1)
+    assert w.writeback().state is WritebackState.QUEUED
+    assert w.documents() == []
+    w.run()
+    assert w.writeback().state is WritebackState.COMMITTED
+    assert len(w.documents()) == 1

@@ -15,6 +15,7 @@ from chartgate.domain.outcomes import (
     classify,
     decide,
 )
+from chartgate.domain.vendor_errors import VendorErrorClass
 
 S, A, C, D = Step, Answer, Chart, Decision
 U = C.UNREAD
@@ -36,6 +37,10 @@ def _spec() -> dict[tuple[Step, Answer, Chart], tuple[Decision, str]]:
         rows[step, A.VERSION_CONFLICT, U] = (D.RECONCILE, "it may be our own earlier write")
         rows[step, READ, C.MINE] = (D.PROCEED, "the chart holds our mark")
         rows[step, READ, C.UNREADABLE] = (D.RECONCILE, "a failed read proves nothing")
+        rows[step, A.VENDOR_DUPLICATE, U] = (D.RECONCILE, "the EHR says it exists: read")
+        rows[step, A.VENDOR_RETRY, U] = (D.RETRY, "the vendor's code says: later")
+        rows[step, A.VENDOR_CONFIGURATION, U] = (D.NEEDS_PERSON, "the setup is wrong")
+        rows[step, A.NOT_ALLOWED, U] = (D.NEEDS_PERSON, "the profile forbids it: setup")
     for step in CREATES:
         rows[step, A.REFUSED, U] = (D.REJECT, "the note was refused: nothing landed")
         rows[step, A.GONE, U] = (D.REJECT, "the type is not served: nothing landed")
@@ -59,8 +64,12 @@ def _spec() -> dict[tuple[Step, Answer, Chart], tuple[Decision, str]]:
         A.SERVER_ERROR,
         A.NO_ANSWER,
         A.NOT_SENT,
+        A.VENDOR_DUPLICATE,
+        A.VENDOR_RETRY,
     ):
         rows[S.BASELINE_READ, answer, U] = (D.RETRY, "a read writes nothing")
+    rows[S.BASELINE_READ, A.VENDOR_CONFIGURATION, U] = (D.NEEDS_PERSON, "the setup is wrong")
+    rows[S.BASELINE_READ, A.NOT_ALLOWED, U] = (D.NEEDS_PERSON, "the profile forbids the read")
     rows[S.BASELINE_READ, A.GONE, U] = (D.CONFLICT, "the baseline was deleted")
     rows[S.BASELINE_READ, A.SUCCESS, C.UNCHANGED] = (D.PROCEED, "the chart is as reviewed")
     rows[S.BASELINE_READ, A.SUCCESS, C.CHANGED] = (D.CONFLICT, "the chart changed")
@@ -141,3 +150,22 @@ def test_a_version_conflict_on_a_write_is_read_before_it_is_called_a_conflict() 
 def test_http_statuses_fall_into_their_answer_class(status: int, answer: Answer) -> None:
     """The executor's only status arithmetic: each status maps to one class."""
     assert classify(status) is answer
+
+
+@pytest.mark.parametrize(
+    ("status", "vendor", "answer"),
+    [
+        (422, VendorErrorClass.DUPLICATE, A.VENDOR_DUPLICATE),
+        (403, VendorErrorClass.CONFIGURATION, A.VENDOR_CONFIGURATION),
+        (422, VendorErrorClass.REJECT, A.REFUSED),
+        (400, VendorErrorClass.RETRY, A.VENDOR_RETRY),
+        (503, VendorErrorClass.RETRY, A.SERVER_ERROR),
+        (500, VendorErrorClass.REJECT, A.SERVER_ERROR),
+        (201, VendorErrorClass.DUPLICATE, A.SUCCESS),
+    ],
+)
+def test_a_vendor_code_refines_a_refusal_but_never_a_5xx(
+    status: int, vendor: VendorErrorClass, answer: Answer
+) -> None:
+    """The vendor's code decides between retry/configuration/reject/duplicate on a refusal."""
+    assert classify(status, vendor) is answer

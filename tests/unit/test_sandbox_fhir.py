@@ -58,6 +58,19 @@ async def test_seeded_patients_and_encounters_are_readable(client):
         assert answer.json()["meta"]["versionId"] == "1"
 
 
+async def test_elements_search_answers_only_the_named_elements_marked_subsetted(client):
+    """``_id`` + ``_elements``: the minimum-necessary read of a Patient (search.html#elements)."""
+    bundle = (
+        await client.get(
+            "/fhir/R4/Patient", params={"_id": "pat-001", "_elements": "name,birthDate"}
+        )
+    ).json()
+    (patient,) = [entry["resource"] for entry in bundle["entry"]]
+    assert set(patient) == {"resourceType", "id", "meta", "name", "birthDate"}
+    assert {"gender", "identifier", "managingOrganization"}.isdisjoint(patient)
+    assert any(tag["code"] == "SUBSETTED" for tag in patient["meta"]["tag"])
+
+
 async def test_create_answers_201_with_location_etag_and_last_modified(client):
     """A create gets a server id, version 1 and the R4 headers that name that version."""
     answer = await client.post(DOCS, json={**note(), "id": "client-chosen"})

@@ -202,3 +202,47 @@ def test_a_write_back_of_another_draft_is_refused() -> None:
     """The pair must belong together."""
     with pytest.raises(StateConflict):
         ChartWrite(_draft(DraftState.SENDING), _writeback(WritebackKind.APPROVE, draft_id="x"))
+
+
+def _parked_finalize() -> tuple[Draft, Writeback]:
+    """A finalize whose PUT landed (version 2) and whose Provenance waits for a person."""
+    draft = _draft(DraftState.COMMITTED)
+    wb = _writeback(
+        WritebackKind.FINALIZE,
+        state=WritebackState.NEEDS_PERSON,
+        document_id="doc",
+        document_version="2",
+    )
+    return draft, wb
+
+
+def test_a_parked_finalize_can_be_marked_landed_on_its_own_document() -> None:
+    """``landed`` works for a finalize: the note is the one it names; read before sending."""
+    draft, wb = _parked_finalize()
+    ChartWrite(draft, wb).resolve_landed("doc", "2")
+    assert wb.state is WritebackState.QUEUED
+    assert wb.may_have_landed  # the Provenance may have landed late: read first
+
+
+def test_a_parked_finalize_cannot_be_pointed_at_another_document() -> None:
+    """A finalize changes the document it names; any other one is refused."""
+    draft, wb = _parked_finalize()
+    with pytest.raises(StateConflict, match="another document"):
+        ChartWrite(draft, wb).resolve_landed("someone-elses", "5")
+
+
+def test_a_follow_up_found_in_the_chart_completes_the_write_back() -> None:
+    """The person's chart read found our Provenance: committed, nothing more is sent."""
+    draft, wb = _parked_finalize()
+    ChartWrite(draft, wb).resolve_follow_up_found("prov-1")
+    assert wb.state is WritebackState.COMMITTED
+    assert wb.provenance_id == "prov-1"
+    assert draft.state is DraftState.COMMITTED
+
+
+def test_a_follow_up_cannot_be_found_for_a_note_not_in_the_chart() -> None:
+    """Completing needs the note in the chart: a parked create without it is refused."""
+    draft = _draft(DraftState.AMBIGUOUS)
+    wb = _writeback(WritebackKind.APPROVE, state=WritebackState.NEEDS_PERSON)
+    with pytest.raises(StateConflict):
+        ChartWrite(draft, wb).resolve_follow_up_found("prov-1")

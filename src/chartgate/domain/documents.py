@@ -37,6 +37,9 @@ class NoteWrite:
     """The EHR routes a new document to ``authenticator`` for signature (vendor profile
     ``authenticator = routes-for-signing``, athenaPractice): the author is sent as
     authenticator on every write, not only once final."""
+    footer: str = ""
+    """Appended to the note text: the attestation footer where the EHR takes no Provenance
+    (``service/provenance_travel.note_footer``), decided at approval so it is hashed with it."""
 
 
 def identifier_query(writeback_id: str) -> str:
@@ -50,7 +53,7 @@ def build_document_reference(write: NoteWrite) -> dict[str, Any]:
     # Lossless conversion to what the EHR takes (domain/note_content.py): plain text and
     # Markdown as UTF-8, RTF for athenaPractice; attachment_text() inverts it exactly.
     media_type = write.content_type or note.content_type
-    data = encode_note(note.text, media_type)
+    data = encode_note(note.text + write.footer, media_type)
     content_type = wire_content_type(media_type)
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",

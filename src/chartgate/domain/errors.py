@@ -20,7 +20,8 @@ subclasses ``ChartgateError`` (``tests/unit/test_error_tree.py`` checks both)::
     ├── StateConflict            illegal lifecycle transition (409)
     │   ├── VersionMismatch      If-Match names a version that is not current (412)
     │   ├── IdempotencyInFlight  the same Idempotency-Key is being processed (409)
-    │   └── KillSwitchEngaged    an engaged kill switch refuses this action (409)
+    │   ├── KillSwitchEngaged    an engaged kill switch refuses this action (409)
+    │   └── ChartContextRefused  the EHR's Encounter/Patient refuse this note (409)
     ├── IntegrityError           what is about to be sent differs from what was approved
     │   └── LedgerDamaged        the stored audit log disagrees with itself: nothing is signed
     ├── EhrError                 the EHR could not be talked to
@@ -175,6 +176,13 @@ class DecryptionError(ChartgateError):
 
     Deliberately one undifferentiated error: telling a caller *why* a ciphertext failed
     (wrong key vs. wrong tag) helps an attacker more than it helps an operator.
+    """
+
+
+class ChartContextRefused(StateConflict):
+    """The EHR says the note's encounter is missing, another patient's, or not documentable.
+
+    Read from the EHR on approval and before the first send (``domain/patient_context.py``).
     """
 
 

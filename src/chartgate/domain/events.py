@@ -42,6 +42,7 @@ class EventType(StrEnum):
     WRITEBACK_PARTIAL = "writeback.partial"  # the note is in the chart; a follow-up was refused
     WRITEBACK_NEEDS_PERSON = "writeback.needs_person"  # cannot prove what happened: parked
     WRITEBACK_RESOLVED = "writeback.resolved"  # a person decided a parked write-back
+    PROVENANCE_KEPT = "writeback.provenance_kept"  # the EHR takes none: kept here (profile)
     AUTHN_FAILED = "security.authn_failed"
     AUTHZ_DENIED = "security.authz_denied"
     WRITEBACK_VIEWED = "writeback.viewed"  # a write-back's status was read (API)

@@ -23,6 +23,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from chartgate.domain.vendor_errors import VendorErrorClass
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -65,6 +67,14 @@ class Answer(StrEnum):
     SERVER_ERROR = "5xx"
     NO_ANSWER = "timeout or dropped after sending"
     NOT_SENT = "not sent (connection refused)"
+    NOT_ALLOWED = "not sent: the vendor profile forbids it"
+    """chartgate refused the request itself (``EhrNotAllowed``): a configuration problem."""
+    VENDOR_CONFIGURATION = "vendor code: configuration error"
+    """The EHR's own code says the setup is wrong (e.g. Epic's empty 403: API not registered)."""
+    VENDOR_DUPLICATE = "vendor code: duplicate"
+    """The EHR's own code says the record exists already: read the chart at once."""
+    VENDOR_RETRY = "vendor code: transient"
+    """The EHR's own code says it refused for now: nothing landed, send again later."""
     CHART_READ = "chart read back"
     """Not an answer to the step itself: the worker read the chart to see what happened."""
 
@@ -129,6 +139,12 @@ def _answer_rows() -> dict[tuple[Step, Answer, Chart], Decision]:
         # several matches of If-None-Exist); to an update it may be our own earlier write:
         # in both cases the chart, not the status, says whose it is.
         rows[step, A.VERSION_CONFLICT, u] = D.RECONCILE
+        # The vendor's own code (``domain/vendor_errors.py``) is more precise than the status.
+        rows[step, A.VENDOR_DUPLICATE, u] = D.RECONCILE
+        rows[step, A.VENDOR_RETRY, u] = D.RETRY
+        # A configuration error is never transient: no resend helps until a person fixes it.
+        rows[step, A.VENDOR_CONFIGURATION, u] = D.NEEDS_PERSON
+        rows[step, A.NOT_ALLOWED, u] = D.NEEDS_PERSON
     for step in _CREATES:
         rows[step, A.REFUSED, u] = D.REJECT
         rows[step, A.GONE, u] = D.REJECT
@@ -147,8 +163,12 @@ def _answer_rows() -> dict[tuple[Step, Answer, Chart], Decision]:
         A.SERVER_ERROR,
         A.NO_ANSWER,
         A.NOT_SENT,
+        A.VENDOR_DUPLICATE,
+        A.VENDOR_RETRY,
     ):
         rows[S.BASELINE_READ, answer, u] = D.RETRY
+    rows[S.BASELINE_READ, A.VENDOR_CONFIGURATION, u] = D.NEEDS_PERSON
+    rows[S.BASELINE_READ, A.NOT_ALLOWED, u] = D.NEEDS_PERSON
     rows[S.BASELINE_READ, A.GONE, u] = D.CONFLICT
     rows[S.BASELINE_READ, A.SUCCESS, C.UNCHANGED] = D.PROCEED
     rows[S.BASELINE_READ, A.SUCCESS, C.CHANGED] = D.CONFLICT
@@ -188,16 +208,43 @@ def decide(step: Step, answer: Answer, chart: Chart = Chart.UNREAD) -> Decision:
     return OUTCOMES.get((step, answer, chart), Decision.NEEDS_PERSON)
 
 
-def classify(status: int) -> Answer:
-    """The answer class of an HTTP status (the executor's only status arithmetic)."""
+_VENDOR_ANSWERS: Mapping[VendorErrorClass, tuple[Answer, bool]] = MappingProxyType(
+    {
+        # (answer, only below 500): a 5xx may come after the commit, so "nothing landed"
+        # readings (reject, retry) never override it; duplicate and configuration may.
+        VendorErrorClass.DUPLICATE: (Answer.VENDOR_DUPLICATE, False),
+        VendorErrorClass.CONFIGURATION: (Answer.VENDOR_CONFIGURATION, False),
+        VendorErrorClass.REJECT: (Answer.REFUSED, True),
+        VendorErrorClass.RETRY: (Answer.VENDOR_RETRY, True),
+    }
+)
+
+
+_BY_STATUS: Mapping[int, Answer] = MappingProxyType(
+    {
+        304: Answer.VERSION_CONFLICT,
+        409: Answer.VERSION_CONFLICT,
+        412: Answer.VERSION_CONFLICT,
+        404: Answer.GONE,
+        410: Answer.GONE,
+        429: Answer.RATE_LIMITED,  # too many requests: refused before acting
+    }
+)
+
+
+def classify(status: int, vendor: VendorErrorClass | None = None) -> Answer:
+    """The answer class of an HTTP status (the executor's only status arithmetic).
+
+    ``vendor``: what the vendor's own error code says (``classify_vendor_error``); it refines
+    a refusal, but never makes a 5xx (which may come after the commit) "nothing landed".
+    """
     if 200 <= status < 300:  # noqa: PLR2004 - HTTP class bounds
         return Answer.SUCCESS
-    if status in (304, 409, 412):
-        return Answer.VERSION_CONFLICT
-    if status in (404, 410):
-        return Answer.GONE
-    if status == 429:  # noqa: PLR2004 - too many requests
-        return Answer.RATE_LIMITED
+    refined = _VENDOR_ANSWERS.get(vendor) if vendor is not None else None
+    if refined is not None and (status < 500 or not refined[1]):  # noqa: PLR2004 - 5xx
+        return refined[0]
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
     if status >= 500:  # noqa: PLR2004 - server errors: the write may have landed
         return Answer.SERVER_ERROR
     return Answer.REFUSED

@@ -186,7 +186,7 @@ def provenance_tag_query(writeback_id: str) -> str:
     return f"_tag={fc.WRITEBACK_SYSTEM}|{writeback_id}"
 
 
-def attestation_footer(facts: ProvenanceFacts) -> str:
+def attestation_footer(*, origin: Origin, writeback_id: str, version: int) -> str:
     """The short footer put into the note text where the EHR takes no Provenance.
 
     For profiles with ``ProvenanceMode.NONE`` (``domain/vendor_profile.py``): the full
@@ -194,10 +194,10 @@ def attestation_footer(facts: ProvenanceFacts) -> str:
     drafted the note and a clinician verified it, and where to look. Ids and the model only:
     no PHI. It is part of the approved text, so the clinician sees it before approving.
     """
-    model = facts.origin.model
+    model = origin.model
     return (
         "\n\n--\n"
         f"Drafted with AI ({model.name} {model.version}); reviewed and approved by the"
         " signing clinician. Provenance: chartgate write-back"
-        f" {facts.writeback_id}, draft version {facts.version}."
+        f" {writeback_id}, draft version {version}."
     )

@@ -122,6 +122,11 @@ class VendorProfile:
     marks_superseded: bool
     """After an amendment, the replaced document may be set to ``status = superseded``."""
     authenticator: AuthenticatorRouting
+    documentable_encounter_statuses: frozenset[str]
+    """Encounter statuses the EHR takes documentation for; others refuse approval
+    (``domain/patient_context.py``)."""
+    elements_search: bool
+    """``_id`` search with ``_elements`` works: Patient and Encounter are read minimally."""
     rate_limit: RateLimit
     errors: VendorErrorTable
     sources: Mapping[str, str]
@@ -140,6 +145,8 @@ class VendorProfile:
             raise ValueError(f"vendor profile {self.name!r} sends Provenance it cannot write")
         if self.max_attachments is not None and self.max_attachments < 1:
             raise ValueError(f"vendor profile {self.name!r}: max_attachments must be >= 1")
+        if not self.documentable_encounter_statuses:
+            raise ValueError(f"vendor profile {self.name!r} documents no encounter status")
         if self.max_note_bytes is not None and self.max_note_bytes < 1:
             raise ValueError(f"vendor profile {self.name!r}: max_note_bytes must be >= 1")
         facts = set(profile_fields())

@@ -16,6 +16,33 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from chartgate.domain.vendor_errors import VendorErrorClass, VendorErrorTable
+from chartgate.domain.vendor_fallback import (
+    NO_CODES as _NO_CODES,
+)
+from chartgate.domain.vendor_fallback import (
+    NO_ELEMENTS as _NO_ELEMENTS,
+)
+from chartgate.domain.vendor_fallback import (
+    NO_PROVENANCE as _NO_PROVENANCE,
+)
+from chartgate.domain.vendor_fallback import (
+    NOT_APPLICABLE as _NOT_APPLICABLE,
+)
+from chartgate.domain.vendor_fallback import (
+    NOTE_ONLY as _NOTE_ONLY,
+)
+from chartgate.domain.vendor_fallback import (
+    PLAIN as _PLAIN,
+)
+from chartgate.domain.vendor_fallback import (
+    RATE_DEFAULT as _RATE_DEFAULT,
+)
+from chartgate.domain.vendor_fallback import (
+    UNVERIFIED_ID_SEARCH as _UNVERIFIED_ID_SEARCH,
+)
+from chartgate.domain.vendor_fallback import (
+    conservative,
+)
 from chartgate.domain.vendor_profile import (
     AmendmentMode,
     AuthenticatorRouting,
@@ -39,9 +66,7 @@ __all__ = [
     "resolve_vendor_name",
 ]
 
-_PLAIN = "text/plain; charset=utf-8"
 _MARKDOWN = "text/markdown; charset=utf-8"
-_NOTE_ONLY = frozenset({"DocumentReference"})
 _NOTE_AND_PROVENANCE = frozenset({"DocumentReference", "Provenance"})
 _STANDARD_TYPES = frozenset(
     {
@@ -54,15 +79,15 @@ _STANDARD_TYPES = frozenset(
         "MedicationRequest",
     }
 )
-_NO_CODES = VendorErrorTable()
+# FHIR R4 Encounter.status: documentation during and after the visit, never on a planned,
+# cancelled or entered-in-error one.
+_DOCUMENTABLE = frozenset({"arrived", "triaged", "in-progress", "onleave", "finished"})
+_DOCUMENTABLE_SRC = "FHIR R4 Encounter.status (during and after the visit)"
+_ELEMENTS_SRC = "FHIR R4 search.html#elements"
 
 _R4 = "FHIR R4 http.html"
 _US_CORE_SIZE = "US Core: servers accept inline attachments of at least 5 MiB"
 _IG_SEPARATE = 'AI Transparency IG: separate creates, target first, "most widely supported"'
-_RATE_DEFAULT = "unverified: no published limit; our conservative default"
-_UNVERIFIED_ID_SEARCH = "unverified: confirm that identifier search finds our note"
-_NO_PROVENANCE = "unverified: no documented Provenance create; kept in the ledger instead"
-_NOT_APPLICABLE = "not applicable: no Provenance is written"
 
 _EPIC_ERRORS = VendorErrorTable(
     # FHIR-FACTS "Epic error codes seen" (third-party sandbox reports). 59109 (unsupported or
@@ -78,49 +103,6 @@ _EPIC_ERRORS = VendorErrorTable(
     ),
     empty_forbidden=VendorErrorClass.CONFIGURATION,  # 403 + empty body: API not registered
 )
-
-
-def _conservative(name: str, title: str) -> VendorProfile:
-    """A vendor we have no write-back facts for: every value the fail-safe guess."""
-    unverified = "unverified: conservative default"
-    return VendorProfile(
-        name=name,
-        title=title,
-        writable_types=_NOTE_ONLY,
-        content_types=(_PLAIN,),
-        max_attachments=1,
-        max_note_bytes=None,
-        accepts_preliminary=False,
-        provenance_mode=ProvenanceMode.NONE,
-        idempotent_create=CreateGuard.NONE,
-        requires_if_match=True,
-        identifier_search=True,
-        tag_search=False,
-        amendment_mode=AmendmentMode.REPLACES,
-        marks_superseded=False,
-        authenticator=AuthenticatorRouting.ON_FINAL,
-        rate_limit=RateLimit(requests_per_second=5.0, burst=5),
-        errors=_NO_CODES,
-        sources=MappingProxyType(
-            {
-                "writable_types": f"{unverified}: notes only",
-                "content_types": f"{unverified}: plain text",
-                "max_attachments": f"{unverified}: one attachment",
-                "max_note_bytes": "unverified: no documented limit",
-                "accepts_preliminary": f"{unverified}: final only (approval needs step-up)",
-                "provenance_mode": _NO_PROVENANCE,
-                "idempotent_create": f"{unverified}: no create guard relied on",
-                "requires_if_match": f"{unverified}: always sent anyway",
-                "identifier_search": _UNVERIFIED_ID_SEARCH,
-                "tag_search": _NOT_APPLICABLE,
-                "amendment_mode": f"{unverified}: relatesTo replaces",
-                "marks_superseded": f"{unverified}: the replaced note is left alone",
-                "authenticator": f"{unverified}: US Core reading",
-                "rate_limit": _RATE_DEFAULT,
-                "errors": "unverified: no published error codes",
-            }
-        ),
-    )
 
 
 _PROFILES: tuple[VendorProfile, ...] = (
@@ -140,6 +122,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
         amendment_mode=AmendmentMode.REPLACES,
         marks_superseded=True,
         authenticator=AuthenticatorRouting.ON_FINAL,
+        documentable_encounter_statuses=_DOCUMENTABLE,
+        elements_search=True,
         rate_limit=RateLimit(requests_per_second=10.0, burst=10),
         errors=_NO_CODES,
         sources=MappingProxyType(
@@ -157,6 +141,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "amendment_mode": "FHIR R4 DocumentReference.relatesTo replaces",
                 "marks_superseded": "FHIR R4 DocumentReference.status superseded",
                 "authenticator": "US Core DocumentReference",
+                "documentable_encounter_statuses": _DOCUMENTABLE_SRC,
+                "elements_search": _ELEMENTS_SRC,
                 "rate_limit": _RATE_DEFAULT,
                 "errors": "none beyond the HTTP status (FHIR R4 http.html)",
             }
@@ -178,6 +164,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
         amendment_mode=AmendmentMode.REPLACES,
         marks_superseded=True,
         authenticator=AuthenticatorRouting.ON_FINAL,
+        documentable_encounter_statuses=_DOCUMENTABLE,
+        elements_search=True,
         rate_limit=RateLimit(requests_per_second=10.0, burst=10),
         errors=_NO_CODES,
         sources=MappingProxyType(
@@ -198,6 +186,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "amendment_mode": "FHIR R4 DocumentReference.relatesTo replaces",
                 "marks_superseded": "FHIR R4 DocumentReference.status superseded",
                 "authenticator": "US Core DocumentReference",
+                "documentable_encounter_statuses": _DOCUMENTABLE_SRC,
+                "elements_search": "Medplum search (tests/integration)",
                 "rate_limit": (
                     "unverified base rate (our default); Medplum charges quota points (100 per"
                     " write, 1 per read) and reports them in the RateLimit header, which"
@@ -223,6 +213,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
         amendment_mode=AmendmentMode.REPLACES,
         marks_superseded=True,
         authenticator=AuthenticatorRouting.ON_FINAL,
+        documentable_encounter_statuses=_DOCUMENTABLE,
+        elements_search=True,
         rate_limit=RateLimit(requests_per_second=50.0, burst=50),
         errors=_NO_CODES,
         sources=MappingProxyType(
@@ -242,6 +234,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "amendment_mode": "FHIR R4 DocumentReference.relatesTo replaces",
                 "marks_superseded": "FHIR R4 DocumentReference.status superseded",
                 "authenticator": "US Core DocumentReference",
+                "documentable_encounter_statuses": _DOCUMENTABLE_SRC,
+                "elements_search": "chartgate.sandbox search",
                 "rate_limit": (
                     "ours: a local test server takes whatever it is sent; a test that needs a"
                     " limit sets rate_limit_per_second"
@@ -266,6 +260,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
         amendment_mode=AmendmentMode.REPLACES,
         marks_superseded=False,
         authenticator=AuthenticatorRouting.ON_FINAL,
+        documentable_encounter_statuses=_DOCUMENTABLE,
+        elements_search=False,
         rate_limit=RateLimit(requests_per_second=5.0, burst=5),
         errors=_EPIC_ERRORS,
         sources=MappingProxyType(
@@ -290,6 +286,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "amendment_mode": "unverified: relatesTo replaces",
                 "marks_superseded": "unverified: the replaced note is left alone",
                 "authenticator": "FHIR-FACTS: final = signed",
+                "documentable_encounter_statuses": f"unverified: {_DOCUMENTABLE_SRC}",
+                "elements_search": _NO_ELEMENTS,
                 "rate_limit": (
                     "unverified: Epic publishes no numbers and expects clients to throttle"
                     " (FHIR-FACTS); our conservative default"
@@ -319,6 +317,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
         amendment_mode=AmendmentMode.REPLACES,
         marks_superseded=False,
         authenticator=AuthenticatorRouting.ON_FINAL,
+        documentable_encounter_statuses=_DOCUMENTABLE,
+        elements_search=False,
         rate_limit=RateLimit(requests_per_second=5.0, burst=5),
         errors=_NO_CODES,
         sources=MappingProxyType(
@@ -340,6 +340,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "amendment_mode": "unverified: relatesTo replaces",
                 "marks_superseded": "unverified: the replaced note is left alone",
                 "authenticator": "US Core DocumentReference (Millennium supports US Core 6.1.0)",
+                "documentable_encounter_statuses": f"unverified: {_DOCUMENTABLE_SRC}",
+                "elements_search": _NO_ELEMENTS,
                 "rate_limit": (
                     "unverified: no published rate limits or rate-limit headers (FHIR-FACTS);"
                     " our conservative default"
@@ -348,7 +350,7 @@ _PROFILES: tuple[VendorProfile, ...] = (
             }
         ),
     ),
-    _conservative("athenaone", "athenaOne (athenahealth cloud)"),
+    conservative("athenaone", "athenaOne (athenahealth cloud)"),
     VendorProfile(
         name="athenapractice",
         title="athenaPractice / athenaFlow (on-premises; not athenaOne)",
@@ -365,6 +367,8 @@ _PROFILES: tuple[VendorProfile, ...] = (
         amendment_mode=AmendmentMode.NEW_NOTE_ONLY,
         marks_superseded=False,
         authenticator=AuthenticatorRouting.ROUTES_FOR_SIGNING,
+        documentable_encounter_statuses=_DOCUMENTABLE,
+        elements_search=False,
         rate_limit=RateLimit(requests_per_second=2.0, burst=2),
         errors=_NO_CODES,
         sources=MappingProxyType(
@@ -387,14 +391,16 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "authenticator": (
                     "FHIR-FACTS: routed for signing to the Practitioner in authenticator"
                 ),
+                "documentable_encounter_statuses": f"unverified: {_DOCUMENTABLE_SRC}",
+                "elements_search": _NO_ELEMENTS,
                 "rate_limit": "unverified: on-premises server; a lower default",
                 "errors": "unverified: no published error codes",
             }
         ),
     ),
-    _conservative("veradigm", "Veradigm (Allscripts)"),
-    _conservative("eclinicalworks", "eClinicalWorks"),
-    _conservative("advancedmd", "AdvancedMD"),
+    conservative("veradigm", "Veradigm (Allscripts)"),
+    conservative("eclinicalworks", "eClinicalWorks"),
+    conservative("advancedmd", "AdvancedMD"),
 )
 
 VENDORS: Mapping[str, VendorProfile] = MappingProxyType({p.name: p for p in _PROFILES})

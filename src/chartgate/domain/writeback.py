@@ -350,9 +350,13 @@ class ChartWrite:
     def resolve_landed(self, document_id: str, version_id: str | None) -> None:
         """A person pointed at the document this write-back made: carry on from there."""
         wb = self.writeback
-        if wb.state is not WritebackState.NEEDS_PERSON or not wb.kind.creates_document:
+        # A finalize or retraction changes the document it already names: the person can only
+        # point at that one (its current version carries this write-back's mark).
+        other_document = not wb.kind.creates_document and document_id != wb.document_id
+        if wb.state is not WritebackState.NEEDS_PERSON or other_document:
             raise StateConflict(
-                f"cannot mark a {wb.kind.value} write-back that is {wb.state.value} as landed",
+                f"cannot mark a {wb.kind.value} write-back that is {wb.state.value} as landed"
+                + (" on another document" if other_document else ""),
                 expression="action",
             )
         # The Provenance is only ever sent once the document is recorded: if it was not, the
@@ -362,6 +366,18 @@ class ChartWrite:
         wb.document_id = document_id
         wb.document_version = version_id
         wb.state = WritebackState.QUEUED
+
+    def resolve_follow_up_found(self, provenance_id: str) -> None:
+        """A chart read, asked for by a person, found this write-back's Provenance: complete."""
+        wb = self.writeback
+        if wb.state not in RESOLVABLE_STATES or not wb.document_landed:
+            raise StateConflict(
+                f"only a parked write-back whose note is in the chart can be completed "
+                f"(this one is {wb.state.value})",
+                expression="action",
+            )
+        wb.provenance_id = provenance_id
+        self.settle(Decision.PROCEED)
 
     def resolve_retry_follow_up(self) -> None:
         """The note is in the chart; send its refused or unproven follow-up (the Provenance)."""

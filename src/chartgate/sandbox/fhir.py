@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,6 +38,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chartgate.domain.fhir_codes import FHIR_JSON
 from chartgate.sandbox.fault_injector import FaultInjector
 from chartgate.sandbox.faults import FaultPlan, FaultSpecError
+from chartgate.sandbox.search import subset
+from chartgate.sandbox.seed import SEED_RESOURCES
 from chartgate.sandbox.store import (
     FhirError,
     JsonObject,
@@ -81,69 +84,6 @@ RESOURCE_TYPES = frozenset(
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")  # https://hl7.org/fhir/R4/datatypes.html#id
 _IF_MATCH_PATTERN = re.compile(r'^(?:W/)?"?([A-Za-z0-9\-.]{1,64}|\*)"?$')
-
-SANDBOX_MRN_SYSTEM = "urn:chartgate:sandbox:mrn"
-
-SEED_RESOURCES: tuple[JsonObject, ...] = (
-    {
-        "resourceType": "Organization",
-        "id": "org-001",
-        "name": "Sandbox Family Clinic (synthetic)",
-    },
-    {
-        "resourceType": "Practitioner",
-        "id": "prac-001",
-        "identifier": [{"system": "urn:chartgate:sandbox:practitioner", "value": "prac-001"}],
-        "name": [{"family": "Synthetic", "given": ["Dana"], "prefix": ["Dr."]}],
-    },
-    {
-        "resourceType": "Patient",
-        "id": "pat-001",
-        "identifier": [{"system": SANDBOX_MRN_SYSTEM, "value": "SYN-0001"}],
-        "name": [{"family": "Synthetic", "given": ["Alex"]}],
-        "gender": "female",
-        "birthDate": "1970-01-01",
-        "managingOrganization": {"reference": "Organization/org-001"},
-    },
-    {
-        "resourceType": "Patient",
-        "id": "pat-002",
-        "identifier": [{"system": SANDBOX_MRN_SYSTEM, "value": "SYN-0002"}],
-        "name": [{"family": "Synthetic", "given": ["Sam"]}],
-        "gender": "male",
-        "birthDate": "1985-05-05",
-        "managingOrganization": {"reference": "Organization/org-001"},
-    },
-    {
-        "resourceType": "Encounter",
-        "id": "enc-001",
-        "status": "in-progress",
-        "class": {
-            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-            "code": "AMB",
-            "display": "ambulatory",
-        },
-        "subject": {"reference": "Patient/pat-001"},
-        "participant": [{"individual": {"reference": "Practitioner/prac-001"}}],
-        "period": {"start": "2026-11-24T09:30:00Z"},
-        "serviceProvider": {"reference": "Organization/org-001"},
-    },
-    {
-        "resourceType": "Encounter",
-        "id": "enc-002",
-        "status": "in-progress",
-        "class": {
-            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-            "code": "AMB",
-            "display": "ambulatory",
-        },
-        "subject": {"reference": "Patient/pat-002"},
-        "participant": [{"individual": {"reference": "Practitioner/prac-001"}}],
-        "period": {"start": "2026-11-24T10:30:00Z"},
-        "serviceProvider": {"reference": "Organization/org-001"},
-    },
-)
-"""Synthetic chart content put back on every start and reset (only where missing on start)."""
 
 
 class _FaultInjectingFastAPI(FastAPI):
@@ -285,6 +225,9 @@ def _fhir_router(  # noqa: C901 - one closure per interaction
             raise FhirError(400, "not-supported", "Unknown search parameter: identifier")
         query = parse_search(request.query_params.multi_items())
         found = await run_in_threadpool(store.search, resource_type, query)
+        if query.elements is not None:
+            elements = query.elements
+            found = [replace(f, resource=subset(f.resource, elements)) for f in found]
         return _fhir_json(200, _bundle("searchset", _base(request), found, str(request.url)))
 
     @router.post("/{resource_type}")

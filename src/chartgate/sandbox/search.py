@@ -2,7 +2,8 @@
 
 A tiny subset of https://hl7.org/fhir/R4/search.html: token search on ``identifier`` and
 ``_tag``, reference search on ``patient``/``subject``/``encounter``/``target``, ``_id`` and
-``_count``. Unknown parameters are refused, never ignored. ``FhirError`` lives here because
+``_count``, and ``_elements`` (the answer keeps only the named top-level elements, tagged
+``SUBSETTED``). Unknown parameters are refused, never ignored. ``FhirError`` lives here because
 every sandbox module answers with it.
 """
 
@@ -65,6 +66,7 @@ class SearchQuery:
 
     criteria: tuple[tuple[str, tuple[str, ...]], ...] = ()
     count: int | None = None
+    elements: tuple[str, ...] | None = None
 
 
 def parse_search(pairs: Iterable[tuple[str, str]]) -> SearchQuery:
@@ -78,8 +80,12 @@ def parse_search(pairs: Iterable[tuple[str, str]]) -> SearchQuery:
     """
     criteria: list[tuple[str, tuple[str, ...]]] = []
     count: int | None = None
+    elements: tuple[str, ...] | None = None
     for name, value in pairs:
         if name in _IGNORED_PARAMETERS:
+            continue
+        if name == "_elements":
+            elements = tuple(e.strip() for e in value.split(",") if e.strip())
             continue
         if name == "_count":
             if not value.isdigit():
@@ -91,7 +97,25 @@ def parse_search(pairs: Iterable[tuple[str, str]]) -> SearchQuery:
                 400, "not-supported", f"Search parameter {name!r} is not supported", expression=name
             )
         criteria.append((name, tuple(v for v in value.split(",") if v)))
-    return SearchQuery(criteria=tuple(criteria), count=count)
+    return SearchQuery(criteria=tuple(criteria), count=count, elements=elements)
+
+
+_SUBSETTED = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "SUBSETTED",
+}
+
+
+def subset(resource: JsonObject, elements: tuple[str, ...]) -> JsonObject:
+    """``resource`` with only the named top-level elements (https://hl7.org/fhir/R4/search.html#elements).
+
+    ``resourceType``, ``id`` and ``meta`` always stay; ``meta.tag`` gains ``SUBSETTED``.
+    """
+    kept = {k: v for k, v in resource.items() if k in {"resourceType", "id", *elements}}
+    meta = dict(resource.get("meta", {}))
+    meta["tag"] = [*meta.get("tag", []), _SUBSETTED]
+    kept["meta"] = meta
+    return kept
 
 
 def parse_query_string(query: str) -> SearchQuery:

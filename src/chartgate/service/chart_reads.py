@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from chartgate.domain.documents import identifier_query
 from chartgate.domain.drafts import Draft
-from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
+from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrNotAllowed, EhrUnreachable
 from chartgate.domain.outcomes import Chart, Decision, Step, classify, decide
 from chartgate.domain.provenance import provenance_tag_query
 from chartgate.domain.writeback import CreateGuard, Writeback, carries_mark, client_id
@@ -39,6 +39,11 @@ def read_chart(
             )
             return _created_chart(answer, record, resource_type), answer.retry_after
         return _search_created(gateway, record, step), None
+    except EhrNotAllowed as exc:
+        # The EHR cannot answer this read (the profile forbids the search): no retry will
+        # ever prove anything, so a person looks (issue 13: configuration, not transient).
+        reason = f"configuration: chart read for {step.value}: {exc.message}"
+        raise Stop(Ended(Decision.NEEDS_PERSON, reason=reason)) from None
     except EhrError as exc:
         # A failed read proves nothing: never "not landed" (a failed re-read was once
         # taken as "absent", which called our own finalize a conflict).
@@ -106,6 +111,9 @@ def check_baseline(gateway: EhrGateway, draft: Draft, record: Writeback) -> None
             answer = gateway.read(kind, resource_id, request_id=record.correlation_id)
         except EhrAmbiguous:
             raise Stop(Ended(Decision.RETRY, reason="baseline read: no answer")) from None
+        except EhrNotAllowed as exc:
+            reason = f"configuration: baseline read: {exc.message}"
+            raise Stop(Ended(Decision.NEEDS_PERSON, reason=reason)) from None
         except EhrUnreachable:
             raise Stop(Ended(Decision.RETRY, reason="baseline read: not sent")) from None
         chart = Chart.UNREAD

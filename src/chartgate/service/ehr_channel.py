@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from chartgate.domain.drafts import Draft
-from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
+from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrNotAllowed, EhrUnreachable
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.outcomes import Answer, Decision, Step, decide
@@ -102,10 +102,7 @@ class EhrChannel:
         with no step, stops as "reconcile": its caller decides what that means).
         """
         resource_type = str(body.get("resourceType"))
-        hold = self._held(record)
-        if hold is not None:
-            # A brake (kill switch) is on: nothing starts; the write-back keeps its place.
-            raise Stop(Ended(Decision.RETRY, reason=f"held: {hold}"))
+        self.brake(record)
         request = self._audit_record(
             draft,
             record,
@@ -129,15 +126,7 @@ class EhrChannel:
                     "error": type(exc).__name__,
                 },
             )
-            sent = isinstance(exc, EhrAmbiguous)
-            answer_class = Answer.NO_ANSWER if sent else Answer.NOT_SENT
-            raise Stop(
-                Ended(
-                    Decision.RECONCILE if step is None else decide(step, answer_class),
-                    reason=exc.message,
-                    retry_after=exc.retry_after,
-                )
-            ) from None
+            raise Stop(_unanswered(exc, step)) from None
         self.crash("after_send")
         record.last_status = answer.status
         self.event(
@@ -154,6 +143,13 @@ class EhrChannel:
             },
         )
         return answer
+
+    def brake(self, record: Writeback) -> None:
+        """Stop (retry later) when a brake (kill switch) is on: nothing starts, not even a read."""
+        hold = self._held(record)
+        if hold is not None:
+            # The write-back keeps its place in the queue.
+            raise Stop(Ended(Decision.RETRY, reason=f"held: {hold}"))
 
     def hold_lease(self, record: Writeback, *, announce: AuditRecord | None = None) -> None:
         """Renew the lease, save what is known so far and announce the request: one transaction.
@@ -241,6 +237,24 @@ class EhrChannel:
                 return
             status = result.status
         self.event(draft, record, EventType.WRITEBACK_SUPERSEDE_REFUSED, {"status": status})
+
+
+def _unanswered(exc: EhrAmbiguous | EhrUnreachable, step: Step | None) -> Ended:
+    """How an attempt ends when a request got no answer, or was never sent.
+
+    ``EhrNotAllowed``: the gateway refused it before sending (the vendor profile forbids it),
+    a configuration problem that no retry fixes (issue 13): a person looks.
+    """
+    if isinstance(exc, EhrNotAllowed):
+        decision = Decision.NEEDS_PERSON if step is None else decide(step, Answer.NOT_ALLOWED)
+        return Ended(decision, reason=f"configuration: {exc.message}")
+    sent = isinstance(exc, EhrAmbiguous)
+    answer_class = Answer.NO_ANSWER if sent else Answer.NOT_SENT
+    return Ended(
+        Decision.RECONCILE if step is None else decide(step, answer_class),
+        reason=exc.message,
+        retry_after=exc.retry_after,
+    )
 
 
 def reason_of(answer: EhrAnswer) -> str:

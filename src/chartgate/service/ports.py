@@ -344,6 +344,10 @@ class EhrDirectory(Protocol):
         """Whether the replaced document may be marked ``superseded`` after an amendment."""
         ...
 
+    def mrn_system(self, tenant: str) -> str | None:
+        """The identifier system of the tenant's MRNs (None: the identifier typed ``MR``)."""
+        ...
+
     def settle_seconds(self, tenant: str) -> float:
         """How long a request may still be acted on by the EHR after we stopped waiting."""
         ...

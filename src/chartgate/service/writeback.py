@@ -24,12 +24,13 @@ import random
 from collections.abc import Callable
 from datetime import timedelta
 
-from chartgate.domain.documents import attachment_text, identifier_query
+from chartgate.domain.documents import identifier_query
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.events import EventType
-from chartgate.domain.hashing import content_hash
 from chartgate.domain.outcomes import Answer, Decision, Step, classify, decide
-from chartgate.domain.provenance import ProvenanceFacts, build_provenance, provenance_tag_query
+from chartgate.domain.provenance import provenance_tag_query
+from chartgate.domain.vendor_errors import classify_vendor_error
+from chartgate.domain.vendor_profile import ProvenanceMode
 from chartgate.domain.writeback import (
     ChartWrite,
     CreateGuard,
@@ -48,6 +49,8 @@ from chartgate.service.ehr_channel import (
     no_crash,
     reason_of,
 )
+from chartgate.service.integrity import check_integrity
+from chartgate.service.patient_context import confirm_before_send
 from chartgate.service.ports import (
     Clock,
     EhrAnswer,
@@ -57,9 +60,11 @@ from chartgate.service.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from chartgate.service.provenance_travel import (
+    provenance_of,
+    refuse_unsupported,
+)
 from chartgate.service.retry import RetryPolicy
-
-GATEWAY_VERSION = "0.1.0"
 
 CRASH_POINTS: tuple[str, ...] = (
     "after_claim",
@@ -72,6 +77,10 @@ CRASH_POINTS: tuple[str, ...] = (
 ``before_send``/``after_send`` fire around every request to the EHR (``after_send``: the EHR
 has acted, the answer is not recorded), so a crash can hit each step of a write-back.
 """
+
+
+_READ_AT_ONCE = frozenset({Answer.VERSION_CONFLICT, Answer.VENDOR_DUPLICATE})
+"""Answers that say "it exists already": nothing is in flight, so the chart is read at once."""
 
 
 class WritebackExecutor:
@@ -145,12 +154,24 @@ class WritebackExecutor:
         # resend would not be safe.
         reread = record.may_have_landed
         try:
-            self._integrity(draft, approval, record)
+            refuse_unsupported(self._ehr.profile(draft.tenant))
+            check_integrity(self._channel, draft, approval, record)
+            if record.kind.creates_document and not (record.document_landed or reread):
+                self._channel.brake(record)
+                confirm_before_send(self._ehr, draft, record)
             if not record.document_landed:
                 self._document(gateway, draft, record, reread=reread)
                 reread = False
             if record.provenance_id is None:
-                self._provenance(gateway, draft, approval, record, reread=reread)
+                if self._ehr.profile(draft.tenant).provenance_mode is ProvenanceMode.NONE:
+                    self._channel.event(
+                        draft,
+                        record,
+                        EventType.PROVENANCE_KEPT,
+                        {"provenance": provenance_of(draft, approval, record)},
+                    )
+                else:
+                    self._provenance(gateway, draft, approval, record, reread=reread)
         except Stop as stop:
             return stop.ended
         if record.kind is WritebackKind.AMEND and self._ehr.marks_superseded(draft.tenant):
@@ -158,28 +179,6 @@ class WritebackExecutor:
         return Ended(Decision.PROCEED)
 
     # -- the steps ------------------------------------------------------------------------
-
-    def _integrity(self, draft: Draft, approval: Approval, record: Writeback) -> None:
-        """Refuse to send anything that differs from what the clinician approved."""
-        version = draft.version(approval.version)
-        payload_ok = content_hash(record.payload) == record.payload_hash
-        version_ok = version.content_hash == approval.content_hash
-        text_ok = attachment_text(record.payload) == version.content.note.text
-        if not (payload_ok and version_ok and text_ok):
-            self._channel.event(
-                draft,
-                record,
-                EventType.INTEGRITY_REFUSED,
-                {
-                    "payload_hash_ok": payload_ok,
-                    "version_hash_ok": version_ok,
-                    "text_matches_approved": text_ok,
-                },
-            )
-            if record.document_landed:
-                # Never the note itself: what is in the chart stays; nothing more is sent.
-                raise Stop(Ended(Decision.NEEDS_PERSON, reason="integrity: payload changed"))
-            raise Stop(Ended(Decision.REJECT, reason="integrity: payload differs from approval"))
 
     def _document(
         self, gateway: EhrGateway, draft: Draft, record: Writeback, *, reread: bool
@@ -272,8 +271,13 @@ class WritebackExecutor:
         the first request: the chart, not the 4xx, says whether the write is there, and the
         refusal stands only when the chart shows it absent.
         """
-        decision = decide(step, classify(answer.status))
-        if decision is Decision.RECONCILE and answer.status in (304, 409, 412):
+        errors = self._ehr.profile(draft.tenant).errors
+        body = answer.outcome or answer.resource
+        answer_class = classify(
+            answer.status, classify_vendor_error(errors, status=answer.status, body=body)
+        )
+        decision = decide(step, answer_class)
+        if decision is Decision.RECONCILE and answer_class in _READ_AT_ONCE:
             # The EHR answered: nothing is in flight, so the chart can be read at once.
             decision = self._chart_says(step, gateway, draft, record, guard)
             if decision is Decision.SEND:
@@ -314,22 +318,7 @@ class WritebackExecutor:
             and self._chart_says(step, gateway, draft, record, guard) is Decision.PROCEED
         ):
             return
-        provenance = build_provenance(
-            ProvenanceFacts(
-                writeback_id=record.id,
-                target=f"DocumentReference/{record.document_id}/_history/{record.document_version}",
-                activity=record.kind.activity,
-                recorded=approval.approved_at,
-                clinician=str(approval.approver.fhir_user),
-                origin=draft.origin,
-                draft_id=draft.id,
-                version=approval.version,
-                content_hash=approval.content_hash,
-                policy_hash=approval.policy_hash,
-                gateway_version=GATEWAY_VERSION,
-                revises=record.replaces,
-            )
-        )
+        provenance = provenance_of(draft, approval, record)
         answer = self._send_create(
             gateway, draft, record, provenance, guard, provenance_tag_query(record.id), step
         )

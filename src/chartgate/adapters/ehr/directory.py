@@ -114,6 +114,10 @@ class ConfiguredEhrDirectory:
         self._settings(tenant)
         return self._vendors[tenant].marks_superseded
 
+    def mrn_system(self, tenant: str) -> str | None:
+        """The tenant's MRN identifier system (``[tenants.ehr] mrn_system``)."""
+        return self._settings(tenant).ehr.mrn_system
+
     def settle_seconds(self, tenant: str) -> float:
         """Twice the EHR timeout: a request we gave up on may still land within that."""
         return 2 * self._settings(tenant).ehr.timeout_seconds
