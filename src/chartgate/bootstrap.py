@@ -141,7 +141,7 @@ class Application:
     webhooks: Webhooks
     webhook_pusher: WebhookPusher
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
-    # Committed audit events, for metrics and state-change logs (observability.py).
+    # Committed audit events, for metrics and state-change logs (observability/).
     events: EventTap = field(default_factory=EventTap)
     tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry; off by default
     _closers: list[Callable[[], None]] = field(default_factory=list)
