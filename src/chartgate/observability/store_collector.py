@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from chartgate.domain.killswitch import Mode, Scope
 from chartgate.domain.utc import as_utc
 
 if TYPE_CHECKING:
@@ -70,4 +71,25 @@ class StoreCollector(Collector):
         )
         for tenant, behind in sorted(snap.sink_backlog.items()):
             backlog.add_metric([tenant], float(behind))
-        yield from (depth, age, size, checkpoint, backlog)
+        hooks = GaugeMetricFamily(
+            "chartgate_webhook_backlog",
+            "Ledger entries the tenant's slowest enabled webhook endpoint has not passed.",
+            labels=["tenant"],
+        )
+        for tenant, behind in sorted(snap.webhook_backlog.items()):
+            hooks.add_metric([tenant], float(behind))
+        yield from (depth, age, size, checkpoint, backlog, hooks, _switches(snap))
+
+
+def _switches(snap: OpsSnapshot) -> GaugeMetricFamily:
+    """Engaged kill switches by mode and scope: every pair present, 0 when none engaged."""
+    switches = GaugeMetricFamily(
+        "chartgate_kill_switches_engaged",
+        "Kill switches engaged now, by mode and scope (docs/kill-switch.md).",
+        labels=["mode", "scope"],
+    )
+    for mode in Mode:
+        for scope in Scope:
+            count = snap.kill_switches.get((mode.value, scope.value), 0)
+            switches.add_metric([mode.value, scope.value], float(count))
+    return switches
