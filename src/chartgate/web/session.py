@@ -11,7 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from chartgate.adapters.keys.envelope import EnvelopeCipher
+from chartgate.adapters.keys.local import LocalKeyProvider
+from chartgate.adapters.storage.data_keys import SqlDataKeyStore
+from chartgate.adapters.storage.reviewer_sessions import SqlSessionStore
 from chartgate.domain.reviewer_sessions import (
     LOGIN_SECONDS,
     PendingLogin,
@@ -24,6 +29,9 @@ from chartgate.domain.reviewer_sessions import (
     new_session,
 )
 
+if TYPE_CHECKING:
+    from chartgate.bootstrap import Application
+
 __all__ = [
     "LOGIN_COOKIE",
     "LOGIN_SECONDS",
@@ -34,12 +42,27 @@ __all__ = [
     "SessionLimits",
     "SessionStore",
     "Sessions",
+    "database_sessions",
 ]
 
 SESSION_COOKIE = "__Host-chartgate-review"
 LOGIN_COOKIE = "__Host-chartgate-login"
 _MAX_SESSIONS = 10_000
 _MAX_PENDING = 10_000
+
+
+def database_sessions(application: Application) -> SqlSessionStore:
+    """The store ``serve`` uses: sessions in the database every replica shares (ADR 0020)."""
+    settings = application.settings
+    engine = application.engine
+    return SqlSessionStore(
+        engine,
+        EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine)),
+        SessionLimits(
+            idle=settings.reviewer_session_idle_seconds,
+            absolute=settings.reviewer_session_absolute_seconds,
+        ),
+    )
 
 
 class SessionStore:
