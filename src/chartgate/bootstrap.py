@@ -29,6 +29,7 @@ from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
 from chartgate.adapters.storage.audit_sink import SqlSinkCursors
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
+from chartgate.adapters.storage.duty_locks import DutyLock
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.impact import SqlImpact
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
@@ -140,7 +141,7 @@ class Application:
     webhooks: Webhooks
     webhook_pusher: WebhookPusher
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
-    # Committed audit events, for metrics and state-change logs (observability.py).
+    # Committed audit events, for metrics and state-change logs (observability/).
     events: EventTap = field(default_factory=EventTap)
     tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry; off by default
     _closers: list[Callable[[], None]] = field(default_factory=list)
@@ -409,6 +410,7 @@ def open_retention(
         configured_tenants=[t.id for t in settings.tenants],
         actor=f"system:retention@{socket.gethostname()}",
         pseudonyms=pseudonyms,
+        exclusive=DutyLock(engine, "retention").exclusive,
     )
     return service, engine
 

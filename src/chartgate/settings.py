@@ -146,6 +146,8 @@ class Settings(BaseSettings):
     # (process killed, database lost): a retry with the same key may take it over.
     idempotency_abandoned_seconds: float = Field(default=60.0, ge=1, le=3600)
     log_level: str = "INFO"
+    # /readyz also asks each tenant's EHR for GET [base]/metadata (answers kept 30 s).
+    readyz_check_ehr: bool = False
     # OpenTelemetry traces (docs/ops/tracing.md): off unless an exporter is named.
     tracing_exporter: Literal["none", "console", "otlp"] = "none"
     tracing_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")

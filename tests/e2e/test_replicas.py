@@ -4,7 +4,9 @@ The processes are started from the deployment guide's own files (``docs/deploy/`
 ``ExecStart`` lines of the systemd units and the nginx site file, with only ports and the
 install path replaced. The story (submit, approve, write-back, finalize, amend) runs through
 the proxy; consecutive requests land on different replicas (nginx's access log says which);
-the two workers share the outbox and the chart ends with exactly one note per approval.
+the two workers share the outbox and the chart ends with exactly one note per approval. The
+same story runs in chromium on the reviewer page, whose sign-ins and sessions live in the
+database (ADR 0020), so each page request may land on either replica.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from test_reviewer_page import CHROMIUM, CHROMIUM_ARGS, NEW, OLD, SCREENSHOTS, WAIT_MS
 
-from builders import edited_note, submission
+from builders import ENCOUNTER, edited_note, submission
 from chartgate.sandbox.server import SandboxServer
 from required import missing
 from stack import Stack
@@ -83,11 +87,15 @@ def topology(postgres_url: str, tmp_path: Path, nginx: str) -> Iterator[dict[str
     """Sandbox EHR + IdP, 2 `chartgate serve`, 2 `chartgate worker`, nginx in front."""
     processes: list[subprocess.Popen[bytes]] = []
     with SandboxServer(tmp_path / "sandbox.sqlite3", vendor="generic-r4") as sandbox:
+        sandbox.idp.default_tenant = "clinic-a"  # the browser signs in to clinic A
+        front = _free_port()
         config = tmp_path / "chartgate.toml"
         config.write_text(
             f'database_url = "{postgres_url}"\n'
             f'key_file = "{tmp_path / "kek.key"}"\n'
-            "worker_poll_seconds = 0.1\n\n"
+            "worker_poll_seconds = 0.1\n"
+            # Behind the proxy the page must know its public address (redirect URI, Origin).
+            f'reviewer_base_url = "http://127.0.0.1:{front}"\n\n'
             "[[tenants]]\n"
             'id = "clinic-a"\n'
             f'issuers = ["{sandbox.issuer}"]\n'
@@ -95,6 +103,9 @@ def topology(postgres_url: str, tmp_path: Path, nginx: str) -> Iterator[dict[str
             f'base_url = "{sandbox.fhir_base}"\n'
             'vendor = "sandbox"\n'
             "timeout_seconds = 3\n"
+            "[[tenants.care_team_grants]]\n"
+            'fhir_user = "Practitioner/prac-001"\n'
+            f'encounters = ["{ENCOUNTER}"]\n'
         )
         env = {**os.environ, "CHARTGATE_CONFIG": str(config)}
         subprocess.run([str(CHARTGATE), "db", "upgrade"], env=env, check=True, cwd=tmp_path)
@@ -112,7 +123,6 @@ def topology(postgres_url: str, tmp_path: Path, nginx: str) -> Iterator[dict[str
                 )
                 for instance in ("1", "2")
             )
-            front = _free_port()
             site = (DEPLOY / "nginx" / "chartgate.conf").read_text()
             site = site.replace("127.0.0.1:8081", f"127.0.0.1:{ports[0]}")
             site = site.replace("127.0.0.1:8082", f"127.0.0.1:{ports[1]}")
@@ -214,3 +224,110 @@ def test_the_story_runs_through_nginx_across_replicas_and_workers(
     switches = sum(1 for a, b in itertools.pairwise(upstreams) if a != b)
     assert switches >= len(upstreams) // 3, "consecutive requests land on different replicas"
     assert "?" not in log, "no query string reaches the proxy's log"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium under Playwright, as the reviewer-page tests drive it."""
+    if not os.access(CHROMIUM, os.X_OK):
+        missing(f"{CHROMIUM} is not installed (make install puts it there with apt-get)")
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+def _review_requests(log: str) -> list[str]:
+    """The upstream port of each reviewer-page request (static files left out), in order."""
+    return re.findall(
+        r'"(?:GET|POST) /review/(?!static)\S*" \d+ \d+ rt=\S+ upstream=127\.0\.0\.1:(\d+)', log
+    )
+
+
+def _review_story(page: Page, base: str, draft_id: str) -> tuple[str, str]:
+    """Sign in, edit, approve, finalize (re-authenticating if asked), amend; both notes."""
+    banner = page.locator("#banner-title")
+    committed = re.compile(r"^In the chart — DocumentReference/\S+$")
+    page.goto(f"{base}/review/{draft_id}")
+    page.get_by_role("button", name="Sign in as demo clinician").click()
+    expect(page).to_have_url(f"{base}/review/{draft_id}")
+    expect(banner).to_have_text("Draft — not in the chart")
+
+    text = page.locator("#edit-text")
+    text.fill(text.input_value().replace(OLD, NEW))
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Saved as version 2.")).to_be_visible()  # a notice, via the DB
+    expect(page.locator("#diff-right ins").first).to_contain_text("fever develops or")
+
+    page.locator("#approve-confirm").check()
+    page.get_by_role("button", name="Approve for chart").click()
+    expect(banner).to_have_text("Approved — queued for the chart")
+    expect(banner).to_have_text(committed, timeout=60_000)  # a worker wrote it
+    first = banner.inner_text().split(" — ")[1]
+
+    def finalize() -> None:
+        page.locator("#finalize-confirm").check()
+        page.get_by_role("button", name="Finalize note").click()
+        page.wait_for_load_state("load")
+
+    finalize()
+    if page.get_by_text("Re-authentication requested").is_visible():
+        page.get_by_role("button", name="Sign in as demo clinician").click()
+        expect(page.get_by_text("You signed in again.")).to_be_visible()
+        finalize()
+    expect(banner).to_have_text(committed, timeout=60_000)
+    expect(page.locator(".banner-detail").first).to_contain_text("docStatus final")
+
+    page.get_by_text("Amend the note in the chart").click()
+    amended = page.locator("#amend-text")
+    amended.fill(amended.input_value().replace("Lungs clear", "Lungs clear, no wheeze"))
+    page.locator("#amend-confirm").check()
+    page.get_by_role("button", name="Approve amendment for chart").click()
+    expect(banner).to_have_text(committed, timeout=60_000)
+    expect(page.locator(".banner-detail").first).to_contain_text("docStatus amended")
+    second = banner.inner_text().split(" — ")[1]
+    assert second != first
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "replicas-amended.png"), full_page=True)
+    return first, second
+
+
+def test_the_clinician_reviews_in_chromium_across_replicas(
+    topology: dict[str, Any], browser: Browser
+) -> None:
+    """Submit, then in chromium through nginx: sign in, review, edit, approve, finalize, amend.
+
+    Every page request may land on either replica: the sign-in started on one finishes on
+    the other, and the session, its CSRF token and its notices are in the database.
+    """
+    sandbox, base = topology["sandbox"], topology["base"]
+    with httpx.Client(base_url=base, timeout=30) as api:
+        stack = Stack(app=cast("Any", None), api=api, sandbox=sandbox, ehr_base=sandbox.fhir_base)
+        created = api.post("/v1/drafts", json=submission(), headers=stack.as_scribe())
+        assert created.status_code == 201, created.text
+        draft_id = created.json()["id"]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        first, second = _review_story(context.new_page(), base, draft_id)
+    finally:
+        context.close()
+
+    with httpx.Client(base_url=sandbox.fhir_base, timeout=10) as ehr:
+        replacement = ehr.get(f"/{second}").json()
+        bundle = ehr.get("/DocumentReference", params={"_count": "100"}).json()
+    assert replacement["relatesTo"][0]["target"]["reference"] == first
+    ours = [
+        i["value"]
+        for entry in bundle.get("entry", [])
+        for i in entry["resource"].get("identifier", [])
+        if i.get("system") == WRITEBACK_SYSTEM
+    ]
+    assert len(ours) == len(set(ours)) == 2  # the note and its amendment, each once
+
+    upstreams = _review_requests(topology["access_log"].read_text())
+    assert {int(p) for p in upstreams} == set(topology["ports"]), "both replicas served the page"
+    switches = sum(1 for a, b in itertools.pairwise(upstreams) if a != b)
+    assert switches >= len(upstreams) // 3, (upstreams, "consecutive page requests alternate")

@@ -108,7 +108,10 @@ def worker_config(stack: Stack, tmp_path: Path, database_url: str) -> Path:
 def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
     tmp_path: Path,
 ) -> None:
-    """Storm and outage show as ambiguous attempts, 5xx answers and a queue; all clear after."""
+    """Storm and outage show as ambiguous attempts, 5xx answers and a queue; all clear after.
+
+    Then a kill switch engaged and released shows in ``chartgate_kill_switches_engaged``.
+    """
     url = f"sqlite:///{tmp_path / 'cg.sqlite3'}"
     with running_stack(url, tmp_path) as stack:
         port = free_port()
@@ -193,6 +196,14 @@ def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
             )
             assert value(recovered, "chartgate_ledger_entries", tenant=stack.tenant) > 0
             assert value(recovered, "process_resident_memory_bytes") > 0
+
+            # A kill switch shows on the worker's port while engaged, and 0 once released.
+            switch = admin(stack, "/v1/admin/killswitches", mode="freeze-approvals", scope="tenant")
+            engaged = ("chartgate_kill_switches_engaged", "freeze-approvals", "tenant")
+            assert value(scrape(base), engaged[0], mode=engaged[1], scope=engaged[2]) == 1
+            assert value(scrape(base), engaged[0], mode="hold-write-back", scope="tenant") == 0
+            admin(stack, f"/v1/admin/killswitches/{switch['switch']['id']}/release")
+            assert value(scrape(base), engaged[0], mode=engaged[1], scope=engaged[2]) == 0
         finally:
             worker.send_signal(signal.SIGTERM)
             code = worker.wait(timeout=20)
@@ -216,6 +227,16 @@ def assert_worker_log(log_path: Path, first: str, second: str) -> None:
     text = log_path.read_text()
     assert NOTE_WORDS not in text
     assert PATIENT not in text
+
+
+def admin(stack: Stack, path: str, **body: str) -> dict[str, Any]:
+    """The tenant's admin POSTs to an admin endpoint; the JSON answer."""
+    answer = stack.api.post(
+        path, json={"reason": "synthetic incident drill", **body}, headers=stack.as_admin()
+    )
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def _status(url: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,8 @@ from sqlalchemy import text
 
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
-from chartgate.settings import Settings
+from chartgate.sandbox.server import SandboxServer
+from chartgate.settings import EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
 from stack import running_stack
 
@@ -109,3 +111,46 @@ def test_refused_submissions_are_counted_by_rule(tmp_path: Path) -> None:
     assert counted, metrics
     rule = 'rule="content.injection-ignore-instructions"'
     assert any(rule in line and line.endswith(" 1.0") for line in counted), counted
+
+
+def test_readyz_can_ask_each_ehr_for_its_capability_statement(tmp_path: Path) -> None:
+    """With readyz_check_ehr: a live EHR is ``ok``, one that does not answer makes it 503."""
+    with SandboxServer(tmp_path / "sandbox.sqlite3") as sandbox:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            dead = f"http://127.0.0.1:{sock.getsockname()[1]}/fhir"  # nothing listens
+
+        def tenant(name: str, base: str) -> TenantSettings:
+            return TenantSettings(
+                id=name, issuers=[sandbox.issuer], ehr=EhrSettings(base_url=base, vendor="sandbox")
+            )
+
+        live = [tenant("clinic-a", sandbox.fhir_base)]
+        for tenants, code, ehr in (
+            (live, 200, {"ehr:clinic-a": "ok"}),
+            (
+                [*live, tenant("clinic-b", dead)],
+                503,
+                {"ehr:clinic-a": "ok", "ehr:clinic-b": "unreachable"},
+            ),
+        ):
+            settings = settings_for(tmp_path).model_copy(
+                update={"tenants": tenants, "readyz_check_ehr": True}
+            )
+            application = build(settings, migrate=True)
+            try:
+                with serving(application) as client:
+                    ready = client.get("/readyz")
+                    assert ready.status_code == code, ready.text
+                    checks = ready.json()["checks"]
+                    assert {k: v for k, v in checks.items() if k.startswith("ehr:")} == ehr
+                    assert sandbox.fhir_base not in ready.text
+                    assert dead not in ready.text
+            finally:
+                application.close()
+        off = build(settings_for(tmp_path).model_copy(update={"tenants": live}), migrate=True)
+        try:
+            with serving(off) as client:  # off by default: readiness never calls the EHR
+                assert set(client.get("/readyz").json()["checks"]) == {"store", "schema", "keys"}
+        finally:
+            off.close()

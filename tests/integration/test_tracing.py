@@ -22,6 +22,7 @@ from builders import CLINICIAN, ENCOUNTER, PATIENT, TENANT, submission
 from chartgate.adapters.storage import tables as t
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
+from chartgate.ledger.export import to_audit_event
 from chartgate.sandbox.server import SandboxServer
 from chartgate.settings import EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
@@ -109,6 +110,14 @@ def test_one_trace_runs_from_the_scribes_submit_to_the_ehr_write(tmp_path: Path)
         assert stored is not None
         assert stored.split("-")[1] == TRACE_ID  # the scribe's trace, not the approver's
         assert app.executor(owner="traced-worker").run_once() == 1
+        events = ledger_events(app)
+    # The ledger records the trace (BALP Traceparent entity): the scribe's trace on the submit
+    # and on the worker's EHR write, the approver's own on the approval.
+    traces = {kind: tp.split("-")[1] for kind, tp in events if tp}
+    assert traces["draft.received"] == TRACE_ID
+    assert traces["writeback.committed"] == TRACE_ID
+    assert traces["ehr.response"] == TRACE_ID
+    assert traces["draft.approved"] != TRACE_ID
     spans = exporter.get_finished_spans()
     in_trace = [s for s in spans if format(s.context.trace_id, "032x") == TRACE_ID]
     names = [s.name for s in in_trace]
@@ -131,6 +140,26 @@ def test_one_trace_runs_from_the_scribes_submit_to_the_ehr_write(tmp_path: Path)
     assert not [s for s in in_trace if "dry cough" in json.dumps(dict(s.attributes or {}))]
 
 
+def ledger_events(app: Application) -> list[tuple[str, str | None]]:
+    """(type, traceparent) of every ledger event; each exported AuditEvent carries the trace."""
+    out = []
+    with app.ledger.unit(read_only=True) as unit:
+        for entry in unit.ledger.entries(TENANT):
+            event = entry.event()
+            resource = to_audit_event(
+                {"seq": entry.seq, "leaf_hash": entry.leaf_hash.hex(), "event": event},
+                origin="test",
+            )
+            balp = [
+                e["what"]["identifier"]["value"]
+                for e in resource.get("entity", [])
+                if e.get("type", {}).get("code") == "Traceparent"
+            ]
+            assert balp == ([event["traceparent"]] if event.get("traceparent") else [])
+            out.append((entry.type, event.get("traceparent")))
+    return out
+
+
 def test_tracing_off_stores_no_trace_and_instruments_nothing(tmp_path: Path) -> None:
     """Without an exporter the traceparent is ignored: no column value, plain httpx."""
     with traced_stack(tmp_path, None) as (app, base, sandbox):
@@ -142,4 +171,5 @@ def test_tracing_off_stores_no_trace_and_instruments_nothing(tmp_path: Path) -> 
         with app.engine.connect() as conn:
             assert conn.execute(select(t.writebacks.c.traceparent)).scalar() is None
             assert conn.execute(select(t.drafts.c.traceparent)).scalar() is None
+        assert [kind for kind, trace in ledger_events(app) if trace] == []
         assert not hasattr(httpx.HTTPTransport.handle_request, "__wrapped__")

@@ -215,7 +215,7 @@ def serve(
     application = build(settings)
     try:
         # No access log: request lines carry paths and query strings (ids, references); the
-        # metrics count requests by route template instead (observability.py).
+        # metrics count requests by route template instead (observability/).
         uvicorn.run(
             create_app(application), host=host, port=port, log_config=None, access_log=False
         )

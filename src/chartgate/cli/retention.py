@@ -87,6 +87,9 @@ def run(
             report = service.run(dry_run=dry_run)
     finally:
         engine.dispose()
+    if report.busy:  # cron fires on every replica; one does the work (duty_locks.py)
+        errors.print("retention: another run holds the duty (another replica); nothing done")
+        return
     if as_json:
         print(json.dumps(_report_json(report), indent=2))
     else:

@@ -76,6 +76,8 @@ class AuditRecord:
     data: dict[str, Any] = field(default_factory=dict)
     # The patient as a keyed HMAC ("hmac-sha256:<hex>"), never the plain reference.
     patient: str | None = None
+    # The W3C traceparent the event happened in (tracing on only): BALP's Traceparent entity.
+    traceparent: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form stored in the ledger (timestamps as RFC 3339 UTC)."""
@@ -90,4 +92,4 @@ class AuditRecord:
             "writeback_id": self.writeback_id,
             "patient": self.patient,
             "data": self.data,
-        }
+        } | ({"traceparent": self.traceparent} if self.traceparent else {})

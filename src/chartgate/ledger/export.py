@@ -428,6 +428,13 @@ def _entities(
                 "type": coding(BALP_ENTITY_TYPE, "XrequestId", "X-Request-Id"),
             }
         )
+    if isinstance(event.get("traceparent"), str):  # BALP's proposed code, as CH EPR uses it
+        entities.append(
+            {
+                "what": {"identifier": {"value": event["traceparent"]}},
+                "type": coding(BALP_ENTITY_TYPE, "Traceparent", "W3C traceparent"),
+            }
+        )
     if interaction is Interaction.SEARCH:
         query = data.get("query") if isinstance(data.get("query"), dict) else {}
         raw = json.dumps(

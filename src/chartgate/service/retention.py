@@ -24,7 +24,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,6 +33,9 @@ from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.retention import RecordClass, RetentionAction, RetentionPolicy
 from chartgate.service.audit import EventQuery, LedgerUnitFactory, Pseudonymizer
 from chartgate.service.ports import Clock, IdSource
+from chartgate.service.retention_report import PlannedAction, RetentionReport
+
+__all__ = ["PlannedAction", "RetentionReport", "RetentionService"]
 
 RecordFor = Callable[[Mapping[str, int]], AuditRecord]
 """Builds a ledger event from the row counts the store actually deleted."""
@@ -89,38 +93,6 @@ class Archive(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedAction:
-    """One thing the rules make due."""
-
-    record_class: str
-    action: str  # delete | archive | shred | held | blocked
-    tenant: str
-    subject: str  # a draft id, a seq range, "all"
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form for ``--json``."""
-        return {
-            "class": self.record_class,
-            "action": self.action,
-            "tenant": self.tenant,
-            "subject": self.subject,
-            **self.detail,
-        }
-
-
-@dataclass(slots=True)
-class RetentionReport:
-    """What a run planned, and what it did."""
-
-    dry_run: bool
-    rules: str
-    rules_hash: str
-    actions: list[PlannedAction] = field(default_factory=list)
-    done: list[PlannedAction] = field(default_factory=list)
-
-
 class RetentionService:
     """Plans and runs retention for every tenant in the store."""
 
@@ -138,7 +110,9 @@ class RetentionService:
         configured_tenants: Iterable[str],
         actor: str,
         pseudonyms: Pseudonymizer | None = None,
+        exclusive: Callable[[], AbstractContextManager[bool]] | None = None,
     ) -> None:
+        self._exclusive = exclusive  # one run at a time across replicas (duty_locks.py)
         self._store = store
         self._ledger = ledger
         self._archive = archive
@@ -276,8 +250,17 @@ class RetentionService:
         """Plan, then (unless ``dry_run``) carry out every due item that is not held."""
         now = self._clock.now()
         report = RetentionReport(dry_run=dry_run, rules=self._source, rules_hash=self._hash)
+        if dry_run or self._exclusive is None:
+            return self._run(report, now)
+        with self._exclusive() as mine:
+            if not mine:
+                report.busy = True
+                return report
+            return self._run(report, now)
+
+    def _run(self, report: RetentionReport, now: datetime) -> RetentionReport:
         report.actions = self.plan(now)
-        if dry_run:
+        if report.dry_run:
             return report
         run_id = self._ids.new_id()
         for action in report.actions:

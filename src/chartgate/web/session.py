@@ -1,102 +1,68 @@
-"""The reviewer page's sessions: short, server-side, bound to the token's ``sub`` and ``sid``.
+"""The reviewer page's sessions: cookie names, and the in-memory store (the unit-test fake).
 
-ADR 0013 says why they live in the process's memory: the browser holds only a random
-session id (an ``HttpOnly``, ``Secure``, ``SameSite=Lax`` ``__Host-`` cookie); the clinician's
-access token, the CSRF token and the pending sign-ins stay here, where a stolen cookie jar
-or a log cannot read them. A restart signs everyone out, which for a short review session is
-the safe failure.
-
-A session ends when it has been idle longer than the idle limit, when it is older than the
-absolute limit, or (checked by the routes on every request) when its access token no longer
-verifies or no longer names the same ``sub``/``sid``.
+What a session is, and the ``Sessions`` interface, live in ``domain/reviewer_sessions.py``;
+``serve`` keeps sessions in the database (``adapters/storage/reviewer_sessions.py``, ADR 0020)
+so any replica behind the proxy knows the user. This store keeps them in one process's
+memory, behind the same interface, for fast tests.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING
+
+from chartgate.adapters.keys.envelope import EnvelopeCipher
+from chartgate.adapters.keys.local import LocalKeyProvider
+from chartgate.adapters.storage.data_keys import SqlDataKeyStore
+from chartgate.adapters.storage.reviewer_sessions import SqlSessionStore
+from chartgate.domain.reviewer_sessions import (
+    LOGIN_SECONDS,
+    PendingLogin,
+    ReviewerSession,
+    SessionEnded,
+    SessionLimits,
+    Sessions,
+    login_usable,
+    new_login,
+    new_session,
+)
+
+if TYPE_CHECKING:
+    from chartgate.bootstrap import Application
+
+__all__ = [
+    "LOGIN_COOKIE",
+    "LOGIN_SECONDS",
+    "SESSION_COOKIE",
+    "PendingLogin",
+    "ReviewerSession",
+    "SessionEnded",
+    "SessionLimits",
+    "SessionStore",
+    "Sessions",
+    "database_sessions",
+]
 
 SESSION_COOKIE = "__Host-chartgate-review"
 LOGIN_COOKIE = "__Host-chartgate-login"
-LOGIN_SECONDS = 600  # a sign-in started must come back within ten minutes
 _MAX_SESSIONS = 10_000
 _MAX_PENDING = 10_000
 
-Ended = Literal["missing", "idle", "absolute", "token", "binding"]
 
-
-class SessionEnded(Exception):
-    """There is no usable session; ``reason`` says why (for the page, never for an attacker)."""
-
-    def __init__(self, reason: Ended) -> None:
-        super().__init__(reason)
-        self.reason: Ended = reason
-
-
-@dataclass(frozen=True, slots=True)
-class SessionLimits:
-    """How long a session may sit unused, and how long it may live at all (seconds)."""
-
-    idle: float
-    absolute: float
-
-
-@dataclass(slots=True)
-class ReviewerSession:
-    """One signed-in clinician in one browser."""
-
-    id: str
-    tenant: str
-    subject: str
-    sid: str | None
-    issuer: str
-    access_token: str
-    csrf: str
-    created: float
-    last_seen: float
-    notices: list[tuple[str, str]] = field(default_factory=list)  # (kind, text), shown once
-
-    def csrf_ok(self, sent: str | None) -> bool:
-        """The synchronizer token check (constant time)."""
-        return sent is not None and hmac.compare_digest(sent.encode(), self.csrf.encode())
-
-    def notify(self, kind: Literal["ok", "error", "info"], text: str) -> None:
-        """A message for the next page this browser sees."""
-        self.notices.append((kind, text))
-        del self.notices[:-5]
-
-    def take_notices(self) -> list[tuple[str, str]]:
-        """The pending messages, once."""
-        out, self.notices = self.notices, []
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class PendingLogin:
-    """A sign-in sent to the identity provider and not yet back.
-
-    ``browser`` is a hash of the value of the login cookie set when it started: the callback
-    must come from the same browser (login CSRF), and ``verifier`` is the PKCE secret.
-    """
-
-    state: str
-    browser: str
-    issuer: str
-    verifier: str
-    nonce: str
-    return_to: str
-    step_up: bool
-    created: float
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+def database_sessions(application: Application) -> SqlSessionStore:
+    """The store ``serve`` uses: sessions in the database every replica shares (ADR 0020)."""
+    settings = application.settings
+    engine = application.engine
+    return SqlSessionStore(
+        engine,
+        EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine)),
+        SessionLimits(
+            idle=settings.reviewer_session_idle_seconds,
+            absolute=settings.reviewer_session_absolute_seconds,
+        ),
+    )
 
 
 class SessionStore:
@@ -116,16 +82,13 @@ class SessionStore:
     ) -> ReviewerSession:
         """A new session with a new id and a new CSRF token (never reuse: no fixation)."""
         now = self._clock()
-        session = ReviewerSession(
-            id=secrets.token_urlsafe(32),
+        session = new_session(
             tenant=tenant,
             subject=subject,
             sid=sid,
             issuer=issuer,
             access_token=access_token,
-            csrf=secrets.token_urlsafe(32),
-            created=now,
-            last_seen=now,
+            now=now,
         )
         with self._lock:
             self._expire(now)
@@ -147,12 +110,10 @@ class SessionStore:
             session = self._sessions.get(session_id)
             if session is None:
                 raise SessionEnded("missing")
-            if now - session.created > self.limits.absolute:
+            ended = self.limits.ended(created=session.created, last_seen=session.last_seen, now=now)
+            if ended is not None:
                 del self._sessions[session_id]
-                raise SessionEnded("absolute")
-            if now - session.last_seen > self.limits.idle:
-                del self._sessions[session_id]
-                raise SessionEnded("idle")
+                raise SessionEnded(ended)
             if touch:
                 session.last_seen = now
             return session
@@ -167,11 +128,23 @@ class SessionStore:
         with self._lock:
             self._sessions.pop(session_id or "", None)
 
+    def revoke(self, *, tenant: str, subject: str | None = None) -> int:
+        """End every session of ``subject`` (or of the whole tenant); how many ended."""
+        with self._lock:
+            doomed = [
+                k
+                for k, s in self._sessions.items()
+                if s.tenant == tenant and (subject is None or s.subject == subject)
+            ]
+            for key in doomed:
+                del self._sessions[key]
+        return len(doomed)
+
     def _expire(self, now: float) -> None:
         for key in [
             k
             for k, s in self._sessions.items()
-            if now - s.created > self.limits.absolute or now - s.last_seen > self.limits.idle
+            if self.limits.ended(created=s.created, last_seen=s.last_seen, now=now)
         ]:
             del self._sessions[key]
 
@@ -182,15 +155,12 @@ class SessionStore:
     ) -> PendingLogin:
         """Remember a sign-in about to leave for the identity provider."""
         now = self._clock()
-        pending = PendingLogin(
-            state=secrets.token_urlsafe(32),
-            browser=_digest(browser_secret),
+        pending = new_login(
+            browser_secret=browser_secret,
             issuer=issuer,
-            verifier=secrets.token_urlsafe(64)[:96],
-            nonce=secrets.token_urlsafe(32),
             return_to=return_to,
             step_up=step_up,
-            created=now,
+            now=now,
         )
         with self._lock:
             for key in [k for k, p in self._pending.items() if now - p.created > LOGIN_SECONDS]:
@@ -204,10 +174,4 @@ class SessionStore:
         """The sign-in named by ``state``, once, if it is fresh and this browser started it."""
         with self._lock:
             pending = self._pending.pop(state or "", None)
-        if pending is None or browser_secret is None:
-            return None
-        if self._clock() - pending.created > LOGIN_SECONDS:
-            return None
-        if not hmac.compare_digest(pending.browser, _digest(browser_secret)):
-            return None
-        return pending
+        return pending if login_usable(pending, browser_secret, self._clock()) else None

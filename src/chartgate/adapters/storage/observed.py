@@ -8,6 +8,7 @@ counts nothing) and keeps the use cases free of observability code.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -73,9 +74,22 @@ class _RecordingLedger(SqlLedger):
         self._seen = seen
 
     def append(self, record: AuditRecord) -> int:
+        if record.traceparent is None:
+            record = dataclasses.replace(record, traceparent=self._trace_of(record))
         seq = super().append(record)
         self._seen.append(record)
         return seq
+
+    def _trace_of(self, record: AuditRecord) -> str | None:
+        """The current span's traceparent; in a worker, the one its write-back continues."""
+        current = current_traceparent()
+        if current or record.writeback_id is None:
+            return current
+        w = t.writebacks.c
+        stored: str | None = self._conn.execute(
+            select(w.traceparent).where(w.tenant == record.tenant, w.id == record.writeback_id)
+        ).scalar()
+        return stored
 
 
 class ObservedUnitOfWork(SqlUnitOfWork):

@@ -1,4 +1,4 @@
-"""What an operator's gauges read from the store at scrape time: queue, ledger, sink backlog.
+"""What an operator's gauges read from the store at scrape time: queue, ledger, backlogs, switches.
 
 Counts and ages only, grouped by state or tenant: never a patient, a draft id or content.
 Each call is a handful of aggregate queries on indexed columns, cheap enough for a
@@ -34,6 +34,8 @@ class OpsSnapshot:
     ledger_size: dict[str, int] = field(default_factory=dict)
     last_checkpoint: dict[str, datetime | None] = field(default_factory=dict)
     sink_backlog: dict[str, int] = field(default_factory=dict)
+    webhook_backlog: dict[str, int] = field(default_factory=dict)
+    kill_switches: dict[tuple[str, str], int] = field(default_factory=dict)  # (mode, scope)
 
 
 def ops_snapshot(engine: Engine, *, max_attempts: int) -> OpsSnapshot:
@@ -80,9 +82,28 @@ def ops_snapshot(engine: Engine, *, max_attempts: int) -> OpsSnapshot:
             select(cursors.c.tenant, func.min(cursors.c.last_seq)).group_by(cursors.c.tenant)
         ).all():
             backlog[str(tenant)] = max(0, heads.get(str(tenant), 0) - 1 - int(last_seq))
+        hooks = t.webhook_endpoints
+        webhooks: dict[str, int] = {}
+        for tenant, last_seq in conn.execute(
+            select(hooks.c.tenant, func.min(hooks.c.last_seq))
+            .where(hooks.c.disabled_at.is_(None))
+            .group_by(hooks.c.tenant)
+        ).all():
+            webhooks[str(tenant)] = max(0, heads.get(str(tenant), 0) - 1 - int(last_seq))
+        ks = t.kill_switches
+        switches = {
+            (str(mode), str(scope)): int(count)
+            for mode, scope, count in conn.execute(
+                select(ks.c.mode, ks.c.scope, func.count())
+                .where(ks.c.released_at.is_(None))
+                .group_by(ks.c.mode, ks.c.scope)
+            ).all()
+        }
     return OpsSnapshot(
         queue=queue,
         ledger_size=heads,
         last_checkpoint={tenant: signed.get(tenant) for tenant in heads},
         sink_backlog=backlog,
+        webhook_backlog=webhooks,
+        kill_switches=switches,
     )

@@ -110,11 +110,15 @@ class SqlRetentionStore:
         d = t.drafts.c
         with self._write() as conn:
             still_due = conn.execute(
-                select(d.id).where(
+                select(d.id)
+                .where(
                     d.tenant == candidate.tenant,
                     d.id == candidate.draft_id,
                     self._due(cutoff, approved=approved),
                 )
+                # Locked: a second replica's run waits here, then finds the draft gone (no
+                # second delete, no second event). SQLite's BEGIN IMMEDIATE already serialises.
+                .with_for_update(of=t.drafts)
             ).first()
             if still_due is None:
                 return None

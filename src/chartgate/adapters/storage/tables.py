@@ -297,3 +297,36 @@ webhook_deliveries = Table(
     Column("at", UTC_TS, nullable=False),
     Index("ix_webhook_deliveries_endpoint", "tenant", "endpoint_id", "at"),
 )
+
+reviewer_sessions = Table(
+    "reviewer_sessions",
+    metadata,
+    # Reviewer-page sessions (0010, ADR 0020): every replica reads the same rows. The key is
+    # the SHA-256 of the cookie's session id (a database read gives no usable cookie); the
+    # access token and the CSRF token are ciphertext under the tenant's data key.
+    Column("id_hash", String(64), primary_key=True),
+    Column("tenant", ID, nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("sid", String(200)),
+    Column("issuer", String(500), nullable=False),
+    Column("secret_blob", LargeBinary, nullable=False),
+    Column("created", Float(precision=53), nullable=False),
+    Column("last_seen", Float(precision=53), nullable=False),
+    Column("notices", JSON, nullable=False),
+    Index("ix_reviewer_sessions_subject", "tenant", "subject"),
+)
+
+reviewer_logins = Table(
+    "reviewer_logins",
+    metadata,
+    # Sign-ins in flight (0010): keyed by the SHA-256 of the OAuth ``state``, taken once.
+    Column("state_hash", String(64), primary_key=True),
+    Column("browser", String(64), nullable=False),
+    Column("issuer", String(500), nullable=False),
+    Column("verifier", String(128), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("return_to", String(200), nullable=False),
+    Column("step_up", Boolean, nullable=False),
+    Column("created", Float(precision=53), nullable=False),
+    Index("ix_reviewer_logins_created", "created"),
+)

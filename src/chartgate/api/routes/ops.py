@@ -2,8 +2,9 @@
 
 ``/healthz`` only says the process answers (cheap: a liveness probe restarts on failure).
 ``/readyz`` says whether this instance can do its work: the store answers, its schema is
-the one this version needs, and the key files can be read. Its body names which check
-failed, never a path, URL or error text.
+the one this version needs, and the key files can be read; with ``readyz_check_ehr`` also
+that each tenant's EHR answers ``GET [base]/metadata`` (``ehr:<tenant>``). Its body names
+which check failed, never a path, URL or error text.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
+from chartgate.adapters.ehr.metadata_probe import EhrMetadataProbe
 from chartgate.adapters.storage.schema_state import head_revision, schema_state
 from chartgate.api.deps import AppDep, PrincipalDep
 from chartgate.bootstrap import Application, key_files
@@ -60,6 +62,12 @@ def readiness(app: Application, request: Request | None = None) -> dict[str, str
             checks["schema"] = "not-migrated" if state.current is None else "behind"
     if not all(_readable(path) for path in key_files(app.settings)):
         checks["keys"] = "unreadable"
+    if app.settings.readyz_check_ehr and request is not None:
+        probe = getattr(request.app.state, "ehr_probe", None)
+        if probe is None:
+            probe = EhrMetadataProbe({t.id: t for t in app.settings.tenants})
+            request.app.state.ehr_probe = probe
+        checks.update({f"ehr:{tenant}": v for tenant, v in probe.check().items()})
     return checks
 
 
