@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from builders import PATIENT, SOAP_NOTE, submission
-from chartgate.bootstrap import build_audit_sink
+from chartgate.bootstrap.ledger import build_audit_sink
 from chartgate.cli.main import app as cli
 from chartgate.ledger.export import ledger_pointer, to_audit_event
 from chartgate.service.audit import entry_json

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, text
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.migrate import upgrade
-from chartgate.bootstrap import open_ledger
+from chartgate.bootstrap.ledger import open_ledger
 from chartgate.ledger.merkle import leaf_hash
 from chartgate.ledger.seal import identity
 from chartgate.service.audit_verify import verify_store

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.migrate import upgrade
-from chartgate.bootstrap import open_ledger
+from chartgate.bootstrap.ledger import open_ledger
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.service.audit_verify import verify_store
 from chartgate.settings import Settings

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.migrate import upgrade
-from chartgate.bootstrap import open_ledger
+from chartgate.bootstrap.ledger import open_ledger
 from chartgate.cli.main import app as cli
 from chartgate.domain.errors import LedgerDamaged
 from chartgate.domain.events import AuditRecord, EventType

@@ -25,7 +25,7 @@ from chartgate.adapters.keys.envelope import EnvelopeCipher
 from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
-from chartgate.bootstrap import open_retention
+from chartgate.bootstrap.standalone import open_retention
 from chartgate.cli.main import app as cli
 from chartgate.domain.errors import DecryptionError
 from chartgate.ledger.checkpoint import split_notes

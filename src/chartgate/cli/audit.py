@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from chartgate.bootstrap import Ledger
+    from chartgate.bootstrap.ledger import Ledger
     from chartgate.domain.principal import Principal
     from chartgate.ledger.checkpoint import NoteVerifier
     from chartgate.service.audit_verify import StoreReport
@@ -40,7 +40,7 @@ TenantOpt = Annotated[str | None, typer.Option("--tenant", help="One tenant (def
 @contextmanager
 def _ledger() -> Iterator[Ledger]:
     """The ledger from CHARTGATE_* settings (no EHR, no identity provider needed)."""
-    from chartgate.bootstrap import key_files, open_ledger  # noqa: PLC0415
+    from chartgate.bootstrap.ledger import key_files, open_ledger  # noqa: PLC0415
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
@@ -331,7 +331,7 @@ def push(
     Exit 0 when every tenant is caught up, 1 when a sink failed, 2 when no sink is configured.
     """
     from chartgate.adapters.system import SystemClock  # noqa: PLC0415
-    from chartgate.bootstrap import build_audit_sink, key_files, open_ledger  # noqa: PLC0415
+    from chartgate.bootstrap.ledger import build_audit_sink, key_files, open_ledger  # noqa: PLC0415
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415

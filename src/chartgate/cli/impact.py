@@ -101,7 +101,7 @@ def impact(
     """Patients, encounters and chart resources written under a model / prompt / window."""
     from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
 
-    from chartgate.bootstrap import open_impact  # noqa: PLC0415
+    from chartgate.bootstrap.standalone import open_impact  # noqa: PLC0415
     from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
     from chartgate.service.impact import ImpactFilter  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415

@@ -45,7 +45,7 @@ def _switches() -> Iterator[KillSwitches]:
     from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
-    from chartgate.bootstrap import open_killswitches  # noqa: PLC0415
+    from chartgate.bootstrap.standalone import open_killswitches  # noqa: PLC0415
     from chartgate.domain.errors import ChartgateError, StoreUnavailable  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 

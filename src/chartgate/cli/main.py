@@ -364,7 +364,7 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
     """Print every finding of a draft file; exit 0 only when it would be accepted and approved."""
-    from chartgate.bootstrap import load_policy  # noqa: PLC0415
+    from chartgate.bootstrap.tenants import load_policy  # noqa: PLC0415
     from chartgate.cli.validate import check_file, finding_line  # noqa: PLC0415
 
     try:

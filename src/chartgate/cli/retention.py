@@ -61,7 +61,7 @@ def run(
     ] = None,
 ) -> None:
     """Apply the retention rules (settings ``retention_policy``; default: the shipped rules)."""
-    from chartgate.bootstrap import open_retention  # noqa: PLC0415
+    from chartgate.bootstrap.standalone import open_retention  # noqa: PLC0415
     from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415

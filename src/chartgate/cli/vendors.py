@@ -158,7 +158,7 @@ def vendors(
 @config_app.command("check")
 def check() -> None:
     """Load the settings as the server would; exit 2 with one line naming the first problem."""
-    from chartgate.bootstrap import load_policy  # noqa: PLC0415 - keep --help fast
+    from chartgate.bootstrap.tenants import load_policy  # noqa: PLC0415 - keep --help fast
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     try:

@@ -1,0 +1,114 @@
+"""The audit ledger wired: its key, anchor, checkpointer and readers; the AuditEvent sink."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from chartgate.adapters.anchors import FileAnchor
+from chartgate.adapters.ehr.audit_sink import build_sinks
+from chartgate.adapters.keys.envelope import EnvelopeCipher
+from chartgate.adapters.keys.ledger_key import LedgerSigningKey, load_or_create
+from chartgate.adapters.keys.local import LocalKeyProvider
+from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
+from chartgate.adapters.storage.audit_sink import SqlSinkCursors
+from chartgate.adapters.storage.data_keys import SqlDataKeyStore
+from chartgate.adapters.storage.engine import make_engine
+from chartgate.adapters.storage.ledger import SqlLedgerUnit
+from chartgate.adapters.system import SystemClock, UuidIds
+from chartgate.service.audit import AuditService
+from chartgate.service.audit_sink import AuditSinkPusher
+from chartgate.service.checkpoints import Checkpointer
+from chartgate.service.ports import Clock, IdSource
+from chartgate.settings import Settings
+
+
+@dataclass
+class Ledger:
+    """The audit ledger wired: auditor reads, the checkpointer, the anchor and the key."""
+
+    unit: Callable[..., SqlLedgerUnit]
+    audit: AuditService
+    checkpointer: Checkpointer
+    anchor: FileAnchor
+    key: LedgerSigningKey
+
+
+def key_files(settings: Settings) -> tuple[Path, Path]:
+    """The key-encryption key and the ledger signing key this instance reads."""
+    beside = Path(settings.key_file).parent
+    return Path(settings.key_file), Path(
+        settings.ledger_key_file or beside / "chartgate-ledger.key"
+    )
+
+
+def build_ledger(
+    settings: Settings,
+    engine: Engine,
+    pseudonyms: KeyedPseudonyms,
+    clock: Clock,
+    ids: IdSource,
+) -> Ledger:
+    """Wire the ledger; key file and anchor directory default to beside the KEK file."""
+    beside = Path(settings.key_file).parent
+    key = load_or_create(key_files(settings)[1], settings.ledger_origin)
+    anchor = FileAnchor(settings.ledger_anchor_dir or beside / "ledger-anchors")
+
+    def unit(*, read_only: bool = False) -> SqlLedgerUnit:
+        return SqlLedgerUnit(engine, read_only=read_only)
+
+    audit = AuditService(
+        ledger=unit,
+        clock=clock,
+        ids=ids,
+        pseudonyms=pseudonyms,
+        key=key,
+        origin_prefix=settings.ledger_origin,
+    )
+    checkpointer = Checkpointer(
+        ledger=unit,
+        clock=clock,
+        key=key,
+        origin_prefix=settings.ledger_origin,
+        every=settings.ledger_checkpoint_every,
+        interval=timedelta(seconds=settings.ledger_checkpoint_seconds),
+        anchor=anchor,
+    )
+    return Ledger(unit=unit, audit=audit, checkpointer=checkpointer, anchor=anchor, key=key)
+
+
+def build_audit_sink(
+    settings: Settings,
+    engine: Engine,
+    ledger: Ledger,
+    clock: Clock,
+    closers: list[Callable[[], None]],
+) -> AuditSinkPusher | None:
+    """The AuditEvent pusher over the tenants' sink URLs (None when no tenant has one)."""
+    sinks, clients = build_sinks(settings)
+    closers.extend(client.close for client in clients)
+    if not sinks:
+        return None
+    return AuditSinkPusher(
+        ledger=ledger.unit,
+        cursors=SqlSinkCursors(engine),
+        sinks=sinks,
+        clock=clock,
+        origin_prefix=settings.ledger_origin,
+        owner=f"{socket.gethostname()}:{os.getpid()}:{id(sinks)}"[-100:],
+        batch=settings.audit_sink_batch,
+    )
+
+
+def open_ledger(settings: Settings) -> tuple[Ledger, Engine]:
+    """The ledger alone, for CLI commands that need no EHR or identity provider."""
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    pseudonyms = KeyedPseudonyms(cipher.derive_key)
+    return build_ledger(settings, engine, pseudonyms, SystemClock(), UuidIds()), engine

@@ -1,0 +1,116 @@
+"""One service wired alone, for a CLI command that needs no EHR call or identity provider."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from chartgate.adapters.archive import FileArchive
+from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
+from chartgate.adapters.keys.envelope import EnvelopeCipher
+from chartgate.adapters.keys.local import LocalKeyProvider
+from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
+from chartgate.adapters.storage.data_keys import SqlDataKeyStore
+from chartgate.adapters.storage.duty_locks import DutyLock
+from chartgate.adapters.storage.engine import make_engine
+from chartgate.adapters.storage.impact import SqlImpact
+from chartgate.adapters.storage.report_source import SqlReportSource
+from chartgate.adapters.storage.retention import SqlRetentionStore
+from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
+from chartgate.adapters.system import SystemClock, UuidIds
+from chartgate.bootstrap.ledger import build_ledger
+from chartgate.policy.retention import load_retention
+from chartgate.service.impact import ImpactService
+from chartgate.service.killswitch import KillSwitches
+from chartgate.service.ports import Clock
+from chartgate.service.retention import RetentionService
+from chartgate.settings import Settings
+
+
+def open_retention(
+    settings: Settings, *, clock: Clock | None = None
+) -> tuple[RetentionService, Engine]:
+    """The retention runner (``chartgate retention run``): rules, store, ledger, archive.
+
+    The archive directory defaults to ``retention-archive`` beside the KEK file.
+    """
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    pseudonyms = KeyedPseudonyms(cipher.derive_key)
+    clock = clock or SystemClock()
+    ledger = build_ledger(settings, engine, pseudonyms, clock, UuidIds())
+    loaded = load_retention(settings.retention_policy)
+    archive = settings.retention_archive_dir or Path(settings.key_file).parent / "retention-archive"
+    service = RetentionService(
+        store=SqlRetentionStore(engine),
+        ledger=ledger.unit,
+        archive=FileArchive(archive),
+        clock=clock,
+        ids=UuidIds(),
+        rules=loaded.policy,
+        rules_hash=loaded.content_hash,
+        rules_source=loaded.source,
+        configured_tenants=[t.id for t in settings.tenants],
+        actor=f"system:retention@{socket.gethostname()}",
+        pseudonyms=pseudonyms,
+        exclusive=DutyLock(engine, "retention").exclusive,
+    )
+    return service, engine
+
+
+def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, str], str], Engine]:
+    """The report source, the clinician pseudonym function and the engine to dispose.
+
+    A clinician appears in reports as ``clin-`` and 8 hex digits of the tenant's keyed
+    pseudonym of their actor name: stable across reports, meaningless without the key.
+    """
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    pseudonyms = KeyedPseudonyms(cipher.derive_key)
+
+    def clinician(tenant: str, actor: str) -> str:
+        return "clin-" + pseudonyms.reference(tenant, actor).rsplit(":", 1)[1][:8]
+
+    return SqlReportSource(engine), clinician, engine
+
+
+def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
+    """The kill switch alone, for ``chartgate killswitch`` (no identity provider, no EHR call)."""
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    ehr_vendors = {t.id: t.ehr.vendor for t in settings.tenants}
+
+    def uow(*, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, cipher, read_only=read_only, ehr_vendors=ehr_vendors)
+
+    switches = KillSwitches(
+        uow=uow,
+        clock=SystemClock(),
+        ids=UuidIds(),
+        ehr=ConfiguredEhrDirectory({t.id: t for t in settings.tenants}),
+        tenants=[t.id for t in settings.tenants],
+        drain_seconds=90.0,
+    )
+    return switches, engine
+
+
+def open_impact(settings: Settings) -> tuple[ImpactService, Engine]:
+    """The impact report (``chartgate impact``): store, ledger and the tenants' pseudonyms."""
+    engine = make_engine(settings.database_url)
+    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+
+    def uow(*, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, cipher, read_only=read_only)
+
+    service = ImpactService(
+        queries=SqlImpact(engine),
+        uow=uow,
+        clock=SystemClock(),
+        ids=UuidIds(),
+        pseudonyms=KeyedPseudonyms(cipher.derive_key),
+        tenants=[t.id for t in settings.tenants],
+    )
+    return service, engine
