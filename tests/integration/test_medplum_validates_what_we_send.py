@@ -19,8 +19,8 @@ import pytest
 from builders import CLINICIAN, ENCOUNTER, PATIENT, submission
 from chartgate.adapters.fhir_models import R4BSchema
 from chartgate.domain.documents import NoteWrite, build_document_reference
+from chartgate.domain.note_document import check_note_document
 from chartgate.domain.submission import DraftSubmission
-from chartgate.domain.validation import check_note_document
 from chartgate.service.validation import provenance_for
 
 pytestmark = pytest.mark.medplum

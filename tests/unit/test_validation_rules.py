@@ -10,13 +10,13 @@ from builders import ENCOUNTER, PATIENT, SOAP_NOTE, submission
 from chartgate.domain.bindings import check_bindings
 from chartgate.domain.consistency import ConsistencyRules, check_consistency, coded_diagnoses
 from chartgate.domain.findings import Finding, Stage, Verdict
+from chartgate.domain.note_document import outbound_resource
 from chartgate.domain.policy import Severity
 from chartgate.domain.sections import find_section, sections
 from chartgate.domain.submission import DraftSubmission, VersionContent
 from chartgate.domain.validation import (
     DraftFacts,
     check_version,
-    outbound_resource,
     submission_finding_code,
 )
 from chartgate.policy import load_default_policy

@@ -19,15 +19,11 @@ from chartgate.domain.documents import NoteWrite, build_document_reference
 from chartgate.domain.drafts import Draft, DraftVersion, hash_content
 from chartgate.domain.errors import ValidationFailed
 from chartgate.domain.findings import Finding, Verdict, ordered
+from chartgate.domain.note_document import check_note_document, outbound_resource
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.provenance import ProvenanceFacts, build_provenance
 from chartgate.domain.submission import DraftSubmission, Origin, VersionContent
-from chartgate.domain.validation import (
-    DraftFacts,
-    check_note_document,
-    check_version,
-    outbound_resource,
-)
+from chartgate.domain.validation import DraftFacts, check_version
 from chartgate.service.ports import JsonObject, ResourceSchema
 
 PENDING_ID = "00000000-0000-0000-0000-000000000000"

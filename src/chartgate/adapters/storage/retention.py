@@ -30,7 +30,7 @@ from chartgate.adapters.storage.engine import writer_lock
 from chartgate.adapters.storage.ledger import SqlLedger
 from chartgate.domain.events import AuditRecord
 from chartgate.domain.utc import as_utc
-from chartgate.service.retention import DraftCandidate, RecordFor
+from chartgate.service.retention_ports import DraftCandidate, RecordFor
 
 SETTLED_STATES = ("committed", "conflict", "rejected", "retracted", "discarded")
 """Draft states in which nothing is in flight; ``in_review`` counts for never-approved ones."""
