@@ -28,7 +28,9 @@ from chartgate.domain.writeback import WritebackKind, WritebackState, mark
 from chartgate.service import gates
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
 from chartgate.service.killswitch import refuse_if_engaged
+from chartgate.service.patient_context import check_context
 from chartgate.service.ports import JsonObject, UnitOfWork, WritebackRecord
+from chartgate.service.provenance_travel import note_footer
 
 
 class Approvals:
@@ -49,6 +51,12 @@ class Approvals:
         """Approve for chart: freeze the version and queue exactly one write-back."""
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN)
+        # The right patient and encounter, from the EHR, before anything is decided (issue 13):
+        # read outside the transaction (no row lock held across a network call); the draft's
+        # patient and encounter never change, so the check holds for the approval below.
+        with ctx.uow(read_only=True) as uow:
+            seen = ctx.bound_draft(uow, principal, draft_id)
+        context = check_context(ctx.ehr, seen, request_id=meta.request_id or seen.correlation_id)
         with ctx.uow() as uow:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
             basis = ctx.access.bind(principal, draft)
@@ -79,6 +87,7 @@ class Approvals:
                         principal.tenant, draft.current.content.note.content_type
                     ),
                     routes_for_signing=self._routes_for_signing(principal.tenant),
+                    footer=self._footer(draft, approval.writeback_id, approval.version),
                 )
             )
             verdict = gates.approval_gate(ctx, principal, draft, payload, acknowledged, now)
@@ -103,6 +112,7 @@ class Approvals:
                     "structured_changes": len(approval.diff.json_patch),
                     "findings": [f.key for f in verdict.findings],
                     "warnings_acknowledged": list(verdict.acknowledged),
+                    "encounter_status": context.encounter_status,
                 },
                 writeback_id=record.id,
             )
@@ -151,6 +161,7 @@ class Approvals:
                     routes_for_signing=self._routes_for_signing(principal.tenant),
                     # A finalized amendment still replaces the note it amended.
                     replaces=replaced_document(last.payload),
+                    footer=self._footer(draft, original.writeback_id, approval.version),
                 )
             )
             payload["id"] = last.document_id
@@ -242,6 +253,7 @@ class Approvals:
                     ),
                     routes_for_signing=self._routes_for_signing(principal.tenant),
                     replaces=f"DocumentReference/{current.document_id}",
+                    footer=self._footer(draft, approval.writeback_id, approval.version),
                 )
             )
             # Same gate as approval: an amendment is an approval of new content.
@@ -301,6 +313,11 @@ class Approvals:
         """Whether the tenant's EHR routes a new note to its authenticator for signature."""
         routing = self._ctx.ehr.profile(tenant).authenticator
         return routing is AuthenticatorRouting.ROUTES_FOR_SIGNING
+
+    def _footer(self, draft: Draft, writeback_id: str, version: int) -> str:
+        """The attestation footer where the EHR takes no Provenance (part of the approval)."""
+        mode = self._ctx.ehr.profile(draft.tenant).provenance_mode
+        return note_footer(mode, origin=draft.origin, writeback_id=writeback_id, version=version)
 
     @staticmethod
     def _queue(
