@@ -31,6 +31,7 @@ from chartgate.service.killswitch import refuse_if_engaged
 from chartgate.service.patient_context import check_context
 from chartgate.service.ports import JsonObject, UnitOfWork, WritebackRecord
 from chartgate.service.provenance_travel import note_footer
+from chartgate.service.signing import signed_approval
 
 
 class Approvals:
@@ -47,10 +48,16 @@ class Approvals:
         expected_version: int,
         meta: RequestMeta,
         acknowledged: tuple[str, ...] = (),
+        sign: bool = False,
     ) -> tuple[Draft, WritebackRecord]:
-        """Approve for chart: freeze the version and queue exactly one write-back."""
+        """Approve for chart: freeze the version and queue exactly one write-back.
+
+        ``sign``: approve and sign in one act (step-up), written ``final``; the only approval
+        an EHR that takes signed notes only accepts (profile ``accepts_preliminary = no``).
+        """
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN)
+        doc_status = signed_approval(ctx, principal, sign=sign)
         # The right patient and encounter, from the EHR, before anything is decided (issue 13):
         # read outside the transaction (no row lock held across a network call); the draft's
         # patient and encounter never change, so the check holds for the approval below.
@@ -81,7 +88,7 @@ class Approvals:
                     encounter=draft.encounter,
                     author=fhir_user,
                     content=draft.current.content,
-                    doc_status="preliminary",
+                    doc_status=doc_status,
                     date=now,
                     content_type=ctx.ehr.note_content_type(
                         principal.tenant, draft.current.content.note.content_type
@@ -90,7 +97,9 @@ class Approvals:
                     footer=self._footer(draft, approval.writeback_id, approval.version),
                 )
             )
-            verdict = gates.approval_gate(ctx, principal, draft, payload, acknowledged, now)
+            verdict = gates.approval_gate(
+                ctx, principal, draft, payload, acknowledged, now, doc_status=doc_status
+            )
             record = self._queue(uow, draft, approval, payload, now)
             ctx.audit(
                 uow,
@@ -113,6 +122,7 @@ class Approvals:
                     "findings": [f.key for f in verdict.findings],
                     "warnings_acknowledged": list(verdict.acknowledged),
                     "encounter_status": context.encounter_status,
+                    "doc_status": doc_status,
                 },
                 writeback_id=record.id,
             )
