@@ -221,6 +221,23 @@ def _tenant(sandbox: SandboxServer, tenant: str, **extra: Any) -> TenantSettings
 
 
 def _seed(stack: TwoTenants) -> None:
+    # The granted encounter exists in EHR A: chartgate reads a draft's Encounter and Patient
+    # from the EHR before approving it (issue 13 item 6).
+    encounter = {
+        "resourceType": "Encounter",
+        "id": GRANTED_ENCOUNTER.split("/")[1],
+        "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": "Patient/pat-001"},
+        "period": {"start": "2026-11-24T11:30:00Z"},
+    }
+    created = httpx.put(
+        f"{stack.a.fhir_base}/{GRANTED_ENCOUNTER}",
+        json=encounter,
+        headers={"Content-Type": FHIR_JSON, "If-None-Match": "*"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
     d = stack.drafts
     d.a = stack.submit(TENANT_A)["id"]
     d.a_other_encounter = stack.submit(TENANT_A, encounter="Encounter/enc-002")["id"]

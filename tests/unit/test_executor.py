@@ -425,3 +425,11 @@ def test_a_failed_patient_context_read_retries_and_then_writes() -> None:
     w.run()
     assert w.writeback().state is WritebackState.COMMITTED
     assert len(w.documents()) == 1
+
+
+def test_a_write_back_sent_soon_after_approval_relies_on_the_approvals_read() -> None:
+    """Within the freshness window the approval's own context read stands: no second read."""
+    w = world()
+    w.run(w.executor(context_fresh=timedelta(hours=1)))
+    assert w.writeback().state is WritebackState.COMMITTED
+    assert ("GET", "Encounter") not in w.ehr.requests

@@ -157,3 +157,53 @@ def test_an_escalated_writeback_says_a_person_was_told() -> None:
     shown = banner(view)
     assert shown.title == "Approved — queued for the chart"
     assert "tried 9 times" in shown.detail
+
+
+def _rendered_review(vendor: str) -> str:
+    """review.html as the page renders it for a draft in review, for a tenant on ``vendor``."""
+    from pathlib import Path  # noqa: PLC0415
+
+    import jinja2  # noqa: PLC0415
+
+    from chartgate import web  # noqa: PLC0415
+    from chartgate.domain.principal import Principal, Role  # noqa: PLC0415
+    from chartgate.web.presenter import RETRACTION_REASONS  # noqa: PLC0415
+
+    tenant = TenantSettings(
+        id="clinic-a",
+        issuers=["https://idp.example"],
+        ehr=EhrSettings(base_url="https://fhir.clinic-a.example/R4", vendor=vendor),
+    )
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(web.__file__).parent / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    draft = draft_in(DraftState.IN_REVIEW)
+    principal = Principal(subject="dr", tenant="clinic-a", role=Role.CLINICIAN)
+    return environment.get_template("review.html").render(
+        m=page_model(DraftView(draft=draft), tenant=tenant),
+        draft=draft,
+        principal=principal,
+        csrf="c",
+        error=None,
+        error_findings=[],
+        reasons=RETRACTION_REASONS,
+        killswitches=[],
+    )
+
+
+def test_a_final_only_ehr_says_before_the_click_that_approving_signs() -> None:
+    """Oracle Health takes signed notes only: the page says so and offers one-step signing."""
+    page = _rendered_review("oracle-health")
+    assert "takes signed notes only" in page
+    assert 'name="sign" value="yes"' in page
+    assert "Approve and sign" in page
+
+
+def test_an_ehr_that_takes_drafts_keeps_the_plain_approve() -> None:
+    """Epic takes preliminary notes: a plain Approve for chart, no signing sentence."""
+    page = _rendered_review("epic")
+    assert "takes signed notes only" not in page
+    assert 'name="sign"' not in page
+    assert "Approve for chart</button>" in page

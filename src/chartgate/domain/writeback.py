@@ -329,7 +329,8 @@ class ChartWrite:
                 draft.transition(Action.CONFIRM_RETRACT)
             else:
                 draft.transition(Action.COMMIT)
-            draft.doc_status = wb.kind.doc_status
+            # What landed says (a signed approval on a final-only EHR writes "final").
+            draft.doc_status = str(wb.payload.get("docStatus") or wb.kind.doc_status)
         elif draft.state is DraftState.AMBIGUOUS:
             # A person pointed at the document while the draft waited: it is in the chart.
             draft.transition(Action.RECONCILE)

@@ -23,21 +23,24 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-from collections import deque
 from dataclasses import replace
-from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chartgate.domain.fhir_codes import FHIR_JSON
+from chartgate.sandbox.answers import (
+    bundle_of,
+    capability_statement,
+    fhir_response,
+    install_error_handlers,
+    json_response,
+    operation_outcome,
+    version_headers,
+)
 from chartgate.sandbox.fault_injector import FaultInjector
 from chartgate.sandbox.faults import FaultPlan, FaultSpecError
+from chartgate.sandbox.rate_limiter import RateLimiter
 from chartgate.sandbox.search import subset
 from chartgate.sandbox.seed import SEED_RESOURCES
 from chartgate.sandbox.store import (
@@ -134,79 +137,8 @@ def create_fhir_app(
     app.state.limiter = limiter
     app.include_router(_fhir_router(store, profile, limiter), prefix=FHIR_BASE_PATH)
     app.include_router(_control_router(store, plan, limiter))
-    app.add_exception_handler(FhirError, _fhir_error_handler)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error_handler)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error_handler)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected_error_handler)
+    install_error_handlers(app)
     return app
-
-
-class RateLimiter:
-    """The vendor's rate limit: a token bucket over every FHIR request, and a traffic log.
-
-    Over the limit, a request is answered ``429`` with ``Retry-After`` (and, for profiles that
-    report quota, a ``RateLimit`` header), before anything is processed. The log of accepted
-    request times lets a test measure what reached the EHR (``GET /__sandbox/traffic``).
-    """
-
-    def __init__(self, profile: VendorProfile) -> None:
-        self._profile = profile
-        self._lock = threading.Lock()
-        self._tokens = float(profile.rate_limit_burst)
-        self._updated = time.monotonic()
-        self._accepted: deque[float] = deque(maxlen=100_000)
-        self._refused = 0
-
-    def __call__(self) -> None:
-        """Take a token for one FHIR request, or refuse it with 429."""
-        rate = self._profile.rate_limit_per_second
-        with self._lock:
-            now = time.monotonic()
-            if rate is not None:
-                burst = float(self._profile.rate_limit_burst)
-                self._tokens = min(burst, self._tokens + (now - self._updated) * rate)
-                self._updated = now
-                if self._tokens < 1.0:
-                    self._refused += 1
-                    wait = (1.0 - self._tokens) / rate
-                    raise FhirError(
-                        429, "throttled", "Rate limit exceeded", headers=self._headers(wait)
-                    )
-                self._tokens -= 1.0
-            self._accepted.append(now)
-
-    def _headers(self, wait: float) -> dict[str, str]:
-        seconds = max(1, int(wait + 0.999))
-        headers = {"retry-after": str(seconds)}
-        if self._profile.rate_limit_header:
-            headers["ratelimit"] = f'"default";r=0;t={seconds}'
-        return headers
-
-    def traffic(self) -> dict[str, Any]:
-        """Accepted and refused FHIR requests, and the most accepted in any one second."""
-        with self._lock:
-            times = list(self._accepted)
-            refused = self._refused
-        busiest, start = 0, 0
-        for end, moment in enumerate(times):
-            while moment - times[start] >= 1.0:
-                start += 1
-            busiest = max(busiest, end - start + 1)
-        span = times[-1] - times[0] if len(times) > 1 else 0.0
-        return {
-            "accepted": len(times),
-            "refused": refused,
-            "max_in_any_second": busiest,
-            "span_seconds": round(span, 3),
-        }
-
-    def reset(self) -> None:
-        """Forget the traffic and refill the bucket."""
-        with self._lock:
-            self._accepted.clear()
-            self._refused = 0
-            self._tokens = float(self._profile.rate_limit_burst)
-            self._updated = time.monotonic()
 
 
 def _fhir_router(  # noqa: C901 - one closure per interaction
@@ -216,7 +148,7 @@ def _fhir_router(  # noqa: C901 - one closure per interaction
 
     @router.get("/metadata")
     async def capabilities() -> Response:
-        return _fhir_json(200, _capability_statement(profile))
+        return fhir_response(200, capability_statement(profile, RESOURCE_TYPES))
 
     @router.get("/{resource_type}")
     async def search(resource_type: str, request: Request) -> Response:
@@ -228,7 +160,7 @@ def _fhir_router(  # noqa: C901 - one closure per interaction
         if query.elements is not None:
             elements = query.elements
             found = [replace(f, resource=subset(f.resource, elements)) for f in found]
-        return _fhir_json(200, _bundle("searchset", _base(request), found, str(request.url)))
+        return fhir_response(200, bundle_of("searchset", _base(request), found, str(request.url)))
 
     @router.post("/{resource_type}")
     async def create(resource_type: str, request: Request) -> Response:
@@ -247,8 +179,8 @@ def _fhir_router(  # noqa: C901 - one closure per interaction
         _check_type(resource_type, resource_id)
         stored = await run_in_threadpool(store.read, resource_type, resource_id)
         if request.headers.get("if-none-match") in {stored.etag, f'"{stored.version_id}"'}:
-            return Response(status_code=304, headers=_version_headers(stored))
-        return _fhir_json(200, stored.resource, _version_headers(stored))
+            return Response(status_code=304, headers=version_headers(stored))
+        return fhir_response(200, stored.resource, version_headers(stored))
 
     @router.put("/{resource_type}/{resource_id}")
     async def update(resource_type: str, resource_id: str, request: Request) -> Response:
@@ -283,7 +215,7 @@ def _fhir_router(  # noqa: C901 - one closure per interaction
     async def history(resource_type: str, resource_id: str, request: Request) -> Response:
         _check_type(resource_type, resource_id)
         versions = await run_in_threadpool(store.history, resource_type, resource_id)
-        return _fhir_json(200, _bundle("history", _base(request), versions, str(request.url)))
+        return fhir_response(200, bundle_of("history", _base(request), versions, str(request.url)))
 
     @router.get("/{resource_type}/{resource_id}/_history/{version_id}")
     async def vread(
@@ -292,7 +224,7 @@ def _fhir_router(  # noqa: C901 - one closure per interaction
         del request
         _check_type(resource_type, resource_id)
         stored = await run_in_threadpool(store.vread, resource_type, resource_id, version_id)
-        return _fhir_json(200, stored.resource, _version_headers(stored))
+        return fhir_response(200, stored.resource, version_headers(stored))
 
     return router
 
@@ -302,11 +234,11 @@ def _control_router(store: ResourceStore, plan: FaultPlan, limiter: RateLimiter)
 
     @router.get("/traffic")
     async def traffic() -> Response:
-        return _json(200, limiter.traffic())
+        return json_response(200, limiter.traffic())
 
     @router.get("/faults")
     async def get_faults() -> Response:
-        return _json(200, plan.to_json())
+        return json_response(200, plan.to_json())
 
     @router.post("/faults")
     async def set_faults(request: Request) -> Response:
@@ -314,14 +246,14 @@ def _control_router(store: ResourceStore, plan: FaultPlan, limiter: RateLimiter)
             plan.load_json(json.loads(await request.body() or b"{}"))
         except (ValueError, FaultSpecError) as e:
             raise FhirError(400, "invalid", f"Bad fault plan: {e}") from e
-        return _json(200, plan.to_json())
+        return json_response(200, plan.to_json())
 
     @router.post("/reset")
     async def reset() -> Response:
         await run_in_threadpool(store.reset)
         plan.clear()
         limiter.reset()
-        return _json(200, {"reset": True})
+        return json_response(200, {"reset": True})
 
     return router
 
@@ -431,145 +363,18 @@ def _write_answer(
         if profile.relative_location
         else f"{_base(request)}/{stored.versioned_path}"
     )
-    headers = {**_version_headers(stored), "location": location}
+    headers = {**version_headers(stored), "location": location}
     preference = _return_preference(request, profile)
     if preference == "minimal":
         return Response(status_code=status, headers=headers)
     if preference == "OperationOutcome":
         verb = "Created" if status == 201 else "Stored"  # noqa: PLR2004 - HTTP 201
-        outcome = _outcome("information", "informational", f"{verb} {stored.versioned_path}")
-        return _fhir_json(status, outcome, headers)
-    return _fhir_json(status, stored.resource, headers)
-
-
-def _version_headers(stored: StoredVersion) -> dict[str, str]:
-    return {
-        "etag": stored.etag,
-        "last-modified": format_datetime(stored.last_updated, usegmt=True),
-    }
+        outcome = operation_outcome(
+            "information", "informational", f"{verb} {stored.versioned_path}"
+        )
+        return fhir_response(status, outcome, headers)
+    return fhir_response(status, stored.resource, headers)
 
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + FHIR_BASE_PATH
-
-
-def _bundle(
-    kind: Literal["searchset", "history"], base: str, versions: list[StoredVersion], self_url: str
-) -> JsonObject:
-    entries: list[JsonObject] = []
-    for stored in versions:
-        entry: JsonObject = {
-            "fullUrl": f"{base}/{stored.resource_type}/{stored.resource_id}",
-            "resource": stored.resource,
-        }
-        if kind == "searchset":
-            entry["search"] = {"mode": "match"}
-        else:
-            first = stored.version_id == 1
-            entry["request"] = {
-                "method": "POST" if first else "PUT",
-                "url": stored.resource_type
-                if first
-                else f"{stored.resource_type}/{stored.resource_id}",
-            }
-            entry["response"] = {
-                "status": "201 Created" if first else "200 OK",
-                "etag": stored.etag,
-                "lastModified": stored.resource["meta"]["lastUpdated"],
-            }
-        entries.append(entry)
-    return {
-        "resourceType": "Bundle",
-        "type": kind,
-        "total": len(entries),
-        "link": [{"relation": "self", "url": self_url}],
-        "entry": entries,
-    }
-
-
-def _capability_statement(profile: VendorProfile) -> JsonObject:
-    interactions = [
-        {"code": c}
-        for c in ("read", "vread", "update", "history-instance", "create", "search-type")
-    ]
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": "2026-11-24",
-        "kind": "instance",
-        "software": {"name": f"chartgate sandbox EHR ({profile.name})"},
-        "fhirVersion": "4.0.1",
-        "format": ["json"],
-        "rest": [
-            {
-                "mode": "server",
-                "resource": [
-                    {
-                        "type": resource_type,
-                        "interaction": interactions,
-                        "versioning": "versioned-update",
-                        "readHistory": True,
-                        "updateCreate": profile.update_as_create,
-                        "conditionalCreate": profile.conditional_create,
-                        "searchParam": [
-                            {"name": "_id", "type": "token"},
-                            {"name": "identifier", "type": "token"},
-                            {"name": "patient", "type": "reference"},
-                            {"name": "subject", "type": "reference"},
-                            {"name": "encounter", "type": "reference"},
-                        ],
-                    }
-                    for resource_type in sorted(RESOURCE_TYPES)
-                ],
-            }
-        ],
-    }
-
-
-def _outcome(
-    severity: str, code: str, diagnostics: str, expression: str | None = None
-) -> JsonObject:
-    issue: JsonObject = {"severity": severity, "code": code, "diagnostics": diagnostics}
-    if expression is not None:
-        issue["expression"] = [expression]
-    return {"resourceType": "OperationOutcome", "issue": [issue]}
-
-
-def _fhir_json(status: int, body: JsonObject, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        content=json.dumps(body).encode(), status_code=status, headers=headers, media_type=FHIR_JSON
-    )
-
-
-def _json(status: int, body: Any) -> Response:  # noqa: ANN401 - any JSON value
-    return Response(
-        content=json.dumps(body).encode(), status_code=status, media_type="application/json"
-    )
-
-
-async def _fhir_error_handler(request: Request, exc: FhirError) -> Response:
-    del request
-    outcome = _outcome("error", exc.code, exc.diagnostics, exc.expression)
-    if exc.vendor_code is not None:
-        outcome["issue"][0]["details"] = {"coding": [{"code": exc.vendor_code}]}
-    return _fhir_json(exc.status, outcome, exc.headers or None)
-
-
-async def _http_error_handler(request: Request, exc: StarletteHTTPException) -> Response:
-    del request
-    code = {404: "not-found", 405: "not-supported", 429: "throttled"}.get(
-        exc.status_code, "processing"
-    )
-    return _fhir_json(
-        exc.status_code, _outcome("error", code, str(exc.detail)), dict(exc.headers or {})
-    )
-
-
-async def _validation_error_handler(request: Request, exc: RequestValidationError) -> Response:
-    del request, exc
-    return _fhir_json(400, _outcome("error", "invalid", "The request is not valid"))
-
-
-async def _unexpected_error_handler(request: Request, exc: Exception) -> Response:
-    del request, exc
-    return _fhir_json(500, _outcome("fatal", "exception", "Internal sandbox error"))

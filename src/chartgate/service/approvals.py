@@ -28,7 +28,10 @@ from chartgate.domain.writeback import WritebackKind, WritebackState, mark
 from chartgate.service import gates
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
 from chartgate.service.killswitch import refuse_if_engaged
+from chartgate.service.patient_context import check_context
 from chartgate.service.ports import JsonObject, UnitOfWork, WritebackRecord
+from chartgate.service.provenance_travel import note_footer
+from chartgate.service.signing import signed_approval
 
 
 class Approvals:
@@ -45,10 +48,22 @@ class Approvals:
         expected_version: int,
         meta: RequestMeta,
         acknowledged: tuple[str, ...] = (),
+        sign: bool = False,
     ) -> tuple[Draft, WritebackRecord]:
-        """Approve for chart: freeze the version and queue exactly one write-back."""
+        """Approve for chart: freeze the version and queue exactly one write-back.
+
+        ``sign``: approve and sign in one act (step-up), written ``final``; the only approval
+        an EHR that takes signed notes only accepts (profile ``accepts_preliminary = no``).
+        """
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN)
+        doc_status = signed_approval(ctx, principal, sign=sign)
+        # The right patient and encounter, from the EHR, before anything is decided (issue 13):
+        # read outside the transaction (no row lock held across a network call); the draft's
+        # patient and encounter never change, so the check holds for the approval below.
+        with ctx.uow(read_only=True) as uow:
+            seen = ctx.bound_draft(uow, principal, draft_id)
+        context = check_context(ctx.ehr, seen, request_id=meta.request_id or seen.correlation_id)
         with ctx.uow() as uow:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
             basis = ctx.access.bind(principal, draft)
@@ -73,15 +88,18 @@ class Approvals:
                     encounter=draft.encounter,
                     author=fhir_user,
                     content=draft.current.content,
-                    doc_status="preliminary",
+                    doc_status=doc_status,
                     date=now,
                     content_type=ctx.ehr.note_content_type(
                         principal.tenant, draft.current.content.note.content_type
                     ),
                     routes_for_signing=self._routes_for_signing(principal.tenant),
+                    footer=self._footer(draft, approval.writeback_id, approval.version),
                 )
             )
-            verdict = gates.approval_gate(ctx, principal, draft, payload, acknowledged, now)
+            verdict = gates.approval_gate(
+                ctx, principal, draft, payload, acknowledged, now, doc_status=doc_status
+            )
             record = self._queue(uow, draft, approval, payload, now)
             ctx.audit(
                 uow,
@@ -103,6 +121,8 @@ class Approvals:
                     "structured_changes": len(approval.diff.json_patch),
                     "findings": [f.key for f in verdict.findings],
                     "warnings_acknowledged": list(verdict.acknowledged),
+                    "encounter_status": context.encounter_status,
+                    "doc_status": doc_status,
                 },
                 writeback_id=record.id,
             )
@@ -151,6 +171,7 @@ class Approvals:
                     routes_for_signing=self._routes_for_signing(principal.tenant),
                     # A finalized amendment still replaces the note it amended.
                     replaces=replaced_document(last.payload),
+                    footer=self._footer(draft, original.writeback_id, approval.version),
                 )
             )
             payload["id"] = last.document_id
@@ -242,6 +263,7 @@ class Approvals:
                     ),
                     routes_for_signing=self._routes_for_signing(principal.tenant),
                     replaces=f"DocumentReference/{current.document_id}",
+                    footer=self._footer(draft, approval.writeback_id, approval.version),
                 )
             )
             # Same gate as approval: an amendment is an approval of new content.
@@ -301,6 +323,11 @@ class Approvals:
         """Whether the tenant's EHR routes a new note to its authenticator for signature."""
         routing = self._ctx.ehr.profile(tenant).authenticator
         return routing is AuthenticatorRouting.ROUTES_FOR_SIGNING
+
+    def _footer(self, draft: Draft, writeback_id: str, version: int) -> str:
+        """The attestation footer where the EHR takes no Provenance (part of the approval)."""
+        mode = self._ctx.ehr.profile(draft.tenant).provenance_mode
+        return note_footer(mode, origin=draft.origin, writeback_id=writeback_id, version=version)
 
     @staticmethod
     def _queue(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from chartgate.domain.errors import StateConflict
 from chartgate.domain.events import EventType
-from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
+from chartgate.domain.outcomes import Decision
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.writeback import ChartWrite
+from chartgate.service.chart_evidence import follow_up_in_chart, landed_document
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
 from chartgate.service.ports import WritebackRecord
 
@@ -59,27 +60,44 @@ class Resolutions:
 
         ``resend``: the note is not in the chart (the person looked); send it again.
         ``landed``: the note is ``document`` (``DocumentReference/<id>``): chartgate reads it
-        and accepts it only if it carries this write-back's identifier, then sends the rest.
-        ``retry-follow-up``: the note is in the chart; send its Provenance again.
+        and accepts it only if its current version carries this write-back's mark, then sends
+        the rest. ``retry-follow-up``: the note is in the chart; chartgate looks for its
+        Provenance first (found: complete, nothing sent) and otherwise sends it again.
+        The chart is read before anything changes (``service/chart_evidence.py``).
         """
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN, Role.ADMIN)
         ctx.access.require_mfa(principal)
+        with ctx.uow(read_only=True) as uow:
+            seen = uow.writebacks.get(principal.tenant, writeback_id)
+            if principal.role is Role.CLINICIAN:
+                ctx.bound_draft(uow, principal, seen.draft_id, missing=WRITEBACK_MISSING)
         version: str | None = None
         document_id: str | None = None
+        found: str | None = None
         if action == "landed":
-            document_id, version = self._landed_document(principal, writeback_id, document)
+            document_id, version = landed_document(ctx.ehr, seen, document)
+        elif action == "retry-follow-up" and seen.document_landed:
+            decision, provenance_id = follow_up_in_chart(ctx.ehr, seen)
+            found = provenance_id if decision is Decision.PROCEED else None
         with ctx.uow() as uow:
             record = uow.writebacks.get(principal.tenant, writeback_id)
             draft = uow.drafts.get(principal.tenant, record.draft_id, for_update=True)
             if principal.role is Role.CLINICIAN:
                 ctx.access.bind(principal, draft, missing=WRITEBACK_MISSING)
+            if (record.state, record.document_version) != (seen.state, seen.document_version):
+                raise StateConflict(
+                    "the write-back changed while the chart was read; look again",
+                    expression="action",
+                )
             previous = record.state
             pair = ChartWrite(draft, record)
             if action == "resend":
                 pair.resolve_resend()
             elif action == "landed" and document_id is not None:
                 pair.resolve_landed(document_id, version)
+            elif action == "retry-follow-up" and found is not None:
+                pair.resolve_follow_up_found(found)
             elif action == "retry-follow-up":
                 pair.resolve_retry_follow_up()
             else:
@@ -97,30 +115,10 @@ class Resolutions:
                 {
                     "action": action,
                     "previous_state": previous.value,
+                    "state": record.state.value,
                     "ehr_resource": None if document_id is None else document,
+                    "provenance_found": None if found is None else f"Provenance/{found}",
                 },
                 writeback_id=record.id,
             )
         return record
-
-    def _landed_document(
-        self, principal: Principal, writeback_id: str, document: str | None
-    ) -> tuple[str, str | None]:
-        """Read the document a person points at; it must carry this write-back's identifier."""
-        kind, _, document_id = (document or "").partition("/")
-        if kind != "DocumentReference" or not document_id:
-            raise StateConflict("name the note as DocumentReference/<id>", expression="document")
-        with self._ctx.uow(read_only=True) as uow:
-            record = uow.writebacks.get(principal.tenant, writeback_id)
-        gateway = self._ctx.ehr.gateway(principal.tenant)
-        answer = gateway.read("DocumentReference", document_id, request_id=record.correlation_id)
-        identifiers = (answer.resource or {}).get("identifier", [])
-        ours = any(
-            i.get("system") == WRITEBACK_SYSTEM and i.get("value") == record.id for i in identifiers
-        )
-        if not answer.ok or not ours:
-            raise StateConflict(
-                "that document is not in the chart or does not carry this write-back's identifier",
-                expression="document",
-            )
-        return document_id, answer.version_id

@@ -83,6 +83,11 @@ _READ_AT_ONCE = frozenset({Answer.VERSION_CONFLICT, Answer.VENDOR_DUPLICATE})
 """Answers that say "it exists already": nothing is in flight, so the chart is read at once."""
 
 
+CONTEXT_FRESH = timedelta(seconds=30)
+"""How long the approval's read of the Encounter and Patient stands for the first send; a
+write-back that waited longer (queue, outage, kill switch) reads them again before sending."""
+
+
 class WritebackExecutor:
     """Claims due outbox rows and carries each to a decided state."""
 
@@ -99,8 +104,10 @@ class WritebackExecutor:
         max_attempts: int = 8,
         crash: Callable[[str], None] = no_crash,
         held: Callable[[Writeback], str | None] = never_held,
+        context_fresh: timedelta = CONTEXT_FRESH,
     ) -> None:
         self._uow = uow
+        self._context_fresh = context_fresh
         self._ehr = ehr
         self._clock = clock
         self._owner = owner
@@ -157,8 +164,10 @@ class WritebackExecutor:
             refuse_unsupported(self._ehr.profile(draft.tenant))
             check_integrity(self._channel, draft, approval, record)
             if record.kind.creates_document and not (record.document_landed or reread):
-                self._channel.brake(record)
-                confirm_before_send(self._ehr, draft, record)
+                stale = self._clock.now() - approval.approved_at > self._context_fresh
+                if stale:  # the approval's own read is recent enough otherwise
+                    self._channel.brake(record)
+                    confirm_before_send(self._ehr, draft, record)
             if not record.document_landed:
                 self._document(gateway, draft, record, reread=reread)
                 reread = False

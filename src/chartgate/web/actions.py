@@ -212,6 +212,7 @@ def approve(request: Request, draft_id: str, posted: PostedDep) -> Response:
             expected_version=_number(form, "version"),
             meta=meta,
             acknowledged=acknowledged,
+            sign=form.get("sign") == "yes",
         )
         return (
             f"Approved version {draft.approved_version} for the chart. It is queued "

@@ -18,6 +18,7 @@ import jsonpatch
 from chartgate.domain.codes import SYSTEM_NAMES
 from chartgate.domain.fhir_codes import NOTE_TYPES
 from chartgate.domain.lifecycle import Action, DraftState, allowed_actions
+from chartgate.domain.vendors import get_vendor
 from chartgate.domain.writeback import RESOLVABLE_STATES, WritebackKind, WritebackState
 from chartgate.service.drafting import DraftView
 from chartgate.service.ports import WritebackRecord
@@ -74,6 +75,8 @@ class Destination:
 
     tenant: str
     ehr: str
+    signs: bool = False
+    """The EHR takes signed notes only: approving signs (one step-up act, written final)."""
 
 
 @dataclass(slots=True)
@@ -343,7 +346,9 @@ def destination(tenant: TenantSettings | None) -> Destination:
         return Destination(tenant="this organisation", ehr="the EHR")
     host = urlsplit(tenant.ehr.base_url).netloc or tenant.ehr.base_url
     return Destination(
-        tenant=tenant.display_name or tenant.id, ehr=f"{tenant.ehr.vendor} EHR at {host}"
+        tenant=tenant.display_name or tenant.id,
+        ehr=f"{tenant.ehr.vendor} EHR at {host}",
+        signs=not get_vendor(tenant.ehr.vendor).accepts_preliminary,
     )
 
 

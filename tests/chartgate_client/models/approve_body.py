@@ -26,9 +26,12 @@ class ApproveBody:
 
         Attributes:
             acknowledge (list[str] | Unset): Warnings overridden, as 'code@location'.
+            sign (bool | Unset): Approve: approve and sign in one act (step-up sign-in), written as final. Required where
+                the EHR takes signed notes only (vendor profile accepts_preliminary = no). Default: False.
      """
 
     acknowledge: list[str] | Unset = UNSET
+    sign: bool | Unset = False
 
 
 
@@ -41,6 +44,8 @@ class ApproveBody:
 
 
 
+        sign = self.sign
+
 
         field_dict: dict[str, Any] = {}
 
@@ -48,6 +53,8 @@ class ApproveBody:
         })
         if acknowledge is not UNSET:
             field_dict["acknowledge"] = acknowledge
+        if sign is not UNSET:
+            field_dict["sign"] = sign
 
         return field_dict
 
@@ -59,8 +66,11 @@ class ApproveBody:
         acknowledge = cast(list[str], d.pop("acknowledge", UNSET))
 
 
+        sign = d.pop("sign", UNSET)
+
         approve_body = cls(
             acknowledge=acknowledge,
+            sign=sign,
         )
 
         return approve_body

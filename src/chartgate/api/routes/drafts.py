@@ -160,6 +160,13 @@ class ApproveBody(BaseModel):
     acknowledge: tuple[Annotated[str, Field(min_length=3, max_length=300)], ...] = Field(
         default=(), max_length=200, description="Warnings overridden, as 'code@location'."
     )
+    sign: bool = Field(
+        default=False,
+        description=(
+            "Approve: approve and sign in one act (step-up sign-in), written as final. Required"
+            " where the EHR takes signed notes only (vendor profile accepts_preliminary = no)."
+        ),
+    )
 
 
 def _approve_body(body: bytes) -> ApproveBody:
@@ -212,6 +219,7 @@ def approve(
             expected_version=int(expected or 0),
             meta=meta,
             acknowledged=_approve_body(body).acknowledge,
+            sign=_approve_body(body).sign,
         )
         return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
