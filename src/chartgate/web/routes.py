@@ -25,10 +25,7 @@ from chartgate.web.reviewer import (
     Reviewer,
     show_message,
 )
-from chartgate.web.session import (
-    SessionLimits,
-    SessionStore,
-)
+from chartgate.web.session import database_sessions
 
 
 def install(app: FastAPI, application: Application) -> None:
@@ -36,12 +33,7 @@ def install(app: FastAPI, application: Application) -> None:
     settings = application.settings
     reviewer = Reviewer(
         application=application,
-        sessions=SessionStore(
-            SessionLimits(
-                idle=settings.reviewer_session_idle_seconds,
-                absolute=settings.reviewer_session_absolute_seconds,
-            )
-        ),
+        sessions=database_sessions(application),  # every replica knows every session
         oidc=OidcClient(settings.reviewer_client_id),
         templates=jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
