@@ -225,6 +225,13 @@ def drift_html(drift: Drift, *, baseline: str, window: str) -> str:
         + "</table><h2>Exceptions per template</h2>"
         + "<table><tr><th>template</th><th>baseline</th><th>window</th></tr>"
         + templates
+        + "</table><h2>Access: scopes granted, roles acting, grants</h2>"
+        + "<table class=access><tr><th>signal</th><th>baseline</th><th>window</th><th></th></tr>"
+        + "".join(
+            f"<tr><td>{_e(a.group)}: {_e(a.name)}</td><td>{a.baseline}</td><td>{a.window}</td>"
+            f"<td>{'<strong>added</strong>' if a.added else ''}</td></tr>"
+            for a in drift.access
+        )
         + "</table>"
     )
     return _page("chartgate oversight drift", body)

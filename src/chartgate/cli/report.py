@@ -175,6 +175,13 @@ def drift(
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
         return
+    _print_drift(result, names)
+    if html is not None:
+        console.print(f"charts: {html}")
+
+
+def _print_drift(result: Any, names: tuple[str, str]) -> None:  # noqa: ANN401 - reports.Drift
+    """The drift comparison as terminal tables, the access lines last."""
     table = Table(title=f"oversight drift: {names[0]} vs {names[1]}", title_justify="left")
     for column in ("signal", "baseline", "window", "change"):
         table.add_column(column, justify="left" if column == "signal" else "right")
@@ -192,5 +199,14 @@ def drift(
     for name, old, new in result.exceptions_by_template:
         per_template.add_row(name, str(old), str(new))
     console.print(per_template)
-    if html is not None:
-        console.print(f"charts: {html}")
+    access = Table(title="access: scopes granted, roles acting, grants", title_justify="left")
+    for column in ("signal", "baseline", "window", ""):
+        access.add_column(column)
+    for line in result.access:
+        access.add_row(
+            f"{line.group}: {line.name}",
+            str(line.baseline),
+            str(line.window),
+            "ADDED" if line.added else "",
+        )
+    console.print(access)
