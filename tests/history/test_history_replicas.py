@@ -45,6 +45,7 @@ from stack import Stack
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
 BATCH = 3
+INJECTED: dict[str, int] = {}  # per phase: how many faults the sandbox EHR injected
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 SCHEDULE: list[tuple[str, dict[str, Any], str | None]] = [
     ("storm_503", {"status_storm": {"count": 4, "status": 503, "retry_after": 1}}, None),
@@ -129,7 +130,10 @@ def settle(client: Client, ids: list[str], seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     pending = set(ids)
     while pending and time.monotonic() < deadline:
-        pending = {wb for wb in pending if client.state(wb) not in TERMINAL}
+        for wb in list(pending):
+            if client.state(wb) in TERMINAL:
+                client.history.writebacks[wb].settled_at = datetime.now(UTC)
+                pending.discard(wb)
         time.sleep(0.3)
     assert not pending, {wb: client.history.writebacks[wb].states_seen[-1] for wb in pending}
 
@@ -152,6 +156,8 @@ def run_phase(
         time.sleep(1)
         topology.start_worker("1")
     settle(client, ids)
+    injected = topology.sandbox.faults.to_json().get("injected", {})
+    INJECTED[fault] = sum(int(v) for v in injected.values())
     topology.sandbox.faults.clear()
     if down is not None:  # the replica comes back, as systemd's Restart= would bring it
         port = topology.ports[1]
@@ -180,7 +186,7 @@ def _restart_serve(topology: Topology, port: int) -> Any:
 def later_phases(client: Client, approved: list[str]) -> list[str]:
     """Finalize every other landed note, amend every third, under a 503 storm."""
     ids: list[str] = []
-    cell = ("storm_503", "none")
+    cell = ("storm_503 (finalize, amend)", "none")
     for index, wb_id in enumerate(approved):
         draft_id = client.history.writebacks[wb_id].draft_id
         if index % 2 == 0:
@@ -225,7 +231,9 @@ def test_the_history_holds_across_replicas_under_a_fault_schedule(
         )
         settle(client, later_phases(client, landed))
     history.wall_seconds = time.monotonic() - started
-    injected = topology.sandbox.faults.to_json().get("injected", {})
+    INJECTED["later phases (storm_503)"] = sum(
+        int(v) for v in topology.sandbox.faults.to_json().get("injected", {}).values()
+    )
 
     monkeypatch.setenv("CHARTGATE_CONFIG", str(topology.config))
     app = build(load_settings())
@@ -246,7 +254,7 @@ def test_the_history_holds_across_replicas_under_a_fault_schedule(
     kinds = {t.kind for t in history.writebacks.values()}
     print(
         f"{len(history.writebacks)} write-backs ({sorted(kinds)}), {len(history.crashes)} worker "
-        f"kill(s), faults injected {injected}, {history.wall_seconds:.1f} s wall"
+        f"kill(s), faults injected {INJECTED}, {history.wall_seconds:.1f} s wall"
     )
     OUTPUT.mkdir(exist_ok=True)
     (OUTPUT / "history-replicas.txt").write_text(rendered + "\n", encoding="utf-8")
@@ -254,3 +262,6 @@ def test_the_history_holds_across_replicas_under_a_fault_schedule(
     assert kinds == {"approve", "finalize", "amend"}
     assert len(approved) == BATCH * len(SCHEDULE)
     assert history.crashes
+    for fault, plan, _ in SCHEDULE:  # every EHR fault of the schedule was hit
+        if any(key != "latency_ms" for key in plan):
+            assert INJECTED[fault] > 0, INJECTED
