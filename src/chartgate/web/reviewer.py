@@ -34,7 +34,7 @@ from chartgate.web.session import (
 
 HERE = Path(__file__).parent
 DRAFT_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
-_RETURN_TO = re.compile(r"^/review/[A-Za-z0-9\-]{1,64}$")
+_RETURN_TO = re.compile(r"^/review/(?:[A-Za-z0-9\-]{1,64}|admin/report)$")
 
 
 @dataclass

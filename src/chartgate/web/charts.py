@@ -1,4 +1,4 @@
-"""Self-contained HTML with inline SVG charts for ``chartgate report`` and ``chartgate drift``.
+"""Self-contained HTML with inline SVG charts: ``chartgate report``/``drift`` and the admin page.
 
 For people who would rather look than read: one file, no script, no CDN, no font or image
 fetched (a Content-Security-Policy of ``default-src 'none'`` says so to the browser), so
