@@ -1,7 +1,8 @@
 """``chartgate report`` and ``chartgate drift``: post-launch figures from the audit ledger.
 
 Tables in the terminal, ``--json`` for machines, ``--html FILE`` for people who would
-rather look than read (one self-contained file with inline SVG charts, ``web/charts.py``, shared with the admin page).
+rather look than read (one self-contained file with inline SVG charts, ``web/charts.py``,
+shared with the admin page).
 The figures and their definitions are in ``service/reports.py`` and docs/ops/reports.md.
 """
 
@@ -105,8 +106,8 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Success, conflict, rejection and ambiguous rates, latency, rollbacks, audit completeness."""
-    from chartgate.web.charts import report_html  # noqa: PLC0415
     from chartgate.service.reports import build_report  # noqa: PLC0415
+    from chartgate.web.charts import report_html  # noqa: PLC0415
 
     try:
         until = parse_moment(end) if end else datetime.now(UTC)
@@ -149,8 +150,8 @@ def drift(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare human-oversight signals (auto-accept, overrides, exceptions) between windows."""
-    from chartgate.web.charts import drift_html  # noqa: PLC0415
     from chartgate.service.reports import build_drift  # noqa: PLC0415
+    from chartgate.web.charts import drift_html  # noqa: PLC0415
 
     try:
         now = datetime.now(UTC)
