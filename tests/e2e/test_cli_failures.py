@@ -36,6 +36,7 @@ ARGS = {
     "worker": ["--once"],
     "killswitch set": ["--mode", "hold-write-back", "--reason", "cli failure test"],
     "killswitch clear": ["no-such-switch", "--reason", "cli failure test"],
+    "sessions revoke": ["--tenant", "clinic-a"],
 }
 NOT_SETTINGS = {
     "sandbox",

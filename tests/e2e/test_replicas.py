@@ -14,11 +14,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import shlex
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,131 +24,21 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from test_reviewer_page import CHROMIUM, CHROMIUM_ARGS, NEW, OLD, SCREENSHOTS, WAIT_MS
 
-from builders import ENCOUNTER, edited_note, submission
-from chartgate.sandbox.server import SandboxServer
+from builders import edited_note, submission
+from replica_topology import Topology, nginx_binary, running_topology
 from required import missing
 from stack import Stack
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
 
-DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy"
-CHARTGATE = Path(sys.executable).with_name("chartgate")
 WRITEBACK_SYSTEM = "urn:chartgate:writeback"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _exec_start(unit: str, instance: str) -> list[str]:
-    """The unit's ExecStart, with our virtualenv for /opt/chartgate/.venv and %i filled in."""
-    text = (DEPLOY / "systemd" / unit).read_text()
-    line = next(x for x in text.splitlines() if x.startswith("ExecStart="))
-    command = line.removeprefix("ExecStart=").replace("%i", instance)
-    command = command.replace("/opt/chartgate/.venv/bin/chartgate", str(CHARTGATE))
-    return shlex.split(command)
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{url}: the process exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never became healthy")
-
-
 @pytest.fixture
-def nginx() -> str:
-    """The nginx binary (installed by ``make install``; required under CI)."""
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if found is None:
-        missing("nginx is not installed (make install installs it from Debian)")
-    return str(found)
-
-
-@pytest.fixture
-def topology(postgres_url: str, tmp_path: Path, nginx: str) -> Iterator[dict[str, Any]]:
-    """Sandbox EHR + IdP, 2 `chartgate serve`, 2 `chartgate worker`, nginx in front."""
-    processes: list[subprocess.Popen[bytes]] = []
-    with SandboxServer(tmp_path / "sandbox.sqlite3", vendor="generic-r4") as sandbox:
-        sandbox.idp.default_tenant = "clinic-a"  # the browser signs in to clinic A
-        front = _free_port()
-        config = tmp_path / "chartgate.toml"
-        config.write_text(
-            f'database_url = "{postgres_url}"\n'
-            f'key_file = "{tmp_path / "kek.key"}"\n'
-            "worker_poll_seconds = 0.1\n"
-            # Behind the proxy the page must know its public address (redirect URI, Origin).
-            f'reviewer_base_url = "http://127.0.0.1:{front}"\n\n'
-            "[[tenants]]\n"
-            'id = "clinic-a"\n'
-            f'issuers = ["{sandbox.issuer}"]\n'
-            "[tenants.ehr]\n"
-            f'base_url = "{sandbox.fhir_base}"\n'
-            'vendor = "sandbox"\n'
-            "timeout_seconds = 3\n"
-            "[[tenants.care_team_grants]]\n"
-            'fhir_user = "Practitioner/prac-001"\n'
-            f'encounters = ["{ENCOUNTER}"]\n'
-        )
-        env = {**os.environ, "CHARTGATE_CONFIG": str(config)}
-        subprocess.run([str(CHARTGATE), "db", "upgrade"], env=env, check=True, cwd=tmp_path)
-        try:
-            ports = [_free_port(), _free_port()]
-            for port in ports:
-                serve = subprocess.Popen(
-                    _exec_start("chartgate-serve@.service", str(port)), env=env, cwd=tmp_path
-                )
-                processes.append(serve)
-                _wait_healthy(f"http://127.0.0.1:{port}/healthz", serve)
-            processes.extend(
-                subprocess.Popen(
-                    _exec_start("chartgate-worker@.service", instance), env=env, cwd=tmp_path
-                )
-                for instance in ("1", "2")
-            )
-            site = (DEPLOY / "nginx" / "chartgate.conf").read_text()
-            site = site.replace("127.0.0.1:8081", f"127.0.0.1:{ports[0]}")
-            site = site.replace("127.0.0.1:8082", f"127.0.0.1:{ports[1]}")
-            site = site.replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{front}")
-            prefix = tmp_path / "nginx"
-            (prefix / "logs").mkdir(parents=True)
-            (prefix / "chartgate.conf").write_text(site)
-            (prefix / "nginx.conf").write_text(
-                "user root;\nworker_processes 1;\nerror_log logs/error.log;\n"
-                "pid logs/nginx.pid;\nevents {}\n"
-                "http {\n  include chartgate.conf;\n}\n"
-            )
-            proxy = subprocess.Popen(
-                [nginx, "-p", str(prefix), "-c", "nginx.conf", "-g", "daemon off;"]
-            )
-            processes.append(proxy)
-            _wait_healthy(f"http://127.0.0.1:{front}/healthz", proxy)
-            yield {
-                "sandbox": sandbox,
-                "base": f"http://127.0.0.1:{front}",
-                "ports": ports,
-                "access_log": prefix / "logs" / "chartgate.access.log",
-            }
-        finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+def topology(postgres_url: str, tmp_path: Path) -> Iterator[Topology]:
+    """The guide's topology: 2 serve + 2 worker on PostgreSQL behind nginx."""
+    with running_topology(postgres_url, tmp_path, nginx_binary()) as running:
+        yield running
 
 
 def _until(check: Any, what: str, seconds: float = 30) -> Any:
@@ -167,11 +52,11 @@ def _until(check: Any, what: str, seconds: float = 30) -> Any:
 
 
 def test_the_story_runs_through_nginx_across_replicas_and_workers(
-    topology: dict[str, Any],
+    topology: Topology,
 ) -> None:
     """Submit, approve, finalize and amend through the proxy; one note per approval."""
-    sandbox = topology["sandbox"]
-    with httpx.Client(base_url=topology["base"], timeout=30) as api:
+    sandbox = topology.sandbox
+    with httpx.Client(base_url=topology.base, timeout=30) as api:
         # The token helpers of the in-process stack; no app is in this process.
         stack = Stack(app=cast("Any", None), api=api, sandbox=sandbox, ehr_base=sandbox.fhir_base)
         created = api.post("/v1/drafts", json=submission(), headers=stack.as_scribe())
@@ -218,9 +103,9 @@ def test_the_story_runs_through_nginx_across_replicas_and_workers(
     ]
     assert sorted(ours) == sorted([first, third])  # the note, and the amendment replacing it
 
-    log = topology["access_log"].read_text()
+    log = topology.access_log.read_text()
     upstreams = re.findall(r"upstream=127\.0\.0\.1:(\d+)", log)
-    assert {int(p) for p in upstreams} == set(topology["ports"]), "both replicas served"
+    assert {int(p) for p in upstreams} == set(topology.ports), "both replicas served"
     switches = sum(1 for a, b in itertools.pairwise(upstreams) if a != b)
     assert switches >= len(upstreams) // 3, "consecutive requests land on different replicas"
     assert "?" not in log, "no query string reaches the proxy's log"
@@ -295,14 +180,14 @@ def _review_story(page: Page, base: str, draft_id: str) -> tuple[str, str]:
 
 
 def test_the_clinician_reviews_in_chromium_across_replicas(
-    topology: dict[str, Any], browser: Browser
+    topology: Topology, browser: Browser
 ) -> None:
     """Submit, then in chromium through nginx: sign in, review, edit, approve, finalize, amend.
 
     Every page request may land on either replica: the sign-in started on one finishes on
     the other, and the session, its CSRF token and its notices are in the database.
     """
-    sandbox, base = topology["sandbox"], topology["base"]
+    sandbox, base = topology.sandbox, topology.base
     with httpx.Client(base_url=base, timeout=30) as api:
         stack = Stack(app=cast("Any", None), api=api, sandbox=sandbox, ehr_base=sandbox.fhir_base)
         created = api.post("/v1/drafts", json=submission(), headers=stack.as_scribe())
@@ -327,7 +212,7 @@ def test_the_clinician_reviews_in_chromium_across_replicas(
     ]
     assert len(ours) == len(set(ours)) == 2  # the note and its amendment, each once
 
-    upstreams = _review_requests(topology["access_log"].read_text())
-    assert {int(p) for p in upstreams} == set(topology["ports"]), "both replicas served the page"
+    upstreams = _review_requests(topology.access_log.read_text())
+    assert {int(p) for p in upstreams} == set(topology.ports), "both replicas served the page"
     switches = sum(1 for a, b in itertools.pairwise(upstreams) if a != b)
     assert switches >= len(upstreams) // 3, (upstreams, "consecutive page requests alternate")

@@ -126,6 +126,15 @@ def test_terminal_tables_fit_and_drift_compares_windows(
     assert (auto["baseline_n"], auto["window_n"]) == (0, 3)
     assert auto["window"] == 1.0  # nobody edited a word
     assert {row["template"] for row in drift["exceptions_by_template"]} == {"soap-v3", "hp-v1"}
+    access = {(a["group"], a["name"]): a for a in drift["access"]}
+    scope = access["scope", "chartgate/drafts.approve (approvals carrying it)"]
+    assert (scope["baseline"], scope["window"], scope["added"]) == (0, 3, True)
+    clinicians = access["role", "clinician (distinct actors)"]
+    assert clinicians["window"] >= 1
+    assert clinicians["added"]
+    table = chartgate(env, "drift", "--window", window, "--baseline", base).stdout
+    assert "access: scopes granted, roles acting, grants" in table
+    assert "ADDED" in table
 
 
 def test_a_bad_window_is_one_line_and_exit_2(stories: tuple[Path, dict[str, str]]) -> None:

@@ -197,18 +197,22 @@ def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
             assert value(recovered, "chartgate_ledger_entries", tenant=stack.tenant) > 0
             assert value(recovered, "process_resident_memory_bytes") > 0
 
-            # A kill switch shows on the worker's port while engaged, and 0 once released.
-            switch = admin(stack, "/v1/admin/killswitches", mode="freeze-approvals", scope="tenant")
-            engaged = ("chartgate_kill_switches_engaged", "freeze-approvals", "tenant")
-            assert value(scrape(base), engaged[0], mode=engaged[1], scope=engaged[2]) == 1
-            assert value(scrape(base), engaged[0], mode="hold-write-back", scope="tenant") == 0
-            admin(stack, f"/v1/admin/killswitches/{switch['switch']['id']}/release")
-            assert value(scrape(base), engaged[0], mode=engaged[1], scope=engaged[2]) == 0
+            assert_kill_switch_gauge(stack, base)
         finally:
             worker.send_signal(signal.SIGTERM)
             code = worker.wait(timeout=20)
     assert code == 0
     assert_worker_log(log_path, first, second)
+
+
+def assert_kill_switch_gauge(stack: Stack, base: str) -> None:
+    """A kill switch shows on the worker's port while engaged, and 0 once released."""
+    switch = admin(stack, "/v1/admin/killswitches", mode="freeze-approvals", scope="tenant")
+    engaged = ("chartgate_kill_switches_engaged", "freeze-approvals", "tenant")
+    assert value(scrape(base), engaged[0], mode=engaged[1], scope=engaged[2]) == 1
+    assert value(scrape(base), engaged[0], mode="hold-write-back", scope="tenant") == 0
+    admin(stack, f"/v1/admin/killswitches/{switch['switch']['id']}/release")
+    assert value(scrape(base), engaged[0], mode=engaged[1], scope=engaged[2]) == 0
 
 
 def assert_worker_log(log_path: Path, first: str, second: str) -> None:

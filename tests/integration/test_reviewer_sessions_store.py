@@ -212,3 +212,36 @@ def test_a_flood_of_sign_ins_is_capped(replicas, engines, clock, monkeypatch) ->
     with engines[0].connect() as conn:
         assert len(conn.execute(select(t.reviewer_logins)).all()) == 5
     assert one.finish_login(first.state, "b") is None
+
+
+def test_the_sessions_command_counts_and_revokes_without_keys(
+    replicas, migrated_database_url: str, tmp_path: Path, clock
+) -> None:
+    """``chartgate sessions count|revoke``: the operator's way to end a clinician's sessions."""
+    import json  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from chartgate.cli.main import app as cli  # noqa: PLC0415
+
+    clock.now = time.time()  # the command reads the real clock
+    one, two = replicas
+    kept = sign_in(one, "dr-b")
+    for store in (one, two):
+        sign_in(store, "dr-a")
+    env = {
+        "CHARTGATE_DATABASE_URL": migrated_database_url,
+        "CHARTGATE_KEY_FILE": str(tmp_path / "no-such-dir" / "kek"),  # never read or created
+    }
+    runner = CliRunner()
+    counted = runner.invoke(cli, ["sessions", "count", "--json"], env=env)
+    assert counted.exit_code == 0, counted.output
+    assert json.loads(counted.stdout)["live"] == 3
+    revoked = runner.invoke(
+        cli, ["sessions", "revoke", "--tenant", "clinic-a", "--subject", "dr-a"], env=env
+    )
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked 2 session(s)" in revoked.stdout
+    assert two.get(kept.id).subject == "dr-b"
+    assert not (tmp_path / "no-such-dir").exists()

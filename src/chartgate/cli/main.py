@@ -24,6 +24,7 @@ from chartgate.cli.policy import policy_app
 from chartgate.cli.report import drift as drift_command
 from chartgate.cli.report import report as report_command
 from chartgate.cli.retention import retention_app
+from chartgate.cli.sessions import sessions_app
 from chartgate.cli.vendors import config_app
 from chartgate.cli.vendors import vendors as vendors_command
 from chartgate.domain.errors import ChartgateError
@@ -43,6 +44,7 @@ app.command("drift")(drift_command)
 app.add_typer(config_app, name="config")
 app.command("vendors")(vendors_command)
 app.add_typer(killswitch_app, name="killswitch")
+app.add_typer(sessions_app, name="sessions")
 app.command("impact")(impact)
 console = Console()
 errors = Console(stderr=True)

@@ -1,7 +1,8 @@
 """``chartgate report`` and ``chartgate drift``: post-launch figures from the audit ledger.
 
 Tables in the terminal, ``--json`` for machines, ``--html FILE`` for people who would
-rather look than read (one self-contained file with inline SVG charts, ``cli/charts.py``).
+rather look than read (one self-contained file with inline SVG charts, ``web/charts.py``,
+shared with the admin page).
 The figures and their definitions are in ``service/reports.py`` and docs/ops/reports.md.
 """
 
@@ -106,8 +107,8 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Success, conflict, rejection and ambiguous rates, latency, rollbacks, audit completeness."""
-    from chartgate.cli.charts import report_html  # noqa: PLC0415
     from chartgate.service.reports import build_report  # noqa: PLC0415
+    from chartgate.web.charts import report_html  # noqa: PLC0415
 
     try:
         until = parse_moment(end) if end else datetime.now(UTC)
@@ -150,8 +151,8 @@ def drift(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare human-oversight signals (auto-accept, overrides, exceptions) between windows."""
-    from chartgate.cli.charts import drift_html  # noqa: PLC0415
     from chartgate.service.reports import build_drift  # noqa: PLC0415
+    from chartgate.web.charts import drift_html  # noqa: PLC0415
 
     try:
         now = datetime.now(UTC)
@@ -176,6 +177,13 @@ def drift(
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
         return
+    _print_drift(result, names)
+    if html is not None:
+        console.print(f"charts: {html}")
+
+
+def _print_drift(result: Any, names: tuple[str, str]) -> None:  # noqa: ANN401 - reports.Drift
+    """The drift comparison as terminal tables, the access lines last."""
     table = Table(title=f"oversight drift: {names[0]} vs {names[1]}", title_justify="left")
     for column in ("signal", "baseline", "window", "change"):
         table.add_column(column, justify="left" if column == "signal" else "right")
@@ -193,5 +201,14 @@ def drift(
     for name, old, new in result.exceptions_by_template:
         per_template.add_row(name, str(old), str(new))
     console.print(per_template)
-    if html is not None:
-        console.print(f"charts: {html}")
+    access = Table(title="access: scopes granted, roles acting, grants", title_justify="left")
+    for column in ("signal", "baseline", "window", ""):
+        access.add_column(column)
+    for line in result.access:
+        access.add_row(
+            f"{line.group}: {line.name}",
+            str(line.baseline),
+            str(line.window),
+            "ADDED" if line.added else "",
+        )
+    console.print(access)

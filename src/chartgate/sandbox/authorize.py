@@ -193,13 +193,14 @@ class AuthorizationCodes:
         return self._tokens(request, found.sign_in)
 
     def _tokens(self, request: AuthRequest, sign_in: _SignIn) -> dict[str, Any]:
-        demo = DEMO_PRINCIPALS["clinician"]
+        name = demo_for(request)
+        demo = DEMO_PRINCIPALS[name]
         common: dict[str, Any] = {
             "auth_time": sign_in.auth_time,
             "acr": sign_in.acr,
             "sid": sign_in.sid,
         }
-        access = self._idp.mint_for("clinician", lifetime_seconds=ACCESS_TOKEN_SECONDS, **common)
+        access = self._idp.mint_for(name, lifetime_seconds=ACCESS_TOKEN_SECONDS, **common)
         id_token = self._idp.mint(
             subject=demo.subject,
             audience=request.client_id,
@@ -309,8 +310,14 @@ def _page_headers(auth: AuthRequest) -> dict[str, str]:
     }
 
 
+def demo_for(auth: AuthRequest) -> str:
+    """The demo principal a sign-in gets: the admin when it asks for ``chartgate/admin``."""
+    return "admin" if "chartgate/admin" in auth.scope.split() else "clinician"
+
+
 def _sign_in_page(auth: AuthRequest) -> str:
-    demo = DEMO_PRINCIPALS["clinician"]
+    name = demo_for(auth)
+    demo = DEMO_PRINCIPALS[name]
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in auth.query().items()
@@ -329,7 +336,7 @@ def _sign_in_page(auth: AuthRequest) -> str:
         f"{''.join(asked)}"
         f"<p>Application: <code>{html.escape(auth.client_id)}</code></p>"
         f'<form method="post" action="authorize">{hidden}'
-        f'<button type="submit" autofocus>Sign in as demo clinician</button></form>'
+        f'<button type="submit" autofocus>Sign in as demo {name}</button></form>'
         f"<p>({html.escape(demo.subject)}, {html.escape(str(demo.fhir_user))}, "
         "password + one-time code)</p>"
     )

@@ -116,6 +116,7 @@ class Approvals:
                     "auth_time": _iso(principal.auth_time),
                     "fhir_user": principal.fhir_user,
                     "binding": basis,
+                    "scopes": sorted(principal.scopes),  # drift: scopes granted (issue 15)
                     "diff_lines_added": approval.diff.lines_added,
                     "diff_lines_removed": approval.diff.lines_removed,
                     "structured_changes": len(approval.diff.json_patch),

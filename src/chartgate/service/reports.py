@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chartgate.service.access_drift import AccessLine, access_drift
+
 APPROVAL_EVENTS = {
     "draft.approved": "approve",
     "draft.finalize_approved": "finalize",
@@ -311,6 +313,7 @@ class Drift:
 
     lines: list[DriftLine]
     exceptions_by_template: list[tuple[str, int, int]]  # template, baseline, window
+    access: list[AccessLine] = field(default_factory=list)  # scopes, roles, grants
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
@@ -330,6 +333,7 @@ class Drift:
                 {"template": t, "baseline": b, "window": w}
                 for t, b, w in self.exceptions_by_template
             ],
+            "access": [line.as_dict() for line in self.access],
         }
 
 
@@ -345,7 +349,8 @@ def build_drift(
 
     * auto-accept share: approvals of a draft exactly as the AI wrote it (no edit at all);
     * acknowledged-warning overrides: approvals that overrode at least one warning;
-    * exceptions per template: conflicts, rejections and ambiguous outcomes.
+    * exceptions per template: conflicts, rejections and ambiguous outcomes;
+    * access: scopes granted, roles acting, approvals on care-team grants (``access_drift``).
     """
     everything = _assemble(events, clinician)
 
@@ -381,4 +386,5 @@ def build_drift(
     return Drift(
         lines=lines,
         exceptions_by_template=[(t, *exceptions[t]) for t in sorted(exceptions)],  # type: ignore[misc]
+        access=access_drift(events, baseline=baseline, window=window),
     )

@@ -127,13 +127,14 @@ class OidcClient:
         max_age: int | None,
         prompt: str | None = None,
         acr_values: str | None = None,
+        scope: str = "openid fhirUser",
     ) -> str:
-        """Where to send the browser to sign in."""
+        """Where to send the browser to sign in (``scope``: an admin asks for its own)."""
         query = {
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": redirect_uri,
-            "scope": "openid fhirUser",
+            "scope": scope,
             "state": state,
             "nonce": nonce,
             "code_challenge": code_challenge(verifier),

@@ -29,12 +29,12 @@ from chartgate.web.session import (
     SESSION_COOKIE,
     ReviewerSession,
     SessionEnded,
-    SessionStore,
+    Sessions,
 )
 
 HERE = Path(__file__).parent
 DRAFT_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
-_RETURN_TO = re.compile(r"^/review/[A-Za-z0-9\-]{1,64}$")
+_RETURN_TO = re.compile(r"^/review/(?:[A-Za-z0-9\-]{1,64}|admin/report)$")
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Reviewer:
     """The reviewer page's own state: sessions, the OpenID client, templates, headers."""
 
     application: Application
-    sessions: SessionStore
+    sessions: Sessions  # the database store in serve (ADR 0020)
     oidc: OidcClient
     templates: jinja2.Environment
     headers: dict[str, str]

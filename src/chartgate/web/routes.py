@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from chartgate.bootstrap import Application
-from chartgate.web import actions, review, security, signin
+from chartgate.web import actions, admin, review, security, signin
 from chartgate.web.oidc import OidcClient
 from chartgate.web.reviewer import (
     HERE,
@@ -25,10 +25,7 @@ from chartgate.web.reviewer import (
     Reviewer,
     show_message,
 )
-from chartgate.web.session import (
-    SessionLimits,
-    SessionStore,
-)
+from chartgate.web.session import database_sessions
 
 
 def install(app: FastAPI, application: Application) -> None:
@@ -36,12 +33,7 @@ def install(app: FastAPI, application: Application) -> None:
     settings = application.settings
     reviewer = Reviewer(
         application=application,
-        sessions=SessionStore(
-            SessionLimits(
-                idle=settings.reviewer_session_idle_seconds,
-                absolute=settings.reviewer_session_absolute_seconds,
-            )
-        ),
+        sessions=database_sessions(application),  # every replica knows every session
         oidc=OidcClient(settings.reviewer_client_id),
         templates=jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -68,6 +60,7 @@ def install(app: FastAPI, application: Application) -> None:
     app.mount("/review/static", StaticFiles(directory=HERE / "static"), name="review-static")
     # Sign-in first: ``/review/login`` must not be taken for a draft id.
     app.include_router(signin.router)
+    app.include_router(admin.router)  # before /review/{draft_id}
     app.include_router(review.router)
     app.include_router(actions.router)
 
@@ -75,5 +68,8 @@ def install(app: FastAPI, application: Application) -> None:
     async def _review_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
         response: Response = await call_next(request)
         if request.url.path.startswith("/review"):
+            own = response.headers.get("Content-Security-Policy")  # the admin page's stricter one
             response.headers.update(reviewer.headers)
+            if own is not None:
+                response.headers["Content-Security-Policy"] = own
         return response

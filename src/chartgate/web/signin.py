@@ -20,6 +20,7 @@ from chartgate.domain.errors import (
 )
 from chartgate.domain.principal import Principal, Role
 from chartgate.service.authz import StepUpRequired
+from chartgate.web.admin import ADMIN_PREFIX, ADMIN_SCOPE
 from chartgate.web.oidc import SignInFailed, Tokens
 from chartgate.web.reviewer import (
     Posted,
@@ -73,6 +74,7 @@ def begin_login(
         max_age=step_up.max_age if step_up is not None else idle,
         prompt="login" if step_up is not None else None,
         acr_values=step_up.acr_values if step_up is not None else None,
+        scope=ADMIN_SCOPE if return_to.startswith(ADMIN_PREFIX) else "openid fhirUser",
     )
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
@@ -207,7 +209,8 @@ def _redeem(
         raise _Refused(403, "Sign-in refused", f"The token was not accepted: {e}.") from e
     if claims.get("sub") != principal.subject or claims.get("sid") != principal.session_id:
         raise _Refused(403, "Sign-in refused", "The ID token and the access token disagree.")
-    if principal.role is not Role.CLINICIAN:
+    admin_page = pending.return_to.startswith(ADMIN_PREFIX)  # the admin report (web/admin.py)
+    if principal.role is not (Role.ADMIN if admin_page else Role.CLINICIAN):
         raise _Refused(403, "Sign-in refused", "The reviewer page is for clinicians.")
     return tokens, principal
 

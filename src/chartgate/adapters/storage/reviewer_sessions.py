@@ -55,15 +55,22 @@ class SqlSessionStore:
     def __init__(
         self,
         engine: Engine,
-        cipher: Cipher,
+        cipher: Cipher | None,
         limits: SessionLimits,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.limits = limits
         self._engine = engine
-        self._cipher = cipher
+        self._cipher_or_none = cipher  # None: opened to count and revoke only (the CLI)
         self._clock = clock
+
+    @property
+    def _cipher(self) -> Cipher:
+        if self._cipher_or_none is None:
+            msg = "this session store was opened without keys (count and revoke only)"
+            raise RuntimeError(msg)
+        return self._cipher_or_none
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -1,4 +1,4 @@
-"""Self-contained HTML with inline SVG charts for ``chartgate report`` and ``chartgate drift``.
+"""Self-contained HTML with inline SVG charts: ``chartgate report``/``drift`` and the admin page.
 
 For people who would rather look than read: one file, no script, no CDN, no font or image
 fetched (a Content-Security-Policy of ``default-src 'none'`` says so to the browser), so
@@ -225,6 +225,13 @@ def drift_html(drift: Drift, *, baseline: str, window: str) -> str:
         + "</table><h2>Exceptions per template</h2>"
         + "<table><tr><th>template</th><th>baseline</th><th>window</th></tr>"
         + templates
+        + "</table><h2>Access: scopes granted, roles acting, grants</h2>"
+        + "<table class=access><tr><th>signal</th><th>baseline</th><th>window</th><th></th></tr>"
+        + "".join(
+            f"<tr><td>{_e(a.group)}: {_e(a.name)}</td><td>{a.baseline}</td><td>{a.window}</td>"
+            f"<td>{'<strong>added</strong>' if a.added else ''}</td></tr>"
+            for a in drift.access
+        )
         + "</table>"
     )
     return _page("chartgate oversight drift", body)

@@ -1,0 +1,103 @@
+"""The admin page of the reviewer app: the post-launch report with charts, in chromium.
+
+The same stack as the reviewer-page tests (tests/e2e/test_reviewer_page.py). An admin signs in
+through the dev identity provider asking for ``chartgate/admin`` and sees what
+``chartgate report --html`` writes, for their own tenant, under a policy that lets nothing
+load and no script run; a clinician's session is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, expect
+from test_reviewer_page import (
+    SCREENSHOTS,
+    WAIT_MS,
+    ReviewStack,
+    approve,
+    browser,  # noqa: F401 - the module's chromium fixture
+    playwright_driver,  # noqa: F401 - the module's Playwright fixture
+    reviewer_stack,
+    save_edit,
+    sign_in,
+)
+
+from builders import ENCOUNTER, PATIENT
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[ReviewStack]:
+    with reviewer_stack(tmp_path) as running:
+        yield running
+
+
+def approve_by_api(stack: ReviewStack) -> None:
+    """A draft approved through the API and written by the worker."""
+    draft = stack.submit()
+    answer = stack.api.post(
+        f"/v1/drafts/{draft['id']}/approve",
+        headers={**stack.clinician(), "If-Match": 'W/"1"'},
+    )
+    assert answer.status_code == 202, answer.text
+    assert stack.work() == 1
+
+
+def test_an_admin_sees_the_report_with_charts_and_a_clinician_does_not(
+    browser: Browser,  # noqa: F811 - the imported fixture
+    stack: ReviewStack,
+) -> None:
+    """Admin: charts with data, own tenant, nothing fetched; clinician: 403, no figures."""
+    for _ in range(2):
+        approve_by_api(stack)
+    admin = browser.new_context(viewport={"width": 1000, "height": 1400})
+    admin.set_default_timeout(WAIT_MS)
+    page = admin.new_page()
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    try:
+        answer: Any = page.goto(f"{stack.base_url}/review/admin/report")
+        page.get_by_role("button", name="Sign in as demo admin").click()
+        expect(page).to_have_url(f"{stack.base_url}/review/admin/report")
+        assert page.title().startswith("chartgate write-back report")
+        values = [
+            float(v)
+            for v in page.eval_on_selector_all(
+                "svg.chart-daily rect.bar", "els => els.map(e => e.getAttribute('data-value'))"
+            )
+        ]
+        assert sum(values) >= 2  # the two committed write-backs
+        assert "tenant clinic-a" in page.content()
+        assert "clinic-b" not in page.content()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "admin-report.png"), full_page=True)
+        answer = page.reload()
+        policy = answer.headers["content-security-policy"]
+        assert policy.startswith("default-src 'none'; style-src 'unsafe-inline'")
+        assert "script-src" not in policy
+        assert PATIENT not in page.content()
+        assert ENCOUNTER not in page.content()
+    finally:
+        admin.close()
+    report_loads = [u for u in fetched if "/review/admin/report" in u]
+    assert report_loads, fetched
+    assert not [u for u in fetched if "/review/static/" in u]  # the page loads nothing else
+
+    clinician = browser.new_context()
+    clinician.set_default_timeout(WAIT_MS)
+    page = clinician.new_page()
+    try:
+        draft = stack.submit()
+        sign_in(page, stack, draft["id"])
+        save_edit(page)
+        approve(page)
+        answer = page.goto(f"{stack.base_url}/review/admin/report")
+        assert answer is not None
+        assert answer.status == 403
+        expect(page.get_by_text("Admins only")).to_be_visible()
+        assert "rect" not in page.content()
+    finally:
+        clinician.close()
