@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Engine, select
 
 from chartgate.adapters.storage import tables as t
+from chartgate.domain.utc import as_utc
 from chartgate.service.impact import ImpactFilter, ImpactRow
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class SqlImpact:
@@ -85,7 +80,7 @@ class SqlImpact:
                 provenance=f"Provenance/{r.provenance_id}" if r.provenance_id else None,
                 model=f"{r.model_name}@{r.model_version}",
                 prompt_template=r.prompt,
-                approved_at=_utc(r.approved_at),
+                approved_at=as_utc(r.approved_at),
             )
             for r in found
         ]

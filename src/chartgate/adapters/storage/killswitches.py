@@ -17,12 +17,7 @@ from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, tru
 
 from chartgate.adapters.storage import tables as t
 from chartgate.domain.killswitch import ALL_TENANTS, NOTE_RESOURCES, Mode, Scope, Switch
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+from chartgate.domain.utc import as_utc
 
 
 def _switch(row: Any) -> Switch:  # noqa: ANN401 - RowMapping
@@ -34,8 +29,8 @@ def _switch(row: Any) -> Switch:  # noqa: ANN401 - RowMapping
         mode=Mode(row["mode"]),
         reason=row["reason"],
         set_by=row["set_by"],
-        set_at=_utc(row["set_at"]) or datetime.min.replace(tzinfo=UTC),
-        released_at=_utc(row["released_at"]),
+        set_at=as_utc(row["set_at"]) or datetime.min.replace(tzinfo=UTC),
+        released_at=as_utc(row["released_at"]),
         released_by=row["released_by"],
         release_reason=row["release_reason"],
     )
@@ -111,7 +106,7 @@ class SqlKillSwitches:
         return [
             (row.tenant, row.id, row.attempts)
             for row in rows
-            if row.lease_until is not None and (_utc(row.lease_until) or now) >= now
+            if row.lease_until is not None and (as_utc(row.lease_until) or now) >= now
         ]
 
     def origin(self, tenant: str, draft_id: str) -> dict[str, Any] | None:

@@ -7,12 +7,13 @@ commit came later), so events are read from ``LOOKBACK`` before the start to now
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from chartgate.adapters.storage import tables as t
+from chartgate.domain.utc import as_utc
 from chartgate.service.reports import APPROVAL_EVENTS, TERMINAL, DraftOrigin, LedgerEvent
 
 LOOKBACK = timedelta(days=30)
@@ -49,7 +50,7 @@ class SqlReportSource:
             LedgerEvent(
                 tenant=str(row.tenant),
                 type=str(row.type),
-                at=_utc(row.at),
+                at=as_utc(row.at),
                 draft_id=row.draft_id,
                 writeback_id=row.writeback_id,
                 actor=str(row.actor),
@@ -85,7 +86,3 @@ class SqlReportSource:
 def _data(event: Any) -> dict[str, Any]:  # noqa: ANN401 - the JSON column
     data = event.get("data") if isinstance(event, dict) else None
     return data if isinstance(data, dict) else {}
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

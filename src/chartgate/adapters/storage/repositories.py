@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -23,16 +23,12 @@ from chartgate.domain.drafts import Approval, Approver, Draft, DraftVersion
 from chartgate.domain.errors import NotFound
 from chartgate.domain.lifecycle import DraftState
 from chartgate.domain.submission import Origin, VersionContent
+from chartgate.domain.utc import as_utc
 from chartgate.service.ports import Cipher, JsonObject, WritebackRecord
 
 
 def _aad(*parts: object) -> bytes:
     return "|".join(str(p) for p in parts).encode()
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class DraftRepository:
@@ -97,7 +93,7 @@ class DraftRepository:
             encounter=row["encounter"],
             origin=Origin.model_validate(row["origin"]),
             correlation_id=row["correlation_id"],
-            created_at=_utc(row["created_at"]),
+            created_at=as_utc(row["created_at"]),
             state=DraftState(row["state"]),
             baseline=dict(row["baseline"]),
             approved_version=row["approved_version"],
@@ -117,7 +113,7 @@ class DraftRepository:
                     number=v["number"],
                     content=VersionContent.model_validate(json.loads(plaintext)),
                     author=v["author"],
-                    created_at=_utc(v["created_at"]),
+                    created_at=as_utc(v["created_at"]),
                     content_hash=v["content_hash"],
                 )
             )
@@ -232,7 +228,7 @@ class ApprovalRepository:
                 ),
                 reason=approver.get("reason"),
             ),
-            approved_at=_utc(row["approved_at"]),
+            approved_at=as_utc(row["approved_at"]),
             diff=DraftDiff(
                 from_version=diff["from_version"],
                 to_version=diff["to_version"],
@@ -341,15 +337,15 @@ class WritebackRepository:
             payload_hash=row["payload_hash"],
             correlation_id=row["correlation_id"],
             attempts=row["attempts"],
-            next_attempt_at=_utc(row["next_attempt_at"]),
+            next_attempt_at=as_utc(row["next_attempt_at"]),
             document_id=row["document_id"],
             document_version=row["document_version"],
             provenance_id=row["provenance_id"],
             last_status=row["last_status"],
             last_reason=row["last_reason"],
-            created_at=_utc(row["created_at"]),
-            updated_at=_utc(row["updated_at"]),
-            escalated_at=_utc(row["escalated_at"]) if row["escalated_at"] is not None else None,
+            created_at=as_utc(row["created_at"]),
+            updated_at=as_utc(row["updated_at"]),
+            escalated_at=as_utc(row["escalated_at"]) if row["escalated_at"] is not None else None,
         )
 
     def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:

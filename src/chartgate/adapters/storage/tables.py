@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKeyConstraint,
     Index,
@@ -25,6 +24,8 @@ from sqlalchemy import (
     text,
 )
 
+from chartgate.adapters.storage.types import UtcDateTime
+
 # Ledger positions (0004): 8 bytes on PostgreSQL; SQLite's INTEGER is 8 bytes already.
 SEQ = BigInteger().with_variant(Integer(), "sqlite")
 metadata = MetaData(
@@ -36,7 +37,7 @@ metadata = MetaData(
     }
 )
 
-UTC_TS = DateTime(timezone=True)
+UTC_TS = UtcDateTime()  # aware UTC in and out, on SQLite and PostgreSQL (types.py)
 ID = String(64)
 
 tenant_keys = Table(

@@ -11,13 +11,8 @@ from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.engine import writer_lock
+from chartgate.domain.utc import as_utc
 from chartgate.service.webhooks import Delivery, Endpoint
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _endpoint(row: Any) -> Endpoint:  # noqa: ANN401 - RowMapping
@@ -28,12 +23,12 @@ def _endpoint(row: Any) -> Endpoint:  # noqa: ANN401 - RowMapping
         secret_name=row["secret_name"],
         events=list(row["events"]),
         created_by=row["created_by"],
-        created_at=_utc(row["created_at"]) or datetime.now(UTC),
+        created_at=as_utc(row["created_at"]) or datetime.now(UTC),
         last_seq=row["last_seq"],
         failures=row["failures"],
-        next_attempt_at=_utc(row["next_attempt_at"]),
+        next_attempt_at=as_utc(row["next_attempt_at"]),
         delivered=row["delivered"],
-        disabled_at=_utc(row["disabled_at"]),
+        disabled_at=as_utc(row["disabled_at"]),
     )
 
 
@@ -222,7 +217,7 @@ class SqlWebhooks:
                     attempt=row["attempt"],
                     status=row["status"],
                     error=row["error"],
-                    at=_utc(row["at"]) or datetime.now(UTC),
+                    at=as_utc(row["at"]) or datetime.now(UTC),
                 )
                 for row in rows
             ]

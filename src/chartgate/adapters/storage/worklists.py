@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, and_, false, or_, select, true, tuple_
 
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.killswitches import held_writebacks
+from chartgate.domain.utc import as_utc
 from chartgate.service.worklists import ESCALATED, HELD, Cursor, DraftItem, WritebackItem
 
 ACTIVE = ("queued", "ambiguous", "sending")
 """Write-back states a worker will still take (held and escalated are among these)."""
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _after(
@@ -65,8 +62,8 @@ class SqlWorklists:
                 state=r.state,
                 patient=r.patient,
                 encounter=r.encounter,
-                created_at=_utc(r.created_at),
-                updated_at=_utc(r.updated_at),
+                created_at=as_utc(r.created_at),
+                updated_at=as_utc(r.updated_at),
             )
             for r in rows
         ]
@@ -113,8 +110,8 @@ class SqlWorklists:
                 escalated=r.escalated_at is not None,
                 held=bool(r.held),
                 last_status=r.last_status,
-                created_at=_utc(r.created_at),
-                updated_at=_utc(r.updated_at),
+                created_at=as_utc(r.created_at),
+                updated_at=as_utc(r.updated_at),
             )
             for r in rows
         ]
