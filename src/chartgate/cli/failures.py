@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, ProgrammingError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 
-from chartgate.domain.errors import ChartgateError
+from chartgate.domain.errors import ChartgateError, SchemaNotCurrent
 from chartgate.settings import SettingsFileError
 
 EXIT_NEGATIVE = 1
@@ -41,10 +41,6 @@ EXIT_INTERNAL = 70
 
 _UNMIGRATED = ("no such table", "no such column", "undefinedtable", "undefinedcolumn")
 _UNMIGRATED_PG_CODES = frozenset({"42P01", "42703"})  # undefined_table, undefined_column
-
-
-class SchemaNotCurrent(ChartgateError):
-    """The store's schema is not the one this version of chartgate was built for."""
 
 
 @dataclass(frozen=True, slots=True)

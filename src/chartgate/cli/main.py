@@ -76,7 +76,7 @@ def _store_state(settings: Any) -> Any:  # noqa: ANN401 - Settings in, SchemaSta
 
 def _require_schema_at_head(settings: Any) -> None:  # noqa: ANN401 - Settings
     """Refuse to start on a store that is unreachable or not migrated (one line, exit 3/4)."""
-    from chartgate.cli.failures import SchemaNotCurrent  # noqa: PLC0415
+    from chartgate.domain.errors import SchemaNotCurrent  # noqa: PLC0415
 
     state = _store_state(settings)
     if not state.at_head:

@@ -29,6 +29,7 @@ subclasses ``ChartgateError`` (``tests/unit/test_error_tree.py`` checks both)::
     │   │   └── EhrNotAllowed    refused before sending: the vendor profile forbids it
     │   └── EhrAmbiguous         the request may have landed (timeout, dropped connection)
     ├── StoreUnavailable         the database is unreachable or dropped us (503, Retry-After)
+    ├── SchemaNotCurrent         the store's schema is not this version's (refuse to start, exit 4)
     ├── KeyFileError             the KEK file is unsafe or malformed (refuse to start)
     ├── LedgerKeyError           the ledger signing key file is unsafe or not Ed25519
     ├── SecretError              a secret reference is malformed, unsafe or unresolvable
@@ -208,6 +209,13 @@ class StoreUnavailable(ChartgateError):
     The transaction rolled back (or, if the connection died during COMMIT, its outcome is
     unknown and a retry with the same Idempotency-Key is answered from the store). Retryable:
     the API answers 503 with Retry-After.
+    """
+
+
+class SchemaNotCurrent(ChartgateError):
+    """The store's schema is not the one this version of chartgate was built for.
+
+    Commands that need the store refuse to start (``chartgate db upgrade`` first).
     """
 
 
