@@ -281,6 +281,7 @@ class FakeDirectory:
     guard: CreateGuard = CreateGuard.CONDITIONAL
     settle: float = 6.0
     superseded: bool = True
+    amendments: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
     """Further profile facts (``provenance_mode``, ``errors``, ...) over generic-r4."""
 
@@ -315,9 +316,9 @@ class FakeDirectory:
         return "fake"
 
     def supports_amendment(self, tenant: str) -> bool:
-        """Amendments are written."""
+        """Whether amendments are written (``amendments``)."""
         del tenant
-        return True
+        return self.amendments
 
     def marks_superseded(self, tenant: str) -> bool:
         """Whether the replaced note is marked superseded."""
