@@ -13,6 +13,7 @@ pytest-xdist each worker is its own process with its own templates.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -35,6 +36,37 @@ settings.register_profile("chartgate", deadline=None, suppress_health_check=[Hea
 settings.load_profile("chartgate")
 
 pytest_plugins = ["medplum_ehr", "idp_oidc_provider", "suite_rules", "pytester"]
+
+# The suite is a dev deployment on loopback: plain http is allowed (dev mode) and the test
+# systems (sandbox, Medplum, oidc-provider, local sinks and receivers, all on 127.0.0.1 or
+# localhost) are one registered processor, as the processor registry requires of every
+# destination (docs/compliance.md). Tests of production behaviour pass dev_mode=False and
+# their own processors explicitly; explicit arguments win over the environment.
+TEST_PROCESSORS = [
+    {
+        "id": "loopback-test-systems",
+        "legal_entity": "chartgate test suite (synthetic data only)",
+        "role": "ehr",
+        "purpose": "test EHRs, identity providers, sinks and receivers on loopback",
+        "endpoints": [
+            "http://127.0.0.1",
+            "http://localhost",
+            "https://127.0.0.1",
+            "https://localhost",
+        ],
+        "phi_categories": ["synthetic-test-data"],
+        "baa_signed": "2026-01-01",
+    },
+    {
+        "id": "test-webhook-receiver",
+        "legal_entity": "a fictional scribe vendor's webhook receiver",
+        "role": "webhook",
+        "purpose": "webhook registration tests (never reached)",
+        "endpoints": ["https://scribe.example"],
+    },
+]
+os.environ.setdefault("CHARTGATE_DEV_MODE", "true")
+os.environ.setdefault("CHARTGATE_PROCESSORS", json.dumps(TEST_PROCESSORS))
 
 PG_ADMIN_URL = os.environ.get(
     "CHARTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -13,15 +13,17 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.vendors import get_vendor
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.errors import EhrAmbiguous, EhrNotAllowed, EhrUnreachable, NotFound
 from chartgate.domain.events import AuditRecord
 from chartgate.domain.killswitch import ALL_TENANTS, Mode, Switch, Target
+from chartgate.domain.processors import Processor, ProcessorRegistry
 from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
 from chartgate.sandbox.search import subset
@@ -647,3 +649,27 @@ class FakeStore:
     def events(self) -> list[str]:
         """Every audit event type, in order."""
         return [r.type.value for r in self.tables.audit]
+
+
+class _AnyDestination(ProcessorRegistry):
+    """A registry whose one test processor covers every URL (unit tests of other rules)."""
+
+    _PROCESSOR = Processor(
+        id="any-test-destination",
+        legal_entity="chartgate unit tests",
+        role="ehr",
+        purpose="unit tests of rules other than the processor registry",
+    )
+
+    def __init__(self) -> None:
+        super().__init__([self._PROCESSOR])
+
+    def for_url(self, url: str) -> Processor | None:
+        """Every URL is the test processor's."""
+        del url
+        return self._PROCESSOR
+
+
+def open_gate() -> ProcessorGate:
+    """A processor gate that lets every request through (tests of the HTTP rules only)."""
+    return ProcessorGate(_AnyDestination(), today=lambda: date(2026, 1, 1))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +48,26 @@ class EhrSettings(BaseModel):
     # The identifier system of this health system's MRNs, for the patient banner (None: the
     # Patient identifier whose type is v2-0203 "MR").
     mrn_system: str | None = Field(default=None, min_length=1, max_length=512)
+    # Transport (docs/compliance.md): a private CA bundle (PEM path; None: the system CAs)
+    # and an mTLS client certificate (PEM path) with its key (a secret reference).
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    @model_validator(mode="after")
+    def _client_cert_pair(self) -> EhrSettings:
+        if (self.client_cert is None) != (self.client_key is None):
+            msg = "client_cert and client_key go together (mTLS needs both)"
+            raise ValueError(msg)
+        return self
+
+    @field_validator("client_key")
+    @classmethod
+    def _client_key_by_reference(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("secret:"):
+            msg = "client_key must be a secret reference such as 'secret:file:/run/secrets/k.pem'"
+            raise ValueError(msg)
+        return value
 
     @model_validator(mode="after")
     def _backend_complete(self) -> EhrSettings:
@@ -120,6 +140,49 @@ class TenantSettings(BaseModel):
     webhook_secrets: dict[str, str] = Field(default_factory=dict)
 
 
+ProcessorRole = Literal[
+    "ehr",
+    "token",
+    "audit-sink",
+    "webhook",
+    "scribe",
+    "speech-to-text",
+    "llm",
+    "observability",
+    "identity",
+]
+
+
+class ProcessorSettings(BaseModel):
+    """One party that may receive data from chartgate (docs/compliance.md, ADR 0021).
+
+    ``endpoints`` are the URL prefixes chartgate may send to on its behalf (empty for a
+    party that only sends to chartgate, such as the scribe vendor). ``phi_categories``
+    empty means it receives no PHI and needs no BAA; otherwise ``baa_signed`` must be set
+    and, once ``baa_expires`` has passed, every call is refused and audited.
+    """
+
+    model_config = {"extra": "forbid"}
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    legal_entity: str = Field(min_length=1, max_length=200)
+    role: ProcessorRole
+    purpose: str = Field(min_length=1, max_length=300)
+    endpoints: list[str] = Field(default_factory=list)
+    phi_categories: list[str] = Field(default_factory=list)
+    baa_signed: date | None = None
+    baa_expires: date | None = None
+
+    @field_validator("endpoints")
+    @classmethod
+    def _url_prefixes(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not re.fullmatch(r"https?://[^\s/?#@]+(/[^\s?#]*)?", url):
+                msg = f"processor endpoints are URL prefixes (https://ehr.example.org/r4): {url!r}"
+                raise ValueError(msg)
+        return value
+
+
 class Settings(BaseSettings):
     """All of chartgate's settings; unknown keys are refused."""
 
@@ -130,6 +193,10 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///var/chartgate.sqlite3"
+    # Dev mode (demo, tests on loopback): plain http destinations allowed. Off by default.
+    dev_mode: bool = False
+    # The processor (BAA) registry: every outbound destination must be under one.
+    processors: list[ProcessorSettings] = Field(default_factory=list)
     policy: str | None = None  # path; None means the shipped conservative default
     tenants: list[TenantSettings] = Field(default_factory=list)
     key_file: str = "var/chartgate-kek.key"
@@ -182,6 +249,27 @@ class Settings(BaseSettings):
                 msg = "reviewer_frame_ancestors takes origins such as https://ehr.example.org"
                 raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _https_outside_dev(self) -> Settings:
+        if self.dev_mode:
+            return self
+        for what, url in self.transport_urls():
+            if not url.lower().startswith("https://"):
+                msg = f"{what} must be an https:// URL outside dev mode (dev_mode = false)"
+                raise ValueError(msg)
+        return self
+
+    def transport_urls(self) -> list[tuple[str, str]]:
+        """The EHR, token and audit sink URLs that must be https outside dev mode."""
+        urls = [("audit_sink_url", self.audit_sink_url)]
+        for tenant in self.tenants:
+            urls += [
+                (f"tenant {tenant.id}: ehr.base_url", tenant.ehr.base_url),
+                (f"tenant {tenant.id}: ehr.token_url", tenant.ehr.token_url),
+                (f"tenant {tenant.id}: audit_sink_url", tenant.audit_sink_url),
+            ]
+        return [(what, url) for what, url in urls if url is not None]
 
     @classmethod
     def settings_customise_sources(

@@ -24,7 +24,7 @@ import pytest
 from chartgate.adapters.ehr.fhir_rest import FhirRestGateway
 from chartgate.adapters.ehr.http import build_client
 from chartgate.adapters.ehr.vendors import get_vendor
-from fakes import FakeEhr
+from fakes import FakeEhr, open_gate
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -93,7 +93,7 @@ def gateway(request: pytest.FixtureRequest) -> Iterator[Any]:
         yield FakeEhr()
         return
     url: str = request.getfixturevalue(f"{request.param}_base_url")
-    with build_client(timeout_seconds=10.0) as client:
+    with build_client(gate=open_gate(), timeout_seconds=10.0) as client:
         yield FhirRestGateway(url, client=client, vendor=get_vendor("generic-r4"))
 
 

@@ -390,8 +390,10 @@ def running_system(
         # the body would wait ~40 ms for the EHR's delayed ACK).
         app.ehr = ConfiguredEhrDirectory(
             {t.id: t for t in settings.tenants},
+            gate=app.gate,
             clients={
                 t.id: build_client(
+                    gate=app.gate.bound(tenants=(t.id,), purpose="ehr"),
                     timeout_seconds=EHR_TIMEOUT,
                     transport=httpx.HTTPTransport(socket_options=NO_DELAY),
                 )

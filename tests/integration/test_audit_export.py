@@ -105,7 +105,7 @@ def pusher_for(stack: Stack, sink_url: str, **overrides: Any) -> AuditSinkPusher
     settings = stack.app.settings.model_copy(update={"audit_sink_url": sink_url, **overrides})
     closers: list[Callable[[], None]] = []
     pusher = build_audit_sink(
-        settings, stack.app.engine, stack.app.ledger, stack.app.clock, closers
+        settings, stack.app.engine, stack.app.ledger, stack.app.clock, stack.app.gate, closers
     )
     stack.app._closers.extend(closers)
     assert pusher is not None

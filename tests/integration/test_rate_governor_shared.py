@@ -27,6 +27,7 @@ from chartgate.adapters.storage.rate_buckets import SqlRateBuckets
 from chartgate.domain.vendor_profile import RateLimit
 from chartgate.sandbox.server import SandboxServer
 from chartgate.sandbox.vendors import vendor_profile
+from fakes import open_gate
 
 LIMIT = 10.0  # requests per second, the EHR's and the governor's
 SECONDS = 3.0
@@ -49,7 +50,7 @@ def worker(
         )
     gateway = FhirRestGateway(
         fhir_base,
-        client=build_client(timeout_seconds=5),
+        client=build_client(gate=open_gate(), timeout_seconds=5),
         vendor=get_vendor("sandbox"),
         governor=governor,
         max_read_retries=0,

@@ -6,6 +6,7 @@ import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
 from chartgate.sandbox.server import SandboxServer
-from chartgate.settings import EhrSettings, Settings, TenantSettings
+from chartgate.settings import EhrSettings, ProcessorSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
 from stack import running_stack
 
@@ -114,7 +115,7 @@ def test_refused_submissions_are_counted_by_rule(tmp_path: Path) -> None:
 
 
 def test_readyz_can_ask_each_ehr_for_its_capability_statement(tmp_path: Path) -> None:
-    """With readyz_check_ehr: a live EHR is ``ok``, one that does not answer makes it 503."""
+    """With readyz_check_ehr: a live EHR is ok; a silent or BAA-lapsed one (refused) is 503."""
     with SandboxServer(tmp_path / "sandbox.sqlite3") as sandbox:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -126,6 +127,16 @@ def test_readyz_can_ask_each_ehr_for_its_capability_statement(tmp_path: Path) ->
             )
 
         live = [tenant("clinic-a", sandbox.fhir_base)]
+        lapsed = ProcessorSettings(
+            id="lapsed-ehr",
+            legal_entity="An EHR whose BAA lapsed",
+            role="ehr",
+            purpose="readiness test",
+            endpoints=[sandbox.base_url + "/lapsed"],
+            phi_categories=["clinical-notes"],
+            baa_signed=date(2020, 1, 1),
+            baa_expires=date(2020, 12, 31),
+        )
         for tenants, code, ehr in (
             (live, 200, {"ehr:clinic-a": "ok"}),
             (
@@ -133,9 +144,19 @@ def test_readyz_can_ask_each_ehr_for_its_capability_statement(tmp_path: Path) ->
                 503,
                 {"ehr:clinic-a": "ok", "ehr:clinic-b": "unreachable"},
             ),
+            (
+                [*live, tenant("clinic-c", sandbox.base_url + "/lapsed/fhir")],
+                503,
+                {"ehr:clinic-a": "ok", "ehr:clinic-c": "refused"},
+            ),
         ):
-            settings = settings_for(tmp_path).model_copy(
-                update={"tenants": tenants, "readyz_check_ehr": True}
+            base = settings_for(tmp_path)
+            settings = base.model_copy(
+                update={
+                    "tenants": tenants,
+                    "readyz_check_ehr": True,
+                    "processors": [*base.processors, lapsed],
+                }
             )
             application = build(settings, migrate=True)
             try:

@@ -31,6 +31,7 @@ from chartgate.domain.submission import DraftSubmission, Note, VersionContent
 from chartgate.domain.vendor_profile import AmendmentMode, ProvenanceMode, VendorProfile
 from chartgate.domain.writeback import CreateGuard, client_id
 from chartgate.sandbox.server import SandboxServer
+from fakes import open_gate
 
 AT = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 
@@ -43,7 +44,7 @@ def emulated(
     profile = get_vendor(request.param)
     with (
         SandboxServer(tmp_path / "ehr.sqlite3", vendor=profile.name) as sandbox,
-        build_client(timeout_seconds=10) as client,
+        build_client(gate=open_gate(), timeout_seconds=10) as client,
     ):
         yield profile, FhirRestGateway(sandbox.fhir_base, client=client, vendor=profile)
 

@@ -127,7 +127,7 @@ def make_due(stack: Stack) -> None:
 
 
 def test_registration_is_admin_only_with_a_named_secret_and_a_safe_url(stack: Stack) -> None:
-    """Clinicians get 403; an unknown secret name, a plain-http remote URL or event is 422."""
+    """Clinicians get 403; an unknown secret, plain-http, unregistered URL or event is 422."""
     url = "https://scribe.example/hooks"
     answer = stack.api.post(
         "/v1/admin/webhooks", json={"url": url, "secret": "vendor"}, headers=stack.as_clinician()
@@ -135,6 +135,9 @@ def test_registration_is_admin_only_with_a_named_secret_and_a_safe_url(stack: St
     assert answer.status_code == 403
     assert register(stack, url, secret="nope").status_code == 422
     assert register(stack, "http://scribe.example/hooks").status_code == 422
+    unlisted = register(stack, "https://unlisted.example/hooks")
+    assert unlisted.status_code == 422
+    assert "not a registered processor" in unlisted.text
     assert register(stack, url, events=["draft.deleted"]).status_code == 422
     created = register(stack, url)
     assert created.status_code == 200, created.text

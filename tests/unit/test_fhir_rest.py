@@ -22,6 +22,7 @@ from chartgate.adapters.ehr.fhir_rest import (
 from chartgate.adapters.ehr.http import build_client
 from chartgate.adapters.ehr.vendors import VENDORS, VendorProfile, get_vendor
 from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
+from fakes import open_gate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -96,7 +97,7 @@ def make_gateway(sleeps: list[float]) -> Iterator[Callable[..., FhirRestGateway]
     def make(
         handler: Recorder, *, vendor: str | VendorProfile = "generic-r4", **kwargs: Any
     ) -> FhirRestGateway:
-        client = build_client(transport=httpx.MockTransport(handler))
+        client = build_client(gate=open_gate(), transport=httpx.MockTransport(handler))
         clients.append(client)
         profile = vendor if isinstance(vendor, VendorProfile) else get_vendor(vendor)
         return FhirRestGateway(
@@ -596,13 +597,15 @@ def test_search_retries_a_503_page(make_gateway, sleeps):
 
 def test_base_url_must_be_http():
     """A gateway refuses a base URL that is not http(s)."""
-    with build_client() as client, pytest.raises(ValueError, match="base_url"):
+    with build_client(gate=open_gate()) as client, pytest.raises(ValueError, match="base_url"):
         FhirRestGateway("ftp://ehr.example/R4", client=client, vendor=get_vendor("generic-r4"))
 
 
 def test_build_client_sets_timeouts_and_no_redirects():
     """The built client has short connect/pool timeouts, the read budget, and no redirects."""
-    with build_client(timeout_seconds=12.0, connect_timeout_seconds=3.0) as client:
+    with build_client(
+        gate=open_gate(), timeout_seconds=12.0, connect_timeout_seconds=3.0
+    ) as client:
         assert client.timeout.connect == 3.0
         assert client.timeout.read == 12.0
         assert client.timeout.write == 12.0
@@ -677,6 +680,6 @@ def test_the_ehr_client_turns_nagle_off() -> None:
 
     from chartgate.adapters.ehr.http import build_client  # noqa: PLC0415
 
-    with build_client() as client:
-        options = client._transport._pool._socket_options  # type: ignore[attr-defined]
+    with build_client(gate=open_gate()) as client:
+        options = client._transport._inner._pool._socket_options  # type: ignore[attr-defined]
     assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in options

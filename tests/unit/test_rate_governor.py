@@ -18,6 +18,7 @@ from chartgate.adapters.ehr.rate import (
 from chartgate.adapters.ehr.vendors import get_vendor
 from chartgate.domain.errors import EhrUnreachable, StoreUnavailable
 from chartgate.domain.vendor_profile import RateLimit
+from fakes import open_gate
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -121,7 +122,7 @@ def test_the_gateway_takes_a_token_before_every_request() -> None:
 
     gateway = FhirRestGateway(
         "https://ehr.example/R4",
-        client=build_client(transport=httpx.MockTransport(handler)),
+        client=build_client(gate=open_gate(), transport=httpx.MockTransport(handler)),
         vendor=get_vendor("generic-r4"),
         governor=pacer,
         sleep=clock.sleep,

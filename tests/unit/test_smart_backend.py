@@ -27,6 +27,7 @@ from chartgate.adapters.keys.secrets import SecretProvider
 from chartgate.domain.errors import EhrUnreachable
 from chartgate.sandbox.idp import DevIdentityProvider
 from chartgate.settings import EhrSettings, TenantSettings
+from fakes import open_gate
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -198,7 +199,7 @@ def test_the_gateway_refreshes_once_on_401(rsa_key):
             return httpx.Response(401)
         return httpx.Response(200, json={"resourceType": "Patient", "id": "p1"})
 
-    client = build_client(transport=httpx.MockTransport(ehr))
+    client = build_client(gate=open_gate(), transport=httpx.MockTransport(ehr))
     gateway = FhirRestGateway(
         "https://ehr.example/R4", client=client, vendor=get_vendor("generic-r4"), token_provider=src
     )
@@ -279,7 +280,10 @@ def test_the_directory_wires_a_backend_client_from_a_secret_file(tmp_path: Path,
     )
     directory = ConfiguredEhrDirectory(
         {"clinic-a": tenant},
-        clients={"clinic-a": build_client(transport=httpx.MockTransport(network))},
+        gate=open_gate(),
+        clients={
+            "clinic-a": build_client(gate=open_gate(), transport=httpx.MockTransport(network))
+        },
     )
     directory.gateway("clinic-a").read("Patient", "p1", request_id="r1")
     assert seen == ["Bearer token-1"]

@@ -32,6 +32,7 @@ from chartgate.domain.vendor_errors import (
 )
 from chartgate.domain.vendor_profile import ProvenanceMode, profile_fields
 from chartgate.settings import EhrSettings, TenantSettings
+from fakes import open_gate
 
 # -- every fact has a source ------------------------------------------------------------------
 
@@ -185,7 +186,7 @@ def _gateway(vendor: str, seen: list[httpx.Request]) -> FhirRestGateway:
         seen.append(request)
         return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset"})
 
-    client = build_client(transport=httpx.MockTransport(handler))
+    client = build_client(gate=open_gate(), transport=httpx.MockTransport(handler))
     return FhirRestGateway("https://ehr.example/R4", client=client, vendor=get_vendor(vendor))
 
 
@@ -269,7 +270,29 @@ def _config(tmp_path: Path, vendor: str, extra: str = "") -> dict[str, str]:
         f'[tenants.ehr]\nbase_url = "https://ehr.example/R4"\nvendor = "{vendor}"\n{extra}',
         encoding="utf-8",
     )
-    return {"CHARTGATE_CONFIG": str(path), "COLUMNS": "200"}
+    processors = [
+        {
+            "id": "ehr",
+            "legal_entity": "EHR Inc.",
+            "role": "ehr",
+            "purpose": "write-back",
+            "endpoints": ["https://ehr.example/R4"],
+            "phi_categories": ["clinical-notes"],
+            "baa_signed": "2026-01-01",
+        },
+        {
+            "id": "idp",
+            "legal_entity": "IdP Inc.",
+            "role": "identity",
+            "purpose": "sign-in",
+            "endpoints": ["https://idp.example"],
+        },
+    ]
+    return {
+        "CHARTGATE_CONFIG": str(path),
+        "COLUMNS": "200",
+        "CHARTGATE_PROCESSORS": json.dumps(processors),
+    }
 
 
 def test_config_check_accepts_the_cerner_alias_and_says_what_it_means(tmp_path: Path) -> None:
@@ -277,6 +300,16 @@ def test_config_check_accepts_the_cerner_alias_and_says_what_it_means(tmp_path: 
     result = CliRunner().invoke(app, ["config", "check"], env=_config(tmp_path, "cerner"))
     assert result.exit_code == 0, result.output
     assert "'cerner' is an alias of 'oracle-health'" in " ".join(result.output.split())
+
+
+def test_config_check_refuses_an_unregistered_destination(tmp_path: Path) -> None:
+    """A tenant's EHR under no processor fails config check with one line."""
+    env = {**_config(tmp_path, "epic"), "CHARTGATE_PROCESSORS": "[]"}
+    result = CliRunner().invoke(app, ["config", "check"], env=env)
+    assert result.exit_code == 2
+    assert "ehr.base_url (https://ehr.example) is not under any registered processor" in (
+        " ".join(result.output.split())
+    )
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import Engine, desc, or_, select
 
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
+from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.rate import RateBuckets
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.trace_context import context_of
@@ -170,11 +171,12 @@ class TracedEhrDirectory(ConfiguredEhrDirectory):
         self,
         tenants: Mapping[str, Any],
         *,
+        gate: ProcessorGate,
         tracer: Tracer,
         lookup: Callable[[str], Context | None],
         rate_buckets: RateBuckets | None = None,
     ) -> None:
-        super().__init__(tenants, rate_buckets=rate_buckets)
+        super().__init__(tenants, gate=gate, rate_buckets=rate_buckets)
         self._tracer = tracer
         self._lookup = lookup
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -11,23 +12,34 @@ from chartgate.settings import TenantSettings
 
 
 class HttpWebhookTransport:
-    """``WebhookTransport``: POST, no redirects, a short timeout; no answer is None."""
+    """``WebhookTransport``: POST, no redirects, a short timeout; no answer is None.
 
-    def __init__(self, client: httpx.Client | None = None, *, timeout: float = 5.0) -> None:
-        self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
-        self._own = client is None
+    ``client_for(tenant)`` makes one client per tenant through the one client factory, so
+    the processor gate audits a refused receiver in that tenant's ledger only.
+    """
 
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int | None:
-        """The receiver's HTTP status, or None when it did not answer."""
+    def __init__(self, client_for: Callable[[str], httpx.Client]) -> None:
+        self._client_for = client_for
+        self._clients: dict[str, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], *, tenant: str) -> int | None:
+        """The receiver's HTTP status, or None when it did not answer (or was refused)."""
+        with self._lock:
+            client = self._clients.get(tenant)
+            if client is None:
+                client = self._clients[tenant] = self._client_for(tenant)
         try:
-            return self._client.post(url, content=body, headers=headers).status_code
+            return client.post(url, content=body, headers=headers).status_code
         except httpx.HTTPError:
             return None
 
     def close(self) -> None:
-        """Close the client if this transport made it."""
-        if self._own:
-            self._client.close()
+        """Close every client this transport made."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
 
 class ConfiguredWebhookSecrets:

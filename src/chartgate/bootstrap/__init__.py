@@ -12,16 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import httpx
 from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import Engine
 
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
+from chartgate.adapters.ehr.gate import ProcessorGate
+from chartgate.adapters.ehr.http import HttpClient, build_client
 from chartgate.adapters.fhir_models import R4BSchema
 from chartgate.adapters.identity.jwt import TokenVerifier, issuer_configs
 from chartgate.adapters.keys.envelope import EnvelopeCipher
 from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
+from chartgate.adapters.processors import require_registered
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.migrate import upgrade
@@ -39,7 +41,7 @@ from chartgate.adapters.telemetry import (
     configure_tracing,
 )
 from chartgate.adapters.webhooks import ConfiguredWebhookSecrets, HttpWebhookTransport
-from chartgate.bootstrap.ledger import Ledger, build_audit_sink, build_ledger
+from chartgate.bootstrap.ledger import Ledger, audited_gate, build_audit_sink, build_ledger
 from chartgate.bootstrap.tenants import load_policy, tenant_access
 from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal
@@ -84,6 +86,7 @@ class Application:
     worklists: Worklists
     webhooks: Webhooks
     webhook_pusher: WebhookPusher
+    gate: ProcessorGate  # the processor (BAA) gate every outbound client passes
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
     # Committed audit events, for metrics and state-change logs (observability/).
     events: EventTap = field(default_factory=EventTap)
@@ -106,6 +109,13 @@ class Application:
         with self.uow(read_only=True) as uow:
             return uow.audit.by_correlation(tenant, correlation_id)
 
+    def identity_client(self) -> HttpClient:
+        """A client for the identity providers (discovery, keys, code exchange), gated."""
+        tenants = tuple(t.id for t in self.settings.tenants)
+        return build_client(
+            gate=self.gate.bound(tenants=tenants, purpose="identity"), timeout_seconds=5.0
+        )
+
     def close(self) -> None:
         """Release HTTP clients and database connections."""
         for close in reversed(self._closers):
@@ -118,14 +128,18 @@ def build(
     *,
     clock: Clock | None = None,
     migrate: bool = False,
-    http: httpx.Client | None = None,
+    http: HttpClient | None = None,
     span_exporter: SpanExporter | None = None,
 ) -> Application:
     """Wire chartgate from ``settings``; ``migrate`` brings the schema up first.
 
+    Refuses to start (``ProcessorNotRegistered``) when a configured destination is not
+    under a registered processor; every outbound client is gated per call (ADR 0021).
+
     ``span_exporter`` turns tracing on with that exporter (tests use an in-memory one);
     otherwise ``settings.tracing_exporter`` decides, and "none" instruments nothing.
     """
+    require_registered(settings)
     tracing = configure_tracing(settings, exporter=span_exporter)
     engine = make_engine(settings.database_url)
     tracing.instrument_engine(engine)
@@ -139,6 +153,8 @@ def build(
     for tenant in settings.tenants:
         # Create or unwrap each tenant's data key now, outside any write transaction.
         cipher.encrypt(tenant.id, b"", aad=b"warm-up")
+    gate = audited_gate(settings, ledger, clock, ids)
+    all_tenants = tuple(t.id for t in settings.tenants)
 
     events = EventTap()
     ehr_vendors = {t.id: t.ehr.vendor for t in settings.tenants}
@@ -154,12 +170,18 @@ def build(
     buckets = SqlRateBuckets(engine)
     ehr = (
         TracedEhrDirectory(
-            tenants, tracer=tracing.tracer(), lookup=TraceLookup(engine), rate_buckets=buckets
+            tenants,
+            gate=gate,
+            tracer=tracing.tracer(),
+            lookup=TraceLookup(engine),
+            rate_buckets=buckets,
         )
         if tracing.enabled
-        else ConfiguredEhrDirectory(tenants, rate_buckets=buckets)
+        else ConfiguredEhrDirectory(tenants, gate=gate, rate_buckets=buckets)
     )
-    identity_http = http or httpx.Client(timeout=5.0, follow_redirects=False)
+    identity_http = http or build_client(
+        gate=gate.bound(tenants=all_tenants, purpose="identity"), timeout_seconds=5.0
+    )
     verifier = TokenVerifier(
         issuer_configs(settings.tenants),
         http=identity_http,
@@ -185,7 +207,11 @@ def build(
     )
     webhook_store = SqlWebhooks(engine)
     secrets = ConfiguredWebhookSecrets({t.id: t for t in settings.tenants})
-    transport = HttpWebhookTransport()
+    transport = HttpWebhookTransport(
+        lambda tenant: build_client(
+            gate=gate.bound(tenants=(tenant,), purpose="webhook"), timeout_seconds=5.0
+        )
+    )
     app = Application(
         settings=settings,
         engine=engine,
@@ -224,7 +250,13 @@ def build(
             grants={tenant: rules.grants for tenant, rules in tenant_access(settings).items()},
         ),
         webhooks=Webhooks(
-            store=webhook_store, ledger=ledger.unit, secrets=secrets, clock=clock, ids=ids
+            store=webhook_store,
+            ledger=ledger.unit,
+            secrets=secrets,
+            clock=clock,
+            ids=ids,
+            dev_mode=settings.dev_mode,
+            refusal=gate.refused_status,
         ),
         webhook_pusher=WebhookPusher(
             store=webhook_store,
@@ -235,6 +267,7 @@ def build(
             ids=ids,
             owner=f"{socket.gethostname()}:{os.getpid()}:{id(transport)}"[-100:],
         ),
+        gate=gate,
     )
     app._closers.append(tracing.shutdown)  # noqa: SLF001 - closed last (closers run reversed)
     ledger.audit.record_startup(
@@ -245,7 +278,14 @@ def build(
     )
     app._closers.append(ehr.close)  # noqa: SLF001 - the root owns its resources
     app._closers.append(transport.close)  # noqa: SLF001
-    app.audit_sink = build_audit_sink(settings, engine, ledger, clock, app._closers)  # noqa: SLF001
+    app.audit_sink = build_audit_sink(
+        settings,
+        engine,
+        ledger,
+        clock,
+        gate,
+        app._closers,  # noqa: SLF001
+    )
     if http is None:
         app._closers.append(identity_http.close)  # noqa: SLF001
     return app

@@ -13,10 +13,12 @@ from sqlalchemy import Engine
 
 from chartgate.adapters.anchors import FileAnchor
 from chartgate.adapters.ehr.audit_sink import build_sinks
+from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.keys.envelope import EnvelopeCipher
 from chartgate.adapters.keys.ledger_key import LedgerSigningKey, load_or_create
 from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
+from chartgate.adapters.processors import gate as processor_gate
 from chartgate.adapters.storage.audit_sink import SqlSinkCursors
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
@@ -25,6 +27,7 @@ from chartgate.adapters.system import SystemClock, UuidIds
 from chartgate.service.audit import AuditService
 from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
+from chartgate.service.disclosures import DisclosureAudit
 from chartgate.service.ports import Clock, IdSource
 from chartgate.settings import Settings
 
@@ -83,15 +86,24 @@ def build_ledger(
     return Ledger(unit=unit, audit=audit, checkpointer=checkpointer, anchor=anchor, key=key)
 
 
+def audited_gate(settings: Settings, ledger: Ledger, clock: Clock, ids: IdSource) -> ProcessorGate:
+    """The processor gate whose refusals become ledger events; BAA dates by ``clock``."""
+    disclosures = DisclosureAudit(ledger=ledger.unit, clock=clock, ids=ids)
+    return processor_gate(
+        settings, on_refused=disclosures.refused, today=lambda: clock.now().date()
+    )
+
+
 def build_audit_sink(
     settings: Settings,
     engine: Engine,
     ledger: Ledger,
     clock: Clock,
+    gate: ProcessorGate,
     closers: list[Callable[[], None]],
 ) -> AuditSinkPusher | None:
     """The AuditEvent pusher over the tenants' sink URLs (None when no tenant has one)."""
-    sinks, clients = build_sinks(settings)
+    sinks, clients = build_sinks(settings, gate=gate)
     closers.extend(client.close for client in clients)
     if not sinks:
         return None

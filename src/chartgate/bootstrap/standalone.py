@@ -13,6 +13,7 @@ from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
 from chartgate.adapters.keys.envelope import EnvelopeCipher
 from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
+from chartgate.adapters.processors import gate as processor_gate
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.duty_locks import DutyLock
 from chartgate.adapters.storage.engine import make_engine
@@ -90,7 +91,10 @@ def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
         uow=uow,
         clock=SystemClock(),
         ids=UuidIds(),
-        ehr=ConfiguredEhrDirectory({t.id: t for t in settings.tenants}),
+        # Only held()/drain are used here: the gate has no recorder (no EHR call is made).
+        ehr=ConfiguredEhrDirectory(
+            {t.id: t for t in settings.tenants}, gate=processor_gate(settings)
+        ),
         tenants=[t.id for t in settings.tenants],
         drain_seconds=90.0,
     )

@@ -330,8 +330,14 @@ def push(
     The worker does the same on every poll; this is for a first fill or after an outage.
     Exit 0 when every tenant is caught up, 1 when a sink failed, 2 when no sink is configured.
     """
-    from chartgate.adapters.system import SystemClock  # noqa: PLC0415
-    from chartgate.bootstrap.ledger import build_audit_sink, key_files, open_ledger  # noqa: PLC0415
+    from chartgate.adapters.processors import require_registered  # noqa: PLC0415
+    from chartgate.adapters.system import SystemClock, UuidIds  # noqa: PLC0415
+    from chartgate.bootstrap.ledger import (  # noqa: PLC0415
+        audited_gate,
+        build_audit_sink,
+        key_files,
+        open_ledger,
+    )
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
@@ -339,10 +345,13 @@ def push(
     settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     configure_logging(settings.log_level)
     require_existing_keys(key_files(settings))
+    require_registered(settings)
     ledger, engine = open_ledger(settings)
     closers: list[Callable[[], None]] = [engine.dispose]
     try:
-        pusher = build_audit_sink(settings, engine, ledger, SystemClock(), closers)
+        clock = SystemClock()
+        gate = audited_gate(settings, ledger, clock, UuidIds())
+        pusher = build_audit_sink(settings, engine, ledger, clock, gate, closers)
         if pusher is None:
             errors.print("[bold red]error:[/] no audit_sink_url is configured for any tenant")
             raise typer.Exit(2)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,13 @@ import httpx
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
 from chartgate.sandbox.server import SandboxServer
-from chartgate.settings import CareTeamGrant, EhrSettings, Settings, TenantSettings
+from chartgate.settings import (
+    CareTeamGrant,
+    EhrSettings,
+    ProcessorSettings,
+    Settings,
+    TenantSettings,
+)
 from chartgate.threaded_server import ThreadedServer
 
 TENANT = "demo"
@@ -112,6 +119,32 @@ def demo_submission() -> dict[str, Any]:
     }
 
 
+def sandbox_processors(sandbox: SandboxServer) -> list[ProcessorSettings]:
+    """The embedded default's processor registry: the sandbox EHR and its dev IdP (loopback).
+
+    Dev only, like the sandbox: the "BAA" is a placeholder for a synthetic-data test system,
+    so that the demo runs through the same processor gate as production.
+    """
+    return [
+        ProcessorSettings(
+            id="sandbox-ehr",
+            legal_entity="chartgate sandbox (synthetic data, this process)",
+            role="ehr",
+            purpose="demo write-back target (synthetic patients only)",
+            endpoints=[sandbox.fhir_base],
+            phi_categories=["clinical-notes", "patient-identifiers"],
+            baa_signed=date(2026, 1, 1),
+        ),
+        ProcessorSettings(
+            id="sandbox-idp",
+            legal_entity="chartgate sandbox (dev identity provider, this process)",
+            role="identity",
+            purpose="demo sign-in and token keys (no PHI)",
+            endpoints=[sandbox.issuer],
+        ),
+    ]
+
+
 @contextmanager
 def demo_stack(
     database_url: str, workdir: Path, *, key_file: Path | None = None
@@ -121,6 +154,8 @@ def demo_stack(
         settings = Settings(
             database_url=database_url,
             key_file=str(key_file or workdir / "kek.key"),
+            dev_mode=True,
+            processors=sandbox_processors(sandbox),
             tenants=[
                 TenantSettings(
                     id=TENANT,
@@ -296,6 +331,8 @@ def run_ui(database_url: str | None, *, port: int = 0, say: Callable[[str], None
             settings = Settings(
                 database_url=url,
                 key_file=str(workdir / "kek.key"),
+                dev_mode=True,
+                processors=sandbox_processors(sandbox),
                 tenants=[
                     TenantSettings(
                         id=TENANT,

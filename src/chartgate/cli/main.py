@@ -18,9 +18,12 @@ from rich.table import Table
 from rich.text import Text
 
 from chartgate.cli.audit import audit_app
+from chartgate.cli.compliance import access_app, compliance_app
+from chartgate.cli.dataflow import dataflow as dataflow_command
 from chartgate.cli.impact import impact
 from chartgate.cli.killswitch import killswitch_app
 from chartgate.cli.policy import policy_app
+from chartgate.cli.processors import processors as processors_command
 from chartgate.cli.report import drift as drift_command
 from chartgate.cli.report import report as report_command
 from chartgate.cli.retention import retention_app
@@ -46,6 +49,10 @@ app.command("vendors")(vendors_command)
 app.add_typer(killswitch_app, name="killswitch")
 app.add_typer(sessions_app, name="sessions")
 app.command("impact")(impact)
+app.command("processors")(processors_command)
+app.command("dataflow")(dataflow_command)
+app.add_typer(compliance_app, name="compliance")
+app.add_typer(access_app, name="access")
 console = Console()
 errors = Console(stderr=True)
 

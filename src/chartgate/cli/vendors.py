@@ -158,6 +158,7 @@ def vendors(
 @config_app.command("check")
 def check() -> None:
     """Load the settings as the server would; exit 2 with one line naming the first problem."""
+    from chartgate.adapters.processors import require_registered  # noqa: PLC0415
     from chartgate.bootstrap.tenants import load_policy  # noqa: PLC0415 - keep --help fast
     from chartgate.settings import load_settings  # noqa: PLC0415
 
@@ -170,6 +171,7 @@ def check() -> None:
         raise typer.Exit(EXIT_INVALID) from None
     try:
         policy = load_policy(settings.policy).policy
+        require_registered(settings)
     except ChartgateError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(EXIT_INVALID) from None

@@ -34,7 +34,10 @@ subclasses ``ChartgateError`` (``tests/unit/test_error_tree.py`` checks both)::
     ├── LedgerKeyError           the ledger signing key file is unsafe or not Ed25519
     ├── SecretError              a secret reference is malformed, unsafe or unresolvable
     ├── DecryptionError          a ciphertext or wrapped key does not open (tampered, misplaced)
-    └── TracingConfigError       the configured trace exporter cannot be used (refuse to start)
+    ├── TracingConfigError       the configured trace exporter cannot be used (refuse to start)
+    ├── TlsConfigError           a CA bundle or mTLS certificate/key cannot be loaded
+    ├── RendererMissing          Graphviz `dot` is missing or failed (chartgate dataflow -f svg)
+    └── ProcessorNotRegistered   a configured destination is under no processor (refuse to start)
 
 Messages never carry PHI: they name ids, codes and states only; secrets never show either.
 """
@@ -221,3 +224,15 @@ class SchemaNotCurrent(ChartgateError):
 
 class TracingConfigError(ChartgateError):
     """The configured trace exporter cannot be used."""
+
+
+class ProcessorNotRegistered(ChartgateError):
+    """A configured outbound destination is not under any registered processor (refuse to start)."""
+
+
+class TlsConfigError(ChartgateError):
+    """A tenant's CA bundle or mTLS client certificate/key cannot be loaded (refuse to start)."""
+
+
+class RendererMissing(ChartgateError):
+    """Graphviz ``dot`` is not installed or failed (``chartgate dataflow -f svg``)."""

@@ -59,6 +59,9 @@ class EventType(StrEnum):
     IMPACT_READ = "impact.read"  # the impact report was run (filters, counts, who)
     WEBHOOK_REGISTERED = "webhook.registered"  # an admin registered a webhook endpoint
     WEBHOOK_DISABLED = "webhook.disabled"  # an admin disabled a webhook endpoint
+    # The processor gate refused a disclosure: unregistered destination or BAA not in force.
+    PROCESSOR_REFUSED = "processor.disclosure_refused"
+    ACCESS_REVIEW_SIGNED = "compliance.access_review_signed"  # a reviewer certified access
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,7 @@ _OUTCOME_BY_TYPE: Final = {
     "writeback.needs_person": Outcome.SERIOUS,
     "security.authn_failed": Outcome.MINOR,
     "security.authz_denied": Outcome.MINOR,
+    "processor.disclosure_refused": Outcome.SERIOUS,
 }
 
 # Events that are not RESTful interactions: DICOM event type and subtype, no BALP profile.
@@ -159,6 +160,12 @@ _DICOM_EVENTS: Final = {
     "key.created": (("110113", "Security Alert"), ("110129", "Security Configuration")),
     "key.destroyed": (("110113", "Security Alert"), ("110129", "Security Configuration")),
     "retention.archived": (
+        ("110100", "Application Activity"),
+        ("110131", "Software Configuration"),
+    ),
+    # A disclosure (data leaving to another party) that the BAA registry stopped: DICOM Export.
+    "processor.disclosure_refused": (("110106", "Export"), None),
+    "compliance.access_review_signed": (
         ("110100", "Application Activity"),
         ("110131", "Software Configuration"),
     ),
@@ -195,6 +202,10 @@ _DETAIL_KEYS: Final = (
     "rule",
     "what",
     "results",
+    "processor",
+    "destination",
+    "baa_status",
+    "period",
 )
 
 _HUMAN_ROLES: Final = frozenset({"clinician", "admin", "auditor"})

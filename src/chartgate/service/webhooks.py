@@ -146,23 +146,28 @@ class WebhookStore(Protocol):
 class WebhookTransport(Protocol):
     """Sends one signed POST (``adapters/webhooks.py``)."""
 
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int | None:
-        """The HTTP status, or None when no answer came (timeout, refused, dropped)."""
+    def post(self, url: str, body: bytes, headers: dict[str, str], *, tenant: str) -> int | None:
+        """The HTTP status, or None when no answer came (timeout, refused, dropped).
+
+        ``tenant`` is whose endpoint it is: the processor gate audits a refusal to it.
+        """
         ...
 
 
-def _check_url(url: str) -> str:
-    """https, or http to a loopback address (tests and a local relay); nothing else."""
+def _check_url(url: str, *, dev_mode: bool) -> str:
+    """https; in dev mode also http to a loopback address (tests, a local relay)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     loopback = host == "localhost"
     with contextlib.suppress(ValueError):
         loopback = loopback or ipaddress.ip_address(host).is_loopback
-    if parts.scheme == "https" or (parts.scheme == "http" and loopback):
+    if parts.scheme == "https" or (parts.scheme == "http" and loopback and dev_mode):
         if parts.username or parts.password or parts.fragment:
             raise InputError("a webhook URL carries no credentials or fragment", expression="url")
         return url
-    raise InputError("a webhook URL must be https (http only to loopback)", expression="url")
+    raise InputError(
+        "a webhook URL must be https (http only to loopback, in dev mode)", expression="url"
+    )
 
 
 class Webhooks:
@@ -176,12 +181,17 @@ class Webhooks:
         secrets: SecretLookup,
         clock: Clock,
         ids: IdSource,
+        dev_mode: bool = False,
+        refusal: Callable[[str], str | None] | None = None,
     ) -> None:
         self._store = store
         self._ledger = ledger
         self._secrets = secrets
         self._clock = clock
         self._ids = ids
+        self._dev_mode = dev_mode  # plain http to loopback receivers only in dev mode
+        # Why the processor registry would refuse a URL (None: it may be sent to).
+        self._refusal = refusal or (lambda _url: None)
 
     def register(
         self,
@@ -194,7 +204,13 @@ class Webhooks:
     ) -> Endpoint:
         """A new endpoint; it receives events recorded from now on."""
         authz.require_role(principal, Role.ADMIN)
-        url = _check_url(url)
+        url = _check_url(url, dev_mode=self._dev_mode)
+        refused = self._refusal(url)
+        if refused is not None:
+            raise InputError(
+                f"the receiver is not a registered processor with a BAA in force ({refused})",
+                expression="url",
+            )
         if self._secrets(principal.tenant, secret) is None:
             raise InputError(
                 "unknown secret name (the tenant's webhook_secrets setting lists them)",
@@ -348,7 +364,7 @@ class WebhookPusher:
     def _send(self, endpoint: Endpoint, body: JsonObject, secret: bytes) -> int | None:
         raw = wh.encode(body)
         signed = wh.headers(secret, str(body["id"]), self._clock.now(), raw)
-        return self._transport.post(endpoint.url, raw, signed)
+        return self._transport.post(endpoint.url, raw, signed, tenant=endpoint.tenant)
 
     def _log(
         self,

@@ -71,7 +71,8 @@ def code_challenge(verifier: str) -> str:
 class OidcClient:
     """A public OpenID client (PKCE, no client secret) for the configured issuers.
 
-    ``http`` makes a fresh ``httpx.Client`` per exchange: sign-ins are rare, and nothing is
+    ``http`` makes a fresh client per exchange (``Application.identity_client``: the one
+    client factory, gated by the processor registry): sign-ins are rare, and nothing is
     left open between requests.
     """
 
@@ -79,12 +80,12 @@ class OidcClient:
         self,
         client_id: str,
         *,
-        http: Callable[[], httpx.Client] | None = None,
+        http: Callable[[], httpx.Client],
         clock: Callable[[], float] = time.time,
         keys: JwksCache | None = None,
     ) -> None:
         self.client_id = client_id
-        self._http = http or (lambda: httpx.Client(timeout=5.0, follow_redirects=False))
+        self._http = http
         self._clock = clock
         self._keys = keys or JwksCache(
             self._http(), clock=lambda: datetime.fromtimestamp(self._clock(), tz=UTC)

@@ -34,7 +34,7 @@ def install(app: FastAPI, application: Application) -> None:
     reviewer = Reviewer(
         application=application,
         sessions=database_sessions(application),  # every replica knows every session
-        oidc=OidcClient(settings.reviewer_client_id),
+        oidc=OidcClient(settings.reviewer_client_id, http=application.identity_client),
         templates=jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from chartgate.adapters.ehr.directory import tenant_verify
 from chartgate.adapters.ehr.fhir_rest import FhirRestGateway
+from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.http import HttpClient, build_client
 from chartgate.adapters.ehr.vendors import get_vendor
 from chartgate.adapters.identity.smart_backend import token_source_for
@@ -49,6 +51,7 @@ def sink_url(settings: Settings, tenant: str) -> str | None:
 def build_sinks(
     settings: Settings,
     *,
+    gate: ProcessorGate,
     clock: Callable[[], datetime] | None = None,
     secrets: SecretProvider | None = None,
 ) -> tuple[dict[str, AuditEventSink], list[HttpClient]]:
@@ -59,13 +62,18 @@ def build_sinks(
         url = sink_url(settings, tenant.id)
         if url is None:
             continue
-        client = build_client(timeout_seconds=tenant.ehr.timeout_seconds)
+        provider = secrets or SecretProvider()
+        client = build_client(
+            gate=gate.bound(tenants=(tenant.id,), purpose="audit-sink"),
+            timeout_seconds=tenant.ehr.timeout_seconds,
+            verify=tenant_verify(tenant, provider),
+        )
         clients.append(client)
         same_as_ehr = url == tenant.ehr.base_url.rstrip("/")
         tokens = (
             token_source_for(
                 tenant.ehr,
-                secrets_provider=secrets or SecretProvider(),
+                secrets_provider=provider,
                 http=client,
                 clock=clock or (lambda: datetime.now(UTC)),
             )

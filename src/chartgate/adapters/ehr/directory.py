@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from chartgate.adapters.ehr.fhir_rest import FhirRestGateway
+from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.http import HttpClient, build_client
 from chartgate.adapters.ehr.rate import MemoryRateBuckets, RateBuckets, StoreRateGovernor
+from chartgate.adapters.ehr.tls import tls_context
 from chartgate.adapters.ehr.vendors import AmendmentMode, CreateGuard, VendorProfile, get_vendor
 from chartgate.adapters.identity.smart_backend import token_source_for
 from chartgate.adapters.keys.secrets import SecretProvider
@@ -24,12 +27,14 @@ class ConfiguredEhrDirectory:
         self,
         tenants: Mapping[str, TenantSettings],
         *,
+        gate: ProcessorGate,
         clients: Mapping[str, HttpClient] | None = None,
         secrets: SecretProvider | None = None,
         clock: Callable[[], datetime] | None = None,
         rate_buckets: RateBuckets | None = None,
     ) -> None:
         self._tenants = dict(tenants)
+        self._gate = gate
         # Shared by every worker through the store in production (bootstrap passes
         # SqlRateBuckets); in one process only when none is given.
         self._rate_buckets = rate_buckets or MemoryRateBuckets()
@@ -55,7 +60,11 @@ class ConfiguredEhrDirectory:
             settings = self._settings(tenant)
             client = self._clients.get(tenant)
             if client is None:
-                client = build_client(timeout_seconds=settings.ehr.timeout_seconds)
+                client = build_client(
+                    gate=self._gate.bound(tenants=(tenant,), purpose="ehr"),
+                    timeout_seconds=settings.ehr.timeout_seconds,
+                    verify=tenant_verify(settings, self._secrets),
+                )
                 self._clients[tenant] = client
             tokens = token_source_for(
                 settings.ehr, secrets_provider=self._secrets, http=client, clock=self._clock
@@ -126,3 +135,11 @@ class ConfiguredEhrDirectory:
         """Close every HTTP client this directory created."""
         for client in self._clients.values():
             client.close()
+
+
+def tenant_verify(settings: TenantSettings, secrets: SecretProvider) -> bool | ssl.SSLContext:
+    """The tenant's TLS context when it names a CA bundle or client certificate, else True."""
+    ehr = settings.ehr
+    if ehr.ca_bundle is None and ehr.client_cert is None:
+        return True
+    return tls_context(ehr, secrets)

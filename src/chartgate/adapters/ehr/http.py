@@ -1,9 +1,15 @@
 # Copyright 2026 The chartgate authors. SPDX-License-Identifier: Apache-2.0
-"""The one seam to the HTTP library for EHR traffic: build a client, send, classify failures.
+"""The one seam to the HTTP library: the only client factory, send, classify failures.
 
 Why one module: httpx has had no release since 2024-12 and Pydantic's ``httpx2`` may replace it
 (``ECOSYSTEM.md``). Everything EHR-facing imports the client type, ``send`` and ``RawResponse``
 from here, so a swap touches this file only.
+
+Why one factory (ADR 0021): every outbound client in chartgate (EHR, token endpoint, audit
+sink, webhooks, identity providers) is made by ``build_client``, which puts the processor gate
+(``gate.py``) in front of its transport: no request leaves unless its destination is a
+registered processor with its BAA in force. ``tests/unit/test_one_http_client.py`` fails on
+any other HTTP client construction under ``src/``.
 
 Why the classification matters: exactly-once write-back (``ARCHITECTURE.md``) hinges on one
 question asked of every failed request, *can it have landed?* ``EhrUnreachable`` promises "no
@@ -62,6 +68,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import httpx
 
+from chartgate.adapters.ehr.gate import GatedTransport, ProcessorGate, ProcessorRefused
 from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrUnreachable
 
 if TYPE_CHECKING:
@@ -71,6 +78,8 @@ if TYPE_CHECKING:
 __all__ = [
     "HttpClient",
     "HttpTransport",
+    "ProcessorGate",
+    "ProcessorRefused",
     "RawResponse",
     "build_client",
     "classify_transport_error",
@@ -110,14 +119,20 @@ class RawResponse:
 
 def build_client(
     *,
+    gate: ProcessorGate,
     timeout_seconds: float = 10.0,
     connect_timeout_seconds: float = 5.0,
     pool_timeout_seconds: float = 5.0,
     max_connections: int = 10,
     transport: HttpTransport | None = None,
     verify: bool | ssl.SSLContext = True,
+    base_url: str = "",
 ) -> HttpClient:
-    """Build the HTTP client for one tenant's EHR connection.
+    """Build an outbound HTTP client; every request first passes ``gate``.
+
+    ``gate`` refuses destinations that are not registered processors with a BAA in force
+    (``ProcessorRefused``, raised before any byte is sent). ``verify`` takes the tenant's
+    context from ``tls.tls_context`` (private CA, mTLS client certificate).
 
     Connect and pool waits are short because failing there is harmless (nothing was sent) and
     the executor can simply try later; the read timeout is the EHR's processing budget
@@ -143,9 +158,10 @@ def build_client(
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
     return httpx.Client(
+        base_url=base_url,
         timeout=timeout,
         limits=limits,
-        transport=transport,
+        transport=GatedTransport(transport, gate),
         verify=verify,
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
@@ -159,6 +175,12 @@ def classify_transport_error(error: httpx.RequestError, *, what: str) -> EhrErro
     message carries only it and the exception class, never URLs, ids or bodies.
     """
     kind = type(error).__name__
+    if isinstance(error, ProcessorRefused):
+        refusal = error.refusal
+        return EhrUnreachable(
+            f"{what}: refused by the processor registry ({refusal.status}: "
+            f"{refusal.processor or refusal.origin}); nothing was sent"
+        )
     if isinstance(error, _NEVER_SENT):
         return EhrUnreachable(f"{what}: the EHR could not be reached ({kind}); nothing was sent")
     return EhrAmbiguous(f"{what}: no answer from the EHR ({kind}); the request may have landed")

@@ -4,7 +4,10 @@ A FHIR server must serve its CapabilityStatement without authorisation (SMART Ap
 reads it before it has a token), so the probe sends no token and reads no patient data.
 Answers are kept for ``ttl_seconds`` so a readiness probe every few seconds from several
 load balancers does not become load on the EHR. The verdict is a word (``ok``,
-``unreachable``, ``error``): never a URL, a status text or an exception message.
+``unreachable``, ``error``, ``refused``: the processor registry refuses the EHR, e.g. its BAA
+expired): never a URL, a status text or an exception message. The probe's client comes from
+the one factory, bound to no tenant, so a refused probe is logged but not written to any
+tenant's ledger every few seconds (the real calls are).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
+from chartgate.adapters.ehr.gate import ProcessorGate, ProcessorRefused
 from chartgate.adapters.ehr.http import HttpClient, build_client
 from chartgate.settings import TenantSettings
 
@@ -28,12 +32,17 @@ class EhrMetadataProbe:
         self,
         tenants: Mapping[str, TenantSettings],
         *,
+        gate: ProcessorGate,
         client: HttpClient | None = None,
         ttl_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._tenants = dict(tenants)
-        self._client = client or build_client(timeout_seconds=3.0, connect_timeout_seconds=2.0)
+        self._client = client or build_client(
+            gate=gate.bound(tenants=(), purpose="ehr"),
+            timeout_seconds=3.0,
+            connect_timeout_seconds=2.0,
+        )
         self._ttl = ttl_seconds
         self._clock = clock
         self._cache: dict[str, tuple[float, str]] = {}
@@ -59,6 +68,8 @@ class EhrMetadataProbe:
             answer = self._client.get(
                 base_url.rstrip("/") + "/metadata", headers={"Accept": "application/fhir+json"}
             )
+        except ProcessorRefused:
+            return "refused"
         except httpx.HTTPError:
             return "unreachable"
         if answer.status_code != _HTTP_OK:

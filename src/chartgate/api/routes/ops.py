@@ -66,7 +66,7 @@ def readiness(app: Application, request: Request | None = None) -> dict[str, str
     if app.settings.readyz_check_ehr and request is not None:
         probe = getattr(request.app.state, "ehr_probe", None)
         if probe is None:
-            probe = EhrMetadataProbe({t.id: t for t in app.settings.tenants})
+            probe = EhrMetadataProbe({t.id: t for t in app.settings.tenants}, gate=app.gate)
             request.app.state.ehr_probe = probe
         checks.update({f"ehr:{tenant}": v for tenant, v in probe.check().items()})
     return checks
