@@ -43,6 +43,7 @@ from chartgate.service.chart_reads import chart_facts, check_baseline, keep_docu
 from chartgate.service.ehr_channel import (
     EhrChannel,
     Ended,
+    Held,
     LeaseLost,
     Stop,
     never_held,
@@ -103,7 +104,7 @@ class WritebackExecutor:
         jitter: Callable[[], float] = random.random,
         max_attempts: int = 8,
         crash: Callable[[str], None] = no_crash,
-        held: Callable[[Writeback], str | None] = never_held,
+        held: Held = never_held,
         context_fresh: timedelta = CONTEXT_FRESH,
     ) -> None:
         self._uow = uow
@@ -151,6 +152,9 @@ class WritebackExecutor:
             self._finish(draft, record, ended)
         except LeaseLost:
             self._channel.event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
+            self._channel.flush(record)
+        finally:
+            self._channel.forget(record)
         return True
 
     def _attempt(self, draft: Draft, approval: Approval, record: Writeback) -> Ended:
@@ -376,6 +380,7 @@ class WritebackExecutor:
         """Record how the attempt ended: write-back row, draft state and audit event, at once."""
         now = self._clock.now()
         with self._uow() as uow:
+            self._channel.write_pending(record, uow)
             draft = uow.drafts.get(draft.tenant, draft.id, for_update=True)
             if ended.status is not None:
                 record.last_status = ended.status
@@ -425,6 +430,7 @@ class WritebackExecutor:
                     },
                     uow=uow,
                 )
+        self._channel.committed(record)
 
     def _chart_version(self, uow: UnitOfWork, draft: Draft) -> int | None:
         """The approved version whose document is in the chart now (after a refused amend)."""
