@@ -5,7 +5,8 @@
   counted), on SQLite and PostgreSQL.
 * drain: write-backs/s of one worker process draining a backlog of N approved notes against
   a near-zero-cost stub EHR and one that answers every request after 300 ms (both
-  ``bench/stub_ehr.py``), beside the stub's own floor (N x 2 direct PUTs, sequential).
+  ``bench/stub_ehr.py``), one at a time and ``CHARTGATE_BENCH_IN_FLIGHT`` (64) in flight,
+  beside the stub's own floor (sequential direct PUTs, two per write-back).
 
 Run alone with ``.venv/bin/python bench/worker.py`` (``CHARTGATE_BENCH_DRAIN_N`` sets the
 backlog, default 300; ``CHARTGATE_BENCH_SLOW_N`` the backlog against the 300 ms stub, 200).
@@ -39,6 +40,7 @@ from chartgate.service.handlers import RequestMeta  # noqa: E402
 
 DRAIN_N = int(os.environ.get("CHARTGATE_BENCH_DRAIN_N", "300"))
 SLOW_N = int(os.environ.get("CHARTGATE_BENCH_SLOW_N", "200"))
+IN_FLIGHT = int(os.environ.get("CHARTGATE_BENCH_IN_FLIGHT", "64"))
 PG_ADMIN = os.environ.get(
     "CHARTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -107,7 +109,9 @@ def _principals(tenant: str) -> tuple[Principal, Principal]:
     return scribe, clinician
 
 
-def drain(database_url: str, workdir: Path, *, n: int, latency: float) -> dict[str, float]:
+def drain(
+    database_url: str, workdir: Path, *, n: int, latency: float, in_flight: int
+) -> dict[str, float]:
     """Approve ``n`` notes, then time one worker draining them; count what the store saw."""
     with (
         StubEhr(latency=latency) as ehr,
@@ -119,6 +123,7 @@ def drain(database_url: str, workdir: Path, *, n: int, latency: float) -> dict[s
             ehr_rate_per_second=10_000,
         ) as stack,
     ):
+        stack.app.settings = stack.app.settings.model_copy(update={"worker_in_flight": in_flight})
         scribe, clinician = _principals(stack.tenant)
         body = DraftSubmission.model_validate(submission())
         meta = RequestMeta(request_id="bench")
@@ -130,7 +135,7 @@ def drain(database_url: str, workdir: Path, *, n: int, latency: float) -> dict[s
             started = time.perf_counter()
             done = 0
             while done < n:
-                taken = executor.run_once(limit=100)
+                taken = executor.run_once()
                 if taken == 0:
                     break
                 done += taken
@@ -150,32 +155,29 @@ def drain(database_url: str, workdir: Path, *, n: int, latency: float) -> dict[s
 def main() -> None:
     """Print the cost and drain figures on both stores."""
     rows = []
+    plan = [(0.0, DRAIN_N, 1), (0.0, DRAIN_N, IN_FLIGHT), (0.3, 20, 1), (0.3, SLOW_N, IN_FLIGHT)]
     with tempfile.TemporaryDirectory() as tmp:
         for store in ("sqlite", "postgresql"):
-            for latency, n in ((0.0, DRAIN_N), (0.3, SLOW_N)):
-                work = Path(tmp) / f"{store}-{latency}"
+            for latency, n, in_flight in plan:
+                work = Path(tmp) / f"{store}-{latency}-{in_flight}"
                 work.mkdir()
                 if store == "sqlite":
-                    rows.append(
-                        (
-                            store,
-                            latency,
-                            drain(f"sqlite:///{work}/b.sqlite3", work, n=n, latency=latency),
-                        )
-                    )
+                    url = f"sqlite:///{work}/b.sqlite3"
+                    result = drain(url, work, n=n, latency=latency, in_flight=in_flight)
                 else:
                     with postgres_url() as url:
-                        rows.append((store, latency, drain(url, work, n=n, latency=latency)))
+                        result = drain(url, work, n=n, latency=latency, in_flight=in_flight)
+                rows.append((store, latency, in_flight, result))
     print("chartgate worker bench: one worker process draining a backlog of approved notes")
     print(
-        f"{'store':<11} {'EHR':>7} {'n':>5} {'wb/s':>8} {'EHR floor wb/s':>15}"
+        f"{'store':<11} {'EHR':>7} {'in flight':>9} {'n':>5} {'wb/s':>8} {'EHR floor wb/s':>15}"
         f" {'SQL/wb':>7} {'tx/wb':>6} {'commits/wb':>11}"
     )
-    for store, latency, r in rows:
+    for store, latency, in_flight, r in rows:
         print(
-            f"{store:<11} {int(latency * 1000):>5}ms {r['done']:>5.0f} {r['per_second']:>8.1f}"
-            f" {r['floor_per_second']:>15.1f} {r['statements']:>7.1f} {r['begins']:>6.1f}"
-            f" {r['commits']:>11.1f}"
+            f"{store:<11} {int(latency * 1000):>5}ms {in_flight:>9} {r['done']:>5.0f}"
+            f" {r['per_second']:>8.1f} {r['floor_per_second']:>15.1f} {r['statements']:>7.1f}"
+            f" {r['begins']:>6.1f} {r['commits']:>11.1f}"
         )
 
 
