@@ -219,6 +219,9 @@ def render(table: list[Row], started: str, load: tuple[str, str]) -> str:
         f"- run: {started}",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}",
+        f"- sizes: {latency.N} write-backs for the overhead, {APPROVE_N} approves, backlogs of "
+        f"{worker.DRAIN_N} (stub) and {worker.SLOW_N} (300 ms), {VERIFY_N:,} ledger events "
+        "(CHARTGATE_BENCH_N / _APPROVE_N / _DRAIN_N / _SLOW_N / _LEDGER_N)",
         f"- load average before / after: {load[0]} / {load[1]} (a shared machine: figures "
         "taken while other work ran are noisy, rates low and latencies high)",
         "",
