@@ -50,9 +50,9 @@ from chartgate.service.ehr_channel import (
     no_crash,
     reason_of,
 )
+from chartgate.service.in_flight import TenantSlots, carry, process_wide
 from chartgate.service.integrity import check_integrity
 from chartgate.service.patient_context import confirm_before_send
-from chartgate.service.in_flight import TenantSlots, carry, process_wide
 from chartgate.service.ports import (
     Clock,
     EhrAnswer,
