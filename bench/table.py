@@ -39,7 +39,7 @@ from ledger import bench_verify  # noqa: E402
 from stack import running_stack  # noqa: E402
 
 from chartgate.domain.submission import DraftSubmission  # noqa: E402
-from chartgate.service.handlers import RequestMeta  # noqa: E402
+from chartgate.service.context import RequestMeta  # noqa: E402
 
 REPEATS = int(os.environ.get("CHARTGATE_BENCH_REPEATS", "3"))
 VERIFY_N = int(os.environ.get("CHARTGATE_BENCH_LEDGER_N", "1000000"))
@@ -82,12 +82,12 @@ def approve_cpu_ms(workdir: Path, n: int) -> float:
         scribe, clinician = worker._principals(stack.tenant)  # noqa: SLF001 - bench helper
         body = DraftSubmission.model_validate(submission())
         meta = RequestMeta(request_id="bench")
-        ids = [stack.app.handlers.submit_draft(scribe, body, meta).id for _ in range(n + 10)]
+        ids = [stack.app.drafting.submit_draft(scribe, body, meta).id for _ in range(n + 10)]
         for draft_id in ids[:10]:
-            stack.app.handlers.approve(clinician, draft_id, expected_version=1, meta=meta)
+            stack.app.approvals.approve(clinician, draft_id, expected_version=1, meta=meta)
         started = time.process_time()
         for draft_id in ids[10:]:
-            stack.app.handlers.approve(clinician, draft_id, expected_version=1, meta=meta)
+            stack.app.approvals.approve(clinician, draft_id, expected_version=1, meta=meta)
         return (time.process_time() - started) / n * 1000
 
 

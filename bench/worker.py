@@ -36,7 +36,7 @@ from stub_ehr import StubEhr  # noqa: E402
 
 from chartgate.domain.principal import Principal, Role  # noqa: E402
 from chartgate.domain.submission import DraftSubmission  # noqa: E402
-from chartgate.service.handlers import RequestMeta  # noqa: E402
+from chartgate.service.context import RequestMeta  # noqa: E402
 
 DRAIN_N = int(os.environ.get("CHARTGATE_BENCH_DRAIN_N", "300"))
 SLOW_N = int(os.environ.get("CHARTGATE_BENCH_SLOW_N", "200"))
@@ -128,8 +128,8 @@ def drain(
         body = DraftSubmission.model_validate(submission())
         meta = RequestMeta(request_id="bench")
         for _ in range(n):
-            draft = stack.app.handlers.submit_draft(scribe, body, meta)
-            stack.app.handlers.approve(clinician, draft.id, expected_version=1, meta=meta)
+            draft = stack.app.drafting.submit_draft(scribe, body, meta)
+            stack.app.approvals.approve(clinician, draft.id, expected_version=1, meta=meta)
         executor = stack.app.executor(owner="bench")
         with counting(stack.app.engine) as counts:
             started = time.perf_counter()

@@ -36,7 +36,7 @@ def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
 
 def _state(stack: Stack, writeback_id: str) -> str:
     principal = stack.app.authenticate(stack.clinician_token())
-    return stack.app.handlers.writeback(principal, writeback_id).state.value
+    return stack.app.resolutions.writeback(principal, writeback_id).state.value
 
 
 def test_an_idle_worker_sends_an_approval_without_waiting_for_its_poll(stack: Stack) -> None:
