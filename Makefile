@@ -82,7 +82,7 @@ format: $(STAMP) ## Apply ruff's formatter and safe fixes
 	$(VENV)/bin/ruff check --fix src tests
 
 bench: install services ## Benchmarks, printed as ratios against a baseline measured in the same run
-	$(PY) bench/run.py
+	$(PY) bench/table.py
 
 soak: install services ## The history check at soak size (>= 5,500 write-backs under faults and crashes), as a table
 	CHARTGATE_HISTORY_SOAK=1 $(VENV)/bin/pytest tests/history -q -s -p no:cacheprovider

@@ -135,6 +135,7 @@ def running_stack(
     vendor: str = "sandbox",
     sandbox_vendor: str = "generic-r4",
     webhook_secrets: dict[str, str] | None = None,
+    ehr_rate_per_second: float | None = None,
 ) -> Iterator[Stack]:
     """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API."""
     with SandboxServer(
@@ -148,7 +149,13 @@ def running_stack(
                 TenantSettings(
                     id=TENANT,
                     issuers=[sandbox.issuer],
-                    ehr=EhrSettings(base_url=fhir_base, vendor=vendor, timeout_seconds=3),
+                    ehr=EhrSettings(
+                        base_url=fhir_base,
+                        vendor=vendor,
+                        timeout_seconds=3,
+                        rate_limit_per_second=ehr_rate_per_second,
+                        rate_limit_burst=int(ehr_rate_per_second) if ehr_rate_per_second else None,
+                    ),
                     webhook_secrets=webhook_secrets or {},
                 )
             ],

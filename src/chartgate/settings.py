@@ -209,6 +209,10 @@ class Settings(BaseSettings):
     step_up_max_age_seconds: int = Field(default=300, gt=0, le=3600)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_max_attempts: int = Field(default=8, ge=1, le=100)
+    # Write-backs one worker process carries at once, and of them at most this many of one
+    # tenant (None: no tenant cap below the process's); requests/s stay the rate governor's.
+    worker_in_flight: int = Field(default=16, ge=1, le=512)
+    worker_in_flight_per_tenant: int | None = Field(default=None, ge=1, le=512)
     # An Idempotency-Key still "in flight" after this long belongs to a request that died
     # (process killed, database lost): a retry with the same key may take it over.
     idempotency_abandoned_seconds: float = Field(default=60.0, ge=1, le=3600)

@@ -4,6 +4,11 @@ Every attempt's outcome is a committed audit event, which this process logs and 
 (``bootstrap.observe``); the loop itself logs start, each poll that took work, store
 outages and recovery, and stop. A store outage does not end the worker: it backs off,
 answers 503 on ``/readyz`` and carries on when the store is back.
+
+Between turns the worker does not sleep a fixed poll: a turn that took work is followed at
+once by the next, and an idle worker waits on a wake-up (``adapters/storage/wakeup.py``:
+LISTEN/NOTIFY on PostgreSQL, ``data_version`` on SQLite) for at most the poll interval, so an
+approval committed by any process is picked up in milliseconds.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from chartgate import __version__
+from chartgate.adapters.storage.wakeup import Wakeup, wakeup_for
 from chartgate.bootstrap import Application
 from chartgate.observability import Metrics
 from chartgate.ops_server import WorkerHealth
@@ -32,10 +38,12 @@ def run_worker(
     metrics: Metrics | None = None,
     health: WorkerHealth | None = None,
     should_stop: Callable[[], bool] | None = None,
+    wakeup: Wakeup | None = None,
 ) -> None:
     """Claim due write-backs and send them until SIGTERM/SIGINT (or once, with ``once``).
 
-    ``should_stop`` lets an embedding (a test) end the loop without a signal.
+    ``should_stop`` lets an embedding (a test) end the loop without a signal; ``wakeup``
+    replaces the store's own wake-up (default: the one that fits the engine).
     """
     log = structlog.get_logger("chartgate.worker")
     executor = application.executor()
@@ -47,6 +55,7 @@ def run_worker(
         nonlocal stopping
         stopping = True
 
+    waiter = wakeup or (None if once else wakeup_for(application.engine))
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info("worker.started", version=__version__)
     try:
@@ -59,10 +68,12 @@ def run_worker(
             if taken is None:
                 backoff = poll * 2.0 ** min(health.consecutive_failures, 10)
                 time.sleep(min(OUTAGE_BACKOFF_CAP_SECONDS, backoff))
-            elif taken == 0:
-                time.sleep(poll)
+            elif taken == 0 and waiter is not None:
+                waiter.wait(poll)
     finally:
         log.info("worker.stopped")
+        if waiter is not None and wakeup is None:
+            waiter.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -25,6 +25,7 @@ the end the chart is read (every DocumentReference and Provenance carrying
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import tempfile
@@ -59,6 +60,9 @@ LEASE = timedelta(seconds=30)
 CONTROL_ATTEMPTS = 5
 TERMINAL = frozenset({"committed", "partial", "rejected", "conflict"})
 NO_CRASH = "none"
+# Write-backs the executor carries at once (issue 20): the checker runs against the concurrent
+# worker; CHARTGATE_HISTORY_IN_FLIGHT=1 runs the one-at-a-time worker.
+IN_FLIGHT = int(os.environ.get("CHARTGATE_HISTORY_IN_FLIGHT") or 8)
 
 
 class WorkerKilled(BaseException):
@@ -571,6 +575,7 @@ class Harness:
             jitter=self.rng.random,
             max_attempts=self.app.settings.worker_max_attempts,
             crash=crash,
+            in_flight=IN_FLIGHT,
         )
 
     def _rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -309,7 +309,7 @@ def test_escalation_is_told_once_and_the_wait_is_what_the_event_says() -> None:
 def test_a_held_write_back_sends_nothing_and_keeps_its_place() -> None:
     """The brake is asked before every request: nothing starts while it is on."""
     w = world()
-    held = w.executor(held=lambda _wb: "kill switch")
+    held = w.executor(held=lambda _wb, _uow=None: "kill switch")
     w.run(held, rounds=3)
     assert w.ehr.requests == []
     assert w.writeback().state is WritebackState.QUEUED

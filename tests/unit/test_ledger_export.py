@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.auditevent import AuditEvent
 
+from chartgate.ledger.balp import BALP_PROFILE_BASE, LEDGER_ENTRY_URL
 from chartgate.ledger.export import (
-    BALP_PROFILE_BASE,
-    LEDGER_ENTRY_URL,
     audit_event_id,
     ledger_pointer,
     to_audit_event,

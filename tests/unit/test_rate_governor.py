@@ -157,3 +157,44 @@ def test_a_store_outage_after_the_answer_never_loses_the_answer() -> None:
     """Recording a 429's pause is best effort: the EHR's answer is returned regardless."""
     pacer = StoreRateGovernor(UnavailableBuckets(), "ehr:a", RateLimit(requests_per_second=1.0))
     pacer.observe(429, {"retry-after": "5"})  # does not raise
+
+
+class CountingBuckets(MemoryRateBuckets):
+    """Memory buckets that count round trips (each is one transaction in the store)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trips = 0
+
+    def take_up_to(
+        self, key: str, *, limit: RateLimit, now: float, count: int
+    ) -> tuple[int, float]:
+        self.trips += 1
+        return super().take_up_to(key, limit=limit, now=now, count=count)
+
+
+def test_tokens_taken_in_batches_cost_one_round_trip_per_batch_and_keep_the_rate() -> None:
+    """Batch of 4: 8 requests in 2 round trips; past the burst the rate still spaces them."""
+    clock = Clock()
+    buckets = CountingBuckets()
+    limit = RateLimit(requests_per_second=4.0, burst=8)
+    pacer = StoreRateGovernor(buckets, "ehr:a", limit, now=clock.now, sleep=clock.sleep, batch=4)
+    for _ in range(8):
+        pacer.acquire("create")
+    assert buckets.trips == 2
+    assert clock.slept == []
+    pacer.acquire("create")  # the bucket is empty: one token's wait at 4/s
+    assert clock.slept == pytest.approx([0.25])
+
+
+def test_a_pause_asked_by_the_ehr_drops_the_tokens_taken_ahead() -> None:
+    """A 429 with Retry-After: tokens held locally are not spent; the next request waits."""
+    clock = Clock()
+    limit = RateLimit(requests_per_second=4.0, burst=8)
+    pacer = StoreRateGovernor(
+        CountingBuckets(), "ehr:a", limit, now=clock.now, sleep=clock.sleep, batch=4
+    )
+    pacer.acquire("create")  # takes 4, spends 1
+    pacer.observe(429, {"retry-after": "3"})
+    pacer.acquire("create")
+    assert clock.slept == pytest.approx([3.0])

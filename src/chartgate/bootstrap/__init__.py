@@ -102,6 +102,8 @@ class Application:
             max_attempts=self.settings.worker_max_attempts,
             owner=owner or f"{socket.gethostname()}:{id(self)}",
             held=self.killswitches.held,
+            in_flight=self.settings.worker_in_flight,
+            in_flight_per_tenant=self.settings.worker_in_flight_per_tenant,
         )
 
     def audit_chain(self, tenant: str, correlation_id: str) -> list[JsonObject]:

@@ -29,187 +29,43 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM, coding, concept
+from chartgate.ledger.balp import (
+    ACTION,
+    ACTOR_SYSTEM,
+    APPLICATION_ACTIVITY,
+    AUDIT_EVENT_TYPE,
+    BALP_ENTITY_TYPE,
+    BALP_PROFILE_BASE,
+    BY_KIND,
+    BY_METHOD,
+    BY_TYPE,
+    DETAIL_KEYS,
+    DICOM,
+    DICOM_EVENTS,
+    DRAFT_SYSTEM,
+    ENTITY_TYPE,
+    EVENT_TYPE_SYSTEM,
+    HUMAN_ROLES,
+    ID_NAMESPACE,
+    LEDGER_ENTRY_URL,
+    MAX_DETAIL_CHARS,
+    OBJECT_ROLE,
+    ORIGIN_SYSTEM,
+    OUTCOME_BY_TYPE,
+    PARTICIPATION_TYPE,
+    PROFILE,
+    PSEUDONYM_SYSTEM,
+    RESTFUL_INTERACTION,
+    SOURCE_TYPE,
+    Interaction,
+    Outcome,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-
-# -- vocabulary (FHIR-FACTS.md "AuditEvent / BALP codes") -----------------------------------
-
-BALP_PROFILE_BASE: Final = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/"
-"""BALP profile canonicals: ``IHE.BasicAudit.Create``, ``.PatientCreate``, ... (BALP 1.1)."""
-
-AUDIT_EVENT_TYPE: Final = "http://terminology.hl7.org/CodeSystem/audit-event-type"
-RESTFUL_INTERACTION: Final = "http://hl7.org/fhir/restful-interaction"
-DICOM: Final = "http://dicom.nema.org/resources/ontology/DCM"
-OUTCOME_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/audit-event-outcome"
-ENTITY_TYPE: Final = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
-OBJECT_ROLE: Final = "http://terminology.hl7.org/CodeSystem/object-role"
-SOURCE_TYPE: Final = "http://terminology.hl7.org/CodeSystem/security-source-type"
-PARTICIPATION_TYPE: Final = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
-BALP_ENTITY_TYPE: Final = "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType"
-
-LEDGER_ENTRY_URL: Final = "urn:chartgate:fhir:extension:ledger-entry"
-"""Our extension: sub-extensions ``origin``, ``seq``, ``leafHash``, ``eventType``,
-``correlationId`` and ``proof`` (docs/audit-export.md)."""
-EVENT_TYPE_SYSTEM: Final = "urn:chartgate:audit-event-type"
-"""A second ``subtype`` coding: chartgate's own event type (``draft.approved`` ...)."""
-DRAFT_SYSTEM: Final = "urn:chartgate:draft"
-ORIGIN_SYSTEM: Final = "urn:chartgate:ledger-origin"
-ACTOR_SYSTEM: Final = "urn:chartgate:actor"
-PSEUDONYM_SYSTEM: Final = "urn:chartgate:patient-pseudonym"
-"""Identifier system of the patient entity: the value is ``hmac-sha256:<hex>``."""
-
-_ID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:chartgate:audit-event")
-_MAX_DETAIL_CHARS: Final = 200
-
-
-class Interaction(StrEnum):
-    """The RESTful interaction an event stands for (BALP's profile family)."""
-
-    CREATE = "create"
-    READ = "read"
-    UPDATE = "update"
-    DELETE = "delete"
-    SEARCH = "search-type"
-
-
-_ACTION: Final = {
-    Interaction.CREATE: "C",
-    Interaction.READ: "R",
-    Interaction.UPDATE: "U",
-    Interaction.DELETE: "D",
-    Interaction.SEARCH: "E",  # BALP records a query as Execute
-}
-_PROFILE: Final = {
-    Interaction.CREATE: "Create",
-    Interaction.READ: "Read",
-    Interaction.UPDATE: "Update",
-    Interaction.DELETE: "Delete",
-    Interaction.SEARCH: "Query",
-}
-
-
-class Outcome(StrEnum):
-    """``AuditEvent.outcome`` (http://hl7.org/fhir/R4/valueset-audit-event-outcome.html)."""
-
-    SUCCESS = "0"
-    MINOR = "4"  # refused or failed for a reason the caller can fix (user error, conflict)
-    SERIOUS = "8"  # failed for a system reason (no answer, server error)
-    MAJOR = "12"  # the integrity guard stopped the action
-
-
-# chartgate event type -> the interaction it records. Write-back outcomes are decided by the
-# write-back's kind (approve and amend create a document; finalize and retract update it).
-_BY_TYPE: Final[dict[str, Interaction]] = {
-    "draft.received": Interaction.CREATE,
-    "draft.viewed": Interaction.READ,
-    "draft.validated": Interaction.READ,
-    "draft.version_saved": Interaction.UPDATE,
-    "draft.approved": Interaction.UPDATE,
-    "draft.finalize_approved": Interaction.UPDATE,
-    "draft.discarded": Interaction.UPDATE,
-    "draft.amend_approved": Interaction.UPDATE,
-    "draft.retract_approved": Interaction.UPDATE,
-    "draft.rebased": Interaction.UPDATE,
-    "writeback.queued": Interaction.CREATE,
-    "audit.read": Interaction.SEARCH,
-    "retention.deleted": Interaction.DELETE,
-}
-_BY_METHOD: Final = {
-    "POST": Interaction.CREATE,
-    "PUT": Interaction.UPDATE,
-    "PATCH": Interaction.UPDATE,
-    "GET": Interaction.READ,
-    "DELETE": Interaction.DELETE,
-}
-_BY_KIND: Final = {
-    "approve": Interaction.CREATE,
-    "amend": Interaction.CREATE,
-    "finalize": Interaction.UPDATE,
-    "retract": Interaction.UPDATE,
-}
-_OUTCOME_BY_TYPE: Final = {
-    "writeback.conflict": Outcome.MINOR,
-    "writeback.rejected": Outcome.MINOR,
-    "writeback.retry_scheduled": Outcome.MINOR,
-    "writeback.lease_lost": Outcome.MINOR,
-    "writeback.ambiguous": Outcome.SERIOUS,
-    "writeback.supersede_refused": Outcome.SERIOUS,
-    "writeback.integrity_refused": Outcome.MAJOR,
-    "writeback.escalated": Outcome.SERIOUS,
-    "writeback.partial": Outcome.SERIOUS,
-    "writeback.needs_person": Outcome.SERIOUS,
-    "security.authn_failed": Outcome.MINOR,
-    "security.authz_denied": Outcome.MINOR,
-    "processor.disclosure_refused": Outcome.SERIOUS,
-}
-
-# Events that are not RESTful interactions: DICOM event type and subtype, no BALP profile.
-# https://dicom.nema.org/medical/dicom/current/output/chtml/part16/sect_CID_400.html
-_DICOM_EVENTS: Final = {
-    "security.authn_failed": (("110114", "User Authentication"), ("110122", "Login")),
-    "security.authz_denied": (
-        ("110113", "Security Alert"),
-        ("110132", "Use of Restricted Function"),
-    ),
-    "policy.loaded": (("110113", "Security Alert"), ("110129", "Security Configuration")),
-    "key.created": (("110113", "Security Alert"), ("110129", "Security Configuration")),
-    "key.destroyed": (("110113", "Security Alert"), ("110129", "Security Configuration")),
-    "retention.archived": (
-        ("110100", "Application Activity"),
-        ("110131", "Software Configuration"),
-    ),
-    # A disclosure (data leaving to another party) that the BAA registry stopped: DICOM Export.
-    "processor.disclosure_refused": (("110106", "Export"), None),
-    "compliance.access_review_signed": (
-        ("110100", "Application Activity"),
-        ("110131", "Software Configuration"),
-    ),
-}
-_APPLICATION_ACTIVITY: Final = (("110100", "Application Activity"), None)
-
-# Event data copied into the data entity's ``detail``: ids, hashes, codes and counts only.
-_DETAIL_KEYS: Final = (
-    "state",
-    "kind",
-    "version",
-    "content_hash",
-    "payload_hash",
-    "policy_hash",
-    "note_type",
-    "model",
-    "model_version",
-    "prompt_template",
-    "transcript_sha256",
-    "method",
-    "resource_type",
-    "status",
-    "resource_id",
-    "version_id",
-    "etag",
-    "attempt",
-    "acr",
-    "amr",
-    "auth_time",
-    "ehr_resource",
-    "ehr_version_id",
-    "provenance",
-    "class",
-    "rule",
-    "what",
-    "results",
-    "processor",
-    "destination",
-    "baa_status",
-    "period",
-)
-
-_HUMAN_ROLES: Final = frozenset({"clinician", "admin", "auditor"})
-
 
 # -- public API ----------------------------------------------------------------------------
 
@@ -220,7 +76,7 @@ def audit_event_id(origin: str, seq: int) -> str:
     UUID v5 of ``<origin>#<seq>``: a FHIR id (36 characters of ``[a-f0-9-]``), unique per
     log and position, so a second push of the same entry updates the same resource.
     """
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{origin}#{seq}"))
+    return str(uuid.uuid5(ID_NAMESPACE, f"{origin}#{seq}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,15 +124,15 @@ def to_audit_event(entry: Mapping[str, Any], *, origin: str) -> dict[str, Any]:
         "id": audit_event_id(origin, seq),
     }
     if interaction is not None:
-        variant = ("Patient" if patient else "") + _PROFILE[interaction]
+        variant = ("Patient" if patient else "") + PROFILE[interaction]
         resource["meta"] = {"profile": [f"{BALP_PROFILE_BASE}IHE.BasicAudit.{variant}"]}
     resource["extension"] = [_pointer_extension(origin, seq, entry, event, kind)]
     if interaction is not None:
         resource["type"] = coding(AUDIT_EVENT_TYPE, "rest", "Restful Operation")
         subtypes = [coding(RESTFUL_INTERACTION, interaction.value, interaction.value)]
-        resource["action"] = _ACTION[interaction]
+        resource["action"] = ACTION[interaction]
     else:
-        (type_code, type_display), subtype = _DICOM_EVENTS.get(kind, _APPLICATION_ACTIVITY)
+        (type_code, type_display), subtype = DICOM_EVENTS.get(kind, APPLICATION_ACTIVITY)
         resource["type"] = coding(DICOM, type_code, type_display)
         subtypes = [coding(DICOM, subtype[0], subtype[1])] if subtype else []
         resource["action"] = "E"
@@ -285,7 +141,7 @@ def to_audit_event(entry: Mapping[str, Any], *, origin: str) -> dict[str, Any]:
     resource["outcome"] = outcome.value
     reason = data.get("reason")
     if outcome is not Outcome.SUCCESS and isinstance(reason, str) and reason:
-        resource["outcomeDesc"] = reason[:_MAX_DETAIL_CHARS]
+        resource["outcomeDesc"] = reason[:MAX_DETAIL_CHARS]
     resource["agent"] = _agents(role, subject, kind, interaction, origin)
     resource["source"] = {
         "site": origin,
@@ -318,12 +174,12 @@ def write_fhir(entries: Iterable[Mapping[str, Any]], *, origin: str, out: TextIO
 
 
 def _interaction(kind: str, data: Mapping[str, Any]) -> Interaction | None:
-    if kind in _BY_TYPE:
-        return _BY_TYPE[kind]
+    if kind in BY_TYPE:
+        return BY_TYPE[kind]
     if kind in {"ehr.request", "ehr.response"}:
-        return _BY_METHOD.get(str(data.get("method") or "").upper(), Interaction.READ)
+        return BY_METHOD.get(str(data.get("method") or "").upper(), Interaction.READ)
     if kind.startswith("writeback."):
-        return _BY_KIND.get(str(data.get("kind") or ""), Interaction.CREATE)
+        return BY_KIND.get(str(data.get("kind") or ""), Interaction.CREATE)
     return None
 
 
@@ -333,7 +189,7 @@ def _outcome(kind: str, data: Mapping[str, Any]) -> Outcome:
         if not isinstance(status, int) or status >= 500:  # noqa: PLR2004 - no answer / 5xx
             return Outcome.SERIOUS
         return Outcome.SUCCESS if status < 400 else Outcome.MINOR  # noqa: PLR2004
-    return _OUTCOME_BY_TYPE.get(kind, Outcome.SUCCESS)
+    return OUTCOME_BY_TYPE.get(kind, Outcome.SUCCESS)
 
 
 def _instant(value: object) -> str:
@@ -393,13 +249,13 @@ def _agents(
             },
         ]
     if role in {"system", "unknown"} or (
-        interaction is None and role not in _HUMAN_ROLES | {"scribe"}
+        interaction is None and role not in HUMAN_ROLES | {"scribe"}
     ):
         return [
             {"type": concept(DICOM, "110150", "Application"), "who": chartgate, "requestor": True}
         ]
     agents: list[dict[str, Any]] = []
-    human = role in _HUMAN_ROLES
+    human = role in HUMAN_ROLES
     agents.append(
         {
             "type": client_type,
@@ -503,13 +359,13 @@ def _data_what(
 
 def _details(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     details = []
-    for key in _DETAIL_KEYS:
+    for key in DETAIL_KEYS:
         value = data.get(key)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = " ".join(value)
         if isinstance(value, bool) or value is None or not isinstance(value, str | int):
             continue
-        text = str(value)[:_MAX_DETAIL_CHARS]
+        text = str(value)[:MAX_DETAIL_CHARS]
         if text:
             details.append({"type": key, "valueString": text})
     return details

@@ -236,15 +236,20 @@ class KillSwitches:
         target = draft_target(draft, self._ehr.vendor(draft.tenant))
         return [s for s in self.engaged(draft.tenant) if s.covers(target)]
 
-    def held(self, record: WritebackRecord) -> str | None:
-        """The executor's hook, asked right before every EHR request: a reason holds it."""
-        with self._uow(read_only=True) as uow:
-            switches = [
-                s for s in uow.killswitches.engaged(record.tenant) if s.mode is Mode.HOLD_WRITEBACK
-            ]
-            if not switches:
-                return None
-            origin = uow.killswitches.origin(record.tenant, record.draft_id) or {}
+    def held(self, record: WritebackRecord, uow: UnitOfWork | None = None) -> str | None:
+        """The executor's hook, asked right before every EHR request: a reason holds it.
+
+        Asked in the worker's transaction ``uow`` when given (no transaction of its own).
+        """
+        if uow is None:
+            with self._uow(read_only=True) as own:
+                return self.held(record, own)
+        switches = [
+            s for s in uow.killswitches.engaged(record.tenant) if s.mode is Mode.HOLD_WRITEBACK
+        ]
+        if not switches:
+            return None
+        origin = uow.killswitches.origin(record.tenant, record.draft_id) or {}
         switch = first_covering(
             switches, Mode.HOLD_WRITEBACK, self._writeback_target(record, origin)
         )

@@ -43,12 +43,14 @@ from chartgate.service.chart_reads import chart_facts, check_baseline, keep_docu
 from chartgate.service.ehr_channel import (
     EhrChannel,
     Ended,
+    Held,
     LeaseLost,
     Stop,
     never_held,
     no_crash,
     reason_of,
 )
+from chartgate.service.in_flight import TenantSlots, carry, process_wide
 from chartgate.service.integrity import check_integrity
 from chartgate.service.patient_context import confirm_before_send
 from chartgate.service.ports import (
@@ -103,8 +105,10 @@ class WritebackExecutor:
         jitter: Callable[[], float] = random.random,
         max_attempts: int = 8,
         crash: Callable[[str], None] = no_crash,
-        held: Callable[[Writeback], str | None] = never_held,
+        held: Held = never_held,
         context_fresh: timedelta = CONTEXT_FRESH,
+        in_flight: int = 1,
+        in_flight_per_tenant: int | None = None,
     ) -> None:
         self._uow = uow
         self._context_fresh = context_fresh
@@ -115,20 +119,21 @@ class WritebackExecutor:
         self._retry = retry or RetryPolicy()
         self._jitter = jitter
         self._max_attempts = max_attempts
+        self._in_flight = max(1, in_flight)
+        self._tenant_slots = TenantSlots(in_flight_per_tenant or self._in_flight)
         self._channel = EhrChannel(
-            uow=uow, clock=clock, owner=owner, lease=lease, crash=crash, held=held
+            uow=uow, clock=clock, owner=owner, lease=lease, crash=process_wide(crash), held=held
         )
 
-    def run_once(self, *, limit: int = 10) -> int:
-        """Process every write-back due now (up to ``limit``); return how many were taken."""
+    def run_once(self, *, limit: int | None = None) -> int:
+        """Process every write-back due now (up to ``limit``); return how many were taken.
+
+        Up to ``in_flight`` at once (``in_flight_per_tenant`` of one tenant): ``in_flight.carry``.
+        """
         now = self._clock.now()
         with self._uow() as uow:
-            due = uow.writebacks.due(now, limit=limit)
-        taken = 0
-        for tenant, writeback_id in due:
-            if self.process(tenant, writeback_id):
-                taken += 1
-        return taken
+            due = uow.writebacks.due(now, limit=limit or max(10, 2 * self._in_flight))
+        return carry(due, self.process, in_flight=self._in_flight, slots=self._tenant_slots)
 
     def process(self, tenant: str, writeback_id: str) -> bool:
         """Claim one write-back and carry it as far as it can go now; False if not won."""
@@ -151,6 +156,9 @@ class WritebackExecutor:
             self._finish(draft, record, ended)
         except LeaseLost:
             self._channel.event(draft, record, EventType.WRITEBACK_LEASE_LOST, {})
+            self._channel.flush(record)
+        finally:
+            self._channel.forget(record)
         return True
 
     def _attempt(self, draft: Draft, approval: Approval, record: Writeback) -> Ended:
@@ -376,6 +384,7 @@ class WritebackExecutor:
         """Record how the attempt ended: write-back row, draft state and audit event, at once."""
         now = self._clock.now()
         with self._uow() as uow:
+            self._channel.write_pending(record, uow)
             draft = uow.drafts.get(draft.tenant, draft.id, for_update=True)
             if ended.status is not None:
                 record.last_status = ended.status
@@ -425,6 +434,7 @@ class WritebackExecutor:
                     },
                     uow=uow,
                 )
+        self._channel.committed(record)
 
     def _chart_version(self, uow: UnitOfWork, draft: Draft) -> int | None:
         """The approved version whose document is in the chart now (after a refused amend)."""

@@ -9,7 +9,12 @@ from datetime import UTC, datetime
 from chartgate.adapters.ehr.fhir_rest import FhirRestGateway
 from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.http import HttpClient, build_client
-from chartgate.adapters.ehr.rate import MemoryRateBuckets, RateBuckets, StoreRateGovernor
+from chartgate.adapters.ehr.rate import (
+    MemoryRateBuckets,
+    RateBuckets,
+    StoreRateGovernor,
+    token_batch,
+)
 from chartgate.adapters.ehr.tls import tls_context
 from chartgate.adapters.ehr.vendors import AmendmentMode, CreateGuard, VendorProfile, get_vendor
 from chartgate.adapters.identity.smart_backend import token_source_for
@@ -75,7 +80,10 @@ class ConfiguredEhrDirectory:
                 vendor=self._vendors[tenant],
                 token_provider=tokens,
                 governor=StoreRateGovernor(
-                    self._rate_buckets, f"ehr:{tenant}", self.rate_limit(tenant)
+                    self._rate_buckets,
+                    f"ehr:{tenant}",
+                    self.rate_limit(tenant),
+                    batch=token_batch(self.rate_limit(tenant)),
                 ),
             )
             self._gateways[tenant] = gateway

@@ -24,13 +24,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from chartgate.adapters.ehr.http import parse_retry_after
 from chartgate.domain.errors import EhrUnreachable, StoreUnavailable
 from chartgate.domain.vendor_profile import RateLimit
 
 __all__ = [
+    "BatchRateBuckets",
     "MemoryRateBuckets",
     "RateBuckets",
     "RateGovernor",
@@ -42,9 +43,11 @@ __all__ = [
 
 _TOO_MANY, _UNAVAILABLE = 429, 503
 _DEFAULT_429_PAUSE = 1.0
+_RESERVE_SECONDS = 0.5
 _INT = re.compile(r"\d+")
 
 
+@runtime_checkable
 class RateBuckets(Protocol):
     """Where the buckets live; ``take`` and ``block`` are atomic across processes."""
 
@@ -54,6 +57,17 @@ class RateBuckets(Protocol):
 
     def block(self, key: str, *, until: float) -> None:
         """Hand out no token before ``until`` (epoch seconds); never shortens a block."""
+        ...
+
+
+@runtime_checkable
+class BatchRateBuckets(RateBuckets, Protocol):
+    """Buckets that hand out several tokens in one atomic step (one transaction, not n)."""
+
+    def take_up_to(
+        self, key: str, *, limit: RateLimit, now: float, count: int
+    ) -> tuple[int, float]:
+        """Take up to ``count`` tokens: (taken, 0.0), or (0, seconds to wait) when none."""
         ...
 
 
@@ -86,14 +100,24 @@ def refill(bucket: Bucket, *, limit: RateLimit, now: float) -> float:
 
 def take_from(bucket: Bucket | None, *, limit: RateLimit, now: float) -> tuple[Bucket, float]:
     """Take one token: the new state, and 0.0 (taken) or the seconds to wait (not taken)."""
+    bucket, taken, wait = take_up_to(bucket, limit=limit, now=now, count=1)
+    return bucket, 0.0 if taken else wait
+
+
+def take_up_to(
+    bucket: Bucket | None, *, limit: RateLimit, now: float, count: int
+) -> tuple[Bucket, int, float]:
+    """Take up to ``count`` whole tokens: the new state, how many, and the wait when none."""
     if bucket is None:
         bucket = Bucket(tokens=float(limit.burst), updated_at=now)
     tokens = refill(bucket, limit=limit, now=now)
     if bucket.blocked_until > now:
-        return Bucket(tokens, now, bucket.blocked_until), bucket.blocked_until - now
+        return Bucket(tokens, now, bucket.blocked_until), 0, bucket.blocked_until - now
     if tokens >= 1.0:
-        return Bucket(tokens - 1.0, now, bucket.blocked_until), 0.0
-    return Bucket(tokens, now, bucket.blocked_until), (1.0 - tokens) / limit.requests_per_second
+        taken = min(count, int(tokens))
+        return Bucket(tokens - taken, now, bucket.blocked_until), taken, 0.0
+    wait = (1.0 - tokens) / limit.requests_per_second
+    return Bucket(tokens, now, bucket.blocked_until), 0, wait
 
 
 class MemoryRateBuckets:
@@ -108,6 +132,16 @@ class MemoryRateBuckets:
         with self._lock:
             self._buckets[key], wait = take_from(self._buckets.get(key), limit=limit, now=now)
             return wait
+
+    def take_up_to(
+        self, key: str, *, limit: RateLimit, now: float, count: int
+    ) -> tuple[int, float]:
+        """Take up to ``count`` tokens (see ``BatchRateBuckets.take_up_to``)."""
+        with self._lock:
+            self._buckets[key], taken, wait = take_up_to(
+                self._buckets.get(key), limit=limit, now=now, count=count
+            )
+            return taken, wait
 
     def block(self, key: str, *, until: float) -> None:
         """Block the bucket until ``until`` (see ``RateBuckets.block``)."""
@@ -129,6 +163,7 @@ class StoreRateGovernor:
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         max_wait_seconds: float = 30.0,
+        batch: int = 1,
     ) -> None:
         self._buckets = buckets
         self._key = key
@@ -136,13 +171,41 @@ class StoreRateGovernor:
         self._now = now
         self._sleep = sleep
         self._max_wait = max_wait_seconds
+        # Tokens taken from the shared bucket ahead of use (``batch`` per store round trip),
+        # spent within ``_RESERVE_SECONDS`` or dropped; a pause the EHR asks for drops them.
+        self._batch = batch if isinstance(buckets, BatchRateBuckets) else 1
+        self._reserve: list[float] = []
+        self._reserve_lock = threading.Lock()
+
+    def _reserved(self) -> bool:
+        """Spend one token taken ahead, if one is left and fresh."""
+        with self._reserve_lock:
+            now = self._now()
+            while self._reserve:
+                taken_at = self._reserve.pop()
+                if now - taken_at <= _RESERVE_SECONDS:
+                    return True
+            return False
+
+    def _take(self) -> float:
+        if self._batch == 1:
+            return self._buckets.take(self._key, limit=self.limit, now=self._now())
+        buckets: BatchRateBuckets = self._buckets  # type: ignore[assignment]
+        now = self._now()
+        taken, wait = buckets.take_up_to(self._key, limit=self.limit, now=now, count=self._batch)
+        if taken > 1:
+            with self._reserve_lock:
+                self._reserve.extend([now] * (taken - 1))
+        return 0.0 if taken else wait
 
     def acquire(self, what: str) -> None:
         """Wait for a token; past ``max_wait_seconds`` raise ``EhrUnreachable`` (nothing sent)."""
+        if self._reserved():
+            return
         waited = 0.0
         while True:
             try:
-                wait = self._buckets.take(self._key, limit=self.limit, now=self._now())
+                wait = self._take()
             except StoreUnavailable as exc:
                 # No token, no request: nothing was sent, so the executor may try later.
                 raise EhrUnreachable(
@@ -168,6 +231,8 @@ class StoreRateGovernor:
         now = self._now()
         pause = pause_from_answer(status, headers, now=datetime.fromtimestamp(now, UTC))
         if pause is not None and pause > 0:
+            with self._reserve_lock:
+                self._reserve.clear()
             with contextlib.suppress(StoreUnavailable):
                 self._buckets.block(self._key, until=now + pause)
 
@@ -218,3 +283,12 @@ def _params(item: str) -> dict[str, int]:
         if sep and _INT.fullmatch(raw.strip()):
             out[name.strip().lower()] = int(raw.strip())
     return out
+
+
+def token_batch(limit: RateLimit) -> int:
+    """Tokens a governor takes per store round trip: an eighth of the burst, 1 to 16.
+
+    A worker with many requests in flight then pays one bucket transaction per several
+    requests; a small burst (Epic's 5) keeps taking them one by one.
+    """
+    return max(1, min(16, limit.burst // 8))

@@ -3,6 +3,8 @@
 SQLite allows one writer; letting several threads race for the write lock pushes p99
 latency past a second, so writes take ``BEGIN IMMEDIATE`` (the lock is taken up front, no
 upgrade deadlocks) and an in-process lock serialises writers before they reach SQLite.
+Connections are pooled and long-lived (issue 20): a fresh connection per transaction paid
+four PRAGMAs and a commit on a new file handle (1-9 ms) where a held one commits in ~15 us.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 POSTGRES_TIMEOUTS = (
     "-c statement_timeout=30000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000"
@@ -21,6 +23,11 @@ POSTGRES_TIMEOUTS = (
 """Server-side bounds (ms) so one stuck statement or transaction cannot stall a replica: a
 statement over 30 s, a lock wait over 10 s, or a transaction idle for 60 s is cancelled (the
 request fails cleanly and rolls back). Migrations lift the statement bound (``migrate.py``)."""
+
+
+SQLITE_POOL_SIZE = 8
+SQLITE_POOL_OVERFLOW = 24
+"""Held SQLite connections (a worker with many write-backs in flight reads on several)."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -50,11 +57,21 @@ def make_engine(url: str) -> Engine:
             connect_args={"options": POSTGRES_TIMEOUTS},
         )
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30}
-    )
+    on_disk = bool(database) and database != ":memory:"
+    if on_disk:
+        Path(str(database)).parent.mkdir(parents=True, exist_ok=True)
+    connect_args = {"check_same_thread": False, "timeout": 30}
+    if on_disk:
+        # Long-lived connections: one writer at a time (the lock below), readers beside it.
+        engine = create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_OVERFLOW,
+            connect_args=connect_args,
+        )
+    else:
+        engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401 - DBAPI

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from chartgate.adapters.ehr.rate import Bucket, take_from
+from chartgate.adapters.ehr.rate import Bucket, take_up_to
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.engine import writer_lock
 from chartgate.domain.vendor_profile import RateLimit
@@ -25,15 +25,27 @@ class SqlRateBuckets:
 
     def take(self, key: str, *, limit: RateLimit, now: float) -> float:
         """Take one token: 0.0 when taken, else the seconds to wait."""
-        return self._change(key, now=now, limit=limit, until=None)
+        return self._change(key, now=now, limit=limit, until=None)[1]
+
+    def take_up_to(
+        self, key: str, *, limit: RateLimit, now: float, count: int
+    ) -> tuple[int, float]:
+        """Take up to ``count`` tokens in one transaction: (taken, 0.0) or (0, wait)."""
+        return self._change(key, now=now, limit=limit, until=None, count=count)
 
     def block(self, key: str, *, until: float) -> None:
         """Hand out no token before ``until``; a longer block already set stays."""
         self._change(key, now=until, limit=None, until=until)
 
     def _change(
-        self, key: str, *, now: float, limit: RateLimit | None, until: float | None
-    ) -> float:
+        self,
+        key: str,
+        *,
+        now: float,
+        limit: RateLimit | None,
+        until: float | None,
+        count: int = 1,
+    ) -> tuple[int, float]:
         c = t.ehr_rate_buckets.c
         lock = writer_lock(self._engine)
         if lock is not None:
@@ -53,9 +65,9 @@ class SqlRateBuckets:
                     .with_for_update()
                 ).one()
                 bucket = Bucket(row.tokens, row.updated_at, row.blocked_until)
-                wait = 0.0
+                wait, taken = 0.0, 0
                 if limit is not None:
-                    bucket, wait = take_from(bucket, limit=limit, now=now)
+                    bucket, taken, wait = take_up_to(bucket, limit=limit, now=now, count=count)
                 elif until is not None and until > bucket.blocked_until:
                     bucket = Bucket(bucket.tokens, bucket.updated_at, until)
                 conn.execute(
@@ -67,7 +79,7 @@ class SqlRateBuckets:
                         blocked_until=bucket.blocked_until,
                     )
                 )
-                return wait
+                return taken, wait
         finally:
             if lock is not None:
                 lock.release()

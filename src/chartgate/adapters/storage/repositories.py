@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.killswitches import held_writebacks
 from chartgate.adapters.storage.ledger import SqlLedger
+from chartgate.adapters.storage.wakeup import notify_writebacks
 from chartgate.domain.diff import DraftDiff
 from chartgate.domain.drafts import Approval, Approver, Draft, DraftVersion
 from chartgate.domain.errors import NotFound
@@ -294,6 +295,7 @@ class WritebackRepository:
                 note_type=_note_type(record.payload),
             )
         )
+        notify_writebacks(self._conn)  # a waiting worker looks as soon as this commits
 
     def get(self, tenant: str, writeback_id: str) -> WritebackRecord:
         """Load one write-back; NotFound for a missing or foreign id."""
@@ -422,6 +424,8 @@ class WritebackRepository:
         query = update(t.writebacks).where(wb.tenant == record.tenant, wb.id == record.id)
         if owner is not None:
             query = query.where(wb.lease_owner == owner, wb.state == "sending")
+        elif record.state in ("queued", "ambiguous"):
+            notify_writebacks(self._conn)  # a person sent it back to the queue
         return self._conn.execute(query.values(**values)).rowcount == 1
 
     def renew_lease(

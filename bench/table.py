@@ -1,0 +1,259 @@
+"""``make bench``: every target of issue 20 as goal / baseline / chartgate / ratio / verdict.
+
+Each figure is the median of ``CHARTGATE_BENCH_REPEATS`` (3) repeats, each repeat measuring
+its baseline in the same run. The table is printed and written to ``docs/performance.md``
+with the machine it ran on (CPU count, load average before and after: on a shared machine
+the load says how far to trust a row). Rows:
+
+* gateway overhead: one write-back end to end (submit, approve, worker sends
+  DocumentReference + Provenance, committed) minus two direct POSTs to the same sandbox EHR
+  (``bench/run.py``), p50 and p99, SQLite;
+* approve CPU: server CPU (process time) per in-process approve, SQLite;
+* worker drain: write-backs/s of one worker process, 64 in flight, against the zero-cost
+  stub and the 300 ms stub (``bench/worker.py``), baseline the stub's own sequential floor;
+* transactions per clean write-back (engine events), SQLite and PostgreSQL;
+* ledger verify: ``verify_files`` over a 1,000,000-event export beside raw SHA-256
+  (``bench/ledger.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import run as latency  # noqa: E402
+import worker  # noqa: E402
+from builders import submission  # noqa: E402
+from ledger import bench_verify  # noqa: E402
+from stack import running_stack  # noqa: E402
+
+from chartgate.domain.submission import DraftSubmission  # noqa: E402
+from chartgate.service.context import RequestMeta  # noqa: E402
+
+REPEATS = int(os.environ.get("CHARTGATE_BENCH_REPEATS", "3"))
+VERIFY_N = int(os.environ.get("CHARTGATE_BENCH_LEDGER_N", "1000000"))
+APPROVE_N = int(os.environ.get("CHARTGATE_BENCH_APPROVE_N", "200"))
+OUT = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+
+
+@dataclass
+class Row:
+    """One target: goal text, baseline and chartgate figures, and how to judge them."""
+
+    what: str
+    goal: str
+    unit: str
+    baseline: list[float]
+    chartgate: list[float]
+    met: Callable[[float, float], bool]
+    ratio: Callable[[float, float], float] | None = None
+
+    def cells(self) -> list[str]:
+        """The row as table cells (medians of the repeats)."""
+        base = statistics.median(self.baseline) if self.baseline else None
+        ours = statistics.median(self.chartgate)
+        spread = f" ({min(self.chartgate):.1f}-{max(self.chartgate):.1f})"
+        ratio = "" if self.ratio is None or base is None else f"{self.ratio(base, ours):.2f}x"
+        verdict = "met" if self.met(base or 0.0, ours) else "MISSED"
+        return [
+            self.what,
+            self.goal,
+            "-" if base is None else f"{base:.2f} {self.unit}",
+            f"{ours:.2f} {self.unit}{spread if len(self.chartgate) > 1 else ''}",
+            ratio,
+            verdict,
+        ]
+
+
+def approve_cpu_ms(workdir: Path, n: int) -> float:
+    """Process CPU ms per in-process approve (the handler, its validation and transaction)."""
+    with running_stack(f"sqlite:///{workdir}/a.sqlite3", workdir) as stack:
+        scribe, clinician = worker._principals(stack.tenant)  # noqa: SLF001 - bench helper
+        body = DraftSubmission.model_validate(submission())
+        meta = RequestMeta(request_id="bench")
+        ids = [stack.app.drafting.submit_draft(scribe, body, meta).id for _ in range(n + 10)]
+        for draft_id in ids[:10]:
+            stack.app.approvals.approve(clinician, draft_id, expected_version=1, meta=meta)
+        started = time.process_time()
+        for draft_id in ids[10:]:
+            stack.app.approvals.approve(clinician, draft_id, expected_version=1, meta=meta)
+        return (time.process_time() - started) / n * 1000
+
+
+def one_repeat(tmp: Path, index: int) -> dict[str, float]:
+    """Every measurement once."""
+    found: dict[str, float] = {}
+    work = tmp / f"r{index}"
+    work.mkdir()
+    (work / "lat").mkdir()
+    base, ours = latency.bench_store(f"sqlite:///{work}/lat.sqlite3", work / "lat")
+    base_sorted, ours_sorted = sorted(base), sorted(ours)
+    found["direct_p50"] = statistics.median(base_sorted) * 2000  # two POSTs, ms
+    found["direct_p99"] = base_sorted[int(len(base_sorted) * 0.99) - 1] * 2000
+    found["wb_p50"] = statistics.median(ours_sorted) * 1000
+    found["wb_p99"] = ours_sorted[int(len(ours_sorted) * 0.99) - 1] * 1000
+    (work / "cpu").mkdir()
+    found["approve_cpu"] = approve_cpu_ms(work / "cpu", APPROVE_N)
+    for latency_s, key, n in ((0.0, "stub", worker.DRAIN_N), (0.3, "slow", worker.SLOW_N)):
+        for store in ("sqlite", "postgresql"):
+            path = work / f"{key}-{store}"
+            path.mkdir()
+            if store == "sqlite":
+                result = worker.drain(
+                    f"sqlite:///{path}/w.sqlite3",
+                    path,
+                    n=n,
+                    latency=latency_s,
+                    in_flight=worker.IN_FLIGHT,
+                )
+            else:
+                with worker.postgres_url() as url:
+                    result = worker.drain(
+                        url, path, n=n, latency=latency_s, in_flight=worker.IN_FLIGHT
+                    )
+            found[f"{key}_{store}_rate"] = result["per_second"]
+            found[f"{key}_{store}_floor"] = result["floor_per_second"]
+            found[f"{key}_{store}_tx"] = result["begins"]
+    verify_s, sha_s, _ = bench_verify(VERIFY_N)
+    found["verify_s"], found["sha_s"] = verify_s, sha_s
+    return found
+
+
+def rows(repeats: list[dict[str, float]]) -> list[Row]:
+    """The table's rows from the repeats."""
+
+    def col(key: str) -> list[float]:
+        return [r[key] for r in repeats]
+
+    overhead50 = [r["wb_p50"] - r["direct_p50"] for r in repeats]
+    overhead99 = [r["wb_p99"] - r["direct_p99"] for r in repeats]
+    table = [
+        Row(
+            "gateway overhead p50 (SQLite)",
+            "<= 5 ms",
+            "ms",
+            col("direct_p50"),
+            overhead50,
+            lambda _b, o: o <= 5.0,
+        ),
+        Row(
+            "gateway overhead p99 (SQLite)",
+            "<= 20 ms",
+            "ms",
+            col("direct_p99"),
+            overhead99,
+            lambda _b, o: o <= 20.0,
+        ),
+        Row(
+            "server CPU per approve (in-process, SQLite)",
+            "<= 1.5 ms",
+            "ms",
+            [],
+            col("approve_cpu"),
+            lambda _b, o: o <= 1.5,
+        ),
+    ]
+    for store in ("sqlite", "postgresql"):
+        table += [
+            Row(
+                f"worker drain, stub EHR, 64 in flight ({store})",
+                ">= 200 wb/s",
+                "wb/s",
+                col(f"stub_{store}_floor"),
+                col(f"stub_{store}_rate"),
+                lambda _b, o: o >= 200.0,
+                lambda b, o: o / b,
+            ),
+            Row(
+                f"worker drain, 300 ms EHR, 64 in flight ({store})",
+                ">= 100 wb/s",
+                "wb/s",
+                col(f"slow_{store}_floor"),
+                col(f"slow_{store}_rate"),
+                lambda _b, o: o >= 100.0,
+                lambda b, o: o / b,
+            ),
+            Row(
+                f"transactions per clean write-back ({store})",
+                "<= 3",
+                "tx",
+                [],
+                col(f"stub_{store}_tx"),
+                lambda _b, o: o <= 3.0,
+            ),
+        ]
+    table.append(
+        Row(
+            f"ledger verify, {VERIFY_N:,} events",
+            "<= 5x raw SHA-256",
+            "s",
+            col("sha_s"),
+            col("verify_s"),
+            lambda b, o: o <= 5 * b,
+            lambda b, o: o / b,
+        )
+    )
+    return table
+
+
+def render(table: list[Row], started: str, load: tuple[str, str]) -> str:
+    """The Markdown page."""
+    head = ["target", "goal", "baseline (same run)", "chartgate", "ratio", "verdict"]
+    lines = [
+        "# Performance (issue 20)",
+        "",
+        "Written by `make bench` (`bench/table.py`); every figure is the median of "
+        f"{REPEATS} repeats (range in brackets), each repeat measuring its own baseline.",
+        "",
+        f"- run: {started}",
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}",
+        f"- sizes: {latency.N} write-backs for the overhead, {APPROVE_N} approves, backlogs of "
+        f"{worker.DRAIN_N} (stub) and {worker.SLOW_N} (300 ms), {VERIFY_N:,} ledger events "
+        "(CHARTGATE_BENCH_N / _APPROVE_N / _DRAIN_N / _SLOW_N / _LEDGER_N)",
+        f"- load average before / after: {load[0]} / {load[1]} (a shared machine: figures "
+        "taken while other work ran are noisy, rates low and latencies high)",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in table]
+    lines += [
+        "",
+        "Baselines: gateway overhead — two direct POSTs to the same sandbox EHR (p50/p99 of the "
+        "pair); worker drain — sequential direct PUTs to the same stub, per write-back (two "
+        "requests), i.e. what one request at a time could reach; ledger verify — "
+        "`hashlib.sha256` over the same canonical bytes.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def main() -> None:
+    """Run the repeats, print the table, write docs/performance.md."""
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    before = _load()
+    with tempfile.TemporaryDirectory() as tmp:
+        repeats = [one_repeat(Path(tmp), i) for i in range(REPEATS)]
+    page = render(rows(repeats), started, (before, _load()))
+    print(page)
+    OUT.write_text(page, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
