@@ -112,6 +112,7 @@ ROUTES: tuple[RouteAccess, ...] = (
     _r("GET", "/review/callback", W, "", Access.PUBLIC, phi=False),
     _r("POST", "/review/logout", W, "", Access.PUBLIC, phi=False),
     _r("GET", "/review/", W, "clinician", Access.READ, phi=True),
+    _r("GET", "/review/admin/report", W, "admin", Access.ADMINISTER, phi=False),
     _r("GET", "/review/writebacks/{writeback_id}/state", W, "clinician", Access.READ, phi=False),
     _r("GET", "/review/{draft_id}", W, "clinician", Access.READ, phi=True),
     _r("POST", "/review/{draft_id}/save", W, "clinician", Access.WRITE, phi=True),
