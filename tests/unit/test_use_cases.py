@@ -15,12 +15,14 @@ from builders import CLINICIAN, ENCOUNTER, PATIENT, TENANT, submission
 from chartgate.domain.access import EncounterGrant, TenantAccess
 from chartgate.domain.errors import (
     Forbidden,
+    KillSwitchEngaged,
     NotFound,
     PolicyDenied,
     StateConflict,
     StepUpRequired,
     VersionMismatch,
 )
+from chartgate.domain.killswitch import Mode, Scope, Switch
 from chartgate.domain.lifecycle import DraftState
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import DraftSubmission, VersionEdit
@@ -480,3 +482,46 @@ def test_a_tenants_step_up_level_is_enforced() -> None:
         access.require_strength(who, "step-up")
     assert refused.value.acr_values == "urn:strong"
     access.require_strength(replace(who, acr="urn:strong"), "step-up")
+
+
+# -- kill switch ----------------------------------------------------------------------------------
+
+
+def _engage(d: Desk, mode: Mode, scope: Scope, value: str = "") -> None:
+    with d.store.unit() as uow:
+        uow.killswitches.add(
+            Switch(
+                id="ks-1",
+                tenant=TENANT,
+                scope=scope,
+                value=value,
+                mode=mode,
+                reason="incident drill",
+                set_by="admin:a",
+                set_at=d.clock.now(),
+            )
+        )
+
+
+def test_a_freeze_on_the_note_type_refuses_approval_and_queues_nothing() -> None:
+    """An engaged freeze-approvals switch covering the note type refuses approve (409)."""
+    d = desk()
+    draft_id = d.submit()
+    _engage(d, Mode.FREEZE_APPROVALS, Scope.NOTE_TYPE, submission()["note"]["type"])
+    with pytest.raises(KillSwitchEngaged):
+        d.approvals.approve(d.clinician(), draft_id, expected_version=1, meta=META)
+    assert d.store.tables.writebacks == {}
+    assert d.events() == ["draft.received"]
+
+
+def test_stop_drafting_refuses_a_submission_but_not_a_save() -> None:
+    """Stop-drafting for the tenant refuses new drafts; an existing draft can still be edited."""
+    d = desk()
+    draft_id = d.submit()
+    _engage(d, Mode.STOP_DRAFTING, Scope.TENANT)
+    with pytest.raises(KillSwitchEngaged):
+        d.submit()
+    draft = d.drafting.save_version(
+        d.clinician(), draft_id, expected_version=1, edit=edit("\nEdited."), meta=META
+    )
+    assert draft.current.number == 2
