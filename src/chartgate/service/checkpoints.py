@@ -115,7 +115,10 @@ class Checkpointer:
             checkpoint = Checkpoint(origin=self.origin(tenant), size=head.size, root=tree.root())
             proof = consistency_proof_between(old, tail) if start > 0 else []
             signer = CheckpointSigner(
-                self._key.name, self._key.private_key, last_note=last.note if last else None
+                self._key.name,
+                self._key.private_key,
+                last_note=last.note if last else None,
+                trusted=self._key.verifiers,
             )
             note = signer.sign(checkpoint, proof)
             stored = StoredCheckpoint(
