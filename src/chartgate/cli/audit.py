@@ -13,7 +13,7 @@ import getpass
 import json
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,11 +131,12 @@ def verify(
     ] = None,
 ) -> None:
     """Recompute every leaf hash, root, signature and consistency; exit 1 at the first fault."""
-    from chartgate.ledger.checkpoint import CheckpointError, parse_vkey  # noqa: PLC0415
+    from chartgate.ledger.checkpoint import CheckpointError  # noqa: PLC0415
+    from chartgate.ledger.keyring import parse_vkeys  # noqa: PLC0415
 
     with _ledger() as ledger:
-        try:
-            verifier = parse_vkey(key) if key else ledger.key.verifier
+        try:  # every registered key: checkpoints signed before a rotation still verify
+            verifier = parse_vkeys(key) if key else ledger.key.verifiers
         except CheckpointError as exc:
             errors.print(f"[bold red]error:[/] --key: {exc}")
             raise typer.Exit(2) from None
@@ -165,7 +166,7 @@ def _counted(item: Any, advance: Callable[[], None]) -> Any:  # noqa: ANN401 - p
 def _verify_each(
     ledger: Ledger,
     names: list[str],
-    verifier: NoteVerifier,
+    verifier: Sequence[NoteVerifier],
     advance: Callable[[], None],
 ) -> list[StoreReport]:
     """Verify each tenant's log in the store, recording the read; one report per tenant."""
@@ -306,7 +307,8 @@ def export(
                         advance()
                 notes = [cp.note for cp in unit.ledger.checkpoints(name)]
                 (out / f"{name}.checkpoints").write_text("\n".join(notes), encoding="utf-8")
-                (out / f"{name}.vkey").write_text(ledger.key.vkey + "\n", encoding="utf-8")
+                vkeys = "".join(v.vkey + "\n" for v in ledger.key.verifiers)
+                (out / f"{name}.vkey").write_text(vkeys, encoding="utf-8")
         _record_read(ledger, name, "export", {"format": export_format})
     console.print(f"wrote {path} ({count or 'all'} entries); origin {origin}", highlight=False)
     if export_format == "jsonl":

@@ -35,10 +35,9 @@ from chartgate.ledger.checkpoint import (
     Checkpoint,
     CheckpointError,
     NoteVerifier,
-    open_note,
-    parse_vkey,
     split_notes,
 )
+from chartgate.ledger.keyring import as_verifiers, open_note_any, parse_vkeys
 from chartgate.ledger.merkle import (
     HASH_SIZE,
     CompactRange,
@@ -209,10 +208,12 @@ def _check_entry(
     return stored
 
 
-def _open(note: str, index: int, verifier: NoteVerifier, origin: str | None) -> Checkpoint:
-    """Verify one checkpoint note's signature, format and origin."""
+def _open(
+    note: str, index: int, verifiers: Sequence[NoteVerifier], origin: str | None
+) -> Checkpoint:
+    """Verify one checkpoint note's signature (by any pinned key), format and origin."""
     try:
-        cp = Checkpoint.from_body(open_note(note, verifier))
+        cp = Checkpoint.from_body(open_note_any(note, verifiers))
     except CheckpointError as e:
         raise _Stop(Failure(Reason.BAD_CHECKPOINT, str(e), checkpoint=index)) from e
     if origin is not None and cp.origin != origin:
@@ -231,13 +232,13 @@ class _Run:
     def __init__(
         self,
         notes: Sequence[str],
-        verifier: NoteVerifier,
+        verifiers: Sequence[NoteVerifier],
         origin: str | None,
         *,
         check_canonical: bool,
     ) -> None:
         self.notes = notes
-        self.verifier = verifier
+        self.verifiers = verifiers
         self.origin = origin
         self.check_canonical = check_canonical
         self.count = 0
@@ -258,7 +259,7 @@ class _Run:
         while self.pending < len(self.notes):
             if self.upcoming is None:
                 note = self.notes[self.pending]
-                self.upcoming = _open(note, self.pending, self.verifier, self.origin)
+                self.upcoming = _open(note, self.pending, self.verifiers, self.origin)
             if self.upcoming.size > self.count:
                 return
             self.check_checkpoint(self.upcoming, self.pending)
@@ -326,7 +327,7 @@ class _Run:
 def verify_log(
     entries: Iterable[Mapping[str, Any] | str | bytes],
     checkpoint_notes: Sequence[str],
-    verifier: NoteVerifier,
+    verifier: NoteVerifier | Sequence[NoteVerifier],
     *,
     origin: str | None = None,
     min_size: int = 0,
@@ -341,7 +342,8 @@ def verify_log(
     a truncated log) is caught; ``check_canonical`` also re-canonicalises every event,
     which is much slower and only needed when the exporter itself is in doubt.
     """
-    run = _Run(checkpoint_notes, verifier, origin, check_canonical=check_canonical)
+    verifiers = as_verifiers(verifier)  # after a key rotation: every published key
+    run = _Run(checkpoint_notes, verifiers, origin, check_canonical=check_canonical)
     failure: Failure | None = None
     try:
         run.feed(entries)
@@ -370,7 +372,7 @@ def verify_files(
     check_canonical: bool = False,
 ) -> VerifyReport:
     """Verify an export on disk: a JSON-lines log and a file of concatenated notes."""
-    verifier = parse_vkey(vkey)
+    verifier = parse_vkeys(vkey)
     notes = split_notes(checkpoints_path.read_text(encoding="utf-8"))
     with log_path.open("rb") as log:
         return verify_log(
@@ -403,7 +405,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("log", type=Path, help="exported log, JSON lines")
     parser.add_argument("--checkpoints", type=Path, required=True, help="signed notes file")
     parser.add_argument(
-        "--key", required=True, help="verifier key <name>+<hex id>+<base64>, or a file with it"
+        "--key",
+        required=True,
+        help="verifier key <name>+<hex id>+<base64>, or a file with one key per line",
     )
     parser.add_argument("--origin", help="expected log origin (pins the tenant's log)")
     parser.add_argument("--min-size", type=int, default=0, help="newest size seen before")

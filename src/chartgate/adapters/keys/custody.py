@@ -67,7 +67,7 @@ def open_token(settings: Settings) -> Pkcs11Token:
     if not settings.pkcs11_token or not settings.pkcs11_pin:
         raise KeyCustodyError("key_provider = 'pkcs11' needs pkcs11_token and pkcs11_pin")
     pin = SecretProvider().resolve(settings.pkcs11_pin).reveal().strip()
-    return Pkcs11Token(settings.pkcs11_library, settings.pkcs11_token, pin)
+    return Pkcs11Token.open(settings.pkcs11_library, settings.pkcs11_token, pin)
 
 
 def _reach(

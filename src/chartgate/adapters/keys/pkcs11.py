@@ -34,7 +34,7 @@ LEDGER_PREFIX: Final = "chartgate-ledger-"
 _ED25519_OID: Final = "1.3.101.112"
 _TAG_BITS: Final = 128
 _libraries: dict[str, Any] = {}
-_libraries_lock = threading.Lock()
+_libraries_lock = threading.RLock()
 
 
 def _library(path: str) -> Any:  # noqa: ANN401 - pkcs11.lib, loaded once per process
@@ -48,8 +48,15 @@ def _library(path: str) -> Any:  # noqa: ANN401 - pkcs11.lib, loaded once per pr
         return _libraries[path]
 
 
+_tokens: dict[tuple[str, str], Pkcs11Token] = {}
+
+
 class Pkcs11Token:
-    """A logged-in session on one token; finds and creates chartgate's key objects."""
+    """A logged-in session on one token; finds and creates chartgate's key objects.
+
+    PKCS#11 logs a whole process in, not a session, so a process holds one session per
+    token: ``open`` shares it, counting users, and the last ``close`` logs out.
+    """
 
     def __init__(self, library: str, token_label: str, pin: bytes) -> None:
         try:
@@ -59,9 +66,28 @@ class Pkcs11Token:
             msg = f"cannot open PKCS#11 token {token_label!r} ({type(e).__name__})"
             raise KeyCustodyError(msg) from None
         self.lock = threading.Lock()
+        self._key = (library, token_label)
+        self._users = 1
+
+    @classmethod
+    def open(cls, library: str, token_label: str, pin: bytes) -> Pkcs11Token:
+        """This process's session on the token, logged in once and shared."""
+        with _libraries_lock:
+            shared = _tokens.get((library, token_label))
+            if shared is not None:
+                shared._users += 1  # noqa: SLF001 - the class counts its own users
+                return shared
+            token = cls(library, token_label, pin)
+            _tokens[(library, token_label)] = token
+            return token
 
     def close(self) -> None:
-        """Log out and close the session."""
+        """Release this user; the last one logs out and closes the session."""
+        with _libraries_lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            _tokens.pop(self._key, None)
         with self.lock:
             self._session.close()
 
@@ -69,8 +95,10 @@ class Pkcs11Token:
         """Every chartgate KEK in the token, by id."""
         found = {}
         with self.lock:
-            for obj in self._session.get_objects(
-                {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.AES}
+            for obj in list(
+                self._session.get_objects(
+                    {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.AES}
+                )
             ):
                 label = str(obj.label or "")
                 if label.startswith(KEK_PREFIX):
@@ -101,9 +129,15 @@ class Pkcs11Token:
         """Every chartgate ledger signing key (private half with its public key) in the token."""
         found = []
         with self.lock:
-            for private in self._session.get_objects(
-                {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.KEY_TYPE: KeyType.EC_EDWARDS}
-            ):
+            privates = list(  # one search at a time per session: finish this one first
+                self._session.get_objects(
+                    {
+                        Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                        Attribute.KEY_TYPE: KeyType.EC_EDWARDS,
+                    }
+                )
+            )
+            for private in privates:
                 label = str(private.label or "")
                 if not label.startswith(LEDGER_PREFIX):
                     continue
@@ -189,3 +223,16 @@ class Pkcs11Ed25519:
     def public_key(self) -> Ed25519PublicKey:
         """The public half, read from the token's public key object."""
         return self._public
+
+
+def refresh_tokens(library: str) -> None:
+    """Re-read the library's slots, so a token initialised after it was loaded is found.
+
+    Every open session of this process on that library ends; call it before opening any.
+    """
+    with _libraries_lock:
+        _tokens.clear()
+    try:
+        _library(library).reinitialize()
+    except PKCS11Error as e:
+        raise KeyCustodyError(f"cannot re-read PKCS#11 slots ({type(e).__name__})") from None
