@@ -27,7 +27,7 @@ from softhsm import Token
 NOW = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
 
 
-def _settings(url: str, key_dir: Path, **extra: Any) -> Settings:  # noqa: ANN401
+def _settings(url: str, key_dir: Path, **extra: Any) -> Settings:
     tenant = TenantSettings(
         id="clinic-a",
         issuers=["https://idp.example"],
@@ -38,7 +38,7 @@ def _settings(url: str, key_dir: Path, **extra: Any) -> Settings:  # noqa: ANN40
 
 
 @pytest.fixture
-def engine(migrated_database_url: str) -> Any:  # noqa: ANN401
+def engine(migrated_database_url: str) -> Any:
     """The migrated store, disposed afterwards."""
     made = make_engine(migrated_database_url)
     yield made
@@ -53,7 +53,8 @@ def test_pkcs11_keys_are_made_once_in_the_token_and_used_there(
     engine: Engine, migrated_database_url: str, softhsm_token: Token, tmp_path: Path
 ) -> None:
     """Outside dev nothing is made until init; then the KEK wraps and the ledger key signs
-    inside the token, a restart finds the same keys, and no key file is ever written."""
+    inside the token, a restart finds the same keys, and no key file is ever written.
+    """
     settings = _settings(migrated_database_url, tmp_path, **softhsm_token.settings())
     with pytest.raises(KeyCustodyError, match="keys init"):
         _open(settings, engine)
@@ -127,7 +128,8 @@ def test_kek_rotation_with_traffic_flowing_leaves_everything_readable(
     request: pytest.FixtureRequest,
 ) -> None:
     """Writers and readers run through a rotation; every tenant key is re-wrapped under the new
-    KEK, and every ciphertext opens in the running process and in one started afterwards."""
+    KEK, and every ciphertext opens in the running process and in one started afterwards.
+    """
     extra = request.getfixturevalue("softhsm_token").settings() if provider == "pkcs11" else {}
     settings = _settings(migrated_database_url, tmp_path, **extra)
     tenants = [f"clinic-{i}" for i in range(6)]

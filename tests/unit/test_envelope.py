@@ -117,7 +117,9 @@ def test_wrapped_key_swapped_between_tenants_does_not_unwrap(
     hijacked = InMemoryDataKeyStore()
     hijacked.put_wrapped("clinic-b", wrapped_a)
     with pytest.raises(DecryptionError):
-        EnvelopeCipher(LocalKeyProvider(kek_path, create=True), hijacked).encrypt("clinic-b", NOTE, aad=AAD)
+        EnvelopeCipher(LocalKeyProvider(kek_path, create=True), hijacked).encrypt(
+            "clinic-b", NOTE, aad=AAD
+        )
 
 
 class _RacingStore(InMemoryDataKeyStore):
@@ -178,7 +180,9 @@ def test_data_keys_do_not_open_under_another_kek(
     tmp_path: Path, store: InMemoryDataKeyStore
 ) -> None:
     """Wrapped DEKs made under one KEK are refused by a provider holding a different KEK."""
-    EnvelopeCipher(LocalKeyProvider(tmp_path / "one.key", create=True), store).encrypt("clinic-a", NOTE, aad=AAD)
+    EnvelopeCipher(LocalKeyProvider(tmp_path / "one.key", create=True), store).encrypt(
+        "clinic-a", NOTE, aad=AAD
+    )
     other = EnvelopeCipher(LocalKeyProvider(tmp_path / "two.key", create=True), store)
     with pytest.raises(DecryptionError):
         other.encrypt("clinic-a", NOTE, aad=AAD)
