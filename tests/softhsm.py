@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +56,7 @@ def _configure() -> None:
 
 
 @pytest.fixture
-def softhsm_token(tmp_path: Path) -> Iterator[Token]:
+def softhsm_token(tmp_path: Path) -> Token:
     """A new SoftHSM2 token with user pin in a 0600 file; the library re-reads its slots."""
     if shutil.which("softhsm2-util") is None or not Path(LIBRARY).exists():
         missing("SoftHSM2 is not installed (apt-get install softhsm2; make install does)")
@@ -65,8 +64,8 @@ def softhsm_token(tmp_path: Path) -> Iterator[Token]:
     label = f"cg-{uuid.uuid4().hex[:12]}"
     pin = uuid.uuid4().hex[:8]
     subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", label]
-        + ["--pin", pin, "--so-pin", uuid.uuid4().hex[:8]],
+        ["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin]
+        + ["--so-pin", uuid.uuid4().hex[:8]],
         check=True,
         capture_output=True,
     )
@@ -76,4 +75,4 @@ def softhsm_token(tmp_path: Path) -> Iterator[Token]:
     from chartgate.adapters.keys.pkcs11 import refresh_tokens  # noqa: PLC0415
 
     refresh_tokens(LIBRARY)
-    yield Token(label=label, library=LIBRARY, pin_ref=f"secret:file:{pin_file}")
+    return Token(label=label, library=LIBRARY, pin_ref=f"secret:file:{pin_file}")

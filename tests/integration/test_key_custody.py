@@ -52,8 +52,9 @@ def _open(settings: Settings, engine: Engine, *, create: bool = False) -> Custod
 def test_pkcs11_keys_are_made_once_in_the_token_and_used_there(
     engine: Engine, migrated_database_url: str, softhsm_token: Token, tmp_path: Path
 ) -> None:
-    """Outside dev nothing is made until init; then the KEK wraps and the ledger key signs
-    inside the token, a restart finds the same keys, and no key file is ever written.
+    """Outside dev no key exists before init; then the token wraps and signs, a restart agrees.
+
+    No key file is ever written.
     """
     settings = _settings(migrated_database_url, tmp_path, **softhsm_token.settings())
     with pytest.raises(KeyCustodyError, match="keys init"):
@@ -120,15 +121,17 @@ def test_a_replica_reaching_other_keys_refuses_to_start_and_the_ledger_records_i
 
 
 @pytest.mark.parametrize("provider", ["local", "pkcs11"])
-def test_kek_rotation_with_traffic_flowing_leaves_everything_readable(
+def test_kek_rotation_with_traffic_flowing_leaves_everything_readable(  # noqa: PLR0915
     engine: Engine,
     migrated_database_url: str,
     tmp_path: Path,
     provider: str,
     request: pytest.FixtureRequest,
 ) -> None:
-    """Writers and readers run through a rotation; every tenant key is re-wrapped under the new
-    KEK, and every ciphertext opens in the running process and in one started afterwards.
+    """Writers and readers run through a KEK rotation, and nothing becomes unreadable.
+
+    Every tenant key is re-wrapped under the new KEK; every ciphertext opens in the running
+    process and in one started afterwards.
     """
     extra = request.getfixturevalue("softhsm_token").settings() if provider == "pkcs11" else {}
     settings = _settings(migrated_database_url, tmp_path, **extra)
