@@ -63,9 +63,19 @@ def softhsm_token(tmp_path: Path) -> Token:
     _configure()
     label = f"cg-{uuid.uuid4().hex[:12]}"
     pin = uuid.uuid4().hex[:8]
+    so_pin = uuid.uuid4().hex[:8]
     subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin]
-        + ["--so-pin", uuid.uuid4().hex[:8]],
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--pin",
+            pin,
+            "--so-pin",
+            so_pin,
+        ],
         check=True,
         capture_output=True,
     )
