@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from chartgate.settings import Settings
 
 keys_app = typer.Typer(help="Key custody: init, rotate, status (docs/keys.md).")
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def _actor() -> str:
