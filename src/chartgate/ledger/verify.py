@@ -9,8 +9,8 @@ checks every signature, and checks each checkpoint against the one before it (no
 rollback, no fork, a valid RFC 9162 consistency proof). It stops at the first problem and
 names it, so an incident report can say "entry 4711 was altered" rather than "bad log".
 
-It depends only on the standard library, ``cryptography`` and ``rfc8785`` (through the
-pure ``chartgate.ledger`` modules), and runs as::
+It depends only on the standard library, ``cryptography``, ``rfc8785`` and ``asn1crypto``
+(RFC 3161 tokens, ``--timestamps``) through the pure ``chartgate.ledger`` modules::
 
     python -m chartgate.ledger.verify LOG.jsonl --checkpoints NOTES --key VKEY
 
@@ -45,6 +45,7 @@ from chartgate.ledger.merkle import (
     leaf_hash,
     verify_consistency,
 )
+from chartgate.ledger.timestamp import verify_stamp_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -405,14 +406,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("log", type=Path, help="exported log, JSON lines")
     parser.add_argument("--checkpoints", type=Path, required=True, help="signed notes file")
     parser.add_argument(
-        "--key",
-        required=True,
-        help="verifier key <name>+<hex id>+<base64>, or a file with one key per line",
+        "--key", required=True, help="verifier key <name>+<hex id>+<base64>, or a file of them"
     )
     parser.add_argument("--origin", help="expected log origin (pins the tenant's log)")
     parser.add_argument("--min-size", type=int, default=0, help="newest size seen before")
     parser.add_argument("--check-canonical", action="store_true", help="re-canonicalise events")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--timestamps", type=Path, help="RFC 3161 tokens (<tenant>.timestamps)")
+    parser.add_argument("--tsa-cert", type=Path, help="trusted TSA certificate(s), PEM")
     return parser
 
 
@@ -428,9 +429,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             min_size=args.min_size,
             check_canonical=args.check_canonical,
         )
-    except (OSError, CheckpointError, UnicodeDecodeError) as e:
+        stamps = (
+            verify_stamp_files(args.checkpoints, args.timestamps, args.tsa_cert)
+            if report.ok and args.timestamps
+            else None
+        )
+    except (OSError, CheckpointError, UnicodeDecodeError, ValueError) as e:
         sys.stderr.write(f"error: {e}\n")
         return EXIT_USAGE
+    if stamps is not None:  # docs/ledger.md#timestamps
+        sys.stdout.write(f"bad_timestamp: {stamps}\n")
+        return EXIT_FAILED
     out = json.dumps(report.to_dict(), indent=2) if args.json else report.describe()
     sys.stdout.write(out + "\n")
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -30,7 +30,7 @@ from chartgate.ledger.checkpoint import CheckpointError, NoteSigningKey, NoteVer
 
 if TYPE_CHECKING:
     from chartgate.adapters.keys.pkcs11 import Pkcs11Token
-    from chartgate.adapters.storage.key_registry import SqlKeyRegistry
+    from chartgate.adapters.keys.registry import KeyRegistry
     from chartgate.settings import Settings
 
 CHECK_PLAINTEXT: Final = b"chartgate key check v1 " + bytes(9)  # 32 bytes, like a DEK
@@ -110,7 +110,7 @@ def check_blob(ring: KekRing) -> str:
 
 def open_custody(
     settings: Settings,
-    registry: SqlKeyRegistry,
+    registry: KeyRegistry,
     *,
     now: datetime,
     usage: KeyUsage | None = None,
@@ -140,7 +140,7 @@ def _require(create: bool) -> None:
 
 def register(
     settings: Settings,
-    registry: SqlKeyRegistry,
+    registry: KeyRegistry,
     ring: KekRing,
     signer: NoteSigningKey,
     usage: KeyUsage,
@@ -161,7 +161,7 @@ def register(
 
 def _checked(
     settings: Settings,
-    registry: SqlKeyRegistry,
+    registry: KeyRegistry,
     ring: KekRing,
     signers: list[NoteSigningKey],
     usage: KeyUsage,
@@ -220,7 +220,7 @@ def _opens(ring: KekRing, key_id: str, check: str | None) -> bool:
 
 
 def _following(
-    ring: KekRing, registry: SqlKeyRegistry, usage: KeyUsage, token: Pkcs11Token | None
+    ring: KekRing, registry: KeyRegistry, usage: KeyUsage, token: Pkcs11Token | None
 ) -> KekRing:
     """A token ring whose current KEK follows the registry (a rotation by another replica)."""
 

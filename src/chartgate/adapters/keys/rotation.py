@@ -27,7 +27,7 @@ from chartgate.ledger.checkpoint import NoteVerifier
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from chartgate.adapters.storage.key_registry import SqlKeyRegistry
+    from chartgate.adapters.keys.registry import KeyRegistry
     from chartgate.settings import Settings
 
 _MAX_RETRIES = 20
@@ -52,7 +52,7 @@ class RewrappableKeys(Protocol):
 def rotate_kek(
     settings: Settings,
     custody: Custody,
-    registry: SqlKeyRegistry,
+    registry: KeyRegistry,
     store: RewrappableKeys,
     *,
     now: datetime,
@@ -87,7 +87,7 @@ def _rewrap(ring: KekRing, store: RewrappableKeys, tenant: str, new_id: str) -> 
 
 
 def rotate_ledger(
-    settings: Settings, custody: Custody, registry: SqlKeyRegistry, *, now: datetime
+    settings: Settings, custody: Custody, registry: KeyRegistry, *, now: datetime
 ) -> dict[str, object]:
     """Make a new current ledger signing key; the old verifier key stays registered."""
     old = custody.ledger.verifier

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
 
+from chartgate.adapters.keys.registry import KeyRow
 from chartgate.adapters.storage import tables as t
 
 REG = t.key_registry
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRow:
-    """One registered key: its purpose, id, provider, public part and whether it is current."""
-
-    purpose: str
-    key_id: str
-    provider: str
-    public: str | None
-    current: bool
-    created_at: datetime
 
 
 class SqlKeyRegistry:
