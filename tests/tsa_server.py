@@ -91,9 +91,7 @@ def _certificates(folder: Path) -> None:
     (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
     (folder / "tsa.pem").write_bytes(tsa.public_bytes(pem))
     (folder / "tsa.key").write_bytes(
-        tsa_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        tsa_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     (folder / "serial").write_text("01\n")
     (folder / "openssl.cnf").write_text(_CONFIG.format(dir=folder))
@@ -108,9 +106,19 @@ def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
             with lock, tempfile.TemporaryDirectory(dir=folder) as work:
                 query, reply = Path(work) / "q.tsq", Path(work) / "r.tsr"
                 query.write_bytes(body)
+                config = str(folder / "openssl.cnf")
                 done = subprocess.run(
-                    ["openssl", "ts", "-reply", "-config", str(folder / "openssl.cnf")]
-                    + ["-queryfile", str(query), "-out", str(reply)],
+                    [
+                        "openssl",
+                        "ts",
+                        "-reply",
+                        "-config",
+                        config,
+                        "-queryfile",
+                        str(query),
+                        "-out",
+                        str(reply),
+                    ],
                     capture_output=True,
                     check=False,
                 )
@@ -121,7 +129,7 @@ def _handler(folder: Path) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(answer)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002, ARG002
             return
 
     return Handler

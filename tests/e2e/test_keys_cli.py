@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tsa_server import Tsa
 
 CHARTGATE = str(Path(sys.executable).with_name("chartgate"))
 TENANTS = json.dumps(
@@ -177,3 +180,54 @@ def test_kek_rotation_from_the_cli_rewraps_and_the_store_still_reads(deploy: Pat
     assert len(lines) == 3
     status = json.loads(ok(run(["keys", "status", "--json"], deploy)))
     assert sum(1 for k in status if k["purpose"] == "kek" and not k["current"]) == 2
+
+
+def test_checkpoints_get_tsa_timestamps_that_verify_and_a_tampered_one_is_refused(
+    tmp_path: Path, tsa: Tsa
+) -> None:
+    """With a TSA configured every checkpoint is stamped, and the stamps are checked.
+
+    ``audit verify`` and the offline verifier check the tokens, and refuse one altered in
+    the store or in the export.
+    """
+    tsa_env = {"CHARTGATE_TSA_URL": tsa.url, "CHARTGATE_TSA_CERTIFICATES": str(tsa.ca_file)}
+    ok(run(["db", "upgrade"], tmp_path))
+    ok(run(["keys", "init"], tmp_path))
+    ok(run(["killswitch", "set", "--mode", "stop-drafting", "--reason", "drill"], tmp_path))
+    ok(run(["audit", "checkpoint"], tmp_path, **tsa_env))
+    ok(run(["killswitch", "set", "--mode", "freeze-approvals", "--reason", "drill"], tmp_path))
+    ok(run(["audit", "checkpoint"], tmp_path, **tsa_env))
+    assert "2 checkpoint timestamps verified" in ok(run(["audit", "verify"], tmp_path, **tsa_env))
+
+    out = tmp_path / "export"
+    ok(run(["audit", "export", "--out", str(out), "--tenant", "clinic-a"], tmp_path, **tsa_env))
+    verify = [sys.executable, "-m", "chartgate.ledger.verify", str(out / "clinic-a.jsonl")]
+    verify += [
+        "--checkpoints",
+        str(out / "clinic-a.checkpoints"),
+        "--key",
+        str(out / "clinic-a.vkey"),
+    ]
+    verify += ["--timestamps", str(out / "clinic-a.timestamps"), "--tsa-cert", str(tsa.ca_file)]
+    offline = subprocess.run(verify, check=False, capture_output=True, text=True)
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+
+    stamps = [json.loads(line) for line in (out / "clinic-a.timestamps").read_text().splitlines()]
+    token = bytearray(base64.b64decode(stamps[0]["token"]))
+    token[-40] ^= 0x01  # the end of the token: the signature
+    stamps[0]["token"] = base64.b64encode(bytes(token)).decode()
+    (out / "clinic-a.timestamps").write_text("".join(json.dumps(s) + "\n" for s in stamps))
+    refused = subprocess.run(verify, check=False, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "bad_timestamp" in refused.stdout
+
+    import sqlite3  # noqa: PLC0415
+
+    with sqlite3.connect(tmp_path / "cg.sqlite3") as db:
+        db.execute(
+            "UPDATE checkpoint_timestamps SET token = ? WHERE size = ?",
+            (bytes(token), stamps[0]["size"]),
+        )
+    done = run(["audit", "verify"], tmp_path, **tsa_env)
+    assert done.returncode == 1
+    assert "bad_timestamp" in done.stderr

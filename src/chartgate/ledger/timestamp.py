@@ -216,7 +216,7 @@ def check_stamps(
         lines = text.split("\n")
         if len(lines) > 1 and lines[1].isdigit():
             by_size[int(lines[1])] = note
-    verified = []
+    verified: list[Stamp] = []
     for size, token in stamps:
         stamped = by_size.get(size)
         if stamped is None:
