@@ -4,7 +4,7 @@
 A checkpoint signed by chartgate proves *what* the log held; a timestamp token from an
 independent Time-Stamping Authority proves it existed *no later than* the TSA's clock said,
 so a log rewritten later and re-signed with a stolen key cannot claim an earlier time. The
-token covers SHA-256 of the signed note's exact bytes (docs/ledger.md#timestamps, ADR 0021).
+token covers SHA-256 of the signed note's exact bytes (docs/ledger.md#timestamps, ADR 0023).
 
 ``verify_token`` trusts nothing in the token but the TSA certificates it is given: it checks
 the message imprint against the note, the CMS signature over the signed attributes, the

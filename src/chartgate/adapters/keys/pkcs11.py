@@ -10,7 +10,7 @@ Neither key ever leaves the token (``CKA_SENSITIVE``, not ``CKA_EXTRACTABLE``):
   both in SoftHSM2 2.6), labelled ``chartgate-ledger-<id>``, so checkpoint notes keep the
   C2SP Ed25519 format and every checkpoint signed by a key file still verifies.
 
-Only ``chartgate keys init`` and ``keys rotate`` create objects (docs/keys.md, ADR 0020).
+Only ``chartgate keys init`` and ``keys rotate`` create objects (docs/keys.md, ADR 0022).
 One logged-in session per process, used under a lock (a session is not thread-safe).
 """
 
