@@ -37,6 +37,7 @@ ARGS = {
     "killswitch set": ["--mode", "hold-write-back", "--reason", "cli failure test"],
     "killswitch clear": ["no-such-switch", "--reason", "cli failure test"],
     "sessions revoke": ["--tenant", "clinic-a"],
+    "keys rotate": ["--kek"],
 }
 NOT_SETTINGS = {
     "sandbox",
