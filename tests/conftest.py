@@ -35,7 +35,18 @@ from stack import Stack, running_stack
 settings.register_profile("chartgate", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("chartgate")
 
-pytest_plugins = ["medplum_ehr", "idp_oidc_provider", "suite_rules", "pytester"]
+# The suite runs chartgate in dev mode (keys made on first use, loopback http allowed), as the
+# demo does; tests of the production rules set dev_mode=False (or CHARTGATE_DEV_MODE=false).
+os.environ.setdefault("CHARTGATE_DEV_MODE", "true")
+
+pytest_plugins = [
+    "medplum_ehr",
+    "idp_oidc_provider",
+    "suite_rules",
+    "pytester",
+    "softhsm",
+    "tsa_server",
+]
 
 # The suite is a dev deployment on loopback: plain http is allowed (dev mode) and the test
 # systems (sandbox, Medplum, oidc-provider, local sinks and receivers, all on 127.0.0.1 or

@@ -200,6 +200,17 @@ class Settings(BaseSettings):
     policy: str | None = None  # path; None means the shipped conservative default
     tenants: list[TenantSettings] = Field(default_factory=list)
     key_file: str = "var/chartgate-kek.key"
+    # Key custody (docs/keys.md): "local" key files (dev mode and single-host trials) or a
+    # PKCS#11 token (an HSM) holding the KEK ring and the ledger signing key. Outside dev
+    # mode no key is ever created implicitly: `chartgate keys init` makes them, once.
+    key_provider: Literal["local", "pkcs11"] = "local"
+    pkcs11_library: str = "/usr/lib/softhsm/libsofthsm2.so"
+    pkcs11_token: str | None = None  # the token label
+    pkcs11_pin: str | None = Field(default=None, pattern=r"^secret:")  # a secret reference
+    # Trusted time (docs/ledger.md#timestamps): an RFC 3161 TSA stamping every checkpoint,
+    # and the PEM certificate(s) its tokens must chain to.
+    tsa_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    tsa_certificates: str | None = None
     max_body_bytes: int = Field(default=256 * 1024, gt=1024, le=16 * 1024 * 1024)
     jwt_leeway_seconds: int = Field(default=60, ge=0, le=300)
     jwt_max_lifetime_seconds: int = Field(default=3600, gt=0, le=86400)

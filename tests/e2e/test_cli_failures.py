@@ -37,6 +37,7 @@ ARGS = {
     "killswitch set": ["--mode", "hold-write-back", "--reason", "cli failure test"],
     "killswitch clear": ["no-such-switch", "--reason", "cli failure test"],
     "sessions revoke": ["--tenant", "clinic-a"],
+    "keys rotate": ["--kek"],
 }
 NOT_SETTINGS = {
     "sandbox",
@@ -70,6 +71,7 @@ def leaf_commands() -> list[str]:
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run ``chartgate`` with a clean CHARTGATE_* environment plus ``env``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("CHARTGATE_")}
+    base["CHARTGATE_DEV_MODE"] = "true"  # keys made on first use (docs/keys.md)
     return subprocess.run(
         [CHARTGATE, *args],
         capture_output=True,
@@ -129,7 +131,7 @@ def setups(tmp_path: Path) -> dict[str, tuple[dict[str, str], int | None]]:
     unmigrated = tmp_path / "empty.sqlite3"
     stopped = f"postgresql://postgres@127.0.0.1:{free_port()}/chartgate"
     kek = tmp_path / "keys" / "kek.key"
-    LocalKeyProvider(kek)  # keys exist: the store, not a missing key, is what fails
+    LocalKeyProvider(kek, create=True)  # keys exist: the store, not a missing key, is what fails
     load_or_create(kek.parent / "chartgate-ledger.key", "chartgate.example")
     keys = {"CHARTGATE_KEY_FILE": str(kek)}
     return {

@@ -72,6 +72,7 @@ def stories(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
         approve(stack, origin=origin("hp-v1"), baseline={"DocumentReference/gone": "1"})
         assert stack.work() == 1
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTGATE_")}
+    env["CHARTGATE_DEV_MODE"] = "true"  # keys made on first use (docs/keys.md)
     env |= {"CHARTGATE_DATABASE_URL": url, "CHARTGATE_KEY_FILE": str(tmp / "kek.key")}
     return tmp, env
 

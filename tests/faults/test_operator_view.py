@@ -105,7 +105,7 @@ def worker_config(stack: Stack, tmp_path: Path, database_url: str) -> Path:
     return config
 
 
-def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
+def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(  # noqa: PLR0915
     tmp_path: Path,
 ) -> None:
     """Storm and outage show as ambiguous attempts, 5xx answers and a queue; all clear after.
@@ -117,6 +117,7 @@ def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTGATE_")}
+        env["CHARTGATE_DEV_MODE"] = "true"  # keys made on first use (docs/keys.md)
         env["CHARTGATE_CONFIG"] = str(worker_config(stack, tmp_path, url))
         log_path = tmp_path / "worker.log"
         with log_path.open("w") as log:

@@ -57,7 +57,7 @@ def replicas(
     return tuple(  # type: ignore[return-value]
         SqlSessionStore(
             engine,
-            EnvelopeCipher(LocalKeyProvider(kek), SqlDataKeyStore(engine)),
+            EnvelopeCipher(LocalKeyProvider(kek, create=True), SqlDataKeyStore(engine)),
             LIMITS,
             clock=clock,
         )

@@ -31,7 +31,7 @@ def store() -> InMemoryDataKeyStore:
 
 @pytest.fixture
 def cipher(kek_path: Path, store: InMemoryDataKeyStore) -> EnvelopeCipher:
-    return EnvelopeCipher(LocalKeyProvider(kek_path), store)
+    return EnvelopeCipher(LocalKeyProvider(kek_path, create=True), store)
 
 
 def test_roundtrip_returns_the_plaintext(cipher: EnvelopeCipher) -> None:
@@ -84,13 +84,13 @@ def test_data_key_is_created_once_per_tenant_and_reused(
     kek_path: Path, store: InMemoryDataKeyStore
 ) -> None:
     """Each tenant gets one wrapped DEK; later encryptions, even by a new process, reuse it."""
-    first = EnvelopeCipher(LocalKeyProvider(kek_path), store)
+    first = EnvelopeCipher(LocalKeyProvider(kek_path, create=True), store)
     blob_a = first.encrypt("clinic-a", NOTE, aad=AAD)
     first.encrypt("clinic-a", NOTE, aad=AAD)
     wrapped_a = store.get_wrapped("clinic-a")
     assert wrapped_a is not None
 
-    restarted = EnvelopeCipher(LocalKeyProvider(kek_path), store)
+    restarted = EnvelopeCipher(LocalKeyProvider(kek_path, create=True), store)
     restarted.encrypt("clinic-a", NOTE, aad=AAD)
     assert store.get_wrapped("clinic-a") == wrapped_a
     assert restarted.decrypt("clinic-a", blob_a, aad=AAD) == NOTE
@@ -110,14 +110,16 @@ def test_wrapped_key_swapped_between_tenants_does_not_unwrap(
     kek_path: Path, store: InMemoryDataKeyStore
 ) -> None:
     """A wrapped DEK copied into another tenant's row fails to unwrap (tenant-bound wrapping)."""
-    cipher = EnvelopeCipher(LocalKeyProvider(kek_path), store)
+    cipher = EnvelopeCipher(LocalKeyProvider(kek_path, create=True), store)
     cipher.encrypt("clinic-a", NOTE, aad=AAD)
     wrapped_a = store.get_wrapped("clinic-a")
     assert wrapped_a is not None
     hijacked = InMemoryDataKeyStore()
     hijacked.put_wrapped("clinic-b", wrapped_a)
     with pytest.raises(DecryptionError):
-        EnvelopeCipher(LocalKeyProvider(kek_path), hijacked).encrypt("clinic-b", NOTE, aad=AAD)
+        EnvelopeCipher(LocalKeyProvider(kek_path, create=True), hijacked).encrypt(
+            "clinic-b", NOTE, aad=AAD
+        )
 
 
 class _RacingStore(InMemoryDataKeyStore):
@@ -134,7 +136,7 @@ class _RacingStore(InMemoryDataKeyStore):
 
 def test_first_stored_data_key_wins_a_creation_race(kek_path: Path) -> None:
     """When another process stores a tenant's DEK first, the cipher uses that one, not its own."""
-    provider = LocalKeyProvider(kek_path)
+    provider = LocalKeyProvider(kek_path, create=True)
     other_process = InMemoryDataKeyStore()
     blob = EnvelopeCipher(provider, other_process).encrypt("clinic-a", NOTE, aad=AAD)
     competitor = other_process.get_wrapped("clinic-a")
@@ -150,19 +152,19 @@ def test_first_stored_data_key_wins_a_creation_race(kek_path: Path) -> None:
 
 def test_missing_key_file_is_created_with_mode_0600(kek_path: Path) -> None:
     """A missing KEK file is created, owner-only readable, and reloads to the same key."""
-    provider = LocalKeyProvider(kek_path)
+    provider = LocalKeyProvider(kek_path, create=True)
     assert kek_path.stat().st_mode & 0o777 == 0o600
-    assert LocalKeyProvider(kek_path).key_id == provider.key_id
+    assert LocalKeyProvider(kek_path, create=True).key_id == provider.key_id
     assert [p.name for p in kek_path.parent.iterdir()] == ["kek.key"]
 
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644])
 def test_key_file_readable_by_others_is_refused(kek_path: Path, mode: int) -> None:
     """A KEK file with any group or other permission bit is refused, not silently used."""
-    LocalKeyProvider(kek_path)
+    LocalKeyProvider(kek_path, create=True)
     os.chmod(kek_path, mode)  # noqa: PTH101 - explicit mode change under test
     with pytest.raises(KeyFileError):
-        LocalKeyProvider(kek_path)
+        LocalKeyProvider(kek_path, create=True)
 
 
 def test_malformed_key_file_is_refused(kek_path: Path) -> None:
@@ -171,14 +173,16 @@ def test_malformed_key_file_is_refused(kek_path: Path) -> None:
     kek_path.write_bytes(b"c2hvcnQ=\n")
     kek_path.chmod(0o600)
     with pytest.raises(KeyFileError):
-        LocalKeyProvider(kek_path)
+        LocalKeyProvider(kek_path, create=True)
 
 
 def test_data_keys_do_not_open_under_another_kek(
     tmp_path: Path, store: InMemoryDataKeyStore
 ) -> None:
     """Wrapped DEKs made under one KEK are refused by a provider holding a different KEK."""
-    EnvelopeCipher(LocalKeyProvider(tmp_path / "one.key"), store).encrypt("clinic-a", NOTE, aad=AAD)
-    other = EnvelopeCipher(LocalKeyProvider(tmp_path / "two.key"), store)
+    EnvelopeCipher(LocalKeyProvider(tmp_path / "one.key", create=True), store).encrypt(
+        "clinic-a", NOTE, aad=AAD
+    )
+    other = EnvelopeCipher(LocalKeyProvider(tmp_path / "two.key", create=True), store)
     with pytest.raises(DecryptionError):
         other.encrypt("clinic-a", NOTE, aad=AAD)

@@ -20,11 +20,10 @@ from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.http import HttpClient, build_client
 from chartgate.adapters.fhir_models import R4BSchema
 from chartgate.adapters.identity.jwt import TokenVerifier, issuer_configs
-from chartgate.adapters.keys.envelope import EnvelopeCipher
-from chartgate.adapters.keys.local import LocalKeyProvider
+from chartgate.adapters.keys.custody import Custody
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
+from chartgate.adapters.keys.usage import KeyUsageCollector
 from chartgate.adapters.processors import require_registered
-from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.adapters.storage.observed import EventTap, ObservedUnitOfWork
@@ -41,6 +40,7 @@ from chartgate.adapters.telemetry import (
     configure_tracing,
 )
 from chartgate.adapters.webhooks import ConfiguredWebhookSecrets, HttpWebhookTransport
+from chartgate.bootstrap.keys import open_keys
 from chartgate.bootstrap.ledger import Ledger, audited_gate, build_audit_sink, build_ledger
 from chartgate.bootstrap.tenants import load_policy, tenant_access
 from chartgate.domain.policy import LoadedPolicy
@@ -88,6 +88,7 @@ class Application:
     webhook_pusher: WebhookPusher
     gate: ProcessorGate  # the processor (BAA) gate every outbound client passes
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
+    custody: Custody | None = None  # the checked keys (docs/keys.md); counts their uses
     # Committed audit events, for metrics and state-change logs (observability/).
     events: EventTap = field(default_factory=EventTap)
     tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry; off by default
@@ -149,9 +150,9 @@ def build(
         upgrade(engine)
     clock = clock or SystemClock()
     ids = UuidIds()
-    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    cipher, custody = open_keys(settings, engine)
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
-    ledger = build_ledger(settings, engine, pseudonyms, clock, ids)
+    ledger = build_ledger(settings, engine, pseudonyms, clock, ids, custody)
     for tenant in settings.tenants:
         # Create or unwrap each tenant's data key now, outside any write transaction.
         cipher.encrypt(tenant.id, b"", aad=b"warm-up")
@@ -278,7 +279,9 @@ def build(
         key_created=ledger.key.created,
         actor=f"system:{socket.gethostname()}",
     )
-    app._closers.append(ehr.close)  # noqa: SLF001 - the root owns its resources
+    app.custody = custody
+    app._closers.append(custody.close)  # noqa: SLF001 - the root owns its resources
+    app._closers.append(ehr.close)  # noqa: SLF001
     app._closers.append(transport.close)  # noqa: SLF001
     app.audit_sink = build_audit_sink(
         settings,
@@ -312,6 +315,8 @@ def observe(application: Application) -> Metrics:
             application.clock.now,
         )
     )
+    if application.custody is not None:
+        metrics.registry.register(KeyUsageCollector(application.custody.usage))
     application._closers.append(metrics.watch_security_log())  # noqa: SLF001
     metrics.watch_log_drops()
     return metrics

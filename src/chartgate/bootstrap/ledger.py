@@ -14,16 +14,19 @@ from sqlalchemy import Engine
 from chartgate.adapters.anchors import FileAnchor
 from chartgate.adapters.ehr.audit_sink import build_sinks
 from chartgate.adapters.ehr.gate import ProcessorGate
-from chartgate.adapters.keys.envelope import EnvelopeCipher
-from chartgate.adapters.keys.ledger_key import LedgerSigningKey, load_or_create
-from chartgate.adapters.keys.local import LocalKeyProvider
+from chartgate.adapters.keys.custody import Custody
+from chartgate.adapters.keys.ledger_key import LedgerSigningKey
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
 from chartgate.adapters.processors import gate as processor_gate
 from chartgate.adapters.storage.audit_sink import SqlSinkCursors
-from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.system import SystemClock, UuidIds
+from chartgate.adapters.tsa import CheckpointStamper, HttpTimestamper, SqlTimestamps
+from chartgate.bootstrap.keys import (
+    key_files,  # noqa: F401 - re-exported for the CLI
+    open_keys,
+)
 from chartgate.service.audit import AuditService
 from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
@@ -41,14 +44,7 @@ class Ledger:
     checkpointer: Checkpointer
     anchor: FileAnchor
     key: LedgerSigningKey
-
-
-def key_files(settings: Settings) -> tuple[Path, Path]:
-    """The key-encryption key and the ledger signing key this instance reads."""
-    beside = Path(settings.key_file).parent
-    return Path(settings.key_file), Path(
-        settings.ledger_key_file or beside / "chartgate-ledger.key"
-    )
+    timestamps: SqlTimestamps  # RFC 3161 tokens over checkpoints (docs/ledger.md#timestamps)
 
 
 def build_ledger(
@@ -57,10 +53,12 @@ def build_ledger(
     pseudonyms: KeyedPseudonyms,
     clock: Clock,
     ids: IdSource,
+    custody: Custody,
 ) -> Ledger:
-    """Wire the ledger; key file and anchor directory default to beside the KEK file."""
+    """Wire the ledger over the checked keys; the anchor directory defaults beside the KEK."""
     beside = Path(settings.key_file).parent
-    key = load_or_create(key_files(settings)[1], settings.ledger_origin)
+    key = custody.ledger
+    timestamps = SqlTimestamps(engine)
     anchor = FileAnchor(settings.ledger_anchor_dir or beside / "ledger-anchors")
 
     def unit(*, read_only: bool = False) -> SqlLedgerUnit:
@@ -82,8 +80,18 @@ def build_ledger(
         every=settings.ledger_checkpoint_every,
         interval=timedelta(seconds=settings.ledger_checkpoint_seconds),
         anchor=anchor,
+        stamper=CheckpointStamper(HttpTimestamper(settings.tsa_url), timestamps, clock)
+        if settings.tsa_url
+        else None,
     )
-    return Ledger(unit=unit, audit=audit, checkpointer=checkpointer, anchor=anchor, key=key)
+    return Ledger(
+        unit=unit,
+        audit=audit,
+        checkpointer=checkpointer,
+        anchor=anchor,
+        key=key,
+        timestamps=timestamps,
+    )
 
 
 def audited_gate(settings: Settings, ledger: Ledger, clock: Clock, ids: IdSource) -> ProcessorGate:
@@ -121,6 +129,6 @@ def build_audit_sink(
 def open_ledger(settings: Settings) -> tuple[Ledger, Engine]:
     """The ledger alone, for CLI commands that need no EHR or identity provider."""
     engine = make_engine(settings.database_url)
-    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    cipher, custody = open_keys(settings, engine)
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
-    return build_ledger(settings, engine, pseudonyms, SystemClock(), UuidIds()), engine
+    return build_ledger(settings, engine, pseudonyms, SystemClock(), UuidIds(), custody), engine

@@ -10,11 +10,8 @@ from sqlalchemy import Engine
 
 from chartgate.adapters.archive import FileArchive
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
-from chartgate.adapters.keys.envelope import EnvelopeCipher
-from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
 from chartgate.adapters.processors import gate as processor_gate
-from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.duty_locks import DutyLock
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.impact import SqlImpact
@@ -22,6 +19,7 @@ from chartgate.adapters.storage.report_source import SqlReportSource
 from chartgate.adapters.storage.retention import SqlRetentionStore
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
 from chartgate.adapters.system import SystemClock, UuidIds
+from chartgate.bootstrap.keys import open_keys
 from chartgate.bootstrap.ledger import build_ledger
 from chartgate.policy.retention import load_retention
 from chartgate.service.impact import ImpactService
@@ -39,10 +37,10 @@ def open_retention(
     The archive directory defaults to ``retention-archive`` beside the KEK file.
     """
     engine = make_engine(settings.database_url)
-    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    cipher, custody = open_keys(settings, engine)
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
     clock = clock or SystemClock()
-    ledger = build_ledger(settings, engine, pseudonyms, clock, UuidIds())
+    ledger = build_ledger(settings, engine, pseudonyms, clock, UuidIds(), custody)
     loaded = load_retention(settings.retention_policy)
     archive = settings.retention_archive_dir or Path(settings.key_file).parent / "retention-archive"
     service = RetentionService(
@@ -69,7 +67,7 @@ def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, st
     pseudonym of their actor name: stable across reports, meaningless without the key.
     """
     engine = make_engine(settings.database_url)
-    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    cipher, _ = open_keys(settings, engine)
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
 
     def clinician(tenant: str, actor: str) -> str:
@@ -81,7 +79,7 @@ def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, st
 def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
     """The kill switch alone, for ``chartgate killswitch`` (no identity provider, no EHR call)."""
     engine = make_engine(settings.database_url)
-    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    cipher, _ = open_keys(settings, engine)
     ehr_vendors = {t.id: t.ehr.vendor for t in settings.tenants}
 
     def uow(*, read_only: bool = False) -> SqlUnitOfWork:
@@ -104,7 +102,7 @@ def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
 def open_impact(settings: Settings) -> tuple[ImpactService, Engine]:
     """The impact report (``chartgate impact``): store, ledger and the tenants' pseudonyms."""
     engine = make_engine(settings.database_url)
-    cipher = EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine))
+    cipher, _ = open_keys(settings, engine)
 
     def uow(*, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, cipher, read_only=read_only)

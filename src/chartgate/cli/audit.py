@@ -13,7 +13,7 @@ import getpass
 import json
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,25 +131,61 @@ def verify(
     ] = None,
 ) -> None:
     """Recompute every leaf hash, root, signature and consistency; exit 1 at the first fault."""
-    from chartgate.ledger.checkpoint import CheckpointError, parse_vkey  # noqa: PLC0415
+    from chartgate.ledger.checkpoint import CheckpointError  # noqa: PLC0415
+    from chartgate.ledger.keyring import parse_vkeys  # noqa: PLC0415
 
     with _ledger() as ledger:
-        try:
-            verifier = parse_vkey(key) if key else ledger.key.verifier
+        try:  # every registered key: checkpoints signed before a rotation still verify
+            verifier = parse_vkeys(key) if key else ledger.key.verifiers
         except CheckpointError as exc:
             errors.print(f"[bold red]error:[/] --key: {exc}")
             raise typer.Exit(2) from None
         names = _tenants(ledger, tenant)
         with _progress("verifying tenants", len(names)) as advance:
             reports = _verify_each(ledger, names, verifier, advance)
+        stamps = _verify_stamps(ledger, names)
     if as_json:
         summary = {"ok": all(r.ok for r in reports), "tenants": [r.to_dict() for r in reports]}
+        summary["timestamps"] = stamps
+        summary["ok"] = summary["ok"] and all(s["ok"] for s in stamps)
         print(json.dumps(summary, indent=2))
     else:
         for report in reports:
             (console if report.ok else errors).print(report.describe(), highlight=False)
-    if not all(r.ok for r in reports):
+        for stamp in stamps:
+            (console if stamp["ok"] else errors).print(stamp["describe"], highlight=False)
+    if not all(r.ok for r in reports) or not all(s["ok"] for s in stamps):
         raise typer.Exit(1)
+
+
+def _verify_stamps(ledger: Ledger, names: list[str]) -> list[dict[str, Any]]:
+    """Check every tenant's RFC 3161 tokens against its checkpoints (docs/ledger.md).
+
+    Only when ``tsa_certificates`` names the TSA certificate(s) to trust; otherwise none.
+    """
+    from chartgate.ledger.timestamp import check_stamps, load_certificates  # noqa: PLC0415
+    from chartgate.settings import load_settings  # noqa: PLC0415
+
+    path = load_settings().tsa_certificates
+    if path is None:
+        return []
+    trusted = load_certificates(Path(path).read_bytes())
+    results = []
+    for name in names:
+        with ledger.unit(read_only=True) as unit:
+            notes = [cp.note for cp in unit.ledger.checkpoints(name)]
+        verified, failure = check_stamps(notes, ledger.timestamps.tokens(name), trusted)
+        latest = max((s.time for s in verified), default=None)
+        describe = (
+            f"{name}: {len(verified)} checkpoint timestamps verified"
+            + (f", latest {latest.isoformat()}" if latest else "")
+            if failure is None
+            else f"{name}: bad_timestamp: {failure}"
+        )
+        results.append(
+            {"tenant": name, "ok": failure is None, "verified": len(verified), "describe": describe}
+        )
+    return results
 
 
 def _size(unit: Any, name: str) -> int | None:  # noqa: ANN401 - SqlLedgerUnit
@@ -165,7 +201,7 @@ def _counted(item: Any, advance: Callable[[], None]) -> Any:  # noqa: ANN401 - p
 def _verify_each(
     ledger: Ledger,
     names: list[str],
-    verifier: NoteVerifier,
+    verifier: Sequence[NoteVerifier],
     advance: Callable[[], None],
 ) -> list[StoreReport]:
     """Verify each tenant's log in the store, recording the read; one report per tenant."""
@@ -306,7 +342,13 @@ def export(
                         advance()
                 notes = [cp.note for cp in unit.ledger.checkpoints(name)]
                 (out / f"{name}.checkpoints").write_text("\n".join(notes), encoding="utf-8")
-                (out / f"{name}.vkey").write_text(ledger.key.vkey + "\n", encoding="utf-8")
+                vkeys = "".join(v.vkey + "\n" for v in ledger.key.verifiers)
+                (out / f"{name}.vkey").write_text(vkeys, encoding="utf-8")
+                stamps = "".join(
+                    json.dumps({"size": size, "token": base64.b64encode(token).decode()}) + "\n"
+                    for size, token in ledger.timestamps.tokens(name)
+                )
+                (out / f"{name}.timestamps").write_text(stamps, encoding="utf-8")
         _record_read(ledger, name, "export", {"format": export_format})
     console.print(f"wrote {path} ({count or 'all'} entries); origin {origin}", highlight=False)
     if export_format == "jsonl":

@@ -52,6 +52,11 @@ def key_custody(settings: Any) -> list[dict[str, Any]]:  # noqa: ANN401 - Settin
     from chartgate.bootstrap.ledger import key_files  # noqa: PLC0415
 
     found = []
+    if settings.key_provider == "pkcs11":  # docs/keys.md: both keys in the token
+        return [
+            {"key": kind, "provider": "pkcs11", "location": f"token {settings.pkcs11_token}"}
+            for kind in ("key-encryption key", "ledger signing key")
+        ]
     for kind, path in zip(
         ("key-encryption key", "ledger signing key"), key_files(settings), strict=True
     ):

@@ -54,16 +54,16 @@ class Failure:
 def require_existing_keys(paths: Iterable[Path]) -> None:
     """Refuse to run a command on an existing store without its keys (exit 5).
 
-    Opening the ledger creates missing key files; for ``audit`` and ``report`` run from
-    another folder that would silently mint new keys beside the current directory, and
-    nothing would verify against them.
+    Outside dev mode nothing creates keys but ``chartgate keys init``; in dev mode opening
+    the ledger would, and for ``audit`` and ``report`` run from another folder that would
+    silently mint new keys beside the current directory that nothing verifies against.
     """
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(
                 errno.ENOENT,
-                "no such key file (run where the store's keys are, or set CHARTGATE_KEY_FILE "
-                "and CHARTGATE_LEDGER_KEY_FILE)",
+                "no such key file (run where the store's keys are, set CHARTGATE_KEY_FILE "
+                "and CHARTGATE_LEDGER_KEY_FILE, or make them once: chartgate keys init)",
                 str(path),
             )
 

@@ -21,6 +21,7 @@ from chartgate.cli.audit import audit_app
 from chartgate.cli.compliance import access_app, compliance_app
 from chartgate.cli.dataflow import dataflow as dataflow_command
 from chartgate.cli.impact import impact
+from chartgate.cli.keys import keys_app
 from chartgate.cli.killswitch import killswitch_app
 from chartgate.cli.policy import policy_app
 from chartgate.cli.processors import processors as processors_command
@@ -48,6 +49,7 @@ app.add_typer(config_app, name="config")
 app.command("vendors")(vendors_command)
 app.add_typer(killswitch_app, name="killswitch")
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(keys_app, name="keys")
 app.command("impact")(impact)
 app.command("processors")(processors_command)
 app.command("dataflow")(dataflow_command)

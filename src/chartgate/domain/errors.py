@@ -32,6 +32,8 @@ subclasses ``ChartgateError`` (``tests/unit/test_error_tree.py`` checks both)::
     ├── SchemaNotCurrent         the store's schema is not this version's (refuse to start, exit 4)
     ├── KeyFileError             the KEK file is unsafe or malformed (refuse to start)
     ├── LedgerKeyError           the ledger signing key file is unsafe or not Ed25519
+    ├── KeyCustodyError          a key is missing or not initialised (`chartgate keys init`)
+    │   └── KeyMismatch          this process reaches other keys than the store records
     ├── SecretError              a secret reference is malformed, unsafe or unresolvable
     ├── DecryptionError          a ciphertext or wrapped key does not open (tampered, misplaced)
     ├── TracingConfigError       the configured trace exporter cannot be used (refuse to start)
@@ -169,6 +171,17 @@ class KeyFileError(ChartgateError):
 
 class LedgerKeyError(ChartgateError):
     """The signing key file is unsafe (permissions, not a regular file) or not Ed25519."""
+
+
+class KeyCustodyError(ChartgateError):
+    """A key is missing, not initialised, or not the one the store records (docs/keys.md).
+
+    Outside dev mode chartgate never creates a key itself: ``chartgate keys init`` does.
+    """
+
+
+class KeyMismatch(KeyCustodyError):
+    """This process reaches other keys than the ones the store records (a replica's files)."""
 
 
 class SecretError(ChartgateError):

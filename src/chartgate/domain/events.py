@@ -51,6 +51,8 @@ class EventType(StrEnum):
     POLICY_LOADED = "policy.loaded"
     KEY_CREATED = "key.created"
     KEY_DESTROYED = "key.destroyed"  # crypto-shredding a tenant's data key (ADR 0012)
+    KEY_ROTATED = "key.rotated"  # keys rotate: a new current KEK or ledger key (docs/keys.md)
+    KEY_MISMATCH = "key.mismatch"  # a process reached other keys than the store's: refused
     RETENTION_DELETED = "retention.deleted"  # a retention rule deleted a draft's rows
     RETENTION_ARCHIVED = "retention.archived"  # a ledger segment or checkpoints archived
     KILLSWITCH_ENGAGED = "killswitch.engaged"  # a kill switch engaged: who, why, its scope

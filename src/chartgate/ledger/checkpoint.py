@@ -18,10 +18,10 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chartgate.ledger.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
@@ -45,6 +45,18 @@ _KEY_ID_SIZE = 4
 _ED25519_SIGNATURE_SIZE = 64
 _ED25519_KEY_SIZE = 32
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
+
+
+class NoteSigningKey(Protocol):
+    """An Ed25519 private key, in process (``Ed25519PrivateKey``) or in an HSM (PKCS#11)."""
+
+    def sign(self, data: bytes) -> bytes:
+        """Return the 64-byte Ed25519 signature of ``data``."""
+        ...
+
+    def public_key(self) -> Ed25519PublicKey:
+        """Return the public half."""
+        ...
 
 
 class CheckpointError(ValueError):
@@ -285,7 +297,7 @@ def open_note(note: str, verifier: NoteVerifier) -> str:
     return parsed.text
 
 
-def sign_note(text: str, signer_name: str, private_key: Ed25519PrivateKey) -> str:
+def sign_note(text: str, signer_name: str, private_key: NoteSigningKey) -> str:
     """Sign note text with Ed25519 and return the signed note.
 
     https://c2sp.org/signed-note#ed25519-signatures
@@ -301,7 +313,7 @@ def sign_note(text: str, signer_name: str, private_key: Ed25519PrivateKey) -> st
     return f"{text}\n{SIGNATURE_PREFIX}{signer_name} {encoded}\n"
 
 
-def sign_checkpoint(cp: Checkpoint, signer_name: str, private_key: Ed25519PrivateKey) -> str:
+def sign_checkpoint(cp: Checkpoint, signer_name: str, private_key: NoteSigningKey) -> str:
     """Return ``cp`` as a signed note. Prefer :class:`CheckpointSigner`, which cannot fork.
 
     https://c2sp.org/tlog-checkpoint#signatures
@@ -355,19 +367,25 @@ class CheckpointSigner:
     """Signs checkpoints for one log and refuses any that would fork it.
 
     It remembers the last checkpoint it signed (resume it from the last persisted note,
-    which it re-verifies with its own key) and signs a new one only if it has the same
-    origin and either equals the last, grows from an empty tree, or comes with a
-    consistency proof from the last. https://c2sp.org/tlog-checkpoint#signatures
+    which it re-verifies with its own key or one of ``trusted``, the retired keys) and
+    signs a new one only if it has the same origin and either equals the last, grows from
+    an empty tree, or comes with a consistency proof from the last. https://c2sp.org/tlog-checkpoint#signatures
     """
 
     def __init__(
-        self, name: str, private_key: Ed25519PrivateKey, *, last_note: str | None = None
+        self,
+        name: str,
+        private_key: NoteSigningKey,
+        *,
+        last_note: str | None = None,
+        trusted: Sequence[NoteVerifier] = (),
     ) -> None:
         self._verifier = NoteVerifier.from_key(name, private_key.public_key())
         self._private_key = private_key
         self._last: Checkpoint | None = None
-        if last_note is not None:
-            self._last = Checkpoint.from_body(open_note(last_note, self._verifier))
+        if last_note is not None:  # after a key rotation the last note has a retired key's
+            signer = next((v for v in trusted if _signed_by(last_note, v)), self._verifier)
+            self._last = Checkpoint.from_body(open_note(last_note, signer))
 
     @property
     def verifier(self) -> NoteVerifier:
@@ -411,6 +429,12 @@ class CheckpointSigner:
         note = sign_checkpoint(cp, self._verifier.name, self._private_key)
         self._last = cp
         return note
+
+
+def _signed_by(note: str, verifier: NoteVerifier) -> bool:
+    """Whether ``note`` carries a signature line naming ``verifier`` (not yet checked)."""
+    sigs = parse_signed_note(note).signatures
+    return any(s.name == verifier.name and s.key_id == verifier.key_id for s in sigs)
 
 
 def _strict_b64decode(text: str) -> bytes:

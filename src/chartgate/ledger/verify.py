@@ -9,8 +9,8 @@ checks every signature, and checks each checkpoint against the one before it (no
 rollback, no fork, a valid RFC 9162 consistency proof). It stops at the first problem and
 names it, so an incident report can say "entry 4711 was altered" rather than "bad log".
 
-It depends only on the standard library, ``cryptography`` and ``rfc8785`` (through the
-pure ``chartgate.ledger`` modules), and runs as::
+It depends only on the standard library, ``cryptography``, ``rfc8785`` and ``asn1crypto``
+(RFC 3161 tokens, ``--timestamps``) through the pure ``chartgate.ledger`` modules::
 
     python -m chartgate.ledger.verify LOG.jsonl --checkpoints NOTES --key VKEY
 
@@ -35,10 +35,9 @@ from chartgate.ledger.checkpoint import (
     Checkpoint,
     CheckpointError,
     NoteVerifier,
-    open_note,
-    parse_vkey,
     split_notes,
 )
+from chartgate.ledger.keyring import as_verifiers, open_note_any, parse_vkeys
 from chartgate.ledger.merkle import (
     HASH_SIZE,
     CompactRange,
@@ -46,6 +45,7 @@ from chartgate.ledger.merkle import (
     leaf_hash,
     verify_consistency,
 )
+from chartgate.ledger.timestamp import verify_stamp_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -209,10 +209,12 @@ def _check_entry(
     return stored
 
 
-def _open(note: str, index: int, verifier: NoteVerifier, origin: str | None) -> Checkpoint:
-    """Verify one checkpoint note's signature, format and origin."""
+def _open(
+    note: str, index: int, verifiers: Sequence[NoteVerifier], origin: str | None
+) -> Checkpoint:
+    """Verify one checkpoint note's signature (by any pinned key), format and origin."""
     try:
-        cp = Checkpoint.from_body(open_note(note, verifier))
+        cp = Checkpoint.from_body(open_note_any(note, verifiers))
     except CheckpointError as e:
         raise _Stop(Failure(Reason.BAD_CHECKPOINT, str(e), checkpoint=index)) from e
     if origin is not None and cp.origin != origin:
@@ -231,13 +233,13 @@ class _Run:
     def __init__(
         self,
         notes: Sequence[str],
-        verifier: NoteVerifier,
+        verifiers: Sequence[NoteVerifier],
         origin: str | None,
         *,
         check_canonical: bool,
     ) -> None:
         self.notes = notes
-        self.verifier = verifier
+        self.verifiers = verifiers
         self.origin = origin
         self.check_canonical = check_canonical
         self.count = 0
@@ -258,7 +260,7 @@ class _Run:
         while self.pending < len(self.notes):
             if self.upcoming is None:
                 note = self.notes[self.pending]
-                self.upcoming = _open(note, self.pending, self.verifier, self.origin)
+                self.upcoming = _open(note, self.pending, self.verifiers, self.origin)
             if self.upcoming.size > self.count:
                 return
             self.check_checkpoint(self.upcoming, self.pending)
@@ -326,7 +328,7 @@ class _Run:
 def verify_log(
     entries: Iterable[Mapping[str, Any] | str | bytes],
     checkpoint_notes: Sequence[str],
-    verifier: NoteVerifier,
+    verifier: NoteVerifier | Sequence[NoteVerifier],
     *,
     origin: str | None = None,
     min_size: int = 0,
@@ -341,7 +343,8 @@ def verify_log(
     a truncated log) is caught; ``check_canonical`` also re-canonicalises every event,
     which is much slower and only needed when the exporter itself is in doubt.
     """
-    run = _Run(checkpoint_notes, verifier, origin, check_canonical=check_canonical)
+    verifiers = as_verifiers(verifier)  # after a key rotation: every published key
+    run = _Run(checkpoint_notes, verifiers, origin, check_canonical=check_canonical)
     failure: Failure | None = None
     try:
         run.feed(entries)
@@ -370,7 +373,7 @@ def verify_files(
     check_canonical: bool = False,
 ) -> VerifyReport:
     """Verify an export on disk: a JSON-lines log and a file of concatenated notes."""
-    verifier = parse_vkey(vkey)
+    verifier = parse_vkeys(vkey)
     notes = split_notes(checkpoints_path.read_text(encoding="utf-8"))
     with log_path.open("rb") as log:
         return verify_log(
@@ -403,12 +406,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("log", type=Path, help="exported log, JSON lines")
     parser.add_argument("--checkpoints", type=Path, required=True, help="signed notes file")
     parser.add_argument(
-        "--key", required=True, help="verifier key <name>+<hex id>+<base64>, or a file with it"
+        "--key", required=True, help="verifier key <name>+<hex id>+<base64>, or a file of them"
     )
     parser.add_argument("--origin", help="expected log origin (pins the tenant's log)")
     parser.add_argument("--min-size", type=int, default=0, help="newest size seen before")
     parser.add_argument("--check-canonical", action="store_true", help="re-canonicalise events")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--timestamps", type=Path, help="RFC 3161 tokens (<tenant>.timestamps)")
+    parser.add_argument("--tsa-cert", type=Path, help="trusted TSA certificate(s), PEM")
     return parser
 
 
@@ -424,9 +429,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             min_size=args.min_size,
             check_canonical=args.check_canonical,
         )
-    except (OSError, CheckpointError, UnicodeDecodeError) as e:
+        stamps = (
+            verify_stamp_files(args.checkpoints, args.timestamps, args.tsa_cert)
+            if report.ok and args.timestamps
+            else None
+        )
+    except (OSError, CheckpointError, UnicodeDecodeError, ValueError) as e:
         sys.stderr.write(f"error: {e}\n")
         return EXIT_USAGE
+    if stamps is not None:  # docs/ledger.md#timestamps
+        sys.stdout.write(f"bad_timestamp: {stamps}\n")
+        return EXIT_FAILED
     out = json.dumps(report.to_dict(), indent=2) if args.json else report.describe()
     sys.stdout.write(out + "\n")
     return EXIT_OK if report.ok else EXIT_FAILED

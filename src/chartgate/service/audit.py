@@ -280,10 +280,10 @@ class AuditService:
 
     def published_keys(self) -> JsonObject:
         """What ``/.well-known/chartgate-ledger-keys`` publishes: the key to pin, the origins."""
-        verifier = self._key.verifier
         return {
-            "keys": [
-                {"name": verifier.name, "key_id": verifier.key_id.hex(), "vkey": verifier.vkey}
+            "keys": [  # the current key first, then retired ones (docs/keys.md)
+                {"name": v.name, "key_id": v.key_id.hex(), "vkey": v.vkey}
+                for v in self._key.verifiers
             ],
             "origin_template": f"{self._origin_prefix}/{{tenant}}",
             "checkpoint_format": "https://c2sp.org/tlog-checkpoint",

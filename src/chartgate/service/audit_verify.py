@@ -18,7 +18,7 @@ itself, with the facts only the store has on top:
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,9 +26,9 @@ from chartgate.ledger.checkpoint import (
     Checkpoint,
     CheckpointError,
     NoteVerifier,
-    open_note,
     parse_signed_note,
 )
+from chartgate.ledger.keyring import as_verifiers, open_note_any
 from chartgate.ledger.merkle import CompactRange, leaf_hash
 from chartgate.ledger.seal import identity
 from chartgate.ledger.verify import VerifyReport, describe_failure, verify_log
@@ -116,14 +116,14 @@ def _check_checkpoint_rows(checkpoints: list[StoredCheckpoint], tenant: str) -> 
 def _check_anchor(
     anchor_note: str | None,
     checkpoints: list[StoredCheckpoint],
-    verifier: NoteVerifier,
+    verifier: NoteVerifier | Sequence[NoteVerifier],
     origin: str,
 ) -> int | None:
     """The newest anchored checkpoint must be in the store, with the same root."""
     if anchor_note is None:
         return None
     try:
-        anchored = Checkpoint.from_body(open_note(anchor_note, verifier))
+        anchored = Checkpoint.from_body(open_note_any(anchor_note, as_verifiers(verifier)))
     except CheckpointError as e:
         raise _Stop(StoreFailure("bad_anchor", f"anchored note does not verify: {e}")) from e
     if anchored.origin != origin:
@@ -214,7 +214,7 @@ class _Rows:
 def verify_store(
     store: LedgerStore,
     tenant: str,
-    verifier: NoteVerifier,
+    verifier: NoteVerifier | Sequence[NoteVerifier],
     origin: str,
     *,
     anchor_note: str | None = None,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Protocol
 
 from chartgate.domain.errors import LedgerDamaged
 from chartgate.ledger.checkpoint import Checkpoint, CheckpointSigner
@@ -32,6 +33,14 @@ from chartgate.service.ports import Clock
 log = logging.getLogger(__name__)
 
 
+class Stamper(Protocol):
+    """Gets an RFC 3161 timestamp for a signed note and keeps it (``adapters/tsa.py``)."""
+
+    def stamp(self, tenant: str, size: int, note: str) -> None:
+        """Timestamp the checkpoint of ``tenant`` at ``size``."""
+        ...
+
+
 class Checkpointer:
     """Signs checkpoints of every tenant's log when due, one transaction per tenant."""
 
@@ -45,6 +54,7 @@ class Checkpointer:
         every: int = 1000,
         interval: timedelta = timedelta(seconds=1),
         anchor: Anchor | None = None,
+        stamper: Stamper | None = None,
     ) -> None:
         self._ledger = ledger
         self._clock = clock
@@ -53,6 +63,7 @@ class Checkpointer:
         self._every = every
         self._interval = interval
         self._anchor = anchor
+        self._stamper = stamper
 
     def origin(self, tenant: str) -> str:
         """The tenant's checkpoint origin line."""
@@ -115,7 +126,10 @@ class Checkpointer:
             checkpoint = Checkpoint(origin=self.origin(tenant), size=head.size, root=tree.root())
             proof = consistency_proof_between(old, tail) if start > 0 else []
             signer = CheckpointSigner(
-                self._key.name, self._key.private_key, last_note=last.note if last else None
+                self._key.name,
+                self._key.private_key,
+                last_note=last.note if last else None,
+                trusted=self._key.verifiers,
             )
             note = signer.sign(checkpoint, proof)
             stored = StoredCheckpoint(
@@ -128,7 +142,20 @@ class Checkpointer:
             )
             store.add_checkpoint(stored)
         self._publish(tenant, note)
+        self._stamp(tenant, head.size, note)
         return stored
+
+    def _stamp(self, tenant: str, size: int, note: str) -> None:
+        """Ask the TSA to timestamp the note after commit; a failure is logged, not fatal.
+
+        The next checkpoint extends this one, so its timestamp covers this one's entries too.
+        """
+        if self._stamper is None:
+            return
+        try:
+            self._stamper.stamp(tenant, size, note)
+        except Exception:
+            log.exception("timestamping a ledger checkpoint failed; the next one will be")
 
     def _publish(self, tenant: str, note: str) -> None:
         """Hand the note to the anchor after commit; a failure is logged, not fatal.

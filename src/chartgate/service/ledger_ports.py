@@ -15,10 +15,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from chartgate.domain.events import AuditRecord
-from chartgate.ledger.checkpoint import NoteVerifier
+from chartgate.ledger.checkpoint import NoteSigningKey, NoteVerifier
 from chartgate.ledger.merkle import (
     HASH_SIZE,
     CompactRange,
@@ -240,13 +238,18 @@ class SigningKey(Protocol):
         ...
 
     @property
-    def private_key(self) -> Ed25519PrivateKey:
-        """The private half (never logged)."""
+    def private_key(self) -> NoteSigningKey:
+        """The private half (never logged; in an HSM with PKCS#11)."""
         ...
 
     @property
     def verifier(self) -> NoteVerifier:
         """The public half."""
+        ...
+
+    @property
+    def verifiers(self) -> tuple[NoteVerifier, ...]:
+        """The current verifier, then those of retired keys (their checkpoints still verify)."""
         ...
 
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chartgate.adapters.keys.envelope import EnvelopeCipher
-from chartgate.adapters.keys.local import LocalKeyProvider
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.reviewer_sessions import SqlSessionStore
+from chartgate.domain.errors import KeyCustodyError
 from chartgate.domain.reviewer_sessions import (
     LOGIN_SECONDS,
     PendingLogin,
@@ -55,9 +55,11 @@ def database_sessions(application: Application) -> SqlSessionStore:
     """The store ``serve`` uses: sessions in the database every replica shares (ADR 0020)."""
     settings = application.settings
     engine = application.engine
+    if application.custody is None:
+        raise KeyCustodyError("the application was built without its keys (docs/keys.md)")
     return SqlSessionStore(
         engine,
-        EnvelopeCipher(LocalKeyProvider(settings.key_file), SqlDataKeyStore(engine)),
+        EnvelopeCipher(application.custody.kek, SqlDataKeyStore(engine)),
         SessionLimits(
             idle=settings.reviewer_session_idle_seconds,
             absolute=settings.reviewer_session_absolute_seconds,

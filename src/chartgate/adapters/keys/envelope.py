@@ -101,6 +101,19 @@ def _data_aad(tenant: str, dek_id: bytes, aad: bytes) -> bytes:
     return _frame(_DATA_LABEL, bytes([BLOB_VERSION]), dek_id, tenant.encode(), aad)
 
 
+def rewrap_stored(provider: KeyProvider, tenant: str, stored: bytes) -> bytes:
+    """Return a stored wrapped DEK re-wrapped under the provider's current KEK.
+
+    The DEK and its id do not change, so every ciphertext sealed under it still opens.
+    """
+    if len(stored) <= 1 + DEK_ID_BYTES or stored[0] != WRAPPED_VERSION:
+        raise DecryptionError("wrapped data key format not recognised")
+    dek_id = stored[1 : 1 + DEK_ID_BYTES]
+    context = _wrap_context(tenant, dek_id)
+    dek = provider.unwrap(stored[1 + DEK_ID_BYTES :], context=context)
+    return stored[: 1 + DEK_ID_BYTES] + provider.wrap(dek, context=context)
+
+
 class EnvelopeCipher:
     """Seals and opens clinical content for one tenant at a time.
 

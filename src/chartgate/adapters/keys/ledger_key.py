@@ -1,11 +1,12 @@
 # Copyright 2026 The chartgate authors. SPDX-License-Identifier: Apache-2.0
-"""The ledger's Ed25519 checkpoint-signing key: a 0600 file, created on first use.
+"""The ledger's Ed25519 checkpoint-signing key: in a 0600 file (dev) or in an HSM (PKCS#11).
 
 One key per deployment signs every tenant's checkpoints; each tenant's log has its own
 origin line (``<origin prefix>/<tenant>``), so a checkpoint of one tenant never verifies
 as another's (docs/decisions/0010-ledger-in-the-store.md). The file holds a PKCS#8 PEM
 (what ``openssl genpkey -algorithm ed25519`` writes); it is refused when group or others
-may read it, and the private key is never logged, printed or returned.
+may read it, and the private key is never logged, printed or returned. Outside dev mode
+the file is written only by ``chartgate keys init`` and ``keys rotate --ledger``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -24,8 +25,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from chartgate.domain.errors import LedgerKeyError
-from chartgate.ledger.checkpoint import NoteVerifier
+from chartgate.domain.errors import KeyCustodyError, LedgerKeyError
+from chartgate.ledger.checkpoint import NoteSigningKey, NoteVerifier
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from chartgate.adapters.keys.usage import KeyUsage
 
 _MAX_KEY_FILE_BYTES: Final = 4096
 
@@ -34,12 +40,14 @@ _MAX_KEY_FILE_BYTES: Final = 4096
 class LedgerSigningKey:
     """The deployment's checkpoint key: its note key name and its private half.
 
-    ``created`` says this process generated the file (recorded as a ``key.created`` event).
+    ``created`` says this process generated it (recorded as a ``key.created`` event).
+    ``retired`` are the verifiers of keys it replaced: their checkpoints stay valid.
     """
 
     name: str
-    private_key: Ed25519PrivateKey = field(repr=False)
+    private_key: NoteSigningKey = field(repr=False)
     created: bool = False
+    retired: tuple[NoteVerifier, ...] = ()
 
     @property
     def verifier(self) -> NoteVerifier:
@@ -51,18 +59,68 @@ class LedgerSigningKey:
         """The verifier key string ``<name>+<key id>+<base64 key>`` to publish and pin."""
         return self.verifier.vkey
 
+    @property
+    def verifiers(self) -> tuple[NoteVerifier, ...]:
+        """The current verifier first, then every retired one (all still verify)."""
+        return (self.verifier, *self.retired)
+
+
+class CountedSigner:
+    """Wraps a signing key so every signature is counted (``chartgate_key_uses_total``)."""
+
+    def __init__(self, key: NoteSigningKey, usage: KeyUsage) -> None:
+        self._key = key
+        self._usage = usage
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign and count one ``ledger``/``sign`` use."""
+        self._usage.count("ledger", "sign")
+        return self._key.sign(data)
+
+    def public_key(self) -> Ed25519PublicKey:
+        """The public half."""
+        return self._key.public_key()
+
 
 def origin_for(prefix: str, tenant: str) -> str:
     """The checkpoint origin line of one tenant's log: ``<prefix>/<tenant>``."""
     return f"{prefix}/{tenant}"
 
 
+def load(path: str | os.PathLike[str], name: str) -> LedgerSigningKey:
+    """Load the signing key at ``path``; ``KeyCustodyError`` when there is none."""
+    file = Path(path)
+    if not file.exists():
+        raise KeyCustodyError(
+            f"{file}: no ledger signing key; run `chartgate keys init` "
+            "(or set CHARTGATE_LEDGER_KEY_FILE to the store's key)"
+        )
+    return LedgerSigningKey(name=name, private_key=_read(file))
+
+
 def load_or_create(path: str | os.PathLike[str], name: str) -> LedgerSigningKey:
-    """Load the signing key at ``path``, creating a fresh one (mode 0600) when missing."""
+    """Load the signing key at ``path``, creating one when missing (dev mode, keys init)."""
     file = Path(path)
     if file.exists():
         return LedgerSigningKey(name=name, private_key=_read(file))
     key = Ed25519PrivateKey.generate()
+    if not _write(file, key, replace=False):
+        return LedgerSigningKey(name=name, private_key=_read(file))
+    return LedgerSigningKey(name=name, private_key=key, created=True)
+
+
+def replace(path: str | os.PathLike[str], name: str) -> LedgerSigningKey:
+    """Write a fresh key over the file (``keys rotate --ledger``); the old private key is gone.
+
+    Its public half stays in the store's key registry, so its checkpoints still verify.
+    """
+    key = Ed25519PrivateKey.generate()
+    _write(Path(path), key, replace=True)
+    return LedgerSigningKey(name=name, private_key=key, created=True)
+
+
+def _write(file: Path, key: Ed25519PrivateKey, *, replace: bool) -> bool:
+    """Write the PEM to a private temporary file, then link (new) or rename (replace) it."""
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temp = file.with_name(f".{file.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
@@ -73,13 +131,16 @@ def load_or_create(path: str | os.PathLike[str], name: str) -> LedgerSigningKey:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if replace:
+        temp.replace(file)
+        return True
     try:
         os.link(temp, file)  # never over a key another process created meanwhile
     except FileExistsError:
-        return LedgerSigningKey(name=name, private_key=_read(file))
+        return False
     finally:
         temp.unlink()
-    return LedgerSigningKey(name=name, private_key=key, created=True)
+    return True
 
 
 def _read(file: Path) -> Ed25519PrivateKey:

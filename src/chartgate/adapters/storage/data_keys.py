@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chartgate.adapters.storage import tables as t
@@ -39,6 +39,33 @@ class SqlDataKeyStore:
                 )
         except IntegrityError:
             return
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def tenants(self) -> list[str]:
+        """Every tenant with a stored data key."""
+        with self._engine.connect().execution_options(chartgate_read_only=True) as conn:
+            found = conn.execute(select(t.tenant_keys.c.tenant).order_by(t.tenant_keys.c.tenant))
+            return [str(tenant) for tenant in found.scalars()]
+
+    def replace_wrapped(self, tenant: str, old: bytes, new: bytes) -> bool:
+        """Swap the tenant's wrapped key from ``old`` to ``new`` (compare and set).
+
+        False when the row no longer holds ``old``: someone else changed it first.
+        """
+        keys = t.tenant_keys
+        lock = writer_lock(self._engine)
+        try:
+            if lock is not None:
+                lock.acquire()
+            with self._engine.begin() as conn:
+                done = conn.execute(
+                    update(keys)
+                    .where(keys.c.tenant == tenant, keys.c.wrapped_key == old)
+                    .values(wrapped_key=new)
+                )
+                return done.rowcount == 1
         finally:
             if lock is not None:
                 lock.release()

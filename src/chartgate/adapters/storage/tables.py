@@ -48,6 +48,20 @@ tenant_keys = Table(
     Column("created_at", UTC_TS, nullable=False),
 )
 
+# Keys the deployment uses (0012, docs/keys.md): made only by ``chartgate keys init`` and
+# ``keys rotate``; each replica checks at startup that it reaches exactly these keys.
+key_registry = Table(
+    "key_registry",
+    metadata,
+    Column("purpose", String(16), primary_key=True),  # "kek" or "ledger"
+    Column("key_id", ID, primary_key=True),
+    Column("provider", String(16), nullable=False),  # "local" or "pkcs11"
+    Column("public", Text),  # a signing key's verifier key (vkey); None for a KEK
+    Column("current", Boolean, nullable=False),
+    Column("created_at", UTC_TS, nullable=False),
+    Column("retired_at", UTC_TS),
+)
+
 drafts = Table(
     "drafts",
     metadata,
@@ -192,6 +206,17 @@ ledger_checkpoints = Table(
     Column("note", Text, nullable=False),
     Column("compact_range", LargeBinary, nullable=False),
     Column("signed_at", UTC_TS, nullable=False),
+)
+
+# RFC 3161 timestamp tokens over signed checkpoints (0012, docs/ledger.md#timestamps).
+checkpoint_timestamps = Table(
+    "checkpoint_timestamps",
+    metadata,
+    Column("tenant", ID, primary_key=True),
+    Column("size", SEQ, primary_key=True),
+    Column("token", LargeBinary, nullable=False),
+    Column("tsa", String(300), nullable=False),
+    Column("stamped_at", UTC_TS, nullable=False),
 )
 
 idempotency_keys = Table(
