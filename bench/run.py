@@ -22,6 +22,9 @@ import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import dev_env  # noqa: F401 - dev mode and the loopback processor, before any Settings
 
 from builders import submission
 from chartgate.domain.principal import Principal, Role

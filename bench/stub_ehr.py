@@ -1,7 +1,9 @@
 """A FHIR stub EHR for benchmarks: accepts every create, stores nothing, optionally slow.
 
 ``PUT /{type}/{id}`` and ``POST /{type}`` answer 201 with the resource, ``meta.versionId`` 1,
-an ETag and a Location; ``GET`` answers an empty searchset. ``latency`` seconds are slept
+an ETag and a Location. ``GET`` reads (and ``_id`` searches) find the one synthetic patient
+and encounter the bench drafts name (approval checks them, ``service/patient_context.py``);
+any other ``GET`` answers 404 or an empty searchset. ``latency`` seconds are slept
 before every answer (a 300 ms EHR is ``StubEhr(latency=0.3)``). It is threaded (one thread
 per connection, HTTP/1.1 keep-alive, Nagle off), so concurrent requests overlap their waits as
 a real EHR's would. It is a bench fixture only: near-zero cost per request, so what a
@@ -18,6 +20,17 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
+
+CHART: dict[str, dict[str, object]] = {
+    "Patient/pat-001": {"resourceType": "Patient", "id": "pat-001", "birthDate": "1970-01-01"},
+    "Encounter/enc-001": {
+        "resourceType": "Encounter",
+        "id": "enc-001",
+        "status": "in-progress",
+        "subject": {"reference": "Patient/pat-001"},
+    },
+}
+"""The synthetic chart: what the bench's drafts (``tests/builders.py``) point at."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,16 +68,28 @@ class _Handler(BaseHTTPRequestHandler):
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+    def do_PUT(self) -> None:
         _, resource_type, resource_id = self.path.split("?")[0].split("/")[:3]
         self._created(resource_type, resource_id)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         resource_type = self.path.split("?")[0].strip("/").split("/")[0]
         self._created(resource_type, uuid.uuid4().hex)
 
-    def do_GET(self) -> None:  # noqa: N802
-        self._answer(200, {"resourceType": "Bundle", "type": "searchset", "entry": []}, {})
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        parts = [p for p in path.split("/") if p]
+        if len(parts) >= 2:  # a read
+            found = CHART.get(f"{parts[0]}/{parts[1]}")
+            if found is None:
+                self._answer(404, {"resourceType": "OperationOutcome", "issue": []}, {})
+            else:
+                self._answer(200, found, {"ETag": 'W/"1"'})
+            return
+        wanted = dict(p.partition("=")[::2] for p in query.split("&") if p).get("_id")
+        hit = CHART.get(f"{parts[0]}/{wanted}") if parts and wanted else None
+        entry = [{"resource": hit}] if hit else []
+        self._answer(200, {"resourceType": "Bundle", "type": "searchset", "entry": entry}, {})
 
 
 class StubEhr:

@@ -32,14 +32,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import run as latency  # noqa: E402
-import worker  # noqa: E402
-from builders import submission  # noqa: E402
-from ledger import bench_verify  # noqa: E402
-from stack import running_stack  # noqa: E402
+import dev_env  # noqa: F401 - dev mode and the loopback processor, before any Settings
+import run as latency
+import worker
+from ledger import bench_verify
 
-from chartgate.domain.submission import DraftSubmission  # noqa: E402
-from chartgate.service.context import RequestMeta  # noqa: E402
+from builders import submission
+from chartgate.domain.submission import DraftSubmission
+from chartgate.service.context import RequestMeta
+from stack import running_stack
 
 REPEATS = int(os.environ.get("CHARTGATE_BENCH_REPEATS", "3"))
 VERIFY_N = int(os.environ.get("CHARTGATE_BENCH_LEDGER_N", "1000000"))

@@ -30,13 +30,14 @@ from sqlalchemy import create_engine, event, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from builders import submission  # noqa: E402
-from stack import running_stack  # noqa: E402
-from stub_ehr import StubEhr  # noqa: E402
+import dev_env  # noqa: F401 - dev mode and the loopback processor, before any Settings
+from stub_ehr import StubEhr
 
-from chartgate.domain.principal import Principal, Role  # noqa: E402
-from chartgate.domain.submission import DraftSubmission  # noqa: E402
-from chartgate.service.context import RequestMeta  # noqa: E402
+from builders import submission
+from chartgate.domain.principal import Principal, Role
+from chartgate.domain.submission import DraftSubmission
+from chartgate.service.context import RequestMeta
+from stack import running_stack
 
 DRAIN_N = int(os.environ.get("CHARTGATE_BENCH_DRAIN_N", "300"))
 SLOW_N = int(os.environ.get("CHARTGATE_BENCH_SLOW_N", "200"))
@@ -56,7 +57,7 @@ class Counts:
 
 
 @contextmanager
-def counting(engine: Any) -> Iterator[Counts]:  # noqa: ANN401 - SQLAlchemy engine
+def counting(engine: Any) -> Iterator[Counts]:
     """Count statements, transactions and commits on ``engine`` while the block runs."""
     counts = Counts()
 
