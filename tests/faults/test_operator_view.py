@@ -131,7 +131,14 @@ def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
             assert _status(f"{base}/readyz") == 200
 
             # A short 503 storm: the first attempt is ambiguous, then it reconciles and commits.
-            faults(stack, {"status_storm": {"count": 2, "status": 503, "retry_after": 1}})
+            # On the note: approval reads the Encounter and Patient first (issue 13).
+            storm = {
+                "count": 2,
+                "status": 503,
+                "retry_after": 1,
+                "resource_type": "DocumentReference",
+            }
+            faults(stack, {"status_storm": storm})
             first = approve(stack)
             wait_for(
                 lambda: (
@@ -168,7 +175,10 @@ def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
             assert value(after, "chartgate_reconciliations_total", result="absent") >= 1
 
             # An outage: every FHIR request answers 503 until the EHR comes back.
-            faults(stack, {"status_storm": {"count": 10_000, "status": 503, "retry_after": 1}})
+            # (Writes only: an approval needs the Encounter read, so a total outage refuses
+            # it with 502 before anything is queued.)
+            down = {"count": 10_000, "status": 503, "retry_after": 1}
+            faults(stack, {"status_storm": {**down, "resource_type": "DocumentReference"}})
             second = approve(stack)
             wait_for(
                 lambda: value(scrape(base), "chartgate_writeback_queue", state="ambiguous") == 1,
