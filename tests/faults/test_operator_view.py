@@ -105,7 +105,7 @@ def worker_config(stack: Stack, tmp_path: Path, database_url: str) -> Path:
     return config
 
 
-def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(
+def test_worker_metrics_logs_and_health_through_a_storm_an_outage_and_sigterm(  # noqa: PLR0915 - one story
     tmp_path: Path,
 ) -> None:
     """Storm and outage show as ambiguous attempts, 5xx answers and a queue; all clear after.
