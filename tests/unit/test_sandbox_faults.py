@@ -61,6 +61,15 @@ async def test_status_storm_answers_503_with_retry_after_then_recovers(client, p
     assert statuses[0].json()["issue"][0]["code"] == "transient"
 
 
+async def test_a_status_storm_on_one_type_lets_other_requests_through(client):
+    """``resource_type``: the storm hits the note, not the Encounter read before it."""
+    storm = {"count": 1, "status": 503, "resource_type": "DocumentReference"}
+    await client.post("/__sandbox/faults", json={"status_storm": storm})
+    assert (await client.get("/fhir/R4/Encounter/enc-001")).status_code == 200
+    assert (await client.post("/fhir/R4/DocumentReference", json=NOTE)).status_code == 503
+    assert (await client.post("/fhir/R4/DocumentReference", json=NOTE)).status_code == 201
+
+
 async def test_status_storm_can_throttle_with_429(client):
     """A storm posted as JSON with status 429 answers 429 with code throttled."""
     await client.post("/__sandbox/faults", json={"status_storm": {"count": 1, "status": 429}})

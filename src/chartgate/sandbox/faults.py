@@ -7,7 +7,7 @@ The plan is set in code (``FaultPlan(...)``, ``plan.configure(...)``) or at run 
 
     {
       "latency_ms": 250,                                   # every FHIR request, until changed
-      "status_storm": {"count": 3, "status": 503, "retry_after": 1},   # or status 429
+      "status_storm": {"count": 3, "status": 503, "retry_after": 1},   # or 429; "resource_type"
       "timeout": {"count": 1, "seconds": 10, "before_commit": false},
       "commit_then_drop": {"count": 1},                    # or just 1
       "refuse": {"count": 1, "status": 403, "resource_type": "Provenance"},
@@ -69,14 +69,23 @@ class FaultKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StatusStorm:
-    """The next ``count`` FHIR requests answer ``status`` (with ``Retry-After`` seconds)."""
+    """The next ``count`` FHIR requests answer ``status`` (with ``Retry-After`` seconds).
+
+    ``resource_type``: only requests for that type (e.g. the note, not the Encounter read
+    before it); any type when None.
+    """
 
     count: int
     status: int = 503
     retry_after: int | None = 1
+    resource_type: str | None = None
 
     def __post_init__(self) -> None:
         _check_count(self.count, "status_storm.count")
+        if self.resource_type is not None and not (
+            isinstance(self.resource_type, str) and self.resource_type.isalpha()
+        ):
+            raise FaultSpecError("status_storm.resource_type must be a FHIR resource type name")
         if self.status not in STORM_STATUSES:
             raise FaultSpecError(f"status_storm.status must be one of {sorted(STORM_STATUSES)}")
         if self.retry_after is not None and (
@@ -246,6 +255,7 @@ class FaultPlan:
                     "count": storm.count,
                     "status": storm.status,
                     "retry_after": storm.retry_after,
+                    "resource_type": storm.resource_type,
                 },
                 "timeout": None
                 if slow is None
@@ -290,11 +300,13 @@ class FaultPlan:
         if state.token_expiry:
             state.token_expiry -= 1
             return Fault(FaultKind.TOKEN_EXPIRY, status=401)
-        if state.status_storm is not None:
-            storm = state.status_storm
+        storm = state.status_storm
+        if storm is not None and storm.resource_type in (None, resource_type):
             remaining = storm.count - 1
             state.status_storm = (
-                StatusStorm(remaining, storm.status, storm.retry_after) if remaining else None
+                StatusStorm(remaining, storm.status, storm.retry_after, storm.resource_type)
+                if remaining
+                else None
             )
             return Fault(FaultKind.STATUS_STORM, status=storm.status, retry_after=storm.retry_after)
         refuse = state.refuse
