@@ -7,7 +7,7 @@ The plan is set in code (``FaultPlan(...)``, ``plan.configure(...)``) or at run 
 
     {
       "latency_ms": 250,                                   # every FHIR request, until changed
-      "status_storm": {"count": 3, "status": 503, "retry_after": 1},   # or status 429
+      "status_storm": {"count": 3, "status": 503, "retry_after": 1},   # or 429; "writes_only"
       "timeout": {"count": 1, "seconds": 10, "before_commit": false},
       "commit_then_drop": {"count": 1},                    # or just 1
       "refuse": {"count": 1, "status": 403, "resource_type": "Provenance"},
@@ -74,9 +74,12 @@ class StatusStorm:
     count: int
     status: int = 503
     retry_after: int | None = 1
+    writes_only: bool = False  # only creates/updates answer it (a read goes through)
 
     def __post_init__(self) -> None:
         _check_count(self.count, "status_storm.count")
+        if not isinstance(self.writes_only, bool):
+            raise FaultSpecError("status_storm.writes_only must be true or false")
         if self.status not in STORM_STATUSES:
             raise FaultSpecError(f"status_storm.status must be one of {sorted(STORM_STATUSES)}")
         if self.retry_after is not None and (
@@ -246,6 +249,7 @@ class FaultPlan:
                     "count": storm.count,
                     "status": storm.status,
                     "retry_after": storm.retry_after,
+                    "writes_only": storm.writes_only,
                 },
                 "timeout": None
                 if slow is None
@@ -290,11 +294,13 @@ class FaultPlan:
         if state.token_expiry:
             state.token_expiry -= 1
             return Fault(FaultKind.TOKEN_EXPIRY, status=401)
-        if state.status_storm is not None:
-            storm = state.status_storm
+        storm = state.status_storm
+        if storm is not None and (mutating or not storm.writes_only):
             remaining = storm.count - 1
             state.status_storm = (
-                StatusStorm(remaining, storm.status, storm.retry_after) if remaining else None
+                StatusStorm(remaining, storm.status, storm.retry_after, storm.writes_only)
+                if remaining
+                else None
             )
             return Fault(FaultKind.STATUS_STORM, status=storm.status, retry_after=storm.retry_after)
         refuse = state.refuse
