@@ -7,7 +7,7 @@ The plan is set in code (``FaultPlan(...)``, ``plan.configure(...)``) or at run 
 
     {
       "latency_ms": 250,                                   # every FHIR request, until changed
-      "status_storm": {"count": 3, "status": 503, "retry_after": 1},   # or 429; "resource_type"
+      "status_storm": {"count": 3, "status": 503, "retry_after": 1},   # or 429; see StatusStorm
       "timeout": {"count": 1, "seconds": 10, "before_commit": false},
       "commit_then_drop": {"count": 1},                    # or just 1
       "refuse": {"count": 1, "status": 403, "resource_type": "Provenance"},
@@ -72,13 +72,14 @@ class StatusStorm:
     """The next ``count`` FHIR requests answer ``status`` (with ``Retry-After`` seconds).
 
     ``resource_type``: only requests for that type (e.g. the note, not the Encounter read
-    before it); any type when None.
+    before it); any type when None. ``writes_only``: only creates and updates answer it.
     """
 
     count: int
     status: int = 503
     retry_after: int | None = 1
     resource_type: str | None = None
+    writes_only: bool = False  # only creates/updates answer it (a read goes through)
 
     def __post_init__(self) -> None:
         _check_count(self.count, "status_storm.count")
@@ -86,6 +87,8 @@ class StatusStorm:
             isinstance(self.resource_type, str) and self.resource_type.isalpha()
         ):
             raise FaultSpecError("status_storm.resource_type must be a FHIR resource type name")
+        if not isinstance(self.writes_only, bool):
+            raise FaultSpecError("status_storm.writes_only must be true or false")
         if self.status not in STORM_STATUSES:
             raise FaultSpecError(f"status_storm.status must be one of {sorted(STORM_STATUSES)}")
         if self.retry_after is not None and (
@@ -256,6 +259,7 @@ class FaultPlan:
                     "status": storm.status,
                     "retry_after": storm.retry_after,
                     "resource_type": storm.resource_type,
+                    "writes_only": storm.writes_only,
                 },
                 "timeout": None
                 if slow is None
@@ -301,10 +305,20 @@ class FaultPlan:
             state.token_expiry -= 1
             return Fault(FaultKind.TOKEN_EXPIRY, status=401)
         storm = state.status_storm
-        if storm is not None and storm.resource_type in (None, resource_type):
+        if (
+            storm is not None
+            and storm.resource_type in (None, resource_type)
+            and (mutating or not storm.writes_only)
+        ):
             remaining = storm.count - 1
             state.status_storm = (
-                StatusStorm(remaining, storm.status, storm.retry_after, storm.resource_type)
+                StatusStorm(
+                    remaining,
+                    storm.status,
+                    storm.retry_after,
+                    storm.resource_type,
+                    storm.writes_only,
+                )
                 if remaining
                 else None
             )
