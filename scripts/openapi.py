@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from chartgate.api.app import create_app
 from chartgate.bootstrap import build
-from chartgate.settings import EhrSettings, Settings, TenantSettings
+from chartgate.settings import EhrSettings, ProcessorSettings, Settings, TenantSettings
 
 
 def main() -> None:
@@ -27,6 +28,19 @@ def main() -> None:
                     id="example",
                     issuers=["https://idp.example/"],
                     ehr=EhrSettings(base_url="https://ehr.example/fhir/R4", vendor="sandbox"),
+                )
+            ],
+            # Every outbound destination must be a registered processor (ADR 0021): the
+            # example EHR and IdP, never contacted while the document is built.
+            processors=[
+                ProcessorSettings(
+                    id="example-ehr",
+                    legal_entity="Example EHR (synthetic)",
+                    role="ehr",
+                    purpose="the example tenant's chart",
+                    endpoints=["https://ehr.example/", "https://idp.example/"],
+                    phi_categories=["clinical-notes"],
+                    baa_signed=date(2026, 1, 1),
                 )
             ],
         )

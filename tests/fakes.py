@@ -19,11 +19,13 @@ from typing import Any, Self
 
 from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.vendors import get_vendor
+from chartgate.domain.consent import ConsentRecord
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.errors import EhrAmbiguous, EhrNotAllowed, EhrUnreachable, NotFound
 from chartgate.domain.events import AuditRecord
 from chartgate.domain.killswitch import ALL_TENANTS, Mode, Switch, Target
 from chartgate.domain.processors import Processor, ProcessorRegistry
+from chartgate.domain.scribe_session import ScribeSession
 from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
 from chartgate.sandbox.search import subset
@@ -292,6 +294,11 @@ class FakeDirectory:
         del tenant
         return self.ehr
 
+    def reader(self, tenant: str, scope: str) -> FakeEhr:
+        """The fake EHR (no tokens to narrow)."""
+        del tenant, scope
+        return self.ehr
+
     def profile(self, tenant: str) -> VendorProfile:
         """The generic R4 profile with this fake's guard and superseded rule."""
         del tenant
@@ -351,6 +358,28 @@ class _Tables:
     idempotency: dict[tuple[str, str, str], JsonObject] = field(default_factory=dict)
     kill_switches: dict[str, Switch] = field(default_factory=dict)
     epoch: int = 0
+    scribe_sessions: dict[tuple[str, str], ScribeSession] = field(default_factory=dict)
+    consents: list[ConsentRecord] = field(default_factory=list)
+
+
+class _Context:
+    """Scribe sessions and consent records (``ContextStore``)."""
+
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add_session(self, session: ScribeSession) -> None:
+        self._t.scribe_sessions[session.tenant, session.id] = session
+
+    def session(self, tenant: str, session_id: str) -> ScribeSession | None:
+        return self._t.scribe_sessions.get((tenant, session_id))
+
+    def add_consent(self, record: ConsentRecord) -> None:
+        self._t.consents.append(record)
+
+    def consent_for(self, tenant: str, encounter: str) -> ConsentRecord | None:
+        mine = [c for c in self._t.consents if (c.tenant, c.encounter) == (tenant, encounter)]
+        return max(mine, key=lambda c: c.recorded_at) if mine else None
 
 
 class _Drafts:
@@ -615,6 +644,11 @@ class FakeUnitOfWork:
     def killswitches(self) -> _KillSwitches:
         """Kill switches."""
         return _KillSwitches(self._store.tables)
+
+    @property
+    def context(self) -> _Context:
+        """Scribe sessions and consent records."""
+        return _Context(self._store.tables)
 
     def __enter__(self) -> Self:
         self._snapshot = copy.deepcopy(self._store.tables)

@@ -136,6 +136,7 @@ def running_stack(
     sandbox_vendor: str = "generic-r4",
     webhook_secrets: dict[str, str] | None = None,
     ehr_rate_per_second: float | None = None,
+    jurisdiction: str | None = None,
 ) -> Iterator[Stack]:
     """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API."""
     with SandboxServer(
@@ -157,6 +158,7 @@ def running_stack(
                         rate_limit_burst=int(ehr_rate_per_second) if ehr_rate_per_second else None,
                     ),
                     webhook_secrets=webhook_secrets or {},
+                    jurisdiction=jurisdiction,
                 )
             ],
         )

@@ -138,6 +138,9 @@ class TenantSettings(BaseModel):
     # Webhook signing secrets an admin may name when registering an endpoint (issue 14):
     # name -> secret reference ("secret:file:/run/secrets/x"); an admin never names a path.
     webhook_secrets: dict[str, str] = Field(default_factory=dict)
+    # Where this tenant's encounters happen (ISO 3166-2, "US-CA"): the policy's consent and
+    # disclosure rules are chosen by it (issue 17). None: only tenant-wide rules apply.
+    jurisdiction: str | None = Field(default=None, pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
 
 
 ProcessorRole = Literal[

@@ -602,3 +602,35 @@ def test_demo_ui_serves_the_page_until_ctrl_c(page: Page) -> None:
         rest.append(lines.get())
     assert code == 0, rest
     assert any("stopped" in line for line in rest)
+
+
+def test_consent_recorded_on_the_page_is_written_by_chartgate(
+    page: Page, stack: ReviewStack
+) -> None:
+    """The clinician records consent on the page; the chart note carries chartgate's sentence."""
+    draft = stack.submit()
+    sign_in(page, stack, draft["id"])
+    page.locator("#consent-method").select_option("written")
+    page.locator("#consent-at").fill("2026-11-20T08:55")
+    page.locator("#consent-jurisdiction").fill("us-ca")
+    page.get_by_role("button", name="Record consent").click()
+    expect(page.get_by_text(re.compile(r"^Consent recorded \(sha256:"))).to_be_visible()
+    shot(page, "12-consent-recorded")
+    with stack.app.uow(read_only=True) as uow:
+        record = uow.context.consent_for(TENANT_A, ENCOUNTER)
+    assert record is not None
+    assert (record.method.value, record.jurisdiction, record.patient) == (
+        "written",
+        "US-CA",
+        PATIENT,
+    )
+    assert record.recorded_by.startswith("clinician:")
+
+    page.wait_for_load_state("load")
+    approve(page)
+    assert stack.work() == 1
+    expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/\S+$"))
+    document = stack.ehr_get(f"/{banner(page).inner_text().split(' — ')[1]}")
+    text = base64.b64decode(document["content"][0]["attachment"]["data"]).decode()
+    assert "## Consent (recorded by chartgate)" in text
+    assert "given by the patient (written) on 2026-11-20 in US-CA" in text

@@ -25,6 +25,7 @@ from chartgate.adapters.identity.smart_backend import (
 )
 from chartgate.adapters.keys.secrets import SecretProvider
 from chartgate.domain.errors import EhrUnreachable
+from chartgate.policy import load_default_policy
 from chartgate.sandbox.idp import DevIdentityProvider
 from chartgate.settings import EhrSettings, TenantSettings
 from fakes import open_gate
@@ -311,3 +312,51 @@ def test_smart_backend_settings_need_client_id_token_url_and_key():
     """Settings fail closed when smart-backend lacks a piece."""
     with pytest.raises(ValueError, match="smart-backend"):
         EhrSettings(base_url="https://ehr.example/R4", auth="smart-backend", client_id="x")
+
+
+def test_context_reads_use_a_token_narrowed_to_the_read_profile(tmp_path: Path, rsa_key):
+    """The reader asks the token endpoint for the profile's types only, write-back keeps its own."""
+    key_file = tmp_path / "ehr.pem"
+    key_file.write_bytes(rsa_key.as_pem(private=True))
+    key_file.chmod(0o600)
+    endpoint = TokenEndpoint()
+
+    def network(request: httpx.Request) -> httpx.Response:
+        if str(request.url) == TOKEN_URL:
+            return endpoint.handle(request)
+        return httpx.Response(200, json={"resourceType": "Patient", "id": "p1"})
+
+    tenant = TenantSettings(
+        id="clinic-a",
+        issuers=["https://idp.example"],
+        ehr=EhrSettings(
+            base_url="https://ehr.example/R4",
+            auth="smart-backend",
+            client_id=CLIENT_ID,
+            token_url=TOKEN_URL,
+            private_key=f"secret:file:{key_file}",
+            scope="system/DocumentReference.cu system/Provenance.c",
+        ),
+    )
+    directory = ConfiguredEhrDirectory(
+        {"clinic-a": tenant},
+        gate=open_gate(),
+        clients={
+            "clinic-a": build_client(gate=open_gate(), transport=httpx.MockTransport(network))
+        },
+    )
+    scope = load_default_policy().policy.read_profiles["soap-v3"].smart_scopes()
+    reader = directory.reader("clinic-a", scope)
+    reader.read("Patient", "p1", request_id="r1")
+    directory.gateway("clinic-a").read("Patient", "p1", request_id="r2")
+    assert directory.reader("clinic-a", scope) is reader
+    assert [form.get("scope") for form in endpoint.forms] == [
+        scope,
+        "system/DocumentReference.cu system/Provenance.c",
+    ]
+    assert scope.split() == [
+        "system/Patient.rs", "system/Encounter.rs", "system/Condition.rs",
+        "system/MedicationRequest.rs", "system/AllergyIntolerance.rs", "system/Observation.rs",
+        "system/DocumentReference.rs",
+    ]  # fmt: skip
+    directory.close()

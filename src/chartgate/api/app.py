@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from chartgate import __version__
 from chartgate.api import contract, errors
 from chartgate.api.guard import RequestGuard
-from chartgate.api.routes import admin, audit, drafts, ops, worklists
+from chartgate.api.routes import admin, audit, context, drafts, ops, worklists
 from chartgate.bootstrap import Application, observe
 from chartgate.domain.errors import ChartgateError
 from chartgate.observability import Metrics, current_trace_id, log_request
@@ -43,6 +43,7 @@ def create_app(application: Application) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(admin.router)  # kill switch (issue 14)
     app.include_router(worklists.router)  # GET /v1/drafts, GET /v1/writebacks (issue 14)
+    app.include_router(context.router)  # scribe sessions, context, consent (issue 17)
     reviewer.install(app, application)  # the reviewer page, /review (issue 7)
     contract.install(app)  # /openapi.json: request and answer models, errors, bearer scheme
     application.tracing.instrument_app(app)  # only when an exporter is configured

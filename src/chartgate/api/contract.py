@@ -97,6 +97,12 @@ def _admin_bodies() -> dict[str, type[BaseModel]]:
     return {"engage": EngageBody, "release": ReleaseBody, "webhook": WebhookBody}
 
 
+def _context_bodies() -> dict[str, type[BaseModel]]:
+    from chartgate.api.routes.context import ConsentBody, SessionBody  # noqa: PLC0415
+
+    return {"session": SessionBody, "consent": ConsentBody}
+
+
 def operations() -> dict[tuple[str, str], Operation]:
     """Every operation of the API, keyed by (method, path template)."""
     approve, bodies, admin = _approve_body(), _bodies(), _admin_bodies()
@@ -119,6 +125,14 @@ def operations() -> dict[tuple[str, str], Operation]:
             models.WebhookOne, idempotent=True
         ),
         ("get", "/v1/admin/webhooks/{endpoint_id}/deliveries"): Operation(models.WebhookDeliveries),
+        # issue 17: minimum-necessary context and consent
+        ("post", "/v1/scribe-sessions"): Operation(
+            models.ScribeSession, 201, _context_bodies()["session"], idempotent=True
+        ),
+        ("get", "/v1/context"): Operation(models.ContextBundle, also=(502,)),
+        ("post", "/v1/consents"): Operation(
+            models.ConsentRecorded, 201, _context_bodies()["consent"], idempotent=True
+        ),
         ("post", "/v1/drafts"): Operation(
             models.Draft, 201, DraftSubmission, idempotent=True, etag=True
         ),

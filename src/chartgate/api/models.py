@@ -377,3 +377,37 @@ class WebhookDeliveries(_Out):
     """An endpoint's newest delivery attempts."""
 
     deliveries: list[WebhookDelivery]
+
+
+class ScribeSession(_Out):
+    """An open scribe session (issue 17): the scribe names ``id`` on every context read."""
+
+    id: str
+    patient: str
+    encounter: str
+    template: str
+    scribe_client: str
+    expires_at: str
+
+
+class BundleEntry(_Out):
+    """One resource, cut to the read profile and tagged ``SUBSETTED``."""
+
+    resource: dict[str, Any]
+
+
+class ContextBundle(_Out):
+    """A FHIR ``searchset`` Bundle of minimum-necessary context."""
+
+    resourceType: Literal["Bundle"]  # noqa: N815 - the FHIR element name
+    type: Literal["searchset"]
+    total: int
+    entry: list[BundleEntry]
+
+
+class ConsentRecorded(_Out):
+    """A stored consent record: its id and the digest approvals and Provenance carry."""
+
+    id: str
+    digest: str
+    recorded_at: str

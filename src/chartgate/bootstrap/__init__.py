@@ -49,6 +49,7 @@ from chartgate.observability import Metrics, StoreCollector, log_state_changes
 from chartgate.service.access import Access
 from chartgate.service.approvals import Approvals
 from chartgate.service.audit_sink import AuditSinkPusher
+from chartgate.service.consent import ConsentService
 from chartgate.service.context import Context
 from chartgate.service.drafting import Drafting
 from chartgate.service.idempotency import IdempotencyGuard
@@ -56,6 +57,7 @@ from chartgate.service.killswitch import KillSwitches
 from chartgate.service.ports import Clock, IdSource, JsonObject
 from chartgate.service.replays import Replays
 from chartgate.service.resolution import Resolutions
+from chartgate.service.scribe_context import ContextService
 from chartgate.service.validation import DraftValidator
 from chartgate.service.webhooks import WebhookPusher, Webhooks
 from chartgate.service.worklists import Worklists
@@ -87,6 +89,8 @@ class Application:
     webhooks: Webhooks
     webhook_pusher: WebhookPusher
     gate: ProcessorGate  # the processor (BAA) gate every outbound client passes
+    context: ContextService  # scribe sessions and minimum-necessary reads (issue 17)
+    consents: ConsentService  # consent evidence and disclosure rules (issue 17)
     audit_sink: AuditSinkPusher | None = None  # pushes AuditEvents when a sink is configured
     custody: Custody | None = None  # the checked keys (docs/keys.md); counts their uses
     # Committed audit events, for metrics and state-change logs (observability/).
@@ -208,6 +212,14 @@ def build(
         validator=DraftValidator(policy, R4BSchema()),
         pseudonyms=pseudonyms,
     )
+    context = ContextService(
+        uow=uow, clock=clock, ids=ids, policy=policy, ehr=ehr,
+        access=tenant_access(settings), pseudonyms=pseudonyms,
+    )  # fmt: skip
+    consents = ConsentService(
+        uow=uow, clock=clock, ids=ids, policy=policy, context=context,
+        access=tenant_access(settings), pseudonyms=pseudonyms,
+    )  # fmt: skip
     webhook_store = SqlWebhooks(engine)
     secrets = ConfiguredWebhookSecrets({t.id: t for t in settings.tenants})
     transport = HttpWebhookTransport(
@@ -252,6 +264,8 @@ def build(
             clock=clock,
             grants={tenant: rules.grants for tenant, rules in tenant_access(settings).items()},
         ),
+        context=context,
+        consents=consents,
         webhooks=Webhooks(
             store=webhook_store,
             ledger=ledger.unit,

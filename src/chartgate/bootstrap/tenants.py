@@ -42,6 +42,7 @@ def tenant_access(settings: Settings) -> dict[str, TenantAccess]:
             ),
             grants=tuple(grants),
             ehr_base=tenant.ehr.base_url,
+            jurisdiction=tenant.jurisdiction,
         )
     return access
 

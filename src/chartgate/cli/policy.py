@@ -63,9 +63,41 @@ def _print_policy(loaded: LoadedPolicy, *, source: str) -> None:
         cells = (row.resource_type, note, row.mode, auth, row.rollback, row.ehr_profiles or "-")
         table.add_row(*(Text(cell) for cell in cells))
     Console().print(table)
+    _print_read_profiles(loaded)
     typer.echo(
         f"{len(policy.read_profiles)} read profiles, "
         f"{len(policy.disallowed_content)} disallowed-content patterns; "
         "anything not listed is denied."
     )
     typer.echo(f"policy hash: {loaded.content_hash}")
+
+
+def _print_read_profiles(loaded: LoadedPolicy) -> None:
+    """Print what each note template may read (minimum necessary), then consent/disclosures."""
+    policy = loaded.policy
+    table = Table(title="read profiles (GET /v1/context)", title_justify="left")
+    for header in ("template", "type", "elements", "window", "categories", "max", "redact"):
+        table.add_column(header)
+    for template, profile in policy.read_profiles.items():
+        for rule in profile.resources:
+            window = "unlimited" if rule.window_days is None else f"{rule.window_days} d"
+            cells = (
+                f"{template} ({profile.purpose_of_use})",
+                rule.type,
+                ", ".join(rule.elements),
+                window,
+                ", ".join(rule.categories) if rule.categories else "any",
+                str(rule.max_count),
+                ", ".join(rule.redact) or "-",
+            )
+            table.add_row(*(Text(cell) for cell in cells))
+    Console().print(table)
+    consent = policy.consent
+    where = ", ".join([*consent.required_jurisdictions, *consent.required_tenants]) or "nowhere"
+    typer.echo(f"consent required in: {where}")
+    for disclosure in policy.disclosures:
+        exempt = f" unless {disclosure.unless}" if disclosure.unless else ""
+        typer.echo(
+            f"disclosure {disclosure.id}: {', '.join(disclosure.jurisdictions)} "
+            f"({', '.join(disclosure.applies_to)}){exempt}; source: {disclosure.source}"
+        )

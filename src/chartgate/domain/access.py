@@ -141,3 +141,4 @@ class TenantAccess:
     step_up_max_age: timedelta = STEP_UP_MAX_AGE
     grants: tuple[EncounterGrant, ...] = field(default_factory=tuple)
     ehr_base: str | None = None  # the tenant's FHIR base: absolute references must be on it
+    jurisdiction: str | None = None  # ISO 3166-2: picks the consent and disclosure rules

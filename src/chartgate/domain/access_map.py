@@ -50,6 +50,9 @@ def _r(
 A, W, OPS = "api", "web", "ops"
 ROUTES: tuple[RouteAccess, ...] = (
     _r("POST", "/v1/drafts", A, "scribe", Access.SUBMIT, phi=True),
+    _r("POST", "/v1/scribe-sessions", A, "clinician", Access.WRITE, phi=True),
+    _r("GET", "/v1/context", A, "scribe", Access.READ, phi=True),
+    _r("POST", "/v1/consents", A, "scribe clinician", Access.SUBMIT, phi=True),
     _r("GET", "/v1/drafts", A, "clinician", Access.READ, phi=True),
     _r("GET", "/v1/drafts/{draft_id}", A, "clinician", Access.READ, phi=True),
     _r("GET", "/v1/drafts/{draft_id}/diff", A, "clinician", Access.READ, phi=True),
@@ -117,6 +120,7 @@ ROUTES: tuple[RouteAccess, ...] = (
     _r("GET", "/review/{draft_id}", W, "clinician", Access.READ, phi=True),
     _r("POST", "/review/{draft_id}/save", W, "clinician", Access.WRITE, phi=True),
     _r("POST", "/review/{draft_id}/approve", W, "clinician", Access.APPROVE, phi=True),
+    _r("POST", "/review/{draft_id}/consent", W, "clinician", Access.SUBMIT, phi=True),
     _r("POST", "/review/{draft_id}/finalize", W, "clinician", Access.APPROVE, phi=True),
     _r("POST", "/review/{draft_id}/discard", W, "clinician", Access.DELETE, phi=True),
     _r("POST", "/review/{draft_id}/amend", W, "clinician", Access.APPROVE, phi=True),

@@ -94,6 +94,8 @@ TABLES: dict[str, TableEntry] = {
             diff_blob=E,
             policy_hash=H,
             writeback_id=ID,
+            consent_digest=H,
+            system_text_hash=H,
         ),
     ),
     "writebacks": TableEntry(
@@ -279,6 +281,36 @@ TABLES["reviewer_logins"] = TableEntry(
         "return_to": M,
         "step_up": M,
         "created": M,
+    },
+)
+
+TABLES["scribe_sessions"] = TableEntry(
+    "a clinician's grant of chart context for one encounter to one scribe client (issue 17)",
+    "expire (at most 12 h); rows kept with the tenant",
+    {
+        "tenant": ID,
+        "id": ID,
+        "patient": P,
+        "encounter": P,
+        "template": M,
+        "scribe_client": W,
+        "opened_by": W,
+        "opened_at": M,
+        "expires_at": M,
+        "anchor_at": M,
+        "closed_at": M,
+    },
+)
+TABLES["consent_records"] = TableEntry(
+    "consent to ambient documentation per encounter (evidence encrypted, ADR 0022)",
+    "kept with the tenant (crypto-shredded with its key)",
+    {
+        "tenant": ID,
+        "id": ID,
+        "encounter": P,
+        "digest": H,
+        "record_blob": E,
+        "recorded_at": M,
     },
 )
 

@@ -78,6 +78,11 @@ class Approval:
     policy_hash: str
     writeback_id: str
     kind: str = "approve"  # approve | finalize | amend | retract
+    # sha256 digest of the encounter's consent record when one was on file (issue 17).
+    consent_digest: str | None = None
+    # sha256 of the text chartgate appended to the note (consent, disclosure), so the worker
+    # can tell it from any other change (issue 17); None when nothing was appended.
+    system_text_hash: str | None = None
 
 
 @dataclass(slots=True)

@@ -64,6 +64,11 @@ class EventType(StrEnum):
     # The processor gate refused a disclosure: unregistered destination or BAA not in force.
     PROCESSOR_REFUSED = "processor.disclosure_refused"
     ACCESS_REVIEW_SIGNED = "compliance.access_review_signed"  # a reviewer certified access
+    CONTEXT_SESSION_OPENED = "context.session_opened"  # a clinician granted a scribe context
+    CONTEXT_READ = "context.read"  # a scribe read one resource (BALP PatientRead)
+    CONTEXT_QUERY = "context.query"  # a scribe searched one type (BALP PatientQuery)
+    CONTEXT_REFUSED = "context.refused"  # a context read outside the read profile, refused
+    CONSENT_RECORDED = "consent.recorded"  # consent evidence for an encounter was stored
 
 
 @dataclass(frozen=True, slots=True)

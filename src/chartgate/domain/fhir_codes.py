@@ -40,6 +40,8 @@ DRAFT_VERSION_SYSTEM: Final = "urn:chartgate:draft-version"
 TRANSCRIPT_SYSTEM: Final = "urn:chartgate:transcript-sha256"
 PROMPT_TEMPLATE_SYSTEM: Final = "urn:chartgate:prompt-template"
 MODEL_SYSTEM: Final = "urn:chartgate:model"
+CONSENT_SYSTEM: Final = "urn:chartgate:consent-sha256"
+"""Identifier system of the consent record a note relied on (its digest, issue 17)."""
 POLICY_URI_PREFIX: Final = "urn:chartgate:policy:"
 
 # http://hl7.org/fhir/R4/valueset-provenance-agent-type.html

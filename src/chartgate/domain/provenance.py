@@ -43,6 +43,7 @@ class ProvenanceFacts:
     policy_hash: str
     gateway_version: str
     revises: str | None = None  # "DocumentReference/<id>" an amendment replaces
+    consent_digest: str | None = None  # the encounter's consent record (issue 17), hash only
     model_card: str | None = None  # reference to the model's AI-ModelCard DocumentReference
 
 
@@ -178,6 +179,16 @@ def _entities(facts: ProvenanceFacts) -> list[dict[str, Any]]:
     ]
     if facts.model_card is not None:
         entities.append({"role": "derivation", "what": {"reference": facts.model_card}})
+    if facts.consent_digest is not None:
+        entities.append(
+            {
+                "role": "source",
+                "what": {
+                    "identifier": {"system": fc.CONSENT_SYSTEM, "value": facts.consent_digest},
+                    "display": "consent to ambient documentation (record hash only)",
+                },
+            }
+        )
     return entities
 
 

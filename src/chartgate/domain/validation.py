@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from chartgate.domain import codes
 from chartgate.domain.bindings import check_bindings
+from chartgate.domain.consent import consent_sentence_findings
 from chartgate.domain.consistency import ConsistencyRules, check_consistency
 from chartgate.domain.findings import Finding, Stage
 from chartgate.domain.policy import (
@@ -69,6 +70,8 @@ def check_version(facts: DraftFacts, policy: WritebackPolicy) -> list[Finding]:
     findings.extend(_size_findings(note.text, policy.validation.max_note_bytes))
     findings.extend(_disallowed_content(facts, policy))
     findings.extend(_other_patient_in_text(note.text, facts.patient))
+    if facts.authored_by_scribe:  # consent is evidence: from a record, never from a model
+        findings.extend(consent_sentence_findings(note.text))
     sections = _required_sections(policy, note.type)
     findings.extend(
         Finding.error(

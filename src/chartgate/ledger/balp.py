@@ -92,6 +92,10 @@ BY_TYPE: Final[dict[str, Interaction]] = {
     "draft.rebased": Interaction.UPDATE,
     "writeback.queued": Interaction.CREATE,
     "audit.read": Interaction.SEARCH,
+    "context.read": Interaction.READ,  # BALP PatientRead (issue 17)
+    "context.query": Interaction.SEARCH,  # BALP PatientQuery
+    "context.session_opened": Interaction.CREATE,
+    "consent.recorded": Interaction.CREATE,
     "retention.deleted": Interaction.DELETE,
 }
 BY_METHOD: Final = {
@@ -120,6 +124,7 @@ OUTCOME_BY_TYPE: Final = {
     "writeback.needs_person": Outcome.SERIOUS,
     "security.authn_failed": Outcome.MINOR,
     "security.authz_denied": Outcome.MINOR,
+    "context.refused": Outcome.MINOR,
     "processor.disclosure_refused": Outcome.SERIOUS,
 }
 
@@ -177,6 +182,10 @@ DETAIL_KEYS: Final = (
     "rule",
     "what",
     "results",
+    "template",
+    "purpose_of_use",
+    "digest",
+    "consent_digest",
     "processor",
     "destination",
     "baa_status",

@@ -176,6 +176,8 @@ def write_fhir(entries: Iterable[Mapping[str, Any]], *, origin: str, out: TextIO
 def _interaction(kind: str, data: Mapping[str, Any]) -> Interaction | None:
     if kind in BY_TYPE:
         return BY_TYPE[kind]
+    if kind == "context.refused":  # the read or query that was asked for, refused
+        return Interaction.READ if data.get("interaction") == "read" else Interaction.SEARCH
     if kind in {"ehr.request", "ehr.response"}:
         return BY_METHOD.get(str(data.get("method") or "").upper(), Interaction.READ)
     if kind.startswith("writeback."):

@@ -26,6 +26,7 @@ from chartgate.domain.submission import VersionEdit
 from chartgate.domain.vendor_profile import AuthenticatorRouting
 from chartgate.domain.writeback import WritebackKind, WritebackState, mark
 from chartgate.service import gates
+from chartgate.service.consent import consent_facts, with_consent
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
 from chartgate.service.killswitch import refuse_if_engaged
 from chartgate.service.patient_context import check_context
@@ -80,6 +81,7 @@ class Approvals:
                 policy_hash=ctx.policy.content_hash,
                 at=now,
             )
+            approval, content = with_consent(ctx, uow, draft, approval, draft.current.content)
             draft.transition(Action.QUEUE)
             payload = build_document_reference(
                 NoteWrite(
@@ -87,7 +89,7 @@ class Approvals:
                     patient=draft.patient,
                     encounter=draft.encounter,
                     author=fhir_user,
-                    content=draft.current.content,
+                    content=content,
                     doc_status=doc_status,
                     date=now,
                     content_type=ctx.ehr.note_content_type(
@@ -124,6 +126,7 @@ class Approvals:
                     "warnings_acknowledged": list(verdict.acknowledged),
                     "encounter_status": context.encounter_status,
                     "doc_status": doc_status,
+                    **consent_facts(ctx, draft, approval),
                 },
                 writeback_id=record.id,
             )
@@ -156,7 +159,9 @@ class Approvals:
                 at=now,
             )
             original = uow.approvals.get(principal.tenant, last.approval_id)
-            content = draft.version(approval.version).content
+            approval, content = with_consent(
+                ctx, uow, draft, approval, draft.version(approval.version).content
+            )
             payload = build_document_reference(
                 NoteWrite(
                     writeback_id=original.writeback_id,
@@ -250,13 +255,14 @@ class Approvals:
                 policy_hash=ctx.policy.content_hash,
                 at=now,
             )
+            approval, content = with_consent(ctx, uow, draft, approval, edit.content())
             payload = build_document_reference(
                 NoteWrite(
                     writeback_id=approval.writeback_id,
                     patient=draft.patient,
                     encounter=draft.encounter,
                     author=fhir_user,
-                    content=edit.content(),
+                    content=content,
                     doc_status="amended",
                     date=now,
                     content_type=ctx.ehr.note_content_type(
@@ -386,6 +392,7 @@ class Approvals:
                 "acr": principal.acr,
                 "amr": list(principal.amr),
                 "auth_time": _iso(principal.auth_time),
+                "consent_digest": approval.consent_digest,
             },
             writeback_id=record.id,
         )

@@ -35,6 +35,7 @@ def check_integrity(
         note=version.content.note.text,
         origin=draft.origin,
         version=approval.version,
+        system_text_hash=approval.system_text_hash,
     )
     if not (payload_ok and version_ok and text_ok):
         channel.event(

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from chartgate.domain.writeback import CreateGuard, Writeback
 
 if TYPE_CHECKING:
+    from chartgate.domain.consent import ConsentRecord
     from chartgate.domain.drafts import Approval, Draft
     from chartgate.domain.events import AuditRecord
     from chartgate.domain.findings import Finding
     from chartgate.domain.killswitch import Switch
+    from chartgate.domain.scribe_session import ScribeSession
     from chartgate.domain.vendor_profile import VendorProfile
 
 JsonObject = dict[str, Any]
@@ -258,6 +260,26 @@ class KillSwitchStore(Protocol):
         ...
 
 
+class ContextStore(Protocol):
+    """Scribe sessions and consent records (issue 17)."""
+
+    def add_session(self, session: ScribeSession) -> None:
+        """Insert a newly opened session."""
+        ...
+
+    def session(self, tenant: str, session_id: str) -> ScribeSession | None:
+        """One session of ``tenant`` (None for an unknown or foreign id)."""
+        ...
+
+    def add_consent(self, record: ConsentRecord) -> None:
+        """Insert a consent record (stored encrypted)."""
+        ...
+
+    def consent_for(self, tenant: str, encounter: str) -> ConsentRecord | None:
+        """The latest consent record of an encounter, or None."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction with its repositories; commit on clean exit, roll back on error."""
 
@@ -291,6 +313,11 @@ class UnitOfWork(Protocol):
         """Kill switches."""
         ...
 
+    @property
+    def context(self) -> ContextStore:
+        """Scribe sessions and consent records."""
+        ...
+
     def __enter__(self) -> Self:
         """Begin."""
         ...
@@ -318,6 +345,10 @@ class EhrDirectory(Protocol):
 
     def gateway(self, tenant: str) -> EhrGateway:
         """The tenant's EHR gateway."""
+        ...
+
+    def reader(self, tenant: str, scope: str) -> EhrGateway:
+        """The tenant's gateway for context reads, its backend token asking only ``scope``."""
         ...
 
     def profile(self, tenant: str) -> VendorProfile:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chartgate.domain.consent import sent_text_matches
 from chartgate.domain.documents import attachment_text
 from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
 from chartgate.domain.outcomes import Decision
@@ -57,6 +58,7 @@ def provenance_of(draft: Draft, approval: Approval, record: Writeback) -> JsonOb
             policy_hash=approval.policy_hash,
             gateway_version=GATEWAY_VERSION,
             revises=record.replaces,
+            consent_digest=approval.consent_digest,
         )
     )
 
@@ -68,23 +70,34 @@ def note_footer(mode: ProvenanceMode, *, origin: Origin, writeback_id: str, vers
     return attestation_footer(origin=origin, writeback_id=writeback_id, version=version)
 
 
-def carries_approved_text(payload: JsonObject, *, note: str, origin: Origin, version: int) -> bool:
+def carries_approved_text(
+    payload: JsonObject,
+    *,
+    note: str,
+    origin: Origin,
+    version: int,
+    system_text_hash: str | None = None,
+) -> bool:
     """True when the payload's note text is the approved text, with or without our footer.
 
     The footer is deterministic (``note_footer``): the write-back id on the document's
-    identifier and the approved version, nothing else; any other difference is refused.
+    identifier and the approved version, nothing else. Between the approved text and the
+    footer only chartgate's own consent/disclosure text may stand, exactly the text whose
+    hash the approval recorded (``domain/consent.sent_text_matches``, issue 17); any other
+    difference is refused.
     """
     text = attachment_text(payload)
-    if text == note:
+    if sent_text_matches(text, note, system_text_hash):
         return True
     marks = [
         i.get("value")
         for i in payload.get("identifier", [])
         if isinstance(i, dict) and i.get("system") == WRITEBACK_SYSTEM
     ]
-    return len(marks) == 1 and text == note + attestation_footer(
-        origin=origin, writeback_id=str(marks[0]), version=version
-    )
+    if len(marks) != 1:
+        return False
+    footer = attestation_footer(origin=origin, writeback_id=str(marks[0]), version=version)
+    return text.endswith(footer) and sent_text_matches(text[: -len(footer)], note, system_text_hash)
 
 
 def refuse_unsupported(profile: VendorProfile) -> None:

@@ -98,7 +98,7 @@ def _edit(form: FormData) -> VersionEdit:
         raise InputError(f"The edit cannot be saved: {where}: {first['msg']}.") from None
 
 
-def _mutate(
+def mutate(
     request: Request,
     draft_id: str,
     posted: Posted,
@@ -194,7 +194,7 @@ def save(request: Request, draft_id: str, posted: PostedDep) -> Response:
         )
         return f"Saved as version {draft.current.number}. Nothing was sent to the chart."
 
-    return _mutate(request, draft_id, posted, action, keeps_text=True)
+    return mutate(request, draft_id, posted, action, keeps_text=True)
 
 
 @router.post("/{draft_id}/approve")
@@ -219,7 +219,7 @@ def approve(request: Request, draft_id: str, posted: PostedDep) -> Response:
             f"(write-back {record.id})."
         )
 
-    return _mutate(request, draft_id, posted, action)
+    return mutate(request, draft_id, posted, action)
 
 
 @router.post("/{draft_id}/finalize")
@@ -233,7 +233,7 @@ def finalize(request: Request, draft_id: str, posted: PostedDep) -> Response:
         approvals.finalize(principal, draft_id, meta)
         return "Finalization queued: the note in the chart will become final."
 
-    return _mutate(request, draft_id, posted, action)
+    return mutate(request, draft_id, posted, action)
 
 
 @router.post("/{draft_id}/discard")
@@ -247,7 +247,7 @@ def discard(request: Request, draft_id: str, posted: PostedDep) -> Response:
         drafting.discard(principal, draft_id, meta)
         return "Draft discarded. Nothing was sent to the chart."
 
-    return _mutate(request, draft_id, posted, action)
+    return mutate(request, draft_id, posted, action)
 
 
 @router.post("/{draft_id}/amend")
@@ -270,7 +270,7 @@ def amend(request: Request, draft_id: str, posted: PostedDep) -> Response:
             "note in the chart."
         )
 
-    return _mutate(request, draft_id, posted, action, keeps_text=True)
+    return mutate(request, draft_id, posted, action, keeps_text=True)
 
 
 @router.post("/{draft_id}/retract")
@@ -287,7 +287,7 @@ def retract(request: Request, draft_id: str, posted: PostedDep) -> Response:
         approvals.retract(principal, form_field(form, "writeback") or "", reason=reason, meta=meta)
         return "Retraction queued: the note will be marked entered-in-error in the chart."
 
-    return _mutate(request, draft_id, posted, action)
+    return mutate(request, draft_id, posted, action)
 
 
 @router.post("/{draft_id}/rebase")
@@ -309,4 +309,4 @@ def rebase(request: Request, draft_id: str, posted: PostedDep) -> Response:
             "Review it and approve again."
         )
 
-    return _mutate(request, draft_id, posted, action)
+    return mutate(request, draft_id, posted, action)

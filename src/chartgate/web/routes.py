@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from chartgate.bootstrap import Application
-from chartgate.web import actions, admin, review, security, signin
+from chartgate.web import actions, admin, consent, review, security, signin
 from chartgate.web.oidc import OidcClient
 from chartgate.web.reviewer import (
     HERE,
@@ -63,6 +63,7 @@ def install(app: FastAPI, application: Application) -> None:
     app.include_router(admin.router)  # before /review/{draft_id}
     app.include_router(review.router)
     app.include_router(actions.router)
+    app.include_router(consent.router)  # record consent to ambient documentation (issue 17)
 
     @app.middleware("http")
     async def _review_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:

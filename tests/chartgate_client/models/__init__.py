@@ -4,10 +4,17 @@ from .approval import Approval
 from .approve_body import ApproveBody
 from .approver import Approver
 from .audit_events import AuditEvents
+from .bundle_entry import BundleEntry
+from .bundle_entry_resource import BundleEntryResource
 from .checkpoint import Checkpoint
 from .codeable_concept import CodeableConcept
 from .coding import Coding
+from .consent_body import ConsentBody
+from .consent_method import ConsentMethod
+from .consent_recorded import ConsentRecorded
+from .consenter import Consenter
 from .consistency_proof import ConsistencyProof
+from .context_bundle import ContextBundle
 from .diff import Diff
 from .diff_json_patch_item import DiffJsonPatchItem
 from .diff_with_findings import DiffWithFindings
@@ -45,6 +52,7 @@ from .readiness_checks import ReadinessChecks
 from .readiness_status import ReadinessStatus
 from .rebase_body import RebaseBody
 from .rebase_body_baseline import RebaseBodyBaseline
+from .recording_scope import RecordingScope
 from .release_body import ReleaseBody
 from .resolve_body import ResolveBody
 from .resolve_body_action import ResolveBodyAction
@@ -52,6 +60,8 @@ from .resolved import Resolved
 from .retract_body import RetractBody
 from .retract_body_reason import RetractBodyReason
 from .scope import Scope
+from .scribe_session import ScribeSession
+from .session_body import SessionBody
 from .status import Status
 from .validation import Validation
 from .version import Version
@@ -73,10 +83,17 @@ __all__ = (
     "ApproveBody",
     "Approver",
     "AuditEvents",
+    "BundleEntry",
+    "BundleEntryResource",
     "Checkpoint",
     "CodeableConcept",
     "Coding",
+    "ConsentBody",
+    "Consenter",
+    "ConsentMethod",
+    "ConsentRecorded",
     "ConsistencyProof",
+    "ContextBundle",
     "Diff",
     "DiffJsonPatchItem",
     "DiffWithFindings",
@@ -114,6 +131,7 @@ __all__ = (
     "ReadinessStatus",
     "RebaseBody",
     "RebaseBodyBaseline",
+    "RecordingScope",
     "ReleaseBody",
     "ResolveBody",
     "ResolveBodyAction",
@@ -121,6 +139,8 @@ __all__ = (
     "RetractBody",
     "RetractBodyReason",
     "Scope",
+    "ScribeSession",
+    "SessionBody",
     "Status",
     "Validation",
     "Version",

@@ -51,6 +51,7 @@ class ConfiguredEhrDirectory:
         }
         self._clients: dict[str, HttpClient] = dict(clients or {})
         self._gateways: dict[str, FhirRestGateway] = {}
+        self._readers: dict[str, FhirRestGateway] = {}  # per tenant and scope (context reads)
 
     def _settings(self, tenant: str) -> TenantSettings:
         settings = self._tenants.get(tenant)
@@ -88,6 +89,42 @@ class ConfiguredEhrDirectory:
             )
             self._gateways[tenant] = gateway
         return gateway
+
+    def reader(self, tenant: str, scope: str) -> EhrGateway:
+        """A gateway for minimum-necessary reads whose SMART backend token asks only ``scope``.
+
+        Narrowed by the read profile (``system/Observation.rs ...``), so that even a bug in
+        chartgate's own checks cannot read a type the profile does not name where the EHR
+        enforces scopes. Shares the tenant's HTTP client and rate governor; a tenant without
+        SMART backend auth has no token to narrow and reads through its one gateway.
+        """
+        settings = self._settings(tenant)
+        if settings.ehr.auth != "smart-backend":
+            return self.gateway(tenant)
+        key = f"{tenant}\n{scope}"
+        reader = self._readers.get(key)
+        if reader is None:
+            self.gateway(tenant)  # the shared client
+            tokens = token_source_for(
+                settings.ehr.model_copy(update={"scope": scope}),
+                secrets_provider=self._secrets,
+                http=self._clients[tenant],
+                clock=self._clock,
+            )
+            reader = FhirRestGateway(
+                settings.ehr.base_url,
+                client=self._clients[tenant],
+                vendor=self._vendors[tenant],
+                token_provider=tokens,
+                governor=StoreRateGovernor(
+                    self._rate_buckets,
+                    f"ehr:{tenant}",
+                    self.rate_limit(tenant),
+                    batch=token_batch(self.rate_limit(tenant)),
+                ),
+            )
+            self._readers[key] = reader
+        return reader
 
     def profile(self, tenant: str) -> VendorProfile:
         """The tenant's whole vendor profile (``chartgate vendors`` shows every field)."""

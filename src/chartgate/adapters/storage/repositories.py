@@ -182,6 +182,8 @@ class ApprovalRepository:
                 diff_blob=diff_blob,
                 policy_hash=approval.policy_hash,
                 writeback_id=approval.writeback_id,
+                consent_digest=approval.consent_digest,
+                system_text_hash=approval.system_text_hash,
             )
         )
 
@@ -240,6 +242,8 @@ class ApprovalRepository:
             ),
             policy_hash=row["policy_hash"],
             writeback_id=row["writeback_id"],
+            consent_digest=row.get("consent_digest"),
+            system_text_hash=row.get("system_text_hash"),
             kind=row["kind"],
         )
 

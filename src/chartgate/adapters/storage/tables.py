@@ -109,6 +109,8 @@ approvals = Table(
     Column("diff_blob", LargeBinary, nullable=False),
     Column("policy_hash", String(80), nullable=False),
     Column("writeback_id", ID, nullable=False, unique=True),
+    Column("consent_digest", String(80)),  # the consent record on file (0011, issue 17)
+    Column("system_text_hash", String(80)),  # what chartgate appended to the note (0011)
     ForeignKeyConstraint(["tenant", "draft_id"], ["drafts.tenant", "drafts.id"]),
     # One approval per version for the chart: a second approve of the same version cannot
     # commit. Follow-ups (finalize, amend, retract) may be approved again after a refusal.
@@ -355,4 +357,37 @@ reviewer_logins = Table(
     Column("step_up", Boolean, nullable=False),
     Column("created", Float(precision=53), nullable=False),
     Index("ix_reviewer_logins_created", "created"),
+)
+
+scribe_sessions = Table(
+    "scribe_sessions",
+    metadata,
+    # A clinician's grant of context for one encounter to one scribe client (0011, issue 17).
+    # References in clear like drafts.patient/encounter; nothing clinical is stored here.
+    Column("tenant", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("patient", String(200), nullable=False),
+    Column("encounter", String(200), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("scribe_client", String(200), nullable=False),
+    Column("opened_by", String(200), nullable=False),
+    Column("opened_at", UTC_TS, nullable=False),
+    Column("expires_at", UTC_TS, nullable=False),
+    Column("anchor_at", UTC_TS, nullable=False),
+    Column("closed_at", UTC_TS),
+)
+
+consent_records = Table(
+    "consent_records",
+    metadata,
+    # Consent to ambient documentation (0011, issue 17): who, how, when, where, what scope and
+    # who captured it live only in record_blob (AES-256-GCM under the tenant's data key);
+    # digest is the sha256 of the canonical record that approvals and Provenance carry.
+    Column("tenant", ID, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("encounter", String(200), nullable=False),
+    Column("digest", String(80), nullable=False),
+    Column("record_blob", LargeBinary, nullable=False),
+    Column("recorded_at", UTC_TS, nullable=False),
+    Index("ix_consent_records_encounter", "tenant", "encounter", "recorded_at"),
 )

@@ -14,6 +14,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from chartgate.adapters.storage.context_store import SqlContextStore
 from chartgate.adapters.storage.engine import writer_lock
 from chartgate.adapters.storage.idempotency_keys import SqlIdempotencyStore
 from chartgate.adapters.storage.killswitches import SqlKillSwitches
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
     audit: AuditRepository
     idempotency: SqlIdempotencyStore
     killswitches: SqlKillSwitches
+    context: SqlContextStore
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(self._conn)
         self.idempotency = SqlIdempotencyStore(self._conn, self._cipher)
         self.killswitches = SqlKillSwitches(self._conn)
+        self.context = SqlContextStore(self._conn, self._cipher)
         return self
 
     def __exit__(

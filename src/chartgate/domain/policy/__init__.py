@@ -20,8 +20,12 @@ Shape of a policy document (every mapping refuses unknown keys)::
     disallowed_content: [{id, description, match: literal|regex, pattern, case_sensitive,
                           severity, block_at: submit|approve}]
     validation: {max_note_bytes, narrative_only_marker, synonyms: {"<system>|<code>": [...]}}
-    read_profiles: {<note-template-id>: {description, note_types,
-                                         resources: [{type, elements, window_days}]}}
+    read_profiles: {<note-template-id>: {description, note_types, purpose_of_use,
+                                         max_response_bytes,
+                                         resources: [{type, elements, window_days,
+                                                      categories, max_count, redact}]}}
+    consent: {required_jurisdictions, required_tenants, statement}
+    disclosures: [{id, jurisdictions, applies_to, source, text, unless}]
 
 Field paths (``allowed_fields``, ``protected_fields``) are dotted FHIR element paths such as
 ``meta.security`` or ``value[x]``; a path also covers everything beneath it.
@@ -38,11 +42,10 @@ from chartgate.domain.policy.checks import loinc_check_digit
 from chartgate.domain.policy.decisions import Decision, ReadDecision
 from chartgate.domain.policy.loader import LoadedPolicy, parse_policy, policy_hash
 from chartgate.domain.policy.matrix import MatrixRow, matrix_rows
+from chartgate.domain.policy.reading import ReadProfile, ReadRule
 from chartgate.domain.policy.schema import (
     DisallowedPattern,
     NoteTypeRule,
-    ReadProfile,
-    ReadRule,
     ResourceRule,
     ValidationRule,
     VendorRule,

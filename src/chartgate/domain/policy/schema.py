@@ -21,11 +21,9 @@ from pydantic import (
 )
 
 from chartgate.domain.policy.checks import (
-    ElementName,
     FieldPath,
     LoincCode,
     MediaType,
-    PositiveDays,
     ResourceType,
     Slug,
     Text,
@@ -34,7 +32,9 @@ from chartgate.domain.policy.checks import (
     system_code,
     unique,
 )
+from chartgate.domain.policy.consent_rules import ConsentRule, DisclosureRule
 from chartgate.domain.policy.decisions import Decision, ReadDecision, narrow
+from chartgate.domain.policy.reading import ReadProfile
 from chartgate.domain.policy.terms import (
     DOCUMENT_REFERENCE,
     Auth,
@@ -186,28 +186,6 @@ class DisallowedPattern(_Rule):
         return [m.span() for m in re.finditer(self.regex, text, flags)]
 
 
-class ReadRule(_Rule):
-    """One resource type a note template may read, with its elements and time window."""
-
-    type: ResourceType
-    elements: Annotated[tuple[ElementName, ...], Field(min_length=1), AfterValidator(unique)]
-    # Required on purpose: ``null`` (no time limit) must be written down, never a default.
-    window_days: PositiveDays | None
-
-
-class ReadProfile(_Rule):
-    """Minimum-necessary context for one note template (HIPAA §164.502(b))."""
-
-    description: str = ""
-    note_types: Annotated[tuple[LoincCode, ...], Field(min_length=1), AfterValidator(unique)]
-    resources: Annotated[tuple[ReadRule, ...], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _one_rule_per_type(self) -> Self:
-        unique(tuple(rule.type for rule in self.resources))
-        return self
-
-
 class ValidationRule(_Rule):
     """Tunables of draft validation: the note size limit and the consistency vocabulary."""
 
@@ -232,6 +210,8 @@ class WritebackPolicy(_Rule):
     resources: dict[ResourceType, ResourceRule]
     disallowed_content: tuple[DisallowedPattern, ...] = ()
     read_profiles: dict[Slug, ReadProfile] = Field(default_factory=dict)
+    consent: ConsentRule = Field(default_factory=ConsentRule)
+    disclosures: tuple[DisclosureRule, ...] = ()
     validation: ValidationRule = Field(default_factory=ValidationRule)
 
     @model_validator(mode="after")
@@ -242,6 +222,7 @@ class WritebackPolicy(_Rule):
         for index, pattern_id in enumerate(ids):
             if pattern_id in ids[:index]:
                 raise ValueError(f"disallowed_content[{index}].id: duplicate id {pattern_id!r}")
+        unique(tuple(rule.id for rule in self.disclosures))
         notes = self._note_types()
         for template, profile in self.read_profiles.items():
             for code in profile.note_types:

@@ -1,0 +1,300 @@
+"""Minimum-necessary context for scribes: sessions, narrowed EHR reads, every read audited.
+
+A clinician (bound to the encounter by launch context or care-team grant) opens a scribe
+session naming the scribe client and the note template. Inside a live session the scribe asks
+``GET /v1/context``; chartgate checks the request against the template's read profile
+(``domain/minimum_necessary.py``), reads the EHR with the tenant's own backend credentials,
+checks and cuts the answer, and records the read in the ledger as a BALP PatientRead or
+PatientQuery with the purpose of use. A refused request is recorded too, then refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chartgate.domain.access import TenantAccess
+from chartgate.domain.errors import ChartgateError, EhrError, Forbidden, PolicyDenied
+from chartgate.domain.events import AuditRecord, EventType
+from chartgate.domain.minimum_necessary import (
+    ContextRequest,
+    ReadPlan,
+    check_size,
+    plan_read,
+    refuse,
+    shape,
+)
+from chartgate.domain.policy import LoadedPolicy, ReadProfile
+from chartgate.domain.principal import Principal, Role
+from chartgate.domain.scribe_session import ScribeSession, session_expiry
+from chartgate.service import authz
+from chartgate.service.audit import Pseudonymizer
+from chartgate.service.ports import Clock, EhrDirectory, IdSource, JsonObject, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRequest:
+    """What a clinician asks to open: whose context, for which scribe and template."""
+
+    patient: str
+    encounter: str
+    template: str
+    scribe_client: str
+    ttl: timedelta | None = None
+
+
+def scribe_client_of(principal: Principal) -> str:
+    """The OAuth client a scribe token speaks for (its ``client_id``, else its subject)."""
+    return principal.client_id or principal.subject
+
+
+class ContextService:
+    """Open scribe sessions and answer context reads inside them."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdSource,
+        policy: LoadedPolicy,
+        ehr: EhrDirectory,
+        access: Mapping[str, TenantAccess] | None = None,
+        pseudonyms: Pseudonymizer | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+        self._policy = policy
+        self._ehr = ehr
+        self._access = dict(access or {})
+        self._pseudonyms = pseudonyms
+
+    def open_session(
+        self, principal: Principal, request: SessionRequest, *, request_id: str | None
+    ) -> ScribeSession:
+        """A clinician bound to the encounter lets one scribe client read its context."""
+        authz.require_role(principal, Role.CLINICIAN)
+        access = self._access.get(principal.tenant, TenantAccess())
+        now = self._clock.now()
+        authz.require_encounter(
+            principal,
+            request.encounter,
+            patient=request.patient,
+            grants=access.grants,
+            now=now,
+            base=access.ehr_base,
+            missing="encounter not found",
+        )
+        if request.template not in self._policy.policy.read_profiles:
+            raise PolicyDenied(
+                f"note template {request.template!r} has no read profile", expression="template"
+            )
+        session = ScribeSession(
+            id=self._ids.new_id(),
+            tenant=principal.tenant,
+            patient=request.patient,
+            encounter=request.encounter,
+            template=request.template,
+            scribe_client=request.scribe_client,
+            opened_by=f"{principal.role.value}:{principal.subject}",
+            opened_at=now,
+            expires_at=session_expiry(now, request.ttl),
+            anchor_at=self._anchor(principal.tenant, request, request_id or session_id(now)),
+        )
+        with self._uow() as uow:
+            uow.context.add_session(session)
+            uow.audit.append(
+                self._record(
+                    EventType.CONTEXT_SESSION_OPENED,
+                    session,
+                    principal,
+                    request_id,
+                    {
+                        "template": session.template,
+                        "scribe_client": session.scribe_client,
+                        "expires_at": session.expires_at.isoformat(),
+                        "encounter": self._pseudonym(session.tenant, session.encounter),
+                    },
+                )
+            )
+        return session
+
+    def live_session(self, principal: Principal, session_id: str) -> ScribeSession:
+        """The caller's live session ``session_id`` (``Forbidden`` otherwise)."""
+        authz.require_role(principal, Role.SCRIBE)
+        with self._uow(read_only=True) as uow:
+            session = uow.context.session(principal.tenant, session_id)
+        if session is None:
+            raise Forbidden(
+                "no live scribe session with this id for this client: ask the clinician to"
+                " open one for the encounter",
+                expression="session",
+            )
+        session.ensure_usable(scribe_client_of(principal), self._clock.now())
+        return session
+
+    def read(
+        self,
+        principal: Principal,
+        session_id: str,
+        request: ContextRequest,
+        *,
+        request_id: str | None,
+    ) -> JsonObject:
+        """Answer one context request as a searchset Bundle, or refuse it (both audited)."""
+        session = self.live_session(principal, session_id)
+        profile = self._policy.policy.read_profiles[session.template]
+        asked = _asked(request)
+        try:
+            plan = plan_read(profile, session, request)
+            bundle = self._fetch(plan, session, request_id)
+            check_size(bundle, profile)
+        except (PolicyDenied, Forbidden) as refusal:
+            self._audit_refusal(session, principal, request_id, profile, asked, refusal)
+            raise
+        entries = bundle["entry"]
+        event = EventType.CONTEXT_READ if plan.resource_id else EventType.CONTEXT_QUERY
+        with self._uow() as uow:
+            uow.audit.append(
+                self._record(
+                    event,
+                    session,
+                    principal,
+                    request_id,
+                    {
+                        **asked,
+                        "template": session.template,
+                        "purpose_of_use": profile.purpose_of_use,
+                        "resource_type": plan.resource_type,
+                        "elements": list(plan.elements),
+                        "since": plan.since.isoformat() if plan.since else None,
+                        "results": len(entries),
+                    },
+                )
+            )
+        return bundle
+
+    def _fetch(self, plan: ReadPlan, session: ScribeSession, request_id: str | None) -> JsonObject:
+        profile = self._policy.policy.read_profiles[session.template]
+        gateway = self._ehr.reader(session.tenant, profile.smart_scopes())
+        rid = request_id or session.id
+        if plan.resource_id is not None:
+            answer = gateway.read(plan.resource_type, plan.resource_id, request_id=rid)
+            found = shape(answer.resource or {}, plan) if answer.ok else None
+            if found is None:  # absent, another patient's, outside the window or category
+                raise refuse(
+                    f"the referenced {plan.resource_type} is not in this session's context",
+                    "reference",
+                )
+            return _bundle([found])
+        raw = gateway.search(plan.resource_type, plan.search_params(), request_id=rid)
+        kept = [item for item in (shape(r, plan) for r in raw) if item is not None]
+        return _bundle(kept[: plan.count])
+
+    def _anchor(self, tenant: str, request: SessionRequest, request_id: str) -> datetime:
+        """The encounter's start, read from the EHR; it must be the named patient's."""
+        kind, _, encounter_id = request.encounter.partition("/")
+        if kind != "Encounter" or not encounter_id:
+            raise PolicyDenied("encounter must be Encounter/<id>", expression="encounter")
+        try:
+            answer = self._ehr.gateway(tenant).read(
+                "Encounter", encounter_id, request_id=request_id
+            )
+        except EhrError as exc:
+            raise PolicyDenied(
+                "the EHR could not confirm the encounter", expression="encounter"
+            ) from exc
+        resource = answer.resource or {}
+        subject = (resource.get("subject") or {}).get("reference")
+        if not answer.ok or subject != request.patient:
+            raise PolicyDenied(
+                "the encounter is not the named patient's in the EHR", expression="encounter"
+            )
+        start = (resource.get("period") or {}).get("start")
+        try:
+            parsed = datetime.fromisoformat(str(start))
+        except ValueError:
+            return self._clock.now()
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    def _audit_refusal(
+        self,
+        session: ScribeSession,
+        principal: Principal,
+        request_id: str | None,
+        profile: ReadProfile,
+        asked: dict[str, Any],
+        refusal: ChartgateError,
+    ) -> None:
+        with self._uow() as uow:
+            uow.audit.append(
+                self._record(
+                    EventType.CONTEXT_REFUSED,
+                    session,
+                    principal,
+                    request_id,
+                    {
+                        **asked,
+                        "template": session.template,
+                        "purpose_of_use": profile.purpose_of_use,
+                        "reason": refusal.message,
+                        "rule": refusal.expression,
+                    },
+                )
+            )
+
+    def _record(
+        self,
+        event: EventType,
+        session: ScribeSession,
+        principal: Principal,
+        request_id: str | None,
+        data: JsonObject,
+    ) -> AuditRecord:
+        return AuditRecord(
+            type=event,
+            tenant=session.tenant,
+            at=self._clock.now(),
+            correlation_id=session.id,
+            actor=f"{principal.role.value}:{principal.subject}",
+            request_id=request_id,
+            data={"session": session.id, **data},
+            patient=self._pseudonym(session.tenant, session.patient),
+        )
+
+    def _pseudonym(self, tenant: str, reference: str) -> str | None:
+        return None if self._pseudonyms is None else self._pseudonyms.reference(tenant, reference)
+
+
+def session_id(now: datetime) -> str:
+    """A request id for the session-opening read when the caller sent none."""
+    return f"session-open-{int(now.timestamp())}"
+
+
+def _asked(request: ContextRequest) -> dict[str, Any]:
+    """What was asked, for the ledger: types, counts and names only, no references.
+
+    The patient and encounter a scribe named are not copied (they may be another patient's);
+    whether they differed from the session's is what the refusal records.
+    """
+    return {
+        "interaction": "read" if request.reference else "search-type",
+        "asked_type": request.resource_type or (request.reference or "").partition("/")[0],
+        "asked_elements": list(request.elements) if request.elements is not None else None,
+        "asked_count": request.count,
+        "asked_category": request.category,
+        "asked_since": request.since.isoformat() if request.since else None,
+        "unknown_parameters": list(request.unknown),
+    }
+
+
+def _bundle(resources: list[JsonObject]) -> JsonObject:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": resource} for resource in resources],
+    }
