@@ -23,10 +23,7 @@ from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.system import SystemClock, UuidIds
 from chartgate.adapters.tsa import CheckpointStamper, HttpTimestamper, SqlTimestamps
-from chartgate.bootstrap.keys import (
-    key_files,  # noqa: F401 - re-exported for the CLI
-    open_keys,
-)
+from chartgate.bootstrap.keys import open_keys
 from chartgate.service.audit import AuditService
 from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
