@@ -18,7 +18,7 @@ from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.key_registry import SqlKeyRegistry
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
-from chartgate.bootstrap import open_keys
+from chartgate.bootstrap.keys import open_keys
 from chartgate.domain.errors import KeyCustodyError, KeyMismatch
 from chartgate.ledger.checkpoint import open_note, sign_note
 from chartgate.settings import EhrSettings, Settings, TenantSettings

@@ -40,7 +40,8 @@ TenantOpt = Annotated[str | None, typer.Option("--tenant", help="One tenant (def
 @contextmanager
 def _ledger() -> Iterator[Ledger]:
     """The ledger from CHARTGATE_* settings (no EHR, no identity provider needed)."""
-    from chartgate.bootstrap.ledger import key_files, open_ledger  # noqa: PLC0415
+    from chartgate.bootstrap.keys import key_files  # noqa: PLC0415
+    from chartgate.bootstrap.ledger import open_ledger  # noqa: PLC0415
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
@@ -374,10 +375,10 @@ def push(
     """
     from chartgate.adapters.processors import require_registered  # noqa: PLC0415
     from chartgate.adapters.system import SystemClock, UuidIds  # noqa: PLC0415
+    from chartgate.bootstrap.keys import key_files  # noqa: PLC0415
     from chartgate.bootstrap.ledger import (  # noqa: PLC0415
         audited_gate,
         build_audit_sink,
-        key_files,
         open_ledger,
     )
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415

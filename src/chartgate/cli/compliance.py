@@ -31,7 +31,8 @@ console = Console()
 @contextmanager
 def _wired() -> Iterator[tuple[Any, Any, Any]]:
     """Settings, the ledger and the kill switches over one configured store."""
-    from chartgate.bootstrap.ledger import key_files, open_ledger  # noqa: PLC0415
+    from chartgate.bootstrap.keys import key_files  # noqa: PLC0415
+    from chartgate.bootstrap.ledger import open_ledger  # noqa: PLC0415
     from chartgate.bootstrap.standalone import open_killswitches  # noqa: PLC0415
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
@@ -49,7 +50,7 @@ def _wired() -> Iterator[tuple[Any, Any, Any]]:
 
 def key_custody(settings: Any) -> list[dict[str, Any]]:  # noqa: ANN401 - Settings
     """Where each key lives and whether its file is owner-only (the local-file provider)."""
-    from chartgate.bootstrap.ledger import key_files  # noqa: PLC0415
+    from chartgate.bootstrap.keys import key_files  # noqa: PLC0415
 
     found = []
     if settings.key_provider == "pkcs11":  # docs/keys.md: both keys in the token

@@ -60,7 +60,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _open() -> tuple[Any, Any, Any]:
-    from chartgate.bootstrap.ledger import key_files  # noqa: PLC0415 - fast --help
+    from chartgate.bootstrap.keys import key_files  # noqa: PLC0415 - fast --help
     from chartgate.bootstrap.standalone import open_reports  # noqa: PLC0415 - fast --help
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415

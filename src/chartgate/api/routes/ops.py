@@ -21,7 +21,7 @@ from chartgate.adapters.ehr.metadata_probe import EhrMetadataProbe
 from chartgate.adapters.storage.schema_state import head_revision, schema_state
 from chartgate.api.deps import AppDep, PrincipalDep
 from chartgate.bootstrap import Application
-from chartgate.bootstrap.ledger import key_files
+from chartgate.bootstrap.keys import key_files
 from chartgate.domain.principal import Role
 from chartgate.service.authz import require_role
 
