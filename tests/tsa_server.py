@@ -55,6 +55,16 @@ class Tsa:
     ca_file: Path
     folder: Path
 
+    def processor(self) -> dict[str, object]:
+        """The TSA as a registered processor (it receives a hash only: no PHI, no BAA)."""
+        return {
+            "id": "test-tsa",
+            "legal_entity": "chartgate test TSA",
+            "role": "timestamping",
+            "purpose": "RFC 3161 timestamps of ledger checkpoints",
+            "endpoints": [self.url],
+        }
+
 
 def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])

@@ -153,6 +153,7 @@ ProcessorRole = Literal[
     "llm",
     "observability",
     "identity",
+    "timestamping",  # the RFC 3161 TSA (docs/ledger.md#timestamps): a hash, never PHI
 ]
 
 

@@ -25,6 +25,26 @@ TENANTS = json.dumps(
     ]
 )
 
+PROCESSORS = [  # the tenant's destinations, registered (outside dev mode they must be)
+    {
+        "id": "clinic-ehr",
+        "legal_entity": "Example EHR vendor",
+        "role": "ehr",
+        "purpose": "write-back of approved notes",
+        "endpoints": ["https://ehr.example/r4"],
+        "phi_categories": ["clinical-notes"],
+        "baa_signed": "2026-01-01",
+        "baa_expires": "2030-01-01",
+    },
+    {
+        "id": "clinic-idp",
+        "legal_entity": "Example identity provider",
+        "role": "identity",
+        "purpose": "sign-in",
+        "endpoints": ["https://idp.example"],
+    },
+]
+
 
 def run(args: list[str], folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """``chartgate`` in ``folder`` with its own SQLite store, outside dev mode unless told."""
@@ -33,6 +53,7 @@ def run(args: list[str], folder: Path, **env: str) -> subprocess.CompletedProces
         "CHARTGATE_DATABASE_URL": f"sqlite:///{folder / 'cg.sqlite3'}",
         "CHARTGATE_TENANTS": TENANTS,
         "CHARTGATE_DEV_MODE": "false",
+        "CHARTGATE_PROCESSORS": json.dumps(PROCESSORS),
     }
     return subprocess.run(
         [CHARTGATE, *args],
@@ -190,7 +211,11 @@ def test_checkpoints_get_tsa_timestamps_that_verify_and_a_tampered_one_is_refuse
     ``audit verify`` and the offline verifier check the tokens, and refuse one altered in
     the store or in the export.
     """
-    tsa_env = {"CHARTGATE_TSA_URL": tsa.url, "CHARTGATE_TSA_CERTIFICATES": str(tsa.ca_file)}
+    tsa_env = {
+        "CHARTGATE_TSA_URL": tsa.url,
+        "CHARTGATE_TSA_CERTIFICATES": str(tsa.ca_file),
+        "CHARTGATE_PROCESSORS": json.dumps([tsa.processor(), *PROCESSORS]),
+    }
     ok(run(["db", "upgrade"], tmp_path))
     ok(run(["keys", "init"], tmp_path))
     ok(run(["killswitch", "set", "--mode", "stop-drafting", "--reason", "drill"], tmp_path))

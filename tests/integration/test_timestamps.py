@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 
+from chartgate.adapters.ehr.gate import ProcessorGate
+from chartgate.adapters.processors import gate as processor_gate
 from chartgate.adapters.tsa import HttpTimestamper
 from chartgate.ledger.timestamp import TimestampError, check_stamps, load_certificates, verify_token
+from chartgate.settings import ProcessorSettings, Settings
 from tsa_server import Tsa, _certificates
 
 NOTE = (
@@ -17,10 +20,16 @@ NOTE = (
 )
 
 
+def _gate(tsa: Tsa) -> ProcessorGate:
+    """The processor gate of settings that register the local TSA."""
+    settings = Settings(dev_mode=True, processors=[ProcessorSettings(**tsa.processor())])
+    return processor_gate(settings)
+
+
 @pytest.fixture
 def token(tsa: Tsa) -> bytes:
     """One token from the local TSA over NOTE."""
-    client = HttpTimestamper(tsa.url)
+    client = HttpTimestamper(tsa.url, _gate(tsa))
     try:
         return client.token(NOTE)
     finally:
@@ -70,7 +79,7 @@ def test_a_tampered_token_is_refused(tsa: Tsa, token: bytes) -> None:
 def test_a_tsa_that_refuses_or_is_not_a_tsa_gives_no_token(tsa: Tsa, tmp_path: Path) -> None:
     """An HTTP error or a body that is no TimeStampResp raises TimestampError, nothing stored."""
     (tsa.folder / "openssl.cnf").write_text("broken")  # openssl ts now fails: HTTP 400
-    client = HttpTimestamper(tsa.url)
+    client = HttpTimestamper(tsa.url, _gate(tsa))
     try:
         with pytest.raises(TimestampError, match="HTTP 400"):
             client.token(NOTE)

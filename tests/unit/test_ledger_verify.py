@@ -405,6 +405,7 @@ class TestCommandLine:
             "chartgate",
             "chartgate.ledger",
             "chartgate.ledger.checkpoint",
+            "chartgate.ledger.keyring",  # several pinned keys after a rotation
             "chartgate.ledger.merkle",
             "chartgate.ledger.verify",
         ]

@@ -48,6 +48,8 @@ def destinations(settings: Settings) -> list[Destination]:
         found += [Destination(f"tenant {tenant.id}: issuer", url) for url in tenant.issuers]
     if settings.tracing_exporter == "otlp" and settings.tracing_endpoint:
         found.append(Destination("tracing_endpoint", settings.tracing_endpoint))
+    if settings.tsa_url:  # receives only a hash of a checkpoint, still a destination
+        found.append(Destination("tsa_url", settings.tsa_url))
     return found
 
 

@@ -16,7 +16,8 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from chartgate.adapters.ehr.http import HttpClient, build_client, send
+from chartgate.adapters.ehr.gate import ProcessorGate
+from chartgate.adapters.ehr.http import build_client, send
 from chartgate.adapters.storage import tables as t
 from chartgate.ledger.timestamp import TimestampError, token_from_reply
 from chartgate.service.ports import Clock
@@ -27,9 +28,11 @@ _MAX_REPLY_BYTES = 64 * 1024
 class HttpTimestamper:
     """Asks one TSA for a token over a signed note (``application/timestamp-query``)."""
 
-    def __init__(self, url: str, client: HttpClient | None = None) -> None:
-        self.url = url
-        self._client = client or build_client(timeout_seconds=10.0)
+    def __init__(self, url: str, gate: ProcessorGate) -> None:
+        self.url = url  # a registered processor (it receives a hash only, no PHI)
+        self._client = build_client(
+            gate=gate.bound(tenants=(), purpose="tsa"), timeout_seconds=10.0
+        )
 
     def close(self) -> None:
         """Release the HTTP client."""

@@ -77,7 +77,9 @@ def build_ledger(
         every=settings.ledger_checkpoint_every,
         interval=timedelta(seconds=settings.ledger_checkpoint_seconds),
         anchor=anchor,
-        stamper=CheckpointStamper(HttpTimestamper(settings.tsa_url), timestamps, clock)
+        stamper=CheckpointStamper(
+            HttpTimestamper(settings.tsa_url, processor_gate(settings)), timestamps, clock
+        )
         if settings.tsa_url
         else None,
     )

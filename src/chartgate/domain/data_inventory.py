@@ -147,6 +147,16 @@ TABLES: dict[str, TableEntry] = {
         "offboarded_tenants (crypto-shredding)",
         _cols(tenant=ID, wrapped_key=Kind.WRAPPED_KEY, created_at=M),
     ),
+    "key_registry": TableEntry(
+        "the deployment's KEKs and ledger keys by id, with check blob or verifier key",
+        "kept (key history, docs/keys.md)",
+        _cols(purpose=M, key_id=ID, provider=M, public=H, current=M, created_at=M, retired_at=M),
+    ),
+    "checkpoint_timestamps": TableEntry(
+        "RFC 3161 timestamp tokens over signed checkpoints",
+        "kept with the ledger's checkpoints",
+        _cols(tenant=ID, size=ID, token=H, tsa=Kind.CONFIG, stamped_at=M),
+    ),
     "audit_events": TableEntry(
         "the tamper-evident audit ledger",
         "ledger (archived, never deleted)",
@@ -319,5 +329,6 @@ OUTBOUND: dict[str, str] = {
     "audit-sink": "a FHIR AuditEvent repository: ledger entries (pseudonymised)",
     "webhook": "admin-registered receivers: event ids, types and states (no note text)",
     "identity": "identity providers: discovery, keys, the reviewer's code exchange (no PHI)",
+    "tsa": "the RFC 3161 timestamp authority: SHA-256 of a signed checkpoint (no PHI)",
 }
 """Every purpose an outbound client is built for (``gate.bound(purpose=...)`` in src/)."""

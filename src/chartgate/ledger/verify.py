@@ -45,7 +45,6 @@ from chartgate.ledger.merkle import (
     leaf_hash,
     verify_consistency,
 )
-from chartgate.ledger.timestamp import verify_stamp_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -429,6 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             min_size=args.min_size,
             check_canonical=args.check_canonical,
         )
+        from chartgate.ledger.timestamp import verify_stamp_files  # noqa: PLC0415 - if asked
+
         stamps = (
             verify_stamp_files(args.checkpoints, args.timestamps, args.tsa_cert)
             if report.ok and args.timestamps
