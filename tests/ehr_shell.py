@@ -66,10 +66,16 @@ class EhrShell:
         """The shell page that frames chartgate for this launch."""
         return f"{self.origin}/launch/{quote(launch, safe='')}?name={quote(patient)}"
 
-    def _page(self, launch: str, patient: str) -> str:
+    def open_url(self, path: str) -> str:
+        """The shell page that frames a chartgate page directly (no launch): ``/review/…``."""
+        return f"{self.origin}/open?path={quote(path, safe='')}"
+
+    def _page(self, launch: str | None, patient: str, path: str | None = None) -> str:
         frame = (
             f"{self.chartgate}/review/launch?iss={quote(self.iss, safe='')}"
             f"&launch={quote(launch, safe='')}"
+            if launch is not None
+            else f"{self.chartgate}{path}"
         )
         sign_out = f"{self.discovery['end_session_endpoint']}"
         return f"""<!doctype html>
@@ -104,6 +110,13 @@ header a{{color:#fff}} iframe{{border:0;width:100%;height:calc(100vh - 48px)}}</
                     launch = unquote(parts.path.removeprefix("/launch/"))
                     name = parse_qs(parts.query).get("name", ["Synthetic Patient"])[0]
                     self._send(200, shell._page(launch, name), "text/html; charset=utf-8")
+                elif parts.path == "/open":
+                    path = parse_qs(parts.query).get("path", [""])[0]
+                    if not path.startswith("/review/"):
+                        self._send(400, "chartgate pages only", "text/plain")
+                        return
+                    page = shell._page(None, "Synthetic Patient", path)
+                    self._send(200, page, "text/html; charset=utf-8")
                 else:
                     self._send(404, "not found", "text/plain")
 

@@ -132,6 +132,20 @@ class EhrLaunchSettings(BaseModel):
 
     iss: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
     frame_ancestors: list[str] = Field(default_factory=list, max_length=20)
+    # Scopes asked for beside "openid fhirUser launch": the reviewer's role scope by default.
+    scopes: list[str] = Field(
+        default_factory=lambda: ["chartgate/drafts.approve"],
+        max_length=20,
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _scope_tokens(cls, value: list[str]) -> list[str]:
+        for scope in value:
+            if not re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]{1,200}", scope):  # RFC 6749 §3.3
+                msg = f"not an OAuth scope: {scope!r}"
+                raise ValueError(msg)
+        return value
 
     @field_validator("frame_ancestors")
     @classmethod

@@ -65,6 +65,7 @@ def launch(request: Request, iss: str | None = None, launch: str | None = None) 
         # launch is single sign-on by design (SMART App Launch 2.2 §2.0.5).
         max_age=None,
         launch=(found.launch, found.iss),
+        extra_scopes=tuple(tenant.ehr_launch.scopes if tenant.ehr_launch else ()),
     )
     response = RedirectResponse(url, status_code=303)
     set_cookie(response, LOGIN_COOKIE, browser, max_age=LOGIN_SECONDS)
