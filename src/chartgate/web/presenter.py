@@ -304,6 +304,11 @@ def _detail(resource: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def resource_label(resource: dict[str, Any]) -> str:
+    """A structured resource in a few words: its code's text or first coding."""
+    return _coding_text(resource.get("code") or resource.get("medicationCodeableConcept"))
+
+
 def _summary(resource: dict[str, Any]) -> str:
     return _detail(resource) or "—"
 
