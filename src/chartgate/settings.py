@@ -336,8 +336,24 @@ class Settings(BaseSettings):
                 (f"tenant {tenant.id}: ehr.base_url", tenant.ehr.base_url),
                 (f"tenant {tenant.id}: ehr.token_url", tenant.ehr.token_url),
                 (f"tenant {tenant.id}: audit_sink_url", tenant.audit_sink_url),
+                (
+                    f"tenant {tenant.id}: ehr_launch.iss",
+                    tenant.ehr_launch.iss if tenant.ehr_launch else None,
+                ),
             ]
         return [(what, url) for what, url in urls if url is not None]
+
+    @model_validator(mode="after")
+    def _one_tenant_per_launch_iss(self) -> Settings:
+        seen: set[str] = set()
+        for tenant in self.tenants:
+            iss = tenant.launch_iss()
+            if iss is not None and iss in seen:
+                msg = f"two tenants launch with the same iss {iss!r}: an EHR launch would be ambiguous"
+                raise ValueError(msg)
+            if iss is not None:
+                seen.add(iss)
+        return self
 
     @classmethod
     def settings_customise_sources(
