@@ -16,12 +16,15 @@ context; when the access token carries launch claims too they must agree
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 from chartgate.domain.access import canonical_reference
+from chartgate.domain.principal import Principal
 from chartgate.settings import Settings, TenantSettings
 from chartgate.web.oidc import OidcClient, ProviderMetadata, SignInFailed, Tokens
+from chartgate.web.session import PendingLogin, ReviewerSession
 
 _LAUNCH = re.compile(r"^[\x21-\x7e]{1,1024}$")  # opaque to us; printable, bounded
 
@@ -103,3 +106,34 @@ def launch_context(
                 raise SignInFailed("the access token and the launch context disagree")
         found[kind] = ours
     return LaunchContext(patient=found["Patient"], encounter=found["Encounter"])
+
+
+def context_of_sign_in(
+    settings: Settings, pending: PendingLogin, tokens: Tokens, principal: Principal
+) -> LaunchContext | None:
+    """The launch context a finished sign-in gives its session (None: a standalone one).
+
+    The principal must belong to the tenant whose EHR launched the page.
+    """
+    if pending.launch_tenant is None:
+        return None
+    tenant = settings.tenant(pending.launch_tenant)
+    if tenant is None or principal.tenant != tenant.id:
+        raise SignInFailed("the sign-in belongs to another organisation than the launching EHR")
+    return launch_context(
+        tokens,
+        token_patient=principal.launch_patient,
+        token_encounter=principal.launch_encounter,
+        base=tenant.ehr.base_url,
+    )
+
+
+def with_launch(principal: Principal, session: ReviewerSession) -> Principal:
+    """The principal with the session's launch context (the EHR's), when it has one."""
+    if session.launch_patient is None and session.launch_encounter is None:
+        return principal
+    return dataclasses.replace(
+        principal,
+        launch_patient=session.launch_patient,
+        launch_encounter=session.launch_encounter,
+    )
