@@ -20,7 +20,7 @@ AXE = Path(__file__).resolve().parent / "browser_axe" / "node_modules" / "axe-co
 class Evaluates(Protocol):
     """A Playwright ``Page`` or ``Frame``."""
 
-    def evaluate(self, expression: str, arg: Any = None) -> Any: ...  # noqa: ANN401
+    def evaluate(self, expression: str, arg: Any = None) -> Any: ...
 
 
 @cache

@@ -20,7 +20,7 @@ import html
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 if TYPE_CHECKING:
@@ -82,14 +82,15 @@ class EhrShell:
 <html lang="en"><head><meta charset="utf-8"><title>Test EHR</title>
 <style>body{{margin:0;font:16px sans-serif}} header{{padding:8px;background:#234;color:#fff}}
 header a{{color:#fff}} iframe{{border:0;width:100%;height:calc(100vh - 48px)}}</style></head>
-<body><header>Test EHR · {html.escape(patient)} · <a href="{html.escape(sign_out)}">Sign out of the EHR</a>
-</header><iframe id="app" title="chartgate" src="{html.escape(frame)}"></iframe></body></html>"""
+<body><header>Test EHR · {html.escape(patient)} ·
+<a href="{html.escape(sign_out)}">Sign out of the EHR</a></header>
+<iframe id="app" title="chartgate" src="{html.escape(frame)}"></iframe></body></html>"""
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         shell = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 del format, args
 
             def _send(self, status: int, body: str, content_type: str) -> None:
@@ -122,7 +123,7 @@ header a{{color:#fff}} iframe{{border:0;width:100%;height:calc(100vh - 48px)}}</
 
         return Handler
 
-    def __enter__(self) -> EhrShell:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -349,7 +349,7 @@ class Settings(BaseSettings):
         for tenant in self.tenants:
             iss = tenant.launch_iss()
             if iss is not None and iss in seen:
-                msg = f"two tenants launch with the same iss {iss!r}: an EHR launch would be ambiguous"
+                msg = f"two tenants launch with the same iss {iss!r}: a launch would be ambiguous"
                 raise ValueError(msg)
             if iss is not None:
                 seen.add(iss)

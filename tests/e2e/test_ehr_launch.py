@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -79,6 +80,7 @@ class LaunchStack:
             key=signing,
             alg=alg,
             http=httpx.Client(timeout=10),
+            clock=lambda: datetime.now(UTC),
         )
         answer = self.op.client_credentials(
             "chartgate/drafts.submit", assertion=source.client_assertion()
@@ -141,9 +143,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchStack]:
                         ehr=EhrSettings(
                             base_url=sandbox.fhir_base, vendor="sandbox", timeout_seconds=3
                         ),
-                        ehr_launch=EhrLaunchSettings(
-                            iss=shell.iss, frame_ancestors=[shell.origin]
-                        ),
+                        ehr_launch=EhrLaunchSettings(iss=shell.iss, frame_ancestors=[shell.origin]),
                     )
                 ],
             )

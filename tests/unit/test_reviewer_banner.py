@@ -210,7 +210,7 @@ def test_an_ehr_that_takes_drafts_keeps_the_plain_approve() -> None:
 
 
 def test_a_signed_note_looks_different_from_a_preliminary_one() -> None:
-    """docStatus final is "Signed in the chart" (its own banner kind); preliminary is not."""
+    """DocStatus final is "Signed in the chart" (its own banner kind); preliminary is not."""
     committed = [record("committed", document_id="doc-9", document_version="2")]
     final = banner(
         DraftView(draft=draft_in(DraftState.COMMITTED, doc_status="final"), writebacks=committed)

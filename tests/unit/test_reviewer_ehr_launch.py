@@ -27,7 +27,7 @@ CLIENT = "chartgate-reviewer"
 KEY = RSAKey.generate_key(2048)
 
 
-def _settings(**launch: Any) -> Settings:  # noqa: ANN401
+def _settings(**launch: Any) -> Settings:
     return Settings(
         tenants=[
             TenantSettings(
@@ -43,7 +43,7 @@ def _settings(**launch: Any) -> Settings:  # noqa: ANN401
     )
 
 
-def _smart(**overrides: Any) -> dict[str, Any]:  # noqa: ANN401
+def _smart(**overrides: Any) -> dict[str, Any]:
     document = {
         "issuer": ISSUER,
         "authorization_endpoint": f"{ISSUER}/authorize",
@@ -150,7 +150,7 @@ def test_the_launch_context_comes_from_the_token_answer_and_must_match_the_token
         )
 
 
-def _logout_token(**claims: Any) -> str:  # noqa: ANN401
+def _logout_token(**claims: Any) -> str:
     body = {
         "iss": ISSUER,
         "aud": CLIENT,
@@ -193,11 +193,14 @@ def test_a_logout_ends_the_sessions_of_that_sign_in_only() -> None:
     store = SessionStore(SessionLimits(idle=900, absolute=3600))
 
     def new(sub: str, sid: str, issuer: str = ISSUER) -> str:
-        return store.create(
-            tenant="t", subject=sub, sid=sid, issuer=issuer, access_token="a"
-        ).id
+        return store.create(tenant="t", subject=sub, sid=sid, issuer=issuer, access_token="a").id
 
-    one, two, other, elsewhere = new("dr", "s1"), new("dr", "s2"), new("dr2", "s3"), new("dr", "s1", "x")
+    one, two, other, elsewhere = (
+        new("dr", "s1"),
+        new("dr", "s2"),
+        new("dr2", "s3"),
+        new("dr", "s1", "x"),
+    )
     assert store.end_for(ISSUER, sid="s1", subject=None) == 1
     assert store.peek(one) is None
     assert store.peek(two) is not None
@@ -238,7 +241,9 @@ def test_two_tenants_cannot_launch_with_the_same_iss() -> None:
     with pytest.raises(ValueError, match="same iss"):
         Settings(
             tenants=[
-                TenantSettings(id=t, issuers=[ISSUER], ehr=EhrSettings(base_url=FHIR), ehr_launch=launch)
+                TenantSettings(
+                    id=t, issuers=[ISSUER], ehr=EhrSettings(base_url=FHIR), ehr_launch=launch
+                )
                 for t in ("a", "b")
             ]
         )

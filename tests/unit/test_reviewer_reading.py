@@ -81,7 +81,9 @@ def test_findings_are_in_plain_words_blocking_first() -> None:
 
 def test_unknown_codes_keep_their_own_message() -> None:
     """A code without plain words still says what the rule said (never hidden)."""
-    plain = plain_findings([Finding.error("zzz.new", "note", "the new rule says no")], [], label=resource_label)
+    plain = plain_findings(
+        [Finding.error("zzz.new", "note", "the new rule says no")], [], label=resource_label
+    )
     assert plain[0].what == "The new rule says no."
 
 
@@ -93,7 +95,9 @@ def _decision(mode: Mode | None, *, allowed: bool) -> Decision:
 
 def test_each_resource_says_whether_approval_writes_it() -> None:
     """Allowed: will be written; draft-only: not written (by policy)."""
-    assert resource_fate(_decision(Mode.CLINICIAN_APPROVED, allowed=True)).words == "will be written"
+    assert (
+        resource_fate(_decision(Mode.CLINICIAN_APPROVED, allowed=True)).words == "will be written"
+    )
     fate = resource_fate(_decision(Mode.DRAFT_ONLY, allowed=False))
     assert not fate.written
     assert fate.words == "not written (draft-only by policy)"

@@ -105,9 +105,7 @@ async def backchannel_logout(request: Request) -> Response:
     reviewer = _reviewer(request)
     form = await _read_form(request)
     token = form.get("logout_token")
-    if not isinstance(token, str) or not await run_in_threadpool(
-        _end_backchannel, reviewer, token
-    ):
+    if not isinstance(token, str) or not await run_in_threadpool(_end_backchannel, reviewer, token):
         return JSONResponse(
             {"error": "invalid_request", "error_description": "the logout token is not valid"},
             status_code=400,

@@ -233,7 +233,9 @@ class OidcClient:
             raise SignInFailed("the logout token names neither a session nor a subject")
         return claims
 
-    def _signed_for_us(self, meta: ProviderMetadata, token_text: str, *, what: str) -> dict[str, Any]:
+    def _signed_for_us(
+        self, meta: ProviderMetadata, token_text: str, *, what: str
+    ) -> dict[str, Any]:
         """A JWT from ``meta``'s issuer, signed with its key, for chartgate's client id."""
         try:
             if len(token_text) > _MAX_ID_TOKEN_BYTES:

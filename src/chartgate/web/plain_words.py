@@ -33,8 +33,10 @@ _PLAIN: dict[str, tuple[str, str]] = {
     ),
     "consistency.diagnosis-without-resource": (
         "The assessment names a coded diagnosis that has no structured item.",
-        "Add the diagnosis as a structured Condition, or mark the line as narrative only, "
-        "then save.",
+        (
+            "Add the diagnosis as a structured Condition, or mark the line as narrative only, "
+            "then save."
+        ),
     ),
     "section.missing": (
         "A section this note type needs is missing.",
@@ -42,8 +44,7 @@ _PLAIN: dict[str, tuple[str, str]] = {
     ),
     "content.other-patient": (
         "The note refers to another patient.",
-        "Remove the other patient's reference; if the draft is for the wrong patient, "
-        "discard it.",
+        "Remove the other patient's reference; if the draft is for the wrong patient, discard it.",
     ),
     "policy.field-not-allowed": (
         "A field is set that the organisation's write-back policy does not allow.",
@@ -141,10 +142,10 @@ class ResourceFate:
 def resource_fate(decision: Decision) -> ResourceFate:
     """The write-back policy's answer, said plainly."""
     if decision.allowed:
-        return ResourceFate(True, "will be written")
+        return ResourceFate(written=True, words="will be written")
     if decision.may_draft:
-        return ResourceFate(False, "not written (draft-only by policy)")
-    return ResourceFate(False, "not written (not allowed by policy)")
+        return ResourceFate(written=False, words="not written (draft-only by policy)")
+    return ResourceFate(written=False, words="not written (not allowed by policy)")
 
 
 def when(moment: datetime | None) -> Markup:

@@ -43,9 +43,7 @@ class Reading:
     resources: list[ResourceLine]
 
 
-def reading(
-    view: DraftView, model: PageModel, *, decide: Callable[[str], Decision]
-) -> Reading:
+def reading(view: DraftView, model: PageModel, *, decide: Callable[[str], Decision]) -> Reading:
     """Build the reading of ``view`` (versions compared as ``model`` chose)."""
     draft = view.draft
     old = draft.version(model.from_version).content.note.text

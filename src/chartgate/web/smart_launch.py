@@ -61,7 +61,9 @@ def discover(oidc: OidcClient, tenant: TenantSettings, iss: str, launch: str) ->
     document = oidc.document(base + "/.well-known/smart-configuration")
     issuer = document.get("issuer")
     if not isinstance(issuer, str) or issuer not in tenant.issuers:
-        raise SignInFailed("the EHR's SMART configuration names an issuer this tenant does not trust")
+        raise SignInFailed(
+            "the EHR's SMART configuration names an issuer this tenant does not trust"
+        )
     methods = document.get("code_challenge_methods_supported")
     if not isinstance(methods, list) or "S256" not in methods:
         raise SignInFailed("the EHR's authorization server does not offer PKCE S256")
@@ -101,9 +103,12 @@ def launch_context(
         ours = canonical_reference(kind, answered, base=base) if answered else None
         if answered and ours is None:
             raise SignInFailed(f"the launch context's {kind.lower()} is not a reference we read")
-        if claimed is not None and ours is not None:
-            if canonical_reference(kind, claimed, base=base) != ours:
-                raise SignInFailed("the access token and the launch context disagree")
+        if (
+            claimed is not None
+            and ours is not None
+            and canonical_reference(kind, claimed, base=base) != ours
+        ):
+            raise SignInFailed("the access token and the launch context disagree")
         found[kind] = ours
     return LaunchContext(patient=found["Patient"], encounter=found["Encounter"])
 
