@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from chartgate.web import smart_launch
 from chartgate.web.cookies import set_cookie
 from chartgate.web.oidc import SignInFailed
-from chartgate.web.routes import Reviewer, _base_url, _message, _read_form, _reviewer
+from chartgate.web.reviewer import Reviewer, base_url, read_form, reviewer_of, show_message
 from chartgate.web.security import origin_of
 from chartgate.web.session import LOGIN_COOKIE, LOGIN_SECONDS
 
@@ -37,16 +37,16 @@ _SID = re.compile(r"^[\x21-\x7e]{1,256}$")
 @router.get("/launch")
 def launch(request: Request, iss: str | None = None, launch: str | None = None) -> Response:
     """An EHR opens the page: find the tenant by ``iss``, then sign in with the launch."""
-    reviewer = _reviewer(request)
+    reviewer = reviewer_of(request)
     try:
         tenant = smart_launch.tenant_for(reviewer.application.settings, iss, launch)
     except smart_launch.LaunchRefused as e:
-        return _message(reviewer, 400, "This launch cannot start", str(e))
+        return show_message(reviewer, 400, "This launch cannot start", str(e))
     request.state.frame_tenant = tenant.id  # the EHR may frame even the error pages
     try:
         found = smart_launch.discover(reviewer.oidc, tenant, iss or "", launch or "")
     except SignInFailed as e:
-        return _message(reviewer, 502, "EHR launch is not available", str(e))
+        return show_message(reviewer, 502, "EHR launch is not available", str(e))
     browser = secrets.token_urlsafe(32)
     pending = reviewer.sessions.begin_login(
         browser_secret=browser,
@@ -57,7 +57,7 @@ def launch(request: Request, iss: str | None = None, launch: str | None = None) 
     )
     url = reviewer.oidc.authorization_url(
         found.meta,
-        redirect_uri=_base_url(request) + "/review/callback",
+        redirect_uri=base_url(request) + "/review/callback",
         state=pending.state,
         nonce=pending.nonce,
         verifier=pending.verifier,
@@ -102,8 +102,8 @@ def _end_backchannel(reviewer: Reviewer, token: str) -> bool:
 @router.post("/logout/backchannel")
 async def backchannel_logout(request: Request) -> Response:
     """The identity provider says a sign-in ended: end chartgate's sessions of it."""
-    reviewer = _reviewer(request)
-    form = await _read_form(request)
+    reviewer = reviewer_of(request)
+    form = await read_form(request)
     token = form.get("logout_token")
     if not isinstance(token, str) or not await run_in_threadpool(_end_backchannel, reviewer, token):
         return JSONResponse(
@@ -118,9 +118,9 @@ def frontchannel_logout(
     request: Request, iss: str | None = None, sid: str | None = None
 ) -> Response:
     """The identity provider's sign-out page loads this in an iframe: end that sign-in here."""
-    reviewer = _reviewer(request)
+    reviewer = reviewer_of(request)
     if iss is None or iss not in reviewer.issuers() or sid is None or not _SID.fullmatch(sid):
-        return _message(reviewer, 400, "Refused", "This sign-out names no sign-in of chartgate.")
+        return show_message(reviewer, 400, "Refused", "This sign-out names no sign-in of chartgate.")
     request.state.frame_origins = [origin_of(iss)]
     reviewer.sessions.end_for(iss, sid=sid, subject=None)
-    return _message(reviewer, 200, "You are signed out", "chartgate ended this sign-in.")
+    return show_message(reviewer, 200, "You are signed out", "chartgate ended this sign-in.")

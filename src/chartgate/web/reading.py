@@ -16,7 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from chartgate.domain.policy.decisions import Decision
-from chartgate.service.handlers import DraftView
+from chartgate.service.drafting import DraftView
 from chartgate.web.note_view import inline_diff, render, render_text
 from chartgate.web.plain_words import PlainFinding, ResourceFate, plain_findings, resource_fate
 from chartgate.web.presenter import PageModel, ResourceRow, resource_label
