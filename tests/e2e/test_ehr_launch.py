@@ -16,6 +16,7 @@ Screenshots go to ``test-output/screenshots/ehr-launch-*.png``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,6 +71,7 @@ class LaunchStack:
     api: httpx.Client
     op: OidcProvider
     shell: EhrShell
+    fhir_base: str
 
     def scribe_token(self) -> str:
         key = self.op.keys[SCRIBE_CLIENT]
@@ -151,7 +153,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchStack]:
             server.app = create_app(app)
             try:
                 with server, httpx.Client(base_url=base, timeout=30) as api:
-                    yield LaunchStack(app=app, base_url=base, api=api, op=op, shell=shell)
+                    yield LaunchStack(
+                        app=app,
+                        base_url=base,
+                        api=api,
+                        op=op,
+                        shell=shell,
+                        fhir_base=sandbox.fhir_base,
+                    )
             finally:
                 app.close()
     finally:
@@ -221,11 +230,19 @@ def test_ehr_launch_in_an_iframe_opens_and_approves_the_launched_encounters_draf
     inner.get_by_role("button", name="Approve for chart").click()
     expect(inner.locator("#banner-title")).to_have_text("Approved — queued for the chart")
     shot(page, "approved-in-frame")
-    token = stack.op.clinician_token()
-    state = stack.api.get(
-        f"/v1/drafts/{draft}", headers={"Authorization": f"Bearer {token}"}
-    ).json()["state"]
-    assert state in {"approved", "queued"}
+    # The worker writes the approved note for the launched encounter into the EHR.
+    executor = stack.app.executor(owner="ehr-launch-worker")
+    while executor.run_once():
+        pass
+    expect(inner.locator("#banner-title")).to_have_text(
+        re.compile(r"^In the chart, not signed — DocumentReference/")
+    )
+    with httpx.Client(base_url=stack.fhir_base, timeout=10) as ehr:
+        found = ehr.get("/DocumentReference", params={"patient": "Patient/pat-001"}).json()
+    encounters = [
+        e["resource"]["context"]["encounter"][0]["reference"] for e in found.get("entry", [])
+    ]
+    assert encounters.count("Encounter/enc-101") == 1
 
 
 def test_a_launch_for_another_encounter_cannot_open_this_draft(

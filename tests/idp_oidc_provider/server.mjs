@@ -152,6 +152,12 @@ function buildProvider(issuer, config) {
     scopes: [...oidcScopes, ...config.resource_scopes],
     pkce: { required: () => true },
     extraParams: ['launch', 'aud'],
+    // Back-channel logout POSTs to chartgate on 127.0.0.1: oidc-provider's outgoing requests
+    // refuse special-use addresses (SSRF protection), which every test server here is.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     features: {
       devInteractions: { enabled: false },
       backchannelLogout: { enabled: true },
@@ -270,7 +276,7 @@ server.listen(args.port, '127.0.0.1', () => {
     await next();
     if (ctx.path.startsWith('/auth') && ctx.oidc?.params?.launch) {
       const location = ctx.response.get('location');
-      const code = location ? new URL(location).searchParams.get('code') : null;
+      const code = location ? new URL(location, ctx.href).searchParams.get('code') : null;
       if (code) codeLaunch.set(code, launches.get(String(ctx.oidc.params.launch)));
     }
     if (ctx.path === '/token' && ctx.status === 200 && ctx.oidc?.launchContext && ctx.body) {

@@ -11,25 +11,31 @@ refused by the CSRF token, the ``Origin`` check and ``Sec-Fetch-Site`` (ADR 0020
 
 from __future__ import annotations
 
+import re
+
 from starlette.responses import Response
+
+_VALUE = re.compile(r"^[A-Za-z0-9_\-]{0,256}$")  # our values are token_urlsafe: no quoting
+_ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=None; Partitioned"
+
+
+def _header(name: str, value: str, max_age: int | None) -> str:
+    # Written by hand: the standard library's cookie writer knows Partitioned only from
+    # Python 3.14, and chartgate runs on 3.11+.
+    if not _VALUE.fullmatch(value) or not _VALUE.fullmatch(name.removeprefix("__Host-")):
+        raise ValueError("not a cookie name or value this page sets")
+    age = f"; Max-Age={max_age}" if max_age is not None else ""
+    return f"{name}={value}{age}; {_ATTRIBUTES}"
 
 
 def set_cookie(response: Response, name: str, value: str, *, max_age: int | None = None) -> None:
     """Set one of the page's cookies (``__Host-``: ``Path=/``, ``Secure``, no ``Domain``)."""
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path="/",
-        secure=True,
-        httponly=True,
-        samesite="none",
-        partitioned=True,
-    )
+    response.headers.append("set-cookie", _header(name, value, max_age))
 
 
 def delete_cookie(response: Response, name: str) -> None:
     """Expire one of the page's cookies (same attributes, or the browser keeps it)."""
-    response.delete_cookie(
-        name, path="/", secure=True, httponly=True, samesite="none", partitioned=True
+    response.headers.append(
+        "set-cookie",
+        _header(name, "", 0) + "; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
     )
