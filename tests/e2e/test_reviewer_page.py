@@ -367,28 +367,6 @@ def test_amend_then_retract_a_committed_note(page: Page, stack: ReviewStack) -> 
     assert stack.ehr_get(f"/{second}")["status"] == "entered-in-error"
 
 
-def test_keyboard_alone_can_approve(page: Page, stack: ReviewStack) -> None:
-    """Tab to the confirmation, tick it with Space, Tab to Approve for chart, press Enter."""
-    draft = stack.submit()
-    sign_in(page, stack, draft["id"])
-    page.locator("body").focus()
-    for _ in range(80):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.id") == (
-            "approve-confirm"
-        ):
-            break
-    else:
-        pytest.fail("the approval confirmation cannot be reached with Tab")
-    page.keyboard.press("Space")
-    expect(page.locator("#approve-confirm")).to_be_checked()
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "approve-button"
-    page.keyboard.press("Enter")
-    expect(banner(page)).to_have_text("Approved — queued for the chart")
-    assert stack.draft(draft["id"])["state"] == "queued"
-
-
 def test_conflict_banner_and_rebase_when_the_chart_changed(page: Page, stack: ReviewStack) -> None:
     """A chart changed after the draft's baseline shows the conflict; rebase makes a new draft."""
     note = {
