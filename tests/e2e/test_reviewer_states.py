@@ -18,9 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-
-from axe_check import assert_no_violations
-from builders import ENCOUNTER, PATIENT
 from test_reviewer_page import (  # the running stack, the browser and the sign-in steps
     ReviewStack,
     approve,
@@ -33,6 +30,9 @@ from test_reviewer_page import (  # the running stack, the browser and the sign-
     sign_in,
     stack,
 )
+
+from axe_check import assert_no_violations
+from builders import ENCOUNTER, PATIENT
 
 __all__ = ["browser", "page", "playwright_driver", "stack"]  # fixtures, used by name
 

@@ -329,8 +329,6 @@ def retract(request: Request, draft_id: str, posted: PostedDep) -> Response:
 def rebase(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """After a conflict: a new version against the chart's current versions."""
     drafting = reviewer_of(request).application.drafting
-    form = posted.form
-
     application = reviewer_of(request).application
 
     def action(principal: Principal, meta: RequestMeta) -> str:
@@ -339,7 +337,7 @@ def rebase(request: Request, draft_id: str, posted: PostedDep) -> Response:
         now = read_chart(
             application.ehr.gateway(principal.tenant),
             view.draft.baseline,
-            request_id=meta.request_id,
+            request_id=meta.request_id or "",
         )
         current = current_baseline(now)
         if current is None:

@@ -120,7 +120,9 @@ def frontchannel_logout(
     """The identity provider's sign-out page loads this in an iframe: end that sign-in here."""
     reviewer = reviewer_of(request)
     if iss is None or iss not in reviewer.issuers() or sid is None or not _SID.fullmatch(sid):
-        return show_message(reviewer, 400, "Refused", "This sign-out names no sign-in of chartgate.")
+        return show_message(
+            reviewer, 400, "Refused", "This sign-out names no sign-in of chartgate."
+        )
     request.state.frame_origins = [origin_of(iss)]
     reviewer.sessions.end_for(iss, sid=sid, subject=None)
     return show_message(reviewer, 200, "You are signed out", "chartgate ended this sign-in.")

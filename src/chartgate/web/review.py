@@ -184,7 +184,7 @@ def draft_page(
         chart = read_chart(
             application.ehr.gateway(principal.tenant),
             view.draft.baseline,
-            request_id=request_meta(request).request_id,
+            request_id=request_meta(request).request_id or "",
         )
     return render_page(
         reviewer,

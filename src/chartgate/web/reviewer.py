@@ -26,13 +26,13 @@ from chartgate.domain.principal import Principal
 from chartgate.service.context import RequestMeta
 from chartgate.web.oidc import OidcClient
 from chartgate.web.security import FramePolicy
-from chartgate.web.smart_launch import with_launch
 from chartgate.web.session import (
     SESSION_COOKIE,
     ReviewerSession,
     SessionEnded,
     Sessions,
 )
+from chartgate.web.smart_launch import with_launch
 
 HERE = Path(__file__).parent
 DRAFT_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")

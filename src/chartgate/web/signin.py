@@ -19,6 +19,7 @@ from chartgate.domain.errors import (
     AuthError,
 )
 from chartgate.domain.principal import Principal, Role
+from chartgate.domain.reviewer_sessions import LaunchContext
 from chartgate.service.authz import StepUpRequired
 from chartgate.web.admin import ADMIN_PREFIX, ADMIN_SCOPE
 from chartgate.web.cookies import delete_cookie, set_cookie
@@ -36,13 +37,13 @@ from chartgate.web.reviewer import (
     same_origin,
     show_message,
 )
-from chartgate.web.smart_launch import LaunchContext, context_of_sign_in
 from chartgate.web.session import (
     LOGIN_COOKIE,
     LOGIN_SECONDS,
     SESSION_COOKIE,
     PendingLogin,
 )
+from chartgate.web.smart_launch import context_of_sign_in
 
 router = APIRouter(prefix="/review", include_in_schema=False)
 
@@ -163,8 +164,7 @@ def callback(
         sid=principal.session_id,
         issuer=pending.issuer,
         access_token=tokens.access_token,
-        launch_patient=launch.patient if launch else None,
-        launch_encounter=launch.encounter if launch else None,
+        launch=launch,
     )
     if pending.step_up:
         session.notify(

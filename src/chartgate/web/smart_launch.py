@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from chartgate.domain.access import canonical_reference
 from chartgate.domain.principal import Principal
+from chartgate.domain.reviewer_sessions import LaunchContext
 from chartgate.settings import Settings, TenantSettings
 from chartgate.web.oidc import OidcClient, ProviderMetadata, SignInFailed, Tokens
 from chartgate.web.session import PendingLogin, ReviewerSession
@@ -77,14 +78,6 @@ def discover(oidc: OidcClient, tenant: TenantSettings, iss: str, launch: str) ->
     ):
         raise SignInFailed("the EHR's SMART configuration and its identity provider disagree")
     return Launch(tenant=tenant, iss=base, launch=launch, meta=meta)
-
-
-@dataclass(frozen=True, slots=True)
-class LaunchContext:
-    """The patient and encounter of an EHR launch, as ``Type/id`` references."""
-
-    patient: str | None
-    encounter: str | None
 
 
 def launch_context(
