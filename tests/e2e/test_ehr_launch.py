@@ -102,6 +102,31 @@ class LaunchStack:
         draft: str = answer.json()["id"]
         return draft
 
+    def new_encounter(self) -> str:
+        """A synthetic encounter of Patient/pat-001 in the EHR (the worker reads it back)."""
+        encounter = {
+            "resourceType": "Encounter",
+            "status": "in-progress",
+            "class": {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "code": "AMB",
+            },
+            "subject": {"reference": "Patient/pat-001"},
+            "period": {"start": "2026-11-24T09:30:00Z"},
+        }
+        with httpx.Client(base_url=self.fhir_base, timeout=10) as ehr:
+            made = ehr.post(
+                "/Encounter",
+                json=encounter,
+                headers={
+                    "Content-Type": "application/fhir+json",
+                    "Accept": "application/fhir+json",
+                },
+            )
+        assert made.status_code == 201, made.text
+        ident: str = made.json()["id"]
+        return ident
+
     def launch(self, encounter: str, patient: str = "pat-001") -> str:
         """The EHR registers a launch with its authorization server; the shell URL for it."""
         launch = self.op.register_launch(patient=patient, encounter=encounter, iss=self.shell.iss)
@@ -211,8 +236,9 @@ def test_ehr_launch_in_an_iframe_opens_and_approves_the_launched_encounters_draf
     page: Page, stack: LaunchStack
 ) -> None:
     """EHR launch → sign-in in the frame → the encounter's draft → approved; cookies fit a frame."""
-    draft = stack.submit("enc-101")
-    page.goto(stack.launch("enc-101"))
+    encounter = stack.new_encounter()
+    draft = stack.submit(encounter)
+    page.goto(stack.launch(encounter))
     frame = sign_in_inside_the_ehr(page)
     inner = page.frame_locator("#app")
     expect(inner.locator("#banner-title")).to_have_text("Draft — not in the chart")
@@ -242,7 +268,7 @@ def test_ehr_launch_in_an_iframe_opens_and_approves_the_launched_encounters_draf
     encounters = [
         e["resource"]["context"]["encounter"][0]["reference"] for e in found.get("entry", [])
     ]
-    assert encounters.count("Encounter/enc-101") == 1
+    assert encounters.count(f"Encounter/{encounter}") == 1
 
 
 def test_a_launch_for_another_encounter_cannot_open_this_draft(
