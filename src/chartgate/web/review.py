@@ -7,12 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from chartgate.bootstrap import Application
+from chartgate.domain.drafts import Draft
 from chartgate.domain.errors import (
     ChartgateError,
     Forbidden,
     NotFound,
 )
+from chartgate.domain.patient_context import ContextProblem
 from chartgate.domain.principal import Principal
+from chartgate.service.patient_context import read_patient_context
 from chartgate.service.worklists import DraftItem, Page
 from chartgate.web.chart_now import read_chart
 from chartgate.web.presenter import RETRACTION_REASONS, page_model
@@ -148,6 +152,21 @@ def not_found_page(reviewer: Reviewer) -> HTMLResponse:
     )
 
 
+def _patient_banner(application: Application, draft: Draft, request_id: str) -> dict[str, Any]:
+    """Who and which visit, from the EHR (the ehr helper's patient-context read).
+
+    ``problem`` says what the EHR's answer refuses (a missing encounter, another patient's);
+    ``unread`` that the EHR could not be read now (the page still shows the draft's ids).
+    """
+    try:
+        judged = read_patient_context(application.ehr, draft, request_id=request_id)
+    except ChartgateError:
+        return {"unread": True}
+    if isinstance(judged, ContextProblem):
+        return {"problem": judged.value}
+    return dict(judged.banner())
+
+
 def draft_page(
     reviewer: Reviewer,
     request: Request,
@@ -196,7 +215,7 @@ def draft_page(
             model,
             decide=lambda kind: application.policy.policy.decide_resource(kind, vendor=vendor),
         ),
-        patient=None,  # the EHR's Patient/Encounter read fills the banner once it exists
+        patient=_patient_banner(application, view.draft, request_meta(request).request_id or ""),
         chart_now=chart,
         edit_open=edit_text is not None,
         save_approve=True,
