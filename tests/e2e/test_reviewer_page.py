@@ -251,6 +251,10 @@ def test_clinician_signs_in_reads_the_diff_saves_approves_and_sees_the_note_land
     sign_in(page, stack, draft["id"])
     expect(banner(page)).to_have_text("Draft — not in the chart")
     expect(page.locator("#context-title")).to_contain_text("Progress note")
+    # The patient banner, from the EHR's Patient and Encounter (not "Patient/pat-001").
+    expect(page.locator("#patient")).to_contain_text("Synthetic")
+    expect(page.locator("#patient")).to_contain_text("born 1970-01-01")
+    expect(page.locator("#patient")).to_contain_text("2026-11-24")
     expect(page.get_by_role("heading", name="Plan")).to_be_visible()  # a heading, not "## Plan"
     assert "## Plan" not in page.locator("#note").inner_text()
     page.get_by_text("Details: source, versions and history").click()
