@@ -262,3 +262,49 @@ def test_the_demo_notes_page_is_short_at_1280_px(page: Page, stack: ReviewStack)
     (OUTPUT / "reviewer-page-heights.json").write_text(json.dumps(heights, indent=2) + "\n")
     assert heights["draft"] < HEIGHT_LIMIT, heights
     assert heights["edited"] < HEIGHT_LIMIT, heights
+
+
+def test_the_worklist_lists_what_needs_the_clinician_newest_first_with_counts(
+    page: Page, stack: ReviewStack
+) -> None:
+    """Drafts to review (newest first), write-backs that need them, notes on their way."""
+    older = stack.submit()
+    newer = stack.submit()
+    on_its_way = stack.submit()
+    sign_in(page, stack, on_its_way["id"])
+    approve(page)
+    note = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "docStatus": "final",
+        "subject": {"reference": PATIENT},
+        "context": {"encounter": [{"reference": ENCOUNTER}]},
+        "content": [{"attachment": {"contentType": "text/plain", "data": "U3ludGhldGlj"}}],
+    }
+    fhir = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+    with httpx.Client(base_url=stack.sandbox.fhir_base, timeout=10) as ehr:
+        prior = ehr.post("/DocumentReference", json=note, headers=fhir).json()
+        reference = f"DocumentReference/{prior['id']}"
+        conflicted = stack.submit(baseline={reference: prior["meta"]["versionId"]})
+        page.goto(f"{stack.base_url}/review/{conflicted['id']}")
+        approve(page)
+        ehr.put(
+            f"/{reference}",
+            json={**prior, "description": "Changed in the EHR"},
+            headers={**fhir, "If-Match": f'W/"{prior["meta"]["versionId"]}"'},
+        )
+    executor = stack.app.executor(owner="worklist-worker")
+    executor.run_once()  # one at a time: the conflicted one may go first or second
+    executor.run_once()
+    stack.submit()  # not yet opened: awaits review too
+    page.goto(f"{stack.base_url}/review/")
+    review = page.locator("#worklist-review a")
+    expect(review).to_have_count(3)
+    expect(page.locator("#review-count")).to_have_text("(3)")
+    hrefs = [review.nth(i).get_attribute("href") for i in range(3)]
+    assert hrefs.index(f"/review/{newer['id']}") < hrefs.index(f"/review/{older['id']}")
+    attention = page.locator("#worklist-attention li")
+    expect(attention).to_have_count(1)
+    expect(attention).to_contain_text("The chart changed: rebase, review and approve again.")
+    expect(page.locator("#attention-count")).to_have_text("(1)")
+    check_state(page, "15-worklist-with-attention")

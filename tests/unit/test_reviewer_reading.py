@@ -15,10 +15,12 @@ from chartgate.domain.findings import Finding
 from chartgate.domain.policy.decisions import Decision
 from chartgate.domain.policy.terms import Mode
 from chartgate.service.ports import EhrAnswer
+from chartgate.service.worklists import DraftItem, Page
 from chartgate.web.chart_now import current_baseline, read_chart
 from chartgate.web.note_view import inline_diff, render, render_text
 from chartgate.web.plain_words import plain_findings, resource_fate, when
 from chartgate.web.presenter import resource_label
+from chartgate.web.worklist_view import section
 
 OLD = "Return if symptoms worsen."
 NEW = "Return if fever develops or symptoms last 10 days."
@@ -147,3 +149,18 @@ def test_rebase_reads_the_charts_current_versions_itself() -> None:
     )
     assert both[1].error is not None
     assert current_baseline(both) is None
+
+
+def test_worklist_sections_are_newest_first_with_counts_and_what_to_do() -> None:
+    """Newest first; ``50+`` when more exist; attention lines say what to do."""
+
+    def item(ident: str, state: str, minute: int) -> DraftItem:
+        at = datetime(2026, 11, 24, 10, minute, tzinfo=UTC)
+        return DraftItem(ident, state, "Patient/p", "Encounter/e", at, at)
+
+    shown = section(Page([item("a", "in_review", 1), item("b", "in_review", 5)], "next"))
+    assert [line.item.id for line in shown.lines] == ["b", "a"]
+    assert shown.count == "2+"
+    attention = section(Page([item("c", "conflict", 2)]), attention=True)
+    assert attention.count == "1"
+    assert attention.lines[0].words == "The chart changed: rebase, review and approve again."
