@@ -646,3 +646,22 @@ def test_consent_recorded_on_the_page_is_written_by_chartgate(
     text = base64.b64decode(document["content"][0]["attachment"]["data"]).decode()
     assert "## Consent (recorded by chartgate)" in text
     assert "given by the patient (written) on 2026-11-20 in US-CA" in text
+
+
+def test_save_and_approve_in_one_step(page: Page, stack: ReviewStack) -> None:
+    """The edit is saved as version 2 and that version approved, with Approve's confirmation."""
+    draft = stack.submit()
+    sign_in(page, stack, draft["id"])
+    open_edit(page)
+    text = page.locator("#edit-text")
+    text.fill(text.input_value().replace(OLD, NEW))
+    page.get_by_role("button", name="Save and approve").click()
+    expect(page.locator("#action-error")).to_contain_text("Tick the confirmation box")
+    assert stack.draft(draft["id"])["current_version"] == 1  # nothing saved unconfirmed
+    open_edit(page)
+    page.locator("#save-approve-confirm").check()
+    page.get_by_role("button", name="Save and approve").click()
+    expect(banner(page)).to_have_text("Approved — queued for the chart")
+    expect(page.get_by_text("Saved as version 2.")).to_be_visible()
+    body = stack.draft(draft["id"])
+    assert body["approved_version"] == 2

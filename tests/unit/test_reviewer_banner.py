@@ -166,8 +166,11 @@ def _rendered_review(vendor: str) -> str:
     import jinja2  # noqa: PLC0415
 
     from chartgate import web  # noqa: PLC0415
+    from chartgate.domain.policy.decisions import Decision  # noqa: PLC0415
     from chartgate.domain.principal import Principal, Role  # noqa: PLC0415
+    from chartgate.web.plain_words import when  # noqa: PLC0415
     from chartgate.web.presenter import RETRACTION_REASONS  # noqa: PLC0415
+    from chartgate.web.reading import reading  # noqa: PLC0415
 
     tenant = TenantSettings(
         id="clinic-a",
@@ -181,8 +184,24 @@ def _rendered_review(vendor: str) -> str:
     )
     draft = draft_in(DraftState.IN_REVIEW)
     principal = Principal(subject="dr", tenant="clinic-a", role=Role.CLINICIAN)
+    environment.globals["when"] = when
+    view = DraftView(draft=draft)
+    model = page_model(view, tenant=tenant)
+    allowed = Decision(
+        allowed=True,
+        mode=None,
+        requires_approval=True,
+        auth=None,
+        reason="",
+        resource_type="X",
+    )
     return environment.get_template("review.html").render(
-        m=page_model(DraftView(draft=draft), tenant=tenant),
+        m=model,
+        r=reading(view, model, decide=lambda _kind: allowed),
+        patient={},
+        chart_now=None,
+        edit_open=False,
+        save_approve=True,
         draft=draft,
         principal=principal,
         csrf="c",
