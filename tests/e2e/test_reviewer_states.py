@@ -293,9 +293,7 @@ def test_the_worklist_lists_what_needs_the_clinician_newest_first_with_counts(
             json={**prior, "description": "Changed in the EHR"},
             headers={**fhir, "If-Match": f'W/"{prior["meta"]["versionId"]}"'},
         )
-    executor = stack.app.executor(owner="worklist-worker")
-    executor.run_once()  # one at a time: the conflicted one may go first or second
-    executor.run_once()
+    stack.work()  # one is written, the other stops as a conflict
     stack.submit()  # not yet opened: awaits review too
     page.goto(f"{stack.base_url}/review/")
     review = page.locator("#worklist-review a")
