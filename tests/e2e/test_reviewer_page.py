@@ -525,7 +525,7 @@ def test_session_is_bound_and_signing_out_ends_it(page: Page, stack: ReviewStack
     session = next(c for c in cookies if c["name"] == "__Host-chartgate-review")
     assert session["httpOnly"]
     assert session["secure"]
-    assert session["sameSite"] == "None"  # works in the EHR's iframe (ADR 0021)
+    assert session["sameSite"] == "None"  # works in the EHR's iframe (ADR 0024)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
     page.context.add_cookies([session])  # a copied cookie is worth nothing now

@@ -6,7 +6,7 @@ the sign-in cookie are ``SameSite=None``. ``Partitioned`` (CHIPS) keys them by t
 site as well: the session made inside the EHR's frame is not the one a top-level tab of
 chartgate sees, and browsers that block third-party cookies still keep partitioned ones.
 ``Secure``, ``HttpOnly`` and the ``__Host-`` prefix stay. Cross-site form posts are still
-refused by the CSRF token, the ``Origin`` check and ``Sec-Fetch-Site`` (ADR 0021).
+refused by the CSRF token, the ``Origin`` check and ``Sec-Fetch-Site`` (ADR 0024).
 """
 
 from __future__ import annotations

@@ -341,7 +341,7 @@ reviewer_sessions = Table(
     Column("created", Float(precision=53), nullable=False),
     Column("last_seen", Float(precision=53), nullable=False),
     Column("notices", JSON, nullable=False),
-    # SMART EHR launch context from the token answer (0014, ADR 0021); NULL: standalone.
+    # SMART EHR launch context from the token answer (0014, ADR 0024); NULL: standalone.
     Column("launch_patient", String(200)),
     Column("launch_encounter", String(200)),
     Index("ix_reviewer_sessions_subject", "tenant", "subject"),

@@ -1,10 +1,10 @@
 """reviewer_sessions/reviewer_logins: a SMART EHR launch's context, and logout by sid
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-02 04:40:00
 
-The reviewer page opens inside the EHR by a SMART EHR launch (issue 16, ADR 0021): a session
+The reviewer page opens inside the EHR by a SMART EHR launch (issue 16, ADR 0024): a session
 keeps the launch's patient and encounter (from the token answer), a sign-in in flight the
 tenant whose EHR launched it, and an identity provider's logout ends sessions by issuer and
 ``sid`` (indexed).
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
