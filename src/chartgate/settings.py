@@ -182,7 +182,6 @@ class TenantSettings(BaseModel):
     # disclosure rules are chosen by it (issue 17). None: only tenant-wide rules apply.
     jurisdiction: str | None = Field(default=None, pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
 
-
     # SMART EHR launch of the reviewer page (None: standalone sign-in only, never framed).
     ehr_launch: EhrLaunchSettings | None = None
 

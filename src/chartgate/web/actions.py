@@ -229,7 +229,7 @@ def save_and_approve(request: Request, draft_id: str, posted: PostedDep) -> Resp
             f"(write-back {record.id})."
         )
 
-    return _mutate(request, draft_id, posted, action, keeps_text=True)
+    return mutate(request, draft_id, posted, action, keeps_text=True)
 
 
 @router.post("/{draft_id}/approve")
