@@ -10,6 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MEDPLUM := tests/ehr_medplum
 OIDC_IDP := tests/idp_oidc_provider
+AXE := tests/browser_axe
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: help install demo test test-second-python test-fast lint format bench soak clean services client
@@ -32,7 +33,11 @@ $(OIDC_IDP)/node_modules/.package-lock.json: $(OIDC_IDP)/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found (the oidc-provider test IdP needs Node.js 20 and npm)"; exit 2; }
 	npm ci --prefix $(OIDC_IDP) --no-audit --no-fund --loglevel=error
 
-install: $(STAMP) $(MEDPLUM)/node_modules/.package-lock.json $(OIDC_IDP)/node_modules/.package-lock.json ## Create .venv, install chartgate + dev tools, the Medplum test EHR, the oidc-provider test IdP, Debian's chromium (reviewer page e2e), nginx (replica tests), graphviz (chartgate dataflow SVG), SoftHSM2 (PKCS#11 key tests) and openssl (local TSA)
+$(AXE)/node_modules/.package-lock.json: $(AXE)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (the reviewer page's accessibility tests need axe-core from npm)"; exit 2; }
+	npm ci --prefix $(AXE) --no-audit --no-fund --loglevel=error
+
+install: $(STAMP) $(MEDPLUM)/node_modules/.package-lock.json $(OIDC_IDP)/node_modules/.package-lock.json $(AXE)/node_modules/.package-lock.json ## Create .venv, install chartgate + dev tools, the Medplum test EHR, the oidc-provider test IdP, axe-core (accessibility tests), Debian's chromium (reviewer page e2e), nginx (replica tests), graphviz (chartgate dataflow SVG), SoftHSM2 (PKCS#11 key tests) and openssl (local TSA)
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx)
 	command -v dot >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y graphviz)

@@ -73,6 +73,26 @@ class OidcProvider:
     def token_url(self) -> str:
         return f"{self.issuer}/token"
 
+    def register_launch(self, *, patient: str, encounter: str, iss: str) -> str:
+        """What an EHR does before it opens an app: store a launch context, get its opaque id."""
+        answer = httpx.post(
+            f"{self.issuer}/test/launches",
+            json={"patient": patient, "encounter": encounter, "iss": iss},
+            timeout=10,
+        )
+        assert answer.status_code == 201, answer.text
+        launch: str = answer.json()["launch"]
+        return launch
+
+    def logout_channels(self, *, backchannel: bool, frontchannel: bool) -> None:
+        """Switch the back-channel and front-channel logout of this provider on or off."""
+        answer = httpx.post(
+            f"{self.issuer}/test/logout-channels",
+            json={"backchannel": backchannel, "frontchannel": frontchannel},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+
     def discovery(self) -> dict[str, Any]:
         answer = httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=10)
         answer.raise_for_status()
@@ -163,7 +183,12 @@ def _location(answer: httpx.Response) -> str:
     return urljoin(str(answer.url), answer.headers["location"])
 
 
-def _config(keys: dict[str, RSAKey | ECKey]) -> dict[str, Any]:
+def _config(
+    keys: dict[str, RSAKey | ECKey],
+    *,
+    host: str | None = None,
+    app_clients: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     def public(client_id: str) -> dict[str, Any]:
         return {"keys": [keys[client_id].as_dict(private=False)]}
 
@@ -195,7 +220,8 @@ def _config(keys: dict[str, RSAKey | ECKey]) -> dict[str, Any]:
                 "client_id": REVIEWER_APP,
                 "redirect_uri": REDIRECT_URI,
                 "scope": " ".join(["openid", "fhirUser", *RESOURCE_SCOPES]),
-            }
+            },
+            *(app_clients or []),
         ],
         "accounts": {
             CLINICIAN_LOGIN: {
@@ -205,12 +231,20 @@ def _config(keys: dict[str, RSAKey | ECKey]) -> dict[str, Any]:
                 "tenant": TENANT,
             }
         },
+        **({"host": host} if host else {}),
     }
 
 
 @contextmanager
-def run_oidc_provider() -> Iterator[OidcProvider]:
-    """Run oidc-provider with fresh client keys; yield its handle."""
+def run_oidc_provider(
+    *, host: str | None = None, app_clients: list[dict[str, str]] | None = None
+) -> Iterator[OidcProvider]:
+    """Run oidc-provider with fresh client keys; yield its handle.
+
+    ``host`` names the issuer's host (default 127.0.0.1); ``app_clients`` adds public clients
+    (``client_id``, ``redirect_uri``, ``scope``, optional ``backchannel_logout_uri`` and
+    ``frontchannel_logout_uri``).
+    """
     node = node_for(IDP_DIR, "oidc-provider")
     keys: dict[str, RSAKey | ECKey] = {
         SCRIBE_CLIENT: RSAKey.generate_key(2048, {"alg": "RS384", "use": "sig"}, auto_kid=True),
@@ -219,10 +253,10 @@ def run_oidc_provider() -> Iterator[OidcProvider]:
     }
     with tempfile.TemporaryDirectory(prefix="oidc-provider-") as workdir:
         config_path = Path(workdir) / "config.json"
-        config_path.write_text(json.dumps(_config(keys)))
+        config_path.write_text(json.dumps(_config(keys, host=host, app_clients=app_clients)))
         command = [node, str(SERVER_SCRIPT), "--config", str(config_path)]
         with run_node_server(command, cwd=IDP_DIR) as port:
-            yield OidcProvider(issuer=f"http://127.0.0.1:{port}", keys=keys)
+            yield OidcProvider(issuer=f"http://{host or '127.0.0.1'}:{port}", keys=keys)
 
 
 @pytest.fixture(scope="session")

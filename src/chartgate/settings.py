@@ -117,6 +117,46 @@ class CareTeamGrant(BaseModel):
         return self
 
 
+_ORIGIN = r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?"
+
+
+class EhrLaunchSettings(BaseModel):
+    """SMART App Launch (EHR launch) of the reviewer page inside this tenant's EHR.
+
+    ``iss`` is the FHIR base URL the EHR sends as ``iss`` (default: ``ehr.base_url``); its
+    ``/.well-known/smart-configuration`` must name one of the tenant's ``issuers``.
+    ``frame_ancestors`` are the EHR origins that may show the page in an iframe.
+    """
+
+    model_config = {"extra": "forbid"}
+
+    iss: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    frame_ancestors: list[str] = Field(default_factory=list, max_length=20)
+    # Scopes asked for beside "openid fhirUser launch": the reviewer's role scope by default.
+    scopes: list[str] = Field(
+        default_factory=lambda: ["chartgate/drafts.approve"],
+        max_length=20,
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _scope_tokens(cls, value: list[str]) -> list[str]:
+        for scope in value:
+            if not re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]{1,200}", scope):  # RFC 6749 §3.3
+                msg = f"not an OAuth scope: {scope!r}"
+                raise ValueError(msg)
+        return value
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins_only(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.fullmatch(_ORIGIN, origin):
+                msg = "frame_ancestors takes origins such as https://ehr.example.org"
+                raise ValueError(msg)
+        return value
+
+
 class TenantSettings(BaseModel):
     """One provider organisation: who may call us for it, and where its chart lives."""
 
@@ -141,6 +181,15 @@ class TenantSettings(BaseModel):
     # Where this tenant's encounters happen (ISO 3166-2, "US-CA"): the policy's consent and
     # disclosure rules are chosen by it (issue 17). None: only tenant-wide rules apply.
     jurisdiction: str | None = Field(default=None, pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+
+    # SMART EHR launch of the reviewer page (None: standalone sign-in only, never framed).
+    ehr_launch: EhrLaunchSettings | None = None
+
+    def launch_iss(self) -> str | None:
+        """The ``iss`` an EHR launch of this tenant carries (None: no EHR launch)."""
+        if self.ehr_launch is None:
+            return None
+        return (self.ehr_launch.iss or self.ehr.base_url).rstrip("/")
 
 
 ProcessorRole = Literal[
@@ -264,7 +313,7 @@ class Settings(BaseSettings):
     @classmethod
     def _origins_only(cls, value: list[str]) -> list[str]:
         for origin in value:
-            if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?", origin):
+            if not re.fullmatch(_ORIGIN, origin):
                 msg = "reviewer_frame_ancestors takes origins such as https://ehr.example.org"
                 raise ValueError(msg)
         return value
@@ -287,8 +336,24 @@ class Settings(BaseSettings):
                 (f"tenant {tenant.id}: ehr.base_url", tenant.ehr.base_url),
                 (f"tenant {tenant.id}: ehr.token_url", tenant.ehr.token_url),
                 (f"tenant {tenant.id}: audit_sink_url", tenant.audit_sink_url),
+                (
+                    f"tenant {tenant.id}: ehr_launch.iss",
+                    tenant.ehr_launch.iss if tenant.ehr_launch else None,
+                ),
             ]
         return [(what, url) for what, url in urls if url is not None]
+
+    @model_validator(mode="after")
+    def _one_tenant_per_launch_iss(self) -> Settings:
+        seen: set[str] = set()
+        for tenant in self.tenants:
+            iss = tenant.launch_iss()
+            if iss is not None and iss in seen:
+                msg = f"two tenants launch with the same iss {iss!r}: a launch would be ambiguous"
+                raise ValueError(msg)
+            if iss is not None:
+                seen.add(iss)
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -311,6 +376,11 @@ class Settings(BaseSettings):
     def tenant(self, tenant_id: str) -> TenantSettings | None:
         """Return the tenant's settings, or None when the tenant is not configured."""
         return next((t for t in self.tenants if t.id == tenant_id), None)
+
+    def tenant_for_launch(self, iss: str) -> TenantSettings | None:
+        """The tenant whose EHR launches with this ``iss`` (compared without a final slash)."""
+        wanted = iss.rstrip("/")
+        return next((t for t in self.tenants if t.launch_iss() == wanted), None)
 
 
 class SettingsFileError(ValueError):

@@ -134,17 +134,20 @@ def _review_requests(log: str) -> list[str]:
 def _review_story(page: Page, base: str, draft_id: str) -> tuple[str, str]:
     """Sign in, edit, approve, finalize (re-authenticating if asked), amend; both notes."""
     banner = page.locator("#banner-title")
-    committed = re.compile(r"^In the chart — DocumentReference/\S+$")
+    committed = re.compile(r"^In the chart, not signed — DocumentReference/\S+$")
+    signed = re.compile(r"^Signed in the chart — DocumentReference/\S+$")
+    amended_note = re.compile(r"^Amended in the chart — DocumentReference/\S+$")
     page.goto(f"{base}/review/{draft_id}")
     page.get_by_role("button", name="Sign in as demo clinician").click()
     expect(page).to_have_url(f"{base}/review/{draft_id}")
     expect(banner).to_have_text("Draft — not in the chart")
 
+    page.locator("#edit > summary").click()  # the edit box is behind "Edit the note"
     text = page.locator("#edit-text")
     text.fill(text.input_value().replace(OLD, NEW))
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Saved as version 2.")).to_be_visible()  # a notice, via the DB
-    expect(page.locator("#diff-right ins").first).to_contain_text("fever develops or")
+    expect(page.locator("#note ins").first).to_contain_text("fever develops or")
 
     page.locator("#approve-confirm").check()
     page.get_by_role("button", name="Approve for chart").click()
@@ -162,16 +165,16 @@ def _review_story(page: Page, base: str, draft_id: str) -> tuple[str, str]:
         page.get_by_role("button", name="Sign in as demo clinician").click()
         expect(page.get_by_text("You signed in again.")).to_be_visible()
         finalize()
-    expect(banner).to_have_text(committed, timeout=60_000)
-    expect(page.locator(".banner-detail").first).to_contain_text("docStatus final")
+    expect(banner).to_have_text(signed, timeout=60_000)
+    expect(page.locator(".banner-detail").first).to_contain_text("Final (signed)")
 
     page.get_by_text("Amend the note in the chart").click()
     amended = page.locator("#amend-text")
     amended.fill(amended.input_value().replace("Lungs clear", "Lungs clear, no wheeze"))
     page.locator("#amend-confirm").check()
     page.get_by_role("button", name="Approve amendment for chart").click()
-    expect(banner).to_have_text(committed, timeout=60_000)
-    expect(page.locator(".banner-detail").first).to_contain_text("docStatus amended")
+    expect(banner).to_have_text(amended_note, timeout=60_000)
+    expect(page.locator(".banner-detail").first).to_contain_text("amendment replaced")
     second = banner.inner_text().split(" — ")[1]
     assert second != first
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

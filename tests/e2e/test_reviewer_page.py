@@ -211,7 +211,14 @@ def banner(page: Page) -> Any:
     return page.locator("#banner-title")
 
 
+def open_edit(page: Page) -> None:
+    """The edit box is behind "Edit the note" (the note is shown once, rendered)."""
+    if page.locator("#edit").get_attribute("open") is None:
+        page.locator("#edit > summary").click()
+
+
 def save_edit(page: Page) -> None:
+    open_edit(page)
     text = page.locator("#edit-text")
     text.fill(text.input_value().replace(OLD, NEW))
     page.get_by_role("button", name="Save draft").click()
@@ -230,7 +237,7 @@ def approved_and_committed(page: Page, stack: ReviewStack, draft_id: str) -> Non
     save_edit(page)
     approve(page)
     assert stack.work() >= 1
-    expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/"))
+    expect(banner(page)).to_have_text(re.compile(r"^In the chart, not signed — DocumentReference/"))
 
 
 # -- the story ------------------------------------------------------------------------------
@@ -244,16 +251,26 @@ def test_clinician_signs_in_reads_the_diff_saves_approves_and_sees_the_note_land
     sign_in(page, stack, draft["id"])
     expect(banner(page)).to_have_text("Draft — not in the chart")
     expect(page.locator("#context-title")).to_contain_text("Progress note")
+    # The patient banner, from the EHR's Patient and Encounter (not "Patient/pat-001").
+    expect(page.locator("#patient")).to_contain_text("Synthetic")
+    expect(page.locator("#patient")).to_contain_text("born 1970-01-01")
+    expect(page.locator("#patient")).to_contain_text("2026-11-24")
+    expect(page.get_by_role("heading", name="Plan")).to_be_visible()  # a heading, not "## Plan"
+    assert "## Plan" not in page.locator("#note").inner_text()
+    page.get_by_text("Details: source, versions and history").click()
     expect(page.get_by_text("example-scribe-llm 2026.10.1")).to_be_visible()
     expect(page.get_by_text("soap-v3")).to_be_visible()
-    expect(page.locator("#diff-summary")).to_contain_text("No change to the text")
+    expect(page.locator("#diff-summary")).to_contain_text("Unchanged from the AI draft")
     shot(page, "01-draft-signed-in")
 
     save_edit(page)
-    expect(page.locator("#diff-left del")).to_contain_text("worsen.")
-    expect(page.locator("#diff-right ins").first).to_contain_text("fever develops or")
-    expect(page.locator("#diff-right ins").last).to_contain_text("last 10 days.")
-    expect(page.locator("#diff-summary")).to_contain_text("word(s) added")
+    expect(page.locator("#note del")).to_contain_text("worsen.")
+    expect(page.locator("#note ins").first).to_contain_text("fever develops or")
+    expect(page.locator("#note ins").last).to_contain_text("last 10 days.")
+    expect(page.locator("#diff-summary")).to_contain_text("Changes since the AI draft")
+    assert page.locator("#note").inner_text().count("Supportive care") == 1  # once, not twice
+    page.get_by_text("Show AI draft").click()
+    expect(page.locator("#ai-draft .note-ai")).to_contain_text("Return if symptoms worsen.")
     expect(banner(page)).to_have_text("Draft — not in the chart")
     assert stack.draft(draft["id"])["current_version"] == 2
     shot(page, "02-edit-saved-word-diff")
@@ -267,7 +284,9 @@ def test_clinician_signs_in_reads_the_diff_saves_approves_and_sees_the_note_land
 
     assert stack.work() == 1
     # The page polls the write-back and reloads itself when the worker has committed.
-    expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/\S+$"))
+    expect(banner(page)).to_have_text(
+        re.compile(r"^In the chart, not signed — DocumentReference/\S+$")
+    )
     document_ref = banner(page).inner_text().split(" — ")[1]
     shot(page, "04-in-the-chart")
 
@@ -301,11 +320,13 @@ def test_finalize_demands_reauthentication_then_makes_the_note_final(
     expect(page.get_by_text("You signed in again.")).to_be_visible()
     page.locator("#finalize-confirm").check()
     page.get_by_role("button", name="Finalize note").click()
-    expect(banner(page)).to_have_text("Approved — queued for the chart")
+    # Not "Approved" again: the note is in the chart, and its signing is queued.
+    expect(banner(page)).to_have_text("Signing queued — in the chart, not signed yet")
     expect(page.get_by_text("Finalization queued")).to_have_count(2)  # notice and banner
     assert stack.work() == 1
-    expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/"))
-    expect(page.locator(".banner-detail").first).to_contain_text("docStatus final")
+    expect(banner(page)).to_have_text(re.compile(r"^Signed in the chart — DocumentReference/"))
+    expect(page.locator(".banner-detail").first).to_contain_text("Final (signed)")
+    expect(page.locator("#status")).to_have_class(re.compile("banner-signed"))
     shot(page, "06-finalized")
     document = stack.ehr_get("/" + banner(page).inner_text().split(" — ")[1])
     assert document["docStatus"] == "final"
@@ -324,10 +345,10 @@ def test_amend_then_retract_a_committed_note(page: Page, stack: ReviewStack) -> 
     page.get_by_role("button", name="Approve amendment for chart").click()
     expect(banner(page)).to_have_text("Approved — queued for the chart")
     assert stack.work() == 1
-    expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/"))
+    expect(banner(page)).to_have_text(re.compile(r"^Amended in the chart — DocumentReference/"))
     second = banner(page).inner_text().split(" — ")[1]
     assert second != first
-    expect(page.locator(".banner-detail").first).to_contain_text("docStatus amended")
+    expect(page.locator(".banner-detail").first).to_contain_text("amendment replaced")
     replacement = stack.ehr_get(f"/{second}")
     assert replacement["relatesTo"][0]["code"] == "replaces"
     assert replacement["relatesTo"][0]["target"]["reference"] == first
@@ -348,28 +369,6 @@ def test_amend_then_retract_a_committed_note(page: Page, stack: ReviewStack) -> 
     expect(banner(page)).to_have_text("Retracted — entered in error in the chart")
     shot(page, "12-retracted")
     assert stack.ehr_get(f"/{second}")["status"] == "entered-in-error"
-
-
-def test_keyboard_alone_can_approve(page: Page, stack: ReviewStack) -> None:
-    """Tab to the confirmation, tick it with Space, Tab to Approve for chart, press Enter."""
-    draft = stack.submit()
-    sign_in(page, stack, draft["id"])
-    page.locator("body").focus()
-    for _ in range(80):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.id") == (
-            "approve-confirm"
-        ):
-            break
-    else:
-        pytest.fail("the approval confirmation cannot be reached with Tab")
-    page.keyboard.press("Space")
-    expect(page.locator("#approve-confirm")).to_be_checked()
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "approve-button"
-    page.keyboard.press("Enter")
-    expect(banner(page)).to_have_text("Approved — queued for the chart")
-    assert stack.draft(draft["id"])["state"] == "queued"
 
 
 def test_conflict_banner_and_rebase_when_the_chart_changed(page: Page, stack: ReviewStack) -> None:
@@ -396,11 +395,15 @@ def test_conflict_banner_and_rebase_when_the_chart_changed(page: Page, stack: Re
         ).json()
     stack.work()
     expect(banner(page)).to_have_text("Conflict — the chart changed")
-    expect(page.locator(".conflict-line")).to_contain_text("baseline")
+    # chartgate read the chart itself: drafted-against and current version, nothing to type.
+    expect(page.locator(".chart-now")).to_contain_text(
+        f"{reference}: drafted against version {prior['meta']['versionId']}, the chart now has "
+        f"version {changed['meta']['versionId']}"
+    )
+    expect(page.locator("#rebase-form input[type=text]")).to_have_count(0)
     shot(page, "07-conflict")
 
-    page.locator("#rebase-1").fill(changed["meta"]["versionId"])
-    page.get_by_role("button", name="Rebase draft").click()
+    page.get_by_role("button", name="Rebase on the chart as it is now").click()
     expect(banner(page)).to_have_text("Draft — not in the chart")
     assert stack.draft(draft["id"])["baseline"] == {reference: changed["meta"]["versionId"]}
 
@@ -421,18 +424,23 @@ def test_findings_block_approval_until_fixed_and_warnings_are_acknowledged(
     draft = stack.submit(resources=[temperature])
     sign_in(page, stack, draft["id"])
     findings = page.locator(".findings")
-    expect(findings).to_contain_text("consistency.not-in-narrative")
+    expect(findings).to_contain_text("Must fix: A structured item is not mentioned in the note.")
+    expect(findings).to_contain_text("In structured item 1 (Observation: Body temperature")
+    expect(findings).to_contain_text("Mention it in the note text")
+    expect(findings).to_contain_text("consistency.not-in-narrative")  # small print, for support
     expect(findings).to_contain_text("unit.not-ucum")
-    expect(page.locator("table.resources")).to_contain_text("Observation")
-    expect(page.locator("table.resources")).to_contain_text("Body temperature (LOINC 8310-5)")
+    items = page.locator("ul.resources")
+    expect(items).to_contain_text("Observation")
+    expect(items).to_contain_text("Body temperature (LOINC 8310-5)")
+    expect(items).to_contain_text("not written (draft-only by policy)")
 
-    approve_anyway = page.locator("#approve-confirm")
-    approve_anyway.check()
-    page.get_by_role("button", name="Approve for chart").click()
-    expect(page.locator("#action-error")).to_contain_text("consistency.not-in-narrative")
+    # Approve is off, and says why, while a blocking finding exists.
+    expect(page.locator("#approve-button")).to_be_disabled()
+    expect(page.locator("#approve-blocked")).to_contain_text("Approve is off until 1 problem")
     expect(banner(page)).to_have_text("Draft — not in the chart")
     shot(page, "11-findings-refuse-approval")
 
+    open_edit(page)
     text = page.locator("#edit-text")
     text.fill(text.input_value().replace("Temperature 37.1 C.", "Body temperature 37.1 C."))
     page.get_by_role("button", name="Save draft").click()
@@ -476,6 +484,7 @@ def test_a_form_without_the_csrf_token_is_refused(page: Page, stack: ReviewStack
     draft = stack.submit()
     sign_in(page, stack, draft["id"])
     page.evaluate("document.querySelector('#save-form input[name=csrf_token]').remove()")
+    open_edit(page)
     page.locator("#edit-text").fill("Tampered text.")
     with page.expect_response(re.compile(r"/save$")) as answer:
         page.get_by_role("button", name="Save draft").click()
@@ -516,7 +525,7 @@ def test_session_is_bound_and_signing_out_ends_it(page: Page, stack: ReviewStack
     session = next(c for c in cookies if c["name"] == "__Host-chartgate-review")
     assert session["httpOnly"]
     assert session["secure"]
-    assert session["sameSite"] == "Lax"
+    assert session["sameSite"] == "None"  # works in the EHR's iframe (ADR 0024)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
     page.context.add_cookies([session])  # a copied cookie is worth nothing now
@@ -550,6 +559,7 @@ def test_unsaved_edits_are_not_approved(page: Page, stack: ReviewStack) -> None:
     """With edits in the text box, Approve for chart asks to save first and approves nothing."""
     draft = stack.submit()
     sign_in(page, stack, draft["id"])
+    open_edit(page)
     page.locator("#edit-text").fill("An unsaved change.")
     page.locator("#approve-confirm").check()
     page.get_by_role("button", name="Approve for chart").click()
@@ -591,7 +601,9 @@ def test_demo_ui_serves_the_page_until_ctrl_c(page: Page) -> None:
         expect(page.locator("#approve-confirm-label")).to_contain_text("Demo clinic (synthetic)")
         approve(page)
         # The demo's own worker writes the note; the page notices by itself.
-        expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/"))
+        expect(banner(page)).to_have_text(
+            re.compile(r"^In the chart, not signed — DocumentReference/")
+        )
         shot(page, "10-demo-ui-in-the-chart")
     finally:
         demo.send_signal(signal.SIGINT)
@@ -634,3 +646,22 @@ def test_consent_recorded_on_the_page_is_written_by_chartgate(
     text = base64.b64decode(document["content"][0]["attachment"]["data"]).decode()
     assert "## Consent (recorded by chartgate)" in text
     assert "given by the patient (written) on 2026-11-20 in US-CA" in text
+
+
+def test_save_and_approve_in_one_step(page: Page, stack: ReviewStack) -> None:
+    """The edit is saved as version 2 and that version approved, with Approve's confirmation."""
+    draft = stack.submit()
+    sign_in(page, stack, draft["id"])
+    open_edit(page)
+    text = page.locator("#edit-text")
+    text.fill(text.input_value().replace(OLD, NEW))
+    page.get_by_role("button", name="Save and approve").click()
+    expect(page.locator("#action-error")).to_contain_text("Tick the confirmation box")
+    assert stack.draft(draft["id"])["current_version"] == 1  # nothing saved unconfirmed
+    open_edit(page)
+    page.locator("#save-approve-confirm").check()
+    page.get_by_role("button", name="Save and approve").click()
+    expect(banner(page)).to_have_text("Approved — queued for the chart")
+    expect(page.get_by_text("Saved as version 2.")).to_be_visible()
+    body = stack.draft(draft["id"])
+    assert body["approved_version"] == 2

@@ -295,7 +295,7 @@ def test_the_bad_model_version_runbook_end_to_end(  # noqa: PLR0915 - one story,
     page.goto(f"{stack.base_url}/review/")
     expect(page.locator("#killswitch")).to_contain_text("hold-write-back")
     for draft_id in (waiting_draft, bad_draft):
-        expect(page.locator(f'#worklist-attention a[href="/review/{draft_id}"]')).to_be_visible()
+        expect(page.locator(f'#worklist-way a[href="/review/{draft_id}"]')).to_be_visible()
     stack.play("follow")
 
     # 6. Release every switch of the incident.

@@ -20,7 +20,12 @@ from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.reviewer_sessions import MAX_PENDING, SqlSessionStore
-from chartgate.domain.reviewer_sessions import LOGIN_SECONDS, SessionEnded, SessionLimits
+from chartgate.domain.reviewer_sessions import (
+    LOGIN_SECONDS,
+    LaunchContext,
+    SessionEnded,
+    SessionLimits,
+)
 
 LIMITS = SessionLimits(idle=300, absolute=3600)
 TOKEN = "eyJ-access-token-of-dr-a"
@@ -245,3 +250,48 @@ def test_the_sessions_command_counts_and_revokes_without_keys(
     assert "revoked 2 session(s)" in revoked.stdout
     assert two.get(kept.id).subject == "dr-b"
     assert not (tmp_path / "no-such-dir").exists()
+
+
+def test_an_ehr_launch_context_and_its_sign_in_survive_the_replica_hop(replicas) -> None:
+    """The launch's patient/encounter and the launching tenant are read back on the other."""
+    one, two = replicas
+    pending = one.begin_login(
+        browser_secret="b",
+        issuer="https://idp",
+        return_to="/review/",
+        step_up=False,
+        launch_tenant="clinic-a",
+    )
+    finished = two.finish_login(pending.state, "b")
+    assert finished is not None
+    assert finished.launch_tenant == "clinic-a"
+    session = one.create(
+        tenant="clinic-a",
+        subject="dr-a",
+        sid="sid-1",
+        issuer="https://idp",
+        access_token=TOKEN,
+        launch=LaunchContext(patient="Patient/pat-1", encounter="Encounter/enc-1"),
+    )
+    seen = two.get(session.id)
+    assert (seen.launch_patient, seen.launch_encounter) == ("Patient/pat-1", "Encounter/enc-1")
+    assert sign_in(one, "dr-b").launch_encounter is None  # standalone: no launch context
+
+
+def test_an_identity_provider_logout_ends_that_sign_in_everywhere(replicas) -> None:
+    """By issuer and sid (or sub): that sign-in's sessions end on every replica, no others."""
+    one, two = replicas
+    ended = sign_in(one)  # sid-1
+    other_sid = one.create(
+        tenant="clinic-a", subject="dr-a", sid="sid-2", issuer="https://idp", access_token=TOKEN
+    )
+    other_idp = one.create(
+        tenant="clinic-a", subject="dr-a", sid="sid-1", issuer="https://other", access_token=TOKEN
+    )
+    assert two.end_for("https://idp", sid="sid-1", subject=None) == 1
+    assert one.peek(ended.id) is None
+    assert one.peek(other_sid.id) is not None
+    assert one.peek(other_idp.id) is not None
+    assert two.end_for("https://idp", sid=None, subject=None) == 0
+    assert two.end_for("https://idp", sid=None, subject="dr-a") == 1
+    assert one.peek(other_sid.id) is None

@@ -45,7 +45,7 @@ def record(state: str, **fields: object) -> WritebackRecord:
         (
             DraftState.COMMITTED,
             [record("committed", document_id="doc-9", document_version="1")],
-            "In the chart — DocumentReference/doc-9",
+            "In the chart, not signed — DocumentReference/doc-9",
         ),
         (
             DraftState.COMMITTED,
@@ -94,8 +94,8 @@ def test_the_committed_banner_names_the_note_in_the_chart_not_its_retraction() -
         ],
     )
     shown = banner(view)
-    assert shown.title == "In the chart — DocumentReference/doc-2"
-    assert "amended" in shown.detail
+    assert shown.title == "Amended in the chart — DocumentReference/doc-2"
+    assert "amendment replaced" in shown.detail
 
 
 def test_final_notes_offer_no_finalize() -> None:
@@ -166,8 +166,11 @@ def _rendered_review(vendor: str) -> str:
     import jinja2  # noqa: PLC0415
 
     from chartgate import web  # noqa: PLC0415
+    from chartgate.domain.policy.decisions import Decision  # noqa: PLC0415
     from chartgate.domain.principal import Principal, Role  # noqa: PLC0415
+    from chartgate.web.plain_words import when  # noqa: PLC0415
     from chartgate.web.presenter import RETRACTION_REASONS  # noqa: PLC0415
+    from chartgate.web.reading import reading  # noqa: PLC0415
 
     tenant = TenantSettings(
         id="clinic-a",
@@ -181,8 +184,24 @@ def _rendered_review(vendor: str) -> str:
     )
     draft = draft_in(DraftState.IN_REVIEW)
     principal = Principal(subject="dr", tenant="clinic-a", role=Role.CLINICIAN)
+    environment.globals["when"] = when
+    view = DraftView(draft=draft)
+    model = page_model(view, tenant=tenant)
+    allowed = Decision(
+        allowed=True,
+        mode=None,
+        requires_approval=True,
+        auth=None,
+        reason="",
+        resource_type="X",
+    )
     return environment.get_template("review.html").render(
-        m=page_model(DraftView(draft=draft), tenant=tenant),
+        m=model,
+        r=reading(view, model, decide=lambda _kind: allowed),
+        patient={},
+        chart_now=None,
+        edit_open=False,
+        save_approve=True,
         draft=draft,
         principal=principal,
         csrf="c",
@@ -207,3 +226,31 @@ def test_an_ehr_that_takes_drafts_keeps_the_plain_approve() -> None:
     assert "takes signed notes only" not in page
     assert 'name="sign"' not in page
     assert "Approve for chart</button>" in page
+
+
+def test_a_signed_note_looks_different_from_a_preliminary_one() -> None:
+    """DocStatus final is "Signed in the chart" (its own banner kind); preliminary is not."""
+    committed = [record("committed", document_id="doc-9", document_version="2")]
+    final = banner(
+        DraftView(draft=draft_in(DraftState.COMMITTED, doc_status="final"), writebacks=committed)
+    )
+    preliminary = banner(
+        DraftView(
+            draft=draft_in(DraftState.COMMITTED, doc_status="preliminary"), writebacks=committed
+        )
+    )
+    assert final.title == "Signed in the chart — DocumentReference/doc-9"
+    assert preliminary.title == "In the chart, not signed — DocumentReference/doc-9"
+    assert final.kind != preliminary.kind
+
+
+def test_a_queued_finalization_does_not_say_approved_again() -> None:
+    """After Finalize the banner says signing is queued and the note is not signed yet."""
+    view = DraftView(
+        draft=draft_in(DraftState.QUEUED),
+        writebacks=[
+            record("committed", id="w-1", document_id="doc-1", document_version="1"),
+            record("queued", id="w-2", kind="finalize"),
+        ],
+    )
+    assert banner(view).title == "Signing queued — in the chart, not signed yet"

@@ -50,6 +50,14 @@ class SessionLimits:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class LaunchContext:
+    """The patient and encounter of a SMART EHR launch, as ``Type/id`` references."""
+
+    patient: str | None
+    encounter: str | None
+
+
 @dataclass(slots=True)
 class ReviewerSession:
     """One signed-in clinician in one browser.
@@ -69,6 +77,9 @@ class ReviewerSession:
     last_seen: float
     notices: list[Notice] = field(default_factory=list)
     saved: Callable[[ReviewerSession], None] | None = field(default=None, repr=False, compare=False)
+    # SMART EHR launch: the context from the token answer (None: a standalone sign-in).
+    launch_patient: str | None = None
+    launch_encounter: str | None = None
 
     def csrf_ok(self, sent: str | None) -> bool:
         """The synchronizer token check (constant time)."""
@@ -105,6 +116,7 @@ class PendingLogin:
     return_to: str
     step_up: bool
     created: float
+    launch_tenant: str | None = None  # an EHR launch: the tenant whose EHR sent ``iss``
 
 
 def digest(value: str) -> str:
@@ -113,9 +125,16 @@ def digest(value: str) -> str:
 
 
 def new_session(
-    *, tenant: str, subject: str, sid: str | None, issuer: str, access_token: str, now: float
+    *,
+    tenant: str,
+    subject: str,
+    sid: str | None,
+    issuer: str,
+    access_token: str,
+    now: float,
+    launch: LaunchContext | None = None,
 ) -> ReviewerSession:
-    """A session with a fresh random id and CSRF token."""
+    """A session with a fresh random id and CSRF token (and an EHR launch's context)."""
     return ReviewerSession(
         id=secrets.token_urlsafe(32),
         tenant=tenant,
@@ -126,11 +145,19 @@ def new_session(
         csrf=secrets.token_urlsafe(32),
         created=now,
         last_seen=now,
+        launch_patient=launch.patient if launch else None,
+        launch_encounter=launch.encounter if launch else None,
     )
 
 
 def new_login(
-    *, browser_secret: str, issuer: str, return_to: str, step_up: bool, now: float
+    *,
+    browser_secret: str,
+    issuer: str,
+    return_to: str,
+    step_up: bool,
+    now: float,
+    launch_tenant: str | None = None,
 ) -> PendingLogin:
     """A sign-in with a fresh state, nonce and PKCE verifier (RFC 7636: 43-128 chars)."""
     return PendingLogin(
@@ -142,6 +169,7 @@ def new_login(
         return_to=return_to,
         step_up=step_up,
         created=now,
+        launch_tenant=launch_tenant,
     )
 
 
@@ -160,7 +188,14 @@ class Sessions(Protocol):
     limits: SessionLimits
 
     def create(
-        self, *, tenant: str, subject: str, sid: str | None, issuer: str, access_token: str
+        self,
+        *,
+        tenant: str,
+        subject: str,
+        sid: str | None,
+        issuer: str,
+        access_token: str,
+        launch: LaunchContext | None = None,
     ) -> ReviewerSession:
         """A new session with a new id and a new CSRF token (never reuse: no fixation)."""
         ...
@@ -181,8 +216,23 @@ class Sessions(Protocol):
         """End every session of ``subject`` (or of the whole tenant); how many ended."""
         ...
 
+    def end_for(self, issuer: str, *, sid: str | None, subject: str | None) -> int:
+        """End the sessions an identity provider's logout names (by ``sid``, else ``sub``).
+
+        OpenID Connect Back-Channel and Front-Channel Logout: ``sid`` names one sign-in at
+        the provider; a logout naming only ``sub`` ends every session of that person there;
+        naming neither ends nothing. Returns how many sessions ended.
+        """
+        ...
+
     def begin_login(
-        self, *, browser_secret: str, issuer: str, return_to: str, step_up: bool
+        self,
+        *,
+        browser_secret: str,
+        issuer: str,
+        return_to: str,
+        step_up: bool,
+        launch_tenant: str | None = None,
     ) -> PendingLogin:
         """Remember a sign-in about to leave for the identity provider."""
         ...

@@ -29,6 +29,7 @@ from chartgate.domain.submission import Note, VersionEdit, check_baseline
 from chartgate.service.authz import StepUpRequired
 from chartgate.service.context import RequestMeta
 from chartgate.service.error_table import status_and_code
+from chartgate.web.chart_now import current_baseline, read_chart
 from chartgate.web.presenter import RETRACTION_REASONS
 from chartgate.web.review import draft_page, not_found_page
 from chartgate.web.reviewer import (
@@ -197,6 +198,40 @@ def save(request: Request, draft_id: str, posted: PostedDep) -> Response:
     return mutate(request, draft_id, posted, action, keeps_text=True)
 
 
+@router.post("/{draft_id}/save-approve")
+def save_and_approve(request: Request, draft_id: str, posted: PostedDep) -> Response:
+    """Save and approve: the edit becomes a version, and that version is approved (one step).
+
+    The confirmation is the same as Approve's and is checked before anything is saved; if
+    the approval is then refused (a finding, a warning to acknowledge), the saved version
+    stays, the page says so, and nothing is queued.
+    """
+    application = reviewer_of(request).application
+    form = posted.form
+
+    def action(principal: Principal, meta: RequestMeta) -> str:
+        _confirmed(form, "approve the note for the chart")
+        draft = application.drafting.save_version(
+            principal,
+            draft_id,
+            expected_version=_number(form, "version"),
+            edit=_edit(form),
+            meta=meta,
+        )
+        saved = draft.current.number
+        if posted.session is not None:
+            posted.session.notify("ok", f"Saved as version {saved}.")
+        approved, record = application.approvals.approve(
+            principal, draft_id, expected_version=saved, meta=meta, acknowledged=()
+        )
+        return (
+            f"Approved version {approved.approved_version} for the chart. It is queued "
+            f"(write-back {record.id})."
+        )
+
+    return mutate(request, draft_id, posted, action, keeps_text=True)
+
+
 @router.post("/{draft_id}/approve")
 def approve(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """Approve for chart: freeze the version, queue exactly one write-back."""
@@ -294,13 +329,26 @@ def retract(request: Request, draft_id: str, posted: PostedDep) -> Response:
 def rebase(request: Request, draft_id: str, posted: PostedDep) -> Response:
     """After a conflict: a new version against the chart's current versions."""
     drafting = reviewer_of(request).application.drafting
-    form = posted.form
+    application = reviewer_of(request).application
 
     def action(principal: Principal, meta: RequestMeta) -> str:
-        refs = [v for v in form.getlist("baseline_ref") if isinstance(v, str)]
-        versions = [v.strip() for v in form.getlist("baseline_version") if isinstance(v, str)]
+        # The chart's current versions, read now by chartgate (nothing typed by a person).
+        view = drafting.view_draft(principal, draft_id, meta)
+        now = read_chart(
+            application.ehr.gateway(principal.tenant),
+            view.draft.baseline,
+            request_id=meta.request_id or "",
+        )
+        current = current_baseline(now)
+        if current is None:
+            missing = ", ".join(c.ref for c in now if c.current is None)
+            raise InputError(
+                f"chartgate could not read {missing} from the chart; nothing was changed. "
+                "Try again in a moment.",
+                expression="baseline",
+            )
         try:
-            baseline = check_baseline(dict(zip(refs, versions, strict=True)))
+            baseline = check_baseline(current)
         except ValueError as e:
             raise InputError(str(e), expression="baseline") from None
         draft = drafting.rebase(principal, draft_id, baseline=baseline, meta=meta)

@@ -56,10 +56,15 @@ class ProviderMetadata:
 
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """The token endpoint's answer."""
+    """The token endpoint's answer (``patient``/``encounter``: a SMART launch context)."""
 
     access_token: str
     id_token: str
+    patient: str | None = None
+    encounter: str | None = None
+
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 def code_challenge(verifier: str) -> str:
@@ -129,13 +134,22 @@ class OidcClient:
         prompt: str | None = None,
         acr_values: str | None = None,
         scope: str = "openid fhirUser",
+        launch: tuple[str, str] | None = None,
+        extra_scopes: tuple[str, ...] = (),
     ) -> str:
-        """Where to send the browser to sign in (``scope``: an admin asks for its own)."""
+        """Where to send the browser to sign in (``scope``: an admin asks for its own).
+
+        ``launch`` is a SMART EHR launch: ``(launch, iss)``; the request then asks for the
+        ``launch`` scope, passes the EHR's opaque ``launch`` and names the FHIR server as ``aud``
+        (SMART App Launch 2.2 §2.0.5). ``extra_scopes`` are the tenant's (its authorization
+        server decides what it grants).
+        """
+        scopes = [*scope.split(), *(["launch"] if launch else []), *extra_scopes]
         query = {
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": redirect_uri,
-            "scope": scope,
+            "scope": " ".join(scopes),
             "state": state,
             "nonce": nonce,
             "code_challenge": code_challenge(verifier),
@@ -147,6 +161,8 @@ class OidcClient:
             query["prompt"] = prompt
         if acr_values:
             query["acr_values"] = acr_values
+        if launch is not None:
+            query["launch"], query["aud"] = launch
         return f"{meta.authorization_endpoint}?{urlencode(query)}"
 
     def exchange(
@@ -174,41 +190,78 @@ class OidcClient:
         access, id_token = body.get("access_token"), body.get("id_token")
         if not isinstance(access, str) or not isinstance(id_token, str):
             raise SignInFailed("the identity provider sent no access token or ID token")
-        return Tokens(access_token=access, id_token=id_token)
+        patient, encounter = body.get("patient"), body.get("encounter")
+        if not isinstance(patient, str | None) or not isinstance(encounter, str | None):
+            raise SignInFailed("the identity provider's launch context is not readable")
+        return Tokens(access_token=access, id_token=id_token, patient=patient, encounter=encounter)
 
     def id_token_claims(
         self, meta: ProviderMetadata, id_token: str, *, nonce: str
     ) -> dict[str, Any]:
         """Verify the ID token's signature and claims; return its claims."""
-        try:
-            if len(id_token) > _MAX_ID_TOKEN_BYTES:
-                raise ValueError("ID token too large")  # noqa: TRY301 - one refusal below
-            header = jws.extract_compact(id_token.encode("ascii")).headers()
-            alg, kid = header.get("alg"), header.get("kid")
-            if alg not in ID_TOKEN_ALGORITHMS or not isinstance(kid, str | None):
-                raise ValueError("algorithm not allowed")  # noqa: TRY301
-            key = self._keys.key_for(meta.jwks_uri, kid=kid, alg=str(alg))
-            token = jwt.decode(id_token, key, algorithms=[str(alg)])
-        except (JoseError, ValueError, UnicodeError, AuthError) as e:
-            raise SignInFailed("the ID token's signature does not verify") from e
-        claims = dict(token.claims)
-        now = self._clock()
-        audience = claims.get("aud")
-        audiences = [audience] if isinstance(audience, str) else audience
+        claims = self._signed_for_us(meta, id_token, what="ID token")
         exp = claims.get("exp")
-        if claims.get("iss") != meta.issuer:
-            raise SignInFailed("the ID token names another issuer")
-        if not isinstance(audiences, list) or self.client_id not in audiences:
-            raise SignInFailed("the ID token is not meant for chartgate's reviewer page")
-        if len(audiences) > 1 and claims.get("azp") != self.client_id:
-            raise SignInFailed("the ID token's authorized party is not the reviewer page")
-        if not isinstance(exp, int | float) or now > exp + _LEEWAY_SECONDS:
+        if not isinstance(exp, int | float) or self._clock() > exp + _LEEWAY_SECONDS:
             raise SignInFailed("the ID token has expired")
         if claims.get("nonce") != nonce:
             raise SignInFailed("the ID token does not answer this sign-in (nonce)")
         if not isinstance(claims.get("sub"), str):
             raise SignInFailed("the ID token names no subject")
         return claims
+
+    def logout_token_claims(self, meta: ProviderMetadata, logout_token: str) -> dict[str, Any]:
+        """A back-channel logout token, checked as OpenID Connect Back-Channel Logout 1.0 §2.6.
+
+        Signature, ``iss``, ``aud``, ``iat`` (and ``exp`` when present), the logout event, a
+        ``sid`` or ``sub``, and no ``nonce`` (so an ID token cannot be replayed as one).
+        """
+        claims = self._signed_for_us(meta, logout_token, what="logout token")
+        now = self._clock()
+        iat, exp, events = claims.get("iat"), claims.get("exp"), claims.get("events")
+        if not isinstance(iat, int | float) or iat > now + _LEEWAY_SECONDS:
+            raise SignInFailed("the logout token has no usable iat")
+        if exp is not None and (not isinstance(exp, int | float) or now > exp + _LEEWAY_SECONDS):
+            raise SignInFailed("the logout token has expired")
+        if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
+            raise SignInFailed("the logout token carries no back-channel logout event")
+        if "nonce" in claims:
+            raise SignInFailed("a logout token never carries a nonce")
+        sid, sub = claims.get("sid"), claims.get("sub")
+        if not isinstance(sid, str | None) or not isinstance(sub, str | None):
+            raise SignInFailed("the logout token's sid or sub is not a string")
+        if sid is None and sub is None:
+            raise SignInFailed("the logout token names neither a session nor a subject")
+        return claims
+
+    def _signed_for_us(
+        self, meta: ProviderMetadata, token_text: str, *, what: str
+    ) -> dict[str, Any]:
+        """A JWT from ``meta``'s issuer, signed with its key, for chartgate's client id."""
+        try:
+            if len(token_text) > _MAX_ID_TOKEN_BYTES:
+                raise ValueError("token too large")  # noqa: TRY301 - one refusal below
+            header = jws.extract_compact(token_text.encode("ascii")).headers()
+            alg, kid = header.get("alg"), header.get("kid")
+            if alg not in ID_TOKEN_ALGORITHMS or not isinstance(kid, str | None):
+                raise ValueError("algorithm not allowed")  # noqa: TRY301
+            key = self._keys.key_for(meta.jwks_uri, kid=kid, alg=str(alg))
+            token = jwt.decode(token_text, key, algorithms=[str(alg)])
+        except (JoseError, ValueError, UnicodeError, AuthError) as e:
+            raise SignInFailed(f"the {what}'s signature does not verify") from e
+        claims = dict(token.claims)
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience
+        if claims.get("iss") != meta.issuer:
+            raise SignInFailed(f"the {what} names another issuer")
+        if not isinstance(audiences, list) or self.client_id not in audiences:
+            raise SignInFailed(f"the {what} is not meant for chartgate's reviewer page")
+        if len(audiences) > 1 and claims.get("azp") != self.client_id:
+            raise SignInFailed(f"the {what}'s authorized party is not the reviewer page")
+        return claims
+
+    def document(self, url: str) -> dict[str, Any]:
+        """GET a JSON document (a SMART configuration), at most 64 KiB."""
+        return self._get_json(url)
 
     def _get_json(self, url: str) -> dict[str, Any]:
         """GET a JSON object, reading at most 64 KiB."""

@@ -161,6 +161,9 @@ def _pending_banner(view: DraftView) -> Banner:
         )
     if latest is not None and latest.escalated:
         what += f" It has been tried {latest.attempts} times; an operator has been told."
+    if latest is not None and latest.kind == WritebackKind.FINALIZE:
+        # The note is already in the chart: say so, and that it is not signed yet.
+        return Banner("queued", "Signing queued — in the chart, not signed yet", what)
     return Banner("queued", "Approved — queued for the chart", what)
 
 
@@ -178,10 +181,22 @@ def _committed_banner(view: DraftView) -> Banner:
             f"confirm the Provenance record ({_rejection(latest)}). The note cannot be edited "
             "and approved again; fix the cause, then retry the follow-up.",
         )
+    if status == "final":
+        return Banner(
+            "signed",
+            f"Signed in the chart — {document}",
+            f"Final (signed), version {version} in the EHR. Changes now need an amendment.",
+        )
+    if status == "amended":
+        return Banner(
+            "signed",
+            f"Amended in the chart — {document}",
+            f"The amendment replaced the earlier note; version {version} in the EHR.",
+        )
     return Banner(
         "committed",
-        f"In the chart — {document}",
-        f"docStatus {status}, version {version} in the EHR.",
+        f"In the chart, not signed — {document}",
+        f"Preliminary, version {version} in the EHR: finalize to sign it.",
     )
 
 
@@ -287,6 +302,11 @@ def _detail(resource: dict[str, Any]) -> str:
         else:
             parts.append(f"{key}: {value}")
     return ", ".join(parts)
+
+
+def resource_label(resource: dict[str, Any]) -> str:
+    """A structured resource in a few words: its code's text or first coding."""
+    return _coding_text(resource.get("code") or resource.get("medicationCodeableConcept"))
 
 
 def _summary(resource: dict[str, Any]) -> str:

@@ -5,15 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from chartgate.bootstrap import Application
+from chartgate.domain.drafts import Draft
 from chartgate.domain.errors import (
     ChartgateError,
     Forbidden,
     NotFound,
 )
+from chartgate.domain.patient_context import ContextProblem
 from chartgate.domain.principal import Principal
+from chartgate.service.patient_context import read_patient_context
+from chartgate.service.worklists import DraftItem, Page
+from chartgate.web.chart_now import read_chart
 from chartgate.web.presenter import RETRACTION_REASONS, page_model
+from chartgate.web.reading import reading
 from chartgate.web.reviewer import (
     DRAFT_ID,
     Reviewer,
@@ -28,45 +35,63 @@ from chartgate.web.session import (
     ReviewerSession,
     SessionEnded,
 )
+from chartgate.web.worklist_view import (
+    ATTENTION_STATES,
+    ON_THE_WAY_STATES,
+    REVIEW_STATES,
+    section,
+)
 
 router = APIRouter(prefix="/review", include_in_schema=False)
 
 
 @router.get("/")
 def home(request: Request) -> Response:
-    """Nothing to list: drafts are opened from the EHR or a link chartgate gave."""
+    """The clinician's worklist; opened from an EHR launch, that encounter's draft or list."""
     reviewer = reviewer_of(request)
     try:
-        _session, principal = authenticated(reviewer, request)
+        session, principal = authenticated(reviewer, request)
     except SessionEnded:
         return to_login("/review/")
-    return _worklist(reviewer, request, principal)
+    return _worklist(reviewer, request, session, principal)
 
 
-def _worklist(reviewer: Reviewer, request: Request, principal: Principal) -> HTMLResponse:
-    """The signed-in clinician's worklist (issue 14): drafts to review, notes that need care."""
+def _worklist(
+    reviewer: Reviewer, request: Request, session: ReviewerSession, principal: Principal
+) -> Response:
+    """Drafts to review, write-backs that need the clinician, notes on their way (issue 16)."""
     lists = reviewer.application.worklists
     meta = request_meta(request)
-    try:
-        review = lists.drafts(
-            principal, state=None, encounter=None, cursor=None, limit=50, request_id=meta.request_id
-        )
-        attention = lists.drafts(
+    encounter = session.launch_encounter  # inside the EHR: the launched encounter only
+
+    def page(states: str) -> Page[DraftItem]:
+        return lists.drafts(
             principal,
-            state="rejected,ambiguous,queued",
-            encounter=None,
+            state=states,
+            encounter=encounter,
             cursor=None,
             limit=50,
             request_id=meta.request_id,
         )
+
+    try:
+        review = section(page(REVIEW_STATES))
+        attention = section(page(ATTENTION_STATES), attention=True)
+        on_the_way = section(page(ON_THE_WAY_STATES))
     except ChartgateError as e:
         return show_message(reviewer, 403, "No worklist", e.message)
+    if encounter is not None and len(review.lines) == 1 and not attention.lines:
+        # Launched for one encounter with one draft to review: open it.
+        return RedirectResponse(f"/review/{review.lines[0].item.id}", status_code=303)
     return render_page(
         reviewer,
         "worklist.html",
         principal=principal,
+        csrf=session.csrf,
         review=review,
         attention=attention,
+        on_the_way=on_the_way,
+        launch_encounter=encounter,
         killswitches=reviewer.application.killswitches.engaged(principal.tenant),
     )
 
@@ -127,6 +152,21 @@ def not_found_page(reviewer: Reviewer) -> HTMLResponse:
     )
 
 
+def _patient_banner(application: Application, draft: Draft, request_id: str) -> dict[str, Any]:
+    """Who and which visit, from the EHR (the ehr helper's patient-context read).
+
+    ``problem`` says what the EHR's answer refuses (a missing encounter, another patient's);
+    ``unread`` that the EHR could not be read now (the page still shows the draft's ids).
+    """
+    try:
+        judged = read_patient_context(application.ehr, draft, request_id=request_id)
+    except ChartgateError:
+        return {"unread": True}
+    if isinstance(judged, ContextProblem):
+        return {"problem": judged.value}
+    return dict(judged.banner())
+
+
 def draft_page(
     reviewer: Reviewer,
     request: Request,
@@ -156,11 +196,29 @@ def draft_page(
         edit_text=edit_text,
     )
     model.notices = session.take_notices()
+    application = reviewer.application
+    vendor = application.ehr.vendor(principal.tenant)
+    chart = None
+    if "rebase" in model.actions and view.draft.baseline:
+        chart = read_chart(
+            application.ehr.gateway(principal.tenant),
+            view.draft.baseline,
+            request_id=request_meta(request).request_id or "",
+        )
     return render_page(
         reviewer,
         "review.html",
         status,
         m=model,
+        r=reading(
+            view,
+            model,
+            decide=lambda kind: application.policy.policy.decide_resource(kind, vendor=vendor),
+        ),
+        patient=_patient_banner(application, view.draft, request_meta(request).request_id or ""),
+        chart_now=chart,
+        edit_open=edit_text is not None,
+        save_approve=True,
         draft=view.draft,
         principal=principal,
         csrf=session.csrf,

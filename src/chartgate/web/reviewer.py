@@ -25,12 +25,14 @@ from chartgate.domain.errors import (
 from chartgate.domain.principal import Principal
 from chartgate.service.context import RequestMeta
 from chartgate.web.oidc import OidcClient
+from chartgate.web.security import FramePolicy
 from chartgate.web.session import (
     SESSION_COOKIE,
     ReviewerSession,
     SessionEnded,
     Sessions,
 )
+from chartgate.web.smart_launch import with_launch
 
 HERE = Path(__file__).parent
 DRAFT_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
@@ -45,7 +47,7 @@ class Reviewer:
     sessions: Sessions  # the database store in serve (ADR 0020)
     oidc: OidcClient
     templates: jinja2.Environment
-    headers: dict[str, str]
+    frames: FramePolicy
 
     def issuers(self) -> list[str]:
         """Every configured issuer, each once."""
@@ -179,7 +181,8 @@ def authenticated(
     ):
         reviewer.sessions.end(session.id)
         raise SessionEnded("binding")
-    return session, principal
+    request.state.frame_tenant = session.tenant  # the tenant's EHR may frame this answer
+    return session, with_launch(principal, session)
 
 
 def same_origin(request: Request) -> bool:

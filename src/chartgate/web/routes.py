@@ -1,7 +1,8 @@
 """The reviewer page, mounted: ``GET /review/{draft_id}``, its forms, and sign-in.
 
 Three routers over one shared plumbing (``reviewer.py``: state, session check, answers):
-``signin.py`` (login, callback, logout through the tenant's OpenID provider), ``review.py``
+``signin.py`` (login, callback, logout through the tenant's OpenID provider),
+``launch_routes.py`` (SMART EHR launch, the provider's logouts), ``review.py``
 (the worklist, a draft's page, the write-back poll) and ``actions.py`` (the forms, each
 calling the same use case the API calls). Sign-in is mounted first, so that
 ``/review/login`` is never taken for a draft id.
@@ -17,8 +18,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from chartgate.bootstrap import Application
-from chartgate.web import actions, admin, consent, review, security, signin
+from chartgate.web import actions, admin, consent, launch_routes, review, security, signin
 from chartgate.web.oidc import OidcClient
+from chartgate.web.plain_words import when
 from chartgate.web.reviewer import (
     HERE,
     BaseUrlMissing,
@@ -40,11 +42,15 @@ def install(app: FastAPI, application: Application) -> None:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         ),
-        headers=security.headers(
+        frames=security.FramePolicy(
             issuers=[i for t in settings.tenants for i in t.issuers],
-            frame_ancestors=settings.reviewer_frame_ancestors,
+            default=settings.reviewer_frame_ancestors,
+            tenants={
+                t.id: t.ehr_launch.frame_ancestors if t.ehr_launch else [] for t in settings.tenants
+            },
         ),
     )
+    reviewer.templates.globals["when"] = when  # times for the reader's zone (plain_words)
     app.state.reviewer = reviewer
 
     async def _no_base_url(_: Request, exc: Exception) -> Response:
@@ -61,6 +67,7 @@ def install(app: FastAPI, application: Application) -> None:
     # Sign-in first: ``/review/login`` must not be taken for a draft id.
     app.include_router(signin.router)
     app.include_router(admin.router)  # before /review/{draft_id}
+    app.include_router(launch_routes.router)  # /review/launch, /review/logout/*: before drafts
     app.include_router(review.router)
     app.include_router(actions.router)
     app.include_router(consent.router)  # record consent to ambient documentation (issue 17)
@@ -70,7 +77,13 @@ def install(app: FastAPI, application: Application) -> None:
         response: Response = await call_next(request)
         if request.url.path.startswith("/review"):
             own = response.headers.get("Content-Security-Policy")  # the admin page's stricter one
-            response.headers.update(reviewer.headers)
+            # Who may frame this answer: the tenant it belongs to (set by the route), if any.
+            response.headers.update(
+                reviewer.frames.headers_for(
+                    tenant=getattr(request.state, "frame_tenant", None),
+                    origins=getattr(request.state, "frame_origins", ()),
+                )
+            )
             if own is not None:
                 response.headers["Content-Security-Policy"] = own
         return response

@@ -10,7 +10,8 @@ no referrer leaving for another origin with a draft id in it (``same-origin``, n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 
@@ -50,3 +51,39 @@ def headers(*, issuers: Iterable[str], frame_ancestors: Iterable[str]) -> dict[s
     if not ancestors:
         out["X-Frame-Options"] = "DENY"  # for browsers that ignore frame-ancestors
     return out
+
+
+class FramePolicy:
+    """The headers of one response, by who may frame it: per tenant, from configuration.
+
+    Every response may be framed by the global ``reviewer_frame_ancestors``; a response that
+    belongs to a tenant (its session's, or the tenant an EHR launch names) also by that
+    tenant's ``ehr_launch.frame_ancestors``; a front-channel logout page by the identity
+    provider that loads it. Anything else: ``frame-ancestors 'none'``.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuers: Iterable[str],
+        default: Iterable[str],
+        tenants: Mapping[str, Iterable[str]],
+    ) -> None:
+        self._issuers = sorted(set(issuers))
+        self._default = frozenset(default)
+        self._tenants = {t: frozenset(o) for t, o in tenants.items()}
+        self._cache: dict[frozenset[str], dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def headers_for(
+        self, *, tenant: str | None = None, origins: Iterable[str] = ()
+    ) -> dict[str, str]:
+        """The security headers for a response of ``tenant`` (framable by ``origins`` too)."""
+        ancestors = self._default | self._tenants.get(tenant or "", frozenset()) | set(origins)
+        with self._lock:
+            found = self._cache.get(ancestors)
+            if found is None:
+                found = headers(issuers=self._issuers, frame_ancestors=ancestors)
+                if len(self._cache) < 1024:  # noqa: PLR2004 - tenants x issuers, bounded
+                    self._cache[ancestors] = found
+        return found

@@ -19,6 +19,7 @@ from chartgate.adapters.storage.reviewer_sessions import SqlSessionStore
 from chartgate.domain.errors import KeyCustodyError
 from chartgate.domain.reviewer_sessions import (
     LOGIN_SECONDS,
+    LaunchContext,
     PendingLogin,
     ReviewerSession,
     SessionEnded,
@@ -36,6 +37,7 @@ __all__ = [
     "LOGIN_COOKIE",
     "LOGIN_SECONDS",
     "SESSION_COOKIE",
+    "LaunchContext",
     "PendingLogin",
     "ReviewerSession",
     "SessionEnded",
@@ -80,7 +82,14 @@ class SessionStore:
     # -- sessions -------------------------------------------------------------------------
 
     def create(
-        self, *, tenant: str, subject: str, sid: str | None, issuer: str, access_token: str
+        self,
+        *,
+        tenant: str,
+        subject: str,
+        sid: str | None,
+        issuer: str,
+        access_token: str,
+        launch: LaunchContext | None = None,
     ) -> ReviewerSession:
         """A new session with a new id and a new CSRF token (never reuse: no fixation)."""
         now = self._clock()
@@ -91,6 +100,7 @@ class SessionStore:
             issuer=issuer,
             access_token=access_token,
             now=now,
+            launch=launch,
         )
         with self._lock:
             self._expire(now)
@@ -142,6 +152,22 @@ class SessionStore:
                 del self._sessions[key]
         return len(doomed)
 
+    def end_for(self, issuer: str, *, sid: str | None, subject: str | None) -> int:
+        """End the sessions an identity provider's logout names (by ``sid``, else ``sub``)."""
+        if sid is None and subject is None:
+            return 0
+        with self._lock:
+            doomed = [
+                key
+                for key, s in self._sessions.items()
+                if s.issuer == issuer
+                and (sid is None or s.sid == sid)
+                and (subject is None or s.subject == subject)
+            ]
+            for key in doomed:
+                del self._sessions[key]
+        return len(doomed)
+
     def _expire(self, now: float) -> None:
         for key in [
             k
@@ -153,7 +179,13 @@ class SessionStore:
     # -- sign-ins in flight ---------------------------------------------------------------
 
     def begin_login(
-        self, *, browser_secret: str, issuer: str, return_to: str, step_up: bool
+        self,
+        *,
+        browser_secret: str,
+        issuer: str,
+        return_to: str,
+        step_up: bool,
+        launch_tenant: str | None = None,
     ) -> PendingLogin:
         """Remember a sign-in about to leave for the identity provider."""
         now = self._clock()
@@ -163,6 +195,7 @@ class SessionStore:
             return_to=return_to,
             step_up=step_up,
             now=now,
+            launch_tenant=launch_tenant,
         )
         with self._lock:
             for key in [k for k, p in self._pending.items() if now - p.created > LOGIN_SECONDS]:

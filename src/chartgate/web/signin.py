@@ -19,8 +19,10 @@ from chartgate.domain.errors import (
     AuthError,
 )
 from chartgate.domain.principal import Principal, Role
+from chartgate.domain.reviewer_sessions import LaunchContext
 from chartgate.service.authz import StepUpRequired
 from chartgate.web.admin import ADMIN_PREFIX, ADMIN_SCOPE
+from chartgate.web.cookies import delete_cookie, set_cookie
 from chartgate.web.oidc import SignInFailed, Tokens
 from chartgate.web.reviewer import (
     Posted,
@@ -41,6 +43,7 @@ from chartgate.web.session import (
     SESSION_COOKIE,
     PendingLogin,
 )
+from chartgate.web.smart_launch import context_of_sign_in
 
 router = APIRouter(prefix="/review", include_in_schema=False)
 
@@ -77,15 +80,7 @@ def begin_login(
         scope=ADMIN_SCOPE if return_to.startswith(ADMIN_PREFIX) else "openid fhirUser",
     )
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(
-        LOGIN_COOKIE,
-        browser,
-        max_age=LOGIN_SECONDS,
-        path="/",
-        secure=True,
-        httponly=True,
-        samesite="lax",
-    )
+    set_cookie(response, LOGIN_COOKIE, browser, max_age=LOGIN_SECONDS)
     return response
 
 
@@ -123,6 +118,8 @@ def callback(
     """The identity provider's answer: exchange the code, verify, start a new session."""
     reviewer = reviewer_of(request)
     pending = reviewer.sessions.finish_login(state, request.cookies.get(LOGIN_COOKIE))
+    if pending is not None and pending.launch_tenant is not None:
+        request.state.frame_tenant = pending.launch_tenant  # answers shown in the EHR's frame
     if pending is None:
         return show_message(
             reviewer,
@@ -142,8 +139,11 @@ def callback(
         )
     try:
         tokens, principal = _redeem(reviewer, request, pending, code)
+        launch = context_of_sign_in(reviewer.application.settings, pending, tokens, principal)
     except _Refused as e:
         return show_message(reviewer, e.status, e.title, e.text)
+    except SignInFailed as e:
+        return show_message(reviewer, 403, "Sign-in refused", str(e))
     previous = reviewer.sessions.peek(request.cookies.get(SESSION_COOKIE))
     if previous is not None:
         reviewer.sessions.end(previous.id)  # a new id every time: no session fixation
@@ -155,12 +155,16 @@ def callback(
                 "You re-authenticated as another person; sign in again from the start.",
                 link=("/review/login", "Sign in"),
             )
+    if launch is None and pending.step_up and previous is not None:
+        # A step-up inside the EHR keeps the launch's patient and encounter.
+        launch = LaunchContext(previous.launch_patient, previous.launch_encounter)
     session = reviewer.sessions.create(
         tenant=principal.tenant,
         subject=principal.subject,
         sid=principal.session_id,
         issuer=pending.issuer,
         access_token=tokens.access_token,
+        launch=launch,
     )
     if pending.step_up:
         session.notify(
@@ -168,10 +172,8 @@ def callback(
             "You signed in again. Press the button once more to finish the action.",
         )
     response = RedirectResponse(pending.return_to, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, session.id, path="/", secure=True, httponly=True, samesite="lax"
-    )
-    response.delete_cookie(LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    set_cookie(response, SESSION_COOKIE, session.id)
+    delete_cookie(response, LOGIN_COOKIE)
     return response
 
 
@@ -236,5 +238,5 @@ def logout(request: Request, posted: Annotated[Posted, Depends(read_logout_poste
         "Close this window, or sign in again.",
         link=("/review/login", "Sign in"),
     )
-    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    delete_cookie(response, SESSION_COOKIE)
     return response

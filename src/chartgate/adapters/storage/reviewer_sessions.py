@@ -29,6 +29,7 @@ from chartgate.adapters.storage.engine import writer_lock
 from chartgate.domain.errors import DecryptionError
 from chartgate.domain.reviewer_sessions import (
     LOGIN_SECONDS,
+    LaunchContext,
     PendingLogin,
     ReviewerSession,
     SessionEnded,
@@ -88,7 +89,14 @@ class SqlSessionStore:
     # -- sessions -------------------------------------------------------------------------
 
     def create(
-        self, *, tenant: str, subject: str, sid: str | None, issuer: str, access_token: str
+        self,
+        *,
+        tenant: str,
+        subject: str,
+        sid: str | None,
+        issuer: str,
+        access_token: str,
+        launch: LaunchContext | None = None,
     ) -> ReviewerSession:
         """A new session with a new id and a new CSRF token (never reuse: no fixation)."""
         now = self._clock()
@@ -99,6 +107,7 @@ class SqlSessionStore:
             issuer=issuer,
             access_token=access_token,
             now=now,
+            launch=launch,
         )
         id_hash = digest(session.id)
         secret = json.dumps({"access_token": access_token, "csrf": session.csrf}).encode()
@@ -123,6 +132,8 @@ class SqlSessionStore:
                     created=now,
                     last_seen=now,
                     notices=[],
+                    launch_patient=session.launch_patient,
+                    launch_encounter=session.launch_encounter,
                 )
             )
         session.saved = self._save_notices
@@ -180,6 +191,18 @@ class SqlSessionStore:
         with self._write() as conn:
             return conn.execute(query).rowcount
 
+    def end_for(self, issuer: str, *, sid: str | None, subject: str | None) -> int:
+        """End the sessions an identity provider's logout names (by ``sid``, else ``sub``)."""
+        if sid is None and subject is None:
+            return 0
+        query = delete(t.reviewer_sessions).where(_S.issuer == issuer)
+        if sid is not None:
+            query = query.where(_S.sid == sid)
+        if subject is not None:
+            query = query.where(_S.subject == subject)
+        with self._write() as conn:
+            return conn.execute(query).rowcount
+
     def count(self, *, tenant: str | None = None) -> int:
         """Live sessions (of one tenant, or of all)."""
         now = self._clock()
@@ -219,6 +242,8 @@ class SqlSessionStore:
             last_seen=row["last_seen"],
             notices=[(str(kind), str(text)) for kind, text in row["notices"]],
             saved=self._save_notices,
+            launch_patient=row["launch_patient"],
+            launch_encounter=row["launch_encounter"],
         )
 
     def _save_notices(self, session: ReviewerSession) -> None:
@@ -232,7 +257,13 @@ class SqlSessionStore:
     # -- sign-ins in flight ---------------------------------------------------------------
 
     def begin_login(
-        self, *, browser_secret: str, issuer: str, return_to: str, step_up: bool
+        self,
+        *,
+        browser_secret: str,
+        issuer: str,
+        return_to: str,
+        step_up: bool,
+        launch_tenant: str | None = None,
     ) -> PendingLogin:
         """Remember a sign-in about to leave for the identity provider."""
         now = self._clock()
@@ -242,6 +273,7 @@ class SqlSessionStore:
             return_to=return_to,
             step_up=step_up,
             now=now,
+            launch_tenant=launch_tenant,
         )
         with self._write() as conn:
             conn.execute(delete(t.reviewer_logins).where(_L.created < now - LOGIN_SECONDS))
@@ -255,6 +287,7 @@ class SqlSessionStore:
                     return_to=return_to,
                     step_up=step_up,
                     created=now,
+                    launch_tenant=launch_tenant,
                 )
             )
             over = conn.execute(select(func.count()).select_from(t.reviewer_logins)).scalar_one()
@@ -292,5 +325,6 @@ class SqlSessionStore:
             return_to=row["return_to"],
             step_up=bool(row["step_up"]),
             created=row["created"],
+            launch_tenant=row["launch_tenant"],
         )
         return pending if login_usable(pending, browser_secret, self._clock()) else None

@@ -341,7 +341,11 @@ reviewer_sessions = Table(
     Column("created", Float(precision=53), nullable=False),
     Column("last_seen", Float(precision=53), nullable=False),
     Column("notices", JSON, nullable=False),
+    # SMART EHR launch context from the token answer (0014, ADR 0024); NULL: standalone.
+    Column("launch_patient", String(200)),
+    Column("launch_encounter", String(200)),
     Index("ix_reviewer_sessions_subject", "tenant", "subject"),
+    Index("ix_reviewer_sessions_sid", "issuer", "sid"),  # identity-provider logout (0014)
 )
 
 reviewer_logins = Table(
@@ -356,6 +360,7 @@ reviewer_logins = Table(
     Column("return_to", String(200), nullable=False),
     Column("step_up", Boolean, nullable=False),
     Column("created", Float(precision=53), nullable=False),
+    Column("launch_tenant", ID),  # an EHR launch: the tenant whose EHR sent iss (0014)
     Index("ix_reviewer_logins_created", "created"),
 )
 

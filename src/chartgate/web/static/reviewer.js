@@ -2,6 +2,7 @@
 // 1. While a write-back is on its way, poll its state and reload when it changes.
 // 2. Keep "Approve for chart" from approving while the text box holds unsaved edits.
 // 3. Stop a double click from posting a form twice.
+// 4. Show times in the reader's own time zone, with the zone named (the server writes UTC).
 (function () {
   "use strict";
 
@@ -59,6 +60,19 @@
     });
   }
 
+  function localTimes() {
+    if (!window.Intl || !Intl.DateTimeFormat) { return; }
+    var format = new Intl.DateTimeFormat(undefined, {
+      year: "numeric", month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("time.local-time"), function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when.getTime())) { el.textContent = format.format(when); }
+    });
+  }
+
+  localTimes();
   poll();
   guardUnsaved();
   guardDoubleSubmit();

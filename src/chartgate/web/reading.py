@@ -1,0 +1,74 @@
+"""What the clinician reads first: the note once, the findings plainly, what approval writes.
+
+``PageModel`` (``presenter``) says where the draft is and what can be done; ``Reading``
+adds the parts issue 16 asks to be checkable in seconds: the note rendered once with the
+changes since the AI draft inline, the AI draft behind a toggle, the findings in plain words
+with blocking ones first, the reason Approve is off, and each structured resource with what
+approval does to it under the policy in force.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+
+from chartgate.domain.policy.decisions import Decision
+from chartgate.service.drafting import DraftView
+from chartgate.web.note_view import inline_diff, render, render_text
+from chartgate.web.plain_words import PlainFinding, ResourceFate, plain_findings, resource_fate
+from chartgate.web.presenter import PageModel, ResourceRow, resource_label
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceLine:
+    """One structured resource of the current version and its fate."""
+
+    row: ResourceRow
+    fate: ResourceFate
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The note, the findings and the resources, as the page shows them."""
+
+    note: Markup
+    ai_draft: Markup
+    changed: bool
+    findings: list[PlainFinding]
+    blocking: int
+    approve_blocked: str | None
+    resources: list[ResourceLine]
+
+
+def reading(view: DraftView, model: PageModel, *, decide: Callable[[str], Decision]) -> Reading:
+    """Build the reading of ``view`` (versions compared as ``model`` chose)."""
+    draft = view.draft
+    old = draft.version(model.from_version).content.note.text
+    new = draft.version(model.to_version).content.note.text
+    resources: tuple[dict[str, Any], ...] = draft.current.content.resources
+    findings = plain_findings(view.findings, resources, label=resource_label)
+    blocking = sum(1 for f in findings if f.blocking)
+    blocked = None
+    if blocking:
+        blocked = (
+            f"Approve is off until {blocking} problem{'s' if blocking > 1 else ''} "
+            "listed under “Check before approving” "
+            f"{'are' if blocking > 1 else 'is'} fixed."
+        )
+    lines = [
+        ResourceLine(row=row, fate=resource_fate(decide(row.resource_type)))
+        for row in model.resources
+        if row.change != "removed"
+    ]
+    return Reading(
+        note=render(inline_diff(old, new)),
+        ai_draft=render_text(draft.version(1).content.note.text),
+        changed=old != new,
+        findings=findings,
+        blocking=blocking,
+        approve_blocked=blocked,
+        resources=lines,
+    )
