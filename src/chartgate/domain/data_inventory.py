@@ -312,7 +312,7 @@ TABLES["scribe_sessions"] = TableEntry(
     },
 )
 TABLES["consent_records"] = TableEntry(
-    "consent to ambient documentation per encounter (evidence encrypted, ADR 0022)",
+    "consent to ambient documentation per encounter (evidence encrypted, ADR 0025)",
     "kept with the tenant (crypto-shredded with its key)",
     {
         "tenant": ID,

@@ -1,4 +1,4 @@
-"""Scribe sessions and consent records in the store (issue 17, ADR 0022).
+"""Scribe sessions and consent records in the store (issue 17, ADR 0025).
 
 Sessions are plain rows (ids, references, times). A consent record is stored as ciphertext of
 its canonical evidence, bound to its row by the associated data, with its digest in clear so

@@ -7,7 +7,7 @@ Create Date: 2026-12-02 04:30:00
 Issue 17. A scribe session is a clinician's grant of chart context for one encounter to one
 scribe client (ids, references and times, in clear like drafts). A consent record keeps the
 consent evidence encrypted under the tenant's data key; only its digest and time are in clear
-(ADR 0022).
+(ADR 0025).
 """
 
 import sqlalchemy as sa
