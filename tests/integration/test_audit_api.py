@@ -189,7 +189,7 @@ def test_a_proof_for_an_entry_newer_than_the_checkpoint_is_a_conflict(stack: Sta
 
 
 def test_start_up_records_the_policy_hash_per_tenant(stack: Stack) -> None:
-    """Building chartgate records the policy it enforces (and its new signing key)."""
+    """Building chartgate records the policy it enforces (and its new keys, in dev mode)."""
     found = stack.api.get(
         "/v1/audit/events", params={"type": "policy.loaded"}, headers=as_auditor(stack)
     ).json()["events"]
@@ -198,4 +198,6 @@ def test_start_up_records_the_policy_hash_per_tenant(stack: Stack) -> None:
     keys = stack.api.get(
         "/v1/audit/events", params={"type": "key.created"}, headers=as_auditor(stack)
     ).json()["events"]
-    assert keys[0]["event"]["data"]["vkey"] == stack.app.ledger.key.vkey
+    by_kind = {k["event"]["data"]["kind"]: k["event"]["data"] for k in keys}
+    assert by_kind["ledger-signing"]["vkey"] == stack.app.ledger.key.vkey
+    assert by_kind["kek"]["mode"] == "dev"  # dev mode made the KEK too (docs/keys.md)

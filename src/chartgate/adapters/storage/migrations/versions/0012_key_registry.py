@@ -1,7 +1,7 @@
 """key_registry, checkpoint_timestamps: which keys the deployment uses; RFC 3161 tokens
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-02 04:20:00
 
 * ``key_registry``: one row per key-encryption key and ledger signing key ever made by
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
