@@ -641,7 +641,9 @@ def test_consent_recorded_on_the_page_is_written_by_chartgate(
     page.wait_for_load_state("load")
     approve(page)
     assert stack.work() == 1
-    expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/\S+$"))
+    expect(banner(page)).to_have_text(
+        re.compile(r"^In the chart, not signed — DocumentReference/\S+$")
+    )
     document = stack.ehr_get(f"/{banner(page).inner_text().split(' — ')[1]}")
     text = base64.b64decode(document["content"][0]["attachment"]["data"]).decode()
     assert "## Consent (recorded by chartgate)" in text
