@@ -622,6 +622,7 @@ def test_consent_recorded_on_the_page_is_written_by_chartgate(
     """The clinician records consent on the page; the chart note carries chartgate's sentence."""
     draft = stack.submit()
     sign_in(page, stack, draft["id"])
+    page.locator("#consent > summary").click()  # behind a toggle: the page stays short
     page.locator("#consent-method").select_option("written")
     page.locator("#consent-at").fill("2026-11-20T08:55")
     page.locator("#consent-jurisdiction").fill("us-ca")
