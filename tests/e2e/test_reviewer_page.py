@@ -622,6 +622,7 @@ def test_consent_recorded_on_the_page_is_written_by_chartgate(
     """The clinician records consent on the page; the chart note carries chartgate's sentence."""
     draft = stack.submit()
     sign_in(page, stack, draft["id"])
+    page.locator("#consent > summary").click()  # behind a toggle: the page stays short
     page.locator("#consent-method").select_option("written")
     page.locator("#consent-at").fill("2026-11-20T08:55")
     page.locator("#consent-jurisdiction").fill("us-ca")
@@ -641,7 +642,9 @@ def test_consent_recorded_on_the_page_is_written_by_chartgate(
     page.wait_for_load_state("load")
     approve(page)
     assert stack.work() == 1
-    expect(banner(page)).to_have_text(re.compile(r"^In the chart — DocumentReference/\S+$"))
+    expect(banner(page)).to_have_text(
+        re.compile(r"^In the chart, not signed — DocumentReference/\S+$")
+    )
     document = stack.ehr_get(f"/{banner(page).inner_text().split(' — ')[1]}")
     text = base64.b64decode(document["content"][0]["attachment"]["data"]).decode()
     assert "## Consent (recorded by chartgate)" in text
