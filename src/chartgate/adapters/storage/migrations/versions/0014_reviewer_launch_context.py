@@ -1,7 +1,7 @@
 """reviewer_sessions/reviewer_logins: a SMART EHR launch's context, and logout by sid
 
 Revision ID: 0014
-Revises: 0011, 0012
+Revises: 0012
 Create Date: 2026-12-02 04:40:00
 
 The reviewer page opens inside the EHR by a SMART EHR launch (issue 16, ADR 0024): a session
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = ("0011", "0012")  # also joins the two heads main has (0011 and 0012)
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
