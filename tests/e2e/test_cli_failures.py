@@ -38,6 +38,7 @@ ARGS = {
     "killswitch clear": ["no-such-switch", "--reason", "cli failure test"],
     "sessions revoke": ["--tenant", "clinic-a"],
     "keys rotate": ["--kek"],
+    "access review": ["--from", "2026-11-01", "--to", "2026-12-01"],
 }
 NOT_SETTINGS = {
     "sandbox",
@@ -48,7 +49,14 @@ NOT_SETTINGS = {
     "vendors",  # prints the built-in vendor matrix: no settings, no store
 }
 """Commands that read no settings (the sandbox serves until Ctrl-C: --help only)."""
-NOT_STORE = NOT_SETTINGS | {"validate", "audit key", "audit push", "config check"}
+NOT_STORE = NOT_SETTINGS | {
+    "validate",
+    "audit key",
+    "audit push",
+    "config check",
+    "processors",  # the registry in the settings
+    "dataflow",  # drawn from the settings and the code
+}
 """Commands that never open the store (``audit push`` first needs a sink configured)."""
 
 
