@@ -23,18 +23,20 @@ rate governor (``rate.py``), and every answer is shown to it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 from urllib.parse import urljoin, urlsplit
 
+from chartgate.adapters.ehr import fhir_wire as wire
+from chartgate.adapters.ehr.fhir_wire import (
+    ResourceLocation,
+    if_match_value,
+    parse_etag,
+    parse_location,
+)
 from chartgate.adapters.ehr.http import HttpClient, RawResponse, parse_retry_after, send
+from chartgate.adapters.system import SystemClock
 from chartgate.domain.errors import EhrError, EhrNotAllowed
 from chartgate.domain.fhir_codes import FHIR_JSON
 from chartgate.service.ports import Clock, EhrAnswer, JsonObject
@@ -60,13 +62,6 @@ _HTTP_UNAUTHORIZED = 401
 _RETRYABLE_READ_STATUSES = frozenset({429, 503})
 _OK_LOW, _OK_HIGH = 200, 300
 
-# https://hl7.org/fhir/R4/datatypes.html#id and resource type names (letters only).
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
-# Header values we put on the wire ourselves: visible ASCII and spaces, nothing that could
-# split a header (h11 would refuse CR/LF only after the request had begun; see http.py).
-_HEADER_SAFE = re.compile(r"[\x20-\x7e]{1,1024}")
-
 
 @runtime_checkable
 class TokenSource(Protocol):
@@ -88,76 +83,6 @@ class TokenSource(Protocol):
 
 TokenProvider: TypeAlias = TokenSource | Callable[[], str | None]
 """A ``TokenSource`` (refresh-once on 401) or a plain callable (no refresh possible)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceLocation:
-    """The resource a ``Location`` header points at: ``[base]/Type/id[/_history/vid]``."""
-
-    resource_type: str
-    resource_id: str
-    version_id: str | None = None
-
-
-def parse_etag(value: str | None) -> str | None:
-    """Return the version id carried by an ETag: ``W/"3"`` → ``"3"``.
-
-    FHIR servers send the version id as a weak ETag (https://hl7.org/fhir/R4/http.html#versioning);
-    a strong or unquoted one is tolerated. Anything else gives ``None``.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if text[:2] in {"W/", "w/"}:
-        text = text[2:].strip()
-    if len(text) >= 2 and text[0] == text[-1] == '"':  # noqa: PLR2004 - the two quotes
-        text = text[1:-1]
-    return text if _ID.fullmatch(text) else None
-
-
-def parse_location(value: str | None) -> ResourceLocation | None:
-    """Return type, id and (when present) version from a ``Location`` header.
-
-    Absolute (``https://ehr/R4/DocumentReference/7/_history/2``) and relative
-    (``DocumentReference/7/_history/2``; Epic's always is) forms are both accepted, as is a
-    Location without ``_history``. Anything unrecognisable gives ``None``.
-    """
-    if not value:
-        return None
-    segments = [s for s in urlsplit(value.strip()).path.split("/") if s]
-    version_id: str | None = None
-    if len(segments) >= 4 and segments[-2] == "_history":  # noqa: PLR2004 - Type/id/_history/vid
-        version_id = segments[-1]
-        segments = segments[:-2]
-    if len(segments) < 2:  # noqa: PLR2004 - Type/id
-        return None
-    resource_type, resource_id = segments[-2], segments[-1]
-    if not (_RESOURCE_TYPE.fullmatch(resource_type) and _ID.fullmatch(resource_id)):
-        return None
-    if version_id is not None and not _ID.fullmatch(version_id):
-        return None
-    return ResourceLocation(resource_type, resource_id, version_id)
-
-
-def if_match_value(version_id: str) -> str:
-    """Return the ``If-Match`` header for a version id: ``3`` → ``W/"3"``.
-
-    An already formatted ``W/"3"`` is accepted too. Raises ``ValueError`` for anything that is
-    not a FHIR id, so a malformed precondition is never sent (a server would ignore it and
-    overwrite: https://hl7.org/fhir/R4/http.html#concurrency).
-    """
-    version = parse_etag(version_id)
-    if version is None:
-        raise ValueError("if_match must be a FHIR version id")
-    return f'W/"{version}"'
-
-
-class _SystemClock:
-    """UTC wall clock, for ``Retry-After`` dates."""
-
-    def now(self) -> datetime:
-        """Return the current time, timezone-aware UTC."""
-        return datetime.now(UTC)
 
 
 class FhirRestGateway:
@@ -193,7 +118,7 @@ class FhirRestGateway:
         self._client = client
         self.vendor = vendor
         self._token_provider = token_provider
-        self._clock: Clock = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self._sleep = sleep
         self._max_read_retries = max_read_retries
         self._max_retry_wait = max_retry_wait_seconds
@@ -210,18 +135,18 @@ class FhirRestGateway:
         https://hl7.org/fhir/R4/http.html#ccreate: 0 matches → 201, 1 → 200 (nothing created),
         several → 412.
         """
-        resource_type = _resource_type_of(resource)
+        resource_type = wire.resource_type_of(resource)
         self._check_write(resource_type, resource)
         headers = {"Content-Type": FHIR_JSON}
         if if_none_exist is not None and self.vendor.supports_conditional_create:
-            headers["If-None-Exist"] = _header_safe(if_none_exist, "if_none_exist")
+            headers["If-None-Exist"] = wire.header_safe(if_none_exist, "if_none_exist")
         raw = self._exchange(
             "POST",
             f"{self._base}/{resource_type}",
             what=f"create {resource_type}",
             request_id=request_id,
             headers=headers,
-            content=_encode(resource),
+            content=wire.encode(resource),
             safe=False,
         )
         return self._answer(raw, resource_type=resource_type, resource_id=None)
@@ -232,8 +157,8 @@ class FhirRestGateway:
         A stale version gives 412, or 409 on HAPI (https://hl7.org/fhir/R4/http.html#concurrency);
         the answer comes back as is for the executor to call a conflict.
         """
-        resource_type = _resource_type_of(resource)
-        resource_id = _checked_id(resource.get("id"))
+        resource_type = wire.resource_type_of(resource)
+        resource_id = wire.checked_id(resource.get("id"))
         self._check_write(resource_type, resource)
         raw = self._exchange(
             "PUT",
@@ -241,7 +166,7 @@ class FhirRestGateway:
             what=f"update {resource_type}",
             request_id=request_id,
             headers={"Content-Type": FHIR_JSON, "If-Match": if_match_value(if_match)},
-            content=_encode(resource),
+            content=wire.encode(resource),
             safe=False,
         )
         return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
@@ -253,7 +178,7 @@ class FhirRestGateway:
         answers 412 (or 304) and changes nothing, so a resend can never make a second copy.
         Only for vendors whose profile says they accept client-assigned ids.
         """
-        self._check_write(_resource_type_of(resource), resource)
+        self._check_write(wire.resource_type_of(resource), resource)
         return self._put_at_own_id(
             resource, verb="create", headers={"If-None-Match": "*"}, request_id=request_id
         )
@@ -268,7 +193,7 @@ class FhirRestGateway:
         """
         if self.vendor.requires_if_match:
             raise EhrNotAllowed(
-                f"upsert {_resource_type_of(resource)}: the {self.vendor.name} profile requires"
+                f"upsert {wire.resource_type_of(resource)}: the {self.vendor.name} profile requires"
                 " If-Match; nothing was sent"
             )
         return self._put_at_own_id(
@@ -278,23 +203,23 @@ class FhirRestGateway:
     def _put_at_own_id(
         self, resource: JsonObject, *, verb: str, headers: dict[str, str], request_id: str
     ) -> EhrAnswer:
-        resource_type = _resource_type_of(resource)
-        resource_id = _checked_id(resource.get("id"))
+        resource_type = wire.resource_type_of(resource)
+        resource_id = wire.checked_id(resource.get("id"))
         raw = self._exchange(
             "PUT",
             f"{self._base}/{resource_type}/{resource_id}",
             what=f"{verb} {resource_type}",
             request_id=request_id,
             headers={"Content-Type": FHIR_JSON, **headers},
-            content=_encode(resource),
+            content=wire.encode(resource),
             safe=False,
         )
         return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
 
     def read(self, resource_type: str, resource_id: str, *, request_id: str) -> EhrAnswer:
         """GET the current version of one resource (https://hl7.org/fhir/R4/http.html#read)."""
-        resource_type = _checked_type(resource_type)
-        resource_id = _checked_id(resource_id)
+        resource_type = wire.checked_type(resource_type)
+        resource_id = wire.checked_id(resource_id)
         raw = self._exchange(
             "GET",
             f"{self._base}/{resource_type}/{resource_id}",
@@ -315,7 +240,7 @@ class FhirRestGateway:
         go with it) or has more than ``max_search_pages`` pages: reconciliation reads "no
         match" as "never landed", so an incomplete answer must never look like one.
         """
-        resource_type = _checked_type(resource_type)
+        resource_type = wire.checked_type(resource_type)
         what = f"search {resource_type}"
         self._check_search(what, params)
         url = f"{self._base}/{resource_type}"
@@ -325,18 +250,18 @@ class FhirRestGateway:
             raw = self._exchange(
                 "GET", url, what=what, request_id=request_id, headers={}, params=query, safe=True
             )
-            bundle = _json_object(raw.content)
+            bundle = wire.json_object(raw.content)
             if not _OK_LOW <= raw.status < _OK_HIGH:
                 raise EhrError(
-                    f"{what}: the EHR answered HTTP {raw.status}{_issue_codes(bundle)}",
+                    f"{what}: the EHR answered HTTP {raw.status}{wire.issue_codes(bundle)}",
                     retry_after=parse_retry_after(
                         raw.headers.get("retry-after"), now=self._clock.now()
                     ),
                 )
             if bundle is None or bundle.get("resourceType") != "Bundle":
                 raise EhrError(f"{what}: the EHR did not answer with a Bundle")
-            matches.extend(_search_matches(bundle, resource_type))
-            next_url = _next_link(bundle)
+            matches.extend(wire.search_matches(bundle, resource_type))
+            next_url = wire.next_link(bundle)
             if next_url is None:
                 return matches
             url, query = self._same_origin(next_url, what=what), None
@@ -360,7 +285,7 @@ class FhirRestGateway:
         base_headers = {
             "Accept": FHIR_JSON,
             "Prefer": "return=representation",
-            "X-Request-Id": _header_safe(request_id, "request_id"),
+            "X-Request-Id": wire.header_safe(request_id, "request_id"),
             **headers,
         }
         refreshed = False
@@ -401,7 +326,7 @@ class FhirRestGateway:
         to an update carries just an ETag, so the requested id names the resource.
         """
         headers = raw.headers
-        body = _json_object(raw.content)
+        body = wire.json_object(raw.content)
         outcome = (
             body if body is not None and body.get("resourceType") == "OperationOutcome" else None
         )
@@ -413,9 +338,9 @@ class FhirRestGateway:
             else None
         )
 
-        answered_type = _str_or_none(resource.get("resourceType")) if resource else None
-        answered_id = _str_or_none(resource.get("id")) if resource else None
-        body_version = _meta_version(resource) if resource else None
+        answered_type = wire.str_or_none(resource.get("resourceType")) if resource else None
+        answered_id = wire.str_or_none(resource.get("id")) if resource else None
+        body_version = wire.meta_version(resource) if resource else None
         if location is not None:
             answered_type = answered_type or location.resource_type
             answered_id = answered_id or location.resource_id
@@ -467,7 +392,7 @@ class FhirRestGateway:
                     f"{what}: content[{index}] is {base}, which the {vendor.name} profile does"
                     " not accept; nothing was sent"
                 )
-            size = _attachment_bytes(attachment)
+            size = wire.attachment_bytes(attachment)
             if vendor.max_note_bytes is not None and size > vendor.max_note_bytes:
                 raise EhrNotAllowed(
                     f"{what}: content[{index}] is {size} bytes, over the {vendor.name} profile's"
@@ -522,101 +447,3 @@ class FhirRestGateway:
         if (parts.scheme, parts.netloc.lower()) != self._origin:
             raise EhrError(f"{what}: a next link points outside the EHR's origin")
         return absolute
-
-
-def _encode(resource: JsonObject) -> bytes:
-    # UTF-8 JSON is what application/fhir+json means (https://hl7.org/fhir/R4/json.html).
-    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-def _attachment_bytes(attachment: JsonObject) -> int:
-    """The decoded size of an inline attachment (0 when it has no valid base64 data)."""
-    data = attachment.get("data")
-    if not isinstance(data, str):
-        return 0
-    try:
-        return len(base64.b64decode(data, validate=True))
-    except (binascii.Error, ValueError):
-        return 0
-
-
-def _json_object(content: bytes) -> JsonObject | None:
-    """Parse a JSON object body; an empty, non-JSON or non-object body gives ``None``."""
-    if not content.strip():
-        return None
-    try:
-        parsed: Any = json.loads(content)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _meta_version(resource: JsonObject) -> str | None:
-    meta = resource.get("meta")
-    return _str_or_none(meta.get("versionId")) if isinstance(meta, dict) else None
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _issue_codes(body: JsonObject | None) -> str:
-    """``" (issue codes: not-found)"`` from an OperationOutcome: codes only, never diagnostics."""
-    if body is None or body.get("resourceType") != "OperationOutcome":
-        return ""
-    issues = body.get("issue")
-    codes = [
-        issue["code"]
-        for issue in (issues if isinstance(issues, list) else [])
-        if isinstance(issue, dict) and isinstance(issue.get("code"), str)
-    ]
-    return f" (issue codes: {', '.join(codes)})" if codes else ""
-
-
-def _search_matches(bundle: JsonObject, resource_type: str) -> list[JsonObject]:
-    """The ``match`` entries of a searchset page (``include`` and ``outcome`` are not results).
-
-    https://hl7.org/fhir/R4/bundle-definitions.html#Bundle.entry.search.mode; an entry without
-    a mode counts when its resource has the searched type.
-    """
-    found: list[JsonObject] = []
-    entries = bundle.get("entry")
-    for entry in entries if isinstance(entries, list) else []:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict):
-            continue
-        search = entry.get("search")
-        mode = search.get("mode") if isinstance(search, dict) else None
-        if mode == "match" or (mode is None and resource.get("resourceType") == resource_type):
-            found.append(resource)
-    return found
-
-
-def _next_link(bundle: JsonObject) -> str | None:
-    links = bundle.get("link")
-    for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("relation") == "next":
-            return _str_or_none(link.get("url"))
-    return None
-
-
-def _resource_type_of(resource: JsonObject) -> str:
-    return _checked_type(resource.get("resourceType"))
-
-
-def _checked_type(value: object) -> str:
-    if not isinstance(value, str) or not _RESOURCE_TYPE.fullmatch(value):
-        raise ValueError("not a FHIR resource type")
-    return value
-
-
-def _checked_id(value: object) -> str:
-    if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise ValueError("not a FHIR resource id (https://hl7.org/fhir/R4/datatypes.html#id)")
-    return value
-
-
-def _header_safe(value: str, name: str) -> str:
-    if not _HEADER_SAFE.fullmatch(value):
-        raise ValueError(f"{name} must be 1-1024 printable ASCII characters")
-    return value
