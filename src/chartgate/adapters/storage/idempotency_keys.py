@@ -8,15 +8,96 @@ SQLAlchemy's exceptions (the import-linter ``forbidden`` contract keeps it that 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import base64
+import json
+from datetime import datetime
 
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
-from chartgate.adapters.storage.repositories import IdempotencyRepository
+from chartgate.adapters.storage import tables as t
+from chartgate.adapters.storage.repositories import row_aad
 from chartgate.domain.errors import IdempotencyInFlight
+from chartgate.service.ports import Cipher, JsonObject
 
-if TYPE_CHECKING:
-    from datetime import datetime
+
+class IdempotencyRepository:
+    """Stored answers to Idempotency-Key requests (Stripe semantics).
+
+    A stored answer can hold the draft's note text, so it is sealed like any clinical
+    content: the ``response`` column holds ``{"sealed": <base64 ciphertext>}`` only.
+    """
+
+    def __init__(self, conn: Connection, cipher: Cipher) -> None:
+        self._conn = conn
+        self._cipher = cipher
+
+    def find(self, tenant: str, principal: str, key: str) -> JsonObject | None:
+        """The stored record for a key, or None."""
+        c = t.idempotency_keys.c
+        row = (
+            self._conn.execute(
+                select(t.idempotency_keys).where(
+                    c.tenant == tenant, c.principal == principal, c.key == key
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        record = dict(row)
+        sealed = (record.get("response") or {}).get("sealed")
+        if sealed is not None:
+            plaintext = self._cipher.decrypt(
+                tenant, base64.b64decode(sealed), aad=row_aad(tenant, "idempotency", principal, key)
+            )
+            record["response"] = json.loads(plaintext)
+        return record
+
+    def begin(
+        self, tenant: str, principal: str, key: str, request_hash: str, now: datetime
+    ) -> None:
+        """Record that a request with this key is in flight."""
+        self._conn.execute(
+            insert(t.idempotency_keys).values(
+                tenant=tenant,
+                principal=principal,
+                key=key,
+                request_hash=request_hash,
+                state="in_flight",
+                created_at=now,
+            )
+        )
+
+    def finish(
+        self, tenant: str, principal: str, key: str, status_code: int, response: JsonObject
+    ) -> None:
+        """Store the answer to replay for later requests with the same key."""
+        c = t.idempotency_keys.c
+        sealed = self._cipher.encrypt(
+            tenant,
+            json.dumps(response).encode(),
+            aad=row_aad(tenant, "idempotency", principal, key),
+        )
+        self._conn.execute(
+            update(t.idempotency_keys)
+            .where(c.tenant == tenant, c.principal == principal, c.key == key)
+            .values(
+                state="done",
+                status_code=status_code,
+                response={"sealed": base64.b64encode(sealed).decode("ascii")},
+            )
+        )
+
+    def forget(self, tenant: str, principal: str, key: str) -> None:
+        """Drop an in-flight key whose request failed on our side, so it can be retried."""
+        c = t.idempotency_keys.c
+        self._conn.execute(
+            delete(t.idempotency_keys).where(
+                c.tenant == tenant, c.principal == principal, c.key == key, c.state == "in_flight"
+            )
+        )
 
 
 class SqlIdempotencyStore(IdempotencyRepository):

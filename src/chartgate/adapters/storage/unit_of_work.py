@@ -22,8 +22,8 @@ from chartgate.adapters.storage.repositories import (
     ApprovalRepository,
     AuditRepository,
     DraftRepository,
-    WritebackRepository,
 )
+from chartgate.adapters.storage.writebacks import WritebackRepository
 from chartgate.domain.errors import StoreUnavailable
 from chartgate.service.ports import Cipher
 

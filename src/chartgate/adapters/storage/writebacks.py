@@ -1,0 +1,234 @@
+# Copyright 2026 The chartgate authors. SPDX-License-Identifier: Apache-2.0
+"""The write-back outbox rows: add, read, the due list, claim, progress and lease renewal.
+
+Tenant-scoped like every repository (``repositories.py``): the tenant is in every WHERE
+clause. The approved payload is sealed with the row's identity as associated data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from chartgate.adapters.storage import tables as t
+from chartgate.adapters.storage.killswitches import held_writebacks
+from chartgate.adapters.storage.repositories import row_aad
+from chartgate.adapters.storage.wakeup import notify_writebacks
+from chartgate.domain.errors import NotFound
+from chartgate.domain.utc import as_utc
+from chartgate.service.ports import Cipher, JsonObject, WritebackRecord
+
+_WB_PROGRESS = (
+    "state",
+    "may_have_landed",
+    "attempts",
+    "next_attempt_at",
+    "document_id",
+    "document_version",
+    "provenance_id",
+    "last_status",
+    "last_reason",
+    "escalated_at",
+)
+
+
+class WritebackRepository:
+    """The outbox: one row per approval (the claim), leased by workers."""
+
+    def __init__(
+        self, conn: Connection, cipher: Cipher, *, ehr_vendors: Mapping[str, str] | None = None
+    ) -> None:
+        self._conn = conn
+        self._cipher = cipher
+        # tenant -> EHR vendor profile, so an EHR kill switch can hold rows in SQL.
+        self._ehr_vendors = dict(ehr_vendors or {})
+
+    def add(self, record: WritebackRecord) -> None:
+        """Insert the outbox row for an approval."""
+        blob = self._cipher.encrypt(
+            record.tenant,
+            json.dumps(record.payload).encode(),
+            aad=row_aad(record.tenant, "writebacks", record.id),
+        )
+        self._conn.execute(
+            insert(t.writebacks).values(
+                tenant=record.tenant,
+                id=record.id,
+                draft_id=record.draft_id,
+                approval_id=record.approval_id,
+                kind=record.kind.value,
+                state=record.state.value,
+                may_have_landed=record.may_have_landed,
+                payload_blob=blob,
+                payload_hash=record.payload_hash,
+                correlation_id=record.correlation_id,
+                attempts=record.attempts,
+                next_attempt_at=record.next_attempt_at,
+                created_at=record.created_at,
+                updated_at=record.updated_at,
+                note_type=_note_type(record.payload),
+            )
+        )
+        notify_writebacks(self._conn)  # a waiting worker looks as soon as this commits
+
+    def get(self, tenant: str, writeback_id: str) -> WritebackRecord:
+        """Load one write-back; NotFound for a missing or foreign id."""
+        row = (
+            self._conn.execute(
+                select(t.writebacks).where(
+                    t.writebacks.c.tenant == tenant, t.writebacks.c.id == writeback_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound("write-back not found", expression="id")
+        return self._from_row(row)
+
+    def for_draft(self, tenant: str, draft_id: str) -> list[WritebackRecord]:
+        """All write-backs of a draft, oldest first."""
+        rows = self._conn.execute(
+            select(t.writebacks)
+            .where(t.writebacks.c.tenant == tenant, t.writebacks.c.draft_id == draft_id)
+            .order_by(t.writebacks.c.created_at)
+        ).mappings()
+        return [self._from_row(row) for row in rows]
+
+    def _from_row(self, row: Any) -> WritebackRecord:  # noqa: ANN401 - RowMapping
+        payload = json.loads(
+            self._cipher.decrypt(
+                row["tenant"],
+                row["payload_blob"],
+                aad=row_aad(row["tenant"], "writebacks", row["id"]),
+            )
+        )
+        return WritebackRecord(
+            tenant=row["tenant"],
+            id=row["id"],
+            draft_id=row["draft_id"],
+            approval_id=row["approval_id"],
+            kind=row["kind"],
+            state=row["state"],
+            may_have_landed=bool(row["may_have_landed"]),
+            payload=payload,
+            payload_hash=row["payload_hash"],
+            correlation_id=row["correlation_id"],
+            attempts=row["attempts"],
+            next_attempt_at=as_utc(row["next_attempt_at"]),
+            document_id=row["document_id"],
+            document_version=row["document_version"],
+            provenance_id=row["provenance_id"],
+            last_status=row["last_status"],
+            last_reason=row["last_reason"],
+            created_at=as_utc(row["created_at"]),
+            updated_at=as_utc(row["updated_at"]),
+            escalated_at=as_utc(row["escalated_at"]) if row["escalated_at"] is not None else None,
+        )
+
+    def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:
+        """(tenant, id) of write-backs a worker may take now, across tenants.
+
+        Queued and ambiguous rows whose time has come, and ``sending`` rows whose lease
+        expired (their worker died mid-request, so they are ambiguous). Rows an engaged
+        ``hold-write-back`` switch covers stay where they are (the queue keeps them).
+        """
+        wb = t.writebacks.c
+        query = (
+            select(wb.tenant, wb.id)
+            .where(
+                or_(
+                    and_(wb.state.in_(("queued", "ambiguous")), wb.next_attempt_at <= now),
+                    and_(wb.state == "sending", wb.lease_until < now),
+                ),
+                ~held_writebacks(self._ehr_vendors),
+            )
+            .order_by(wb.next_attempt_at)
+            .limit(limit)
+        )
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [(r.tenant, r.id) for r in self._conn.execute(query)]
+
+    def claim(
+        self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
+    ) -> str | None:
+        """Take the lease on a due write-back (compare-and-set); return its prior state or None.
+
+        Only one worker can win: the UPDATE's WHERE re-checks that the row is still due.
+        """
+        wb = t.writebacks.c
+        current = self._conn.execute(
+            select(wb.state).where(wb.tenant == tenant, wb.id == writeback_id)
+        ).scalar_one_or_none()
+        if current is None:
+            return None
+        due = or_(
+            and_(wb.state.in_(("queued", "ambiguous")), wb.next_attempt_at <= now),
+            and_(wb.state == "sending", wb.lease_until < now),
+        )
+        result = self._conn.execute(
+            update(t.writebacks)
+            .where(
+                wb.tenant == tenant,
+                wb.id == writeback_id,
+                wb.state == current,
+                due,
+                ~held_writebacks(self._ehr_vendors),
+            )
+            .values(
+                state="sending",
+                lease_owner=owner,
+                lease_until=lease_until,
+                attempts=wb.attempts + 1,
+                updated_at=now,
+            )
+        )
+        return current if result.rowcount == 1 else None
+
+    def save_progress(
+        self, record: WritebackRecord, *, now: datetime, owner: str | None = None
+    ) -> bool:
+        """Persist progress; with ``owner``, only while that worker still holds the lease."""
+        values: dict[str, Any] = {name: getattr(record, name) for name in _WB_PROGRESS}
+        values["state"] = record.state.value
+        if record.state != "sending":
+            values["lease_owner"] = None
+            values["lease_until"] = None
+        values["updated_at"] = now
+        wb = t.writebacks.c
+        query = update(t.writebacks).where(wb.tenant == record.tenant, wb.id == record.id)
+        if owner is not None:
+            query = query.where(wb.lease_owner == owner, wb.state == "sending")
+        elif record.state in ("queued", "ambiguous"):
+            notify_writebacks(self._conn)  # a person sent it back to the queue
+        return self._conn.execute(query.values(**values)).rowcount == 1
+
+    def renew_lease(
+        self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
+    ) -> bool:
+        """Extend the lease if ``owner`` still holds it and it has not run out."""
+        wb = t.writebacks.c
+        result = self._conn.execute(
+            update(t.writebacks)
+            .where(
+                wb.tenant == tenant,
+                wb.id == writeback_id,
+                wb.state == "sending",
+                wb.lease_owner == owner,
+                wb.lease_until >= now,
+            )
+            .values(lease_until=lease_until, updated_at=now)
+        )
+        return result.rowcount == 1
+
+
+def _note_type(payload: JsonObject) -> str | None:
+    """The LOINC code of the note a write-back writes (for the kill switch's SQL filter)."""
+    codings = (payload.get("type") or {}).get("coding") or []
+    code = codings[0].get("code") if codings else None
+    return code if isinstance(code, str) else None
