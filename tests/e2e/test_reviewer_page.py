@@ -640,6 +640,10 @@ def test_consent_recorded_on_the_page_is_written_by_chartgate(
     assert record.recorded_by.startswith("clinician:")
 
     page.wait_for_load_state("load")
+    # Before the click the clinician sees exactly what chartgate will add to the note.
+    added = page.locator("#approve-system-text pre")
+    expect(added).to_contain_text("## Consent (recorded by chartgate)")
+    expect(added).to_contain_text("given by the patient (written) on 2026-11-20 in US-CA")
     approve(page)
     assert stack.work() == 1
     expect(banner(page)).to_have_text(

@@ -69,6 +69,14 @@ class ConsentOutcome:
         return suffix_hash(self.appended_text)
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentPreview:
+    """Before approval: chartgate's own text the note will carry, or why approval is refused."""
+
+    appended_text: str
+    refusal: str | None
+
+
 def with_consent(
     ctx: Context, uow: UnitOfWork, draft: Draft, approval: Approval, content: VersionContent
 ) -> tuple[Approval, VersionContent]:
@@ -174,6 +182,23 @@ class ConsentService:
                 )
             )
         return record
+
+    def preview(self, draft: Draft) -> ConsentPreview:
+        """What approving ``draft`` would add to its note, shown before the clinician clicks.
+
+        The same judgement as approval (``judge_consent``) on the consent on record now; the
+        caller has already checked the principal's access to the draft (the page's view did).
+        """
+        jurisdiction = self._access.get(draft.tenant, TenantAccess()).jurisdiction
+        with self._uow(read_only=True) as uow:
+            record = uow.context.consent_for(draft.tenant, draft.encounter)
+        try:
+            outcome = judge_consent(
+                self._policy, record, tenant=draft.tenant, jurisdiction=jurisdiction
+            )
+        except PolicyDenied as refused:
+            return ConsentPreview(appended_text="", refusal=refused.message)
+        return ConsentPreview(appended_text=outcome.appended_text, refusal=None)
 
     def _bind(self, principal: Principal, submission: ConsentSubmission) -> None:
         if principal.role is Role.SCRIBE:

@@ -216,6 +216,7 @@ def draft_page(
             decide=lambda kind: application.policy.policy.decide_resource(kind, vendor=vendor),
         ),
         patient=_patient_banner(application, view.draft, request_meta(request).request_id or ""),
+        consent=application.consents.preview(view.draft) if "approve" in model.actions else None,
         chart_now=chart,
         edit_open=edit_text is not None,
         save_approve=True,
