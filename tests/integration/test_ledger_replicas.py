@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from chartgate.adapters.storage import tables as t
+from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.bootstrap.ledger import open_ledger
 from chartgate.domain.events import AuditRecord, EventType
@@ -54,8 +55,10 @@ def test_four_replicas_appending_at_once_leave_one_gap_free_verifiable_log(
 ) -> None:
     """4 processes x 40 events on one tenant: seq 0..159 once each, checkpoints verify."""
     key_file = str(tmp_path / "kek.key")
+    migrating = make_engine(postgres_url)
+    upgrade(migrating)  # the keys' registry is a table: the schema comes first
+    migrating.dispose()
     ledger, engine = open_ledger(Settings(database_url=postgres_url, key_file=key_file))
-    upgrade(engine)
     ledger.checkpointer.checkpoint(TENANT)  # creates the shared signing key before the race
     spawn = multiprocessing.get_context("spawn")
     workers = [

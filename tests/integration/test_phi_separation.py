@@ -113,6 +113,8 @@ METRIC_LABELS = {
     *("route", "method", "status", "outcome", "le", "kind", "state", "status_class"),
     *("tenant", "profile", "resource_type", "result", "via", "rule", "accepted", "reason"),
     "logger",
+    *("mode", "scope"),  # kill switches: the Mode and Scope enums (domain/killswitch.py)
+    *("purpose", "operation"),  # key uses: kek/ledger and wrap/unwrap/sign
 }
 
 

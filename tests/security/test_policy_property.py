@@ -33,7 +33,13 @@ from chartgate.domain.submission import DraftSubmission, VersionEdit
 from chartgate.sandbox.idp import MFA_ACR
 from chartgate.service.authz import StepUpRequired
 from chartgate.service.context import RequestMeta
-from chartgate.settings import CareTeamGrant, EhrSettings, Settings, TenantSettings
+from chartgate.settings import (
+    CareTeamGrant,
+    EhrSettings,
+    ProcessorSettings,
+    Settings,
+    TenantSettings,
+)
 
 A, B = "clinic-a", "clinic-b"
 GRANTEE = "Practitioner/prac-grant"
@@ -100,6 +106,16 @@ def application(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applicatio
         database_url=f"sqlite:///{workdir / 'chartgate.sqlite3'}",
         key_file=str(workdir / "kek.key"),
         step_up_acr=MFA_ACR,
+        processors=[
+            *Settings().processors,  # the suite's loopback systems (tests/conftest.py)
+            ProcessorSettings(
+                id="property-idps",
+                legal_entity="the fictional identity providers of this test",
+                role="identity",
+                purpose="token issuers named by the tenants (keys are never fetched here)",
+                endpoints=[f"https://idp.{t}.example" for t in (A, B)],
+            ),
+        ],
         tenants=[
             tenant(
                 A,

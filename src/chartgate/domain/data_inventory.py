@@ -277,6 +277,8 @@ TABLES["reviewer_sessions"] = TableEntry(
         "created": M,
         "last_seen": M,
         "notices": M,
+        "launch_patient": P,  # the SMART EHR launch's patient (ADR 0024), NULL standalone
+        "launch_encounter": P,
     },
 )
 TABLES["reviewer_logins"] = TableEntry(
@@ -291,6 +293,7 @@ TABLES["reviewer_logins"] = TableEntry(
         "return_to": M,
         "step_up": M,
         "created": M,
+        "launch_tenant": ID,  # the tenant whose EHR launched this sign-in
     },
 )
 
