@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from chartgate.domain.errors import IdempotencyInFlight, StoreUnavailable
+from chartgate.domain.errors import EhrError, IdempotencyInFlight, InputError, StoreUnavailable
 from chartgate.domain.principal import Principal, Role
 from chartgate.service.idempotency import IdempotencyGuard
 from fakes import FakeClock, FakeStore
@@ -64,3 +64,32 @@ def _owner() -> str:
     _run(guard, _ok)
     [(_, owner, _)] = store.tables.idempotency
     return owner
+
+
+def test_an_ehr_failure_answer_is_not_stored_as_the_answer() -> None:
+    """A 502 (the EHR read failed, nothing done) is answered, and the same key may run again."""
+    guard, _, _ = _guard()
+
+    def ehr_down() -> tuple[int, dict[str, object]]:
+        raise EhrError("Encounter read answered 503")
+
+    def answer(error: Exception) -> tuple[int, dict[str, object]]:
+        return (502 if isinstance(error, EhrError) else 422), {"error": str(error)}
+
+    first = guard.run(
+        WHO, "key-1", "sha256:req", ehr_down, error_answer=answer, authorize=lambda _s: None
+    )
+    assert first[0][0] == 502
+    assert not first[1]
+    assert _run(guard, _ok) == ((202, {"ok": True}), False)  # ran again, not a replayed 502
+
+
+def test_a_refusal_of_the_request_is_replayed() -> None:
+    """A 4xx refusal is the key's answer: the same key gets it again, without running."""
+    guard, _, _ = _guard()
+
+    def refused() -> tuple[int, dict[str, object]]:
+        raise InputError("bad", expression="x")
+
+    assert _run(guard, refused) == ((422, {"error": "bad"}), False)
+    assert _run(guard, _ok) == ((422, {"error": "bad"}), True)

@@ -37,6 +37,9 @@ KEY_GRAMMAR = re.compile(r"^[A-Za-z0-9_\-:.]{1,255}$")
 Answer = tuple[int, JsonObject]
 
 
+_SERVER_ERROR = 500
+
+
 def principal_key(principal: Principal) -> str:
     """Who owns a key: a digest of (issuer, subject, client), fitting the store's column."""
     digest = hashlib.sha256()
@@ -97,8 +100,14 @@ class IdempotencyGuard:
                 uow.idempotency.forget(tenant, who, key)
             raise
         except ChartgateError as error:
-            # A refusal of the request itself is an answer too: replay it.
             answer = error_answer(error)
+            if answer[0] >= _SERVER_ERROR:
+                # Our side or the EHR failed (e.g. a 502 on the approval's patient read):
+                # nothing was done, so the same key must be able to run again.
+                with contextlib.suppress(StoreUnavailable), self._uow() as uow:
+                    uow.idempotency.forget(tenant, who, key)
+                return answer, False
+            # A refusal of the request itself is an answer too: replay it.
         except BaseException:
             with self._uow() as uow:
                 uow.idempotency.forget(tenant, who, key)
