@@ -267,6 +267,7 @@ def test_approve_without_a_second_factor_asks_for_step_up_and_queues_nothing() -
         d.approvals.approve(d.clinician(amr=("pwd",)), draft_id, expected_version=1, meta=META)
     assert d.store.tables.writebacks == {}
     assert d.events() == ["draft.received"]
+    assert d.ehr.requests == [], "the EHR was asked about the patient before the step-up"
 
 
 def test_a_token_whose_scopes_forbid_creating_notes_cannot_approve() -> None:
@@ -277,6 +278,7 @@ def test_a_token_whose_scopes_forbid_creating_notes_cannot_approve() -> None:
     with pytest.raises(Forbidden):
         d.approvals.approve(reader, draft_id, expected_version=1, meta=META)
     assert d.store.tables.writebacks == {}
+    assert d.ehr.requests == [], "the EHR was asked about the patient before the scope check"
 
 
 def test_approve_needs_a_fhir_user_to_author_the_note() -> None:

@@ -64,6 +64,9 @@ class Approvals:
         # patient and encounter never change, so the check holds for the approval below.
         with ctx.uow(read_only=True) as uow:
             seen = ctx.bound_draft(uow, principal, draft_id)
+        # Who may approve is decided before the EHR is asked anything (again in the transaction).
+        ctx.access.require_note_permission(principal, "c")
+        gates.require_writable(ctx, principal, seen.current.content.note.type)
         context = check_context(ctx.ehr, seen, request_id=meta.request_id or seen.correlation_id)
         with ctx.uow() as uow:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
