@@ -543,15 +543,24 @@ class _Idempotency:
             "created_at": now,
         }
 
-    def finish(
-        self, tenant: str, principal: str, key: str, status_code: int, response: JsonObject
-    ) -> None:
-        self._t.idempotency[tenant, principal, key].update(
-            state="done", status_code=status_code, response=copy.deepcopy(response)
-        )
+    def settle(
+        self,
+        tenant: str,
+        principal: str,
+        key: str,
+        began: datetime,
+        status_code: int,
+        response: JsonObject,
+    ) -> bool:
+        row = self._t.idempotency.get((tenant, principal, key))
+        if row is None or row["state"] != "in_flight" or row["created_at"] != began:
+            return False
+        row.update(state="done", status_code=status_code, response=copy.deepcopy(response))
+        return True
 
-    def forget(self, tenant: str, principal: str, key: str) -> None:
-        if self._t.idempotency.get((tenant, principal, key), {}).get("state") == "in_flight":
+    def forget(self, tenant: str, principal: str, key: str, began: datetime | None = None) -> None:
+        row = self._t.idempotency.get((tenant, principal, key), {})
+        if row.get("state") == "in_flight" and began in {None, row["created_at"]}:
             del self._t.idempotency[tenant, principal, key]
 
 

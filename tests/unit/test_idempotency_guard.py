@@ -8,7 +8,7 @@ import pytest
 
 from chartgate.domain.errors import EhrError, IdempotencyInFlight, InputError, StoreUnavailable
 from chartgate.domain.principal import Principal, Role
-from chartgate.service.idempotency import IdempotencyGuard
+from chartgate.service.idempotency import IdempotencyGuard, settle
 from fakes import FakeClock, FakeStore
 
 WHO = Principal(tenant="clinic-a", subject="dr-1", role=Role.CLINICIAN)
@@ -93,3 +93,68 @@ def test_a_refusal_of_the_request_is_replayed() -> None:
 
     assert _run(guard, refused) == ((422, {"error": "bad"}), False)
     assert _run(guard, _ok) == ((422, {"error": "bad"}), True)
+
+
+def _effect_run(guard: IdempotencyGuard, effect) -> tuple[tuple[int, dict[str, object]], bool]:
+    return guard.run_effect(
+        WHO,
+        "key-1",
+        "sha256:req",
+        effect,
+        lambda count: (202, {"effects": count}),
+        error_answer=lambda e: (409, {"error": e.message}),
+        authorize=lambda _stored: None,
+    )
+
+
+def test_an_effect_that_committed_keeps_its_answer_when_the_database_goes_right_after() -> None:
+    """The answer is stored in the effect's own transaction: nothing is left to store after it.
+
+    Before, the answer was stored in a transaction of its own after the effect: a database
+    lost in between answered 503 and left the key in flight, and the retry (once the key was
+    abandoned) ran the effect a second time — a second draft, or a 409 for an approval that
+    had in fact been accepted (CI, tests/integration/test_database_restart.py).
+    """
+    store, clock = FakeStore(), FakeClock()
+    database = {"up": True}
+
+    def unit(*, read_only: bool = False):
+        if not database["up"]:
+            raise StoreUnavailable("the database is unavailable")
+        return store.unit(read_only=read_only)
+
+    guard = IdempotencyGuard(unit, clock, abandoned_after=timedelta(seconds=60))
+
+    def effect() -> int:
+        with store.unit() as uow:
+            store.tables.epoch += 1  # the effect
+            settle(uow, store.tables.epoch)
+        database["up"] = False  # gone right after the commit
+        return store.tables.epoch
+
+    assert _effect_run(guard, effect) == ((202, {"effects": 1}), False)
+    database["up"] = True
+    clock.advance(61)  # long past the point where an in-flight key counts as abandoned
+    assert _effect_run(guard, effect) == ((202, {"effects": 1}), True)
+    assert store.tables.epoch == 1
+
+
+def test_a_request_presumed_dead_rolls_its_effect_back_when_a_retry_took_its_key() -> None:
+    """A slow request whose key a retry took over cannot settle: its transaction rolls back."""
+    guard, store, clock = _guard()
+
+    def quick() -> int:
+        with store.unit() as uow:
+            store.tables.epoch += 1
+            settle(uow, store.tables.epoch)
+        return store.tables.epoch
+
+    def slow() -> int:
+        clock.advance(61)  # this request hangs; its client gives up and retries with the key
+        assert _effect_run(guard, quick) == ((202, {"effects": 1}), False)
+        return quick()  # the hung request wakes up and tries to make its effect
+
+    with pytest.raises(IdempotencyInFlight, match="took over"):
+        _effect_run(guard, slow)
+    assert store.tables.epoch == 1, "the effect was made twice"
+    assert _effect_run(guard, quick) == ((202, {"effects": 1}), True)

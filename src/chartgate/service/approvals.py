@@ -28,6 +28,7 @@ from chartgate.domain.writeback import WritebackKind, WritebackState, mark
 from chartgate.service import gates
 from chartgate.service.consent import consent_facts, with_consent
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
+from chartgate.service.idempotency import settle
 from chartgate.service.killswitch import refuse_if_engaged
 from chartgate.service.patient_context import check_context
 from chartgate.service.ports import JsonObject, UnitOfWork, WritebackRecord
@@ -134,6 +135,7 @@ class Approvals:
                 writeback_id=record.id,
             )
             self._audit_queued(uow, principal, draft, record, meta)
+            settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
     def finalize(
@@ -209,6 +211,7 @@ class Approvals:
                 writeback_id=record.id,
             )
             self._audit_queued(uow, principal, draft, record, meta)
+            settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
     def amend(
@@ -283,6 +286,7 @@ class Approvals:
                 uow, EventType.DRAFT_AMEND_APPROVED, principal, draft, meta, approval, record
             )
             self._audit_queued(uow, principal, draft, record, meta)
+            settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
     def retract(
@@ -325,6 +329,7 @@ class Approvals:
                 uow, EventType.DRAFT_RETRACT_APPROVED, principal, draft, meta, approval, record
             )
             self._audit_queued(uow, principal, draft, record, meta)
+            settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
     # -- helpers --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import DraftSubmission, VersionEdit
 from chartgate.service import gates
 from chartgate.service.context import Context, RequestMeta
+from chartgate.service.idempotency import settle
 from chartgate.service.killswitch import refuse_if_engaged, submission_target
 from chartgate.service.ports import WritebackRecord
 
@@ -83,6 +84,7 @@ class Drafting:
                     "encounter": ctx.pseudonym(draft.tenant, draft.encounter),
                 },
             )
+            settle(uow, draft)  # the answer commits with the effect
         return draft
 
     def view_draft(self, principal: Principal, draft_id: str, meta: RequestMeta) -> DraftView:
@@ -141,6 +143,7 @@ class Drafting:
                 meta,
                 {"version": version.number, "content_hash": version.content_hash},
             )
+            settle(uow, draft)  # the answer commits with the effect
         return draft
 
     def validate(
@@ -194,6 +197,7 @@ class Drafting:
                 meta,
                 {"version": version.number, "baseline": dict(sorted(baseline.items()))},
             )
+            settle(uow, draft)  # the answer commits with the effect
         return draft
 
     def discard(self, principal: Principal, draft_id: str, meta: RequestMeta) -> Draft:
@@ -205,4 +209,5 @@ class Drafting:
             draft.transition(Action.DISCARD)
             uow.drafts.save(draft, at=ctx.clock.now())
             ctx.audit(uow, EventType.DRAFT_DISCARDED, principal, draft, meta, {})
+            settle(uow, draft)  # the answer commits with the effect
         return draft

@@ -213,14 +213,20 @@ class IdempotencyStore(Protocol):
         """Mark a key in flight."""
         ...
 
-    def finish(
-        self, tenant: str, principal: str, key: str, status_code: int, response: JsonObject
-    ) -> None:
-        """Store the answer."""
+    def settle(
+        self,
+        tenant: str,
+        principal: str,
+        key: str,
+        began: datetime,
+        status_code: int,
+        response: JsonObject,
+    ) -> bool:
+        """Store the answer if the attempt begun at ``began`` still holds the key."""
         ...
 
-    def forget(self, tenant: str, principal: str, key: str) -> None:
-        """Drop an in-flight key."""
+    def forget(self, tenant: str, principal: str, key: str, began: datetime | None = None) -> None:
+        """Drop an in-flight key (only the attempt begun at ``began``, when given)."""
         ...
 
 

@@ -9,6 +9,7 @@ from chartgate.domain.principal import Principal, Role
 from chartgate.domain.writeback import ChartWrite
 from chartgate.service.chart_evidence import follow_up_in_chart, landed_document
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
+from chartgate.service.idempotency import settle
 from chartgate.service.ports import WritebackRecord
 
 
@@ -121,4 +122,5 @@ class Resolutions:
                 },
                 writeback_id=record.id,
             )
+            settle(uow, record)  # the answer commits with the effect
         return record

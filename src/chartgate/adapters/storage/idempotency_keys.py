@@ -70,32 +70,56 @@ class IdempotencyRepository:
             )
         )
 
-    def finish(
-        self, tenant: str, principal: str, key: str, status_code: int, response: JsonObject
-    ) -> None:
-        """Store the answer to replay for later requests with the same key."""
+    def settle(
+        self,
+        tenant: str,
+        principal: str,
+        key: str,
+        began: datetime,
+        status_code: int,
+        response: JsonObject,
+    ) -> bool:
+        """Store the answer if the attempt that began at ``began`` still holds the key.
+
+        Returns False (and stores nothing) when a retry took the key over or it is done.
+        """
         c = t.idempotency_keys.c
         sealed = self._cipher.encrypt(
             tenant,
             json.dumps(response).encode(),
             aad=row_aad(tenant, "idempotency", principal, key),
         )
-        self._conn.execute(
+        done = self._conn.execute(
             update(t.idempotency_keys)
-            .where(c.tenant == tenant, c.principal == principal, c.key == key)
+            .where(
+                c.tenant == tenant,
+                c.principal == principal,
+                c.key == key,
+                c.state == "in_flight",
+                c.created_at == began,
+            )
             .values(
                 state="done",
                 status_code=status_code,
                 response={"sealed": base64.b64encode(sealed).decode("ascii")},
             )
         )
+        return done.rowcount == 1
 
-    def forget(self, tenant: str, principal: str, key: str) -> None:
-        """Drop an in-flight key whose request failed on our side, so it can be retried."""
+    def forget(self, tenant: str, principal: str, key: str, began: datetime | None = None) -> None:
+        """Drop an in-flight key whose request failed on our side, so it can be retried.
+
+        With ``began``, only the attempt that began then (never a retry that took it over).
+        """
         c = t.idempotency_keys.c
+        attempt = [] if began is None else [c.created_at == began]
         self._conn.execute(
             delete(t.idempotency_keys).where(
-                c.tenant == tenant, c.principal == principal, c.key == key, c.state == "in_flight"
+                c.tenant == tenant,
+                c.principal == principal,
+                c.key == key,
+                c.state == "in_flight",
+                *attempt,
             )
         )
 

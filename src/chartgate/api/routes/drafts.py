@@ -22,10 +22,12 @@ from chartgate.api.deps import (
     parse_body,
 )
 from chartgate.api.schemas import draft_json, writeback_json
+from chartgate.domain.drafts import Draft
 from chartgate.domain.principal import Role
 from chartgate.domain.submission import DraftSubmission, VersionEdit, check_baseline
 from chartgate.service.context import RequestMeta
 from chartgate.service.idempotency import Answer
+from chartgate.service.ports import WritebackRecord
 
 router = APIRouter(prefix="/v1", tags=["drafts"])
 # Who may have a stored answer replayed: the roles the operation itself allows.
@@ -42,13 +44,17 @@ def _respond(
     principal: PrincipalDep,
     meta: RequestMeta,
     body: bytes,
-    action: Callable[[], tuple[int, dict[str, Any]]],
+    effect: Callable[[], Any],
+    present: Callable[[Any], Answer],
     *,
     operation: str,
     draft_id: str | None = None,
     writeback_id: str | None = None,
 ) -> JSONResponse:
-    """Run ``action`` under the request's Idempotency-Key (if any) and shape the answer.
+    """Run ``effect`` under the request's Idempotency-Key (if any); ``present`` shapes its answer.
+
+    The use case stores ``present(result)`` as the key's answer in the transaction of its
+    effect (``service/idempotency.py::settle``), so a committed effect always has its answer.
 
     A stored answer is replayed only after the same role and binding checks as the request
     itself, and the replay is recorded in the ledger (``request.replayed``).
@@ -67,11 +73,12 @@ def _respond(
         )
 
     key = request.headers.get("idempotency-key")
-    (status, payload), replayed = app.idempotency.run(
+    (status, payload), replayed = app.idempotency.run_effect(
         principal,
         key,
         fingerprint(request, body),
-        action,
+        effect,
+        present,
         error_answer=errors.status_and_outcome,
         authorize=authorize,
     )
@@ -84,18 +91,29 @@ def _respond(
     return JSONResponse(payload, status_code=status, headers=headers, media_type=media)
 
 
+def _draft_answer(status: int) -> Callable[[Draft], Answer]:
+    """The answer of a use case that returns the draft."""
+    return lambda draft: (status, draft_json(draft))
+
+
+def _queued(result: tuple[Draft, WritebackRecord]) -> Answer:
+    """The answer of a use case that queued a write-back: 202 with the draft and the write-back."""
+    draft, record = result
+    return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
+
+
 @router.post("/drafts", status_code=201)
 def submit_draft(
     request: Request, app: AppDep, principal: PrincipalDep, meta: MetaDep, body: BodyDep
 ) -> JSONResponse:
     """Scribe: submit a draft note for one encounter (nothing is written to the chart)."""
 
-    def action() -> tuple[int, dict[str, Any]]:
-        submission = parse_body(DraftSubmission, body)
-        draft = app.drafting.submit_draft(principal, submission, meta)
-        return 201, draft_json(draft)
+    def effect() -> Draft:
+        return app.drafting.submit_draft(principal, parse_body(DraftSubmission, body), meta)
 
-    return _respond(app, request, principal, meta, body, action, operation="submit")
+    return _respond(
+        app, request, principal, meta, body, effect, _draft_answer(201), operation="submit"
+    )
 
 
 @router.get("/drafts/{draft_id}")
@@ -139,17 +157,17 @@ def save_version(
 ) -> JSONResponse:
     """Clinician: Save draft — a new version; If-Match names the version edited."""
 
-    def action() -> tuple[int, dict[str, Any]]:
+    def effect() -> Draft:
         expected = if_match_version(request, required=True)
         edit = parse_body(VersionEdit, body)
-        draft = app.drafting.save_version(
+        return app.drafting.save_version(
             principal, draft_id, expected_version=int(expected or 0), edit=edit, meta=meta
         )
-        return 200, draft_json(draft)
 
     return _respond(
-        app, request, principal, meta, body, action, operation="save", draft_id=draft_id
-    )
+        app, request, principal, meta, body, effect, _draft_answer(200),
+        operation="save", draft_id=draft_id,
+    )  # fmt: skip
 
 
 class ApproveBody(BaseModel):
@@ -211,9 +229,9 @@ def approve(
 ) -> JSONResponse:
     """Clinician: Approve for chart — freezes the version named by If-Match, queues the write."""
 
-    def action() -> tuple[int, dict[str, Any]]:
+    def effect() -> tuple[Draft, WritebackRecord]:
         expected = if_match_version(request, required=True)
-        draft, record = app.approvals.approve(
+        return app.approvals.approve(
             principal,
             draft_id,
             expected_version=int(expected or 0),
@@ -221,11 +239,11 @@ def approve(
             acknowledged=_approve_body(body).acknowledge,
             sign=_approve_body(body).sign,
         )
-        return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
     return _respond(
-        app, request, principal, meta, body, action, operation="approve", draft_id=draft_id
-    )
+        app, request, principal, meta, body, effect, _queued,
+        operation="approve", draft_id=draft_id,
+    )  # fmt: skip
 
 
 @router.post("/drafts/{draft_id}/finalize", status_code=202)
@@ -238,14 +256,11 @@ def finalize(
     body: BodyDep,
 ) -> JSONResponse:
     """Clinician: Finalize note — step-up required; the chart's note becomes final."""
-
-    def action() -> tuple[int, dict[str, Any]]:
-        draft, record = app.approvals.finalize(principal, draft_id, meta)
-        return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
-
     return _respond(
-        app, request, principal, meta, body, action, operation="finalize", draft_id=draft_id
-    )
+        app, request, principal, meta, body,
+        lambda: app.approvals.finalize(principal, draft_id, meta), _queued,
+        operation="finalize", draft_id=draft_id,
+    )  # fmt: skip
 
 
 @router.post("/drafts/{draft_id}/discard")
@@ -258,13 +273,11 @@ def discard(
     body: BodyDep,
 ) -> JSONResponse:
     """Clinician: discard a draft that was never sent."""
-
-    def action() -> tuple[int, dict[str, Any]]:
-        return 200, draft_json(app.drafting.discard(principal, draft_id, meta))
-
     return _respond(
-        app, request, principal, meta, body, action, operation="discard", draft_id=draft_id
-    )
+        app, request, principal, meta, body,
+        lambda: app.drafting.discard(principal, draft_id, meta), _draft_answer(200),
+        operation="discard", draft_id=draft_id,
+    )  # fmt: skip
 
 
 @router.get("/writebacks/{writeback_id}")
@@ -305,17 +318,17 @@ def amend(
 ) -> JSONResponse:
     """Clinician: amend a committed note — a new version replaces it (relatesTo replaces)."""
 
-    def action() -> tuple[int, dict[str, Any]]:
+    def effect() -> tuple[Draft, WritebackRecord]:
         expected = if_match_version(request, required=True)
         edit = parse_body(VersionEdit, body)
-        draft, record = app.approvals.amend(
+        return app.approvals.amend(
             principal, writeback_id, expected_version=int(expected or 0), edit=edit, meta=meta
         )
-        return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
 
     return _respond(
-        app, request, principal, meta, body, action, operation="amend", writeback_id=writeback_id
-    )
+        app, request, principal, meta, body, effect, _queued,
+        operation="amend", writeback_id=writeback_id,
+    )  # fmt: skip
 
 
 @router.post("/writebacks/{writeback_id}/retract", status_code=202)
@@ -329,14 +342,14 @@ def retract(
 ) -> JSONResponse:
     """Clinician: retract a committed note (step-up) — it becomes entered-in-error."""
 
-    def action() -> tuple[int, dict[str, Any]]:
+    def effect() -> tuple[Draft, WritebackRecord]:
         reason = parse_body(RetractBody, body).reason
-        draft, record = app.approvals.retract(principal, writeback_id, reason=reason, meta=meta)
-        return 202, {"draft": draft_json(draft), "writeback": writeback_json(record)}
+        return app.approvals.retract(principal, writeback_id, reason=reason, meta=meta)
 
     return _respond(
-        app, request, principal, meta, body, action, operation="retract", writeback_id=writeback_id
-    )
+        app, request, principal, meta, body, effect, _queued,
+        operation="retract", writeback_id=writeback_id,
+    )  # fmt: skip
 
 
 class ResolveBody(BaseModel):
@@ -360,20 +373,21 @@ def resolve(
 ) -> JSONResponse:
     """Clinician or admin: decide a write-back that needs a person (or a refused follow-up)."""
 
-    def action() -> tuple[int, dict[str, Any]]:
+    def effect() -> WritebackRecord:
         decision = parse_body(ResolveBody, body)
-        record = app.resolutions.resolve(
+        return app.resolutions.resolve(
             principal,
             writeback_id,
             action=decision.action,
             document=decision.document,
             meta=meta,
         )
-        return 200, {"writeback": writeback_json(record)}
 
     return _respond(
-        app, request, principal, meta, body, action, operation="resolve", writeback_id=writeback_id
-    )
+        app, request, principal, meta, body, effect,
+        lambda record: (200, {"writeback": writeback_json(record)}),
+        operation="resolve", writeback_id=writeback_id,
+    )  # fmt: skip
 
 
 @router.post("/drafts/{draft_id}/rebase")
@@ -387,11 +401,11 @@ def rebase(
 ) -> JSONResponse:
     """Clinician: after a conflict, a new version against the chart's new baseline."""
 
-    def action() -> tuple[int, dict[str, Any]]:
+    def effect() -> Draft:
         baseline = parse_body(RebaseBody, body).baseline
-        draft = app.drafting.rebase(principal, draft_id, baseline=baseline, meta=meta)
-        return 200, draft_json(draft)
+        return app.drafting.rebase(principal, draft_id, baseline=baseline, meta=meta)
 
     return _respond(
-        app, request, principal, meta, body, action, operation="rebase", draft_id=draft_id
-    )
+        app, request, principal, meta, body, effect, _draft_answer(200),
+        operation="rebase", draft_id=draft_id,
+    )  # fmt: skip
