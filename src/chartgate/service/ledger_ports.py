@@ -12,8 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from chartgate.domain.events import AuditRecord
 from chartgate.ledger.checkpoint import NoteSigningKey, NoteVerifier
@@ -21,7 +20,7 @@ from chartgate.ledger.merkle import (
     HASH_SIZE,
     CompactRange,
 )
-from chartgate.service.ports import JsonObject
+from chartgate.service.ports import JsonObject, Transaction
 
 # -- values -----------------------------------------------------------------------------------
 
@@ -191,25 +190,12 @@ class LedgerStore(Protocol):
         ...
 
 
-class LedgerUnit(Protocol):
+class LedgerUnit(Transaction, Protocol):
     """One transaction on the ledger."""
 
     @property
     def ledger(self) -> LedgerStore:
         """The ledger bound to this transaction."""
-        ...
-
-    def __enter__(self) -> Self:
-        """Begin."""
-        ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Commit or roll back."""
         ...
 
 

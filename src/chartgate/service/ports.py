@@ -286,7 +286,24 @@ class ContextStore(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class Transaction(Protocol):
+    """One transaction: commit on a clean exit of the ``with`` block, roll back on an error."""
+
+    def __enter__(self) -> Self:
+        """Begin."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Commit or roll back."""
+        ...
+
+
+class UnitOfWork(Transaction, Protocol):
     """One transaction with its repositories; commit on clean exit, roll back on error."""
 
     @property
@@ -322,19 +339,6 @@ class UnitOfWork(Protocol):
     @property
     def context(self) -> ContextStore:
         """Scribe sessions and consent records."""
-        ...
-
-    def __enter__(self) -> Self:
-        """Begin."""
-        ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Commit or roll back."""
         ...
 
 
