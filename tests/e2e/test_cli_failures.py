@@ -192,6 +192,22 @@ def test_a_mistyped_config_path_creates_no_store(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()
 
 
+def test_commands_that_look_at_the_store_leave_no_database_behind(tmp_path: Path) -> None:
+    """With no configuration, looking at the store says there is none and creates nothing.
+
+    Before, ``db current`` (and every command that opens the store) made an empty
+    ``var/chartgate.sqlite3`` in the current folder before saying the schema was missing.
+    """
+    for command in (["db", "current"], ["db", "check"], ["sessions", "count", "--tenant", "a"]):
+        done = run(command, {}, tmp_path)
+        assert "Traceback" not in done.stderr, command
+        assert not (tmp_path / "var" / "chartgate.sqlite3").exists(), command
+    assert "none (empty store)" in run(["db", "current"], {}, tmp_path).stdout
+    check = run(["db", "check"], {}, tmp_path)
+    assert check.returncode == 4
+    assert "there is no chartgate store here: run `chartgate db upgrade`" in check.stderr
+
+
 def test_db_check_and_current_follow_the_schema(tmp_path: Path) -> None:
     """``db check`` exits 4 on an empty store and 0 after ``db upgrade``; ``db current`` says so."""
     env = {"CHARTGATE_DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}"}

@@ -127,7 +127,7 @@ def build_audit_sink(
 
 def open_ledger(settings: Settings) -> tuple[Ledger, Engine]:
     """The ledger alone, for CLI commands that need no EHR or identity provider."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     cipher, custody = open_keys(settings, engine)
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
     return build_ledger(settings, engine, pseudonyms, SystemClock(), UuidIds(), custody), engine

@@ -36,7 +36,7 @@ def open_retention(
 
     The archive directory defaults to ``retention-archive`` beside the KEK file.
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     cipher, custody = open_keys(settings, engine)
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
     clock = clock or SystemClock()
@@ -66,7 +66,7 @@ def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, st
     A clinician appears in reports as ``clin-`` and 8 hex digits of the tenant's keyed
     pseudonym of their actor name: stable across reports, meaningless without the key.
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     cipher, _ = open_keys(settings, engine)
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
 
@@ -78,7 +78,7 @@ def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, st
 
 def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
     """The kill switch alone, for ``chartgate killswitch`` (no identity provider, no EHR call)."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     cipher, _ = open_keys(settings, engine)
     ehr_vendors = {t.id: t.ehr.vendor for t in settings.tenants}
 
@@ -101,7 +101,7 @@ def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
 
 def open_impact(settings: Settings) -> tuple[ImpactService, Engine]:
     """The impact report (``chartgate impact``): store, ledger and the tenants' pseudonyms."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     cipher, _ = open_keys(settings, engine)
 
     def uow(*, read_only: bool = False) -> SqlUnitOfWork:

@@ -102,7 +102,7 @@ def impact(
     from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
 
     from chartgate.bootstrap.standalone import open_impact  # noqa: PLC0415
-    from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
+    from chartgate.domain.errors import ChartgateError, SchemaNotCurrent  # noqa: PLC0415
     from chartgate.service.impact import ImpactFilter  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
@@ -126,6 +126,8 @@ def impact(
     actor = f"operator:{by or f'{getpass.getuser()}@{socket.gethostname()}'}"[:200]
     try:
         service, engine = open_impact(settings)
+    except SchemaNotCurrent:
+        raise  # no store: the CLI's one failure handler says so, with the documented code
     except ChartgateError as exc:
         raise _fail(exc.message) from None
     try:

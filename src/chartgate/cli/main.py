@@ -76,7 +76,7 @@ def _store_state(settings: Any) -> Any:  # noqa: ANN401 - Settings in, SchemaSta
     from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
     from chartgate.adapters.storage.schema_state import schema_state  # noqa: PLC0415
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     try:
         return schema_state(engine)
     finally:
@@ -354,8 +354,16 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the store's schema revision and the one this version needs."""
-    state = _store_state(_settings())
-    console.print(f"current: {state.current or 'none (empty store)'}\nhead:    {state.head}")
+    from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
+    from chartgate.adapters.storage.schema_state import head_revision  # noqa: PLC0415
+    from chartgate.domain.errors import SchemaNotCurrent  # noqa: PLC0415
+
+    try:
+        state = _store_state(_settings())
+        current, head = state.current, state.head
+    except SchemaNotCurrent:  # no database file at all: say so, and leave none behind
+        current, head = None, head_revision(make_engine("sqlite://"))
+    console.print(f"current: {current or 'none (empty store)'}\nhead:    {head}")
 
 
 @db_app.command("check")

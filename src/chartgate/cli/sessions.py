@@ -36,7 +36,7 @@ def _store() -> tuple[SqlSessionStore, Engine]:
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     limits = SessionLimits(
         idle=settings.reviewer_session_idle_seconds,
         absolute=settings.reviewer_session_absolute_seconds,

@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, QueuePool
 
+from chartgate.domain.errors import SchemaNotCurrent
+
 POSTGRES_TIMEOUTS = (
     "-c statement_timeout=30000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=60000"
 )
@@ -43,8 +45,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine for ``url`` with the per-backend settings chartgate relies on."""
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """Create the engine for ``url`` with the per-backend settings chartgate relies on.
+
+    ``create=False`` (commands that only look at a store) refuses an SQLite file that does
+    not exist instead of leaving an empty database (and its folder) behind.
+
+    Raises:
+        SchemaNotCurrent: ``create`` is off and there is no SQLite database at the path.
+    """
     url = normalise_url(url)
     if not is_sqlite(url):
         return create_engine(
@@ -58,6 +67,8 @@ def make_engine(url: str) -> Engine:
         )
     database = make_url(url).database
     on_disk = bool(database) and database != ":memory:"
+    if on_disk and not create and not Path(str(database)).exists():
+        raise SchemaNotCurrent("there is no chartgate store here: run `chartgate db upgrade`")
     if on_disk:
         Path(str(database)).parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": 30}
