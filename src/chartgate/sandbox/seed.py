@@ -1,4 +1,4 @@
-"""The sandbox EHR's synthetic chart: two patients, their encounters, a clinic, a clinician.
+"""The sandbox EHR's synthetic chart: two patients, their encounters, a clinic, a room, a clinician.
 
 Put back on every start (only where missing) and on every reset. Synthetic data only: no real
 person, ever. ``tests/fakes.py`` serves the same resources, so the fake, the sandbox and the
@@ -20,6 +20,13 @@ SEED_RESOURCES: tuple[JsonObject, ...] = (
         "resourceType": "Organization",
         "id": "org-001",
         "name": "Sandbox Family Clinic (synthetic)",
+    },
+    {
+        "resourceType": "Location",
+        "id": "loc-001",
+        "status": "active",
+        "name": "Exam room 3, Sandbox Family Clinic (synthetic)",
+        "managingOrganization": {"reference": "Organization/org-001"},
     },
     {
         "resourceType": "Practitioner",
@@ -57,6 +64,8 @@ SEED_RESOURCES: tuple[JsonObject, ...] = (
         "subject": {"reference": "Patient/pat-001"},
         "participant": [{"individual": {"reference": "Practitioner/prac-001"}}],
         "period": {"start": "2026-11-24T09:30:00Z"},
+        # No display: chartgate reads the Location's name for the banner.
+        "location": [{"location": {"reference": "Location/loc-001"}, "status": "active"}],
         "serviceProvider": {"reference": "Organization/org-001"},
     },
     {
@@ -71,6 +80,12 @@ SEED_RESOURCES: tuple[JsonObject, ...] = (
         "subject": {"reference": "Patient/pat-002"},
         "participant": [{"individual": {"reference": "Practitioner/prac-001"}}],
         "period": {"start": "2026-11-24T10:30:00Z"},
+        "location": [
+            {
+                "location": {"reference": "Location/loc-001", "display": "Exam room 3 (synthetic)"},
+                "status": "completed",
+            }
+        ],
         "serviceProvider": {"reference": "Organization/org-001"},
     },
 )
