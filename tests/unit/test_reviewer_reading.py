@@ -164,3 +164,14 @@ def test_worklist_sections_are_newest_first_with_counts_and_what_to_do() -> None
     attention = section(Page([item("c", "conflict", 2)]), attention=True)
     assert attention.count == "1"
     assert attention.lines[0].words == "The chart changed: rebase, review and approve again."
+
+
+def test_a_writeback_that_needs_a_person_is_named_by_its_own_state() -> None:
+    """A committed draft whose follow-up failed reads "Follow-up failed", not "committed"."""
+    at = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    partial = DraftItem("p", "committed", "Patient/p", "Encounter/e", at, at, "partial")
+    stuck = DraftItem("n", "queued", "Patient/p", "Encounter/e", at, at, "needs_person")
+    shown = section(Page([partial, stuck]), attention=True)
+    words = {line.item.id: line.words for line in shown.lines}
+    assert words["p"].startswith("Follow-up failed: the note is in the chart")
+    assert words["n"].startswith("Needs a person:")

@@ -37,6 +37,7 @@ from chartgate.web.session import (
 )
 from chartgate.web.worklist_view import (
     ATTENTION_STATES,
+    ATTENTION_WRITEBACKS,
     ON_THE_WAY_STATES,
     REVIEW_STATES,
     section,
@@ -64,7 +65,7 @@ def _worklist(
     meta = request_meta(request)
     encounter = session.launch_encounter  # inside the EHR: the launched encounter only
 
-    def page(states: str) -> Page[DraftItem]:
+    def page(states: str, writebacks: str | None = None) -> Page[DraftItem]:
         return lists.drafts(
             principal,
             state=states,
@@ -72,11 +73,12 @@ def _worklist(
             cursor=None,
             limit=50,
             request_id=meta.request_id,
+            writebacks=writebacks,
         )
 
     try:
         review = section(page(REVIEW_STATES))
-        attention = section(page(ATTENTION_STATES), attention=True)
+        attention = section(page(ATTENTION_STATES, ATTENTION_WRITEBACKS), attention=True)
         on_the_way = section(page(ON_THE_WAY_STATES))
     except ChartgateError as e:
         return show_message(reviewer, 403, "No worklist", e.message)
