@@ -14,6 +14,8 @@ __all__ = ["SANDBOX_MRN_SYSTEM", "SEED_RESOURCES"]
 JsonObject = dict[str, Any]
 
 SANDBOX_MRN_SYSTEM = "urn:chartgate:sandbox:mrn"
+_MR = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
+"""Typed as a medical record number, so a tenant that names no ``mrn_system`` finds it."""
 
 SEED_RESOURCES: tuple[JsonObject, ...] = (
     {
@@ -37,7 +39,7 @@ SEED_RESOURCES: tuple[JsonObject, ...] = (
     {
         "resourceType": "Patient",
         "id": "pat-001",
-        "identifier": [{"system": SANDBOX_MRN_SYSTEM, "value": "SYN-0001"}],
+        "identifier": [{"type": _MR, "system": SANDBOX_MRN_SYSTEM, "value": "SYN-0001"}],
         "name": [{"family": "Synthetic", "given": ["Alex"]}],
         "gender": "female",
         "birthDate": "1970-01-01",
@@ -46,7 +48,7 @@ SEED_RESOURCES: tuple[JsonObject, ...] = (
     {
         "resourceType": "Patient",
         "id": "pat-002",
-        "identifier": [{"system": SANDBOX_MRN_SYSTEM, "value": "SYN-0002"}],
+        "identifier": [{"type": _MR, "system": SANDBOX_MRN_SYSTEM, "value": "SYN-0002"}],
         "name": [{"family": "Synthetic", "given": ["Sam"]}],
         "gender": "male",
         "birthDate": "1985-05-05",
