@@ -280,7 +280,8 @@ def test_clinician_signs_in_reads_the_diff_saves_approves_and_sees_the_note_land
 
     confirm = page.locator("#approve-confirm-label")
     expect(confirm).to_contain_text("Progress note")
-    expect(confirm).to_contain_text(PATIENT)
+    expect(confirm).to_contain_text("Alex Synthetic (born 1970-01-01, MRN SYN-0001)")
+    expect(confirm).not_to_contain_text(PATIENT)  # as the banner names them, never the reference
     expect(confirm).to_contain_text("sandbox EHR at 127.0.0.1:")
     approve(page)
     shot(page, "03-approved-queued")
