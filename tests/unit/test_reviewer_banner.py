@@ -313,6 +313,7 @@ def test_an_ehr_without_provenance_shows_the_attestation_footer_before_approval(
     page = _rendered_review("athenapractice", attestation=footer)
     assert 'id="approve-attestation"' in page
     assert "Drafted with AI" in page
+    assert "naming draft version 2" in page  # save and approve approves the saved version
     assert attestation_preview(get_vendor("epic"), draft) == ""
 
 
