@@ -183,6 +183,11 @@ def test_every_refusal_state_is_accessible_and_fits_both_widths(
     expect(banner(page)).to_have_text("Conflict — the chart changed")
     # What changed in the chart's note, field by field, not only its version number.
     expect(page.locator("#chart-diff-1")).to_contain_text("Description: added “Changed in the EHR”")
+    expect(page.locator("#chart-diff-1")).to_contain_text(
+        "The note's text: 0 word(s) removed, 5 added"
+    )
+    page.get_by_text("Show the chart's note text with its changes").click()
+    expect(page.locator("#chart-diff-1 + details ins").first).to_be_visible()
     check_state(page, "11-conflict-chart-read")
 
     discarded = stack.submit()
