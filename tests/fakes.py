@@ -193,6 +193,22 @@ class FakeEhr:
 
         return self._request("GET", resource_type, act)
 
+    def vread(
+        self, resource_type: str, resource_id: str, version_id: str, *, request_id: str
+    ) -> EhrAnswer:
+        """GET one stored version."""
+        del request_id
+
+        def act() -> EhrAnswer:
+            found = self.resources.get((resource_type, resource_id))
+            versions = found.versions if found is not None else []
+            for version in versions:
+                if version["meta"]["versionId"] == version_id:
+                    return _answer(200, version)
+            return EhrAnswer(status=404, outcome=_outcome("not-found"))
+
+        return self._request("GET", resource_type, act)
+
     def search(
         self, resource_type: str, params: Mapping[str, str], *, request_id: str
     ) -> list[JsonObject]:

@@ -122,12 +122,15 @@ class ReviewStack:
 
 
 @contextmanager
-def reviewer_stack(workdir: Path) -> Iterator[ReviewStack]:
-    """Two tenants on one dev IdP (tenant claim) and one sandbox EHR; step-up needs an acr."""
+def reviewer_stack(workdir: Path, *, vendor: str = "sandbox") -> Iterator[ReviewStack]:
+    """Two tenants on one dev IdP (tenant claim) and one sandbox EHR; step-up needs an acr.
+
+    ``vendor``: the profile chartgate obeys for the EHR (the sandbox still answers as itself).
+    """
     with SandboxServer(workdir / "sandbox.sqlite3") as sandbox:
         sandbox.idp.default_tenant = TENANT_A  # the browser signs in to clinic A
         grant = CareTeamGrant(fhir_user="Practitioner/prac-001", encounters=[ENCOUNTER])
-        ehr = EhrSettings(base_url=sandbox.fhir_base, vendor="sandbox", timeout_seconds=3)
+        ehr = EhrSettings(base_url=sandbox.fhir_base, vendor=vendor, timeout_seconds=3)
         settings = Settings(
             database_url=f"sqlite:///{workdir / 'chartgate.sqlite3'}",
             key_file=str(workdir / "kek.key"),
@@ -277,7 +280,8 @@ def test_clinician_signs_in_reads_the_diff_saves_approves_and_sees_the_note_land
 
     confirm = page.locator("#approve-confirm-label")
     expect(confirm).to_contain_text("Progress note")
-    expect(confirm).to_contain_text(PATIENT)
+    expect(confirm).to_contain_text("Alex Synthetic (born 1970-01-01, MRN SYN-0001)")
+    expect(confirm).not_to_contain_text(PATIENT)  # as the banner names them, never the reference
     expect(confirm).to_contain_text("sandbox EHR at 127.0.0.1:")
     approve(page)
     shot(page, "03-approved-queued")

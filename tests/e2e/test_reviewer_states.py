@@ -11,6 +11,7 @@ is under 1,400 px tall at 1280 px (the heights measured go to
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -26,6 +27,7 @@ from test_reviewer_page import (  # the running stack, the browser and the sign-
     open_edit,
     page,
     playwright_driver,
+    reviewer_stack,
     save_edit,
     sign_in,
     stack,
@@ -33,6 +35,9 @@ from test_reviewer_page import (  # the running stack, the browser and the sign-
 
 from axe_check import assert_no_violations
 from builders import ENCOUNTER, PATIENT
+from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
+from chartgate.domain.note_content import decode_note
+from chartgate.sandbox.faults import Refusal
 
 __all__ = ["browser", "page", "playwright_driver", "stack"]  # fixtures, used by name
 
@@ -40,6 +45,15 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 STATES = OUTPUT / "screenshots" / "states"
 WIDTHS = (1280, 420)
 HEIGHT_LIMIT = 1400
+AMENDED = [  # the chart's note text, changed in the EHR after the draft was made against it
+    {
+        "attachment": {
+            "contentType": "text/plain",
+            "data": base64.b64encode(b"Synthetic note, amended in the EHR").decode(),
+        }
+    }
+]
+LOCATION = "Exam room 3, Sandbox Family Clinic (synthetic)"  # sandbox seed, read for the banner
 
 
 def check_state(page: Page, name: str) -> None:
@@ -74,6 +88,13 @@ def test_every_state_of_a_note_is_accessible_and_fits_both_widths(
     """Draft → edited → approved → in the chart → signing queued → signed, and the worklist."""
     draft = stack.submit()
     sign_in(page, stack, draft["id"])
+    # The patient as the EHR names them, with the encounter's location (issues 13, 16) ...
+    expect(page.locator("#patient")).to_contain_text("Alex Synthetic")
+    expect(page.locator("#patient-location")).to_have_text(LOCATION)
+    # ... and the confirmation names them the same way, never Patient/pat-001.
+    label = page.locator("#approve-confirm-label")
+    expect(label).to_contain_text("Alex Synthetic (born 1970-01-01, MRN SYN-0001)")
+    expect(label).not_to_contain_text("Patient/")
     check_state(page, "01-draft")
 
     page.goto(f"{stack.base_url}/review/")
@@ -155,11 +176,18 @@ def test_every_refusal_state_is_accessible_and_fits_both_widths(
         approve(page)
         ehr.put(
             f"/{reference}",
-            json={**prior, "description": "Changed in the EHR"},
+            json={**prior, "description": "Changed in the EHR", "content": AMENDED},
             headers={**fhir, "If-Match": f'W/"{prior["meta"]["versionId"]}"'},
         )
     stack.work()
     expect(banner(page)).to_have_text("Conflict — the chart changed")
+    # What changed in the chart's note, field by field, not only its version number.
+    expect(page.locator("#chart-diff-1")).to_contain_text("Description: added “Changed in the EHR”")
+    expect(page.locator("#chart-diff-1")).to_contain_text(
+        "The note's text: 0 word(s) removed, 5 added"
+    )
+    page.get_by_text("Show the chart's note text with its changes").click()
+    expect(page.locator("#chart-diff-1 + details ins").first).to_be_visible()
     check_state(page, "11-conflict-chart-read")
 
     discarded = stack.submit()
@@ -306,3 +334,45 @@ def test_the_worklist_lists_what_needs_the_clinician_newest_first_with_counts(
     expect(attention).to_contain_text("The chart changed: rebase, review and approve again.")
     expect(page.locator("#attention-count")).to_have_text("(1)")
     check_state(page, "15-worklist-with-attention")
+
+
+def test_a_failed_follow_up_is_on_the_clinicians_worklist(page: Page, stack: ReviewStack) -> None:
+    """The note landed, its Provenance was refused: "Follow-up failed" under what needs them."""
+    draft = stack.submit()
+    sign_in(page, stack, draft["id"])
+    approve(page)
+    stack.sandbox.faults.configure(refuse=Refusal(count=1, status=422, resource_type="Provenance"))
+    run_worker(stack)
+    expect(banner(page)).to_contain_text("its provenance is missing")
+    page.goto(f"{stack.base_url}/review/")
+    attention = page.locator("#worklist-attention li")
+    expect(attention).to_have_count(1)
+    expect(attention).to_contain_text("Follow-up failed: the note is in the chart")
+    expect(page.locator("#attention-count")).to_have_text("(1)")
+    check_state(page, "16-worklist-follow-up-failed")
+
+
+def test_an_ehr_without_provenance_shows_the_footer_before_approval(
+    page: Page, tmp_path: Path
+) -> None:
+    """provenance_mode none (athenaPractice): the attestation footer is shown before the click.
+
+    Its write-back id is a placeholder; the note that lands ends with the same footer, the
+    real id in its place.
+    """
+    with reviewer_stack(tmp_path, vendor="athenapractice") as stack:
+        draft = stack.submit()
+        sign_in(page, stack, draft["id"])
+        footer = page.locator("#approve-attestation pre")
+        expect(footer).to_contain_text("Drafted with AI (example-scribe-llm 2026.10.1)")
+        expect(footer).to_contain_text("chartgate write-back [id made when you approve]")
+        shown = footer.inner_text()
+        check_state(page, "17-attestation-footer-before-approval")
+        approve(page)
+        run_worker(stack)
+        expect(banner(page)).to_have_text(re.compile(r"^In the chart, not signed — "))
+        [record] = stack.draft(draft["id"])["writebacks"]
+        found = stack.ehr_get("/DocumentReference", identifier=f"{WRITEBACK_SYSTEM}|{record['id']}")
+        attachment = found["entry"][0]["resource"]["content"][0]["attachment"]
+        text = decode_note(base64.b64decode(attachment["data"]), attachment["contentType"])
+        assert text.endswith(shown.replace("[id made when you approve]", record["id"]))

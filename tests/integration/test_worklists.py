@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from builders import submission
 from chartgate.adapters.storage import tables as t
+from chartgate.domain.errors import InputError
 from stack import Stack, running_stack
 
 OTHER_ENCOUNTER = "Encounter/enc-002"
@@ -152,3 +153,59 @@ def test_the_writeback_worklist_is_admin_only_ids_and_states(stack: Stack) -> No
     alias = stack.api.get("/v1/writebacks?state=needs-person", headers=as_admin(stack))
     assert alias.status_code == 200
     assert alias.json()["writebacks"] == []
+
+
+def test_a_clinician_sees_their_own_writebacks_that_need_a_person(stack: Stack) -> None:
+    """The clinician's own write-backs that wait for a person are listed, no one else's.
+
+    Follow-up failed (partial) and needs-a-person write-backs of the clinician's encounter come
+    with their write-back state; another encounter's are not listed (issue 16).
+    """
+    from chartgate.domain.principal import Principal, Role  # noqa: PLC0415
+
+    ids = {}
+    for name, encounter in (("partial", None), ("needs_person", None), ("other", OTHER_ENCOUNTER)):
+        other = {"patient": "Patient/pat-002", "encounter": encounter} if encounter else {}
+        draft_id = submit(stack, **other)
+        token = {"patient": "pat-002", "encounter": "enc-002"} if encounter else {}
+        answer = stack.api.post(
+            f"/v1/drafts/{draft_id}/approve",
+            headers={**stack.as_clinician(**token), "If-Match": 'W/"1"'},
+        )
+        assert answer.status_code == 202, answer.text
+        ids[name] = (draft_id, answer.json()["writeback"]["id"])
+    with stack.app.engine.begin() as conn:
+        wb = t.writebacks.c
+        for name, state in (("partial", "partial"), ("needs_person", "needs_person")):
+            conn.execute(update(t.writebacks).where(wb.id == ids[name][1]).values(state=state))
+        conn.execute(update(t.writebacks).where(wb.id == ids["other"][1]).values(state="partial"))
+    clinician = Principal(
+        tenant=stack.tenant,
+        subject="clinician-test",
+        role=Role.CLINICIAN,
+        fhir_user="Practitioner/prac-001",
+        launch_patient="Patient/pat-001",
+        launch_encounter="Encounter/enc-001",
+    )
+    lists = stack.app.worklists
+    found = lists.drafts(
+        clinician,
+        state="conflict,ambiguous,rejected",
+        encounter=None,
+        cursor=None,
+        limit=50,
+        writebacks="partial,needs_person",
+    )
+    assert {(i.id, i.writeback_state) for i in found.items} == {
+        (ids["partial"][0], "partial"),
+        (ids["needs_person"][0], "needs_person"),
+    }
+    # Without asking for write-backs the draft states alone do not reveal them.
+    plain = lists.drafts(
+        clinician, state="conflict,ambiguous,rejected", encounter=None, cursor=None, limit=50
+    )
+    assert plain.items == []
+    with pytest.raises(InputError):
+        lists.drafts(
+            clinician, state=None, encounter=None, cursor=None, limit=50, writebacks="conflict"
+        )

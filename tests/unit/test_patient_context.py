@@ -12,7 +12,11 @@ from chartgate.domain.errors import ChartContextRefused, EhrError
 from chartgate.domain.patient_context import ContextProblem, PatientContext, judge_context
 from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.sandbox.seed import SANDBOX_MRN_SYSTEM
-from chartgate.service.patient_context import check_context, read_patient_context
+from chartgate.service.patient_context import (
+    check_context,
+    read_patient_context,
+    with_location_name,
+)
 from fakes import FakeDirectory, FakeEhr
 
 DOCUMENTABLE = frozenset({"in-progress", "finished"})
@@ -58,6 +62,7 @@ def test_the_right_patient_and_encounter_give_the_banner_facts() -> None:
         "mrn": "SYN-0001",
         "encounter_date": "2026-11-24",
         "encounter_status": "in-progress",
+        "location": None,
     }
 
 
@@ -167,3 +172,72 @@ def test_a_failed_read_is_an_ehr_error_never_a_refusal() -> None:
     with pytest.raises(EhrError) as raised:
         check_context(_directory(ehr, elements_search=False), draft_in(), request_id="r-1")
     assert not isinstance(raised.value, ChartContextRefused)
+
+
+def test_the_encounters_active_location_is_named_from_its_display() -> None:
+    """The banner's location: the active one of the Encounter's locations, by its display."""
+    moved = {
+        **ENCOUNTER,
+        "location": [
+            {
+                "location": {"reference": "Location/l-1", "display": "Waiting room"},
+                "status": "completed",
+            },
+            {
+                "location": {"reference": "Location/l-2", "display": "Exam room 3"},
+                "status": "active",
+            },
+            {"location": {"reference": "Location/l-3", "display": "Ward 9"}, "status": "planned"},
+        ],
+    }
+    judged = judge(encounter=moved)
+    assert isinstance(judged, PatientContext)
+    assert judged.banner()["location"] == "Exam room 3"
+    assert judged.location_ref == "Location/l-2"
+
+
+def test_a_planned_location_is_not_where_the_encounter_is() -> None:
+    """Only a planned location: the banner names none."""
+    planned = {
+        **ENCOUNTER,
+        "location": [{"location": {"display": "Ward 9"}, "status": "planned"}],
+    }
+    judged = judge(encounter=planned)
+    assert isinstance(judged, PatientContext)
+    assert judged.location is None
+
+
+def test_a_location_without_display_is_read_by_name_only() -> None:
+    """No display on the seeded encounter's location: its name alone is read for the banner.
+
+    Location/loc-001 is read with ``_elements=name`` (minimum necessary).
+    """
+    ehr = FakeEhr()
+    seen: list[tuple[str, dict[str, str]]] = []
+    search = ehr.search
+
+    def spy(resource_type: str, params: Any, *, request_id: str) -> list[dict[str, Any]]:
+        seen.append((resource_type, dict(params)))
+        return search(resource_type, params, request_id=request_id)
+
+    ehr.search = spy  # type: ignore[method-assign]
+    directory = _directory(ehr)
+    judged = read_patient_context(directory, draft_in(), request_id="r-1")
+    assert isinstance(judged, PatientContext)
+    assert judged.location is None
+    assert judged.location_ref == "Location/loc-001"
+    named = with_location_name(directory, "clinic-a", judged, request_id="r-1")
+    assert named.location == "Exam room 3, Sandbox Family Clinic (synthetic)"
+    assert seen[-1] == ("Location", {"_id": "loc-001", "_elements": "name"})
+
+
+def test_a_failed_location_read_leaves_the_banner_without_a_location() -> None:
+    """The location is for display: a failed read never fails the page or the approval."""
+    ehr = FakeEhr()
+    directory = _directory(ehr, elements_search=False)
+    judged = read_patient_context(directory, draft_in(), request_id="r-1")
+    assert isinstance(judged, PatientContext)
+    ehr.fail_next("status", status=500)
+    named = with_location_name(directory, "clinic-a", judged, request_id="r-1")
+    assert named.location is None
+    assert named.name == "Alex Synthetic"

@@ -159,7 +159,12 @@ def test_an_escalated_writeback_says_a_person_was_told() -> None:
     assert "tried 9 times" in shown.detail
 
 
-def _rendered_review(vendor: str) -> str:
+def _rendered_review(
+    vendor: str,
+    *,
+    patient: dict[str, str | None] | None = None,
+    attestation: str = "",
+) -> str:
     """review.html as the page renders it for a draft in review, for a tenant on ``vendor``."""
     from pathlib import Path  # noqa: PLC0415
 
@@ -198,7 +203,8 @@ def _rendered_review(vendor: str) -> str:
     return environment.get_template("review.html").render(
         m=model,
         r=reading(view, model, decide=lambda _kind: allowed),
-        patient={},
+        patient=patient or {},
+        attestation=attestation,
         chart_now=None,
         edit_open=False,
         save_approve=True,
@@ -254,3 +260,73 @@ def test_a_queued_finalization_does_not_say_approved_again() -> None:
         ],
     )
     assert banner(view).title == "Signing queued — in the chart, not signed yet"
+
+
+BANNER = {
+    "name": "Alex Synthetic",
+    "birth_date": "1970-01-01",
+    "mrn": "SYN-0001",
+    "encounter_date": "2026-11-24",
+    "encounter_status": "in-progress",
+    "location": "Exam room 3",
+}
+
+
+def _label(page: str, element_id: str) -> str:
+    import re  # noqa: PLC0415
+
+    found = re.search(rf'<label for="{element_id}"[^>]*>(.*?)</label>', page, re.DOTALL)
+    assert found is not None, element_id
+    return re.sub(r"<[^>]+>", "", found.group(1))
+
+
+def test_the_approval_confirmation_names_the_patient_as_the_banner_does() -> None:
+    """Name, birth date and MRN from the EHR; never ``Patient/pat-001`` (issue 16)."""
+    page = _rendered_review("epic", patient=BANNER)
+    for element in ("approve-confirm", "save-approve-confirm"):
+        label = _label(page, element)
+        assert "Alex Synthetic (born 1970-01-01, MRN SYN-0001)" in label, label
+        assert "encounter of 2026-11-24" in label
+        assert "Patient/" not in label
+        assert "Encounter/" not in label
+    assert "Exam room 3" in page  # the banner's location
+
+
+def test_without_the_ehr_the_confirmation_says_the_patient_is_unconfirmed() -> None:
+    """The EHR could not be read: no raw reference pretends to be a name."""
+    page = _rendered_review("epic", patient={"unread": "yes"})
+    label = _label(page, "approve-confirm")
+    assert "Patient/" not in label
+    assert "whom the EHR has not confirmed just now" in label
+
+
+def test_an_ehr_without_provenance_shows_the_attestation_footer_before_approval() -> None:
+    """provenance_mode none: the footer approval adds is on the page, id as a placeholder."""
+    from chartgate.domain.vendors import get_vendor  # noqa: PLC0415
+    from chartgate.web.reading import WRITEBACK_ID_PLACEHOLDER, attestation_preview  # noqa: PLC0415
+
+    draft = draft_in(DraftState.IN_REVIEW)
+    footer = attestation_preview(get_vendor("athenapractice"), draft)
+    assert WRITEBACK_ID_PLACEHOLDER in footer
+    assert "draft version 1" in footer
+    assert footer.startswith("--\nDrafted with AI")
+    page = _rendered_review("athenapractice", attestation=footer)
+    assert 'id="approve-attestation"' in page
+    assert "Drafted with AI" in page
+    assert "naming draft version 2" in page  # save and approve approves the saved version
+    assert attestation_preview(get_vendor("epic"), draft) == ""
+
+
+def test_the_previewed_footer_is_the_approved_one_but_for_the_id() -> None:
+    """The preview and approval use the same words: only the id differs."""
+    from chartgate.domain.vendors import get_vendor  # noqa: PLC0415
+    from chartgate.service.provenance_travel import note_footer  # noqa: PLC0415
+    from chartgate.web.reading import WRITEBACK_ID_PLACEHOLDER, attestation_preview  # noqa: PLC0415
+
+    draft = draft_in(DraftState.IN_REVIEW)
+    profile = get_vendor("athenapractice")
+    approved = note_footer(
+        profile.provenance_mode, origin=draft.origin, writeback_id="wb-1", version=1
+    )
+    preview = attestation_preview(profile, draft)
+    assert approved.strip() == preview.replace(WRITEBACK_ID_PLACEHOLDER, "wb-1")

@@ -7,7 +7,9 @@ structured resource, times for the reader's zone, and the chart read that rebase
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from builders import SOAP_NOTE
 from chartgate.domain.errors import EhrUnreachable
@@ -124,6 +126,17 @@ class _Chart:
             raise found
         return found
 
+    def vread(
+        self, resource_type: str, resource_id: str, version_id: str, *, request_id: str
+    ) -> EhrAnswer:
+        del request_id
+        found = self.answers.get(f"{resource_type}/{resource_id}/_history/{version_id}")
+        if found is None:
+            return EhrAnswer(status=404)
+        if isinstance(found, Exception):
+            raise found
+        return found
+
 
 def test_rebase_reads_the_charts_current_versions_itself() -> None:
     """The versions come from the chart; one unreadable resource means no rebase."""
@@ -164,3 +177,64 @@ def test_worklist_sections_are_newest_first_with_counts_and_what_to_do() -> None
     attention = section(Page([item("c", "conflict", 2)]), attention=True)
     assert attention.count == "1"
     assert attention.lines[0].words == "The chart changed: rebase, review and approve again."
+
+
+def test_a_writeback_that_needs_a_person_is_named_by_its_own_state() -> None:
+    """A committed draft whose follow-up failed reads "Follow-up failed", not "committed"."""
+    at = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    partial = DraftItem("p", "committed", "Patient/p", "Encounter/e", at, at, "partial")
+    stuck = DraftItem("n", "queued", "Patient/p", "Encounter/e", at, at, "needs_person")
+    shown = section(Page([partial, stuck]), attention=True)
+    words = {line.item.id: line.words for line in shown.lines}
+    assert words["p"].startswith("Follow-up failed: the note is in the chart")
+    assert words["n"].startswith("Needs a person:")
+
+
+def _note(text: str, **fields: Any) -> dict[str, Any]:
+    data = base64.b64encode(text.encode()).decode()
+    return {
+        "resourceType": "DocumentReference",
+        "meta": {"versionId": "x"},
+        "status": "current",
+        "docStatus": "preliminary",
+        "content": [{"attachment": {"contentType": "text/plain; charset=utf-8", "data": data}}],
+        **fields,
+    }
+
+
+def test_rebase_shows_what_changed_in_the_charts_note_field_by_field() -> None:
+    """What changed in the chart's note since the drafted-against version, in plain words.
+
+    Drafted against version 1, the chart has version 2: each changed field in a sentence and the
+    note text's changes inline; bookkeeping (meta) is left out.
+    """
+    was = _note("Cough for three days. Return if worse.")
+    now = _note(
+        "Cough for five days. Return if worse.",
+        docStatus="final",
+        description="Changed in the EHR",
+    )
+    chart = _Chart(
+        {
+            "DocumentReference/d1": EhrAnswer(status=200, resource=now, version_id="2"),
+            "DocumentReference/d1/_history/1": EhrAnswer(status=200, resource=was, version_id="1"),
+        }
+    )
+    [read] = read_chart(chart, {"DocumentReference/d1": "1"}, request_id="r")  # type: ignore[arg-type]
+    assert read.diff is not None
+    assert [f.words for f in read.diff.fields] == [
+        "Description: added “Changed in the EHR”",
+        "Signature status (docStatus): was “preliminary”, now “final”",
+    ]
+    assert read.diff.text_summary == "1 word(s) removed, 1 added"
+    assert "[removed: </span>three" in str(read.diff.text_diff)
+    assert "[added: </span>five" in str(read.diff.text_diff)
+
+
+def test_rebase_says_so_when_the_ehr_cannot_give_the_earlier_version() -> None:
+    """No vread (404): the version change is shown and the missing field diff is named."""
+    now = _note("Cough.", docStatus="final")
+    chart = _Chart({"DocumentReference/d1": EhrAnswer(status=200, resource=now, version_id="2")})
+    [read] = read_chart(chart, {"DocumentReference/d1": "1"}, request_id="r")  # type: ignore[arg-type]
+    assert read.diff is None
+    assert read.diff_unavailable

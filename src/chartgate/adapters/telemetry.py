@@ -267,6 +267,20 @@ class _TracedGateway:
         )
         return answer
 
+    def vread(
+        self, resource_type: str, resource_id: str, version_id: str, *, request_id: str
+    ) -> EhrAnswer:
+        """GET one version, traced."""
+        answer: EhrAnswer = self._span(
+            "vread",
+            resource_type,
+            request_id,
+            lambda: self._inner.vread(
+                resource_type, resource_id, version_id, request_id=request_id
+            ),
+        )
+        return answer
+
     def search(
         self, resource_type: str, params: Mapping[str, str], *, request_id: str
     ) -> list[JsonObject]:

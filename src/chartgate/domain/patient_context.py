@@ -5,7 +5,8 @@ encounter. Before a note is approved (and again before its first send) chartgate
 Encounter and the Patient from the EHR, the minimum necessary (the ``*_ELEMENTS`` below), and
 refuses when the encounter does not exist, belongs to another patient, or is in a status the
 tenant's vendor profile does not allow documentation for. The reviewer page shows the result
-as a banner (name, birth date, MRN, encounter date); it is read for the page and never stored.
+as a banner (name, birth date, MRN, encounter date and location); it is read for the page and
+never stored.
 
 Pure: the service layer does the reads (``service/patient_context.py``) and hands the JSON
 here; ``judge_context`` returns a ``PatientContext`` or the ``ContextProblem`` it found.
@@ -19,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "ENCOUNTER_ELEMENTS",
+    "LOCATION_ELEMENTS",
     "MRN_TYPE",
     "PATIENT_ELEMENTS",
     "ContextProblem",
@@ -31,6 +33,10 @@ JsonObject = dict[str, Any]
 
 ENCOUNTER_ELEMENTS = ("status", "period", "subject", "location")
 """What chartgate reads of an Encounter (``_elements`` where the EHR supports it)."""
+
+LOCATION_ELEMENTS = ("name",)
+"""What chartgate reads of the encounter's Location when the Encounter names it without a
+``display``: its name only, for the banner."""
 
 PATIENT_ELEMENTS = ("identifier", "name", "birthDate")
 """What chartgate reads of a Patient: enough for a person to recognise the chart."""
@@ -63,6 +69,10 @@ class PatientContext:
     encounter_status: str
     encounter_start: str | None
     encounter_end: str | None
+    location: str | None = None
+    """The encounter's location as the Encounter names it (``location[].location.display``)."""
+    location_ref: str | None = None
+    """``Location/id`` of that location, read for its name when the Encounter has no display."""
 
     @property
     def encounter_date(self) -> str | None:
@@ -70,13 +80,14 @@ class PatientContext:
         return self.encounter_start[:10] if self.encounter_start else None
 
     def banner(self) -> dict[str, str | None]:
-        """The four facts a clinician checks before approving, for the page."""
+        """The facts a clinician checks before approving, for the page."""
         return {
             "name": self.name,
             "birth_date": self.birth_date,
             "mrn": self.mrn,
             "encounter_date": self.encounter_date,
             "encounter_status": self.encounter_status,
+            "location": self.location,
         }
 
 
@@ -106,6 +117,7 @@ def judge_context(
         return ContextProblem.PATIENT_MISSING
     raw_period = encounter.get("period")
     period: JsonObject = raw_period if isinstance(raw_period, dict) else {}
+    place = encounter_location(encounter)
     return PatientContext(
         patient=reference_id(patient_ref),
         encounter=reference_id(encounter_ref),
@@ -115,7 +127,41 @@ def judge_context(
         encounter_status=status,
         encounter_start=_str(period.get("start")),
         encounter_end=_str(period.get("end")),
+        location=_str(place.get("display")),
+        location_ref=_location_ref(place),
     )
+
+
+_LOCATION_PREFERENCE = ("active", "completed", None)
+"""Which of an encounter's locations is *the* location: where it is now, else where it was."""
+
+
+def encounter_location(encounter: JsonObject) -> JsonObject:
+    """The Reference of the encounter's location (``{}`` when it names none).
+
+    An Encounter may list several (``location[]``, each with a status): the active one, else
+    the last completed one, else the last one that is not merely planned.
+    """
+    raw = encounter.get("location")
+    entries = [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+    for status in _LOCATION_PREFERENCE:
+        chosen = [
+            e
+            for e in entries
+            if (e.get("status") == status if status else e.get("status") != "planned")
+        ]
+        if chosen and isinstance(chosen[-1].get("location"), dict):
+            reference: JsonObject = chosen[-1]["location"]
+            return reference
+    return {}
+
+
+def _location_ref(place: JsonObject) -> str | None:
+    reference = place.get("reference")
+    if not isinstance(reference, str):
+        return None
+    found = reference_id(reference)
+    return found if found.startswith("Location/") else None
 
 
 def reference_id(reference: str) -> str:

@@ -73,6 +73,7 @@ RESOURCE_TYPES = frozenset(
         "Device",
         "DocumentReference",
         "Encounter",
+        "Location",
         "MedicationRequest",
         "Observation",
         "Organization",

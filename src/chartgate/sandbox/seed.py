@@ -1,4 +1,4 @@
-"""The sandbox EHR's synthetic chart: two patients, their encounters, a clinic, a clinician.
+"""The sandbox EHR's synthetic chart: two patients, their encounters, a clinic, a room, a clinician.
 
 Put back on every start (only where missing) and on every reset. Synthetic data only: no real
 person, ever. ``tests/fakes.py`` serves the same resources, so the fake, the sandbox and the
@@ -14,12 +14,21 @@ __all__ = ["SANDBOX_MRN_SYSTEM", "SEED_RESOURCES"]
 JsonObject = dict[str, Any]
 
 SANDBOX_MRN_SYSTEM = "urn:chartgate:sandbox:mrn"
+_MR = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
+"""Typed as a medical record number, so a tenant that names no ``mrn_system`` finds it."""
 
 SEED_RESOURCES: tuple[JsonObject, ...] = (
     {
         "resourceType": "Organization",
         "id": "org-001",
         "name": "Sandbox Family Clinic (synthetic)",
+    },
+    {
+        "resourceType": "Location",
+        "id": "loc-001",
+        "status": "active",
+        "name": "Exam room 3, Sandbox Family Clinic (synthetic)",
+        "managingOrganization": {"reference": "Organization/org-001"},
     },
     {
         "resourceType": "Practitioner",
@@ -30,7 +39,7 @@ SEED_RESOURCES: tuple[JsonObject, ...] = (
     {
         "resourceType": "Patient",
         "id": "pat-001",
-        "identifier": [{"system": SANDBOX_MRN_SYSTEM, "value": "SYN-0001"}],
+        "identifier": [{"type": _MR, "system": SANDBOX_MRN_SYSTEM, "value": "SYN-0001"}],
         "name": [{"family": "Synthetic", "given": ["Alex"]}],
         "gender": "female",
         "birthDate": "1970-01-01",
@@ -39,7 +48,7 @@ SEED_RESOURCES: tuple[JsonObject, ...] = (
     {
         "resourceType": "Patient",
         "id": "pat-002",
-        "identifier": [{"system": SANDBOX_MRN_SYSTEM, "value": "SYN-0002"}],
+        "identifier": [{"type": _MR, "system": SANDBOX_MRN_SYSTEM, "value": "SYN-0002"}],
         "name": [{"family": "Synthetic", "given": ["Sam"]}],
         "gender": "male",
         "birthDate": "1985-05-05",
@@ -57,6 +66,8 @@ SEED_RESOURCES: tuple[JsonObject, ...] = (
         "subject": {"reference": "Patient/pat-001"},
         "participant": [{"individual": {"reference": "Practitioner/prac-001"}}],
         "period": {"start": "2026-11-24T09:30:00Z"},
+        # No display: chartgate reads the Location's name for the banner.
+        "location": [{"location": {"reference": "Location/loc-001"}, "status": "active"}],
         "serviceProvider": {"reference": "Organization/org-001"},
     },
     {
@@ -71,6 +82,12 @@ SEED_RESOURCES: tuple[JsonObject, ...] = (
         "subject": {"reference": "Patient/pat-002"},
         "participant": [{"individual": {"reference": "Practitioner/prac-001"}}],
         "period": {"start": "2026-11-24T10:30:00Z"},
+        "location": [
+            {
+                "location": {"reference": "Location/loc-001", "display": "Exam room 3 (synthetic)"},
+                "status": "completed",
+            }
+        ],
         "serviceProvider": {"reference": "Organization/org-001"},
     },
 )

@@ -9,12 +9,14 @@ in memory for the page or the check, never stored and never logged.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from chartgate.domain.errors import ChartContextRefused, EhrError
+from chartgate.domain.errors import ChartContextRefused, ChartgateError, EhrError
 from chartgate.domain.outcomes import Decision
 from chartgate.domain.patient_context import (
     ENCOUNTER_ELEMENTS,
+    LOCATION_ELEMENTS,
     PATIENT_ELEMENTS,
     ContextProblem,
     PatientContext,
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from chartgate.domain.writeback import Writeback
     from chartgate.service.ports import EhrDirectory, EhrGateway, JsonObject
 
-__all__ = ["check_context", "confirm_before_send", "read_patient_context"]
+__all__ = ["check_context", "confirm_before_send", "read_patient_context", "with_location_name"]
 
 _GONE = frozenset({404, 410})
 
@@ -55,6 +57,28 @@ def read_patient_context(
         documentable=profile.documentable_encounter_statuses,
         mrn_system=ehr.mrn_system(draft.tenant),
     )
+
+
+def with_location_name(
+    ehr: EhrDirectory, tenant: str, context: PatientContext, *, request_id: str
+) -> PatientContext:
+    """``context`` with its location's name, read from the EHR when the Encounter gave none.
+
+    For the banner only (approval never needs it): the Location's ``name`` alone
+    (``LOCATION_ELEMENTS``, ``_elements`` where the EHR supports it). A failed or refused read
+    leaves the location unnamed; it never fails the page.
+    """
+    if context.location is not None or context.location_ref is None:
+        return context
+    profile = ehr.profile(tenant)
+    try:
+        found = _fetch(
+            ehr.gateway(tenant), profile, context.location_ref, LOCATION_ELEMENTS, request_id
+        )
+    except ChartgateError:  # an EHR error, or a type the gateway will not read
+        return context
+    name = found.get("name") if found is not None else None
+    return replace(context, location=name) if isinstance(name, str) and name else context
 
 
 def check_context(ehr: EhrDirectory, draft: Draft, *, request_id: str) -> PatientContext:

@@ -79,6 +79,12 @@ class EhrGateway(Protocol):
         """GET the current version of one resource."""
         ...
 
+    def vread(
+        self, resource_type: str, resource_id: str, version_id: str, *, request_id: str
+    ) -> EhrAnswer:
+        """GET one earlier version of a resource (``Type/id/_history/vid``)."""
+        ...
+
     def search(
         self, resource_type: str, params: Mapping[str, str], *, request_id: str
     ) -> list[JsonObject]:

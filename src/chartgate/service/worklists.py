@@ -48,6 +48,13 @@ NEEDS_A_PERSON = frozenset(
 AWAITING_REVIEW = frozenset({DraftState.IN_REVIEW.value, DraftState.CONFLICT.value})
 """What the draft worklist shows when no state is named."""
 
+CLINICIAN_WRITEBACK_FILTERS = frozenset(
+    {WritebackState.PARTIAL.value, WritebackState.NEEDS_PERSON.value}
+)
+"""Write-back states a clinician's worklist may ask for (``writebacks=``): the note's own
+write-backs that wait for a person (follow-up failed, cannot tell whether it landed). The
+draft's state does not show them (a partial write-back leaves the draft committed)."""
+
 Cursor = tuple[datetime, str]
 T = TypeVar("T")
 
@@ -62,6 +69,8 @@ class DraftItem:
     encounter: str
     created_at: datetime
     updated_at: datetime
+    writeback_state: str | None = None
+    """The state of the draft's newest write-back that needs a person, when asked for."""
 
     def public(self) -> JsonObject:
         """Its JSON form."""
@@ -126,8 +135,12 @@ class WorklistQueries(Protocol):
         patients: frozenset[str],
         after: Cursor | None,
         limit: int,
+        writeback_states: frozenset[str] = frozenset(),
     ) -> list[DraftItem]:
-        """Drafts in ``states`` of these encounters or patients (None: any encounter)."""
+        """Drafts in ``states`` or with a write-back in ``writeback_states``.
+
+        Only those of these encounters or patients (``encounters`` None: any encounter).
+        """
         ...
 
     def writebacks(
@@ -206,10 +219,21 @@ class Worklists:
         cursor: str | None,
         limit: int,
         request_id: str | None = None,
+        writebacks: str | None = None,
     ) -> Page[DraftItem]:
-        """A clinician's drafts (awaiting review by default); the read is a ledger event."""
+        """A clinician's drafts (awaiting review by default); the read is a ledger event.
+
+        ``writebacks`` (``partial,needs_person``) adds the drafts whose write-back waits for a
+        person, each with that write-back's state: the clinician's own notes only, by the same
+        access rule, never the admin's write-back worklist.
+        """
         authz.require_role(principal, Role.CLINICIAN)
         states = _states(state, frozenset(s.value for s in DraftState), AWAITING_REVIEW)
+        needing = (
+            _states(writebacks, CLINICIAN_WRITEBACK_FILTERS, frozenset())
+            if writebacks is not None
+            else frozenset()
+        )
         now = self._clock.now()
         grants = tuple(
             g
@@ -238,6 +262,7 @@ class Worklists:
                 patients=patients,
                 after=after,
                 limit=limit + 1,
+                writeback_states=needing,
             )
             exhausted = len(batch) <= limit
             for item in batch:
@@ -257,7 +282,7 @@ class Worklists:
         next_cursor = (
             encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
         )
-        self._record(principal, len(page), sorted(states), request_id)
+        self._record(principal, len(page), sorted(states), request_id, sorted(needing))
         return Page(page, next_cursor)
 
     def writebacks(
@@ -275,8 +300,16 @@ class Worklists:
         return Page(page, encode_cursor(page[-1].created_at, page[-1].id) if more else None)
 
     def _record(
-        self, principal: Principal, count: int, states: Sequence[str], request_id: str | None
+        self,
+        principal: Principal,
+        count: int,
+        states: Sequence[str],
+        request_id: str | None,
+        writebacks: Sequence[str] = (),
     ) -> None:
+        data: JsonObject = {"worklist": "drafts", "states": list(states), "count": count}
+        if writebacks:
+            data["writebacks"] = list(writebacks)
         with self._uow() as uow:
             uow.audit.append(
                 AuditRecord(
@@ -286,6 +319,6 @@ class Worklists:
                     correlation_id=request_id or f"worklist:{principal.subject}"[:64],
                     actor=f"{principal.role.value}:{principal.subject}",
                     request_id=request_id,
-                    data={"worklist": "drafts", "states": list(states), "count": count},
+                    data=data,
                 )
             )

@@ -4,8 +4,10 @@ A write-back that finds the chart changed since the draft's baseline stops as a 
 Rebasing used to ask the clinician to type each resource's current FHIR ``versionId`` (and
 offered the old one). Here chartgate reads each baseline resource from the tenant's EHR
 (``GET [base]/Type/id``, the same gateway the write-back uses) and shows, per resource, the
-version the draft was made against, the chart's version now and when it changed; the rebase
-form then uses exactly the versions read at the moment it is posted.
+version the draft was made against, the chart's version now and when it changed, and — read
+with ``vread`` of the drafted-against version — what changed field by field in plain words
+(``chart_diff``); the rebase form then uses exactly the versions read at the moment it is
+posted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 
 from chartgate.domain.errors import ChartgateError
 from chartgate.service.ports import EhrGateway
+from chartgate.web.chart_diff import ChartDiff, field_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,10 @@ class ChartNow:
     updated: datetime | None
     changes: tuple[str, ...] = ()
     error: str | None = None
+    diff: ChartDiff | None = None
+    """What changed since the drafted-against version (None: unchanged, or not readable)."""
+    diff_unavailable: bool = False
+    """The version changed but the EHR did not give the drafted-against version (no vread)."""
 
 
 def _updated(resource: Mapping[str, object] | None) -> datetime | None:
@@ -68,6 +75,9 @@ def read_chart(
             error = f"the EHR answered {answer.status}" if not answer.ok else "no version"
             found.append(ChartNow(ref, drafted, None, None, error=error))
             continue
+        diff = None
+        if answer.version_id != drafted and answer.resource is not None:
+            diff = _diff(gateway, kind, ident, drafted, answer.resource, request_id)
         found.append(
             ChartNow(
                 ref,
@@ -75,9 +85,29 @@ def read_chart(
                 answer.version_id,
                 _updated(answer.resource),
                 _changes(answer.resource),
+                diff=diff,
+                diff_unavailable=answer.version_id != drafted and diff is None,
             )
         )
     return found
+
+
+def _diff(
+    gateway: EhrGateway,
+    kind: str,
+    ident: str,
+    drafted: str,
+    now: Mapping[str, object],
+    request_id: str,
+) -> ChartDiff | None:
+    """The field changes since ``drafted`` (None when the EHR cannot give that version)."""
+    try:
+        earlier = gateway.vread(kind, ident, drafted, request_id=request_id)
+    except (ChartgateError, ValueError):  # an EHR error, or a version id that is no FHIR id
+        return None
+    if not earlier.ok or earlier.resource is None:
+        return None
+    return field_changes(earlier.resource, now)
 
 
 def current_baseline(now: list[ChartNow]) -> dict[str, str] | None:

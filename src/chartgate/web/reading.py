@@ -15,8 +15,11 @@ from typing import Any
 
 from markupsafe import Markup
 
+from chartgate.domain.drafts import Draft
 from chartgate.domain.policy.decisions import Decision
+from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.service.drafting import DraftView
+from chartgate.service.provenance_travel import note_footer
 from chartgate.web.note_view import inline_diff, render, render_text
 from chartgate.web.plain_words import PlainFinding, ResourceFate, plain_findings, resource_fate
 from chartgate.web.presenter import PageModel, ResourceRow, resource_label
@@ -72,3 +75,22 @@ def reading(view: DraftView, model: PageModel, *, decide: Callable[[str], Decisi
         approve_blocked=blocked,
         resources=lines,
     )
+
+
+WRITEBACK_ID_PLACEHOLDER = "[id made when you approve]"
+"""Stands for the id in the attestation footer shown before approval (issue 13)."""
+
+
+def attestation_preview(profile: VendorProfile, draft: Draft) -> str:
+    """The footer approval adds where the EHR takes no Provenance ("" elsewhere), shown first.
+
+    The same function approval uses (``note_footer``) for the current version; only the
+    write-back id, made at approval, is a placeholder.
+    """
+    footer = note_footer(
+        profile.provenance_mode,
+        origin=draft.origin,
+        writeback_id=WRITEBACK_ID_PLACEHOLDER,
+        version=draft.current.number,
+    )
+    return footer.strip()

@@ -16,11 +16,11 @@ from chartgate.domain.errors import (
 )
 from chartgate.domain.patient_context import ContextProblem
 from chartgate.domain.principal import Principal
-from chartgate.service.patient_context import read_patient_context
+from chartgate.service.patient_context import read_patient_context, with_location_name
 from chartgate.service.worklists import DraftItem, Page
 from chartgate.web.chart_now import read_chart
 from chartgate.web.presenter import RETRACTION_REASONS, page_model
-from chartgate.web.reading import reading
+from chartgate.web.reading import attestation_preview, reading
 from chartgate.web.reviewer import (
     DRAFT_ID,
     Reviewer,
@@ -37,6 +37,7 @@ from chartgate.web.session import (
 )
 from chartgate.web.worklist_view import (
     ATTENTION_STATES,
+    ATTENTION_WRITEBACKS,
     ON_THE_WAY_STATES,
     REVIEW_STATES,
     section,
@@ -64,7 +65,7 @@ def _worklist(
     meta = request_meta(request)
     encounter = session.launch_encounter  # inside the EHR: the launched encounter only
 
-    def page(states: str) -> Page[DraftItem]:
+    def page(states: str, writebacks: str | None = None) -> Page[DraftItem]:
         return lists.drafts(
             principal,
             state=states,
@@ -72,11 +73,12 @@ def _worklist(
             cursor=None,
             limit=50,
             request_id=meta.request_id,
+            writebacks=writebacks,
         )
 
     try:
         review = section(page(REVIEW_STATES))
-        attention = section(page(ATTENTION_STATES), attention=True)
+        attention = section(page(ATTENTION_STATES, ATTENTION_WRITEBACKS), attention=True)
         on_the_way = section(page(ON_THE_WAY_STATES))
     except ChartgateError as e:
         return show_message(reviewer, 403, "No worklist", e.message)
@@ -164,7 +166,8 @@ def _patient_banner(application: Application, draft: Draft, request_id: str) -> 
         return {"unread": True}
     if isinstance(judged, ContextProblem):
         return {"problem": judged.value}
-    return dict(judged.banner())
+    named = with_location_name(application.ehr, draft.tenant, judged, request_id=request_id)
+    return dict(named.banner())
 
 
 def draft_page(
@@ -217,6 +220,11 @@ def draft_page(
         ),
         patient=_patient_banner(application, view.draft, request_meta(request).request_id or ""),
         consent=application.consents.preview(view.draft) if "approve" in model.actions else None,
+        attestation=(
+            attestation_preview(application.ehr.profile(principal.tenant), view.draft)
+            if "approve" in model.actions
+            else ""
+        ),
         chart_now=chart,
         edit_open=edit_text is not None,
         save_approve=True,

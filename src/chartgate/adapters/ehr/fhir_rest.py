@@ -230,6 +230,23 @@ class FhirRestGateway:
         )
         return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
 
+    def vread(
+        self, resource_type: str, resource_id: str, version_id: str, *, request_id: str
+    ) -> EhrAnswer:
+        """GET one version (https://hl7.org/fhir/R4/http.html#vread); EHRs may answer 404/405."""
+        resource_type = wire.checked_type(resource_type)
+        resource_id = wire.checked_id(resource_id)
+        version_id = wire.checked_id(version_id)
+        raw = self._exchange(
+            "GET",
+            f"{self._base}/{resource_type}/{resource_id}/_history/{version_id}",
+            what=f"vread {resource_type}",
+            request_id=request_id,
+            headers={},
+            safe=True,
+        )
+        return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
+
     def search(
         self, resource_type: str, params: Mapping[str, str], *, request_id: str
     ) -> list[JsonObject]:

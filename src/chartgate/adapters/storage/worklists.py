@@ -40,16 +40,43 @@ class SqlWorklists:
         patients: frozenset[str],
         after: Cursor | None,
         limit: int,
+        writeback_states: frozenset[str] = frozenset(),
     ) -> list[DraftItem]:
-        """Drafts in ``states`` of these encounters or patients, oldest first."""
+        """Drafts in ``states`` (or with a write-back in ``writeback_states``), oldest first.
+
+        Only those of these encounters or patients (``encounters`` None: any encounter).
+        """
         d = t.drafts.c
+        wb = t.writebacks.c
         seen = or_(
             d.encounter.in_(sorted(encounters)) if encounters is not None else true(),
             d.patient.in_(sorted(patients)) if patients else false(),
         )
+        # The newest of the draft's write-backs that waits for a person (None: none asked/any).
+        waiting = (
+            select(wb.state)
+            .where(
+                wb.tenant == d.tenant,
+                wb.draft_id == d.id,
+                wb.state.in_(sorted(writeback_states)) if writeback_states else false(),
+            )
+            .order_by(wb.created_at.desc(), wb.id.desc())
+            .limit(1)
+            .correlate(t.drafts)
+            .scalar_subquery()
+        )
+        wanted = or_(d.state.in_(sorted(states)), waiting.is_not(None))
         query = (
-            select(d.id, d.state, d.patient, d.encounter, d.created_at, d.updated_at)
-            .where(d.tenant == tenant, d.state.in_(sorted(states)), seen)
+            select(
+                d.id,
+                d.state,
+                d.patient,
+                d.encounter,
+                d.created_at,
+                d.updated_at,
+                waiting.label("writeback_state"),
+            )
+            .where(d.tenant == tenant, wanted, seen)
             .where(_after(d.created_at, d.id, after))
             .order_by(d.created_at, d.id)
             .limit(limit)
@@ -64,6 +91,7 @@ class SqlWorklists:
                 encounter=r.encounter,
                 created_at=as_utc(r.created_at),
                 updated_at=as_utc(r.updated_at),
+                writeback_state=r.writeback_state,
             )
             for r in rows
         ]
