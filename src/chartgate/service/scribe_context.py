@@ -10,12 +10,10 @@ PatientQuery with the purpose of use. A refused request is recorded too, then re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chartgate.domain.access import TenantAccess
 from chartgate.domain.errors import ChartgateError, EhrError, Forbidden, PolicyDenied
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.minimum_necessary import (
@@ -26,12 +24,12 @@ from chartgate.domain.minimum_necessary import (
     refuse,
     shape,
 )
-from chartgate.domain.policy import LoadedPolicy, ReadProfile
+from chartgate.domain.policy import ReadProfile
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.scribe_session import ScribeSession, session_expiry
 from chartgate.service import authz
-from chartgate.service.audit import Pseudonymizer
-from chartgate.service.ports import Clock, EhrDirectory, IdSource, JsonObject, UnitOfWorkFactory
+from chartgate.service.context import Context
+from chartgate.service.ports import JsonObject
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,32 +51,17 @@ def scribe_client_of(principal: Principal) -> str:
 class ContextService:
     """Open scribe sessions and answer context reads inside them."""
 
-    def __init__(
-        self,
-        *,
-        uow: UnitOfWorkFactory,
-        clock: Clock,
-        ids: IdSource,
-        policy: LoadedPolicy,
-        ehr: EhrDirectory,
-        access: Mapping[str, TenantAccess] | None = None,
-        pseudonyms: Pseudonymizer | None = None,
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._ids = ids
-        self._policy = policy
-        self._ehr = ehr
-        self._access = dict(access or {})
-        self._pseudonyms = pseudonyms
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
 
     def open_session(
         self, principal: Principal, request: SessionRequest, *, request_id: str | None
     ) -> ScribeSession:
         """A clinician bound to the encounter lets one scribe client read its context."""
+        ctx = self._ctx
         authz.require_role(principal, Role.CLINICIAN)
-        access = self._access.get(principal.tenant, TenantAccess())
-        now = self._clock.now()
+        access = ctx.access.rules(principal.tenant)
+        now = ctx.clock.now()
         authz.require_encounter(
             principal,
             request.encounter,
@@ -88,12 +71,12 @@ class ContextService:
             base=access.ehr_base,
             missing="encounter not found",
         )
-        if request.template not in self._policy.policy.read_profiles:
+        if request.template not in self._ctx.policy.policy.read_profiles:
             raise PolicyDenied(
                 f"note template {request.template!r} has no read profile", expression="template"
             )
         session = ScribeSession(
-            id=self._ids.new_id(),
+            id=self._ctx.ids.new_id(),
             tenant=principal.tenant,
             patient=request.patient,
             encounter=request.encounter,
@@ -104,7 +87,7 @@ class ContextService:
             expires_at=session_expiry(now, request.ttl),
             anchor_at=self._anchor(principal.tenant, request, request_id or session_id(now)),
         )
-        with self._uow() as uow:
+        with self._ctx.uow() as uow:
             uow.context.add_session(session)
             uow.audit.append(
                 self._record(
@@ -124,17 +107,7 @@ class ContextService:
 
     def live_session(self, principal: Principal, session_id: str) -> ScribeSession:
         """The caller's live session ``session_id`` (``Forbidden`` otherwise)."""
-        authz.require_role(principal, Role.SCRIBE)
-        with self._uow(read_only=True) as uow:
-            session = uow.context.session(principal.tenant, session_id)
-        if session is None:
-            raise Forbidden(
-                "no live scribe session with this id for this client: ask the clinician to"
-                " open one for the encounter",
-                expression="session",
-            )
-        session.ensure_usable(scribe_client_of(principal), self._clock.now())
-        return session
+        return live_session(self._ctx, principal, session_id)
 
     def read(
         self,
@@ -146,7 +119,7 @@ class ContextService:
     ) -> JsonObject:
         """Answer one context request as a searchset Bundle, or refuse it (both audited)."""
         session = self.live_session(principal, session_id)
-        profile = self._policy.policy.read_profiles[session.template]
+        profile = self._ctx.policy.policy.read_profiles[session.template]
         asked = _asked(request)
         try:
             plan = plan_read(profile, session, request)
@@ -157,7 +130,7 @@ class ContextService:
             raise
         entries = bundle["entry"]
         event = EventType.CONTEXT_READ if plan.resource_id else EventType.CONTEXT_QUERY
-        with self._uow() as uow:
+        with self._ctx.uow() as uow:
             uow.audit.append(
                 self._record(
                     event,
@@ -178,8 +151,8 @@ class ContextService:
         return bundle
 
     def _fetch(self, plan: ReadPlan, session: ScribeSession, request_id: str | None) -> JsonObject:
-        profile = self._policy.policy.read_profiles[session.template]
-        gateway = self._ehr.reader(session.tenant, profile.smart_scopes())
+        profile = self._ctx.policy.policy.read_profiles[session.template]
+        gateway = self._ctx.ehr.reader(session.tenant, profile.smart_scopes())
         rid = request_id or session.id
         if plan.resource_id is not None:
             answer = gateway.read(plan.resource_type, plan.resource_id, request_id=rid)
@@ -200,7 +173,7 @@ class ContextService:
         if kind != "Encounter" or not encounter_id:
             raise PolicyDenied("encounter must be Encounter/<id>", expression="encounter")
         try:
-            answer = self._ehr.gateway(tenant).read(
+            answer = self._ctx.ehr.gateway(tenant).read(
                 "Encounter", encounter_id, request_id=request_id
             )
         except EhrError as exc:
@@ -217,7 +190,7 @@ class ContextService:
         try:
             parsed = datetime.fromisoformat(str(start))
         except ValueError:
-            return self._clock.now()
+            return self._ctx.clock.now()
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
     def _audit_refusal(
@@ -229,7 +202,7 @@ class ContextService:
         asked: dict[str, Any],
         refusal: ChartgateError,
     ) -> None:
-        with self._uow() as uow:
+        with self._ctx.uow() as uow:
             uow.audit.append(
                 self._record(
                     EventType.CONTEXT_REFUSED,
@@ -257,7 +230,7 @@ class ContextService:
         return AuditRecord(
             type=event,
             tenant=session.tenant,
-            at=self._clock.now(),
+            at=self._ctx.clock.now(),
             correlation_id=session.id,
             actor=f"{principal.role.value}:{principal.subject}",
             request_id=request_id,
@@ -266,7 +239,22 @@ class ContextService:
         )
 
     def _pseudonym(self, tenant: str, reference: str) -> str | None:
-        return None if self._pseudonyms is None else self._pseudonyms.reference(tenant, reference)
+        return self._ctx.pseudonym(tenant, reference)
+
+
+def live_session(ctx: Context, principal: Principal, session_id: str) -> ScribeSession:
+    """The scribe's live session ``session_id`` (``Forbidden`` otherwise, as for an unknown id)."""
+    authz.require_role(principal, Role.SCRIBE)
+    with ctx.uow(read_only=True) as uow:
+        session = uow.context.session(principal.tenant, session_id)
+    if session is None:
+        raise Forbidden(
+            "no live scribe session with this id for this client: ask the clinician to"
+            " open one for the encounter",
+            expression="session",
+        )
+    session.ensure_usable(scribe_client_of(principal), ctx.clock.now())
+    return session
 
 
 def session_id(now: datetime) -> str:
