@@ -73,6 +73,11 @@ def context(stack: Stack, session: str, **params: Any) -> httpx.Response:
 def expected_ids(chart: Chart, resource_type: str, window_days: int | None, **kw: Any) -> list[str]:
     """What a profile rule allows of the chart, newest first, capped (computed, not listed)."""
     rows = chart.of(resource_type)
+    if resource_type in DATE_ELEMENT:  # nothing dated after the visit ended
+        ceiling = TODAY + timedelta(minutes=40)
+        rows = [
+            r for r in rows if datetime.fromisoformat(DATE_ELEMENT[resource_type](r)) <= ceiling
+        ]
     if window_days is not None:
         floor = TODAY - timedelta(days=window_days)
         rows = [r for r in rows if datetime.fromisoformat(DATE_ELEMENT[resource_type](r)) >= floor]
@@ -173,6 +178,9 @@ OUTSIDE = [
     ("another category", {"type": "Observation", "category": "social-history"}),
     ("a longer window", {"type": "Observation", "since": "2025-01-01T00:00:00Z"}),
     ("old row by reference", {"reference": "Observation/main-a1c-4"}),
+    ("a result after the visit by reference", {"reference": "Observation/main-bp-after"}),
+    ("a future visit by reference", {"reference": "Encounter/main-enc-planned"}),
+    ("past the encounter's end", {"type": "Observation", "until": "2026-11-23T00:00:00Z"}),
     ("more elements", {"type": "Observation", "_elements": "id,code,note"}),
     ("more rows", {"type": "Observation", "_count": 51}),
     ("a reference chase", {"reference": "Medication/main-drug-0"}),

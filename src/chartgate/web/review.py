@@ -217,6 +217,7 @@ def draft_page(
         ),
         patient=_patient_banner(application, view.draft, request_meta(request).request_id or ""),
         consent=application.consents.preview(view.draft) if "approve" in model.actions else None,
+        scribe_sessions=scribe_sessions(application, view.draft),
         chart_now=chart,
         edit_open=edit_text is not None,
         save_approve=True,
@@ -228,6 +229,23 @@ def draft_page(
         reasons=RETRACTION_REASONS,
         killswitches=reviewer.application.killswitches.covering(view.draft),  # issue 14
     )
+
+
+def scribe_sessions(application: Application, draft: Draft) -> list[dict[str, object]]:
+    """The encounter's scribe sessions for the page: who, which template, until when, live."""
+    now = application.clock.now()
+    return [
+        {
+            "id": s.id,
+            "scribe_client": s.scribe_client,
+            "template": s.template,
+            "opened_at": s.opened_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "expires_at": s.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "live": s.live(now),
+            "ended": "closed early" if s.closed_at else "expired",
+        }
+        for s in application.context.sessions(draft)
+    ]
 
 
 # -- the actions ------------------------------------------------------------------------
