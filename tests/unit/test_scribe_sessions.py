@@ -27,6 +27,7 @@ from fakes import FakeClock, FakeDirectory, FakeEhr, FakeIds, FakeStore
 
 EHR_BASE = "https://ehr.example/fhir/R4"
 NOW = datetime(2026, 11, 24, 9, 45, tzinfo=UTC)
+LAUNCH_TOKEN = "launch-token"  # noqa: S105 - a stand-in, never sent anywhere
 SCRIBE = Principal(tenant=TENANT, subject="scribe-1", role=Role.SCRIBE, client_id="scribe-app")
 ORDER = {
     "resourceType": "MedicationRequest",
@@ -80,7 +81,7 @@ class Desk:
         )
         return replace(base, **changes)  # type: ignore[arg-type]
 
-    def open(self, principal: Principal | None = None, token: str | None = "launch-token") -> str:
+    def open(self, principal: Principal | None = None, token: str | None = LAUNCH_TOKEN) -> str:
         """Open a soap-v3 session for the scribe app; its id."""
         session = self.context.open_session(
             principal or self.clinician(),
@@ -101,6 +102,10 @@ class Desk:
             request_id="req-read",
         )
         return [entry["resource"]["id"] for entry in bundle["entry"]]
+
+    def context_scopes(self) -> str:
+        """The backend token's scopes for soap-v3 (its profile's types)."""
+        return load_default_policy().policy.read_profiles["soap-v3"].smart_scopes()
 
     def events(self, kind: str) -> list[dict[str, object]]:
         """The data of every ledger event of ``kind``."""
@@ -159,12 +164,8 @@ def test_reads_use_the_clinicians_launch_token_while_it_lasts() -> None:
     assert desk.read(session) == ["order-today"]
     desk.clock.advance(31 * 60)  # the launch token (30 min) has expired; the session has not
     assert desk.read(session) == ["order-today"]
-    assert desk.directory.credentials == [
-        "delegated launch-token",
-        "backend system/Patient.rs system/Encounter.rs system/Condition.rs"
-        " system/MedicationRequest.rs system/AllergyIntolerance.rs system/Observation.rs"
-        " system/DocumentReference.rs",
-    ]
+    backend = desk.context_scopes()
+    assert desk.directory.credentials == ["delegated launch-token", f"backend {backend}"]
     [opened] = desk.events("context.session_opened")
     assert opened["credentials"] == "delegated"
     assert opened["delegated_until"] == (NOW + timedelta(minutes=30)).isoformat()
