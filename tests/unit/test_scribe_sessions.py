@@ -27,7 +27,7 @@ from fakes import FakeClock, FakeDirectory, FakeEhr, FakeIds, FakeStore
 
 EHR_BASE = "https://ehr.example/fhir/R4"
 NOW = datetime(2026, 11, 24, 9, 45, tzinfo=UTC)
-LAUNCH_TOKEN = "launch-token"  # noqa: S105 - a stand-in, never sent anywhere
+LAUNCH_TOKEN = "launch-token"
 SCRIBE = Principal(tenant=TENANT, subject="scribe-1", role=Role.SCRIBE, client_id="scribe-app")
 ORDER = {
     "resourceType": "MedicationRequest",
