@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +30,7 @@ from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
 from chartgate.sandbox.search import subset
 from chartgate.sandbox.seed import SANDBOX_MRN_SYSTEM, SEED_RESOURCES
-from chartgate.service.ports import EhrAnswer, JsonObject
+from chartgate.service.ports import EhrAnswer, JsonObject, SearchParams
 
 # -- the clock ------------------------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class FakeEhr:
         return self._request("GET", resource_type, act)
 
     def search(
-        self, resource_type: str, params: Mapping[str, str], *, request_id: str
+        self, resource_type: str, params: SearchParams, *, request_id: str
     ) -> list[JsonObject]:
         """Search by identifier or tag; a fault on a search raises like the real client."""
         del request_id
@@ -252,9 +252,13 @@ class FakeEhr:
         slot.versions.append(stored)
         return stored
 
-    def _search(self, kind: str, params: Mapping[str, str]) -> list[JsonObject]:
+    def _search(self, kind: str, params: SearchParams) -> list[JsonObject]:
         found = self.all(kind)
-        for name, value in params.items():
+        for name, values in params.items():
+            if name in _NOT_FILTERED:
+                continue
+            assert isinstance(values, str), f"the fake takes one value of {name}"
+            value = values
             system, _, code = value.partition("|")
             if name == "_id":
                 found = [r for r in found if r["id"] == value]
@@ -265,9 +269,16 @@ class FakeEhr:
             elif name == "_tag":
                 tags = "tag"
                 found = [r for r in found if _has(r.get("meta", {}).get(tags, []), system, code)]
-            elif name != "_count":
+            else:
                 raise AssertionError(f"the fake does not search by {name}")
         return found
+
+
+# Parameters the fake accepts but does not apply, as an EHR that ignores them would (the
+# context reads' ``patient``, dates and categories: chartgate checks every answer itself).
+_NOT_FILTERED = frozenset(
+    {"_count", "_sort", "patient", "category", "date", "recorded-date", "authoredon"}
+)
 
 
 def _has(items: list[JsonObject], system: str, code: str, key: str = "code") -> bool:
@@ -304,6 +315,8 @@ class FakeDirectory:
     amendments: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
     """Further profile facts (``provenance_mode``, ``errors``, ...) over generic-r4."""
+    credentials: list[str] = field(default_factory=list)
+    """Which credentials each context read used (``backend <scope>``, ``delegated <token>``)."""
 
     def gateway(self, tenant: str) -> FakeEhr:
         """The fake EHR."""
@@ -311,8 +324,15 @@ class FakeDirectory:
         return self.ehr
 
     def reader(self, tenant: str, scope: str) -> FakeEhr:
-        """The fake EHR (no tokens to narrow)."""
-        del tenant, scope
+        """The fake EHR (no tokens to narrow); the read is counted as a backend one."""
+        del tenant
+        self.credentials.append(f"backend {scope}")
+        return self.ehr
+
+    def delegated_reader(self, tenant: str, token: str) -> FakeEhr:
+        """The fake EHR; the read is counted as one with ``token``."""
+        del tenant
+        self.credentials.append(f"delegated {token}")
         return self.ehr
 
     def profile(self, tenant: str) -> VendorProfile:
@@ -389,6 +409,23 @@ class _Context:
 
     def session(self, tenant: str, session_id: str) -> ScribeSession | None:
         return self._t.scribe_sessions.get((tenant, session_id))
+
+    def close_session(self, tenant: str, session_id: str, *, at: datetime, by: str) -> bool:
+        found = self._t.scribe_sessions.get((tenant, session_id))
+        if found is None or found.closed_at is not None or found.expires_at <= at:
+            return False
+        self._t.scribe_sessions[tenant, session_id] = replace(
+            found, closed_at=at, closed_by=by, delegated_token=None, delegated_until=None
+        )
+        return True
+
+    def sessions_for(self, tenant: str, encounter: str) -> list[ScribeSession]:
+        mine = [
+            replace(s, delegated_token=None, delegated_until=None)
+            for s in self._t.scribe_sessions.values()
+            if (s.tenant, s.encounter) == (tenant, encounter)
+        ]
+        return sorted(mine, key=lambda s: s.opened_at, reverse=True)
 
     def add_consent(self, record: ConsentRecord) -> None:
         self._t.consents.append(record)

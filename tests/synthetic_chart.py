@@ -245,7 +245,40 @@ def _patient_history(patient: str, tag: str, today_encounter: str) -> list[dict[
             ],
         }
     )
+    out.extend(_after_the_visit(patient, tag, today_encounter))
     return out
+
+
+def _after_the_visit(patient: str, tag: str, today_encounter: str) -> list[dict[str, Any]]:
+    """What the chart holds dated after today's visit: a later result, a future visit."""
+    return [
+        _observation(
+            f"{tag}-bp-after",
+            patient,
+            today_encounter,
+            TODAY + timedelta(days=3),
+            "vital-signs",
+            "8480-6",
+            131.0,
+        ),
+        {
+            "resourceType": "Encounter",
+            "id": f"{tag}-enc-planned",
+            "status": "planned",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": _ref(patient),
+            "period": {"start": _iso(TODAY + timedelta(days=400))},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"{tag}-med-later",
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": {"text": "synthetic later order"},
+            "subject": _ref(patient),
+            "authoredOn": _iso(TODAY + timedelta(days=10)),
+        },
+    ]
 
 
 def build_chart() -> Chart:

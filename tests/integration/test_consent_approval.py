@@ -104,16 +104,28 @@ def test_consent_is_required_flagged_and_written_by_chartgate(stack: Stack) -> N
     assert recorded.status_code == 201, recorded.text
     digest = recorded.json()["digest"]
 
-    # Consent is on file, but the model's own consent sentence still needs the clinician.
-    flagged = approve(stack, draft["id"], 1)
+    # Consent is on file, but the model's own consent sentence blocks approval: it cannot be
+    # acknowledged away, nor kept by editing something else.
+    key = "content.model-consent-statement@note.text"
+    flagged = approve(stack, draft["id"], 1, acknowledge=[key])
     assert flagged.status_code == 422, flagged.text
-    saved = stack.api.put(
+    elsewhere = stack.api.put(
         f"/v1/drafts/{draft['id']}",
-        json=edited_note(draft, f"{MODEL_SENTENCE} ", ""),
+        json=edited_note(draft, "## Plan\n", "## Plan\nRecheck in 3 months. "),
         headers={**stack.as_clinician(), "If-Match": 'W/"1"'},
     )
+    assert elsewhere.status_code == 200, elsewhere.text
+    kept = approve(stack, draft["id"], 2, acknowledge=[key])
+    assert kept.status_code == 422, kept.text
+    codes = {i["details"]["coding"][0]["code"] for i in kept.json()["issue"] if "details" in i}
+    assert "content.model-consent-statement" in codes
+    saved = stack.api.put(
+        f"/v1/drafts/{draft['id']}",
+        json=edited_note(elsewhere.json(), f"{MODEL_SENTENCE} ", ""),
+        headers={**stack.as_clinician(), "If-Match": 'W/"2"'},
+    )
     assert saved.status_code == 200, saved.text
-    queued = approve(stack, draft["id"], 2)
+    queued = approve(stack, draft["id"], 3)
     assert queued.status_code == 202, queued.text
     assert stack.work() >= 1
     status = stack.api.get(f"/v1/drafts/{draft['id']}", headers=stack.as_clinician()).json()

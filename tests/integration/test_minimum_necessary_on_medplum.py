@@ -9,12 +9,13 @@ the ledger (BALP PatientQuery / PatientRead, outcome 4). Synthetic data only.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from builders import ENCOUNTER, PATIENT
 from chartgate.adapters.storage import tables as t
@@ -73,6 +74,11 @@ def context(stack: Stack, session: str, **params: Any) -> httpx.Response:
 def expected_ids(chart: Chart, resource_type: str, window_days: int | None, **kw: Any) -> list[str]:
     """What a profile rule allows of the chart, newest first, capped (computed, not listed)."""
     rows = chart.of(resource_type)
+    if resource_type in DATE_ELEMENT:  # nothing dated after the visit ended
+        ceiling = TODAY + timedelta(minutes=40)
+        rows = [
+            r for r in rows if datetime.fromisoformat(DATE_ELEMENT[resource_type](r)) <= ceiling
+        ]
     if window_days is not None:
         floor = TODAY - timedelta(days=window_days)
         rows = [r for r in rows if datetime.fromisoformat(DATE_ELEMENT[resource_type](r)) >= floor]
@@ -173,6 +179,9 @@ OUTSIDE = [
     ("another category", {"type": "Observation", "category": "social-history"}),
     ("a longer window", {"type": "Observation", "since": "2025-01-01T00:00:00Z"}),
     ("old row by reference", {"reference": "Observation/main-a1c-4"}),
+    ("a result after the visit by reference", {"reference": "Observation/main-bp-after"}),
+    ("a future visit by reference", {"reference": "Encounter/main-enc-planned"}),
+    ("past the encounter's end", {"type": "Observation", "until": "2026-11-23T00:00:00Z"}),
     ("more elements", {"type": "Observation", "_elements": "id,code,note"}),
     ("more rows", {"type": "Observation", "_count": 51}),
     ("a reference chase", {"reference": "Medication/main-drug-0"}),
@@ -263,3 +272,52 @@ def test_context_needs_a_live_session_of_this_scribe(medplum_stack: Stack, chart
         headers=stack.as_clinician(),
     )
     assert mismatched.status_code == 403
+
+
+def test_a_launch_token_reads_and_closing_ends_the_session(
+    medplum_stack: Stack, chart: Chart
+) -> None:
+    """The clinician's EHR-launch token reads (stored encrypted); the scribe ends the session."""
+    del chart
+    stack = medplum_stack
+    token = stack.clinician_token(extra_claims={"aud": ["chartgate", stack.ehr_base]})
+    answer = stack.api.post(
+        "/v1/scribe-sessions",
+        json={
+            "patient": PATIENT,
+            "encounter": ENCOUNTER,
+            "template": "soap-v3",
+            "scribe_client": SCRIBE_CLIENT,
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 201, answer.text
+    session = answer.json()["id"]
+    with stack.app.engine.connect() as conn:
+        row = (
+            conn.execute(select(t.scribe_sessions).where(t.scribe_sessions.c.id == session))
+            .mappings()
+            .one()
+        )
+    assert row["delegated_blob"] is not None
+    assert token.encode() not in bytes(row["delegated_blob"])  # ciphertext, not the token
+    assert ids(context(stack, session, type="Observation")) == ["main-bp-0", "main-a1c-0"]
+    closed = stack.api.post(f"/v1/scribe-sessions/{session}/close", headers=stack.as_scribe())
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["closed_by"] == "scribe:scribe-test-client"
+    assert context(stack, session, type="Observation").status_code == 403
+    again = stack.api.post(f"/v1/scribe-sessions/{session}/close", headers=stack.as_clinician())
+    assert again.status_code == 409, again.text
+    with stack.app.engine.connect() as conn:
+        row = (
+            conn.execute(select(t.scribe_sessions).where(t.scribe_sessions.c.id == session))
+            .mappings()
+            .one()
+        )
+    assert row["delegated_blob"] is None  # the token is forgotten at close
+    chain = stack.app.audit_chain(stack.tenant, session)
+    assert [e["data"].get("credentials") for e in chain if e["type"] == "context.query"] == [
+        "delegated"
+    ]
+    assert chain[-1]["type"] == "context.session_closed"
+    assert token not in json.dumps(chain)

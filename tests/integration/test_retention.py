@@ -254,3 +254,44 @@ def test_an_offboarded_tenant_is_crypto_shredded_and_its_ledger_still_verifies(
     code, verified = audit_verify(settings)
     assert code == 0, verified
     assert run(settings, later).done == []  # nothing left to shred
+
+
+def test_scribe_sessions_and_consent_records_go_by_their_rules(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Ended sessions go after 30 days; consent after six years, never before its drafts."""
+    encounter = submission()["encounter"]
+    opened = stack.api.post(
+        "/v1/scribe-sessions",
+        json={"patient": submission()["patient"], "encounter": encounter,
+              "template": "soap-v3", "scribe_client": "scribe-test-client"},
+        headers=stack.as_clinician(),
+    )  # fmt: skip
+    assert opened.status_code == 201, opened.text
+    consent = stack.api.post(
+        "/v1/consents",
+        json={"patient": submission()["patient"], "encounter": encounter,
+              "consenter": "patient", "method": "verbal",
+              "consented_at": "2026-11-20T08:55:00Z", "jurisdiction": "US-CA",
+              "scope": ["audio-recording"], "captured_by": "Practitioner/prac-001"},
+        headers=stack.as_clinician(),
+    )  # fmt: skip
+    assert consent.status_code == 201, consent.text
+    draft = submit(stack)  # a draft of the same encounter, never approved
+    settings = settings_for(stack, tmp_path, rules_file(tmp_path))
+
+    soon = run(settings, datetime.now(UTC) + timedelta(days=20))
+    assert [a for a in soon.done if a.record_class in {"scribe_sessions", "consent_records"}] == []
+    month = run(settings, datetime.now(UTC) + timedelta(days=40))
+    assert [(a.record_class, a.detail["rows"]) for a in month.done] == [("scribe_sessions", 1)]
+    assert rows(stack, "scribe_sessions", stack.tenant) == 0
+
+    first = run(settings, datetime.now(UTC) + LATER)  # the draft goes; its consent waits
+    assert ("drafts", draft["id"]) in {(a.record_class, a.subject) for a in first.done}
+    assert rows(stack, "consent_records", stack.tenant) == 1
+    second = run(settings, datetime.now(UTC) + LATER)
+    assert [(a.record_class, a.detail["rows"]) for a in second.done] == [("consent_records", 1)]
+    assert rows(stack, "consent_records", stack.tenant) == 0
+    classes = [e["data"]["class"] for e in events(stack, "retention.deleted")]
+    assert classes.count("scribe_sessions") == 1
+    assert classes.count("consent_records") == 1

@@ -14,11 +14,13 @@ from chartgate.domain.consent import (
     ConsentRecord,
     RecordingScope,
     consent_sentence_findings,
+    model_consent_spans,
     sent_text_matches,
     suffix_hash,
     system_suffix,
 )
 from chartgate.domain.errors import PolicyDenied
+from chartgate.domain.findings import Verdict
 from chartgate.domain.policy.consent_rules import Audience, ConsentRule, DisclosureRule
 from chartgate.domain.submission import Note, VersionContent
 from chartgate.policy import load_default_policy
@@ -67,12 +69,47 @@ def test_the_statement_is_rendered_from_the_record() -> None:
         "The patient's guardian gave permission for recording.",
     ],
 )
-def test_model_written_consent_or_attestation_is_a_warning(sentence: str) -> None:
-    """A consent or attestation statement in model text is one acknowledgeable finding."""
-    findings = consent_sentence_findings(f"## Subjective\nCough.\n{sentence}\n")
+def test_model_written_consent_or_attestation_blocks_approval(sentence: str) -> None:
+    """A consent or attestation statement in model text is an error: no acknowledging it."""
+    text = f"## Subjective\nCough.\n{sentence}\n"
+    findings = consent_sentence_findings(text)
     assert [f.key for f in findings] == ["content.model-consent-statement@note.text"]
-    assert not findings[0].is_error
+    assert findings[0].is_error
     assert sentence not in findings[0].message
+    [(start, end)] = model_consent_spans(text)
+    assert text[start:end] == sentence  # the page quotes exactly the sentence
+    verdict = Verdict.of(findings, acknowledged=[findings[0].key])
+    assert not verdict.accepted
+
+
+MODEL = "## Plan\nStart metformin. Patient consented to the recording of this visit. Recheck.\n"
+
+
+def test_a_clinicians_version_keeping_the_model_sentence_is_refused() -> None:
+    """An edit elsewhere leaves the model's sentence in: still the model's, still refused."""
+    edited = MODEL.replace("Recheck.", "Recheck A1c in 3 months.")
+    findings = consent_sentence_findings(edited, model_texts=(MODEL,))
+    assert [f.is_error for f in findings] == [True]
+    sentence = "Patient consented to the recording of this visit."
+    where = f"at offset {edited.index(sentence)} ({len(sentence)} characters)"
+    assert where in findings[0].message
+
+
+def test_a_sentence_the_clinician_wrote_or_rewrote_is_theirs() -> None:
+    """Removed, reworded or written by the clinician: nothing to refuse."""
+    removed = MODEL.replace(" Patient consented to the recording of this visit.", "")
+    reworded = MODEL.replace("the recording of this visit", "audio recording today")
+    own = "## Plan\nStart metformin. Verbal consent was obtained by me before recording.\n"
+    for text in (removed, reworded, own):
+        assert consent_sentence_findings(text, model_texts=(MODEL,)) == [], text
+
+
+def test_each_model_sentence_is_its_own_finding() -> None:
+    """Two sentences, two findings, each pointing at its own offset."""
+    text = "Patient consented to recording. Cough for 3 days. I attest to the above.\n"
+    findings = consent_sentence_findings(text)
+    assert len(findings) == 2
+    assert [span[0] for span in model_consent_spans(text)] == [0, 50]
 
 
 def test_ordinary_clinical_text_is_not_flagged() -> None:

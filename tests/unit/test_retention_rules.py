@@ -22,6 +22,8 @@ def rules(**changes: Any) -> dict[str, Any]:
             "drafts": {"action": "delete", "after": "90d"},
             "approved_content": {"action": "delete", "after": "6y"},
             "idempotency_keys": {"action": "delete", "after": "2d"},
+            "scribe_sessions": {"action": "delete", "after": "30d"},
+            "consent_records": {"action": "delete", "after": "6y"},
             "ledger": {"action": "archive", "after": "1y"},
             "checkpoints": {"action": "keep", "after": "1y"},
         },
@@ -128,3 +130,16 @@ def test_a_kept_class_has_no_cutoff() -> None:
     policy = parse_retention(rules())
     assert policy.cutoff(RecordClass.CHECKPOINTS, NOW) is None
     assert policy.cutoff(RecordClass.DRAFTS, NOW) == NOW - timedelta(days=90)
+
+
+def test_scribe_sessions_and_consent_records_have_rules() -> None:
+    """Both must be named; neither may be archived out of the store; the shipped ones."""
+    data = rules()
+    del data["rules"]["consent_records"]
+    with pytest.raises(PolicyFileError, match="consent_records"):
+        parse_retention(data)
+    with pytest.raises(PolicyFileError, match="not archived"):
+        parse_retention(rules(scribe_sessions={"action": "archive", "after": "30d"}))
+    shipped = load_retention(None).policy
+    assert shipped.rules.scribe_sessions.after.days == 30
+    assert shipped.rules.consent_records.after.days == 6 * 366

@@ -43,7 +43,7 @@ from chartgate.adapters.trace_context import context_of
 from chartgate.domain.errors import TracingConfigError
 
 if TYPE_CHECKING:
-    from chartgate.service.ports import EhrAnswer, EhrGateway, JsonObject
+    from chartgate.service.ports import EhrAnswer, EhrGateway, JsonObject, SearchParams
     from chartgate.settings import Settings
 
 _LOOKUP_CACHE = 1024
@@ -282,7 +282,7 @@ class _TracedGateway:
         return answer
 
     def search(
-        self, resource_type: str, params: Mapping[str, str], *, request_id: str
+        self, resource_type: str, params: SearchParams, *, request_id: str
     ) -> list[JsonObject]:
         """Search, traced."""
         found: list[JsonObject] = self._span(

@@ -129,6 +129,9 @@ def operations() -> dict[tuple[str, str], Operation]:
         ("post", "/v1/scribe-sessions"): Operation(
             models.ScribeSession, 201, _context_bodies()["session"], idempotent=True
         ),
+        ("post", "/v1/scribe-sessions/{session_id}/close"): Operation(
+            models.ScribeSessionClosed, 200, idempotent=True
+        ),
         ("get", "/v1/context"): Operation(models.ContextBundle, also=(502,)),
         ("post", "/v1/consents"): Operation(
             models.ConsentRecorded, 201, _context_bodies()["consent"], idempotent=True

@@ -44,7 +44,7 @@ def request_id(request: Request) -> str:
     return known
 
 
-def _bearer(header: str | None) -> str | None:
+def bearer(header: str | None) -> str | None:
     """The token of ``Authorization: Bearer <token>``, or None."""
     if header is None:
         return None
@@ -64,7 +64,7 @@ def principal(request: Request, app: Annotated[Application, Depends(application)
 
     Every refusal is recorded as a security event (never the token), see ``failures``.
     """
-    token = _bearer(request.headers.get("authorization"))
+    token = bearer(request.headers.get("authorization"))
     try:
         if token is None:
             _refuse_header(request.headers.get("authorization"))

@@ -405,6 +405,14 @@ class ContextBundle(_Out):
     entry: list[BundleEntry]
 
 
+class ScribeSessionClosed(_Out):
+    """A scribe session ended before its expiry: every later read in it is refused."""
+
+    id: str
+    closed_at: str
+    closed_by: str
+
+
 class ConsentRecorded(_Out):
     """A stored consent record: its id and the digest approvals and Provenance carry."""
 

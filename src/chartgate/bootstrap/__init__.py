@@ -212,14 +212,6 @@ def build(
         validator=DraftValidator(policy, R4BSchema()),
         pseudonyms=pseudonyms,
     )
-    context = ContextService(
-        uow=uow, clock=clock, ids=ids, policy=policy, ehr=ehr,
-        access=tenant_access(settings), pseudonyms=pseudonyms,
-    )  # fmt: skip
-    consents = ConsentService(
-        uow=uow, clock=clock, ids=ids, policy=policy, context=context,
-        access=tenant_access(settings), pseudonyms=pseudonyms,
-    )  # fmt: skip
     webhook_store = SqlWebhooks(engine)
     secrets = ConfiguredWebhookSecrets({t.id: t for t in settings.tenants})
     transport = HttpWebhookTransport(
@@ -264,8 +256,8 @@ def build(
             clock=clock,
             grants={tenant: rules.grants for tenant, rules in tenant_access(settings).items()},
         ),
-        context=context,
-        consents=consents,
+        context=ContextService(ctx),
+        consents=ConsentService(ctx),
         webhooks=Webhooks(
             store=webhook_store,
             ledger=ledger.unit,

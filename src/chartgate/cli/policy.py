@@ -80,7 +80,9 @@ def _print_read_profiles(loaded: LoadedPolicy) -> None:
         table.add_column(header)
     for template, profile in policy.read_profiles.items():
         for rule in profile.resources:
-            window = "unlimited" if rule.window_days is None else f"{rule.window_days} d"
+            since = "any age" if rule.window_days is None else f"{rule.window_days} d before"
+            after = f" +{rule.days_after_encounter} d" if rule.days_after_encounter else ""
+            window = f"{since} .. encounter end{after}"
             cells = (
                 f"{template} ({profile.purpose_of_use})",
                 rule.type,

@@ -3,9 +3,10 @@
 A consent record is submitted by the scribe (inside its live session) or by the clinician; it
 is stored encrypted and its content hash is recorded with the approval and in the Provenance.
 The sentence the chart carries about consent is rendered here from the record with the
-policy's template: it is never taken from model output. Model-written text that states
-consent or attests to something is a finding the clinician must acknowledge (a 2025 suit
-alleged a scribe "auto-inserted false consent statements" into notes).
+policy's template: it is never taken from model output. A consent or attestation sentence the
+model wrote, still unchanged in the version being approved, is an error finding: approval is
+refused until the clinician removes or rewrites it (a 2025 suit alleged a scribe
+"auto-inserted false consent statements" into notes).
 """
 
 from __future__ import annotations
@@ -133,23 +134,70 @@ _CONSENT_SENTENCE: Final = re.compile(
 )
 
 
-def consent_sentence_findings(text: str, *, location: str = "note.text") -> list[Finding]:
-    """A warning when model-written text states consent or attests (one per text).
+_SENTENCE_END: Final = re.compile(r"[.!?](?=\s|$)|\n")
+_MAX_SENTENCES: Final = 5
 
-    One finding, at the first such statement: acknowledging it (``code@location``) covers
-    the text, and the offset lets the reviewer page point at it without copying PHI.
+
+def model_consent_spans(
+    text: str, model_texts: tuple[str, ...] | None = None
+) -> list[tuple[int, int]]:
+    """Where ``text`` carries a consent or attestation sentence the model wrote, unchanged.
+
+    Each span is one whole sentence (from the previous sentence end or line break to the
+    next) holding a consent or attestation statement. With ``model_texts`` (the scribe's
+    versions of the draft) only sentences found word for word in one of them count: a
+    sentence the clinician wrote or rewrote is the clinician's own. Without them the text is
+    itself model-written and every such sentence counts.
     """
-    match = _CONSENT_SENTENCE.search(text)
-    if match is None:
-        return []
+    spans: list[tuple[int, int]] = []
+    model = [_words(t) for t in model_texts] if model_texts is not None else None
+    for match in _CONSENT_SENTENCE.finditer(text):
+        start, end = _sentence_around(text, match.start(), match.end())
+        if spans and start < spans[-1][1]:
+            continue  # the same sentence, matched twice
+        sentence = _words(text[start:end])
+        if model is None or any(sentence in other for other in model):
+            spans.append((start, end))
+    return spans
+
+
+def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    begin = 0
+    for found in _SENTENCE_END.finditer(text, 0, start):
+        begin = found.end()
+    after = _SENTENCE_END.search(text, end)
+    stop = after.end() if after is not None else len(text)
+    while begin < stop and text[begin].isspace():
+        begin += 1
+    return begin, stop
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def consent_sentence_findings(
+    text: str, *, model_texts: tuple[str, ...] | None = None, location: str = "note.text"
+) -> list[Finding]:
+    """An error per model-written consent or attestation sentence still in ``text``.
+
+    Consent and attestation are evidence: the chart's consent text is written by chartgate
+    from the consent record, never by the model. Approval is refused while such a sentence
+    is in the note (it cannot be acknowledged away): the clinician removes it or rewrites it
+    in their own words. Offsets only in the message (no note text); the reviewer page shows
+    the sentence itself (``model_consent_spans``).
+    """
+    spans = model_consent_spans(text, model_texts)
     return [
-        Finding.warning(
+        Finding.error(
             "content.model-consent-statement",
             location,
-            f"model-written consent or attestation statement at offset {match.start()}:"
-            " consent text in the chart is written by chartgate from the consent record;"
-            " remove it or acknowledge it",
+            f"model-written consent or attestation statement at offset {start}"
+            f" ({end - start} characters), unchanged from the scribe's draft: consent text in"
+            " the chart is written by chartgate from the consent record; remove the sentence"
+            " or rewrite it in your own words",
         )
+        for start, end in spans[:_MAX_SENTENCES]
     ]
 
 

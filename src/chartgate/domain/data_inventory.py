@@ -299,7 +299,7 @@ TABLES["reviewer_logins"] = TableEntry(
 
 TABLES["scribe_sessions"] = TableEntry(
     "a clinician's grant of chart context for one encounter to one scribe client (issue 17)",
-    "expire (at most 12 h); rows kept with the tenant",
+    "scribe_sessions (delete 30 d after the session ended)",
     {
         "tenant": ID,
         "id": ID,
@@ -312,11 +312,15 @@ TABLES["scribe_sessions"] = TableEntry(
         "expires_at": M,
         "anchor_at": M,
         "closed_at": M,
+        "encounter_end_at": M,  # the upper bound of every read window (0016)
+        "closed_by": W,  # who ended the session early
+        "delegated_blob": E,  # the clinician's EHR-launch token for reads (ADR 0027)
+        "delegated_until": M,
     },
 )
 TABLES["consent_records"] = TableEntry(
     "consent to ambient documentation per encounter (evidence encrypted, ADR 0025)",
-    "kept with the tenant (crypto-shredded with its key)",
+    "consent_records (delete 6 y after recording, never before the encounter's drafts)",
     {
         "tenant": ID,
         "id": ID,

@@ -68,6 +68,7 @@ class EventType(StrEnum):
     CONTEXT_READ = "context.read"  # a scribe read one resource (BALP PatientRead)
     CONTEXT_QUERY = "context.query"  # a scribe searched one type (BALP PatientQuery)
     CONTEXT_REFUSED = "context.refused"  # a context read outside the read profile, refused
+    CONTEXT_SESSION_CLOSED = "context.session_closed"  # a session ended before its expiry
     CONSENT_RECORDED = "consent.recorded"  # consent evidence for an encounter was stored
 
 

@@ -51,8 +51,11 @@ QUERY_PARAMETERS: Final = frozenset(
         "_elements",
         "_count",
         "since",
+        "until",
     }
 )
+CLOCK_SKEW: Final = timedelta(minutes=5)
+"""How far past chartgate's clock an EHR timestamp may be and still count as "now"."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +70,7 @@ class ContextRequest:
     elements: tuple[str, ...] | None = None
     count: int | None = None
     since: datetime | None = None
+    until: datetime | None = None
     unknown: tuple[str, ...] = ()
 
 
@@ -80,12 +84,13 @@ class ReadPlan:
     elements: tuple[str, ...]
     categories: tuple[str, ...] | None
     since: datetime | None
+    until: datetime  # nothing dated later is returned (the encounter's end, or now)
     count: int
     patient: str
 
-    def search_params(self) -> dict[str, str]:
+    def search_params(self) -> dict[str, str | tuple[str, ...]]:
         """The EHR search, narrowed by the profile (chartgate checks the answer again)."""
-        params: dict[str, str] = {"_count": str(self.count)}
+        params: dict[str, str | tuple[str, ...]] = {"_count": str(self.count)}
         if self.resource_type == "Patient":
             params["_id"] = self.patient.split("/", 1)[1]
         else:
@@ -96,8 +101,12 @@ class ReadPlan:
         if self.resource_type in _DATE:
             date_param = _DATE[self.resource_type][0]
             params["_sort"] = f"-{date_param}"  # newest first: the row cap keeps the latest
-            if self.since is not None:
-                params[date_param] = "ge" + self.since.date().isoformat()
+            # Both bounds (the parameter repeated: FHIR ANDs them), at day precision so the
+            # EHR's answer is a superset of the window; chartgate cuts it exactly.
+            upper = "le" + self.until.date().isoformat()
+            params[date_param] = (
+                upper if self.since is None else ("ge" + self.since.date().isoformat(), upper)
+            )
         return params
 
 
@@ -106,8 +115,14 @@ def refuse(what: str, expression: str) -> PolicyDenied:
     return PolicyDenied(f"outside the read profile: {what}", expression=expression)
 
 
-def plan_read(profile: ReadProfile, session: ScribeSession, request: ContextRequest) -> ReadPlan:
-    """Check ``request`` against the session and profile; raise ``PolicyDenied`` if outside."""
+def plan_read(
+    profile: ReadProfile, session: ScribeSession, request: ContextRequest, *, now: datetime
+) -> ReadPlan:
+    """Check ``request`` against the session and profile; raise ``PolicyDenied`` if outside.
+
+    ``now`` is the time of the read: while the encounter is in progress it is the upper bound
+    of every window (nothing dated in the future is ever read).
+    """
     if request.unknown:
         raise refuse(f"parameter(s) {', '.join(sorted(request.unknown))} not allowed", "query")
     if request.patient is not None and request.patient != session.patient:
@@ -137,6 +152,7 @@ def plan_read(profile: ReadProfile, session: ScribeSession, request: ContextRequ
         elements=tuple(elements),
         categories=categories,
         since=_since(rule, session, request.since),
+        until=_until(rule, session, request.until, now),
         count=count,
         patient=session.patient,
     )
@@ -177,6 +193,28 @@ def _since(rule: ReadRule, session: ScribeSession, asked: datetime | None) -> da
     return asked
 
 
+def ceiling(rule: ReadRule, session: ScribeSession, now: datetime) -> datetime:
+    """The latest date ``rule`` lets a resource carry in ``session``, read at ``now``.
+
+    The encounter's end (plus the rule's ``days_after_encounter``), or the time of the read
+    while the encounter is in progress; never later than now (with ``CLOCK_SKEW``).
+    """
+    latest = now + CLOCK_SKEW
+    end = session.encounter_end
+    return latest if end is None else min(end + timedelta(days=rule.days_after_encounter), latest)
+
+
+def _until(
+    rule: ReadRule, session: ScribeSession, asked: datetime | None, now: datetime
+) -> datetime:
+    bound = ceiling(rule, session, now)
+    if asked is None:
+        return bound
+    if asked > bound:
+        raise refuse(f"{rule.type} dated after the encounter or in the future", "until")
+    return asked
+
+
 def _fetched_elements(plan: ReadPlan) -> list[str]:
     """What the EHR is asked for: the allowed elements plus what the checks need."""
     needed = set(plan.elements) | {"id"}
@@ -214,10 +252,12 @@ def _owned(resource: dict[str, Any], plan: ReadPlan) -> bool:
 
 
 def _in_window(resource: dict[str, Any], plan: ReadPlan) -> bool:
-    if plan.since is None or plan.resource_type not in _DATE:
+    if plan.resource_type not in _DATE:
         return True
     moment = _moment(resource, _DATE[plan.resource_type][1])
-    return moment is not None and moment >= plan.since
+    if moment is None:  # undated: outside a window with a lower bound, inside one without
+        return plan.since is None
+    return moment <= plan.until and (plan.since is None or moment >= plan.since)
 
 
 def _moment(resource: dict[str, Any], element: str) -> datetime | None:

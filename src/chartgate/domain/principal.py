@@ -42,3 +42,7 @@ class Principal:
     # SMART permissions ("c", "r", "u", ...) the token grants on DocumentReference in the user
     # context; None when the token carries no DocumentReference scope at all (not narrowed).
     note_permissions: frozenset[str] | None = None
+    # When the token expires and whom it was issued for (``aud``): a clinician's token from an
+    # EHR launch that names the EHR may serve a scribe session's reads (ADR 0027).
+    expires_at: datetime | None = None
+    audiences: tuple[str, ...] = ()

@@ -13,6 +13,9 @@ Shape (every mapping refuses unknown keys)::
       drafts:           {action: delete | keep, after: 90d}   # never approved
       approved_content: {action: delete | keep, after: 6y}    # approved, settled write-backs
       idempotency_keys: {action: delete | keep, after: 2d}    # stored API answers
+      scribe_sessions:  {action: delete | keep, after: 30d}   # after the session ended
+      consent_records:  {action: delete | keep, after: 6y}    # after recording, once no
+                                                              # draft of the encounter is left
       ledger:           {action: archive | keep, after: 1y}   # never deleted
       checkpoints:      {action: archive | keep, after: 1y}   # never deleted
     legal_holds:
@@ -60,6 +63,8 @@ class RecordClass(StrEnum):
     DRAFTS = "drafts"
     APPROVED_CONTENT = "approved_content"
     IDEMPOTENCY_KEYS = "idempotency_keys"
+    SCRIBE_SESSIONS = "scribe_sessions"
+    CONSENT_RECORDS = "consent_records"
     LEDGER = "ledger"
     CHECKPOINTS = "checkpoints"
 
@@ -111,6 +116,8 @@ class Rules(_Rule):
     drafts: ClassRule
     approved_content: ClassRule
     idempotency_keys: ClassRule
+    scribe_sessions: ClassRule
+    consent_records: ClassRule
     ledger: ClassRule
     checkpoints: ClassRule
 
@@ -127,6 +134,8 @@ class Rules(_Rule):
             RecordClass.DRAFTS,
             RecordClass.APPROVED_CONTENT,
             RecordClass.IDEMPOTENCY_KEYS,
+            RecordClass.SCRIBE_SESSIONS,
+            RecordClass.CONSENT_RECORDS,
         ):
             if getattr(self, name.value).action is RetentionAction.ARCHIVE:
                 msg = (

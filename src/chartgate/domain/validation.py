@@ -61,6 +61,9 @@ class DraftFacts:
     encounter: str
     content: VersionContent
     authored_by_scribe: bool
+    # The note texts the scribe (the model) wrote in this draft's earlier versions: a
+    # clinician's version still carrying a consent sentence from them is refused.
+    model_texts: tuple[str, ...] = ()
 
 
 def check_version(facts: DraftFacts, policy: WritebackPolicy) -> list[Finding]:
@@ -70,8 +73,11 @@ def check_version(facts: DraftFacts, policy: WritebackPolicy) -> list[Finding]:
     findings.extend(_size_findings(note.text, policy.validation.max_note_bytes))
     findings.extend(_disallowed_content(facts, policy))
     findings.extend(_other_patient_in_text(note.text, facts.patient))
-    if facts.authored_by_scribe:  # consent is evidence: from a record, never from a model
+    # Consent is evidence: from a record, never from a model (``domain/consent.py``).
+    if facts.authored_by_scribe:
         findings.extend(consent_sentence_findings(note.text))
+    elif facts.model_texts:
+        findings.extend(consent_sentence_findings(note.text, model_texts=facts.model_texts))
     sections = _required_sections(policy, note.type)
     findings.extend(
         Finding.error(

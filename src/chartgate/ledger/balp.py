@@ -95,6 +95,7 @@ BY_TYPE: Final[dict[str, Interaction]] = {
     "context.read": Interaction.READ,  # BALP PatientRead (issue 17)
     "context.query": Interaction.SEARCH,  # BALP PatientQuery
     "context.session_opened": Interaction.CREATE,
+    "context.session_closed": Interaction.UPDATE,
     "consent.recorded": Interaction.CREATE,
     "retention.deleted": Interaction.DELETE,
 }

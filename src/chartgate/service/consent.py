@@ -10,11 +10,9 @@ each disclosure rule's id, source and outcome for the approval's ledger event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from chartgate.domain.access import TenantAccess
 from chartgate.domain.consent import (
     CONSENT_SECTION,
     Consenter,
@@ -32,10 +30,9 @@ from chartgate.domain.policy.consent_rules import Audience, Exemption
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import VersionContent
 from chartgate.service import authz
-from chartgate.service.audit import Pseudonymizer
 from chartgate.service.context import Context
-from chartgate.service.ports import Clock, IdSource, JsonObject, UnitOfWork, UnitOfWorkFactory
-from chartgate.service.scribe_context import ContextService
+from chartgate.service.ports import JsonObject, UnitOfWork
+from chartgate.service.scribe_context import live_session
 
 DISCLOSURE_SECTION = "AI assistance disclosure"
 
@@ -118,37 +115,21 @@ def chart_consent(ctx: Context, uow: UnitOfWork, draft: Draft) -> ConsentOutcome
 class ConsentService:
     """Record consent evidence; judge it (and disclosures) at approval."""
 
-    def __init__(
-        self,
-        *,
-        uow: UnitOfWorkFactory,
-        clock: Clock,
-        ids: IdSource,
-        policy: LoadedPolicy,
-        context: ContextService,
-        access: Mapping[str, TenantAccess] | None = None,
-        pseudonyms: Pseudonymizer | None = None,
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._ids = ids
-        self._policy = policy
-        self._context = context
-        self._access = dict(access or {})
-        self._pseudonyms = pseudonyms
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
 
     def record(
         self, principal: Principal, submission: ConsentSubmission, *, request_id: str | None
     ) -> ConsentRecord:
         """Store one consent record (encrypted) and its digest in the ledger."""
         self._bind(principal, submission)
-        now = self._clock.now()
+        now = self._ctx.clock.now()
         if submission.consented_at > now:
             raise InputError("consented_at is in the future", expression="consented_at")
         if not submission.scope:
             raise InputError("scope names at least one item", expression="scope")
         record = ConsentRecord(
-            id=self._ids.new_id(),
+            id=self._ctx.ids.new_id(),
             tenant=principal.tenant,
             patient=submission.patient,
             encounter=submission.encounter,
@@ -161,7 +142,7 @@ class ConsentService:
             recorded_by=f"{principal.role.value}:{principal.subject}",
             recorded_at=now,
         )
-        with self._uow() as uow:
+        with self._ctx.uow() as uow:
             uow.context.add_consent(record)
             uow.audit.append(
                 AuditRecord(
@@ -189,12 +170,12 @@ class ConsentService:
         The same judgement as approval (``judge_consent``) on the consent on record now; the
         caller has already checked the principal's access to the draft (the page's view did).
         """
-        jurisdiction = self._access.get(draft.tenant, TenantAccess()).jurisdiction
-        with self._uow(read_only=True) as uow:
+        jurisdiction = self._ctx.access.rules(draft.tenant).jurisdiction
+        with self._ctx.uow(read_only=True) as uow:
             record = uow.context.consent_for(draft.tenant, draft.encounter)
         try:
             outcome = judge_consent(
-                self._policy, record, tenant=draft.tenant, jurisdiction=jurisdiction
+                self._ctx.policy, record, tenant=draft.tenant, jurisdiction=jurisdiction
             )
         except PolicyDenied as refused:
             return ConsentPreview(appended_text="", refusal=refused.message)
@@ -204,7 +185,7 @@ class ConsentService:
         if principal.role is Role.SCRIBE:
             if submission.session is None:
                 raise InputError("a scribe names its live session", expression="session")
-            session = self._context.live_session(principal, submission.session)
+            session = live_session(self._ctx, principal, submission.session)
             if (session.patient, session.encounter) != (submission.patient, submission.encounter):
                 raise PolicyDenied(
                     "consent is recorded for the session's own patient and encounter",
@@ -212,19 +193,19 @@ class ConsentService:
                 )
             return
         authz.require_role(principal, Role.CLINICIAN)
-        access = self._access.get(principal.tenant, TenantAccess())
+        access = self._ctx.access.rules(principal.tenant)
         authz.require_encounter(
             principal,
             submission.encounter,
             patient=submission.patient,
             grants=access.grants,
-            now=self._clock.now(),
+            now=self._ctx.clock.now(),
             base=access.ehr_base,
             missing="encounter not found",
         )
 
     def _pseudonym(self, tenant: str, reference: str) -> str | None:
-        return None if self._pseudonyms is None else self._pseudonyms.reference(tenant, reference)
+        return self._ctx.pseudonym(tenant, reference)
 
 
 def judge_consent(

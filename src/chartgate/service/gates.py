@@ -17,7 +17,7 @@ from chartgate.domain.submission import VersionContent
 from chartgate.service.context import Context
 from chartgate.service.killswitch import content_target
 from chartgate.service.ports import JsonObject
-from chartgate.service.validation import Preview
+from chartgate.service.validation import Preview, model_texts
 
 
 def check_policy(ctx: Context, content: VersionContent, *, vendor: str) -> None:
@@ -103,6 +103,7 @@ def approval_gate(
         authored_by_scribe=version.author.startswith("scribe:"),
         author=str(principal.fhir_user),
         at=now,
+        model_texts=model_texts(draft),
     )
     found += ctx.validator.document_findings(payload, doc_status=doc_status)
     found += ctx.validator.provenance_findings(

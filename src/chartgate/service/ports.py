@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from chartgate.domain.vendor_profile import VendorProfile
 
 JsonObject = dict[str, Any]
+SearchParams = Mapping[str, str | tuple[str, ...]]
+"""FHIR search parameters; a tuple repeats the parameter (``date=ge…&date=le…``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +88,12 @@ class EhrGateway(Protocol):
         ...
 
     def search(
-        self, resource_type: str, params: Mapping[str, str], *, request_id: str
+        self, resource_type: str, params: SearchParams, *, request_id: str
     ) -> list[JsonObject]:
-        """Search and return the matching resources (``searchset`` entries)."""
+        """Search and return the matching resources (``searchset`` entries).
+
+        A parameter with a tuple of values is sent once per value (FHIR: all must match).
+        """
         ...
 
 
@@ -283,6 +288,14 @@ class ContextStore(Protocol):
         """One session of ``tenant`` (None for an unknown or foreign id)."""
         ...
 
+    def close_session(self, tenant: str, session_id: str, *, at: datetime, by: str) -> bool:
+        """End a live session at ``at`` and forget its delegated token (False: not live)."""
+        ...
+
+    def sessions_for(self, tenant: str, encounter: str) -> list[ScribeSession]:
+        """The encounter's sessions, newest first, without their delegated tokens."""
+        ...
+
     def add_consent(self, record: ConsentRecord) -> None:
         """Insert a consent record (stored encrypted)."""
         ...
@@ -365,6 +378,10 @@ class EhrDirectory(Protocol):
 
     def reader(self, tenant: str, scope: str) -> EhrGateway:
         """The tenant's gateway for context reads, its backend token asking only ``scope``."""
+        ...
+
+    def delegated_reader(self, tenant: str, token: str) -> EhrGateway:
+        """The tenant's EHR, read with a clinician's own (EHR-launch) access token."""
         ...
 
     def profile(self, tenant: str) -> VendorProfile:

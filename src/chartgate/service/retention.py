@@ -9,7 +9,8 @@ turns an item into "held" instead. ``run(dry_run=True)`` only plans: nothing is 
 What each action does (ADR 0012):
 
 * drafts never approved, approved content of settled write-backs, stored idempotency
-  answers: their rows are deleted (the clinical content in them is ciphertext under the
+  answers, ended scribe sessions, consent records whose encounter has no draft left: their
+  rows are deleted (the clinical content in them is ciphertext under the
   tenant's data key; the ledger keeps only hashes and pseudonyms);
 * ledger and checkpoints: never deleted; segments are copied to the archive as the
   offline verifier's input (JSON lines + signed notes);
@@ -36,6 +37,9 @@ from chartgate.service.retention_ports import Archive, RetentionStore
 from chartgate.service.retention_report import PlannedAction, RetentionReport
 
 __all__ = ["PlannedAction", "RetentionReport", "RetentionService"]
+
+ROW_CLASSES = (RecordClass.SCRIBE_SESSIONS, RecordClass.CONSENT_RECORDS)
+"""Classes deleted row by row per tenant, with no draft to hang them on (issue 17)."""
 
 
 class RetentionService:
@@ -112,8 +116,33 @@ class RetentionService:
                         {"rows": count} | ({"hold": hold.reason} if hold else {}),
                     )
                 )
+        actions.extend(self._plan_rows(now))
         actions.extend(self._plan_archives(now))
         actions.extend(self._plan_shredding(now))
+        return actions
+
+    def _plan_rows(self, now: datetime) -> list[PlannedAction]:
+        """Scribe sessions and consent records due, per tenant (a tenant hold keeps them)."""
+        actions: list[PlannedAction] = []
+        for record_class in ROW_CLASSES:
+            cutoff = self._rules.cutoff(record_class, now)
+            if cutoff is None:
+                continue
+            for tenant, count in sorted(
+                self._store.expired_rows(record_class.value, cutoff).items()
+            ):
+                if tenant in self._offboarding(now):
+                    continue
+                hold = self._rules.held(tenant, None, now)
+                actions.append(
+                    PlannedAction(
+                        record_class.value,
+                        "held" if hold else RetentionAction.DELETE.value,
+                        tenant,
+                        "all",
+                        {"rows": count} | ({"hold": hold.reason} if hold else {}),
+                    )
+                )
         return actions
 
     def _offboarding(self, now: datetime) -> set[str]:
@@ -224,6 +253,19 @@ class RetentionService:
             assert cutoff is not None  # planned only when the class is not kept
             count = self._store.delete_idempotency(
                 action.tenant, cutoff, lambda rows: self._event(action, run_id, now, rows)
+            )
+            return PlannedAction(
+                action.record_class, "deleted", action.tenant, "all", {"rows": count}
+            )
+        if action.record_class in {c.value for c in ROW_CLASSES}:
+            record_class = RecordClass(action.record_class)
+            cutoff = self._rules.cutoff(record_class, now)
+            assert cutoff is not None  # planned only when the class is not kept
+            count = self._store.delete_rows(
+                record_class.value,
+                action.tenant,
+                cutoff,
+                lambda rows: self._event(action, run_id, now, rows),
             )
             return PlannedAction(
                 action.record_class, "deleted", action.tenant, "all", {"rows": count}

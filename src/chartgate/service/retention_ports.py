@@ -46,6 +46,16 @@ class RetentionStore(Protocol):
         """Delete them and append the event in one transaction; how many."""
         ...
 
+    def expired_rows(self, record_class: str, cutoff: datetime) -> dict[str, int]:
+        """Per tenant, how many rows of ``record_class`` (scribe sessions, consent) are due."""
+        ...
+
+    def delete_rows(
+        self, record_class: str, tenant: str, cutoff: datetime, record: RecordFor
+    ) -> int:
+        """Delete the tenant's due rows of ``record_class`` with their event; how many."""
+        ...
+
     def tenant_rows(self, tenant: str) -> dict[str, int]:
         """Rows of the tenant outside the ledger, per table (and ``tenant_keys``)."""
         ...

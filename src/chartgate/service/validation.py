@@ -67,9 +67,19 @@ class DraftValidator:
         authored_by_scribe: bool,
         author: str,
         at: datetime,
+        model_texts: tuple[str, ...] = (),
     ) -> list[Finding]:
-        """Pure rules plus the schema of each structured proposal, as it would be sent."""
-        facts = DraftFacts(patient, encounter, content, authored_by_scribe=authored_by_scribe)
+        """Pure rules plus the schema of each structured proposal, as it would be sent.
+
+        ``model_texts``: the note texts the scribe wrote in the draft's earlier versions.
+        """
+        facts = DraftFacts(
+            patient,
+            encounter,
+            content,
+            authored_by_scribe=authored_by_scribe,
+            model_texts=model_texts,
+        )
         findings = check_version(facts, self._policy.policy)
         for index, resource in enumerate(content.resources):
             outbound = outbound_resource(
@@ -112,6 +122,7 @@ class DraftValidator:
             preview,
             authored_by_scribe=version.author.startswith("scribe:"),
             doc_status=doc_status,
+            model_texts=model_texts(draft),
         )
 
     def submission_findings(self, submission: DraftSubmission, preview: Preview) -> list[Finding]:
@@ -137,6 +148,7 @@ class DraftValidator:
         *,
         authored_by_scribe: bool,
         doc_status: str,
+        model_texts: tuple[str, ...] = (),
     ) -> list[Finding]:
         """Content rules, then the note DocumentReference and Provenance that would be sent."""
         findings = self.content_findings(
@@ -146,6 +158,7 @@ class DraftValidator:
             authored_by_scribe=authored_by_scribe,
             author=preview.author,
             at=preview.at,
+            model_texts=model_texts,
         )
         if any(f.refused_at_submit and f.code.startswith("encoding.") for f in findings):
             return findings  # the note cannot even be rendered
@@ -221,6 +234,15 @@ class DraftValidator:
 
     def _schema_check(self, resource: JsonObject, location: str) -> list[Finding]:
         return [] if self._schema is None else self._schema.check(resource, location=location)
+
+
+def model_texts(draft: Draft) -> tuple[str, ...]:
+    """The note texts the scribe (the model) wrote in ``draft``: its scribe-authored versions."""
+    return tuple(
+        version.content.note.text
+        for version in draft.versions
+        if version.author.startswith("scribe:")
+    )
 
 
 def provenance_for(

@@ -1,8 +1,10 @@
-"""The reviewer page's consent form: a clinician records consent to ambient documentation.
+"""The reviewer page's issue-17 forms: record consent, end a scribe session early.
 
-The same use case as ``POST /v1/consents`` (``service/consent.py``), for the draft's patient and
-encounter (loaded server-side, never taken from the form), with the session, origin and CSRF
-checks of every other form (``actions.mutate``).
+Recording consent is the same use case as ``POST /v1/consents`` (``service/consent.py``), for
+the draft's patient and encounter (loaded server-side, never taken from the form); ending a
+scribe session is ``POST /v1/scribe-sessions/{id}/close``, for a session of the draft's
+encounter. Both with the session, origin and CSRF checks of every other form
+(``actions.mutate``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
 from chartgate.domain.consent import Consenter, ConsentMethod, RecordingScope
-from chartgate.domain.errors import InputError
+from chartgate.domain.errors import InputError, NotFound
 from chartgate.domain.principal import Principal
 from chartgate.service.consent import ConsentSubmission
 from chartgate.service.context import RequestMeta
@@ -70,5 +72,22 @@ def record_consent(request: Request, draft_id: str, posted: PostedDep) -> Respon
             request_id=meta.request_id,
         )  # fmt: skip
         return f"Consent recorded ({record.digest[:19]}…). chartgate writes the consent text."
+
+    return mutate(request, draft_id, posted, action)
+
+
+@router.post("/{draft_id}/scribe-sessions/{session_id}/close")
+def close_scribe_session(
+    request: Request, draft_id: str, session_id: str, posted: PostedDep
+) -> Response:
+    """End a scribe session of this draft's encounter now: the scribe reads nothing more."""
+    application = reviewer_of(request).application
+
+    def action(principal: Principal, meta: RequestMeta) -> str:
+        draft = application.drafting.view_draft(principal, draft_id, meta).draft
+        if not any(s.id == session_id for s in application.context.sessions(draft)):
+            raise NotFound("scribe session not found", expression="session")
+        application.context.close_session(principal, session_id, request_id=meta.request_id)
+        return "Scribe session ended. The scribe can read nothing more from the chart in it."
 
     return mutate(request, draft_id, posted, action)

@@ -46,6 +46,13 @@ _PLAIN: dict[str, tuple[str, str]] = {
         "The note refers to another patient.",
         "Remove the other patient's reference; if the draft is for the wrong patient, discard it.",
     ),
+    "content.model-consent-statement": (
+        "The AI wrote a consent or attestation statement into the note.",
+        (
+            "Remove the sentence or rewrite it in your own words, then save. chartgate adds "
+            "the consent text itself, from the consent record."
+        ),
+    ),
     "policy.field-not-allowed": (
         "A field is set that the organisation's write-back policy does not allow.",
         "Remove the field from the structured item, then save.",

@@ -10,16 +10,18 @@ approval does to it under the policy in force.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from markupsafe import Markup
 
+from chartgate.domain.consent import model_consent_spans
 from chartgate.domain.drafts import Draft
 from chartgate.domain.policy.decisions import Decision
 from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.service.drafting import DraftView
 from chartgate.service.provenance_travel import note_footer
+from chartgate.service.validation import model_texts
 from chartgate.web.note_view import inline_diff, render, render_text
 from chartgate.web.plain_words import PlainFinding, ResourceFate, plain_findings, resource_fate
 from chartgate.web.presenter import PageModel, ResourceRow, resource_label
@@ -52,7 +54,7 @@ def reading(view: DraftView, model: PageModel, *, decide: Callable[[str], Decisi
     old = draft.version(model.from_version).content.note.text
     new = draft.version(model.to_version).content.note.text
     resources: tuple[dict[str, Any], ...] = draft.current.content.resources
-    findings = plain_findings(view.findings, resources, label=resource_label)
+    findings = _quoted(plain_findings(view.findings, resources, label=resource_label), view)
     blocking = sum(1 for f in findings if f.blocking)
     blocked = None
     if blocking:
@@ -94,3 +96,21 @@ def attestation_preview(profile: VendorProfile, draft: Draft) -> str:
         version=draft.current.number,
     )
     return footer.strip()
+
+
+def _quoted(findings: list[PlainFinding], view: DraftView) -> list[PlainFinding]:
+    """Point each model-written consent finding at its sentence, quoted on the page."""
+    current = view.draft.current
+    text = current.content.note.text
+    scribe = current.author.startswith("scribe:")
+    sentences = iter(
+        text[start:end]
+        for start, end in model_consent_spans(text, None if scribe else model_texts(view.draft))
+    )
+    out = []
+    for finding in findings:
+        quote = next(sentences, None) if finding.code == "content.model-consent-statement" else None
+        out.append(
+            replace(finding, todo=f"{finding.todo} The sentence: “{quote}”") if quote else finding
+        )
+    return out

@@ -225,6 +225,7 @@ def draft_page(
             if "approve" in model.actions
             else ""
         ),
+        scribe_sessions=scribe_sessions(application, view.draft),
         chart_now=chart,
         edit_open=edit_text is not None,
         save_approve=True,
@@ -236,6 +237,23 @@ def draft_page(
         reasons=RETRACTION_REASONS,
         killswitches=reviewer.application.killswitches.covering(view.draft),  # issue 14
     )
+
+
+def scribe_sessions(application: Application, draft: Draft) -> list[dict[str, object]]:
+    """The encounter's scribe sessions for the page: who, which template, until when, live."""
+    now = application.clock.now()
+    return [
+        {
+            "id": s.id,
+            "scribe_client": s.scribe_client,
+            "template": s.template,
+            "opened_at": s.opened_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "expires_at": s.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "live": s.live(now),
+            "ended": "closed early" if s.closed_at else "expired",
+        }
+        for s in application.context.sessions(draft)
+    ]
 
 
 # -- the actions ------------------------------------------------------------------------

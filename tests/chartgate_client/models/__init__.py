@@ -61,6 +61,7 @@ from .retract_body import RetractBody
 from .retract_body_reason import RetractBodyReason
 from .scope import Scope
 from .scribe_session import ScribeSession
+from .scribe_session_closed import ScribeSessionClosed
 from .session_body import SessionBody
 from .status import Status
 from .validation import Validation
@@ -140,6 +141,7 @@ __all__ = (
     "RetractBodyReason",
     "Scope",
     "ScribeSession",
+    "ScribeSessionClosed",
     "SessionBody",
     "Status",
     "Validation",

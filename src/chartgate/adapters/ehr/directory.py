@@ -126,6 +126,28 @@ class ConfiguredEhrDirectory:
             self._readers[key] = reader
         return reader
 
+    def delegated_reader(self, tenant: str, token: str) -> EhrGateway:
+        """A gateway for context reads with a clinician's own EHR access token (EHR launch).
+
+        Built per read and never cached (the token is one session's, not the tenant's);
+        never refreshed (chartgate holds no refresh token: a 401 is the EHR's answer). Shares
+        the tenant's HTTP client, TLS settings and rate governor.
+        """
+        settings = self._settings(tenant)
+        self.gateway(tenant)  # the shared client
+        return FhirRestGateway(
+            settings.ehr.base_url,
+            client=self._clients[tenant],
+            vendor=self._vendors[tenant],
+            token_provider=lambda: token,
+            governor=StoreRateGovernor(
+                self._rate_buckets,
+                f"ehr:{tenant}",
+                self.rate_limit(tenant),
+                batch=token_batch(self.rate_limit(tenant)),
+            ),
+        )
+
     def profile(self, tenant: str) -> VendorProfile:
         """The tenant's whole vendor profile (``chartgate vendors`` shows every field)."""
         self._settings(tenant)

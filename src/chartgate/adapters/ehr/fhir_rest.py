@@ -39,7 +39,7 @@ from chartgate.adapters.ehr.http import HttpClient, RawResponse, parse_retry_aft
 from chartgate.adapters.system import SystemClock
 from chartgate.domain.errors import EhrError, EhrNotAllowed
 from chartgate.domain.fhir_codes import FHIR_JSON
-from chartgate.service.ports import Clock, EhrAnswer, JsonObject
+from chartgate.service.ports import Clock, EhrAnswer, JsonObject, SearchParams
 
 if TYPE_CHECKING:
     from chartgate.adapters.ehr.rate import RateGovernor
@@ -248,7 +248,7 @@ class FhirRestGateway:
         return self._answer(raw, resource_type=resource_type, resource_id=resource_id)
 
     def search(
-        self, resource_type: str, params: Mapping[str, str], *, request_id: str
+        self, resource_type: str, params: SearchParams, *, request_id: str
     ) -> list[JsonObject]:
         """Search and return the matching resources, following ``next`` links.
 
@@ -261,7 +261,7 @@ class FhirRestGateway:
         what = f"search {resource_type}"
         self._check_search(what, params)
         url = f"{self._base}/{resource_type}"
-        query: Mapping[str, str] | None = params
+        query: SearchParams | None = params
         matches: list[JsonObject] = []
         for _ in range(self._max_search_pages):
             raw = self._exchange(
@@ -296,7 +296,7 @@ class FhirRestGateway:
         headers: Mapping[str, str],
         safe: bool,
         content: bytes | None = None,
-        params: Mapping[str, str] | None = None,
+        params: SearchParams | None = None,
     ) -> RawResponse:
         """Send with auth, refresh-once on 401 and (reads only) bounded 429/503 retries."""
         base_headers = {
@@ -416,7 +416,7 @@ class FhirRestGateway:
                     f" {vendor.max_note_bytes}; nothing was sent"
                 )
 
-    def _check_search(self, what: str, params: Mapping[str, str]) -> None:
+    def _check_search(self, what: str, params: SearchParams) -> None:
         """Refuse a search the EHR cannot answer: an empty result would read as "absent"."""
         unsupported = [
             name

@@ -194,7 +194,7 @@ def send(
     what: str,
     headers: Mapping[str, str],
     content: bytes | None = None,
-    params: Mapping[str, str] | None = None,
+    params: Mapping[str, str | tuple[str, ...]] | None = None,
 ) -> RawResponse:
     """Send one request and return its answer, whatever the status code.
 

@@ -299,7 +299,16 @@ def _principal(claims: Mapping[str, Any], config: IssuerConfig) -> Principal:
         issuer=config.issuer,
         client_id=client_id,
         note_permissions=_note_permissions(parsed),
+        expires_at=datetime.fromtimestamp(_numeric(claims, "exp") or 0, tz=UTC),
+        audiences=_audiences(claims),
     )
+
+
+def _audiences(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """The token's ``aud`` as a tuple of strings (a string or a list, RFC 7519 §4.1.3)."""
+    aud = claims.get("aud")
+    values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    return tuple(value for value in values if isinstance(value, str))
 
 
 def _tenant(claims: Mapping[str, Any], config: IssuerConfig) -> str:

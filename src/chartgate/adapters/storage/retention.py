@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Table,
     and_,
     delete,
     exists,
@@ -39,6 +40,14 @@ IN_FLIGHT = ("approved", "queued", "sending", "ambiguous")
 NEVER_APPROVED_STATES = ("in_review", "discarded")
 CONTENT_TABLES = ("writebacks", "approvals", "draft_versions", "drafts")
 """Delete order: children first (foreign keys)."""
+TENANT_TABLES = (
+    *CONTENT_TABLES,
+    "idempotency_keys",
+    "scribe_sessions",
+    "consent_records",
+    "tenant_keys",
+)
+"""Every table an offboarded tenant's shredding empties (the data key last)."""
 
 
 class SqlRetentionStore:
@@ -162,6 +171,44 @@ class SqlRetentionStore:
                 SqlLedger(conn).append(record({"idempotency_keys": count}))
         return count
 
+    # -- scribe sessions and consent records (issue 17) ----------------------------------
+
+    @staticmethod
+    def _rows_due(record_class: str, cutoff: datetime) -> tuple[Table, ColumnElement[bool]]:
+        """The table of ``record_class`` and which of its rows are due at ``cutoff``."""
+        if record_class == "scribe_sessions":
+            s = t.scribe_sessions.c
+            # Ended (expired, or closed early) before the cutoff.
+            return t.scribe_sessions, or_(s.expires_at < cutoff, s.closed_at < cutoff)
+        if record_class == "consent_records":
+            c, d = t.consent_records.c, t.drafts.c
+            # Old enough, and no draft of the encounter left (held drafts keep it).
+            draft_left = exists().where(d.tenant == c.tenant, d.encounter == c.encounter)
+            return t.consent_records, and_(c.recorded_at < cutoff, not_(draft_left))
+        msg = f"no row rule for {record_class}"
+        raise ValueError(msg)
+
+    def expired_rows(self, record_class: str, cutoff: datetime) -> dict[str, int]:
+        """Per tenant, how many rows of ``record_class`` are due."""
+        table, due = self._rows_due(record_class, cutoff)
+        with self._read() as conn:
+            rows = conn.execute(
+                select(table.c.tenant, func.count()).where(due).group_by(table.c.tenant)
+            ).all()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def delete_rows(
+        self, record_class: str, tenant: str, cutoff: datetime, record: RecordFor
+    ) -> int:
+        """Delete the tenant's due rows (re-checked in the transaction) with their event."""
+        table, due = self._rows_due(record_class, cutoff)
+        with self._write() as conn:
+            result = conn.execute(delete(table).where(table.c.tenant == tenant, due))
+            count = int(result.rowcount)
+            if count:
+                SqlLedger(conn).append(record({record_class: count}))
+        return count
+
     # -- tenants --------------------------------------------------------------------------
 
     def tenant_rows(self, tenant: str) -> dict[str, int]:
@@ -172,7 +219,7 @@ class SqlRetentionStore:
     @staticmethod
     def _counts(conn: Connection, tenant: str) -> dict[str, int]:
         counts = {}
-        for name in (*CONTENT_TABLES, "idempotency_keys", "tenant_keys"):
+        for name in TENANT_TABLES:
             table = t.metadata.tables[name]
             counts[name] = int(
                 conn.execute(
@@ -195,7 +242,7 @@ class SqlRetentionStore:
                 select(t.tenant_keys.c.wrapped_key).where(t.tenant_keys.c.tenant == tenant)
             ).scalar_one_or_none()
             key_id = bytes(wrapped)[1:9].hex() if wrapped is not None else ""
-            for name in (*CONTENT_TABLES, "idempotency_keys", "tenant_keys"):
+            for name in TENANT_TABLES:
                 table = t.metadata.tables[name]
                 conn.execute(delete(table).where(table.c.tenant == tenant))
             ledger = SqlLedger(conn)

@@ -380,6 +380,13 @@ scribe_sessions = Table(
     Column("expires_at", UTC_TS, nullable=False),
     Column("anchor_at", UTC_TS, nullable=False),
     Column("closed_at", UTC_TS),
+    # 0016: the encounter's end (upper bound of every read window; NULL while in progress),
+    # who ended the session early, and the clinician's EHR-launch token used for reads
+    # (ciphertext under the tenant's data key, bound to the row) with when it stops serving.
+    Column("encounter_end_at", UTC_TS),
+    Column("closed_by", String(200)),
+    Column("delegated_blob", LargeBinary),
+    Column("delegated_until", UTC_TS),
 )
 
 consent_records = Table(

@@ -1,6 +1,7 @@
 """Minimum-necessary context and consent (issue 17): thin over ``service/scribe_context.py``.
 
-``POST /v1/scribe-sessions`` (clinician) opens a session; ``GET /v1/context`` (scribe) reads
+``POST /v1/scribe-sessions`` (clinician) opens a session; ``POST /v1/scribe-sessions/{id}/close``
+(its scribe, or a clinician of the encounter) ends it early; ``GET /v1/context`` (scribe) reads
 inside it; ``POST /v1/consents`` (scribe in its session, or clinician) records consent.
 """
 
@@ -10,12 +11,20 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from chartgate.api import errors
-from chartgate.api.deps import AppDep, BodyDep, MetaDep, PrincipalDep, fingerprint, parse_body
+from chartgate.api.deps import (
+    AppDep,
+    BodyDep,
+    MetaDep,
+    PrincipalDep,
+    bearer,
+    fingerprint,
+    parse_body,
+)
 from chartgate.domain.consent import Consenter, ConsentMethod, RecordingScope
 from chartgate.domain.errors import InputError
 from chartgate.domain.minimum_necessary import QUERY_PARAMETERS, ContextRequest
@@ -72,8 +81,9 @@ def _created(
     *,
     operation: str,
     roles: tuple[Role, ...],
+    status: int = 201,
 ) -> JSONResponse:
-    """Run ``action`` under the request's Idempotency-Key (if any); answer 201 or the error."""
+    """Run ``action`` under the request's Idempotency-Key (if any); ``status`` or the error."""
 
     def authorize(stored: Answer) -> None:
         del stored
@@ -83,7 +93,7 @@ def _created(
         principal,
         request.headers.get("idempotency-key"),
         fingerprint(request, body),
-        lambda: (201, action()),
+        lambda: (status, action()),
         error_answer=errors.status_and_outcome,
         authorize=authorize,
     )
@@ -98,12 +108,15 @@ def open_session(
 ) -> JSONResponse:
     """Clinician: let one scribe client read this encounter's context until the session ends."""
     return _created(
-        request, app, principal, meta, body, lambda: _open(app, principal, meta, body),
+        request, app, principal, meta, body,
+        lambda: _open(app, principal, meta, body, bearer(request.headers.get("authorization"))),
         operation="open-session", roles=(Role.CLINICIAN,),
     )  # fmt: skip
 
 
-def _open(app: AppDep, principal: PrincipalDep, meta: RequestMeta, body: bytes) -> dict[str, Any]:
+def _open(
+    app: AppDep, principal: PrincipalDep, meta: RequestMeta, body: bytes, token: str | None
+) -> dict[str, Any]:
     parsed = parse_body(SessionBody, body)
     session = app.context.open_session(
         principal,
@@ -115,6 +128,7 @@ def _open(app: AppDep, principal: PrincipalDep, meta: RequestMeta, body: bytes) 
             ttl=timedelta(seconds=parsed.ttl_seconds) if parsed.ttl_seconds else None,
         ),
         request_id=meta.request_id,
+        token=token,
     )
     return {
         "id": session.id,
@@ -124,6 +138,35 @@ def _open(app: AppDep, principal: PrincipalDep, meta: RequestMeta, body: bytes) 
         "scribe_client": session.scribe_client,
         "expires_at": _iso(session.expires_at),
     }
+
+
+@router.post("/scribe-sessions/{session_id}/close")
+def close_session(
+    request: Request,
+    app: AppDep,
+    principal: PrincipalDep,
+    meta: MetaDep,
+    body: BodyDep,
+    session_id: Annotated[str, Path(pattern=SESSION)],
+) -> JSONResponse:
+    """Scribe (its own session) or clinician of the encounter: end the session now.
+
+    Every later context read or consent submission in it is refused; a delegated EHR token
+    it held is forgotten. 404 for an unknown session, 409 for one that has already ended.
+    """
+
+    def close() -> dict[str, Any]:
+        session = app.context.close_session(principal, session_id, request_id=meta.request_id)
+        return {
+            "id": session.id,
+            "closed_at": _iso(session.closed_at or app.clock.now()),
+            "closed_by": session.closed_by,
+        }
+
+    return _created(
+        request, app, principal, meta, body, close,
+        operation="close-session", roles=(Role.CLINICIAN, Role.SCRIBE), status=200,
+    )  # fmt: skip
 
 
 @router.get("/context")
@@ -146,6 +189,7 @@ def read_context(
     ] = None,
     count: Annotated[int | None, Query(alias="_count", ge=1, le=10_000)] = None,
     since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query()] = None,
 ) -> JSONResponse:
     """Scribe: chart context inside your live session, narrowed by the template's read profile.
 
@@ -162,6 +206,7 @@ def read_context(
         elements=tuple(elements.split(",")) if elements else None,
         count=count,
         since=since,
+        until=until,
         unknown=unknown,
     )
     bundle = app.context.read(principal, session, context_request, request_id=meta.request_id)

@@ -54,6 +54,10 @@ class ReadRule(BaseModel):
         None
     )
     max_count: Annotated[int, Field(strict=True, gt=0, le=500)] = DEFAULT_MAX_COUNT
+    # The upper bound: nothing dated after the encounter's end (or after the read, while it is
+    # in progress; never in the future) is read, unless this many days after its end are
+    # allowed (results that come back after the visit, e.g. for a discharge summary).
+    days_after_encounter: Annotated[int, Field(strict=True, ge=0, le=366)] = 0
     # Nested paths removed from every answer even though their element is allowed.
     redact: Annotated[tuple[FieldPath, ...], AfterValidator(unique)] = ()
 

@@ -27,6 +27,7 @@ def _get_kwargs(
     field_elements: None | str | Unset = UNSET,
     field_count: int | None | Unset = UNSET,
     since: datetime.datetime | None | Unset = UNSET,
+    until: datetime.datetime | None | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 
 ) -> dict[str, Any]:
@@ -99,6 +100,15 @@ def _get_kwargs(
     else:
         json_since = since
     params["since"] = json_since
+
+    json_until: None | str | Unset
+    if isinstance(until, Unset):
+        json_until = UNSET
+    elif isinstance(until, datetime.datetime):
+        json_until = until.isoformat()
+    else:
+        json_until = until
+    params["until"] = json_until
 
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
@@ -214,6 +224,7 @@ def sync_detailed(
     field_elements: None | str | Unset = UNSET,
     field_count: int | None | Unset = UNSET,
     since: datetime.datetime | None | Unset = UNSET,
+    until: datetime.datetime | None | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 
 ) -> Response[ContextBundle | OperationOutcome]:
@@ -234,6 +245,7 @@ def sync_detailed(
         field_elements (None | str | Unset):
         field_count (int | None | Unset):
         since (datetime.datetime | None | Unset):
+        until (datetime.datetime | None | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -255,6 +267,7 @@ category=category,
 field_elements=field_elements,
 field_count=field_count,
 since=since,
+until=until,
 x_request_id=x_request_id,
 
     )
@@ -277,6 +290,7 @@ def sync(
     field_elements: None | str | Unset = UNSET,
     field_count: int | None | Unset = UNSET,
     since: datetime.datetime | None | Unset = UNSET,
+    until: datetime.datetime | None | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 
 ) -> ContextBundle | OperationOutcome | None:
@@ -297,6 +311,7 @@ def sync(
         field_elements (None | str | Unset):
         field_count (int | None | Unset):
         since (datetime.datetime | None | Unset):
+        until (datetime.datetime | None | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -319,6 +334,7 @@ category=category,
 field_elements=field_elements,
 field_count=field_count,
 since=since,
+until=until,
 x_request_id=x_request_id,
 
     ).parsed
@@ -335,6 +351,7 @@ async def asyncio_detailed(
     field_elements: None | str | Unset = UNSET,
     field_count: int | None | Unset = UNSET,
     since: datetime.datetime | None | Unset = UNSET,
+    until: datetime.datetime | None | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 
 ) -> Response[ContextBundle | OperationOutcome]:
@@ -355,6 +372,7 @@ async def asyncio_detailed(
         field_elements (None | str | Unset):
         field_count (int | None | Unset):
         since (datetime.datetime | None | Unset):
+        until (datetime.datetime | None | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -376,6 +394,7 @@ category=category,
 field_elements=field_elements,
 field_count=field_count,
 since=since,
+until=until,
 x_request_id=x_request_id,
 
     )
@@ -398,6 +417,7 @@ async def asyncio(
     field_elements: None | str | Unset = UNSET,
     field_count: int | None | Unset = UNSET,
     since: datetime.datetime | None | Unset = UNSET,
+    until: datetime.datetime | None | Unset = UNSET,
     x_request_id: str | Unset = UNSET,
 
 ) -> ContextBundle | OperationOutcome | None:
@@ -418,6 +438,7 @@ async def asyncio(
         field_elements (None | str | Unset):
         field_count (int | None | Unset):
         since (datetime.datetime | None | Unset):
+        until (datetime.datetime | None | Unset):
         x_request_id (str | Unset):
 
     Raises:
@@ -440,6 +461,7 @@ category=category,
 field_elements=field_elements,
 field_count=field_count,
 since=since,
+until=until,
 x_request_id=x_request_id,
 
     )).parsed
