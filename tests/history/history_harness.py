@@ -25,6 +25,7 @@ the end the chart is read (every DocumentReference and Provenance carrying
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import socket
@@ -57,6 +58,8 @@ EHR_TIMEOUT = 0.3
 HOLD = 0.5
 """Seconds a ``timeout``/``delay`` fault holds a request: longer than ``EHR_TIMEOUT``."""
 LEASE = timedelta(seconds=30)
+SETTLE_PATIENCE_SECONDS = 60.0
+"""Real seconds a person keeps waiting, after the settle rounds, for an EHR that went quiet."""
 CONTROL_ATTEMPTS = 5
 TERMINAL = frozenset({"committed", "partial", "rejected", "conflict"})
 NO_CRASH = "none"
@@ -650,13 +653,32 @@ class Harness:
         # Each write-back makes two to four requests: N over that range hits every step.
         return CrashAt(crash, self.rng.randint(1, 2 * batch + 2))
 
-    def settle(self, ids: list[str], executor: WritebackExecutor, rounds: int = 40) -> None:
-        """No faults, no crashes: run until every write-back is decided, resolving as a person."""
-        for _ in range(rounds):
+    def settle(
+        self,
+        ids: list[str],
+        executor: WritebackExecutor,
+        rounds: int = 40,
+        patience: float = SETTLE_PATIENCE_SECONDS,
+    ) -> None:
+        """No faults, no crashes: run until every write-back is decided, resolving as a person.
+
+        At least ``rounds`` rounds; after them, a person still waiting keeps going for up to
+        ``patience`` seconds of real time, pausing between rounds: an EHR that stopped
+        answering for a while (Medplum under load, seen for 10-30 s) leaves write-backs
+        rightly ``ambiguous`` until it answers again — that is the EHR's pause, not a state
+        chartgate got wrong. What is still undecided after that is reported as wrong.
+        """
+        deadline: float | None = None
+        for done in itertools.count():
             rows = self._observe(ids)
             waiting = [i for i, r in rows.items() if r["state"] not in TERMINAL]
             if not waiting:
                 return
+            if done >= rounds:
+                deadline = deadline or time.monotonic() + patience
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.5)
             for wb_id in waiting:
                 if rows[wb_id]["state"] == "needs_person":
                     self._resolve(wb_id, rows[wb_id])
