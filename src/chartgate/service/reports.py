@@ -350,7 +350,8 @@ def build_drift(
     * auto-accept share: approvals of a draft exactly as the AI wrote it (no edit at all);
     * acknowledged-warning overrides: approvals that overrode at least one warning;
     * exceptions per template: conflicts, rejections and ambiguous outcomes;
-    * access: scopes granted, roles acting, approvals on care-team grants (``access_drift``).
+    * access: scopes granted, roles acting, approvals on care-team grants (``access_drift``);
+    * models: approvals per model version, a version first seen in the window flagged as added.
     """
     everything = _assemble(events, clinician)
 
@@ -383,8 +384,15 @@ def build_drift(
             exceptions[template][index] += wb.outcome in {"conflict", "rejected"} or bool(
                 wb.went_ambiguous
             )
+    models: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for index, items in enumerate((old, new)):
+        for wb in items:
+            models[origins.get(wb.draft_id or "", DraftOrigin()).model][index] += 1
+    access = access_drift(events, baseline=baseline, window=window) + [
+        AccessLine("model", f"{model} (approvals)", *models[model]) for model in sorted(models)
+    ]
     return Drift(
         lines=lines,
         exceptions_by_template=[(t, *exceptions[t]) for t in sorted(exceptions)],  # type: ignore[misc]
-        access=access_drift(events, baseline=baseline, window=window),
+        access=sorted(access, key=lambda line: (not line.added, line.group, line.name)),
     )

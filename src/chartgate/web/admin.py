@@ -1,11 +1,12 @@
-"""The reviewer app's admin page: the post-launch report with charts, for a tenant's admin.
+"""The reviewer app's admin page: the post-launch report and drift with charts, for an admin.
 
-``GET /review/admin/report?from=…&to=…`` shows what ``chartgate report --html`` writes
-(``web/charts.py`` renders both), for the signed-in admin's own tenant only. An admin signs
-in through the same OpenID Connect flow as a clinician, asking for ``chartgate/admin``
-(``signin.begin_login``); a clinician's session gets a 403 page. The page is one HTML file
-with inline SVG and no script, so it carries its own stricter policy: nothing may load, no
-script may run, only its inline styles apply.
+``GET /review/admin/report?start=…&end=…`` shows what ``chartgate report --html`` writes and,
+below it, what ``chartgate drift --html`` writes for the same window against the 28 days
+before it (``web/charts.py`` renders all three), for the signed-in admin's own tenant only.
+An admin signs in through the same OpenID Connect flow as a clinician, asking for
+``chartgate/admin`` (``signin.begin_login``); a clinician's session gets a 403 page. The page
+is one HTML file with inline SVG and no script, so it carries its own stricter policy:
+nothing may load, no script may run, only its inline styles apply.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
 from chartgate.adapters.storage.data_keys import SqlDataKeyStore
 from chartgate.adapters.storage.report_source import SqlReportSource
 from chartgate.domain.principal import Role
-from chartgate.service.reports import Report, build_report
-from chartgate.web.charts import report_html
+from chartgate.service.reports import Drift, Report, build_drift, build_report
+from chartgate.web.charts import admin_html
 from chartgate.web.reviewer import (
     Reviewer,
     authenticated,
@@ -41,6 +42,8 @@ PAGE_POLICY = (
     "base-uri 'none'; form-action 'none'"
 )
 
+BASELINE = timedelta(days=28)  # the drift baseline before the window, as ``chartgate drift``
+
 router = APIRouter(prefix="/review/admin", include_in_schema=False)
 
 
@@ -54,7 +57,9 @@ def _moment(text: str | None, default: datetime) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _report(reviewer: Reviewer, tenant: str, start: datetime, end: datetime) -> Report:
+def _figures(
+    reviewer: Reviewer, tenant: str, start: datetime, end: datetime
+) -> tuple[Report, Drift]:
     application = reviewer.application
     engine = application.engine
     cipher = EnvelopeCipher(
@@ -66,15 +71,24 @@ def _report(reviewer: Reviewer, tenant: str, start: datetime, end: datetime) -> 
         return "clin-" + pseudonyms.reference(tenant_id, actor).rsplit(":", 1)[1][:8]
 
     source = SqlReportSource(engine)
-    events = source.events(start, tenant=tenant)
-    return build_report(events, source.origins(events), start=start, end=end, clinician=clinician)
+    events = source.events(start - BASELINE, tenant=tenant)
+    origins = source.origins(events)
+    report = build_report(events, origins, start=start, end=end, clinician=clinician)
+    drift = build_drift(
+        events,
+        origins,
+        baseline=(start - BASELINE, start),
+        window=(start, end),
+        clinician=clinician,
+    )
+    return report, drift
 
 
 @router.get("/report")
 async def report_page(
     request: Request, start: str | None = None, end: str | None = None
 ) -> Response:
-    """The tenant's report with charts (admin only); ``?start=&end=`` are ISO dates or times."""
+    """The tenant's report and drift with charts (admin only); ``?start=&end=``: ISO times."""
     reviewer = reviewer_of(request)
     try:
         _, principal = await run_in_threadpool(authenticated, reviewer, request)
@@ -91,6 +105,12 @@ async def report_page(
         return show_message(
             reviewer, 400, "Bad window", "start and end are ISO dates, start before end."
         )
-    result = await run_in_threadpool(_report, reviewer, principal.tenant, since, until)
-    page = report_html(result, tenant=principal.tenant)
+    report, drift = await run_in_threadpool(_figures, reviewer, principal.tenant, since, until)
+    page = admin_html(
+        report,
+        drift,
+        tenant=principal.tenant,
+        baseline=f"{since - BASELINE:%Y-%m-%d %H:%M}..{since:%Y-%m-%d %H:%M} UTC",
+        window=f"{since:%Y-%m-%d %H:%M}..{until:%Y-%m-%d %H:%M} UTC",
+    )
     return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_POLICY})

@@ -34,7 +34,7 @@ def _page(title: str, body: str) -> str:
         "<meta http-equiv=Content-Security-Policy "
         "content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         f"<title>{_e(title)}</title><style>{STYLE}</style></head>"
-        f"<body><h1>{_e(title)}</h1>{body}</body></html>\n"
+        f"<body><main><h1>{_e(title)}</h1>{body}</main></body></html>\n"
     )
 
 
@@ -91,8 +91,18 @@ def stacked_daily(days: Sequence[tuple[str, int, int, int]], *, width: int = 880
     return legend + "".join(parts)
 
 
-def hbars(rows: Sequence[tuple[str, float, str]], *, width: int = 880, fmt: str = "{:.0%}") -> str:
-    """Horizontal bars of a share or value per group (label, value, colour)."""
+def hbars(
+    rows: Sequence[tuple[str, float, str]],
+    *,
+    label: str,
+    width: int = 880,
+    fmt: str = "{:.0%}",
+    css: str = "chart-bars",
+) -> str:
+    """Horizontal bars of a share or value per group (label, value, colour).
+
+    ``label`` names the chart for screen readers (an ``role=img`` needs a name).
+    """
     if not rows:
         return "<p class=note>No data.</p>"
     label_w, line = 260, 24
@@ -100,17 +110,17 @@ def hbars(rows: Sequence[tuple[str, float, str]], *, width: int = 880, fmt: str 
     height = line * len(rows) + 10
     parts = [
         (
-            f'<svg role=img width={width} height={height} viewBox="0 0 {width} {height}" '
-            "class=chart-bars>"
+            f'<svg role=img aria-label="{_e(label)}" width={width} height={height} '
+            f'viewBox="0 0 {width} {height}" class={css}>'
         )
     ]
-    for index, (label, value, color) in enumerate(rows):
+    for index, (group, value, color) in enumerate(rows):
         y = 5 + index * line
         w = (width - label_w - 80) * value / peak
-        parts.append(f'<text x=0 y="{y + 15}">{_e(label[:40])}</text>')
+        parts.append(f'<text x=0 y="{y + 15}">{_e(group[:40])}</text>')
         parts.append(
             f'<rect class=bar data-value="{value}" x={label_w} y="{y + 3}" width="{w:.1f}" '
-            f'height="{line - 8}" fill="{color}"><title>{_e(label)}: '
+            f'height="{line - 8}" fill="{color}"><title>{_e(group)}: '
             f"{_e(fmt.format(value))}</title></rect>"
         )
         parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{_e(fmt.format(value))}</text>')
@@ -133,8 +143,10 @@ def histogram(seconds: Sequence[float], *, width: int = 880) -> str:
         labels.append(f">{_duration(edges[-1])}")
     return hbars(
         list(zip(labels, map(float, counts), [BLUE] * len(counts), strict=True)),
+        label="approve to committed, write-backs per duration bucket",
         fmt="{:.0f}",
         width=width,
+        css="chart-latency",
     )
 
 
@@ -167,11 +179,30 @@ def _table(rows: Sequence[Row], dimension: str) -> str:
     return f"<table>{head}{body}</table>"
 
 
+def report_title(report: Report, *, tenant: str | None) -> str:
+    """The report's title (the page's and the admin page's)."""
+    scope = f", tenant {tenant}" if tenant else ""
+    return f"chartgate write-back report {report.start.date()} → {report.end.date()}{scope}"
+
+
 def report_html(report: Report, *, tenant: str | None) -> str:
     """The post-launch report as one HTML page."""
+    return _page(report_title(report, tenant=tenant), report_body(report))
+
+
+def admin_html(report: Report, drift: Drift, *, tenant: str, baseline: str, window: str) -> str:
+    """The admin page: the report, then the drift of its window against a baseline."""
+    return _page(
+        report_title(report, tenant=tenant),
+        report_body(report)
+        + "<h2 id=drift>Oversight drift</h2>"
+        + drift_body(drift, baseline=baseline, window=window),
+    )
+
+
+def report_body(report: Report) -> str:
+    """The report's charts and tables."""
     total = report.total
-    scope = f", tenant {tenant}" if tenant else ""
-    title = f"chartgate write-back report {report.start.date()} → {report.end.date()}{_e(scope)}"
     body = [
         (
             "<p class=note>Write-backs queued in the window; rates are shares of them. No "
@@ -186,7 +217,12 @@ def report_html(report: Report, *, tenant: str | None) -> str:
     for dimension, rows in report.by.items():
         name = dimension.replace("_", " ")
         body.append(f"<h2>Success rate by {_e(name)}</h2>")
-        body.append(hbars([(r.group, r.rate(r.committed), GREEN) for r in rows]))
+        body.append(
+            hbars(
+                [(r.group, r.rate(r.committed), GREEN) for r in rows],
+                label=f"success rate by {name}",
+            )
+        )
         body.append(_table(rows, name))
     if report.incomplete:
         items = "".join(
@@ -198,15 +234,37 @@ def report_html(report: Report, *, tenant: str | None) -> str:
         body.append(
             "<h2>Audit completeness</h2><p>Every committed write-back has its whole chain.</p>"
         )
-    return _page(title, "".join(body))
+    return "".join(body)
 
 
-def drift_html(drift: Drift, *, baseline: str, window: str) -> str:
-    """The drift comparison as one HTML page: paired bars per signal."""
+def _pair(name: str, span: str) -> str:
+    """A bar's label in a baseline/window pair: the name cut short, the span always shown."""
+    room = 38 - len(span)
+    short = name if len(name) <= room else name[: room - 1] + "…"
+    return f"{short} ({span})"
+
+
+def _access_chart(drift: Drift) -> str:
+    """Paired bars per access line (scopes, roles, grants, model versions): counts, both spans."""
+    rows: list[tuple[str, float, str]] = []
+    for line in drift.access:
+        name = f"{line.group}: {line.name}"
+        rows.append((_pair(name, "baseline"), float(line.baseline), GREY))
+        rows.append((_pair(name, "window, NEW" if line.added else "window"), line.window, BLUE))
+    return hbars(
+        rows,
+        label="access and model versions, baseline and window",
+        fmt="{:.0f}",
+        css="chart-access",
+    )
+
+
+def drift_body(drift: Drift, *, baseline: str, window: str) -> str:
+    """The drift comparison's charts and tables (the CLI's file and the admin page)."""
     rows: list[tuple[str, float, str]] = []
     for line in drift.lines:
-        rows.append((f"{line.signal} (baseline)", line.baseline, GREY))
-        rows.append((f"{line.signal} (window)", line.window, BLUE))
+        rows.append((_pair(line.signal, "baseline"), line.baseline, GREY))
+        rows.append((_pair(line.signal, "window"), line.window, BLUE))
     table = "".join(
         f"<tr><td>{_e(line.signal)}</td><td>{line.baseline:.1%} (n={line.baseline_n})</td>"
         f"<td>{line.window:.1%} (n={line.window_n})</td><td>{line.change:+.1%}</td></tr>"
@@ -216,17 +274,22 @@ def drift_html(drift: Drift, *, baseline: str, window: str) -> str:
         f"<tr><td>{_e(t)}</td><td>{b}</td><td>{w}</td></tr>"
         for t, b, w in drift.exceptions_by_template
     )
-    body = (
+    legend = _legend([("baseline", GREY), ("window", BLUE)])
+    return (
         f"<p class=note>Baseline {_e(baseline)}; window {_e(window)}. Approvals only.</p>"
-        + _legend([("baseline", GREY), ("window", BLUE)])
-        + hbars(rows)
+        + legend
+        + hbars(rows, label="oversight signals, baseline and window", css="chart-drift")
         + "<table><tr><th>signal</th><th>baseline</th><th>window</th><th>change</th></tr>"
         + table
         + "</table><h2>Exceptions per template</h2>"
         + "<table><tr><th>template</th><th>baseline</th><th>window</th></tr>"
         + templates
-        + "</table><h2>Access: scopes granted, roles acting, grants</h2>"
-        + "<table class=access><tr><th>signal</th><th>baseline</th><th>window</th><th></th></tr>"
+        + "</table><h2>Access and models: scopes granted, roles acting, grants, model versions"
+        + "</h2><p class=note>Counts; NEW marks what the window has and the baseline never had."
+        + "</p>"
+        + legend
+        + _access_chart(drift)
+        + "<table class=access><tr><th>signal</th><th>baseline</th><th>window</th><th>new</th></tr>"
         + "".join(
             f"<tr><td>{_e(a.group)}: {_e(a.name)}</td><td>{a.baseline}</td><td>{a.window}</td>"
             f"<td>{'<strong>added</strong>' if a.added else ''}</td></tr>"
@@ -234,4 +297,8 @@ def drift_html(drift: Drift, *, baseline: str, window: str) -> str:
         )
         + "</table>"
     )
-    return _page("chartgate oversight drift", body)
+
+
+def drift_html(drift: Drift, *, baseline: str, window: str) -> str:
+    """The drift comparison as one HTML page: paired bars per signal."""
+    return _page("chartgate oversight drift", drift_body(drift, baseline=baseline, window=window))

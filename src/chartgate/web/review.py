@@ -15,9 +15,10 @@ from chartgate.domain.errors import (
     NotFound,
 )
 from chartgate.domain.patient_context import ContextProblem
-from chartgate.domain.principal import Principal
+from chartgate.domain.principal import Principal, Role
 from chartgate.service.patient_context import read_patient_context, with_location_name
 from chartgate.service.worklists import DraftItem, Page
+from chartgate.web.admin import REPORT_PATH
 from chartgate.web.chart_now import read_chart
 from chartgate.web.presenter import RETRACTION_REASONS, page_model
 from chartgate.web.reading import attestation_preview, reading
@@ -54,6 +55,14 @@ def home(request: Request) -> Response:
         session, principal = authenticated(reviewer, request)
     except SessionEnded:
         return to_login("/review/")
+    if principal.role is Role.ADMIN:  # signed in for the admin page: no worklist, its link
+        return show_message(
+            reviewer,
+            200,
+            "Signed in as an administrator",
+            "Administrators do not review notes; the report and drift charts are here.",
+            link=(REPORT_PATH, "Open the write-back report"),
+        )
     return _worklist(reviewer, request, session, principal)
 
 

@@ -21,7 +21,7 @@ from chartgate.domain.errors import (
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.reviewer_sessions import LaunchContext
 from chartgate.service.authz import StepUpRequired
-from chartgate.web.admin import ADMIN_PREFIX, ADMIN_SCOPE
+from chartgate.web.admin import ADMIN_PREFIX, ADMIN_SCOPE, REPORT_PATH
 from chartgate.web.cookies import delete_cookie, set_cookie
 from chartgate.web.oidc import SignInFailed, Tokens
 from chartgate.web.reviewer import (
@@ -141,7 +141,7 @@ def callback(
         tokens, principal = _redeem(reviewer, request, pending, code)
         launch = context_of_sign_in(reviewer.application.settings, pending, tokens, principal)
     except _Refused as e:
-        return show_message(reviewer, e.status, e.title, e.text)
+        return show_message(reviewer, e.status, e.title, e.text, link=e.link)
     except SignInFailed as e:
         return show_message(reviewer, 403, "Sign-in refused", str(e))
     previous = reviewer.sessions.peek(request.cookies.get(SESSION_COOKIE))
@@ -178,9 +178,11 @@ def callback(
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, title: str, text: str) -> None:
+    def __init__(
+        self, status: int, title: str, text: str, link: tuple[str, str] | None = None
+    ) -> None:
         super().__init__(text)
-        self.status, self.title, self.text = status, title, text
+        self.status, self.title, self.text, self.link = status, title, text, link
 
 
 def _redeem(
@@ -213,7 +215,13 @@ def _redeem(
         raise _Refused(403, "Sign-in refused", "The ID token and the access token disagree.")
     admin_page = pending.return_to.startswith(ADMIN_PREFIX)  # the admin report (web/admin.py)
     if principal.role is not (Role.ADMIN if admin_page else Role.CLINICIAN):
-        raise _Refused(403, "Sign-in refused", "The reviewer page is for clinicians.")
+        # An administrator who came to the reviewer page is shown the way to their own page.
+        onwards = (
+            (f"/review/login?return_to={REPORT_PATH}", "Open the administrators' report")
+            if principal.role is Role.ADMIN
+            else None
+        )
+        raise _Refused(403, "Sign-in refused", "The reviewer page is for clinicians.", onwards)
     return tokens, principal
 
 
