@@ -18,6 +18,7 @@ from chartgate.adapters.ehr.rate import (
 from chartgate.adapters.ehr.vendors import get_vendor
 from chartgate.domain.errors import EhrUnreachable, StoreUnavailable
 from chartgate.domain.vendor_profile import RateLimit
+from chartgate.observability import Metrics
 from fakes import open_gate
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -198,3 +199,30 @@ def test_a_pause_asked_by_the_ehr_drops_the_tokens_taken_ahead() -> None:
     pacer.observe(429, {"retry-after": "3"})
     pacer.acquire("create")
     assert clock.slept == pytest.approx([3.0])
+
+
+def test_every_wait_is_counted_per_tenant_in_the_metrics() -> None:
+    """Four waits of 0.5 s on clinic A's governor: 4 waits and 2 s; nothing names a request."""
+    metrics = Metrics(profiles={"clinic-a": "sandbox"}, process=False)
+    unwatch = metrics.watch_rate_governor()
+    clock = Clock()
+    try:
+        pacer = governor(clock)
+        for _ in range(5):
+            pacer.acquire("read Patient")
+    finally:
+        unwatch()
+    waits = metrics.registry.get_sample_value(
+        "chartgate_rate_governor_waits_total", {"tenant": "clinic-a"}
+    )
+    seconds = metrics.registry.get_sample_value(
+        "chartgate_rate_governor_wait_seconds_total", {"tenant": "clinic-a"}
+    )
+    assert (waits, seconds) == (4.0, pytest.approx(2.0))
+    pacer.acquire("read Patient")  # no longer watched: not counted
+    assert (
+        metrics.registry.get_sample_value(
+            "chartgate_rate_governor_waits_total", {"tenant": "clinic-a"}
+        )
+        == 4.0
+    )

@@ -307,7 +307,8 @@ def observe(application: Application) -> Metrics:
 
     Committed audit events feed the counters and one JSON log line each; queue, ledger and
     audit-sink gauges are read from the store at scrape time; authentication failures are
-    counted from the ``chartgate.security`` log stream. Called by ``create_app`` and by the
+    counted from the ``chartgate.security`` log stream and rate-governor waits from
+    ``chartgate.ehr.rate``. Called by ``create_app`` and by the
     worker, once per process.
     """
     settings = application.settings
@@ -324,5 +325,6 @@ def observe(application: Application) -> Metrics:
     if application.custody is not None:
         metrics.registry.register(KeyUsageCollector(application.custody.usage))
     application._closers.append(metrics.watch_security_log())  # noqa: SLF001
+    application._closers.append(metrics.watch_rate_governor())  # noqa: SLF001
     metrics.watch_log_drops()
     return metrics

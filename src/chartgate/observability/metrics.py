@@ -24,6 +24,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+from chartgate.adapters.ehr.rate import RATE_LOGGER
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.utc import as_utc
 from chartgate.observability.logs import (
@@ -121,6 +122,18 @@ class Metrics:
             "chartgate_ehr_rate_limited_total",
             "Attempts the EHR refused with 429 (the worker waits Retry-After).",
             ["tenant", "profile"],
+            registry=r,
+        )
+        self.governor_waits = Counter(
+            "chartgate_rate_governor_waits_total",
+            "Times a request waited for a token of the tenant EHR's outbound rate governor.",
+            ["tenant"],
+            registry=r,
+        )
+        self.governor_wait_seconds = Counter(
+            "chartgate_rate_governor_wait_seconds_total",
+            "Seconds requests waited for the tenant EHR's outbound rate governor.",
+            ["tenant"],
             registry=r,
         )
         self.integrity_refusals = Counter(
@@ -275,6 +288,27 @@ class Metrics:
 
         return unwatch
 
+    def count_governor_wait(self, governor: object, seconds: object) -> None:
+        """One wait of a tenant EHR's rate governor (key ``ehr:<tenant>``; others: ``other``)."""
+        tenant = str(governor).removeprefix("ehr:")
+        label = tenant if tenant in self._profiles else "other"
+        self.governor_waits.labels(label).inc()
+        if isinstance(seconds, int | float) and seconds > 0:
+            self.governor_wait_seconds.labels(label).inc(seconds)
+
+    def watch_rate_governor(self) -> Callable[[], None]:
+        """Count the governors' waits logged on ``chartgate.ehr.rate``; return the un-watch."""
+        handler = GovernorWaitCounter(self)
+        logger = logging.getLogger(RATE_LOGGER)
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
+
+        def unwatch() -> None:
+            logger.removeHandler(handler)
+
+        return unwatch
+
     def watch_log_drops(self, limiter: RateLimitFilter = LOG_RATE_LIMIT) -> None:
         """Count the lines ``limiter`` drops."""
         limiter.on_drop = lambda name: self.log_dropped.labels(name).inc()
@@ -302,6 +336,21 @@ class SecurityLogCounter(logging.Handler):
             reason = getattr(record, "reason", None)
         if "auth" in name.lower():
             self._metrics.count_auth_failure(reason)
+
+
+class GovernorWaitCounter(logging.Handler):
+    """Counts the rate governor's ``ehr.rate_wait`` records (before any log limiter)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__(level=logging.INFO)
+        self._metrics = metrics
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count ``record`` if it is a governor wait."""
+        if record.msg == "ehr.rate_wait":
+            self._metrics.count_governor_wait(
+                getattr(record, "governor", None), getattr(record, "seconds", None)
+            )
 
 
 def _rule(key: object) -> str:

@@ -11,13 +11,16 @@ tenant takes a token there first. The EHR's own signals tighten it: a 429/503 wi
 
 The governor waits for a token up to ``max_wait_seconds``; a longer wait raises
 ``EhrUnreachable`` with ``retry_after`` (nothing was sent, so the executor may simply try
-later). It is applied in ``FhirRestGateway._exchange``, before every request, never in the
-executor.
+later). Each wait is one line on the ``chartgate.ehr.rate`` log stream (the governor's key
+and the seconds, nothing else), which the metrics count as
+``chartgate_rate_governor_waits_total`` / ``_wait_seconds_total``. The governor is applied in
+``FhirRestGateway._exchange``, before every request, never in the executor.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 import time
@@ -31,6 +34,7 @@ from chartgate.domain.errors import EhrUnreachable, StoreUnavailable
 from chartgate.domain.vendor_profile import RateLimit
 
 __all__ = [
+    "RATE_LOGGER",
     "BatchRateBuckets",
     "MemoryRateBuckets",
     "RateBuckets",
@@ -45,6 +49,8 @@ _TOO_MANY, _UNAVAILABLE = 429, 503
 _DEFAULT_429_PAUSE = 1.0
 _RESERVE_SECONDS = 0.5
 _INT = re.compile(r"\d+")
+RATE_LOGGER = "chartgate.ehr.rate"
+_log = logging.getLogger(RATE_LOGGER)
 
 
 @runtime_checkable
@@ -218,6 +224,7 @@ class StoreRateGovernor:
                     f"{what}: the EHR's rate limit asks to wait {wait:.1f} s; nothing was sent",
                     retry_after=wait,
                 )
+            _log.info("ehr.rate_wait", extra={"governor": self._key, "seconds": round(wait, 3)})
             self._sleep(wait)
             waited += wait
 
