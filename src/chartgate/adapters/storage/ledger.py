@@ -5,6 +5,10 @@ event commit or roll back together): it locks the tenant's head row, takes its t
 as the event's gap-free 0-based ``seq``, seals the event (RFC 8785 bytes with tenant and
 seq inside, RFC 9162 leaf hash), stores bytes and hash, and writes the head's new compact
 range back. Each tenant has its own head row, so tenants never wait for each other.
+Within one transaction the head is read once: the row is locked (PostgreSQL) or the whole
+store is (SQLite) until the transaction ends, so later appends of the same transaction take
+the size and range they wrote themselves (kept on the connection, tied to its transaction)
+instead of reading them back; statements are built once per process (issue 20).
 The store refuses UPDATE and DELETE on ``audit_events`` and ``ledger_checkpoints``
 (triggers, migrations 0001 and 0002).
 """
@@ -18,7 +22,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -40,6 +44,19 @@ from chartgate.service.ports import JsonObject
 
 STREAM_BATCH = 5000
 """Rows fetched per round trip when streaming a whole log (verify, export)."""
+
+_HEAD_KEY = "chartgate.ledger_heads"
+"""``Connection.info`` key: (the transaction, {tenant: (size, range)}) appended in it."""
+_HEAD_SELECT = select(t.ledger_heads.c.next_seq, t.ledger_heads.c.compact_range).where(
+    t.ledger_heads.c.tenant == bindparam("head_tenant")
+)
+_HEAD_SELECT_LOCKED = _HEAD_SELECT.with_for_update()
+_HEAD_UPDATE = (
+    update(t.ledger_heads)
+    .where(t.ledger_heads.c.tenant == bindparam("head_tenant"))
+    .values(next_seq=bindparam("head_next"), compact_range=bindparam("head_range"))
+)
+_EVENT_INSERT = insert(t.audit_events)
 
 
 def _entry(row: Any) -> StoredEntry:  # noqa: ANN401 - a SQLAlchemy row
@@ -86,51 +103,75 @@ class SqlLedger:
     # -- appending ------------------------------------------------------------------------
 
     def _lock_head(self, tenant: str) -> tuple[int, CompactRange]:
-        """Lock the tenant's head row (creating it on first use); return size and range."""
-        heads = t.ledger_heads.c
-        query = select(heads.next_seq, heads.compact_range).where(heads.tenant == tenant)
-        if self._conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = self._conn.execute(query).first()
+        """Lock the tenant's head row (creating it on first use); return size and range.
+
+        A head this transaction already appended to is taken from the connection, not read.
+        """
+        known = self._appended().get(tenant)
+        if known is not None:
+            size, compact = known
+            return size, compact.copy()  # the caller appends to its own copy
+        postgres = self._conn.dialect.name == "postgresql"
+        query = _HEAD_SELECT_LOCKED if postgres else _HEAD_SELECT
+        row = self._conn.execute(query, {"head_tenant": tenant}).first()
         if row is None:
-            dialect_insert = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+            dialect_insert = pg_insert if postgres else sqlite_insert
             self._conn.execute(
                 dialect_insert(t.ledger_heads)
                 .values(tenant=tenant, next_seq=0, compact_range=b"")
                 .on_conflict_do_nothing(index_elements=["tenant"])
             )
-            row = self._conn.execute(query).one()
+            row = self._conn.execute(query, {"head_tenant": tenant}).one()
         size = int(row.next_seq)
         return size, range_from_bytes(row.compact_range, size)
 
+    def _appended(self) -> dict[str, tuple[int, CompactRange]]:
+        """Heads this connection's current transaction wrote (empty in a new transaction)."""
+        transaction = self._conn.get_transaction()
+        held = self._conn.info.get(_HEAD_KEY)
+        if transaction is None:
+            return {}
+        if held is None or held[0] is not transaction:
+            held = (transaction, {})
+            self._conn.info[_HEAD_KEY] = held
+        heads: dict[str, tuple[int, CompactRange]] = held[1]
+        return heads
+
     def append(self, record: AuditRecord) -> int:
         """Seal and store one event in the current transaction; return its ``seq``."""
+        heads = self._appended()
         size, compact = self._lock_head(record.tenant)
         entry = seal(record.as_dict(), tenant=record.tenant, seq=size)
         compact.append(entry.leaf_hash)
+        heads.pop(record.tenant, None)  # a failed write below must not leave a stale head
         self._conn.execute(
-            update(t.ledger_heads)
-            .where(t.ledger_heads.c.tenant == record.tenant)
-            .values(next_seq=size + 1, compact_range=range_to_bytes(compact))
+            _HEAD_UPDATE,
+            {
+                "head_tenant": record.tenant,
+                "head_next": size + 1,
+                "head_range": range_to_bytes(compact),
+            },
         )
         self._conn.execute(
-            insert(t.audit_events).values(
-                tenant=record.tenant,
-                seq=size,
-                type=record.type.value,
-                at=record.at,
-                correlation_id=record.correlation_id,
-                request_id=record.request_id,
-                actor=record.actor,
-                draft_id=record.draft_id,
-                writeback_id=record.writeback_id,
-                patient=record.patient,
+            _EVENT_INSERT,
+            {
+                "tenant": record.tenant,
+                "seq": size,
+                "type": record.type.value,
+                "at": record.at,
+                "correlation_id": record.correlation_id,
+                "request_id": record.request_id,
+                "actor": record.actor,
+                "draft_id": record.draft_id,
+                "writeback_id": record.writeback_id,
+                "patient": record.patient,
                 # The sealed form: what was hashed, with NaN-like values already made text.
-                event=json.loads(entry.canonical),
-                canonical=entry.canonical,
-                leaf_hash=entry.leaf_hash,
-            )
+                "event": json.loads(entry.canonical),
+                "canonical": entry.canonical,
+                "leaf_hash": entry.leaf_hash,
+            },
         )
+        heads[record.tenant] = (size + 1, compact)
         return size
 
     # -- reading events -------------------------------------------------------------------

@@ -72,6 +72,9 @@ class _RecordingLedger(SqlLedger):
     def __init__(self, conn: Connection, seen: list[AuditRecord]) -> None:
         super().__init__(conn)
         self._seen = seen
+        # A write-back's stored trace, read once per transaction: only ``_carry_trace``
+        # changes it, after the last append of the transaction.
+        self._traces: dict[tuple[str, str], str | None] = {}
 
     def append(self, record: AuditRecord) -> int:
         if record.traceparent is None:
@@ -85,11 +88,13 @@ class _RecordingLedger(SqlLedger):
         current = current_traceparent()
         if current or record.writeback_id is None:
             return current
-        w = t.writebacks.c
-        stored: str | None = self._conn.execute(
-            select(w.traceparent).where(w.tenant == record.tenant, w.id == record.writeback_id)
-        ).scalar()
-        return stored
+        key = (record.tenant, record.writeback_id)
+        if key not in self._traces:
+            w = t.writebacks.c
+            self._traces[key] = self._conn.execute(
+                select(w.traceparent).where(w.tenant == record.tenant, w.id == record.writeback_id)
+            ).scalar()
+        return self._traces[key]
 
 
 class ObservedUnitOfWork(SqlUnitOfWork):

@@ -1,0 +1,55 @@
+"""What one approval asks of the store: each read it needs, once (issue 20).
+
+An approval appends two ledger events (``draft.approved`` and ``writeback.queued``) of one
+write-back in one transaction. The tenant's ledger head and the write-back's stored trace
+are read once for both, not once per event.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from builders import submission
+from chartgate.domain.principal import Principal, Role
+from chartgate.domain.submission import DraftSubmission
+from chartgate.service.context import RequestMeta
+from stack import running_stack
+
+
+def test_an_approval_reads_the_ledger_head_and_the_write_backs_trace_once(
+    tmp_path: Path,
+) -> None:
+    """Two events, one head read and one trace read; the ledger holds both events."""
+    with running_stack(f"sqlite:///{tmp_path}/a.sqlite3", tmp_path) as stack:
+        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+        clinician = Principal(
+            tenant=stack.tenant,
+            subject="c",
+            role=Role.CLINICIAN,
+            fhir_user="Practitioner/prac-001",
+            amr=("pwd", "otp"),
+            launch_patient="pat-001",
+            launch_encounter="enc-001",
+        )
+        meta = RequestMeta(request_id="r")
+        body = DraftSubmission.model_validate(submission())
+        draft = stack.app.drafting.submit_draft(scribe, body, meta)
+        seen: list[str] = []
+
+        def before(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+            seen.append(" ".join(statement.split()))
+
+        event.listen(stack.app.engine, "before_cursor_execute", before)
+        try:
+            stack.app.approvals.approve(clinician, draft.id, expected_version=1, meta=meta)
+        finally:
+            event.remove(stack.app.engine, "before_cursor_execute", before)
+    inserted = [s for s in seen if s.startswith("INSERT INTO audit_events")]
+    head_reads = [s for s in seen if s.startswith("SELECT ledger_heads.")]
+    trace_reads = [s for s in seen if s.startswith("SELECT writebacks.traceparent")]
+    assert len(inserted) == 2
+    assert len(head_reads) == 1
+    assert len(trace_reads) == 1
