@@ -8,8 +8,9 @@ Every figure is printed beside a baseline measured in the same run on the same m
   ``hashlib.sha256`` time over the same event bytes. On PostgreSQL also 4 threads, each
   appending to its own tenant (per-tenant head rows) and all to one tenant (one head row).
 * verify: ``python -m chartgate.ledger.verify``'s code path (``verify_files``) over an
-  exported JSON-lines log of N synthetic events with a signed checkpoint every 1,000,
-  beside ``hashlib.sha256`` over the same canonical bytes.
+  exported log of N synthetic events with a signed checkpoint every 1,000, in the binary
+  format (``chartgate.ledger.binlog``) and in JSON lines, beside ``hashlib.sha256`` over
+  the same canonical bytes.
 
 Run alone with ``.venv/bin/python bench/ledger.py`` (``CHARTGATE_BENCH_LEDGER_N`` sets the
 log size, default 1,000,000; ``CHARTGATE_BENCH_APPENDS`` the appends per store, 2,000).
@@ -35,6 +36,7 @@ from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.storage.migrate import upgrade
 from chartgate.domain.events import AuditRecord, EventType
+from chartgate.ledger import binlog
 from chartgate.ledger.checkpoint import Checkpoint, CheckpointSigner, NoteVerifier
 from chartgate.ledger.merkle import CompactRange, leaf_hash
 from chartgate.ledger.seal import seal
@@ -176,19 +178,24 @@ def synthetic_log(n: int, directory: Path) -> tuple[list[bytes], Path, Path, str
     return datas, log_path, notes_path, vkey
 
 
-def bench_verify(n: int) -> tuple[float, float, int]:
-    """(verify seconds, raw sha256 seconds over the same bytes, checkpoints)."""
+def bench_verify(n: int) -> tuple[float, float, int, float]:
+    """(binary verify s, raw sha256 s over the same bytes, checkpoints, JSON-lines verify s)."""
     with tempfile.TemporaryDirectory(prefix="chartgate-bench-ledger-") as tmp:
         datas, log_path, notes_path, vkey = synthetic_log(n, Path(tmp))
-        started = time.perf_counter()
-        report = verify_files(log_path, notes_path, vkey, origin="bench.example/bench")
-        verify_s = time.perf_counter() - started
-        assert report.ok, report.describe()
+        binary_path = Path(tmp) / "bench.cglog"
+        with binary_path.open("wb") as handle:
+            binlog.write(((i, d, leaf_hash(d)) for i, d in enumerate(datas)), handle)
+        timings = []
+        for path in (binary_path, log_path):
+            started = time.perf_counter()
+            report = verify_files(path, notes_path, vkey, origin="bench.example/bench")
+            timings.append(time.perf_counter() - started)
+            assert report.ok, report.describe()
         started = time.perf_counter()
         for data in datas:
             hashlib.sha256(b"\x00" + data).digest()
         sha_s = time.perf_counter() - started
-        return verify_s, sha_s, report.checkpoints
+        return timings[0], sha_s, report.checkpoints, timings[1]
 
 
 def main() -> None:
@@ -225,14 +232,15 @@ def main() -> None:
             f"postgresql, 4 threads: {own:.0f} appends/s to 4 tenants (own head rows), "
             f"{shared:.0f} appends/s to one tenant (one head row): {own / shared:.2f}x"
         )
-    verify_s, sha_s, checkpoints = bench_verify(VERIFY_N)
+    verify_s, sha_s, checkpoints, jsonl_s = bench_verify(VERIFY_N)
     print(
         f"\nverify a {VERIFY_N:,}-event export with {checkpoints:,} signed checkpoints "
         "(python -m chartgate.ledger.verify)"
     )
     print(
-        f"  verify {verify_s:.2f} s ({VERIFY_N / verify_s:,.0f} events/s); raw sha256 over the "
-        f"same bytes {sha_s:.2f} s; ratio {verify_s / sha_s:.1f}x"
+        f"  binary {verify_s:.2f} s ({VERIFY_N / verify_s:,.0f} events/s), JSON lines "
+        f"{jsonl_s:.2f} s; raw sha256 over the same bytes {sha_s:.2f} s; ratios "
+        f"{verify_s / sha_s:.1f}x / {jsonl_s / sha_s:.1f}x"
     )
 
 

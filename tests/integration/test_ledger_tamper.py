@@ -451,6 +451,41 @@ def test_export_verifies_offline_with_only_the_pinned_key(log: Log, tmp_path: Pa
     assert json.loads(base64.b64decode(first["canonical"]))["tenant"] == TENANT
 
 
+def test_a_binary_export_verifies_offline_and_names_an_altered_entry(
+    log: Log, tmp_path: Path
+) -> None:
+    """``audit export --format binary`` feeds the same verifier; a flipped byte is named."""
+    out = tmp_path / "export"
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "export", "--tenant", TENANT, "--out", str(out), "--format", "binary"],
+        env=log.env,
+    )
+    assert result.exit_code == 0, result.output
+    path = out / f"{TENANT}.cglog"
+    args = [
+        str(path),
+        "--checkpoints",
+        str(out / f"{TENANT}.checkpoints"),
+        "--key",
+        str(out / f"{TENANT}.vkey"),
+        "--origin",
+        log.ledger.audit.origin(TENANT),
+        "--json",
+    ]
+    command = [sys.executable, "-m", "chartgate.ledger.verify", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["entries"] == 12
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 1  # inside the last event's canonical bytes (seq 11)
+    path.write_bytes(bytes(data))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    failure = json.loads(done.stdout)["failure"]
+    assert (failure["reason"], failure["seq"]) == ("leaf_hash_mismatch", 11)
+
+
 def test_the_checkpointer_refuses_to_sign_over_an_altered_entry(log: Log) -> None:
     """A new entry altered before it was signed is refused, never checkpointed."""
     with log.attacker() as conn:

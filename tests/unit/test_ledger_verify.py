@@ -404,8 +404,10 @@ class TestCommandLine:
         assert loaded == [
             "chartgate",
             "chartgate.ledger",
+            "chartgate.ledger.binlog",  # the binary export format
             "chartgate.ledger.checkpoint",
             "chartgate.ledger.keyring",  # several pinned keys after a rotation
             "chartgate.ledger.merkle",
             "chartgate.ledger.verify",
+            "chartgate.ledger.verify_report",
         ]

@@ -301,20 +301,24 @@ class CompactRange:
         The new node at level ``height`` and index ``i`` merges with its left sibling while
         it is a right child and that sibling lies inside the range.
         """
-        if len(leaf_hash) != HASH_SIZE:
-            raise ValueError(f"a leaf hash is {HASH_SIZE} bytes")
-        node, index, height = leaf_hash, self._end, 0
-        while index & 1 and (index - 1) << height >= self._begin:
-            node = node_hash(self._hashes.pop(), node)
-            index >>= 1
-            height += 1
-        self._hashes.append(node)
-        self._end += 1
+        self.extend((leaf_hash,))
 
     def extend(self, leaf_hashes: Sequence[bytes]) -> None:
-        """Append several leaf hashes in order."""
-        for h in leaf_hashes:
-            self.append(h)
+        """Append several leaf hashes in order (one loop: the verifier's hot path)."""
+        hashes, begin, end = self._hashes, self._begin, self._end
+        sha = hashlib.sha256
+        for leaf in leaf_hashes:
+            if len(leaf) != HASH_SIZE:
+                self._end = end
+                raise ValueError(f"a leaf hash is {HASH_SIZE} bytes")
+            node, index, height = leaf, end, 0
+            while index & 1 and (index - 1) << height >= begin:
+                node = sha(_NODE_PREFIX + hashes.pop() + node).digest()  # node_hash, inlined
+                index >>= 1
+                height += 1
+            hashes.append(node)
+            end += 1
+        self._end = end
 
     def root(self) -> bytes:
         """Return the RFC 9162 root of leaves ``[0, end)``; the range must start at 0.
