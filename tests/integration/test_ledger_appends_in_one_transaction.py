@@ -110,3 +110,23 @@ def test_a_rolled_back_transaction_leaves_nothing_to_reuse(engine: Engine) -> No
         with conn.begin():
             assert SqlLedger(conn).append(record("a", 2)) == 0
     assert stored(engine, "a")[0] == [0]
+
+
+def test_appends_inside_a_rolled_back_savepoint_leave_no_stale_head(
+    migrated_postgres_url: str,
+) -> None:
+    """Append, append in a savepoint that rolls back, append again: seqs 0, 1 (gap-free)."""
+    engine = create_engine(migrated_postgres_url)
+    try:
+        with engine.begin() as conn:
+            ledger = SqlLedger(conn)
+            assert ledger.append(record("a", 1)) == 0
+            savepoint = conn.begin_nested()
+            assert ledger.append(record("a", 2)) == 1
+            savepoint.rollback()
+            assert ledger.append(record("a", 3)) == 1
+        numbers, leaves_root, head_root = stored(engine, "a")
+        assert numbers == [0, 1]
+        assert head_root == leaves_root
+    finally:
+        engine.dispose()

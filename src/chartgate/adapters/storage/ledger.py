@@ -126,10 +126,15 @@ class SqlLedger:
         return size, range_from_bytes(row.compact_range, size)
 
     def _appended(self) -> dict[str, tuple[int, CompactRange]]:
-        """Heads this connection's current transaction wrote (empty in a new transaction)."""
+        """Heads this connection's current transaction wrote (empty in a new transaction).
+
+        Inside a savepoint nothing is kept (and what was kept is dropped): a savepoint rolled
+        back would otherwise leave a head that the store no longer has.
+        """
         transaction = self._conn.get_transaction()
         held = self._conn.info.get(_HEAD_KEY)
-        if transaction is None:
+        if transaction is None or self._conn.in_nested_transaction():
+            self._conn.info.pop(_HEAD_KEY, None)
             return {}
         if held is None or held[0] is not transaction:
             held = (transaction, {})
