@@ -129,10 +129,15 @@ def make_due(stack: Stack, writeback_id: str) -> None:
     set_row(stack, writeback_id, next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
 
 
-def waits_at_least(stack: Stack, writeback_id: str, seconds: float) -> bool:
+def waits_at_least(stack: Stack, writeback_id: str, seconds: float, *, since: datetime) -> bool:
+    """The next attempt is at least ``seconds`` after ``since`` (taken before the request).
+
+    Measured from before the request, not from now: on a loaded machine the seconds between
+    the answer and this check would otherwise eat into the wait.
+    """
     at = row(stack, writeback_id)["next_attempt_at"]
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return at - datetime.now(UTC) >= timedelta(seconds=seconds)
+    return at - since >= timedelta(seconds=seconds)
 
 
 def prior_note(stack: Stack) -> dict[str, Any]:
@@ -172,11 +177,12 @@ def test_503_storm_with_retry_after_defers_then_commits_once(sandbox_stack: Stac
     set_faults(stack, {"status_storm": {"count": 1, "status": 503, "retry_after": RETRY_AFTER}})
     executor = stack.app.executor(owner="worker-1")
 
+    sent = datetime.now(UTC)
     assert executor.process(stack.tenant, wb_id)
     first = status(stack, wb_id)
     assert first["state"] == "ambiguous", first
     assert first["last_status"] == 503
-    assert waits_at_least(stack, wb_id, RETRY_AFTER - 1)
+    assert waits_at_least(stack, wb_id, RETRY_AFTER - 1, since=sent)
     assert executor.run_once() == 0  # not due before Retry-After
     assert documents(stack, wb_id) == []
 
@@ -211,11 +217,12 @@ def test_503_storm_during_reconciliation_keeps_the_writeback_ambiguous(
 
     make_due(stack, wb_id)
     # The reconciliation search meets the second 503: the worker must survive it.
+    sent = datetime.now(UTC)
     assert executor.run_once() == 1
     second = status(stack, wb_id)
     assert second["state"] == "ambiguous", second
     assert row(stack, wb_id)["may_have_landed"]
-    assert waits_at_least(stack, wb_id, RETRY_AFTER - 1)
+    assert waits_at_least(stack, wb_id, RETRY_AFTER - 1, since=sent)
 
     make_due(stack, wb_id)
     assert executor.run_once() == 1
@@ -232,12 +239,13 @@ def test_429_is_retried_later_and_never_ambiguous(sandbox_stack: Stack) -> None:
     set_faults(stack, {"status_storm": {"count": 1, "status": 429, "retry_after": RETRY_AFTER}})
     executor = stack.app.executor(owner="worker-1")
 
+    sent = datetime.now(UTC)
     assert executor.process(stack.tenant, wb_id)
     first = status(stack, wb_id)
     assert first["state"] == "queued", first
     assert first["last_status"] == 429
     assert not row(stack, wb_id)["may_have_landed"]
-    assert waits_at_least(stack, wb_id, RETRY_AFTER - 1)
+    assert waits_at_least(stack, wb_id, RETRY_AFTER - 1, since=sent)
     assert executor.run_once() == 0
 
     make_due(stack, wb_id)
