@@ -20,12 +20,14 @@ from typing import Any, Self
 from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.vendors import get_vendor
 from chartgate.domain.consent import ConsentRecord
+from chartgate.domain.documents import note_type_of
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.errors import EhrAmbiguous, EhrNotAllowed, EhrUnreachable, NotFound
 from chartgate.domain.events import AuditRecord
 from chartgate.domain.killswitch import ALL_TENANTS, Mode, Switch, Target
 from chartgate.domain.processors import Processor, ProcessorRegistry
 from chartgate.domain.scribe_session import ScribeSession
+from chartgate.domain.structured import SETTLED_STATES
 from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
 from chartgate.sandbox.search import subset
@@ -487,15 +489,17 @@ class _Writebacks:
 
     def for_draft(self, tenant: str, draft_id: str) -> list[Writeback]:
         found = [w for (t, _), w in self._t.writebacks.items() if t == tenant]
-        return [copy.deepcopy(w) for w in found if w.draft_id == draft_id]
+        ordered = sorted(
+            found, key=lambda w: (w.created_at or datetime.min.replace(tzinfo=UTC), w.part)
+        )
+        return [copy.deepcopy(w) for w in ordered if w.draft_id == draft_id]
 
     def _held(self, wb: Writeback) -> bool:
         """An engaged hold-write-back switch covers the row (the real store does it in SQL)."""
         draft = self._t.drafts.get((wb.tenant, wb.draft_id))
-        codings = (wb.payload.get("type") or {}).get("coding") or []
         target = Target(
             tenant=wb.tenant,
-            note_type=codings[0].get("code") if codings else None,
+            note_type=note_type_of(wb.payload),
             model_name=draft.origin.model.name if draft else None,
             model_version=draft.origin.model.version if draft else None,
             prompt_template=draft.origin.prompt_template if draft else None,
@@ -509,6 +513,9 @@ class _Writebacks:
         wb = self._t.writebacks[key]
         if self._held(wb):
             return False
+        before = self._t.writebacks.get((wb.tenant, wb.after_id)) if wb.after_id else None
+        if before is not None and before.state.value not in SETTLED_STATES:
+            return False  # the part before it is not settled yet (the real store: in SQL)
         if wb.state in (WritebackState.QUEUED, WritebackState.AMBIGUOUS):
             return wb.next_attempt_at <= now
         lease = self._t.leases.get(key)

@@ -98,6 +98,28 @@ class Writeback(_Out):
     last_reason: str | None
     correlation_id: str
     payload_hash: str
+    part: int = Field(
+        default=0, description="0: the note; 1, 2, ...: a structured resource, in write order."
+    )
+    resource_type: str = Field(
+        default="DocumentReference", description="What it writes: the note or its type."
+    )
+    after: str | None = Field(
+        default=None, description="The write-back that must be settled before this one sends."
+    )
+
+
+class StructuredItem(_Out):
+    """One structured proposal of the approved (or current) version and its fate."""
+
+    index: int = Field(description="Its place in the version's ``resources``.")
+    resource_type: str
+    written: bool = Field(description="Approval writes it to the chart.")
+    fate: str = Field(
+        description='"will be written" or why not, e.g. "not written to the chart'
+        ' (draft-only by policy)".'
+    )
+    writeback: Writeback | None = Field(description="Its write-back, once approved and queued.")
 
 
 class Draft(_Out):
@@ -118,7 +140,14 @@ class Draft(_Out):
     versions: list[Version]
     findings: list[Finding] | None = Field(default=None, description="On reads only.")
     approvals: list[Approval] | None = Field(default=None, description="On reads only.")
-    writebacks: list[Writeback] | None = Field(default=None, description="On reads only.")
+    writebacks: list[Writeback] | None = Field(
+        default=None, description="On reads only: the note's write-backs."
+    )
+    structured: list[StructuredItem] | None = Field(
+        default=None,
+        description="On reads only: each structured proposal, its fate and its write-back"
+        " (issue 13: partial states are visible here).",
+    )
 
 
 class Queued(_Out):

@@ -47,7 +47,7 @@ def provenance_of(draft: Draft, approval: Approval, record: Writeback) -> JsonOb
     return build_provenance(
         ProvenanceFacts(
             writeback_id=record.id,
-            target=f"DocumentReference/{record.document_id}/_history/{record.document_version}",
+            target=f"{record.target_type}/{record.document_id}/_history/{record.document_version}",
             activity=record.kind.activity,
             recorded=approval.approved_at,
             clinician=str(approval.approver.fhir_user),

@@ -37,7 +37,6 @@ from chartgate.domain.writeback import (
     Writeback,
     WritebackKind,
     WritebackState,
-    client_id,
 )
 from chartgate.service.chart_reads import chart_facts, check_baseline, keep_document, read_chart
 from chartgate.service.ehr_channel import (
@@ -67,6 +66,7 @@ from chartgate.service.provenance_travel import (
     refuse_unsupported,
 )
 from chartgate.service.retry import RetryPolicy
+from chartgate.service.structured_writes import check_structured, note_of, refuse_without_note
 
 CRASH_POINTS: tuple[str, ...] = (
     "after_claim",
@@ -147,11 +147,12 @@ class WritebackExecutor:
             record = uow.writebacks.get(tenant, writeback_id)
             draft = uow.drafts.get(tenant, record.draft_id)
             approval = uow.approvals.get(tenant, record.approval_id)
+            note = note_of(uow, record)
             ChartWrite(draft, record).begin(lease_expired=prior == WritebackState.SENDING)
             uow.drafts.save(draft, at=now)
         self._channel.crash("after_claim")
         try:
-            ended = self._attempt(draft, approval, record)
+            ended = self._attempt(draft, approval, record, note)
             self._channel.crash("before_finish")
             self._finish(draft, record, ended)
         except LeaseLost:
@@ -161,8 +162,13 @@ class WritebackExecutor:
             self._channel.forget(record)
         return True
 
-    def _attempt(self, draft: Draft, approval: Approval, record: Writeback) -> Ended:
-        """Walk the steps still missing; end at the first that does not proceed."""
+    def _attempt(
+        self, draft: Draft, approval: Approval, record: Writeback, note: Writeback | None
+    ) -> Ended:
+        """Walk the steps still missing; end at the first that does not proceed.
+
+        ``note``: for a structured write-back, the note's (it must be in the chart first).
+        """
         gateway = self._ehr.gateway(draft.tenant)
         # Progress is saved before every request (``EhrChannel.hold_lease``), so only the first
         # step still missing can have been in flight: that one reads the chart first where a
@@ -170,8 +176,16 @@ class WritebackExecutor:
         reread = record.may_have_landed
         try:
             refuse_unsupported(self._ehr.profile(draft.tenant))
-            check_integrity(self._channel, draft, approval, record)
-            if record.kind.creates_document and not (record.document_landed or reread):
+            if record.kind.writes_note:
+                check_integrity(self._channel, draft, approval, record)
+            else:
+                refuse_without_note(note)
+                check_structured(self._channel, draft, approval, record)
+            if (
+                note is None
+                and record.kind.creates_document
+                and not (record.document_landed or reread)
+            ):
                 stale = self._clock.now() - approval.approved_at > self._context_fresh
                 if stale:  # the approval's own read is recent enough otherwise
                     self._channel.brake(record)
@@ -219,7 +233,7 @@ class WritebackExecutor:
             check_baseline(gateway, draft, record)
         payload = record.payload
         if record.kind.creates_document:
-            answer = self._send_create(
+            answer = self._channel.create(
                 gateway, draft, record, payload, guard, identifier_query(record.id), step
             )
         else:
@@ -236,39 +250,6 @@ class WritebackExecutor:
             )
         keep_document(record, answer)
         self._settle_step(step, answer, gateway, draft, record, guard, reread=reread)
-
-    def _send_create(
-        self,
-        gateway: EhrGateway,
-        draft: Draft,
-        record: Writeback,
-        resource: JsonObject,
-        guard: CreateGuard,
-        condition: str,
-        step: Step,
-    ) -> EhrAnswer:
-        """Create ``resource`` the way the EHR's guard allows (client id, conditional, plain)."""
-        if guard is CreateGuard.CLIENT_ID:
-            body = {**resource, "id": client_id(record.id, str(resource["resourceType"]))}
-            return self._channel.exchange(
-                draft,
-                record,
-                "PUT",
-                body,
-                lambda: gateway.create_with_id(body, request_id=record.correlation_id),
-                step=step,
-            )
-        if_none_exist = condition if guard is CreateGuard.CONDITIONAL else None
-        return self._channel.exchange(
-            draft,
-            record,
-            "POST",
-            resource,
-            lambda: gateway.create(
-                resource, if_none_exist=if_none_exist, request_id=record.correlation_id
-            ),
-            step=step,
-        )
 
     def _settle_step(
         self,
@@ -336,7 +317,7 @@ class WritebackExecutor:
         ):
             return
         provenance = provenance_of(draft, approval, record)
-        answer = self._send_create(
+        answer = self._channel.create(
             gateway, draft, record, provenance, guard, provenance_tag_query(record.id), step
         )
         if answer.ok:
@@ -441,7 +422,7 @@ class WritebackExecutor:
         committed = [
             w
             for w in uow.writebacks.for_draft(draft.tenant, draft.id)
-            if w.document_landed and w.kind.creates_document
+            if w.document_landed and w.kind.creates_document and w.kind.writes_note
         ]
         if not committed:
             return draft.approved_version

@@ -48,7 +48,13 @@ class Reading:
     resources: list[ResourceLine]
 
 
-def reading(view: DraftView, model: PageModel, *, decide: Callable[[str], Decision]) -> Reading:
+def reading(
+    view: DraftView,
+    model: PageModel,
+    *,
+    decide: Callable[[str], Decision],
+    writable: Callable[[str], bool] = lambda _kind: True,
+) -> Reading:
     """Build the reading of ``view`` (versions compared as ``model`` chose)."""
     draft = view.draft
     old = draft.version(model.from_version).content.note.text
@@ -64,7 +70,10 @@ def reading(view: DraftView, model: PageModel, *, decide: Callable[[str], Decisi
             f"{'are' if blocking > 1 else 'is'} fixed."
         )
     lines = [
-        ResourceLine(row=row, fate=resource_fate(decide(row.resource_type)))
+        ResourceLine(
+            row=row,
+            fate=resource_fate(decide(row.resource_type), writable=writable(row.resource_type)),
+        )
         for row in model.resources
         if row.change != "removed"
     ]

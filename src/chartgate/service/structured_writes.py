@@ -1,0 +1,216 @@
+"""Structured write-backs: queued with the note at approval, sent after it, one by one.
+
+``queue_structured`` runs in the approval's transaction: for each proposal of the approved
+version that the write-back matrix marks ``clinician-approved`` for the tenant's EHR (and
+whose type the vendor profile writes), one outbox row (``WritebackKind.STRUCTURED``, its
+own write-back id, mark, identifier and Provenance), in ``domain/structured.write_order``;
+each names the one before it (``after_id``), the first names the note's. The store hands a
+part to a worker only once the one before it is settled (``writebacks.due``).
+
+The executor treats a part like the note's create (same outcome table, create guard, chart
+reads, Provenance mode); before anything is sent it checks here that the note itself is in
+the chart (a rejected or conflicting note sends none of its structured resources) and that
+the payload is exactly what the clinician approved (``check_structured``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from chartgate.domain.events import EventType
+from chartgate.domain.hashing import content_hash
+from chartgate.domain.outcomes import Decision
+from chartgate.domain.structured import (
+    NOTE_NOT_WRITTEN,
+    Fate,
+    StructuredWrite,
+    build_structured,
+    fate_of,
+    write_order,
+)
+from chartgate.domain.writeback import Writeback, WritebackKind, WritebackState, mark
+from chartgate.service.ehr_channel import EhrChannel, Ended, Stop
+
+if TYPE_CHECKING:
+    from chartgate.domain.drafts import Approval, Draft
+    from chartgate.domain.policy import WritebackPolicy
+    from chartgate.domain.vendor_profile import VendorProfile
+    from chartgate.service.ports import IdSource, JsonObject, UnitOfWork
+
+__all__ = [
+    "StructuredFate",
+    "check_structured",
+    "fates",
+    "note_of",
+    "queue_structured",
+    "refuse_without_note",
+    "structured_view",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StructuredFate:
+    """One proposal of a version and what approval does (did) to it."""
+
+    index: int
+    resource_type: str
+    fate: Fate
+
+    def public(self, writeback: Writeback | None) -> JsonObject:
+        """What the API shows for it (with its write-back once queued)."""
+        return {
+            "index": self.index,
+            "resource_type": self.resource_type,
+            "written": self.fate.written,
+            "fate": self.fate.value,
+            "writeback": writeback.public() if writeback is not None else None,
+        }
+
+
+def fates(
+    resources: tuple[JsonObject, ...], policy: WritebackPolicy, profile: VendorProfile
+) -> list[StructuredFate]:
+    """The fate of every proposal of a version, for the tenant's EHR profile."""
+    out = []
+    for index, resource in enumerate(resources):
+        kind = str(resource.get("resourceType"))
+        decision = policy.decide_resource(kind, vendor=profile.name)
+        fate = fate_of(
+            allowed=decision.allowed and decision.requires_approval,
+            may_draft=decision.may_draft,
+            writable=kind in profile.writable_types and kind in _WRITABLE,
+        )
+        out.append(StructuredFate(index, kind, fate))
+    return out
+
+
+_WRITABLE = frozenset({"Condition", "AllergyIntolerance", "Observation", "MedicationRequest"})
+
+
+def queue_structured(
+    uow: UnitOfWork,
+    *,
+    draft: Draft,
+    approval: Approval,
+    note: Writeback,
+    fated: list[StructuredFate],
+    ids: IdSource,
+    now: datetime,
+) -> list[Writeback]:
+    """Queue one write-back per written proposal, each after the one before it."""
+    resources = draft.version(approval.version).content.resources
+    written = {f.index for f in fated if f.fate.written}
+    records: list[Writeback] = []
+    before = note
+    for part, index in enumerate((i for i in write_order(resources) if i in written), start=1):
+        writeback_id = ids.new_id()
+        payload = mark(
+            build_structured(resources[index], _write(draft, approval, writeback_id)),
+            writeback_id,
+        )
+        record = Writeback(
+            tenant=draft.tenant,
+            id=writeback_id,
+            draft_id=draft.id,
+            approval_id=approval.id,
+            kind=WritebackKind.STRUCTURED,
+            state=WritebackState.QUEUED,
+            may_have_landed=False,
+            payload=payload,
+            payload_hash=content_hash(payload),
+            correlation_id=draft.correlation_id,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+            part=part,
+            after_id=before.id,
+        )
+        uow.writebacks.add(record)
+        records.append(record)
+        before = record
+    return records
+
+
+def _write(draft: Draft, approval: Approval, writeback_id: str) -> StructuredWrite:
+    return StructuredWrite(
+        writeback_id=writeback_id,
+        patient=draft.patient,
+        encounter=draft.encounter,
+        clinician=str(approval.approver.fhir_user),
+    )
+
+
+def note_of(uow: UnitOfWork, record: Writeback) -> Writeback | None:
+    """The note's write-back of the same approval (part 0); None for the note itself."""
+    if record.kind.writes_note:
+        return None
+    for other in uow.writebacks.for_draft(record.tenant, record.draft_id):
+        if other.approval_id == record.approval_id and other.part == 0:
+            return other
+    return None
+
+
+def refuse_without_note(note: Writeback | None) -> None:
+    """``Stop`` before anything is sent when the note of this part never reached the chart."""
+    if note is not None and note.state.value in NOTE_NOT_WRITTEN:
+        raise Stop(
+            Ended(Decision.REJECT, reason=f"not sent: the note was not written ({note.state})")
+        )
+
+
+def check_structured(
+    channel: EhrChannel, draft: Draft, approval: Approval, record: Writeback
+) -> None:
+    """The payload is one of the approved version's proposals, exactly as approval built it."""
+    version = draft.version(approval.version)
+    write = _write(draft, approval, record.id)
+    built = [mark(build_structured(r, write), record.id) for r in version.content.resources]
+    payload_ok = content_hash(record.payload) == record.payload_hash
+    version_ok = version.content_hash == approval.content_hash
+    approved = record.payload in built
+    if payload_ok and version_ok and approved:
+        return
+    channel.event(
+        draft,
+        record,
+        EventType.INTEGRITY_REFUSED,
+        {
+            "payload_hash_ok": payload_ok,
+            "version_hash_ok": version_ok,
+            "text_matches_approved": approved,
+        },
+    )
+    if record.document_landed:
+        raise Stop(Ended(Decision.NEEDS_PERSON, reason="integrity: payload changed"))
+    raise Stop(Ended(Decision.REJECT, reason="integrity: payload differs from approval"))
+
+
+def structured_view(
+    draft: Draft,
+    approvals: list[Approval],
+    records: list[Writeback],
+    policy: WritebackPolicy,
+    profile: VendorProfile,
+) -> list[JsonObject]:
+    """Every proposal of the approved (else current) version, its fate and its write-back.
+
+    The write-backs are those of the newest approval that queued any: part ``k`` is the
+    ``k``-th written proposal in write order (the order ``queue_structured`` used).
+    """
+    version = draft.current
+    parts: list[Writeback] = []
+    for approval in reversed(approvals):
+        mine = [r for r in records if r.approval_id == approval.id and not r.kind.writes_note]
+        if approval.kind == "approve":
+            version = draft.version(approval.version)
+            parts = sorted(mine, key=lambda r: r.part)
+            break
+    resources = version.content.resources
+    fated = fates(resources, policy, profile)
+    written = {f.index for f in fated if f.fate.written}
+    order = [i for i in write_order(resources) if i in written]
+    by_index = dict(zip(order, parts, strict=False))
+    return [f.public(by_index.get(f.index)) for f in fated]
