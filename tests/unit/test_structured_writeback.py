@@ -1,0 +1,414 @@
+"""Structured write-backs over fakes (issue 13 item 5): each proposal exactly once, in order.
+
+A clinician-approved Condition / AllergyIntolerance / Observation / MedicationRequest is its
+own write-back, queued with the note in the approval's transaction and sent after it, through
+the same executor and outcome table: a create guard, a read-back after a lost answer, its own
+Provenance, and needs-a-person where nothing can prove what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from builders import CLINICIAN, ENCOUNTER, PATIENT, TENANT
+from chartgate.domain.access import EncounterGrant, TenantAccess  # noqa: F401 - same setup
+from chartgate.domain.errors import ValidationFailed
+from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
+from chartgate.domain.principal import Principal, Role
+from chartgate.domain.submission import DraftSubmission
+from chartgate.domain.vendor_profile import ProvenanceMode
+from chartgate.domain.writeback import CreateGuard, Writeback, WritebackKind, WritebackState
+from chartgate.service.access import Access
+from chartgate.service.approvals import Approvals
+from chartgate.service.context import Context, RequestMeta
+from chartgate.service.drafting import Drafting
+from chartgate.service.retry import RetryPolicy
+from chartgate.service.validation import DraftValidator
+from chartgate.service.writeback import CRASH_POINTS, WritebackExecutor
+from fakes import FakeClock, FakeDirectory, FakeEhr, FakeIds, FakeStore
+from structured_items import (
+    ALLERGY,
+    CONDITION,
+    OBSERVATION,
+    structured_submission,
+    writing_policy,
+)
+
+META = RequestMeta(request_id="req-1")
+LEASE = timedelta(seconds=60)
+WRITE_ORDER = ["Condition", "AllergyIntolerance", "Observation", "MedicationRequest"]
+GUARDS = [CreateGuard.CONDITIONAL, CreateGuard.CLIENT_ID, CreateGuard.NONE]
+
+
+class WorkerDied(BaseException):
+    """Raised by the crash hook: the worker stops dead at that point."""
+
+
+@dataclass
+class Desk:
+    store: FakeStore
+    ehr: FakeEhr
+    directory: FakeDirectory
+    clock: FakeClock
+    drafting: Drafting
+    approvals: Approvals
+
+    def clinician(self, **changes: object) -> Principal:
+        base = Principal(
+            tenant=TENANT,
+            subject="dr-1",
+            role=Role.CLINICIAN,
+            fhir_user=CLINICIAN,
+            amr=("pwd", "otp"),
+            auth_time=self.clock.now(),
+            launch_encounter=ENCOUNTER,
+            launch_patient=PATIENT,
+            issuer=f"https://idp.{TENANT}.example",
+        )
+        return replace(base, **changes)  # type: ignore[arg-type]
+
+    def submit(self, body: dict[str, Any] | None = None) -> str:
+        sent = DraftSubmission.model_validate(body or structured_submission())
+        scribe = Principal(tenant=TENANT, subject="scribe-1", role=Role.SCRIBE)
+        return self.drafting.submit_draft(scribe, sent, META).id
+
+    def approve(self, draft_id: str) -> Writeback:
+        _, record = self.approvals.approve(
+            self.clinician(), draft_id, expected_version=1, meta=META
+        )
+        return record
+
+    def executor(self, owner: str = "w1", crash: Callable[[str], None] | None = None) -> Any:
+        return WritebackExecutor(
+            uow=self.store.unit,
+            ehr=self.directory,
+            clock=self.clock,
+            owner=owner,
+            lease=LEASE,
+            retry=RetryPolicy(base_seconds=1, cap_seconds=60),
+            jitter=lambda: 1.0,
+            crash=crash or (lambda _point: None),
+        )
+
+    def run(self, worker: WritebackExecutor | None = None, rounds: int = 30) -> None:
+        worker = worker or self.executor()
+        for _ in range(rounds):
+            self.clock.advance(120)
+            worker.run_once()
+
+    def records(self, draft_id: str) -> list[Writeback]:
+        with self.store.unit() as uow:
+            return uow.writebacks.for_draft(TENANT, draft_id)
+
+    def parts(self, draft_id: str) -> list[Writeback]:
+        return [r for r in self.records(draft_id) if r.kind is WritebackKind.STRUCTURED]
+
+    def view(self, draft_id: str) -> Any:
+        return self.drafting.view_draft(self.clinician(), draft_id, META)
+
+
+def desk(guard: CreateGuard = CreateGuard.CONDITIONAL, **overrides: Any) -> Desk:
+    store, ehr, clock = FakeStore(), FakeEhr(), FakeClock()
+    directory = FakeDirectory(ehr, guard=guard, overrides=overrides)
+    policy = writing_policy(draft_only=overrides.pop("draft_only", ()))
+    ctx = Context(
+        uow=store.unit,
+        clock=clock,
+        ids=FakeIds(),
+        policy=policy,
+        ehr=_Named(directory),
+        access=Access(clock=clock),
+        validator=DraftValidator(policy),
+    )
+    return Desk(store, ehr, directory, clock, Drafting(ctx), Approvals(ctx))
+
+
+class _Named:
+    """The fake directory under the generic R4 profile's name (the policy's vendor key)."""
+
+    def __init__(self, inner: FakeDirectory) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def vendor(self, tenant: str) -> str:
+        del tenant
+        return "generic-r4"
+
+
+def _written(ehr: FakeEhr, kind: str) -> list[dict[str, Any]]:
+    return ehr.all(kind)
+
+
+# -- approval queues the parts ---------------------------------------------------------------
+
+
+def test_approval_queues_one_write_back_per_structured_proposal_in_write_order() -> None:
+    d = desk()
+    draft_id = d.submit()
+    note = d.approve(draft_id)
+    parts = d.parts(draft_id)
+    assert [p.target_type for p in parts] == WRITE_ORDER  # not the draft's order
+    assert [p.part for p in parts] == [1, 2, 3, 4]
+    assert [p.after_id for p in parts] == [note.id, *[p.id for p in parts[:-1]]]
+    assert all(p.approval_id == note.approval_id for p in parts)
+    assert len({p.id for p in parts} | {note.id}) == 5
+    # Nothing but the note is due before the note is settled.
+    with d.store.unit() as uow:
+        assert uow.writebacks.due(d.clock.now() + timedelta(hours=1)) == [(TENANT, note.id)]
+
+
+def test_every_part_lands_exactly_once_with_its_own_provenance_and_our_fields() -> None:
+    d = desk()
+    draft_id = d.submit()
+    note = d.approve(draft_id)
+    d.run()
+    assert {r.state for r in d.records(draft_id)} == {WritebackState.COMMITTED}
+    assert len(_written(d.ehr, "DocumentReference")) == 1
+    provenances = _written(d.ehr, "Provenance")
+    assert len(provenances) == 5
+    for part in d.parts(draft_id):
+        (resource,) = _written(d.ehr, part.target_type)
+        assert resource["id"] == part.document_id
+        assert {"system": WRITEBACK_SYSTEM, "value": part.id} in resource["identifier"]
+        subject = "patient" if part.target_type == "AllergyIntolerance" else "subject"
+        assert resource[subject] == {"reference": PATIENT}
+        assert resource["encounter"] == {"reference": ENCOUNTER}
+        (mine,) = [p for p in provenances if p["meta"]["tag"][0]["code"] == part.id]
+        assert mine["target"][0]["reference"] == (
+            f"{part.target_type}/{part.document_id}/_history/{part.document_version}"
+        )
+    (condition,) = _written(d.ehr, "Condition")
+    assert condition["recorder"] == condition["asserter"] == {"reference": CLINICIAN}
+    (order,) = _written(d.ehr, "MedicationRequest")
+    assert (order["status"], order["intent"], order["requester"]) == (
+        "draft",
+        "proposal",
+        {"reference": CLINICIAN},
+    )
+    # The note went first: every structured create came after the note's Provenance.
+    posts = [kind for method, kind in d.ehr.requests if method == "POST"]
+    assert posts[:2] == ["DocumentReference", "Provenance"]
+    assert [k for k in posts if k != "Provenance"] == ["DocumentReference", *WRITE_ORDER]
+    assert note.id not in {p.id for p in d.parts(draft_id)}
+
+
+def test_draft_only_proposals_are_shown_as_not_written_and_never_sent() -> None:
+    d = desk(draft_only=("Observation",))
+    draft_id = d.submit()
+    d.approve(draft_id)
+    d.run()
+    assert _written(d.ehr, "Observation") == []
+    items = {i["resource_type"]: i for i in d.view(draft_id).structured}
+    assert items["Observation"]["fate"] == "not written to the chart (draft-only by policy)"
+    assert items["Observation"]["writeback"] is None
+    assert items["Condition"]["fate"] == "will be written"
+    assert items["Condition"]["writeback"]["state"] == "committed"
+    assert items["Condition"]["writeback"]["ehr_resource"].startswith("Condition/")
+
+
+def test_a_profile_that_takes_notes_only_gets_no_structured_write_back() -> None:
+    d = desk(writable_types=frozenset({"DocumentReference", "Provenance"}))
+    draft_id = d.submit()
+    d.approve(draft_id)
+    assert d.parts(draft_id) == []
+    items = d.view(draft_id).structured
+    assert {i["fate"] for i in items} == {
+        "not written to the chart (the EHR profile does not take this type)"
+    }
+
+
+# -- order and partial states ----------------------------------------------------------------
+
+
+def test_nothing_structured_is_sent_while_the_note_is_not_in_the_chart() -> None:
+    d = desk()
+    draft_id = d.submit()
+    d.approve(draft_id)
+    d.ehr.fail_next("status", method="POST", resource_type="DocumentReference", status=503)
+    d.clock.advance(1)
+    d.executor().run_once()
+    assert all(p.state is WritebackState.QUEUED for p in d.parts(draft_id))
+    assert ("POST", "Condition") not in d.ehr.requests
+    d.run()
+    assert {p.state for p in d.parts(draft_id)} == {WritebackState.COMMITTED}
+
+
+def test_a_refused_note_sends_none_of_its_structured_resources() -> None:
+    d = desk()
+    draft_id = d.submit()
+    d.approve(draft_id)
+    d.ehr.fail_next("status", method="POST", resource_type="DocumentReference", status=400)
+    d.run()
+    assert {p.state for p in d.parts(draft_id)} == {WritebackState.REJECTED}
+    assert all("note was not written" in str(p.last_reason) for p in d.parts(draft_id))
+    assert [k for m, k in d.ehr.requests if m == "POST"] == ["DocumentReference"]
+
+
+def test_a_refused_structured_resource_is_visible_and_the_rest_go_on() -> None:
+    d = desk()
+    draft_id = d.submit()
+    d.approve(draft_id)
+    d.ehr.fail_next("status", method="POST", resource_type="AllergyIntolerance", status=422)
+    d.run()
+    states = {p.target_type: p.state for p in d.parts(draft_id)}
+    assert states == {
+        "Condition": WritebackState.COMMITTED,
+        "AllergyIntolerance": WritebackState.REJECTED,
+        "Observation": WritebackState.COMMITTED,
+        "MedicationRequest": WritebackState.COMMITTED,
+    }
+    items = {i["resource_type"]: i for i in d.view(draft_id).structured}
+    assert items["AllergyIntolerance"]["writeback"]["state"] == "rejected"
+    assert items["AllergyIntolerance"]["writeback"]["last_status"] == 422
+    assert d.view(draft_id).draft.state.value == "committed"  # the note is in the chart
+
+
+def test_a_refused_structured_provenance_is_partial_like_the_notes() -> None:
+    d = desk()
+    draft_id = d.submit()
+    d.approve(draft_id)
+    d.executor().run_once()  # the note and its Provenance
+    d.ehr.fail_next("status", method="POST", resource_type="Provenance", status=403)
+    d.run()
+    first = d.parts(draft_id)[0]
+    assert first.state is WritebackState.PARTIAL
+    assert len(_written(d.ehr, "Condition")) == 1
+
+
+# -- exactly once -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("guard", GUARDS)
+def test_a_lost_answer_to_a_structured_create_is_read_back_never_duplicated(
+    guard: CreateGuard,
+) -> None:
+    d = desk(guard)
+    draft_id = d.submit()
+    d.approve(draft_id)
+    d.ehr.fail_next(
+        "drop",
+        method="POST" if guard is not CreateGuard.CLIENT_ID else "PUT",
+        resource_type="Condition",
+    )
+    d.run()
+    assert len(_written(d.ehr, "Condition")) == 1
+    first = d.parts(draft_id)[0]
+    assert first.state is WritebackState.COMMITTED
+    assert len(_written(d.ehr, "Provenance")) == 5
+
+
+def test_an_unguarded_structured_create_that_cannot_be_found_waits_for_a_person() -> None:
+    d = desk(CreateGuard.NONE)
+    draft_id = d.submit()
+    d.approve(draft_id)
+    d.ehr.fail_next("hold", method="POST", resource_type="Condition")  # slow: lands only later
+    d.run(rounds=5)
+    first = d.parts(draft_id)[0]
+    assert first.state is WritebackState.NEEDS_PERSON
+    assert _written(d.ehr, "Condition") == []
+    assert all(p.state is WritebackState.QUEUED for p in d.parts(draft_id)[1:])
+    d.ehr.land_held()
+    assert len(_written(d.ehr, "Condition")) == 1  # never a second one
+
+
+def _die_at(point: str, nth: int, kind: str) -> Callable[[str], None]:
+    seen = {"n": 0}
+
+    def crash(at: str) -> None:
+        if at == point:
+            seen["n"] += 1
+            if seen["n"] == nth:
+                raise WorkerDied(f"{point} {kind}")
+
+    return crash
+
+
+# Crash points counted from the start: the note takes 2 sends (document, Provenance), so the
+# 3rd/4th send is the Condition's create and its Provenance.
+CRASHES = [(point, nth) for point in CRASH_POINTS for nth in (2, 3, 4)]
+
+
+@pytest.mark.parametrize("guard", [CreateGuard.CONDITIONAL, CreateGuard.CLIENT_ID])
+@pytest.mark.parametrize(("point", "nth"), CRASHES, ids=[f"{p}-{n}" for p, n in CRASHES])
+def test_a_worker_killed_during_a_structured_write_never_duplicates_or_loses_it(
+    guard: CreateGuard, point: str, nth: int
+) -> None:
+    d = desk(guard)
+    draft_id = d.submit(structured_submission(CONDITION, ALLERGY, OBSERVATION))
+    d.approve(draft_id)
+    dying = d.executor("w1", crash=_die_at(point, nth, "Condition"))
+    try:
+        for _ in range(6):
+            d.clock.advance(1)
+            dying.run_once()
+    except WorkerDied:
+        d.clock.advance(LEASE.total_seconds() + 1)
+    d.run(d.executor("w2"))
+    assert {r.state for r in d.records(draft_id)} == {WritebackState.COMMITTED}
+    for kind in ("DocumentReference", "Condition", "AllergyIntolerance", "Observation"):
+        assert len(_written(d.ehr, kind)) == 1, kind
+    assert len(_written(d.ehr, "Provenance")) == 4
+
+
+def test_without_provenance_at_the_ehr_each_part_keeps_its_provenance_in_the_ledger() -> None:
+    d = desk(provenance_mode=ProvenanceMode.NONE)
+    draft_id = d.submit(structured_submission(CONDITION))
+    d.approve(draft_id)
+    d.run()
+    assert _written(d.ehr, "Provenance") == []
+    assert len(_written(d.ehr, "Condition")) == 1
+    assert d.store.events().count("writeback.provenance_kept") == 2
+
+
+# -- the fields the gateway owns -------------------------------------------------------------
+
+
+def test_a_scribe_value_equal_to_the_drafts_own_is_accepted() -> None:
+    d = desk()
+    same = {
+        **CONDITION,
+        "subject": {"reference": PATIENT},
+        "encounter": {"reference": ENCOUNTER},
+    }
+    draft_id = d.submit(structured_submission(same))
+    d.approve(draft_id)
+    d.run()
+    (condition,) = _written(d.ehr, "Condition")
+    assert condition["subject"] == {"reference": PATIENT}
+
+
+@pytest.mark.parametrize(
+    ("element", "value"),
+    [
+        ("subject", {"reference": "Patient/pat-002"}),
+        ("encounter", {"reference": "Encounter/enc-other"}),
+    ],
+)
+def test_a_scribe_value_different_from_the_drafts_is_refused_at_submission(
+    element: str, value: dict[str, str]
+) -> None:
+    d = desk()
+    with pytest.raises(ValidationFailed) as refused:
+        d.submit(structured_submission({**CONDITION, element: value}))
+    codes = {f.code for f in refused.value.findings}
+    assert "policy.owned-field-differs" in codes
+
+
+def test_a_recorder_other_than_the_approving_clinician_blocks_approval() -> None:
+    d = desk()
+    other = {**CONDITION, "recorder": {"reference": "Practitioner/someone-else"}}
+    draft_id = d.submit(structured_submission(other))  # the clinician is not known yet
+    with pytest.raises(ValidationFailed):
+        d.approve(draft_id)
+    assert d.records(draft_id) == []
+    mine = {**CONDITION, "recorder": {"reference": CLINICIAN}}
+    draft_id = d.submit(structured_submission(mine))
+    d.approve(draft_id)
+    assert len(d.parts(draft_id)) == 1
