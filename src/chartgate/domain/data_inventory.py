@@ -126,6 +126,8 @@ TABLES: dict[str, TableEntry] = {
             escalated_at=M,
             traceparent=ID,
             note_type=M,
+            part=M,
+            after_id=ID,
         ),
     ),
     "idempotency_keys": TableEntry(
