@@ -137,6 +137,7 @@ def running_stack(
     webhook_secrets: dict[str, str] | None = None,
     ehr_rate_per_second: float | None = None,
     jurisdiction: str | None = None,
+    policy: str | None = None,
 ) -> Iterator[Stack]:
     """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API."""
     with SandboxServer(
@@ -146,6 +147,7 @@ def running_stack(
         settings = Settings(
             database_url=database_url,
             key_file=str(workdir / "kek.key"),
+            policy=policy,
             tenants=[
                 TenantSettings(
                     id=TENANT,

@@ -8,6 +8,7 @@ same file with Condition, AllergyIntolerance, Observation and MedicationRequest 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -48,6 +49,16 @@ CONDITION: dict[str, Any] = {
 }
 ALLERGY: dict[str, Any] = {
     "resourceType": "AllergyIntolerance",
+    # ait-1: clinicalStatus is required unless entered-in-error (Medplum's validator found it
+    # missing here; our R4B models do not check invariants).
+    "clinicalStatus": {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                "code": "active",
+            }
+        ]
+    },
     "code": {
         "coding": [{"system": SNOMED, "code": "91936005", "display": "Allergy to penicillin"}],
         "text": "Allergy to penicillin",
@@ -107,6 +118,10 @@ def structured_submission(*resources: dict[str, Any], **overrides: Any) -> dict[
 
 def writing_policy(*, draft_only: tuple[str, ...] = ()) -> LoadedPolicy:
     """The shipped policy with the four structured types written after approval."""
+    return load_policy_bytes(_policy_bytes(draft_only=draft_only), source="tests/structured_items")
+
+
+def _policy_bytes(*, draft_only: tuple[str, ...] = ()) -> bytes:
     data = yaml.safe_load(default_policy_bytes())
     for kind in WRITTEN_TYPES:
         rule = data["resources"][kind]
@@ -114,4 +129,11 @@ def writing_policy(*, draft_only: tuple[str, ...] = ()) -> LoadedPolicy:
             rule["mode"] = "clinician-approved"
             rule["ehr_profiles"] = list(PROFILES)
             rule["rollback"] = ["entered-in-error"]
-    return load_policy_bytes(yaml.safe_dump(data).encode(), source="tests/structured_items")
+    return yaml.safe_dump(data).encode()
+
+
+def write_policy_file(directory: Path, **options: Any) -> str:
+    """``writing_policy()``'s YAML in ``directory`` (for a stack built from settings)."""
+    path = directory / "writeback-structured.yaml"
+    path.write_bytes(_policy_bytes(**options))
+    return str(path)
