@@ -30,6 +30,7 @@ Acute bronchitis, uncomplicated.
 
 ## Plan
 Supportive care with fluids and rest. Acetaminophen 325 MG Oral Tablet as needed.
+Return if symptoms worsen.
 """
 
 CONDITION: dict[str, Any] = {
