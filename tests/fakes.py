@@ -116,6 +116,9 @@ class FakeEhr:
         self.requests: list[tuple[str, str]] = []
         self.held: list[Callable[[], EhrAnswer]] = []
         self._ids = itertools.count(1)
+        self._header: JsonObject | None = None  # X-Provenance of this view (with_provenance)
+        self.honours_provenance_header = True
+        """False: ignore ``X-Provenance`` (as Medplum 4.5 does)."""
         for seeded in SEED_RESOURCES:
             self._store(str(seeded["resourceType"]), str(seeded["id"]), seeded)
 
@@ -151,8 +154,10 @@ class FakeEhr:
                 if len(matches) > 1:
                     return EhrAnswer(status=412, outcome=_outcome("multiple-matches"))
                 if matches:
-                    return _answer(200, matches[0])
-            return _answer(201, self._store(kind, str(next(self._ids)), resource))
+                    return _answer(200, matches[0])  # matched: no header Provenance (Firely)
+            return self._with_header(
+                _answer(201, self._store(kind, str(next(self._ids)), resource))
+            )
 
         return self._request("POST", kind, act)
 
@@ -167,7 +172,7 @@ class FakeEhr:
                 return EhrAnswer(status=404, outcome=_outcome("not-found"))
             if found.current["meta"]["versionId"] != if_match:
                 return EhrAnswer(status=412, outcome=_outcome("conflict"))
-            return _answer(200, self._store(kind, rid, resource))
+            return self._with_header(_answer(200, self._store(kind, rid, resource)))
 
         return self._request("PUT", kind, act)
 
@@ -179,7 +184,7 @@ class FakeEhr:
         def act() -> EhrAnswer:
             if (kind, rid) in self.resources:
                 return EhrAnswer(status=412, outcome=_outcome("duplicate"))
-            return _answer(201, self._store(kind, rid, resource))
+            return self._with_header(_answer(201, self._store(kind, rid, resource)))
 
         return self._request("PUT", kind, act)
 
@@ -223,7 +228,71 @@ class FakeEhr:
             raise EhrAmbiguous(f"search answered {answer.status}", retry_after=answer.retry_after)
         return [copy.deepcopy(r) for r in self._search(resource_type, params)]
 
+    def with_provenance(self, provenance: JsonObject) -> FakeEhr:
+        """A view of this EHR whose writes carry ``X-Provenance`` (same chart, same faults)."""
+        view = copy.copy(self)
+        view._header = copy.deepcopy(provenance)
+        return view
+
+    def transaction(self, bundle: JsonObject, *, request_id: str) -> EhrAnswer:
+        """A transaction Bundle: every entry lands, or (any entry refused) none does."""
+        del request_id
+        return self._request("POST", "Bundle", lambda: self._transaction(bundle))
+
     # -- inside ----------------------------------------------------------------------------
+
+    def _with_header(self, answer: EhrAnswer) -> EhrAnswer:
+        """Create the ``X-Provenance`` Provenance for a write that made a version."""
+        if self._header is not None and self.honours_provenance_header:
+            target = f"{answer.resource_type}/{answer.resource_id}/_history/{answer.version_id}"
+            provenance = {**copy.deepcopy(self._header), "target": [{"reference": target}]}
+            self._store("Provenance", str(next(self._ids)), provenance)
+        return answer
+
+    def _transaction(self, bundle: JsonObject) -> EhrAnswer:
+        before = copy.deepcopy(self.resources)
+        named: dict[str, str] = {}
+        answers: list[JsonObject] = []
+        for entry in bundle.get("entry", []):
+            resource = _rewrite(copy.deepcopy(entry["resource"]), named)
+            request = entry["request"]
+            kind = str(resource["resourceType"])
+            answer = self._entry(kind, resource, request)
+            if not answer.ok:
+                self.resources = before
+                return EhrAnswer(status=answer.status, outcome=answer.outcome)
+            if "fullUrl" in entry:
+                named[entry["fullUrl"]] = f"{kind}/{answer.resource_id}"
+            location = f"{kind}/{answer.resource_id}/_history/{answer.version_id}"
+            answers.append({"response": {"status": str(answer.status), "location": location}})
+        response = {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
+        return EhrAnswer(status=200, resource=response, resource_type="Bundle")
+
+    def _entry(  # noqa: PLR0911 - one answer per R4 rule
+        self, kind: str, resource: JsonObject, request: JsonObject
+    ) -> EhrAnswer:
+        method, url = request["method"], request["url"]
+        if method == "POST":
+            condition = request.get("ifNoneExist")
+            if condition is not None:
+                name, _, value = str(condition).partition("=")
+                matches = self._search(kind, {name: value})
+                if len(matches) > 1:
+                    return EhrAnswer(status=412, outcome=_outcome("multiple-matches"))
+                if matches:
+                    return _answer(200, matches[0])
+            return _answer(201, self._store(kind, str(next(self._ids)), resource))
+        rid = str(url).partition("/")[2]
+        found = self.resources.get((kind, rid))
+        if request.get("ifNoneMatch") == "*":
+            if found is not None:
+                return EhrAnswer(status=412, outcome=_outcome("duplicate"))
+            return _answer(201, self._store(kind, rid, resource))
+        if found is None:
+            return EhrAnswer(status=404, outcome=_outcome("not-found"))
+        if f'W/"{found.current["meta"]["versionId"]}"' != request.get("ifMatch"):
+            return EhrAnswer(status=412, outcome=_outcome("conflict"))
+        return _answer(200, self._store(kind, rid, resource))
 
     def _request(self, method: str, kind: str, act: Callable[[], EhrAnswer]) -> EhrAnswer:
         self.requests.append((method, kind))
@@ -281,6 +350,18 @@ class FakeEhr:
 _NOT_FILTERED = frozenset(
     {"_count", "_sort", "patient", "category", "date", "recorded-date", "authoredon"}
 )
+
+
+def _rewrite(node: Any, named: Mapping[str, str]) -> Any:
+    """Replace ``urn:uuid:`` references to earlier entries by what they became."""
+    if isinstance(node, dict):
+        return {
+            k: named.get(v, v) if k == "reference" and isinstance(v, str) else _rewrite(v, named)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite(v, named) for v in node]
+    return node
 
 
 def _has(items: list[JsonObject], system: str, code: str, key: str = "code") -> bool:

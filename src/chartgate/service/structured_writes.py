@@ -30,6 +30,7 @@ from chartgate.domain.structured import (
     fate_of,
     write_order,
 )
+from chartgate.domain.vendor_profile import ProvenanceMode
 from chartgate.domain.writeback import Writeback, WritebackKind, WritebackState, mark
 from chartgate.service.ehr_channel import EhrChannel, Ended, Stop
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StructuredFate",
+    "carried_parts",
     "check_structured",
     "fates",
     "note_of",
@@ -151,6 +153,24 @@ def note_of(uow: UnitOfWork, record: Writeback) -> Writeback | None:
         if other.approval_id == record.approval_id and other.part == 0:
             return other
     return None
+
+
+def carried_parts(uow: UnitOfWork, record: Writeback, mode: ProvenanceMode) -> list[Writeback]:
+    """The structured write-backs that ride in a note's transaction Bundle (else none).
+
+    Only a note's first approval carries them, and only in ``transaction-bundle`` mode: the
+    note and everything approved with it then land atomically.
+    """
+    if mode is not ProvenanceMode.TRANSACTION or record.kind is not WritebackKind.APPROVE:
+        return []
+    return sorted(
+        (
+            other
+            for other in uow.writebacks.for_draft(record.tenant, record.draft_id)
+            if other.approval_id == record.approval_id and not other.kind.writes_note
+        ),
+        key=lambda other: other.part,
+    )
 
 
 def refuse_without_note(note: Writeback | None) -> None:

@@ -13,10 +13,14 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chartgate.service.ports import JsonObject
+from chartgate.domain.errors import EhrNotAllowed
+from chartgate.service.ports import EhrAnswer, JsonObject
+
+if TYPE_CHECKING:
+    from chartgate.domain.vendor_profile import VendorProfile
 
 # https://hl7.org/fhir/R4/datatypes.html#id and resource type names (letters only).
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -191,3 +195,69 @@ def header_safe(value: str, name: str) -> str:
     if not HEADER_SAFE.fullmatch(value):
         raise ValueError(f"{name} must be 1-1024 printable ASCII characters")
     return value
+
+
+def relative_locations(answer: EhrAnswer) -> EhrAnswer:
+    """A transaction-response whose entries' ``location`` is ``Type/id/_history/vid``."""
+    for entry in (answer.resource or {}).get("entry", []):
+        response = entry.get("response") if isinstance(entry, dict) else None
+        if not isinstance(response, dict):
+            continue
+        where = parse_location(response.get("location"))
+        if where is None or where.version_id is None:
+            response.pop("location", None)
+            continue
+        response["location"] = (
+            f"{where.resource_type}/{where.resource_id}/_history/{where.version_id}"
+        )
+    return answer
+
+
+MAX_PROVENANCE_HEADER = 8 * 1024
+"""Bytes an ``X-Provenance`` value may take (8 KiB: the usual header limit of servers)."""
+
+
+def provenance_header(provenance: JsonObject) -> str:
+    """The ``X-Provenance`` value: compact ASCII JSON (non-ASCII escaped) on one line."""
+    value = json.dumps(provenance, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    if len(value) > MAX_PROVENANCE_HEADER:
+        raise EhrNotAllowed(
+            f"X-Provenance: the Provenance is {len(value)} bytes, over {MAX_PROVENANCE_HEADER};"
+            " nothing was sent"
+        )
+    return value
+
+
+def check_write(vendor: VendorProfile, resource_type: str, resource: JsonObject) -> None:
+    """Refuse, before sending, a write the vendor profile says the EHR cannot take."""
+    what = f"write {resource_type}"
+    if resource_type not in vendor.writable_types:
+        raise EhrNotAllowed(
+            f"{what}: the {vendor.name} profile cannot write {resource_type}; nothing was sent"
+        )
+    if resource_type != "DocumentReference":
+        return
+    content = resource.get("content")
+    items = content if isinstance(content, list) else []
+    if vendor.max_attachments is not None and len(items) > vendor.max_attachments:
+        raise EhrNotAllowed(
+            f"{what}: {len(items)} attachments, the {vendor.name} profile keeps"
+            f" {vendor.max_attachments}; nothing was sent"
+        )
+    for index, item in enumerate(items):
+        attachment = item.get("attachment") if isinstance(item, dict) else None
+        if not isinstance(attachment, dict):
+            continue
+        content_type = attachment.get("contentType")
+        base = content_type.split(";", 1)[0].strip() if isinstance(content_type, str) else ""
+        if base and vendor.note_media_type(base) != base.lower():
+            raise EhrNotAllowed(
+                f"{what}: content[{index}] is {base}, which the {vendor.name} profile does"
+                " not accept; nothing was sent"
+            )
+        size = attachment_bytes(attachment)
+        if vendor.max_note_bytes is not None and size > vendor.max_note_bytes:
+            raise EhrNotAllowed(
+                f"{what}: content[{index}] is {size} bytes, over the {vendor.name} profile's"
+                f" {vendor.max_note_bytes}; nothing was sent"
+            )
