@@ -242,3 +242,19 @@ def test_a_finalize_carries_its_provenance_in_the_header() -> None:
 
 def _tag(resource: dict[str, Any]) -> str:
     return next(str(t["code"]) for t in resource["meta"]["tag"] if t["system"] == WRITEBACK_SYSTEM)
+
+
+@pytest.mark.parametrize("guard", GUARDS)
+def test_what_does_not_fit_the_ehrs_transaction_limit_follows_in_its_own_bundle(
+    guard: CreateGuard,
+) -> None:
+    """Medplum takes 8 entries: the note and three ride together, the fourth after them."""
+    d = desk(guard, provenance_mode=ProvenanceMode.TRANSACTION, max_transaction_entries=8)
+    draft_id = d.submit()
+    d.approve(draft_id)
+    d.run()
+    assert _writes(d) == [("POST", "Bundle"), ("POST", "Bundle")]
+    assert {r.state for r in d.records(draft_id)} == {WritebackState.COMMITTED}
+    _one_of_each(d)
+    last = d.parts(draft_id)[-1]
+    assert last.target_type == "MedicationRequest"  # the last in write order

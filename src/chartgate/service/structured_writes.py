@@ -49,6 +49,7 @@ __all__ = [
     "queue_structured",
     "refuse_without_note",
     "structured_view",
+    "was_carried",
 ]
 
 
@@ -155,15 +156,17 @@ def note_of(uow: UnitOfWork, record: Writeback) -> Writeback | None:
     return None
 
 
-def carried_parts(uow: UnitOfWork, record: Writeback, mode: ProvenanceMode) -> list[Writeback]:
+def carried_parts(uow: UnitOfWork, record: Writeback, profile: VendorProfile) -> list[Writeback]:
     """The structured write-backs that ride in a note's transaction Bundle (else none).
 
     Only a note's first approval carries them, and only in ``transaction-bundle`` mode: the
-    note and everything approved with it then land atomically.
+    note and everything approved with it then land atomically, as many as the profile's
+    ``max_transaction_entries`` lets ride (two entries each: the resource, its Provenance);
+    the others follow one by one, each in its own Bundle.
     """
-    if mode is not ProvenanceMode.TRANSACTION or record.kind is not WritebackKind.APPROVE:
+    if record.kind is not WritebackKind.APPROVE:
         return []
-    return sorted(
+    parts = sorted(
         (
             other
             for other in uow.writebacks.for_draft(record.tenant, record.draft_id)
@@ -171,6 +174,15 @@ def carried_parts(uow: UnitOfWork, record: Writeback, mode: ProvenanceMode) -> l
         ),
         key=lambda other: other.part,
     )
+    return [p for p in parts if was_carried(p, profile)]
+
+
+def was_carried(record: Writeback, profile: VendorProfile) -> bool:
+    """True for a structured write-back that rode in its note's transaction Bundle."""
+    if profile.provenance_mode is not ProvenanceMode.TRANSACTION or record.kind.writes_note:
+        return False
+    limit = profile.max_transaction_entries
+    return limit is None or record.part <= (limit - 2) // 2
 
 
 def refuse_without_note(note: Writeback | None) -> None:

@@ -71,6 +71,7 @@ from chartgate.service.structured_writes import (
     check_structured,
     note_of,
     refuse_without_note,
+    was_carried,
 )
 
 CRASH_POINTS: tuple[str, ...] = (
@@ -153,7 +154,7 @@ class WritebackExecutor:
             draft = uow.drafts.get(tenant, record.draft_id)
             approval = uow.approvals.get(tenant, record.approval_id)
             note = note_of(uow, record)
-            parts = carried_parts(uow, record, self._ehr.profile(tenant).provenance_mode)
+            parts = carried_parts(uow, record, self._ehr.profile(tenant))
             ChartWrite(draft, record).begin(lease_expired=prior == WritebackState.SENDING)
             uow.drafts.save(draft, at=now)
         self._channel.crash("after_claim")
@@ -182,14 +183,11 @@ class WritebackExecutor:
         ``parts``: structured write-backs that ride in this note's transaction Bundle.
         """
         gateway = self._ehr.gateway(draft.tenant)
-        mode = self._ehr.profile(draft.tenant).provenance_mode
         # Progress is saved before every request (``EhrChannel.hold_lease``), so only the first
         # step still missing can have been in flight: that one reads the chart first where a
         # resend would not be safe. A structured resource may have ridden in its note's
         # transaction Bundle: it, too, is looked for first.
-        reread = record.may_have_landed or (
-            mode is ProvenanceMode.TRANSACTION and not record.kind.writes_note
-        )
+        reread = record.may_have_landed or was_carried(record, self._ehr.profile(draft.tenant))
         try:
             refuse_unsupported(self._ehr.profile(draft.tenant))
             if record.kind.writes_note:

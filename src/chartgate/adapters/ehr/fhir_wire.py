@@ -204,12 +204,16 @@ def relative_locations(answer: EhrAnswer) -> EhrAnswer:
         if not isinstance(response, dict):
             continue
         where = parse_location(response.get("location"))
-        if where is None or where.version_id is None:
-            response.pop("location", None)
-            continue
-        response["location"] = (
-            f"{where.resource_type}/{where.resource_id}/_history/{where.version_id}"
+        resource = entry.get("resource") if isinstance(entry.get("resource"), dict) else {}
+        version = (
+            (where.version_id if where is not None else None)
+            or parse_etag(response.get("etag"))
+            or parse_etag(f'"{(resource.get("meta") or {}).get("versionId")}"')
         )
+        if where is None or version is None:
+            response.pop("location", None)  # Medplum: Location without _history, versionId
+            continue
+        response["location"] = f"{where.resource_type}/{where.resource_id}/_history/{version}"
     return answer
 
 
