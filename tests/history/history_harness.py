@@ -580,8 +580,8 @@ class Harness:
 
     def follow_up(
         self, tracked: Tracked, action: str, fault: FaultKind, clin: dict[str, str]
-    ) -> str | None:
-        """Finalize, amend or retract the note ``tracked`` committed; return the write-back id."""
+    ) -> list[str]:
+        """Finalize, amend or retract the note ``tracked`` committed; return the write-back ids."""
         ehr = tracked.ehr
         if action == "finalize":
             answer = self.api.post(f"/v1/drafts/{tracked.draft_id}/finalize", headers=clin)
@@ -602,7 +602,18 @@ class Harness:
                 headers={**clin, "If-Match": f'W/"{view["current_version"]}"'},
             )
         body = self._op(ehr, action, tracked.id, answer)
-        return None if body is None else self._track(body, ehr, fault, tracked.crash)
+        if body is None:
+            return []
+        ids = [self._track(body, ehr, fault, tracked.crash)]
+        if action == "retract":  # its structured resources go entered-in-error after it
+            view = self.api.get(f"/v1/drafts/{tracked.draft_id}", headers=clin).json()
+            ids.extend(
+                self._track({"writeback": item["retraction"]}, ehr, fault, tracked.crash)
+                for item in view.get("structured", [])
+                if item["retraction"] is not None
+                and item["retraction"]["id"] not in self.history.writebacks
+            )
+        return ids
 
     # -- the worker -----------------------------------------------------------------------------
 
@@ -778,12 +789,9 @@ class Harness:
         ]
         finalizes = [
             wb
-            for wb in (
-                self.follow_up(t, "finalize", fault, clin)
-                for t in committed
-                if self.rng.random() < 0.5
-            )
-            if wb is not None
+            for t in committed
+            if self.rng.random() < 0.5
+            for wb in self.follow_up(t, "finalize", fault, clin)
         ]
         self.drive(finalizes, fault, crash, scale)
         rows = self._rows(finalizes)
@@ -798,10 +806,10 @@ class Harness:
             )
             pick = self.rng.random()
             if pick < 0.45:
-                last.append(self.follow_up(approve, "amend", fault, clin))
+                last.extend(self.follow_up(approve, "amend", fault, clin))
             elif pick < 0.8:
-                last.append(self.follow_up(approve, "retract", fault, clin))
-        self.drive([wb for wb in last if wb is not None], fault, crash, scale)
+                last.extend(self.follow_up(approve, "retract", fault, clin))
+        self.drive(last, fault, crash, scale)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -165,13 +165,17 @@ def test_finalize_and_retract_travel_with_their_provenance_in_a_transaction() ->
         WritebackKind.STRUCTURED,
         WritebackKind.FINALIZE,
         WritebackKind.RETRACT,
+        WritebackKind.STRUCTURED_RETRACT,
     ]
     assert {r.state for r in d.records(draft_id)} == {WritebackState.COMMITTED}
     (doc,) = d.ehr.all("DocumentReference")
     assert doc["status"] == "entered-in-error"
     assert len(d.ehr.resources[("DocumentReference", doc["id"])].versions) == 3
-    assert _writes(d) == [("POST", "Bundle")] * 3
-    assert len(d.ehr.all("Provenance")) == 4
+    # approve (note + Condition), finalize, retract, the Condition's retraction
+    assert _writes(d) == [("POST", "Bundle")] * 4
+    assert len(d.ehr.all("Provenance")) == 5
+    (condition,) = d.ehr.all("Condition")
+    assert condition["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
 
 
 # -- X-Provenance --------------------------------------------------------------------------

@@ -18,10 +18,10 @@ from builders import CLINICIAN, ENCOUNTER, PATIENT, TENANT
 from chartgate.domain.errors import ValidationFailed
 from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
 from chartgate.domain.vendor_profile import ProvenanceMode
-from chartgate.domain.writeback import CreateGuard, WritebackState
+from chartgate.domain.writeback import CreateGuard, WritebackKind, WritebackState
 from chartgate.service.writeback import CRASH_POINTS
 from fakes import FakeEhr
-from structured_desk import LEASE, WorkerDied, desk
+from structured_desk import LEASE, META, WorkerDied, desk
 from structured_items import (
     ALLERGY,
     CONDITION,
@@ -303,3 +303,50 @@ def test_a_recorder_other_than_the_approving_clinician_blocks_approval() -> None
     draft_id = d.submit(structured_submission(mine))
     d.approve(draft_id)
     assert len(d.parts(draft_id)) == 1
+
+
+# -- retraction ---------------------------------------------------------------------------
+
+
+def test_retracting_the_note_marks_its_structured_resources_entered_in_error() -> None:
+    d = desk()
+    draft_id = d.submit()
+    note = d.approve(draft_id)
+    d.run()
+    d.approvals.retract(d.clinician(), note.id, reason="clinical-error", meta=META)
+    retractions = [r for r in d.records(draft_id) if r.kind is WritebackKind.STRUCTURED_RETRACT]
+    assert [r.target_type for r in retractions] == WRITE_ORDER
+    d.run()
+    assert {r.state for r in d.records(draft_id)} == {WritebackState.COMMITTED}
+    (condition,) = d.ehr.all("Condition")
+    assert condition["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
+    assert "clinicalStatus" not in condition  # con-5
+    (allergy,) = d.ehr.all("AllergyIntolerance")
+    assert "clinicalStatus" not in allergy  # ait-2
+    assert d.ehr.all("Observation")[0]["status"] == "entered-in-error"
+    assert d.ehr.all("MedicationRequest")[0]["status"] == "entered-in-error"
+    nullified = [
+        p for p in d.ehr.all("Provenance") if p["activity"]["coding"][0]["code"] == "NULLIFY"
+    ]
+    assert len(nullified) == 5  # the note and its four structured resources
+    items = {i["resource_type"]: i for i in d.view(draft_id).structured}
+    assert items["Condition"]["retraction"]["state"] == "committed"
+    assert items["Condition"]["writeback"]["state"] == "committed"
+
+
+def test_a_structured_resource_changed_in_the_chart_is_not_overwritten_by_the_retraction() -> None:
+    d = desk()
+    draft_id = d.submit(structured_submission(CONDITION))
+    note = d.approve(draft_id)
+    d.run()
+    (condition,) = d.ehr.all("Condition")
+    changed = {**condition, "note": [{"text": "edited in the EHR"}]}
+    d.ehr.update(changed, if_match=condition["meta"]["versionId"], request_id="someone-else")
+    d.approvals.retract(d.clinician(), note.id, reason="clinical-error", meta=META)
+    d.run()
+    retraction = d.records(draft_id)[-1]
+    assert retraction.kind is WritebackKind.STRUCTURED_RETRACT
+    assert retraction.state is WritebackState.CONFLICT
+    (current,) = d.ehr.all("Condition")
+    assert current["note"] == [{"text": "edited in the EHR"}]  # never overwritten
+    assert d.records(draft_id)[2].state is WritebackState.COMMITTED  # the note's retraction

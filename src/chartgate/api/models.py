@@ -120,6 +120,10 @@ class StructuredItem(_Out):
         ' (draft-only by policy)".'
     )
     writeback: Writeback | None = Field(description="Its write-back, once approved and queued.")
+    retraction: Writeback | None = Field(
+        default=None,
+        description="Its entered-in-error write-back, queued with the note's retraction.",
+    )
 
 
 class Draft(_Out):

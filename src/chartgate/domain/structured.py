@@ -158,3 +158,38 @@ def build_structured(resource: Mapping[str, Any], write: StructuredWrite) -> dic
         {"system": fc.WRITEBACK_SYSTEM, "value": write.writeback_id},
     ]
     return out
+
+
+_ENTERED_IN_ERROR: Final[Mapping[str, tuple[str, str | None]]] = {
+    # type -> (element, CodeSystem of a CodeableConcept, or None for a code)
+    "Condition": (
+        "verificationStatus",
+        "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+    ),
+    "AllergyIntolerance": (
+        "verificationStatus",
+        "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+    ),
+    "Observation": ("status", None),
+    "MedicationRequest": ("status", None),
+}
+
+
+def retraction_of_structured(
+    resource: Mapping[str, Any], *, resource_id: str, version_id: str
+) -> dict[str, Any]:
+    """The structured resource chartgate wrote, marked ``entered-in-error``, to PUT with If-Match.
+
+    Its clinical content stays as approved. A Condition or AllergyIntolerance loses its
+    ``clinicalStatus``: FHIR forbids one on an entered-in-error record (con-5, ait-2).
+    """
+    out = copy.deepcopy(dict(resource))
+    element, system = _ENTERED_IN_ERROR[str(out["resourceType"])]
+    if system is None:
+        out[element] = "entered-in-error"
+    else:
+        out[element] = {"coding": [{"system": system, "code": "entered-in-error"}]}
+        out.pop("clinicalStatus", None)
+    out["id"] = resource_id
+    out["meta"] = {**out.get("meta", {}), "versionId": version_id}
+    return out

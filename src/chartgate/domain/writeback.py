@@ -14,22 +14,36 @@ chart "is the current version mine?" before it calls anything a conflict.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from chartgate.domain import fhir_codes as fc
 from chartgate.domain.documents import replaced_document
 from chartgate.domain.errors import StateConflict
 from chartgate.domain.lifecycle import Action, DraftState
+from chartgate.domain.marks import carries_mark, mark
 from chartgate.domain.outcomes import Decision
 
 if TYPE_CHECKING:
     from chartgate.domain.drafts import Draft
 
 JsonObject = dict[str, Any]
+
+__all__ = [  # mark and carries_mark live in domain/marks.py; re-exported where they were
+    "DUE_STATES",
+    "RESOLVABLE_STATES",
+    "ChartWrite",
+    "CreateGuard",
+    "Settled",
+    "Writeback",
+    "WritebackKind",
+    "WritebackState",
+    "carries_mark",
+    "client_id",
+    "mark",
+    "settle_part",
+]
 
 
 class WritebackKind(StrEnum):
@@ -40,6 +54,7 @@ class WritebackKind(StrEnum):
     AMEND = "amend"
     RETRACT = "retract"
     STRUCTURED = "structured"  # a structured resource approved with the note (domain/structured)
+    STRUCTURED_RETRACT = "structured-retract"  # it, entered-in-error with its note's retraction
 
     @property
     def creates_document(self) -> bool:
@@ -49,7 +64,7 @@ class WritebackKind(StrEnum):
     @property
     def writes_note(self) -> bool:
         """True for the note's own write-backs; a structured one leaves the draft alone."""
-        return self is not WritebackKind.STRUCTURED
+        return self not in (WritebackKind.STRUCTURED, WritebackKind.STRUCTURED_RETRACT)
 
     @property
     def doc_status(self) -> str:
@@ -78,6 +93,7 @@ _DOC_STATUS = {
     WritebackKind.AMEND: "amended",
     WritebackKind.RETRACT: "entered-in-error",
     WritebackKind.STRUCTURED: "preliminary",  # not used: the draft's docStatus is the note's
+    WritebackKind.STRUCTURED_RETRACT: "entered-in-error",
 }
 _ACTIVITY = {
     WritebackKind.APPROVE: "CREATE",
@@ -85,6 +101,7 @@ _ACTIVITY = {
     WritebackKind.FINALIZE: "UPDATE",
     WritebackKind.RETRACT: "NULLIFY",
     WritebackKind.STRUCTURED: "CREATE",
+    WritebackKind.STRUCTURED_RETRACT: "NULLIFY",
 }
 
 
@@ -229,29 +246,6 @@ class Writeback:
             "resource_type": self.target_type,
             "after": self.after_id,
         }
-
-
-def mark(resource: JsonObject, writeback_id: str) -> JsonObject:
-    """A copy of ``resource`` carrying this write-back's mark (and no other write-back's).
-
-    The mark is a ``meta.tag`` in chartgate's write-back system, so it is searchable
-    (``_tag``) and it travels with every version chartgate writes: an update carries the id of
-    the write-back that made it, not of the one that created the document.
-    """
-    marked = copy.deepcopy(resource)
-    meta = marked.setdefault("meta", {})
-    tags = [t for t in meta.get("tag", []) if t.get("system") != fc.WRITEBACK_SYSTEM]
-    tags.append(fc.coding(fc.WRITEBACK_SYSTEM, writeback_id))
-    meta["tag"] = tags
-    return marked
-
-
-def carries_mark(resource: JsonObject, writeback_id: str) -> bool:
-    """True when ``resource`` (as the chart holds it now) was written by this write-back."""
-    return any(
-        tag.get("system") == fc.WRITEBACK_SYSTEM and tag.get("code") == writeback_id
-        for tag in resource.get("meta", {}).get("tag", [])
-    )
 
 
 @dataclass(frozen=True, slots=True)

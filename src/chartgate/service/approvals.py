@@ -29,7 +29,7 @@ from chartgate.service.consent import consent_facts, with_consent
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
 from chartgate.service.idempotency import settle
 from chartgate.service.killswitch import refuse_if_engaged
-from chartgate.service.outbox import queue_parts, queue_write
+from chartgate.service.outbox import queue_parts, queue_retractions_of, queue_write
 from chartgate.service.patient_context import check_context
 from chartgate.service.ports import UnitOfWork, WritebackRecord
 from chartgate.service.provenance_travel import note_footer
@@ -328,10 +328,12 @@ class Approvals:
             record.document_id = current.document_id
             record.document_version = current.document_version
             uow.writebacks.save_progress(record, now=now)
+            parts = queue_retractions_of(ctx, uow, draft, approval, record, now)
             self._audit_approval(
                 uow, EventType.DRAFT_RETRACT_APPROVED, principal, draft, meta, approval, record
             )
-            self._audit_queued(uow, principal, draft, record, meta)
+            for queued in (record, *parts):
+                self._audit_queued(uow, principal, draft, queued, meta)
             settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 

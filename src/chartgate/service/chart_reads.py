@@ -27,7 +27,7 @@ def read_chart(
     try:
         if step is Step.UPDATE_DOCUMENT:
             answer = gateway.read(
-                "DocumentReference", str(record.document_id), request_id=record.correlation_id
+                record.target_type, str(record.document_id), request_id=record.correlation_id
             )
             return _update_chart(answer, record), answer.retry_after
         if guard is CreateGuard.CLIENT_ID:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.writeback import Writeback, WritebackKind, WritebackState, mark
-from chartgate.service.structured_writes import fates, queue_structured
+from chartgate.service.structured_writes import fates, queue_retractions, queue_structured
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from chartgate.service.context import Context
     from chartgate.service.ports import JsonObject, UnitOfWork
 
-__all__ = ["queue_parts", "queue_write"]
+__all__ = ["queue_parts", "queue_retractions_of", "queue_write"]
 
 
 def queue_write(
@@ -68,4 +68,25 @@ def queue_parts(
     fated = fates(resources, ctx.policy.policy, ctx.ehr.profile(draft.tenant))
     return queue_structured(
         uow, draft=draft, approval=approval, note=note, fated=fated, ids=ctx.ids, now=now
+    )
+
+
+def queue_retractions_of(
+    ctx: Context,
+    uow: UnitOfWork,
+    draft: Draft,
+    approval: Approval,
+    note: Writeback,
+    now: datetime,
+) -> list[Writeback]:
+    """With the note's retraction: its structured resources in the chart, entered-in-error."""
+    return queue_retractions(
+        uow,
+        draft=draft,
+        approval=approval,
+        note=note,
+        policy=ctx.policy.policy,
+        profile=ctx.ehr.profile(draft.tenant),
+        ids=ctx.ids,
+        now=now,
     )

@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING
 from chartgate.domain.events import EventType
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.outcomes import Decision
+from chartgate.domain.policy.terms import Rollback
 from chartgate.domain.structured import (
     NOTE_NOT_WRITTEN,
     Fate,
     StructuredWrite,
     build_structured,
     fate_of,
+    retraction_of_structured,
     write_order,
 )
 from chartgate.domain.vendor_profile import ProvenanceMode
@@ -46,6 +48,7 @@ __all__ = [
     "check_structured",
     "fates",
     "note_of",
+    "queue_retractions",
     "queue_structured",
     "refuse_without_note",
     "structured_view",
@@ -61,14 +64,17 @@ class StructuredFate:
     resource_type: str
     fate: Fate
 
-    def public(self, writeback: Writeback | None) -> JsonObject:
-        """What the API shows for it (with its write-back once queued)."""
+    def public(
+        self, writeback: Writeback | None, retraction: Writeback | None = None
+    ) -> JsonObject:
+        """What the API shows for it (with its write-back once queued, and its retraction)."""
         return {
             "index": self.index,
             "resource_type": self.resource_type,
             "written": self.fate.written,
             "fate": self.fate.value,
             "writeback": writeback.public() if writeback is not None else None,
+            "retraction": retraction.public() if retraction is not None else None,
         }
 
 
@@ -137,6 +143,79 @@ def queue_structured(
     return records
 
 
+def queue_retractions(
+    uow: UnitOfWork,
+    *,
+    draft: Draft,
+    approval: Approval,
+    note: Writeback,
+    policy: WritebackPolicy,
+    profile: VendorProfile,
+    ids: IdSource,
+    now: datetime,
+) -> list[Writeback]:
+    """With the note's retraction: each structured resource it brought, entered-in-error.
+
+    Only those in the chart (``committed``/``partial``) whose type the policy lets roll back
+    by ``entered-in-error`` for this EHR; each after the one before, the first after the note's.
+    """
+    records: list[Writeback] = []
+    before = note
+    retracted = {
+        r.document_id
+        for r in uow.writebacks.for_draft(draft.tenant, draft.id)
+        if r.kind is WritebackKind.STRUCTURED_RETRACT and r.state.value != "rejected"
+    }
+    written = [
+        r
+        for r in uow.writebacks.for_draft(draft.tenant, draft.id)
+        if r.kind is WritebackKind.STRUCTURED
+        and r.document_landed
+        and r.document_id not in retracted
+        and _rolls_back(policy, profile, r.target_type)
+    ]
+    for part, original in enumerate(sorted(written, key=lambda r: r.part), start=1):
+        writeback_id = ids.new_id()
+        payload = mark(
+            retraction_of_structured(
+                original.payload,
+                resource_id=str(original.document_id),
+                version_id=str(original.document_version),
+            ),
+            writeback_id,
+        )
+        record = Writeback(
+            tenant=draft.tenant,
+            id=writeback_id,
+            draft_id=draft.id,
+            approval_id=approval.id,
+            kind=WritebackKind.STRUCTURED_RETRACT,
+            state=WritebackState.QUEUED,
+            may_have_landed=False,
+            payload=payload,
+            payload_hash=content_hash(payload),
+            correlation_id=draft.correlation_id,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+            document_id=original.document_id,
+            document_version=original.document_version,
+            part=part,
+            after_id=before.id,
+        )
+        uow.writebacks.add(record)
+        uow.writebacks.save_progress(record, now=now)  # the resource it changes, from the start
+        records.append(record)
+        before = record
+    return records
+
+
+def _rolls_back(policy: WritebackPolicy, profile: VendorProfile, kind: str) -> bool:
+    decision = policy.decide_resource(kind, vendor=profile.name)
+    return Rollback.ENTERED_IN_ERROR in decision.rollback and kind in profile.writable_types
+
+
 def _write(draft: Draft, approval: Approval, writeback_id: str) -> StructuredWrite:
     return StructuredWrite(
         writeback_id=writeback_id,
@@ -179,7 +258,9 @@ def carried_parts(uow: UnitOfWork, record: Writeback, profile: VendorProfile) ->
 
 def was_carried(record: Writeback, profile: VendorProfile) -> bool:
     """True for a structured write-back that rode in its note's transaction Bundle."""
-    if profile.provenance_mode is not ProvenanceMode.TRANSACTION or record.kind.writes_note:
+    if profile.provenance_mode is not ProvenanceMode.TRANSACTION:
+        return False
+    if record.kind is not WritebackKind.STRUCTURED:
         return False
     limit = profile.max_transaction_entries
     return limit is None or record.part <= (limit - 2) // 2
@@ -196,13 +277,16 @@ def refuse_without_note(note: Writeback | None) -> None:
 def check_structured(
     channel: EhrChannel, draft: Draft, approval: Approval, record: Writeback
 ) -> None:
-    """The payload is one of the approved version's proposals, exactly as approval built it."""
+    """The payload is one of the approved version's proposals, exactly as approval built it.
+
+    A retraction's payload (the resource as written, entered-in-error) is held to its hash.
+    """
     version = draft.version(approval.version)
     write = _write(draft, approval, record.id)
     built = [mark(build_structured(r, write), record.id) for r in version.content.resources]
     payload_ok = content_hash(record.payload) == record.payload_hash
     version_ok = version.content_hash == approval.content_hash
-    approved = record.payload in built
+    approved = record.kind is WritebackKind.STRUCTURED_RETRACT or record.payload in built
     if payload_ok and version_ok and approved:
         return
     channel.event(
@@ -235,7 +319,11 @@ def structured_view(
     version = draft.current
     parts: list[Writeback] = []
     for approval in reversed(approvals):
-        mine = [r for r in records if r.approval_id == approval.id and not r.kind.writes_note]
+        mine = [
+            r
+            for r in records
+            if r.approval_id == approval.id and r.kind is WritebackKind.STRUCTURED
+        ]
         if approval.kind == "approve":
             version = draft.version(approval.version)
             parts = sorted(mine, key=lambda r: r.part)
@@ -245,4 +333,21 @@ def structured_view(
     written = {f.index for f in fated if f.fate.written}
     order = [i for i in write_order(resources) if i in written]
     by_index = dict(zip(order, parts, strict=False))
-    return [f.public(by_index.get(f.index)) for f in fated]
+    retractions = {
+        r.document_id: r for r in records if r.kind is WritebackKind.STRUCTURED_RETRACT
+    }  # the newest per resource
+    return [
+        f.public(
+            by_index.get(f.index),
+            _retraction(by_index.get(f.index), retractions),
+        )
+        for f in fated
+    ]
+
+
+def _retraction(
+    part: Writeback | None, retractions: dict[str | None, Writeback]
+) -> Writeback | None:
+    if part is None or part.document_id is None:
+        return None
+    return retractions.get(part.document_id)
