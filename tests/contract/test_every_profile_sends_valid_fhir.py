@@ -6,9 +6,10 @@ sign where the EHR takes signed notes only), finalize where it takes drafts, ame
 takes ``relatesTo = replaces``, and retract; the draft proposes a Condition, an
 AllergyIntolerance, an Observation and a MedicationRequest under a policy that writes them
 (issue 13 item 5), so a profile whose ``writable_types`` take them gets each once, with its
-Provenance, and the others none. Every version of every DocumentReference, every structured
-resource and every Provenance that landed is then posted to the Medplum test EHR's ``$validate`` (base R4
-StructureDefinitions, an implementation we did not write). What a profile cannot take is
+Provenance (and, with the note's retraction, entered-in-error), and the others none. Every
+version of every DocumentReference, every structured resource and every Provenance that landed
+is then posted to the Medplum test EHR's ``$validate`` (base R4 StructureDefinitions, an
+implementation we did not write). What a profile cannot take is
 refused at the API, before anything is sent. Synthetic data only.
 """
 
@@ -148,7 +149,11 @@ def test_every_resource_sent_for_a_profile_validates_in_medplum(
         assert [r for r in landed if r["resourceType"] == "Provenance"] == []
     else:
         provenances = sum(r["resourceType"] == "Provenance" for r in landed)
-        assert provenances == len(kinds) + len(structured)
+        # Each kind written, each structured resource, and its retraction with the note's.
+        assert provenances == len(kinds) + 2 * len(structured)
+    for resource in structured:  # retracted with the note: entered-in-error, still valid
+        status = resource.get("verificationStatus", {}).get("coding", [{}])[0].get("code")
+        assert "entered-in-error" in (status, resource.get("status")), resource
     problems = {
         f"{r['resourceType']}/{r['id']}/_history/{r['meta']['versionId']}": _errors(validator, r)
         for r in landed

@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class StructuredItem:
             resource_type (str):
             writeback (None | Writeback): Its write-back, once approved and queued.
             written (bool): Approval writes it to the chart.
+            retraction (None | Unset | Writeback): Its entered-in-error write-back, queued with the note's retraction.
      """
 
     fate: str
@@ -38,6 +40,7 @@ class StructuredItem:
     resource_type: str
     writeback: None | Writeback
     written: bool
+    retraction: None | Unset | Writeback = UNSET
 
 
 
@@ -59,6 +62,14 @@ class StructuredItem:
 
         written = self.written
 
+        retraction: dict[str, Any] | None | Unset
+        if isinstance(self.retraction, Unset):
+            retraction = UNSET
+        elif isinstance(self.retraction, Writeback):
+            retraction = self.retraction.to_dict()
+        else:
+            retraction = self.retraction
+
 
         field_dict: dict[str, Any] = {}
 
@@ -69,6 +80,8 @@ class StructuredItem:
             "writeback": writeback,
             "written": written,
         })
+        if retraction is not UNSET:
+            field_dict["retraction"] = retraction
 
         return field_dict
 
@@ -104,12 +117,33 @@ class StructuredItem:
 
         written = d.pop("written")
 
+        def _parse_retraction(data: object) -> None | Unset | Writeback:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                retraction_type_0 = Writeback.from_dict(data)
+
+
+
+                return retraction_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | Writeback, data)
+
+        retraction = _parse_retraction(d.pop("retraction", UNSET))
+
+
         structured_item = cls(
             fate=fate,
             index=index,
             resource_type=resource_type,
             writeback=writeback,
             written=written,
+            retraction=retraction,
         )
 
         return structured_item
