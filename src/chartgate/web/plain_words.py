@@ -13,7 +13,7 @@ policy in force: "will be written" or "not written to the chart (draft-only by p
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -158,6 +158,32 @@ def resource_fate(decision: Decision, *, writable: bool = True) -> ResourceFate:
         writable=writable,
     )
     return ResourceFate(written=fate.written, words=fate.value)
+
+
+_PART_WORDS = {
+    "queued": "queued: written after the note",
+    "sending": "being written",
+    "ambiguous": "the EHR did not answer: chartgate reads the chart before anything is resent",
+    "committed": "written to the chart",
+    "partial": "in the chart; its Provenance was refused",
+    "conflict": "not written: it changed in the chart",
+    "rejected": "not written",
+    "needs_person": "needs a person: chartgate cannot tell whether it reached the chart",
+}
+
+
+def part_words(item: Mapping[str, Any]) -> str | None:
+    """Where one structured item's write-back (and retraction) is, said plainly (None: none)."""
+    writeback, retraction = item.get("writeback"), item.get("retraction")
+    if writeback is None:
+        return None
+    words = _PART_WORDS.get(str(writeback["state"]), str(writeback["state"]))
+    if writeback["state"] == "rejected" and writeback.get("last_reason"):
+        words += f" ({writeback['last_reason']})"
+    if retraction is not None:
+        state = str(retraction["state"])
+        words += "; entered-in-error" if state == "committed" else f"; retraction {state}"
+    return words
 
 
 def when(moment: datetime | None) -> Markup:

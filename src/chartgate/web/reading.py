@@ -23,7 +23,13 @@ from chartgate.service.drafting import DraftView
 from chartgate.service.provenance_travel import note_footer
 from chartgate.service.validation import model_texts
 from chartgate.web.note_view import inline_diff, render, render_text
-from chartgate.web.plain_words import PlainFinding, ResourceFate, plain_findings, resource_fate
+from chartgate.web.plain_words import (
+    PlainFinding,
+    ResourceFate,
+    part_words,
+    plain_findings,
+    resource_fate,
+)
 from chartgate.web.presenter import PageModel, ResourceRow, resource_label
 
 
@@ -46,6 +52,8 @@ class Reading:
     blocking: int
     approve_blocked: str | None
     resources: list[ResourceLine]
+    in_chart: list[tuple[str, str]]
+    """Each approved structured item's write-back: (type, where it is), once queued."""
 
 
 def reading(
@@ -85,6 +93,11 @@ def reading(
         blocking=blocking,
         approve_blocked=blocked,
         resources=lines,
+        in_chart=[
+            (str(item["resource_type"]), words)
+            for item in view.structured
+            if (words := part_words(item)) is not None
+        ],
     )
 
 
