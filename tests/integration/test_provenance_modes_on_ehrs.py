@@ -46,7 +46,7 @@ class Case:
     mode: str
 
 
-@pytest.fixture(params=[(ehr, mode) for ehr in EHRS for mode in MODES], ids=lambda p: "-".join(p))
+@pytest.fixture(params=[(ehr, mode) for ehr in EHRS for mode in MODES], ids="-".join)
 def case(
     request: pytest.FixtureRequest,
     migrated_sqlite_url: str,
@@ -96,6 +96,7 @@ def _requests(stack: Stack, correlation_id: str) -> list[tuple[str, str]]:
 def test_every_write_back_lands_once_with_its_provenance_in_the_mode(
     case: Case, validator: httpx.Client
 ) -> None:
+    """Every write back lands once with its provenance in the mode."""
     stack, mode, ehr = case.stack, case.mode, case.ehr
     clinician = stack.as_clinician()
     created = stack.api.post("/v1/drafts", json=structured_submission(), headers=stack.as_scribe())

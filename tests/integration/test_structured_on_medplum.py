@@ -77,6 +77,7 @@ def _errors(stack: Stack, resource: dict[str, Any]) -> list[dict[str, Any]]:
 def test_each_structured_resource_lands_once_with_its_provenance_and_validates(
     stack: Stack,
 ) -> None:
+    """Each structured resource lands once with its provenance and validates."""
     draft_id, note_id = _approve(stack, structured_submission())
     stack.work()
     items = _items(stack, draft_id)
@@ -102,6 +103,7 @@ def test_each_structured_resource_lands_once_with_its_provenance_and_validates(
 def test_a_lost_answer_to_a_committed_condition_is_read_back_to_that_one(
     stack: Stack, medplum_faults: Callable[..., dict[str, Any]]
 ) -> None:
+    """A lost answer to a committed condition is read back to that one."""
     draft_id, note_id = _approve(stack, structured_submission(CONDITION))
     executor = stack.app.executor(owner="worker-1")
     assert executor.process(stack.tenant, note_id)  # the note and its Provenance

@@ -52,6 +52,7 @@ def _writes(d: Desk) -> list[tuple[str, str]]:
 def test_the_note_and_its_structured_resources_land_in_one_transaction(
     guard: CreateGuard,
 ) -> None:
+    """The note and its structured resources land in one transaction."""
     d = transaction_desk(guard)
     draft_id = d.submit()
     d.approve(draft_id)
@@ -73,6 +74,7 @@ def test_the_note_and_its_structured_resources_land_in_one_transaction(
 def test_a_lost_answer_to_the_transaction_is_read_back_never_resent_twice(
     guard: CreateGuard,
 ) -> None:
+    """A lost answer to the transaction is read back never resent twice."""
     d = transaction_desk(guard)
     draft_id = d.submit()
     note = d.approve(draft_id)
@@ -90,6 +92,7 @@ def test_a_lost_answer_to_the_transaction_is_read_back_never_resent_twice(
 
 
 def test_a_refused_transaction_leaves_nothing_and_no_structured_resource_is_sent() -> None:
+    """A refused transaction leaves nothing and no structured resource is sent."""
     d = transaction_desk()
     draft_id = d.submit()
     d.approve(draft_id)
@@ -135,6 +138,7 @@ CRASHES = [(point, nth) for point in CRASH_POINTS for nth in (1, 2)]
 def test_a_worker_killed_around_the_transaction_never_duplicates(
     guard: CreateGuard, point: str, nth: int
 ) -> None:
+    """A worker killed around the transaction never duplicates."""
     d = transaction_desk(guard)
     draft_id = d.submit(structured_submission(CONDITION))
     d.approve(draft_id)
@@ -150,6 +154,7 @@ def test_a_worker_killed_around_the_transaction_never_duplicates(
 
 
 def test_finalize_and_retract_travel_with_their_provenance_in_a_transaction() -> None:
+    """Finalize and retract travel with their provenance in a transaction."""
     d = transaction_desk()
     draft_id = d.submit(structured_submission(CONDITION))
     d.approve(draft_id)
@@ -185,6 +190,7 @@ def test_finalize_and_retract_travel_with_their_provenance_in_a_transaction() ->
 def test_the_provenance_rides_in_the_header_and_is_found_not_sent_again(
     guard: CreateGuard,
 ) -> None:
+    """The provenance rides in the header and is found not sent again."""
     d = header_desk(guard)
     draft_id = d.submit(structured_submission(CONDITION))
     d.approve(draft_id)
@@ -205,6 +211,7 @@ def test_the_provenance_rides_in_the_header_and_is_found_not_sent_again(
 
 
 def test_a_server_that_ignores_the_header_gets_the_provenance_created_separately() -> None:
+    """A server that ignores the header gets the provenance created separately."""
     d = header_desk()
     d.ehr.honours_provenance_header = False  # Medplum 4.5: no X-Provenance support
     draft_id = d.submit(structured_submission(CONDITION))
@@ -231,6 +238,7 @@ def test_a_matched_conditional_create_makes_no_header_provenance_and_one_is_crea
 
 
 def test_a_finalize_carries_its_provenance_in_the_header() -> None:
+    """A finalize carries its provenance in the header."""
     d = header_desk()
     draft_id = d.submit()
     d.approve(draft_id)

@@ -86,6 +86,7 @@ async def _all(client: httpx.AsyncClient, kind: str) -> list[dict[str, Any]]:
 async def test_a_transaction_lands_whole_with_references_rewritten(
     client: httpx.AsyncClient,
 ) -> None:
+    """A transaction lands whole with references rewritten."""
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": pair("a")}
     answer = await client.post(BASE, json=bundle)
     assert answer.status_code == 200, answer.text
@@ -104,6 +105,7 @@ async def test_a_transaction_lands_whole_with_references_rewritten(
 async def test_a_refused_entry_rolls_the_whole_transaction_back(
     client: httpx.AsyncClient,
 ) -> None:
+    """A refused entry rolls the whole transaction back."""
     entries = [
         *pair("b"),
         {
@@ -122,6 +124,7 @@ async def test_a_refused_entry_rolls_the_whole_transaction_back(
 async def test_x_provenance_is_stored_for_the_version_the_write_made(
     client: httpx.AsyncClient,
 ) -> None:
+    """X-Provenance is stored for the version the write made."""
     header = json.dumps(provenance(None, "d"))
     made = await client.post(
         f"{BASE}/Condition",
@@ -141,6 +144,7 @@ async def test_x_provenance_is_stored_for_the_version_the_write_made(
 
 
 async def test_an_emulation_without_transactions_refuses_them(tmp_path: Path) -> None:
+    """An emulation without transactions refuses them."""
     async for client in _client(tmp_path, "epic"):
         bundle = {"resourceType": "Bundle", "type": "transaction", "entry": pair("e")}
         answer = await client.post(BASE, json=bundle)

@@ -59,6 +59,7 @@ def _page(d: Desk, draft_id: str) -> tuple[Any, str]:
 
 
 def test_before_approval_the_page_says_which_items_will_be_written() -> None:
+    """Before approval the page says which items will be written."""
     d = desk(draft_only=("Observation",))
     draft_id = d.submit()
     read, page = _page(d, draft_id)
@@ -70,6 +71,7 @@ def test_before_approval_the_page_says_which_items_will_be_written() -> None:
 
 
 def test_after_approval_the_page_shows_each_items_partial_outcome() -> None:
+    """After approval the page shows each items partial outcome."""
     d = desk()
     draft_id = d.submit()
     d.approve(draft_id)

@@ -41,6 +41,7 @@ def _written(ehr: FakeEhr, kind: str) -> list[dict[str, Any]]:
 
 
 def test_approval_queues_one_write_back_per_structured_proposal_in_write_order() -> None:
+    """Approval queues one write-back per structured proposal in write order."""
     d = desk()
     draft_id = d.submit()
     note = d.approve(draft_id)
@@ -56,6 +57,7 @@ def test_approval_queues_one_write_back_per_structured_proposal_in_write_order()
 
 
 def test_every_part_lands_exactly_once_with_its_own_provenance_and_our_fields() -> None:
+    """Every part lands exactly once with its own provenance and our fields."""
     d = desk()
     draft_id = d.submit()
     note = d.approve(draft_id)
@@ -91,6 +93,7 @@ def test_every_part_lands_exactly_once_with_its_own_provenance_and_our_fields() 
 
 
 def test_draft_only_proposals_are_shown_as_not_written_and_never_sent() -> None:
+    """Draft-only proposals are shown as not written and never sent."""
     d = desk(draft_only=("Observation",))
     draft_id = d.submit()
     d.approve(draft_id)
@@ -105,6 +108,7 @@ def test_draft_only_proposals_are_shown_as_not_written_and_never_sent() -> None:
 
 
 def test_a_profile_that_takes_notes_only_gets_no_structured_write_back() -> None:
+    """A profile that takes notes only gets no structured write-back."""
     d = desk(writable_types=frozenset({"DocumentReference", "Provenance"}))
     draft_id = d.submit()
     d.approve(draft_id)
@@ -119,6 +123,7 @@ def test_a_profile_that_takes_notes_only_gets_no_structured_write_back() -> None
 
 
 def test_nothing_structured_is_sent_while_the_note_is_not_in_the_chart() -> None:
+    """Nothing structured is sent while the note is not in the chart."""
     d = desk()
     draft_id = d.submit()
     d.approve(draft_id)
@@ -132,6 +137,7 @@ def test_nothing_structured_is_sent_while_the_note_is_not_in_the_chart() -> None
 
 
 def test_a_refused_note_sends_none_of_its_structured_resources() -> None:
+    """A refused note sends none of its structured resources."""
     d = desk()
     draft_id = d.submit()
     d.approve(draft_id)
@@ -143,6 +149,7 @@ def test_a_refused_note_sends_none_of_its_structured_resources() -> None:
 
 
 def test_a_refused_structured_resource_is_visible_and_the_rest_go_on() -> None:
+    """A refused structured resource is visible and the rest go on."""
     d = desk()
     draft_id = d.submit()
     d.approve(draft_id)
@@ -162,6 +169,7 @@ def test_a_refused_structured_resource_is_visible_and_the_rest_go_on() -> None:
 
 
 def test_a_refused_structured_provenance_is_partial_like_the_notes() -> None:
+    """A refused structured provenance is partial like the notes."""
     d = desk()
     draft_id = d.submit()
     d.approve(draft_id)
@@ -180,6 +188,7 @@ def test_a_refused_structured_provenance_is_partial_like_the_notes() -> None:
 def test_a_lost_answer_to_a_structured_create_is_read_back_never_duplicated(
     guard: CreateGuard,
 ) -> None:
+    """A lost answer to a structured create is read back, never duplicated."""
     d = desk(guard)
     draft_id = d.submit()
     d.approve(draft_id)
@@ -196,6 +205,7 @@ def test_a_lost_answer_to_a_structured_create_is_read_back_never_duplicated(
 
 
 def test_an_unguarded_structured_create_that_cannot_be_found_waits_for_a_person() -> None:
+    """An unguarded structured create that cannot be found waits for a person."""
     d = desk(CreateGuard.NONE)
     draft_id = d.submit()
     d.approve(draft_id)
@@ -231,6 +241,7 @@ CRASHES = [(point, nth) for point in CRASH_POINTS for nth in (2, 3, 4)]
 def test_a_worker_killed_during_a_structured_write_never_duplicates_or_loses_it(
     guard: CreateGuard, point: str, nth: int
 ) -> None:
+    """A worker killed during a structured write never duplicates or loses it."""
     d = desk(guard)
     draft_id = d.submit(structured_submission(CONDITION, ALLERGY, OBSERVATION))
     d.approve(draft_id)
@@ -249,6 +260,7 @@ def test_a_worker_killed_during_a_structured_write_never_duplicates_or_loses_it(
 
 
 def test_without_provenance_at_the_ehr_each_part_keeps_its_provenance_in_the_ledger() -> None:
+    """Without provenance at the EHR each part keeps its provenance in the ledger."""
     d = desk(provenance_mode=ProvenanceMode.NONE)
     draft_id = d.submit(structured_submission(CONDITION))
     d.approve(draft_id)
@@ -262,6 +274,7 @@ def test_without_provenance_at_the_ehr_each_part_keeps_its_provenance_in_the_led
 
 
 def test_a_scribe_value_equal_to_the_drafts_own_is_accepted() -> None:
+    """A scribe subject and encounter equal to the draft's own are accepted and written."""
     d = desk()
     same = {
         **CONDITION,
@@ -285,6 +298,7 @@ def test_a_scribe_value_equal_to_the_drafts_own_is_accepted() -> None:
 def test_a_scribe_value_different_from_the_drafts_is_refused_at_submission(
     element: str, value: dict[str, str]
 ) -> None:
+    """A scribe subject or encounter other than the draft's is refused at submission (422)."""
     d = desk()
     with pytest.raises(ValidationFailed) as refused:
         d.submit(structured_submission({**CONDITION, element: value}))
@@ -293,6 +307,7 @@ def test_a_scribe_value_different_from_the_drafts_is_refused_at_submission(
 
 
 def test_a_recorder_other_than_the_approving_clinician_blocks_approval() -> None:
+    """A recorder other than the approving clinician blocks approval."""
     d = desk()
     other = {**CONDITION, "recorder": {"reference": "Practitioner/someone-else"}}
     draft_id = d.submit(structured_submission(other))  # the clinician is not known yet
@@ -309,6 +324,7 @@ def test_a_recorder_other_than_the_approving_clinician_blocks_approval() -> None
 
 
 def test_retracting_the_note_marks_its_structured_resources_entered_in_error() -> None:
+    """Retracting the note marks its structured resources entered-in-error."""
     d = desk()
     draft_id = d.submit()
     note = d.approve(draft_id)
@@ -335,6 +351,7 @@ def test_retracting_the_note_marks_its_structured_resources_entered_in_error() -
 
 
 def test_a_structured_resource_changed_in_the_chart_is_not_overwritten_by_the_retraction() -> None:
+    """A structured resource changed in the chart is not overwritten by the retraction."""
     d = desk()
     draft_id = d.submit(structured_submission(CONDITION))
     note = d.approve(draft_id)
