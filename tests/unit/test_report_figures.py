@@ -68,6 +68,28 @@ def test_a_committed_write_back_without_its_ehr_answer_is_incomplete() -> None:
     assert result.incomplete == [("wb-1", ["ehr.response"])]
 
 
+def test_a_structured_write_back_is_complete_through_its_notes_approval() -> None:
+    """Its approval is the note's; one that rode in the note's Bundle proves itself by a read."""
+    note = story("wb-1")
+    sent = [
+        ev("writeback.queued", 2, "wb-s", kind="structured"),
+        ev("ehr.request", 3.1, "wb-s", kind="structured"),
+        ev("ehr.response", 3.2, "wb-s", kind="structured", status=201),
+        ev("writeback.committed", 3.3, "wb-s", kind="structured"),
+    ]
+    carried = [
+        ev("writeback.queued", 2, "wb-c", kind="structured"),
+        ev("writeback.reconciled", 3.1, "wb-c", kind="structured"),
+        ev("writeback.committed", 3.3, "wb-c", kind="structured"),
+    ]
+    silent = [
+        ev("writeback.queued", 2, "wb-x", kind="structured"),
+        ev("writeback.committed", 3.3, "wb-x", kind="structured"),
+    ]
+    result = report(note + sent + carried + silent)
+    assert result.incomplete == [("wb-x", ["ehr.request"])]
+
+
 def test_rates_are_shares_of_queued_write_backs_and_open_ones_stay_open() -> None:
     """One committed, one conflict, one still queued: 1/3 each and one open."""
     events = story("wb-1") + story("wb-2", end="writeback.conflict")
