@@ -10,14 +10,14 @@ from chartgate.service.reports import DraftOrigin, LedgerEvent, build_drift, bui
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def ev(kind: str, minutes: float, wb: str | None = "wb-1", **data: Any) -> LedgerEvent:
+def ev(event: str, minutes: float, wb: str | None = "wb-1", **data: Any) -> LedgerEvent:
     return LedgerEvent(
         tenant="clinic-a",
-        type=kind,
+        type=event,
         at=T0 + timedelta(minutes=minutes),
         draft_id=f"d-{wb}",
         writeback_id=wb,
-        actor="clinician:dr-a" if kind.startswith("draft.") else "worker:w",
+        actor="clinician:dr-a" if event.startswith("draft.") else "worker:w",
         data={"kind": "approve", **data},
     )
 
