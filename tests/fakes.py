@@ -24,7 +24,7 @@ from chartgate.domain.documents import note_type_of
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.errors import EhrAmbiguous, EhrNotAllowed, EhrUnreachable, NotFound
 from chartgate.domain.events import AuditRecord
-from chartgate.domain.killswitch import ALL_TENANTS, Mode, Switch, Target
+from chartgate.domain.killswitch import ALL_TENANTS, NOTE_RESOURCES, Mode, Switch, Target
 from chartgate.domain.processors import Processor, ProcessorRegistry
 from chartgate.domain.scribe_session import ScribeSession
 from chartgate.domain.structured import SETTLED_STATES
@@ -580,7 +580,8 @@ class _Writebacks:
         draft = self._t.drafts.get((wb.tenant, wb.draft_id))
         target = Target(
             tenant=wb.tenant,
-            note_type=note_type_of(wb.payload),
+            note_type=wb.note_type or note_type_of(wb.payload),
+            resource_types=NOTE_RESOURCES | {wb.target_type},
             model_name=draft.origin.model.name if draft else None,
             model_version=draft.origin.model.version if draft else None,
             prompt_template=draft.origin.prompt_template if draft else None,

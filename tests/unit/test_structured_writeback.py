@@ -17,6 +17,7 @@ import pytest
 from builders import CLINICIAN, ENCOUNTER, PATIENT, TENANT
 from chartgate.domain.errors import ValidationFailed
 from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
+from chartgate.domain.killswitch import Mode, Scope, Switch
 from chartgate.domain.vendor_profile import ProvenanceMode
 from chartgate.domain.writeback import CreateGuard, WritebackKind, WritebackState
 from chartgate.service.writeback import CRASH_POINTS
@@ -367,3 +368,53 @@ def test_a_structured_resource_changed_in_the_chart_is_not_overwritten_by_the_re
     (current,) = d.ehr.all("Condition")
     assert current["note"] == [{"text": "edited in the EHR"}]  # never overwritten
     assert d.records(draft_id)[2].state is WritebackState.COMMITTED  # the note's retraction
+
+
+def test_a_hold_on_the_note_type_holds_its_structured_resources_too() -> None:
+    """A kill switch on the note's LOINC type keeps its structured write-backs in the queue."""
+    d = desk()
+    draft_id = d.submit(structured_submission(CONDITION))
+    d.approve(draft_id)
+    d.clock.advance(1)
+    d.executor().run_once()  # the note lands
+    with d.store.unit() as uow:
+        uow.killswitches.add(
+            Switch(
+                id="ks-1",
+                tenant=TENANT,
+                scope=Scope.NOTE_TYPE,
+                value="11506-3",
+                mode=Mode.HOLD_WRITEBACK,
+                reason="incident drill",
+                set_by="admin:a",
+                set_at=d.clock.now(),
+            )
+        )
+    d.run()
+    (part,) = d.parts(draft_id)
+    assert part.state is WritebackState.QUEUED
+    assert d.ehr.all("Condition") == []
+
+
+def test_a_hold_on_a_resource_type_holds_that_type_and_lets_the_note_go() -> None:
+    """A kill switch on Condition keeps the Condition queued; the note is written."""
+    d = desk()
+    draft_id = d.submit(structured_submission(CONDITION, ALLERGY))
+    d.approve(draft_id)
+    with d.store.unit() as uow:
+        uow.killswitches.add(
+            Switch(
+                id="ks-2",
+                tenant=TENANT,
+                scope=Scope.RESOURCE_TYPE,
+                value="Condition",
+                mode=Mode.HOLD_WRITEBACK,
+                reason="incident drill",
+                set_by="admin:a",
+                set_at=d.clock.now(),
+            )
+        )
+    d.run()
+    assert len(d.ehr.all("DocumentReference")) == 1
+    assert d.ehr.all("Condition") == []
+    assert [p.state for p in d.parts(draft_id)] == [WritebackState.QUEUED] * 2

@@ -128,6 +128,7 @@ TABLES: dict[str, TableEntry] = {
             note_type=M,
             part=M,
             after_id=ID,
+            target_type=M,
         ),
     ),
     "idempotency_keys": TableEntry(

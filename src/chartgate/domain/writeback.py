@@ -186,6 +186,9 @@ class Writeback:
     """0: the note's write-back; 1, 2, ...: the approval's structured resources in order."""
     after_id: str | None = None
     """The write-back that must be settled before this one is sent (the part before it)."""
+    note_type: str | None = None
+    """The LOINC type of the note a structured write-back came with (a kill switch on the
+    note type holds it too); a note's own is read from its payload."""
 
     def __post_init__(self) -> None:
         """Accept the stored strings and keep the enums."""

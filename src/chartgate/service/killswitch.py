@@ -263,7 +263,8 @@ class KillSwitches:
         return Target(
             tenant=record.tenant,
             ehr=self._ehr.vendor(record.tenant),
-            note_type=note_type_of(record.payload),
+            note_type=record.note_type or note_type_of(record.payload),
+            resource_types=NOTE_RESOURCES | {record.target_type},
             model_name=model.get("name"),
             model_version=model.get("version"),
             prompt_template=origin.get("prompt_template"),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from chartgate.domain.documents import note_type_of
 from chartgate.domain.events import EventType
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.outcomes import Decision
@@ -136,6 +137,7 @@ def queue_structured(
             updated_at=now,
             part=part,
             after_id=before.id,
+            note_type=note_type_of(note.payload) or note.note_type,
         )
         uow.writebacks.add(record)
         records.append(record)
@@ -203,6 +205,7 @@ def queue_retractions(
             document_version=original.document_version,
             part=part,
             after_id=before.id,
+            note_type=note_type_of(note.payload) or note.note_type,
         )
         uow.writebacks.add(record)
         uow.writebacks.save_progress(record, now=now)  # the resource it changes, from the start

@@ -163,6 +163,8 @@ writebacks = Table(
     # write order; ``after_id`` is the write-back that must be settled before this one sends.
     Column("part", Integer, nullable=False, server_default="0"),
     Column("after_id", ID),
+    # The resource type it writes, in clear (0015): a kill switch on it holds the row in SQL.
+    Column("target_type", String(40)),
     UniqueConstraint("tenant", "approval_id", "part", name="uq_writebacks_claim"),
     ForeignKeyConstraint(["tenant", "approval_id"], ["approvals.tenant", "approvals.id"]),
     Index("ix_writebacks_due", "state", "next_attempt_at"),

@@ -72,9 +72,10 @@ class WritebackRepository:
                 next_attempt_at=record.next_attempt_at,
                 created_at=record.created_at,
                 updated_at=record.updated_at,
-                note_type=_note_type(record.payload),
+                note_type=record.note_type or _note_type(record.payload),
                 part=record.part,
                 after_id=record.after_id,
+                target_type=record.target_type,
             )
         )
         notify_writebacks(self._conn)  # a waiting worker looks as soon as this commits
@@ -134,6 +135,7 @@ class WritebackRepository:
             escalated_at=as_utc(row["escalated_at"]) if row["escalated_at"] is not None else None,
             part=row["part"],
             after_id=row["after_id"],
+            note_type=row["note_type"],
         )
 
     def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:
