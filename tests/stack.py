@@ -148,7 +148,7 @@ def running_stack(
         settings = Settings(
             database_url=database_url,
             key_file=str(workdir / "kek.key"),
-            policy=policy,
+            **({"policy": policy} if policy is not None else {}),  # else CHARTGATE_POLICY
             tenants=[
                 TenantSettings(
                     id=TENANT,
