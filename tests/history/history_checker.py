@@ -168,7 +168,7 @@ def _check_drafts(
     out: list[Violation] = []
     by_draft: dict[str, list[str]] = defaultdict(list)
     for wb_id, tracked in history.writebacks.items():
-        if tracked.kind != "structured":  # the note's own write-backs
+        if not tracked.kind.startswith("structured"):  # the note's own write-backs
             by_draft[tracked.draft_id].append(wb_id)
     for draft_id, wb_ids in by_draft.items():
         draft = history.drafts[draft_id]
