@@ -1,7 +1,7 @@
 """writebacks: one row per part of an approval (the note, then its structured resources)
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-02 08:00:00
 
 Issue 13 item 5: a clinician-approved Condition / AllergyIntolerance / Observation /
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0014"
+down_revision = "0016"  # given as 0014; 0016 (context2) reached main first
 branch_labels = None
 depends_on = None
 
