@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from chartgate.api.writeback_models import Out as _Out
+from chartgate.api.writeback_models import StructuredItem, Writeback
 from chartgate.domain.submission import Note, Origin
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Finding(_Out):
@@ -79,51 +77,6 @@ class Approval(_Out):
     policy_hash: str
     writeback_id: str
     diff: Diff
-
-
-class Writeback(_Out):
-    """One write-back's status: state, the EHR's resource and version, Provenance."""
-
-    id: str
-    draft_id: str
-    kind: str
-    state: str
-    attempts: int
-    escalated: bool = Field(description="A person was told it keeps failing.")
-    note_in_chart: bool = Field(description="The note itself is in the chart.")
-    ehr_resource: str | None
-    ehr_version: str | None
-    provenance: str | None
-    last_status: int | None
-    last_reason: str | None
-    correlation_id: str
-    payload_hash: str
-    part: int = Field(
-        default=0, description="0: the note; 1, 2, ...: a structured resource, in write order."
-    )
-    resource_type: str = Field(
-        default="DocumentReference", description="What it writes: the note or its type."
-    )
-    after: str | None = Field(
-        default=None, description="The write-back that must be settled before this one sends."
-    )
-
-
-class StructuredItem(_Out):
-    """One structured proposal of the approved (or current) version and its fate."""
-
-    index: int = Field(description="Its place in the version's ``resources``.")
-    resource_type: str
-    written: bool = Field(description="Approval writes it to the chart.")
-    fate: str = Field(
-        description='"will be written" or why not, e.g. "not written to the chart'
-        ' (draft-only by policy)".'
-    )
-    writeback: Writeback | None = Field(description="Its write-back, once approved and queued.")
-    retraction: Writeback | None = Field(
-        default=None,
-        description="Its entered-in-error write-back, queued with the note's retraction.",
-    )
 
 
 class Draft(_Out):

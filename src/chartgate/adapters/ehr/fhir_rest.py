@@ -367,49 +367,9 @@ class FhirRestGateway:
     def _answer(
         self, raw: RawResponse, *, resource_type: str, resource_id: str | None
     ) -> EhrAnswer:
-        """Reduce one HTTP answer to an ``EhrAnswer``: body first, then Location and ETag.
-
-        ``Location`` and the requested type and id fill in only for 2xx answers: on a 3xx the
-        Location points elsewhere, and on an error nothing was created; an empty-bodied 2xx
-        to an update carries just an ETag, so the requested id names the resource.
-        """
-        headers = raw.headers
-        body = wire.json_object(raw.content)
-        outcome = (
-            body if body is not None and body.get("resourceType") == "OperationOutcome" else None
-        )
-        resource = body if outcome is None else None
-        ok = _OK_LOW <= raw.status < _OK_HIGH
-        location = (
-            parse_location(headers.get("location") or headers.get("content-location"))
-            if ok
-            else None
-        )
-
-        answered_type = wire.str_or_none(resource.get("resourceType")) if resource else None
-        answered_id = wire.str_or_none(resource.get("id")) if resource else None
-        body_version = wire.meta_version(resource) if resource else None
-        if location is not None:
-            answered_type = answered_type or location.resource_type
-            answered_id = answered_id or location.resource_id
-        if ok:
-            answered_type = answered_type or resource_type
-            answered_id = answered_id or resource_id
-        return EhrAnswer(
-            status=raw.status,
-            resource=resource,
-            resource_type=answered_type,
-            resource_id=answered_id,
-            version_id=(
-                body_version
-                or parse_etag(headers.get("etag"))
-                or (location.version_id if location else None)
-            ),
-            etag=headers.get("etag"),
-            location=headers.get("location"),
-            retry_after=parse_retry_after(headers.get("retry-after"), now=self._clock.now()),
-            outcome=outcome,
-            headers=dict(headers),
+        """Reduce one HTTP answer to an ``EhrAnswer`` (``fhir_wire.answer_of``)."""
+        return wire.answer_of(
+            raw, resource_type=resource_type, resource_id=resource_id, now=self._clock.now()
         )
 
     def _check_search(self, what: str, params: SearchParams) -> None:

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from chartgate.adapters.ehr.http import RawResponse, parse_retry_after
 from chartgate.domain.errors import EhrNotAllowed
 from chartgate.service.ports import EhrAnswer, JsonObject
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from chartgate.domain.vendor_profile import VendorProfile
 
 # https://hl7.org/fhir/R4/datatypes.html#id and resource type names (letters only).
@@ -265,3 +268,48 @@ def check_write(vendor: VendorProfile, resource_type: str, resource: JsonObject)
                 f"{what}: content[{index}] is {size} bytes, over the {vendor.name} profile's"
                 f" {vendor.max_note_bytes}; nothing was sent"
             )
+
+
+def answer_of(
+    raw: RawResponse, *, resource_type: str, resource_id: str | None, now: datetime
+) -> EhrAnswer:
+    """Reduce one HTTP answer to an ``EhrAnswer``: body first, then Location and ETag.
+
+    ``Location`` and the requested type and id fill in only for 2xx answers: on a 3xx the
+    Location points elsewhere, and on an error nothing was created; an empty-bodied 2xx
+    to an update carries just an ETag, so the requested id names the resource.
+    """
+    headers = raw.headers
+    body = json_object(raw.content)
+    outcome = body if body is not None and body.get("resourceType") == "OperationOutcome" else None
+    resource = body if outcome is None else None
+    ok = 200 <= raw.status < 300  # noqa: PLR2004 - the 2xx class
+    location = (
+        parse_location(headers.get("location") or headers.get("content-location")) if ok else None
+    )
+
+    answered_type = str_or_none(resource.get("resourceType")) if resource else None
+    answered_id = str_or_none(resource.get("id")) if resource else None
+    body_version = meta_version(resource) if resource else None
+    if location is not None:
+        answered_type = answered_type or location.resource_type
+        answered_id = answered_id or location.resource_id
+    if ok:
+        answered_type = answered_type or resource_type
+        answered_id = answered_id or resource_id
+    return EhrAnswer(
+        status=raw.status,
+        resource=resource,
+        resource_type=answered_type,
+        resource_id=answered_id,
+        version_id=(
+            body_version
+            or parse_etag(headers.get("etag"))
+            or (location.version_id if location else None)
+        ),
+        etag=headers.get("etag"),
+        location=headers.get("location"),
+        retry_after=parse_retry_after(headers.get("retry-after"), now=now),
+        outcome=outcome,
+        headers=dict(headers),
+    )
