@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from chartgate.api.writeback_models import Out as _Out
-from chartgate.api.writeback_models import StructuredItem, Writeback
+from chartgate.api.writeback_models import StructuredItem as StructuredItem  # noqa: PLC0414
+from chartgate.api.writeback_models import Writeback as Writeback  # noqa: PLC0414 - re-exported
 from chartgate.domain.submission import Note, Origin
 
 
