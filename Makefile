@@ -72,7 +72,7 @@ CLIENT_VENV := .venv-client
 client: $(STAMP) ## Regenerate the typed API client in tests/chartgate_client from /openapi.json
 	test -x $(CLIENT_VENV)/bin/openapi-python-client || { $(PYTHON) -m venv $(CLIENT_VENV) && $(CLIENT_VENV)/bin/pip install --quiet openapi-python-client==0.29.1; }
 	mkdir -p test-output
-	$(PY) scripts/openapi.py > test-output/openapi.json
+	CHARTGATE_DEV_MODE=true $(PY) scripts/openapi.py > test-output/openapi.json
 	$(CLIENT_VENV)/bin/openapi-python-client generate --path test-output/openapi.json --meta none \
 		--output-path tests/chartgate_client --overwrite --fail-on-warning --config tests/chartgate_client.yaml
 	sha256sum test-output/openapi.json | cut -d' ' -f1 > tests/chartgate_client/OPENAPI_SHA256

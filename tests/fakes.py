@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -20,12 +20,14 @@ from typing import Any, Self
 from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.vendors import get_vendor
 from chartgate.domain.consent import ConsentRecord
+from chartgate.domain.documents import note_type_of
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.errors import EhrAmbiguous, EhrNotAllowed, EhrUnreachable, NotFound
 from chartgate.domain.events import AuditRecord
-from chartgate.domain.killswitch import ALL_TENANTS, Mode, Switch, Target
+from chartgate.domain.killswitch import ALL_TENANTS, NOTE_RESOURCES, Mode, Switch, Target
 from chartgate.domain.processors import Processor, ProcessorRegistry
 from chartgate.domain.scribe_session import ScribeSession
+from chartgate.domain.structured import SETTLED_STATES
 from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
 from chartgate.sandbox.search import subset
@@ -114,6 +116,9 @@ class FakeEhr:
         self.requests: list[tuple[str, str]] = []
         self.held: list[Callable[[], EhrAnswer]] = []
         self._ids = itertools.count(1)
+        self._header: JsonObject | None = None  # X-Provenance of this view (with_provenance)
+        self.honours_provenance_header = True
+        """False: ignore ``X-Provenance`` (as Medplum 4.5 does)."""
         for seeded in SEED_RESOURCES:
             self._store(str(seeded["resourceType"]), str(seeded["id"]), seeded)
 
@@ -149,8 +154,10 @@ class FakeEhr:
                 if len(matches) > 1:
                     return EhrAnswer(status=412, outcome=_outcome("multiple-matches"))
                 if matches:
-                    return _answer(200, matches[0])
-            return _answer(201, self._store(kind, str(next(self._ids)), resource))
+                    return _answer(200, matches[0])  # matched: no header Provenance (Firely)
+            return self._with_header(
+                _answer(201, self._store(kind, str(next(self._ids)), resource))
+            )
 
         return self._request("POST", kind, act)
 
@@ -165,7 +172,7 @@ class FakeEhr:
                 return EhrAnswer(status=404, outcome=_outcome("not-found"))
             if found.current["meta"]["versionId"] != if_match:
                 return EhrAnswer(status=412, outcome=_outcome("conflict"))
-            return _answer(200, self._store(kind, rid, resource))
+            return self._with_header(_answer(200, self._store(kind, rid, resource)))
 
         return self._request("PUT", kind, act)
 
@@ -177,7 +184,7 @@ class FakeEhr:
         def act() -> EhrAnswer:
             if (kind, rid) in self.resources:
                 return EhrAnswer(status=412, outcome=_outcome("duplicate"))
-            return _answer(201, self._store(kind, rid, resource))
+            return self._with_header(_answer(201, self._store(kind, rid, resource)))
 
         return self._request("PUT", kind, act)
 
@@ -221,7 +228,71 @@ class FakeEhr:
             raise EhrAmbiguous(f"search answered {answer.status}", retry_after=answer.retry_after)
         return [copy.deepcopy(r) for r in self._search(resource_type, params)]
 
+    def with_provenance(self, provenance: JsonObject) -> FakeEhr:
+        """A view of this EHR whose writes carry ``X-Provenance`` (same chart, same faults)."""
+        view = copy.copy(self)
+        view._header = copy.deepcopy(provenance)
+        return view
+
+    def transaction(self, bundle: JsonObject, *, request_id: str) -> EhrAnswer:
+        """A transaction Bundle: every entry lands, or (any entry refused) none does."""
+        del request_id
+        return self._request("POST", "Bundle", lambda: self._transaction(bundle))
+
     # -- inside ----------------------------------------------------------------------------
+
+    def _with_header(self, answer: EhrAnswer) -> EhrAnswer:
+        """Create the ``X-Provenance`` Provenance for a write that made a version."""
+        if self._header is not None and self.honours_provenance_header:
+            target = f"{answer.resource_type}/{answer.resource_id}/_history/{answer.version_id}"
+            provenance = {**copy.deepcopy(self._header), "target": [{"reference": target}]}
+            self._store("Provenance", str(next(self._ids)), provenance)
+        return answer
+
+    def _transaction(self, bundle: JsonObject) -> EhrAnswer:
+        before = copy.deepcopy(self.resources)
+        named: dict[str, str] = {}
+        answers: list[JsonObject] = []
+        for entry in bundle.get("entry", []):
+            resource = _rewrite(copy.deepcopy(entry["resource"]), named)
+            request = entry["request"]
+            kind = str(resource["resourceType"])
+            answer = self._entry(kind, resource, request)
+            if not answer.ok:
+                self.resources = before
+                return EhrAnswer(status=answer.status, outcome=answer.outcome)
+            if "fullUrl" in entry:
+                named[entry["fullUrl"]] = f"{kind}/{answer.resource_id}"
+            location = f"{kind}/{answer.resource_id}/_history/{answer.version_id}"
+            answers.append({"response": {"status": str(answer.status), "location": location}})
+        response = {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
+        return EhrAnswer(status=200, resource=response, resource_type="Bundle")
+
+    def _entry(  # noqa: PLR0911 - one answer per R4 rule
+        self, kind: str, resource: JsonObject, request: JsonObject
+    ) -> EhrAnswer:
+        method, url = request["method"], request["url"]
+        if method == "POST":
+            condition = request.get("ifNoneExist")
+            if condition is not None:
+                name, _, value = str(condition).partition("=")
+                matches = self._search(kind, {name: value})
+                if len(matches) > 1:
+                    return EhrAnswer(status=412, outcome=_outcome("multiple-matches"))
+                if matches:
+                    return _answer(200, matches[0])
+            return _answer(201, self._store(kind, str(next(self._ids)), resource))
+        rid = str(url).partition("/")[2]
+        found = self.resources.get((kind, rid))
+        if request.get("ifNoneMatch") == "*":
+            if found is not None:
+                return EhrAnswer(status=412, outcome=_outcome("duplicate"))
+            return _answer(201, self._store(kind, rid, resource))
+        if found is None:
+            return EhrAnswer(status=404, outcome=_outcome("not-found"))
+        if f'W/"{found.current["meta"]["versionId"]}"' != request.get("ifMatch"):
+            return EhrAnswer(status=412, outcome=_outcome("conflict"))
+        return _answer(200, self._store(kind, rid, resource))
 
     def _request(self, method: str, kind: str, act: Callable[[], EhrAnswer]) -> EhrAnswer:
         self.requests.append((method, kind))
@@ -279,6 +350,18 @@ class FakeEhr:
 _NOT_FILTERED = frozenset(
     {"_count", "_sort", "patient", "category", "date", "recorded-date", "authoredon"}
 )
+
+
+def _rewrite(node: Any, named: Mapping[str, str]) -> Any:
+    """Replace ``urn:uuid:`` references to earlier entries by what they became."""
+    if isinstance(node, dict):
+        return {
+            k: named.get(v, v) if k == "reference" and isinstance(v, str) else _rewrite(v, named)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite(v, named) for v in node]
+    return node
 
 
 def _has(items: list[JsonObject], system: str, code: str, key: str = "code") -> bool:
@@ -487,15 +570,18 @@ class _Writebacks:
 
     def for_draft(self, tenant: str, draft_id: str) -> list[Writeback]:
         found = [w for (t, _), w in self._t.writebacks.items() if t == tenant]
-        return [copy.deepcopy(w) for w in found if w.draft_id == draft_id]
+        ordered = sorted(
+            found, key=lambda w: (w.created_at or datetime.min.replace(tzinfo=UTC), w.part)
+        )
+        return [copy.deepcopy(w) for w in ordered if w.draft_id == draft_id]
 
     def _held(self, wb: Writeback) -> bool:
         """An engaged hold-write-back switch covers the row (the real store does it in SQL)."""
         draft = self._t.drafts.get((wb.tenant, wb.draft_id))
-        codings = (wb.payload.get("type") or {}).get("coding") or []
         target = Target(
             tenant=wb.tenant,
-            note_type=codings[0].get("code") if codings else None,
+            note_type=wb.note_type or note_type_of(wb.payload),
+            resource_types=NOTE_RESOURCES | {wb.target_type},
             model_name=draft.origin.model.name if draft else None,
             model_version=draft.origin.model.version if draft else None,
             prompt_template=draft.origin.prompt_template if draft else None,
@@ -509,6 +595,9 @@ class _Writebacks:
         wb = self._t.writebacks[key]
         if self._held(wb):
             return False
+        before = self._t.writebacks.get((wb.tenant, wb.after_id)) if wb.after_id else None
+        if before is not None and before.state.value not in SETTLED_STATES:
+            return False  # the part before it is not settled yet (the real store: in SQL)
         if wb.state in (WritebackState.QUEUED, WritebackState.AMBIGUOUS):
             return wb.next_attempt_at <= now
         lease = self._t.leases.get(key)

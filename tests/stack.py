@@ -137,6 +137,8 @@ def running_stack(
     webhook_secrets: dict[str, str] | None = None,
     ehr_rate_per_second: float | None = None,
     jurisdiction: str | None = None,
+    policy: str | None = None,
+    provenance_mode: str | None = None,
 ) -> Iterator[Stack]:
     """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API."""
     with SandboxServer(
@@ -146,6 +148,7 @@ def running_stack(
         settings = Settings(
             database_url=database_url,
             key_file=str(workdir / "kek.key"),
+            **({"policy": policy} if policy is not None else {}),  # else CHARTGATE_POLICY
             tenants=[
                 TenantSettings(
                     id=TENANT,
@@ -153,6 +156,7 @@ def running_stack(
                     ehr=EhrSettings(
                         base_url=fhir_base,
                         vendor=vendor,
+                        provenance_mode=provenance_mode,  # type: ignore[arg-type]
                         timeout_seconds=3,
                         rate_limit_per_second=ehr_rate_per_second,
                         rate_limit_burst=int(ehr_rate_per_second) if ehr_rate_per_second else None,

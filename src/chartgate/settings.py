@@ -21,7 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from chartgate.domain.vendors import resolve_vendor_name
+from chartgate.domain.vendor_profile import ProvenanceMode
+from chartgate.domain.vendors import get_vendor, resolve_vendor_name
 
 
 class EhrSettings(BaseModel):
@@ -36,6 +37,9 @@ class EhrSettings(BaseModel):
 
     base_url: str
     vendor: str = "generic-r4"
+    # How Provenance travels, overriding the profile's (issue 13, ADR 0026): a health system
+    # whose EHR takes transaction Bundles (or the X-Provenance header) says so here.
+    provenance_mode: ProvenanceMode | None = None
     rate_limit_per_second: float | None = Field(default=None, gt=0, le=10_000)
     rate_limit_burst: int | None = Field(default=None, ge=1, le=10_000)
     auth: Literal["none", "smart-backend"] = "none"
@@ -83,6 +87,15 @@ class EhrSettings(BaseModel):
     def _known_vendor(cls, value: str) -> str:
         resolve_vendor_name(value)  # raises ValueError with the known names
         return value
+
+    @model_validator(mode="after")
+    def _provenance_writable(self) -> EhrSettings:
+        mode = self.provenance_mode
+        sends = mode is not None and mode is not ProvenanceMode.NONE
+        if sends and "Provenance" not in get_vendor(self.vendor).writable_types:
+            msg = f"provenance_mode: the {self.vendor} profile cannot write Provenance"
+            raise ValueError(msg)
+        return self
 
     @field_validator("private_key")
     @classmethod

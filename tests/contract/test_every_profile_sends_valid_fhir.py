@@ -3,9 +3,13 @@
 Issue 13 item 7. For each product profile, chartgate (built as production builds it, the
 profile named in its settings) writes to the sandbox imitating that EHR: approve (approve and
 sign where the EHR takes signed notes only), finalize where it takes drafts, amend where it
-takes ``relatesTo = replaces``, and retract. Every version of every DocumentReference and
-every Provenance that landed is then posted to the Medplum test EHR's ``$validate`` (base R4
-StructureDefinitions, an implementation we did not write). What a profile cannot take is
+takes ``relatesTo = replaces``, and retract; the draft proposes a Condition, an
+AllergyIntolerance, an Observation and a MedicationRequest under a policy that writes them
+(issue 13 item 5), so a profile whose ``writable_types`` take them gets each once, with its
+Provenance (and, with the note's retraction, entered-in-error), and the others none. Every
+version of every DocumentReference, every structured resource and every Provenance that landed
+is then posted to the Medplum test EHR's ``$validate`` (base R4 StructureDefinitions, an
+implementation we did not write). What a profile cannot take is
 refused at the API, before anything is sent. Synthetic data only.
 """
 
@@ -18,10 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
-from builders import edited_note, submission
+from builders import edited_note
 from chartgate.domain.vendor_profile import AmendmentMode
 from chartgate.domain.vendors import VENDORS
 from stack import Stack, running_stack
+from structured_items import WRITTEN_TYPES, structured_submission, write_policy_file
 
 pytestmark = [pytest.mark.medplum, pytest.mark.timeout(300)]
 
@@ -61,7 +66,7 @@ def _story(stack: Stack, name: str) -> set[str]:
     profile = VENDORS[name]
     signs = not profile.accepts_preliminary
     clinician = stack.as_clinician()
-    created = stack.api.post("/v1/drafts", json=submission(), headers=stack.as_scribe())
+    created = stack.api.post("/v1/drafts", json=structured_submission(), headers=stack.as_scribe())
     assert created.status_code == 201, created.text
     draft = created.json()
     approved = stack.api.post(
@@ -71,6 +76,11 @@ def _story(stack: Stack, name: str) -> set[str]:
     )
     first = _committed(stack, approved)
     kinds = {"approve"}
+    items = stack.api.get(f"/v1/drafts/{draft['id']}", headers=clinician).json()["structured"]
+    writes = set(WRITTEN_TYPES) <= profile.writable_types
+    assert [i["written"] for i in items] == [writes] * len(WRITTEN_TYPES), items
+    if writes:
+        assert {i["writeback"]["state"] for i in items} == {"committed"}, items
     finalize = stack.api.post(f"/v1/drafts/{draft['id']}/finalize", headers=clinician)
     if signs:
         assert finalize.status_code == 409, finalize.text  # signed at approval already
@@ -109,7 +119,13 @@ def _landed(stack: Stack) -> list[dict[str, Any]]:
             .get("entry", [])
         ]
         provenances = ehr.get("/Provenance", params={"_count": "100"}).json().get("entry", [])
-    return versions + [entry["resource"] for entry in provenances]
+        structured = [
+            entry["resource"]
+            for kind in WRITTEN_TYPES
+            for entry in ehr.get(f"/{kind}", params={"_count": "100"}).json().get("entry", [])
+            if entry["resource"].get("identifier")  # ours: the seeded chart has none
+        ]
+    return versions + structured + [entry["resource"] for entry in provenances]
 
 
 @pytest.mark.parametrize("name", sorted(VENDORS))
@@ -117,16 +133,27 @@ def test_every_resource_sent_for_a_profile_validates_in_medplum(
     name: str, migrated_sqlite_url: str, tmp_path: Path, validator: httpx.Client
 ) -> None:
     """Approve, finalize, amend and retract as the profile allows: Medplum finds no error."""
-    with running_stack(migrated_sqlite_url, tmp_path, vendor=name, sandbox_vendor=name) as stack:
+    policy = write_policy_file(tmp_path)
+    with running_stack(
+        migrated_sqlite_url, tmp_path, vendor=name, sandbox_vendor=name, policy=policy
+    ) as stack:
         kinds = _story(stack, name)
         landed = _landed(stack)
     assert {"approve", "retract"} <= kinds
     documents = [r for r in landed if r["resourceType"] == "DocumentReference"]
     assert len(documents) >= len(kinds)  # one version per kind written (plus superseded)
+    structured = [r for r in landed if r["resourceType"] in WRITTEN_TYPES]
+    takes = set(WRITTEN_TYPES) <= VENDORS[name].writable_types
+    assert sorted(r["resourceType"] for r in structured) == (sorted(WRITTEN_TYPES) if takes else [])
     if VENDORS[name].provenance_mode.value == "none":
         assert [r for r in landed if r["resourceType"] == "Provenance"] == []
     else:
-        assert sum(r["resourceType"] == "Provenance" for r in landed) == len(kinds)
+        provenances = sum(r["resourceType"] == "Provenance" for r in landed)
+        # Each kind written, each structured resource, and its retraction with the note's.
+        assert provenances == len(kinds) + 2 * len(structured)
+    for resource in structured:  # retracted with the note: entered-in-error, still valid
+        status = resource.get("verificationStatus", {}).get("coding", [{}])[0].get("code")
+        assert "entered-in-error" in (status, resource.get("status")), resource
     problems = {
         f"{r['resourceType']}/{r['id']}/_history/{r['meta']['versionId']}": _errors(validator, r)
         for r in landed

@@ -436,7 +436,7 @@ def test_findings_block_approval_until_fixed_and_warnings_are_acknowledged(
     items = page.locator("ul.resources")
     expect(items).to_contain_text("Observation")
     expect(items).to_contain_text("Body temperature (LOINC 8310-5)")
-    expect(items).to_contain_text("not written (draft-only by policy)")
+    expect(items).to_contain_text("not written to the chart (draft-only by policy)")
 
     # Approve is off, and says why, while a blocking finding exists.
     expect(page.locator("#approve-button")).to_be_disabled()

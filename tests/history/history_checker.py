@@ -5,7 +5,9 @@ every DocumentReference and Provenance in the chart carrying ``urn:chartgate:wri
 versions chartgate recorded, and the ledger's verification), it checks:
 
 * each approval (approve, amend) ⇒ exactly one document carrying its identifier, or an
-  explicit visible failure (``rejected``/``conflict`` with no document);
+  explicit visible failure (``rejected``/``conflict`` with no document); the same for each
+  structured write-back (issue 13 item 5) and its Condition, which may be in the chart only
+  once its note is;
 * committed ⇒ the DocumentReference id/version chartgate recorded is in the chart, carries the
   write-back's mark and the ``docStatus`` of its kind, and exactly one Provenance carrying the
   write-back's tag targets that version; ``partial`` ⇒ the note is there, no Provenance;
@@ -36,7 +38,7 @@ DOC_STATUS = {
     "amend": "amended",
     "retract": "entered-in-error",
 }
-CREATES = frozenset({"approve", "amend"})
+CREATES = frozenset({"approve", "amend", "structured"})
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,15 @@ def check(history: History) -> list[Violation]:  # noqa: C901 - one loop per res
     provs_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     current: dict[tuple[str, str], dict[str, Any]] = {}
     for ehr, documents in history.documents.items():
-        for doc in documents:
-            current[ehr, str(doc["id"])] = doc
+        structured = history.structured.get(ehr, [])
+        for doc in [*documents, *structured]:
+            if doc["resourceType"] == "DocumentReference":
+                current[ehr, str(doc["id"])] = doc
             for value in _identifiers(doc):
                 docs_of[value].append(doc)
                 if history.writebacks.get(value) is None:
-                    found.append(Violation("orphan", value, f"{ehr} DocumentReference/{doc['id']}"))
+                    where = f"{ehr} {doc['resourceType']}/{doc['id']}"
+                    found.append(Violation("orphan", value, where))
     for ehr, provenances in history.provenances.items():
         for prov in provenances:
             for code in _marks(prov):
@@ -117,13 +122,20 @@ def _check_writeback(  # noqa: C901, PLR0912 - one branch per rule, kept togethe
     if len(provs) > 1:
         bad("duplicate", f"{len(provs)} Provenances: {sorted(str(p['id']) for p in provs)}")
     landed = state in ("committed", "partial")
+    resource = row.get("resource_type", "DocumentReference")
     if kind in CREATES:
         if landed and not docs:
-            bad("lost", f"chartgate says DocumentReference/{row['document_id']}, chart has none")
+            bad("lost", f"chartgate says {resource}/{row['document_id']}, chart has none")
         elif landed and str(docs[0]["id"]) != row["document_id"]:
             bad("wrong_state", f"chartgate {row['document_id']}, chart {docs[0]['id']}")
         elif state in ("rejected", "conflict") and docs:
-            bad("wrong_state", f"the chart holds DocumentReference/{docs[0]['id']}")
+            bad("wrong_state", f"the chart holds {resource}/{docs[0]['id']}")
+    if kind == "structured" and docs:
+        note = history.chartgate.get(str(row.get("after")))
+        first = [w for w, t in history.writebacks.items() if t.draft_id == tracked.draft_id]
+        notes = [history.chartgate[w] for w in first if history.chartgate[w]["kind"] == "approve"]
+        if not any(n["state"] in ("committed", "partial") for n in notes) or note is None:
+            bad("wrong_state", f"{resource}/{docs[0]['id']} is in the chart, its note is not")
     if landed:
         key = (tracked.ehr, str(row["document_id"]), str(row["document_version"]))
         version = history.versions.get(key)
@@ -131,10 +143,10 @@ def _check_writeback(  # noqa: C901, PLR0912 - one branch per rule, kept togethe
             bad("lost", f"version {key[1:]} is not in the chart")
         elif wb_id not in _marks(version):
             bad("wrong_state", f"version {key[1:]} does not carry this write-back's mark")
-        elif version.get("docStatus") != DOC_STATUS[kind]:
+        elif kind in DOC_STATUS and version.get("docStatus") != DOC_STATUS[kind]:
             bad("wrong_state", f"version {key[1:]} has docStatus {version.get('docStatus')}")
     if state == "committed":
-        target = f"DocumentReference/{row['document_id']}/_history/{row['document_version']}"
+        target = f"{resource}/{row['document_id']}/_history/{row['document_version']}"
         if not provs:
             bad("lost", "no Provenance in the chart")
         elif str(provs[0]["id"]) != row["provenance_id"]:
@@ -156,7 +168,8 @@ def _check_drafts(
     out: list[Violation] = []
     by_draft: dict[str, list[str]] = defaultdict(list)
     for wb_id, tracked in history.writebacks.items():
-        by_draft[tracked.draft_id].append(wb_id)
+        if not tracked.kind.startswith("structured"):  # the note's own write-backs
+            by_draft[tracked.draft_id].append(wb_id)
     for draft_id, wb_ids in by_draft.items():
         draft = history.drafts[draft_id]
         ordered = sorted(wb_ids, key=lambda i: history.writebacks[i].queued_at)

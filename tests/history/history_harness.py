@@ -51,6 +51,7 @@ from chartgate.service.writeback import CRASH_POINTS, WritebackExecutor
 from chartgate.settings import EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
 from medplum_ehr import control_url, reset_medplum
+from structured_items import CONDITION, STRUCTURED_NOTE, write_policy_file
 
 WRITEBACK_SYSTEM = "urn:chartgate:writeback"
 EHR_TIMEOUT = 0.3
@@ -119,6 +120,13 @@ class FaultKind:
         return f"{self.ehr}/{self.name}"
 
 
+STRUCTURED_EHRS = frozenset({"sandbox", "medplum"})
+"""EHRs whose profile writes Conditions (Epic's takes notes and Provenance only)."""
+STRUCTURED_EVERY = 3
+"""Every third draft on those EHRs proposes a Condition: its own write-back, after the note."""
+CREATING_KINDS = frozenset({"approve", "amend", "structured"})
+
+
 def _sandbox_kinds(ehr: str) -> list[FaultKind]:
     def storm(status: int) -> Callable[[int], dict[str, Any]]:
         return lambda n: {"status_storm": {"count": n, "status": status, "retry_after": None}}
@@ -146,6 +154,17 @@ def _sandbox_kinds(ehr: str) -> list[FaultKind]:
             ehr,
             "refuse_prov_403",
             lambda n: {"refuse": {"count": n, "status": 403, "resource_type": "Provenance"}},
+        ),
+        *(
+            [
+                FaultKind(
+                    ehr,
+                    "refuse_cond_422",
+                    lambda n: {"refuse": {"count": n, "status": 422, "resource_type": "Condition"}},
+                )
+            ]
+            if ehr in STRUCTURED_EHRS
+            else []
         ),
         FaultKind(ehr, "commit_then_drop", lambda n: {"commit_then_drop": n}),
         FaultKind(
@@ -231,6 +250,8 @@ class Tracked:
     crash: str
     store: str
     queued_at: datetime
+    resource_type: str = "DocumentReference"
+    """What it writes: the note, or (kind ``structured``) its Condition."""
     settled_at: datetime | None = None
     states_seen: list[str] = field(default_factory=list)
     resolutions: list[str] = field(default_factory=list)
@@ -254,6 +275,8 @@ class History:
     drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
     documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per EHR: every DocumentReference (current version) carrying the write-back identifier."""
+    structured: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per EHR: every Condition carrying the write-back identifier (structured write-backs)."""
     provenances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per EHR: every Provenance carrying the write-back tag."""
     versions: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
@@ -379,6 +402,7 @@ def running_system(
         settings = Settings(
             database_url=database_url,
             key_file=str(workdir / "kek.key"),
+            policy=write_policy_file(workdir),  # structured resources are written (issue 13)
             tenants=[
                 TenantSettings(
                     id=TENANTS[name],
@@ -499,6 +523,7 @@ class Harness:
     def _track(self, body: dict[str, Any], ehr: str, fault: FaultKind, crash: str) -> str:
         record = body["writeback"]
         self.history.writebacks[record["id"]] = Tracked(
+            resource_type=record.get("resource_type", "DocumentReference"),
             id=record["id"],
             draft_id=record["draft_id"],
             kind=record["kind"],
@@ -513,23 +538,27 @@ class Harness:
 
     def approve_new(
         self, ehr: str, fault: FaultKind, crash: str, scribe: dict[str, str], clin: dict[str, str]
-    ) -> str | None:
-        """Submit a synthetic draft and approve it; return the write-back id."""
+    ) -> list[str]:
+        """Submit a synthetic draft and approve it; return its write-back ids.
+
+        Every ``STRUCTURED_EVERY``-th draft on an EHR whose profile writes Conditions proposes
+        one: its structured write-back is tracked beside the note's (issue 13 item 5).
+        """
         self._case += 1
+        structured = ehr in STRUCTURED_EHRS and self._case % STRUCTURED_EVERY == 0
+        text = STRUCTURED_NOTE if structured else SOAP_NOTE
         note = {
             "type": "11506-3",
             "title": "Progress note",
             "content_type": "text/markdown",
-            "text": f"{SOAP_NOTE}\nSynthetic history case {self._case}.\n",
+            "text": f"{text}\nSynthetic history case {self._case}.\n",
         }
+        body = submission(note=note, resources=[CONDITION] if structured else [])
         created = self._op(
-            ehr,
-            "submit",
-            "draft",
-            self.api.post("/v1/drafts", json=submission(note=note), headers=scribe),
+            ehr, "submit", "draft", self.api.post("/v1/drafts", json=body, headers=scribe)
         )
         if created is None:
-            return None
+            return []
         draft_id = created["id"]
         approved = self._op(
             ehr,
@@ -537,12 +566,22 @@ class Harness:
             draft_id,
             self.api.post(f"/v1/drafts/{draft_id}/approve", headers={**clin, "If-Match": 'W/"1"'}),
         )
-        return None if approved is None else self._track(approved, ehr, fault, crash)
+        if approved is None:
+            return []
+        ids = [self._track(approved, ehr, fault, crash)]
+        if structured:
+            view = self.api.get(f"/v1/drafts/{draft_id}", headers=clin).json()
+            ids.extend(
+                self._track(item, ehr, fault, crash)
+                for item in view["structured"]
+                if item["writeback"] is not None
+            )
+        return ids
 
     def follow_up(
         self, tracked: Tracked, action: str, fault: FaultKind, clin: dict[str, str]
-    ) -> str | None:
-        """Finalize, amend or retract the note ``tracked`` committed; return the write-back id."""
+    ) -> list[str]:
+        """Finalize, amend or retract the note ``tracked`` committed; return the write-back ids."""
         ehr = tracked.ehr
         if action == "finalize":
             answer = self.api.post(f"/v1/drafts/{tracked.draft_id}/finalize", headers=clin)
@@ -563,7 +602,18 @@ class Harness:
                 headers={**clin, "If-Match": f'W/"{view["current_version"]}"'},
             )
         body = self._op(ehr, action, tracked.id, answer)
-        return None if body is None else self._track(body, ehr, fault, tracked.crash)
+        if body is None:
+            return []
+        ids = [self._track(body, ehr, fault, tracked.crash)]
+        if action == "retract":  # its structured resources go entered-in-error after it
+            view = self.api.get(f"/v1/drafts/{tracked.draft_id}", headers=clin).json()
+            ids.extend(
+                self._track({"writeback": item["retraction"]}, ehr, fault, tracked.crash)
+                for item in view.get("structured", [])
+                if item["retraction"] is not None
+                and item["retraction"]["id"] not in self.history.writebacks
+            )
+        return ids
 
     # -- the worker -----------------------------------------------------------------------------
 
@@ -698,8 +748,8 @@ class Harness:
                 found = ehr.get("/Provenance", params={"_tag": f"{WRITEBACK_SYSTEM}|{wb_id}"})
                 body = {"action": "retry-follow-up"}
                 if found.json().get("entry"):
-                    if row["kind"] in ("approve", "amend"):
-                        document = f"DocumentReference/{row['document_id']}"
+                    if row["kind"] in CREATING_KINDS:
+                        document = f"{tracked.resource_type}/{row['document_id']}"
                         body = {"action": "landed", "document": document}
                     else:
                         # No resolution says "its Provenance is there" for a finalize or a
@@ -707,13 +757,12 @@ class Harness:
                         self.history.notes.append(
                             f"{wb_id}: {row['kind']} parked, its Provenance is in the chart"
                         )
-            elif row["kind"] in ("approve", "amend"):
-                found = ehr.get(
-                    "/DocumentReference", params={"identifier": f"{WRITEBACK_SYSTEM}|{wb_id}"}
-                )
+            elif row["kind"] in CREATING_KINDS:
+                kind = tracked.resource_type
+                found = ehr.get(f"/{kind}", params={"identifier": f"{WRITEBACK_SYSTEM}|{wb_id}"})
                 docs = [e["resource"] for e in found.json().get("entry", [])]
                 if len(docs) == 1:
-                    body = {"action": "landed", "document": f"DocumentReference/{docs[0]['id']}"}
+                    body = {"action": "landed", "document": f"{kind}/{docs[0]['id']}"}
         tracked.resolutions.append(body["action"])
         answer = self.api.post(f"/v1/writebacks/{wb_id}/resolve", json=body, headers=clin)
         self._op(tracked.ehr, f"resolve:{body['action']}", wb_id, answer)
@@ -726,26 +775,23 @@ class Harness:
         clin = self._headers(fault.ehr, "clinician")
         approvals = [
             wb
-            for wb in (
-                self.approve_new(fault.ehr, fault, crash, scribe, clin) for _ in range(scale.batch)
-            )
-            if wb is not None
+            for _ in range(scale.batch)
+            for wb in self.approve_new(fault.ehr, fault, crash, scribe, clin)
         ]
         self.drive(approvals, fault, crash, scale)
         if not scale.follow_ups:
             return
         rows = self._rows(approvals)
         committed = [
-            self.history.writebacks[i] for i in approvals if rows[i]["state"] == "committed"
+            self.history.writebacks[i]
+            for i in approvals
+            if rows[i]["state"] == "committed" and rows[i]["kind"] == "approve"
         ]
         finalizes = [
             wb
-            for wb in (
-                self.follow_up(t, "finalize", fault, clin)
-                for t in committed
-                if self.rng.random() < 0.5
-            )
-            if wb is not None
+            for t in committed
+            if self.rng.random() < 0.5
+            for wb in self.follow_up(t, "finalize", fault, clin)
         ]
         self.drive(finalizes, fault, crash, scale)
         rows = self._rows(finalizes)
@@ -760,10 +806,10 @@ class Harness:
             )
             pick = self.rng.random()
             if pick < 0.45:
-                last.append(self.follow_up(approve, "amend", fault, clin))
+                last.extend(self.follow_up(approve, "amend", fault, clin))
             elif pick < 0.8:
-                last.append(self.follow_up(approve, "retract", fault, clin))
-        self.drive([wb for wb in last if wb is not None], fault, crash, scale)
+                last.extend(self.follow_up(approve, "retract", fault, clin))
+        self.drive(last, fault, crash, scale)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -832,6 +878,8 @@ def collect(harness: Harness) -> History:
                 "document_version": record.document_version,
                 "provenance_id": record.provenance_id,
                 "replaces": record.replaces,
+                "resource_type": record.target_type,
+                "after": record.after_id,
                 "created_at": _aware(record.created_at) if record.created_at else None,
             }
             if tracked.draft_id not in history.drafts:
@@ -843,6 +891,9 @@ def collect(harness: Harness) -> History:
                 }
     for name, ehr in harness.ehrs.items():
         history.documents[name] = _marked_documents(_all(ehr, "DocumentReference"))
+        history.structured[name] = (
+            _marked_documents(_all(ehr, "Condition")) if name in STRUCTURED_EHRS else []
+        )
         history.provenances[name] = _marked_provenances(_all(ehr, "Provenance"))
     for wb_id, row in history.chartgate.items():
         ehr = harness.ehrs[history.writebacks[wb_id].ehr]
@@ -853,7 +904,7 @@ def collect(harness: Harness) -> History:
             continue
         with ehr.client() as client:
             answer = client.get(
-                f"/DocumentReference/{row['document_id']}/_history/{row['document_version']}"
+                f"/{row['resource_type']}/{row['document_id']}/_history/{row['document_version']}"
             )
         history.versions[key] = answer.json() if answer.status_code == 200 else None
     for tenant in sorted({t.tenant for t in history.writebacks.values()}):

@@ -153,6 +153,19 @@ def test_a_good_draft_passes_the_cli(tmp_path: Path, policy_file: Path) -> None:
     }  # fmt: skip
 
 
+def test_a_scribe_that_names_the_drafts_own_patient_passes_the_cli(
+    tmp_path: Path, policy_file: Path
+) -> None:
+    """Issue 13: chartgate fills AllergyIntolerance.patient; the scribe's equal value is fine."""
+    path = tmp_path / "owned.json"
+    path.write_text(json.dumps(good_draft("owned-patient-equal-to-the-drafts")), encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["validate", str(path), "--json"], env={"CHARTGATE_POLICY": str(policy_file)}
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accepted"] is True
+
+
 def test_a_good_draft_with_structured_resources_is_approved_once(stack: Stack) -> None:
     """The valid twin is stored, shows no findings, validates, and queues one write-back."""
     created = stack.api.post("/v1/drafts", json=good_draft(), headers=stack.as_scribe())

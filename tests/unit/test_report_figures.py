@@ -10,14 +10,14 @@ from chartgate.service.reports import DraftOrigin, LedgerEvent, build_drift, bui
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def ev(kind: str, minutes: float, wb: str | None = "wb-1", **data: Any) -> LedgerEvent:
+def ev(event: str, minutes: float, wb: str | None = "wb-1", **data: Any) -> LedgerEvent:
     return LedgerEvent(
         tenant="clinic-a",
-        type=kind,
+        type=event,
         at=T0 + timedelta(minutes=minutes),
         draft_id=f"d-{wb}",
         writeback_id=wb,
-        actor="clinician:dr-a" if kind.startswith("draft.") else "worker:w",
+        actor="clinician:dr-a" if event.startswith("draft.") else "worker:w",
         data={"kind": "approve", **data},
     )
 
@@ -66,6 +66,28 @@ def test_a_committed_write_back_without_its_ehr_answer_is_incomplete() -> None:
     result = report(story("wb-1", drop="ehr.response"))
     assert result.total.incomplete == 1
     assert result.incomplete == [("wb-1", ["ehr.response"])]
+
+
+def test_a_structured_write_back_is_complete_through_its_notes_approval() -> None:
+    """Its approval is the note's; one that rode in the note's Bundle proves itself by a read."""
+    note = story("wb-1")
+    sent = [
+        ev("writeback.queued", 2, "wb-s", kind="structured"),
+        ev("ehr.request", 3.1, "wb-s", kind="structured"),
+        ev("ehr.response", 3.2, "wb-s", kind="structured", status=201),
+        ev("writeback.committed", 3.3, "wb-s", kind="structured"),
+    ]
+    carried = [
+        ev("writeback.queued", 2, "wb-c", kind="structured"),
+        ev("writeback.reconciled", 3.1, "wb-c", kind="structured"),
+        ev("writeback.committed", 3.3, "wb-c", kind="structured"),
+    ]
+    silent = [
+        ev("writeback.queued", 2, "wb-x", kind="structured"),
+        ev("writeback.committed", 3.3, "wb-x", kind="structured"),
+    ]
+    result = report(note + sent + carried + silent)
+    assert result.incomplete == [("wb-x", ["ehr.request"])]
 
 
 def test_rates_are_shares_of_queued_write_backs_and_open_ones_stay_open() -> None:

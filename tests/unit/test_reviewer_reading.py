@@ -104,7 +104,7 @@ def test_each_resource_says_whether_approval_writes_it() -> None:
     )
     fate = resource_fate(_decision(Mode.DRAFT_ONLY, allowed=False))
     assert not fate.written
-    assert fate.words == "not written (draft-only by policy)"
+    assert fate.words == "not written to the chart (draft-only by policy)"
 
 
 def test_times_are_marked_for_the_readers_zone_with_utc_as_the_fallback() -> None:

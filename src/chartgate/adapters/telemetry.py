@@ -257,6 +257,21 @@ class _TracedGateway:
         )
         return answer
 
+    def with_provenance(self, provenance: JsonObject) -> EhrGateway:
+        """Writes that carry ``X-Provenance``, still traced."""
+        inner = self._inner.with_provenance(provenance)
+        return _TracedGateway(inner, self._tenant, self._tracer, self._lookup)
+
+    def transaction(self, bundle: JsonObject, *, request_id: str) -> EhrAnswer:
+        """A transaction Bundle, traced."""
+        answer: EhrAnswer = self._span(
+            "transaction",
+            "Bundle",
+            request_id,
+            lambda: self._inner.transaction(bundle, request_id=request_id),
+        )
+        return answer
+
     def read(self, resource_type: str, resource_id: str, *, request_id: str) -> EhrAnswer:
         """GET, traced."""
         answer: EhrAnswer = self._span(

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from chartgate.api import models
+from chartgate.api import models, writeback_models
 from chartgate.domain.submission import DraftSubmission, VersionEdit
 
 REF: Final = "#/components/schemas/{model}"
@@ -157,7 +157,7 @@ def operations() -> dict[tuple[str, str], Operation]:
         ("post", "/v1/drafts/{draft_id}/rebase"): Operation(
             models.Draft, 200, bodies["rebase"], idempotent=True, etag=True
         ),
-        ("get", "/v1/writebacks/{writeback_id}"): Operation(models.Writeback),
+        ("get", "/v1/writebacks/{writeback_id}"): Operation(writeback_models.Writeback),
         ("post", "/v1/writebacks/{writeback_id}/amend"): Operation(
             models.Queued, 202, VersionEdit, if_match=True, idempotent=True
         ),

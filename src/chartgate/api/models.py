@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from chartgate.api.writeback_models import Out as _Out
+from chartgate.api.writeback_models import StructuredItem as StructuredItem  # noqa: PLC0414
+from chartgate.api.writeback_models import Writeback as Writeback  # noqa: PLC0414 - re-exported
 from chartgate.domain.submission import Note, Origin
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Finding(_Out):
@@ -81,25 +80,6 @@ class Approval(_Out):
     diff: Diff
 
 
-class Writeback(_Out):
-    """One write-back's status: state, the EHR's resource and version, Provenance."""
-
-    id: str
-    draft_id: str
-    kind: str
-    state: str
-    attempts: int
-    escalated: bool = Field(description="A person was told it keeps failing.")
-    note_in_chart: bool = Field(description="The note itself is in the chart.")
-    ehr_resource: str | None
-    ehr_version: str | None
-    provenance: str | None
-    last_status: int | None
-    last_reason: str | None
-    correlation_id: str
-    payload_hash: str
-
-
 class Draft(_Out):
     """A draft with its versions; reads add findings, approvals and write-backs."""
 
@@ -118,7 +98,14 @@ class Draft(_Out):
     versions: list[Version]
     findings: list[Finding] | None = Field(default=None, description="On reads only.")
     approvals: list[Approval] | None = Field(default=None, description="On reads only.")
-    writebacks: list[Writeback] | None = Field(default=None, description="On reads only.")
+    writebacks: list[Writeback] | None = Field(
+        default=None, description="On reads only: the note's write-backs."
+    )
+    structured: list[StructuredItem] | None = Field(
+        default=None,
+        description="On reads only: each structured proposal, its fate and its write-back"
+        " (issue 13: partial states are visible here).",
+    )
 
 
 class Queued(_Out):

@@ -62,6 +62,7 @@ def draft_json(draft: Draft, view: DraftView | None = None) -> dict[str, Any]:
         out["findings"] = [f.as_dict() for f in view.findings]  # of the current version
         out["approvals"] = [approval_json(a) for a in view.approvals]
         out["writebacks"] = [w.public() for w in view.writebacks]
+        out["structured"] = view.structured
     return out
 
 

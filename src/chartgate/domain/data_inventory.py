@@ -126,6 +126,9 @@ TABLES: dict[str, TableEntry] = {
             escalated_at=M,
             traceparent=ID,
             note_type=M,
+            part=M,
+            after_id=ID,
+            target_type=M,
         ),
     ),
     "idempotency_keys": TableEntry(

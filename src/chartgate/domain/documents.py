@@ -42,6 +42,15 @@ class NoteWrite:
     (``service/provenance_travel.note_footer``), decided at approval so it is hashed with it."""
 
 
+def note_type_of(payload: dict[str, Any]) -> str | None:
+    """The LOINC code of a DocumentReference payload; None for any other resource."""
+    if payload.get("resourceType", "DocumentReference") != "DocumentReference":
+        return None
+    codings = (payload.get("type") or {}).get("coding") or []
+    code = codings[0].get("code") if codings else None
+    return code if isinstance(code, str) else None
+
+
 def identifier_query(writeback_id: str) -> str:
     """The search (and ``If-None-Exist``) that finds this write-back's document."""
     return f"identifier={fc.WRITEBACK_SYSTEM}|{writeback_id}"

@@ -52,6 +52,8 @@ ACTIVITY_BY_KIND = {
     "amend": "CREATE",
     "finalize": "UPDATE",
     "retract": "NULLIFY",
+    "structured": "CREATE",
+    "structured-retract": "NULLIFY",
 }
 """v3-DataOperation code per write-back kind (NULLIFY: the act is now entered-in-error)."""
 

@@ -41,6 +41,7 @@ from chartgate.domain.policy import (
     WritebackPolicy,
 )
 from chartgate.domain.sections import find_section
+from chartgate.domain.structured import OWNED, owned_mismatches
 from chartgate.domain.submission import VersionContent
 
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]+)?$")
@@ -64,6 +65,8 @@ class DraftFacts:
     # The note texts the scribe (the model) wrote in this draft's earlier versions: a
     # clinician's version still carrying a consent sentence from them is refused.
     model_texts: tuple[str, ...] = ()
+    clinician: str | None = None
+    """The approving clinician's fhirUser; None before approval (``Practitioner/pending``)."""
 
 
 def check_version(facts: DraftFacts, policy: WritebackPolicy) -> list[Finding]:
@@ -215,7 +218,10 @@ def _resource_findings(
     if rule is None:
         return  # the write-back matrix refuses the type itself (PolicyDenied)
     if facts.authored_by_scribe:
-        yield from _protected(resource, rule, where, "")
+        yield from _owned(resource, facts, where)
+        owned = OWNED.get(str(resource.get("resourceType")), {})
+        rest = {k: v for k, v in resource.items() if k not in owned}
+        yield from _protected(rest, rule, where, "")
     if rule.mode is Mode.AUTO_WRITE:
         yield from _outside_allowlist(resource, rule, where, "")
 
@@ -325,6 +331,25 @@ def _references(node: Any, where: str, *, top: bool = False) -> Iterator[tuple[s
             continue  # judged by the subject rule, with its own message
         if isinstance(child, Mapping | list):
             yield from _references(child, f"{where}.{key}")
+
+
+def _owned(resource: Mapping[str, Any], facts: DraftFacts, where: str) -> Iterator[Finding]:
+    """Elements the gateway fills (``domain/structured.OWNED``): ours or nothing.
+
+    A scribe value equal to the draft's own is accepted (chartgate writes the same); another
+    is refused at submission. The clinician is known only at approval: there a recorder,
+    asserter or requester that is not the approving clinician blocks approval.
+    """
+    for element, known in owned_mismatches(
+        resource, patient=facts.patient, encounter=facts.encounter, clinician=facts.clinician
+    ):
+        yield Finding.error(
+            "policy.owned-field-differs",
+            f"{where}.{element}",
+            f"{resource.get('resourceType')}.{element} is filled by chartgate from the draft;"
+            " the scribe's value differs",
+            stage=Stage.SUBMIT if known else Stage.APPROVE,
+        )
 
 
 def _element(key: str) -> str:

@@ -63,6 +63,7 @@ def conservative(name: str, title: str) -> VendorProfile:
         authenticator=AuthenticatorRouting.ON_FINAL,
         documentable_encounter_statuses=frozenset({"in-progress", "finished"}),
         elements_search=False,
+        max_transaction_entries=None,
         rate_limit=RateLimit(requests_per_second=5.0, burst=5),
         errors=NO_CODES,
         sources=MappingProxyType(
@@ -82,6 +83,7 @@ def conservative(name: str, title: str) -> VendorProfile:
                 "authenticator": f"{unverified}: US Core reading",
                 "documentable_encounter_statuses": f"{unverified}: in-progress or finished",
                 "elements_search": NO_ELEMENTS,
+                "max_transaction_entries": NOT_APPLICABLE,
                 "rate_limit": RATE_DEFAULT,
                 "errors": "unverified: no published error codes",
             }

@@ -127,6 +127,10 @@ class VendorProfile:
     (``domain/patient_context.py``)."""
     elements_search: bool
     """``_id`` search with ``_elements`` works: Patient and Encounter are read minimally."""
+    max_transaction_entries: int | None
+    """Entries one transaction Bundle may hold (None: no known limit). In
+    ``transaction-bundle`` mode the note's Bundle carries only the structured resources that
+    fit; the rest follow it one by one (``service/structured_writes.carried_parts``)."""
     rate_limit: RateLimit
     errors: VendorErrorTable
     sources: Mapping[str, str]

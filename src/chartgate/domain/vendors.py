@@ -17,30 +17,14 @@ from typing import TYPE_CHECKING
 
 from chartgate.domain.vendor_errors import VendorErrorClass, VendorErrorTable
 from chartgate.domain.vendor_fallback import (
-    NO_CODES as _NO_CODES,
-)
-from chartgate.domain.vendor_fallback import (
-    NO_ELEMENTS as _NO_ELEMENTS,
-)
-from chartgate.domain.vendor_fallback import (
-    NO_PROVENANCE as _NO_PROVENANCE,
-)
-from chartgate.domain.vendor_fallback import (
-    NOT_APPLICABLE as _NOT_APPLICABLE,
-)
-from chartgate.domain.vendor_fallback import (
-    NOTE_ONLY as _NOTE_ONLY,
-)
-from chartgate.domain.vendor_fallback import (
-    PLAIN as _PLAIN,
-)
-from chartgate.domain.vendor_fallback import (
-    RATE_DEFAULT as _RATE_DEFAULT,
-)
-from chartgate.domain.vendor_fallback import (
-    UNVERIFIED_ID_SEARCH as _UNVERIFIED_ID_SEARCH,
-)
-from chartgate.domain.vendor_fallback import (
+    NO_CODES,
+    NO_ELEMENTS,
+    NO_PROVENANCE,
+    NOT_APPLICABLE,
+    NOTE_ONLY,
+    PLAIN,
+    RATE_DEFAULT,
+    UNVERIFIED_ID_SEARCH,
     conservative,
 )
 from chartgate.domain.vendor_profile import (
@@ -110,7 +94,7 @@ _PROFILES: tuple[VendorProfile, ...] = (
         name="generic-r4",
         title="FHIR R4 server following US Core clinical notes",
         writable_types=_STANDARD_TYPES,
-        content_types=(_PLAIN, "application/pdf"),
+        content_types=(PLAIN, "application/pdf"),
         max_attachments=None,
         max_note_bytes=5 * 1024 * 1024,
         accepts_preliminary=True,
@@ -123,9 +107,10 @@ _PROFILES: tuple[VendorProfile, ...] = (
         marks_superseded=True,
         authenticator=AuthenticatorRouting.ON_FINAL,
         documentable_encounter_statuses=_DOCUMENTABLE,
+        max_transaction_entries=None,
         elements_search=True,
         rate_limit=RateLimit(requests_per_second=10.0, burst=10),
-        errors=_NO_CODES,
+        errors=NO_CODES,
         sources=MappingProxyType(
             {
                 "writable_types": "US Core; confirm against the server's CapabilityStatement",
@@ -143,7 +128,10 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "authenticator": "US Core DocumentReference",
                 "documentable_encounter_statuses": _DOCUMENTABLE_SRC,
                 "elements_search": _ELEMENTS_SRC,
-                "rate_limit": _RATE_DEFAULT,
+                "max_transaction_entries": (
+                    "FHIR R4 http.html#transaction: no limit; confirm the server's"
+                ),
+                "rate_limit": RATE_DEFAULT,
                 "errors": "none beyond the HTTP status (FHIR R4 http.html)",
             }
         ),
@@ -152,7 +140,7 @@ _PROFILES: tuple[VendorProfile, ...] = (
         name="medplum",
         title="Medplum (FHIR R4; chartgate's reference test EHR)",
         writable_types=_STANDARD_TYPES,
-        content_types=(_PLAIN, _MARKDOWN, "application/pdf"),
+        content_types=(PLAIN, _MARKDOWN, "application/pdf"),
         max_attachments=None,
         max_note_bytes=5 * 1024 * 1024,
         accepts_preliminary=True,
@@ -165,9 +153,10 @@ _PROFILES: tuple[VendorProfile, ...] = (
         marks_superseded=True,
         authenticator=AuthenticatorRouting.ON_FINAL,
         documentable_encounter_statuses=_DOCUMENTABLE,
+        max_transaction_entries=8,
         elements_search=True,
         rate_limit=RateLimit(requests_per_second=10.0, burst=10),
-        errors=_NO_CODES,
+        errors=NO_CODES,
         sources=MappingProxyType(
             {
                 "writable_types": "Medplum stores every R4 type (tests/integration)",
@@ -188,6 +177,10 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "authenticator": "US Core DocumentReference",
                 "documentable_encounter_statuses": _DOCUMENTABLE_SRC,
                 "elements_search": "Medplum search (tests/integration)",
+                "max_transaction_entries": (
+                    "Medplum fhir-router 4.5.2: 8 entries when any is conditional"
+                    " ('strict isolation')"
+                ),
                 "rate_limit": (
                     "unverified base rate (our default); Medplum charges quota points (100 per"
                     " write, 1 per read) and reports them in the RateLimit header, which"
@@ -201,7 +194,7 @@ _PROFILES: tuple[VendorProfile, ...] = (
         name="sandbox",
         title="chartgate's own test and demo EHR (chartgate sandbox)",
         writable_types=_STANDARD_TYPES,
-        content_types=(_PLAIN, _MARKDOWN, "application/pdf"),
+        content_types=(PLAIN, _MARKDOWN, "application/pdf"),
         max_attachments=None,
         max_note_bytes=16 * 1024 * 1024,
         accepts_preliminary=True,
@@ -214,9 +207,10 @@ _PROFILES: tuple[VendorProfile, ...] = (
         marks_superseded=True,
         authenticator=AuthenticatorRouting.ON_FINAL,
         documentable_encounter_statuses=_DOCUMENTABLE,
+        max_transaction_entries=100,
         elements_search=True,
         rate_limit=RateLimit(requests_per_second=50.0, burst=50),
-        errors=_NO_CODES,
+        errors=NO_CODES,
         sources=MappingProxyType(
             {
                 "writable_types": "chartgate.sandbox.fhir RESOURCE_TYPES",
@@ -236,6 +230,7 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "authenticator": "US Core DocumentReference",
                 "documentable_encounter_statuses": _DOCUMENTABLE_SRC,
                 "elements_search": "chartgate.sandbox search",
+                "max_transaction_entries": "chartgate.sandbox.transactions MAX_ENTRIES",
                 "rate_limit": (
                     "ours: a local test server takes whatever it is sent; a test that needs a"
                     " limit sets rate_limit_per_second"
@@ -261,6 +256,7 @@ _PROFILES: tuple[VendorProfile, ...] = (
         marks_superseded=False,
         authenticator=AuthenticatorRouting.ON_FINAL,
         documentable_encounter_statuses=_DOCUMENTABLE,
+        max_transaction_entries=None,
         elements_search=False,
         rate_limit=RateLimit(requests_per_second=5.0, burst=5),
         errors=_EPIC_ERRORS,
@@ -281,13 +277,14 @@ _PROFILES: tuple[VendorProfile, ...] = (
                     "FHIR-FACTS: conditional create unsupported on Epic, no PUT-create"
                 ),
                 "requires_if_match": "unverified: always sent anyway",
-                "identifier_search": _UNVERIFIED_ID_SEARCH,
+                "identifier_search": UNVERIFIED_ID_SEARCH,
                 "tag_search": "unverified: confirm that meta.tag survives and is searchable",
                 "amendment_mode": "unverified: relatesTo replaces",
                 "marks_superseded": "unverified: the replaced note is left alone",
                 "authenticator": "FHIR-FACTS: final = signed",
                 "documentable_encounter_statuses": f"unverified: {_DOCUMENTABLE_SRC}",
-                "elements_search": _NO_ELEMENTS,
+                "elements_search": NO_ELEMENTS,
+                "max_transaction_entries": NOT_APPLICABLE,
                 "rate_limit": (
                     "unverified: Epic publishes no numbers and expects clients to throttle"
                     " (FHIR-FACTS); our conservative default"
@@ -299,9 +296,9 @@ _PROFILES: tuple[VendorProfile, ...] = (
     VendorProfile(
         name="oracle-health",
         title="Oracle Health Millennium (FHIR R4; formerly Cerner)",
-        writable_types=_NOTE_ONLY,
+        writable_types=NOTE_ONLY,
         content_types=(
-            _PLAIN,
+            PLAIN,
             "text/html; charset=utf-8",
             "application/xhtml+xml; charset=utf-8",
             "application/pdf",
@@ -318,9 +315,10 @@ _PROFILES: tuple[VendorProfile, ...] = (
         marks_superseded=False,
         authenticator=AuthenticatorRouting.ON_FINAL,
         documentable_encounter_statuses=_DOCUMENTABLE,
+        max_transaction_entries=None,
         elements_search=False,
         rate_limit=RateLimit(requests_per_second=5.0, burst=5),
-        errors=_NO_CODES,
+        errors=NO_CODES,
         sources=MappingProxyType(
             {
                 "writable_types": "FHIR-FACTS: Millennium R4 DocumentReference create/update",
@@ -332,16 +330,17 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "max_attachments": "unverified: no documented limit",
                 "max_note_bytes": "unverified: no documented limit",
                 "accepts_preliminary": "FHIR-FACTS: create with docStatus final only",
-                "provenance_mode": _NO_PROVENANCE,
+                "provenance_mode": NO_PROVENANCE,
                 "idempotent_create": "unverified: no create guard relied on",
                 "requires_if_match": "unverified: always sent anyway",
-                "identifier_search": _UNVERIFIED_ID_SEARCH,
-                "tag_search": _NOT_APPLICABLE,
+                "identifier_search": UNVERIFIED_ID_SEARCH,
+                "tag_search": NOT_APPLICABLE,
                 "amendment_mode": "unverified: relatesTo replaces",
                 "marks_superseded": "unverified: the replaced note is left alone",
                 "authenticator": "US Core DocumentReference (Millennium supports US Core 6.1.0)",
                 "documentable_encounter_statuses": f"unverified: {_DOCUMENTABLE_SRC}",
-                "elements_search": _NO_ELEMENTS,
+                "elements_search": NO_ELEMENTS,
+                "max_transaction_entries": NOT_APPLICABLE,
                 "rate_limit": (
                     "unverified: no published rate limits or rate-limit headers (FHIR-FACTS);"
                     " our conservative default"
@@ -354,7 +353,7 @@ _PROFILES: tuple[VendorProfile, ...] = (
     VendorProfile(
         name="athenapractice",
         title="athenaPractice / athenaFlow (on-premises; not athenaOne)",
-        writable_types=_NOTE_ONLY,
+        writable_types=NOTE_ONLY,
         content_types=("text/rtf",),
         max_attachments=1,
         max_note_bytes=None,
@@ -368,9 +367,10 @@ _PROFILES: tuple[VendorProfile, ...] = (
         marks_superseded=False,
         authenticator=AuthenticatorRouting.ROUTES_FOR_SIGNING,
         documentable_encounter_statuses=_DOCUMENTABLE,
+        max_transaction_entries=None,
         elements_search=False,
         rate_limit=RateLimit(requests_per_second=2.0, burst=2),
-        errors=_NO_CODES,
+        errors=NO_CODES,
         sources=MappingProxyType(
             {
                 "writable_types": "FHIR-FACTS: DocumentReference POST creates a Chart document;"
@@ -381,18 +381,19 @@ _PROFILES: tuple[VendorProfile, ...] = (
                 "accepts_preliminary": (
                     "FHIR-FACTS: the document is routed for signing in the EHR"
                 ),
-                "provenance_mode": _NO_PROVENANCE,
+                "provenance_mode": NO_PROVENANCE,
                 "idempotent_create": "FHIR-FACTS: every API write creates a new document",
                 "requires_if_match": "unverified: always sent anyway",
                 "identifier_search": "unverified: assumed not searchable (a person confirms)",
-                "tag_search": _NOT_APPLICABLE,
+                "tag_search": NOT_APPLICABLE,
                 "amendment_mode": "FHIR-FACTS: every API write creates a new document",
                 "marks_superseded": "FHIR-FACTS: every API write creates a new document",
                 "authenticator": (
                     "FHIR-FACTS: routed for signing to the Practitioner in authenticator"
                 ),
                 "documentable_encounter_statuses": f"unverified: {_DOCUMENTABLE_SRC}",
-                "elements_search": _NO_ELEMENTS,
+                "elements_search": NO_ELEMENTS,
+                "max_transaction_entries": NOT_APPLICABLE,
                 "rate_limit": "unverified: on-premises server; a lower default",
                 "errors": "unverified: no published error codes",
             }

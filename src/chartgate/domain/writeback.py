@@ -14,22 +14,36 @@ chart "is the current version mine?" before it calls anything a conflict.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from chartgate.domain import fhir_codes as fc
 from chartgate.domain.documents import replaced_document
 from chartgate.domain.errors import StateConflict
 from chartgate.domain.lifecycle import Action, DraftState
+from chartgate.domain.marks import carries_mark, mark
 from chartgate.domain.outcomes import Decision
 
 if TYPE_CHECKING:
     from chartgate.domain.drafts import Draft
 
 JsonObject = dict[str, Any]
+
+__all__ = [  # mark and carries_mark live in domain/marks.py; re-exported where they were
+    "DUE_STATES",
+    "RESOLVABLE_STATES",
+    "ChartWrite",
+    "CreateGuard",
+    "Settled",
+    "Writeback",
+    "WritebackKind",
+    "WritebackState",
+    "carries_mark",
+    "client_id",
+    "mark",
+    "settle_part",
+]
 
 
 class WritebackKind(StrEnum):
@@ -39,11 +53,18 @@ class WritebackKind(StrEnum):
     FINALIZE = "finalize"
     AMEND = "amend"
     RETRACT = "retract"
+    STRUCTURED = "structured"  # a structured resource approved with the note (domain/structured)
+    STRUCTURED_RETRACT = "structured-retract"  # it, entered-in-error with its note's retraction
 
     @property
     def creates_document(self) -> bool:
-        """Approve and amend POST a new DocumentReference; the others PUT the existing one."""
-        return self in (WritebackKind.APPROVE, WritebackKind.AMEND)
+        """Approve, amend and a structured write create their target; the others PUT it."""
+        return self in (WritebackKind.APPROVE, WritebackKind.AMEND, WritebackKind.STRUCTURED)
+
+    @property
+    def writes_note(self) -> bool:
+        """True for the note's own write-backs; a structured one leaves the draft alone."""
+        return self not in (WritebackKind.STRUCTURED, WritebackKind.STRUCTURED_RETRACT)
 
     @property
     def doc_status(self) -> str:
@@ -71,12 +92,16 @@ _DOC_STATUS = {
     WritebackKind.FINALIZE: "final",
     WritebackKind.AMEND: "amended",
     WritebackKind.RETRACT: "entered-in-error",
+    WritebackKind.STRUCTURED: "preliminary",  # not used: the draft's docStatus is the note's
+    WritebackKind.STRUCTURED_RETRACT: "entered-in-error",
 }
 _ACTIVITY = {
     WritebackKind.APPROVE: "CREATE",
     WritebackKind.AMEND: "CREATE",
     WritebackKind.FINALIZE: "UPDATE",
     WritebackKind.RETRACT: "NULLIFY",
+    WritebackKind.STRUCTURED: "CREATE",
+    WritebackKind.STRUCTURED_RETRACT: "NULLIFY",
 }
 
 
@@ -106,7 +131,7 @@ def client_id(writeback_id: str, resource_type: str) -> str:
     Derived from the write-back id, so every attempt names the same resource (a FHIR id is
     up to 64 letters, digits, ``-`` and ``.``; a UUID and a short prefix fit).
     """
-    prefix = "cgd" if resource_type == "DocumentReference" else "cgp"
+    prefix = {"DocumentReference": "cgd", "Provenance": "cgp"}.get(resource_type, "cgr")
     return f"{prefix}-{writeback_id}"
 
 
@@ -157,6 +182,13 @@ class Writeback:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     escalated_at: datetime | None = None
+    part: int = 0
+    """0: the note's write-back; 1, 2, ...: the approval's structured resources in order."""
+    after_id: str | None = None
+    """The write-back that must be settled before this one is sent (the part before it)."""
+    note_type: str | None = None
+    """The LOINC type of the note a structured write-back came with (a kill switch on the
+    note type holds it too); a note's own is read from its payload."""
 
     def __post_init__(self) -> None:
         """Accept the stored strings and keep the enums."""
@@ -179,6 +211,11 @@ class Writeback:
         return self.document_version is not None and self.document_version != self.matched_version
 
     @property
+    def target_type(self) -> str:
+        """The resource type this write-back creates or changes (the note's, or a Condition...)."""
+        return str(self.payload.get("resourceType") or "DocumentReference")
+
+    @property
     def replaces(self) -> str | None:
         """The ``DocumentReference/<id>`` an amendment replaces."""
         return replaced_document(self.payload)
@@ -190,7 +227,7 @@ class Writeback:
 
     def public(self) -> JsonObject:
         """What ``GET /v1/writebacks/{id}`` shows: ids, states and the EHR's answer."""
-        document = f"DocumentReference/{self.document_id}" if self.document_id is not None else None
+        document = f"{self.target_type}/{self.document_id}" if self.document_id else None
         return {
             "id": self.id,
             "draft_id": self.draft_id,
@@ -208,30 +245,10 @@ class Writeback:
             "last_reason": self.last_reason,
             "correlation_id": self.correlation_id,
             "payload_hash": self.payload_hash,
+            "part": self.part,
+            "resource_type": self.target_type,
+            "after": self.after_id,
         }
-
-
-def mark(resource: JsonObject, writeback_id: str) -> JsonObject:
-    """A copy of ``resource`` carrying this write-back's mark (and no other write-back's).
-
-    The mark is a ``meta.tag`` in chartgate's write-back system, so it is searchable
-    (``_tag``) and it travels with every version chartgate writes: an update carries the id of
-    the write-back that made it, not of the one that created the document.
-    """
-    marked = copy.deepcopy(resource)
-    meta = marked.setdefault("meta", {})
-    tags = [t for t in meta.get("tag", []) if t.get("system") != fc.WRITEBACK_SYSTEM]
-    tags.append(fc.coding(fc.WRITEBACK_SYSTEM, writeback_id))
-    meta["tag"] = tags
-    return marked
-
-
-def carries_mark(resource: JsonObject, writeback_id: str) -> bool:
-    """True when ``resource`` (as the chart holds it now) was written by this write-back."""
-    return any(
-        tag.get("system") == fc.WRITEBACK_SYSTEM and tag.get("code") == writeback_id
-        for tag in resource.get("meta", {}).get("tag", [])
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +258,33 @@ class Settled:
     state: WritebackState
     event: str
     retry: bool
+
+
+_PART_SETTLED = {
+    Decision.PROCEED: (WritebackState.COMMITTED, "writeback.committed", False),
+    Decision.PARTIAL: (WritebackState.PARTIAL, "writeback.partial", False),
+    Decision.NEEDS_PERSON: (WritebackState.NEEDS_PERSON, "writeback.needs_person", False),
+    Decision.CONFLICT: (WritebackState.CONFLICT, "writeback.conflict", False),
+    Decision.REJECT: (WritebackState.REJECTED, "writeback.rejected", False),
+    Decision.RECONCILE: (WritebackState.AMBIGUOUS, "writeback.ambiguous", True),
+}
+
+
+def settle_part(wb: Writeback, decision: Decision) -> Settled:
+    """Settle a structured write-back: its own state only (the draft follows its note)."""
+    if decision is Decision.RETRY:
+        wb.state = WritebackState.AMBIGUOUS if wb.may_have_landed else WritebackState.QUEUED
+        event = "writeback.ambiguous" if wb.may_have_landed else "writeback.retry_scheduled"
+        return Settled(wb.state, event, retry=True)
+    if decision not in _PART_SETTLED:
+        raise StateConflict(f"{decision.value} does not end an attempt")  # SEND
+    wb.state, event, retry = _PART_SETTLED[decision]
+    if decision in (Decision.RECONCILE, Decision.NEEDS_PERSON):
+        wb.may_have_landed = decision is Decision.RECONCILE or not wb.document_landed
+    elif decision in (Decision.PROCEED, Decision.PARTIAL):
+        wb.may_have_landed = False
+    wb.last_reason = None if decision is Decision.PROCEED else wb.last_reason
+    return Settled(wb.state, event, retry=retry)
 
 
 class ChartWrite:
@@ -262,12 +306,14 @@ class ChartWrite:
         if lease_expired:
             wb.may_have_landed = True
         wb.state = WritebackState.SENDING
+        if not wb.kind.writes_note:
+            return  # a structured resource never moves the draft
         if self.draft.state is DraftState.QUEUED:
             self.draft.transition(Action.SEND)
         elif self.draft.state is DraftState.AMBIGUOUS:
             self.draft.transition(Action.RECONCILE)
 
-    def settle(  # noqa: C901 - one branch per decision, kept together on purpose
+    def settle(  # noqa: C901, PLR0911, PLR0912 - one branch per decision, kept together
         self, decision: Decision, *, chart_version: int | None = None
     ) -> Settled:
         """Apply the attempt's final decision to both the write-back and the draft.
@@ -276,6 +322,8 @@ class ChartWrite:
         refused amendment, the one before it).
         """
         wb, draft = self.writeback, self.draft
+        if not wb.kind.writes_note:
+            return settle_part(wb, decision)
         landed = wb.document_landed
         sending = draft.state is DraftState.SENDING
         if decision is Decision.PROCEED:  # every step done
@@ -321,6 +369,12 @@ class ChartWrite:
         raise StateConflict(f"{decision.value} does not end an attempt")  # SEND
 
     def _chart_changed(self) -> None:
+        if not self.writeback.kind.writes_note:
+            self.writeback.may_have_landed = False
+            return
+        self._note_changed()
+
+    def _note_changed(self) -> None:
         """The note in the chart is now what this write-back made it."""
         wb, draft = self.writeback, self.draft
         wb.may_have_landed = False
@@ -334,7 +388,7 @@ class ChartWrite:
         elif draft.state is DraftState.AMBIGUOUS:
             # A person pointed at the document while the draft waited: it is in the chart.
             draft.transition(Action.RECONCILE)
-            self._chart_changed()
+            self._note_changed()
 
     def resolve_resend(self) -> None:
         """A person checked the chart: the note is not there; send it again."""

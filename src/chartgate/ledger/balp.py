@@ -111,6 +111,8 @@ BY_KIND: Final = {
     "amend": Interaction.CREATE,
     "finalize": Interaction.UPDATE,
     "retract": Interaction.UPDATE,
+    "structured": Interaction.CREATE,
+    "structured-retract": Interaction.UPDATE,
 }
 OUTCOME_BY_TYPE: Final = {
     "writeback.conflict": Outcome.MINOR,

@@ -50,6 +50,7 @@ from chartgate.sandbox.store import (
     StoredVersion,
     parse_search,
 )
+from chartgate.sandbox.transactions import header_provenance, run_transaction
 from chartgate.sandbox.vendors import (
     EPIC_REQUIRED_MISSING,
     ReturnPreference,
@@ -173,7 +174,21 @@ def _fhir_router(  # noqa: C901 - one closure per interaction
         stored, created = await run_in_threadpool(
             store.create, resource_type, resource, if_none_exist=condition
         )
+        provenance = request.headers.get("x-provenance")
+        await run_in_threadpool(
+            header_provenance, store, profile, provenance, stored, made_version=created
+        )
         return _write_answer(request, profile, stored, status=201 if created else 200)
+
+    @router.post("")
+    async def transaction(request: Request) -> Response:
+        bundle = await _resource_body(request, "Bundle")
+
+        def rules(resource: JsonObject, creating: bool) -> JsonObject:
+            return _apply_vendor_rules(profile, resource, creating=creating)
+
+        answer = await run_in_threadpool(run_transaction, store, profile, bundle, rules)
+        return fhir_response(200, answer)
 
     @router.get("/{resource_type}/{resource_id}")
     async def read(resource_type: str, resource_id: str, request: Request) -> Response:
@@ -209,6 +224,10 @@ def _fhir_router(  # noqa: C901 - one closure per interaction
             if_match=if_match,
             allow_create=profile.update_as_create,
             only_new=only_new,
+        )
+        provenance = request.headers.get("x-provenance")
+        await run_in_threadpool(
+            header_provenance, store, profile, provenance, stored, made_version=True
         )
         return _write_answer(request, profile, stored, status=201 if created else 200)
 

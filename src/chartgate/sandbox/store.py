@@ -100,6 +100,12 @@ class ResourceStore:
         with self._write() as conn:
             self._insert_seed(conn)
 
+    @contextmanager
+    def atomic(self) -> Iterator[Atomic]:
+        """Several writes in one transaction: all of them, or (an error raised) none."""
+        with self._write() as conn:
+            yield Atomic(self, conn)
+
     def create(
         self, resource_type: str, resource: JsonObject, *, if_none_exist: str | None = None
     ) -> tuple[StoredVersion, bool]:
@@ -112,22 +118,31 @@ class ResourceStore:
             FhirError: 412 when the condition matches more than one resource; 400 when the
                 condition is not a valid search.
         """
+        with self._write() as conn:
+            return self._create(conn, resource_type, resource, if_none_exist)
+
+    def _create(
+        self,
+        conn: sqlite3.Connection,
+        resource_type: str,
+        resource: JsonObject,
+        if_none_exist: str | None,
+    ) -> tuple[StoredVersion, bool]:
         condition = parse_query_string(if_none_exist) if if_none_exist is not None else None
         if condition is not None and not condition.criteria:
             raise FhirError(400, "invalid", "If-None-Exist names no search criteria")
-        with self._write() as conn:
-            if condition is not None:
-                matches = self._search(conn, resource_type, condition)
-                if len(matches) > 1:
-                    raise FhirError(
-                        412,
-                        "multiple-matches",
-                        f"If-None-Exist matched {len(matches)} resources",
-                    )
-                if matches:
-                    return matches[0], False
-            stored = self._put(conn, resource_type, str(uuid.uuid4()), 1, resource)
-            return stored, True
+        if condition is not None:
+            matches = self._search(conn, resource_type, condition)
+            if len(matches) > 1:
+                raise FhirError(
+                    412,
+                    "multiple-matches",
+                    f"If-None-Exist matched {len(matches)} resources",
+                )
+            if matches:
+                return matches[0], False
+        stored = self._put(conn, resource_type, str(uuid.uuid4()), 1, resource)
+        return stored, True
 
     def update(
         self,
@@ -153,23 +168,37 @@ class ResourceStore:
                 created by update.
         """
         with self._write() as conn:
-            current = self._current_version(conn, resource_type, resource_id)
-            if only_new and current is not None:
-                raise FhirError(
-                    412, "duplicate", f"{resource_type}/{resource_id} exists (If-None-Match: *)"
-                )
-            if current is None:
-                if not allow_create or if_match is not None:
-                    raise FhirError(404, "not-found", f"{resource_type}/{resource_id} not found")
-                return self._put(conn, resource_type, resource_id, 1, resource), True
-            if if_match is not None and if_match not in {"*", str(current)}:
-                raise FhirError(
-                    412,
-                    "conflict",
-                    f"Version {if_match} is not current ({resource_type}/{resource_id} "
-                    f"is at version {current})",
-                )
-            return self._put(conn, resource_type, resource_id, current + 1, resource), False
+            return self._update(
+                conn, resource_type, resource_id, resource, if_match, allow_create, only_new
+            )
+
+    def _update(
+        self,
+        conn: sqlite3.Connection,
+        resource_type: str,
+        resource_id: str,
+        resource: JsonObject,
+        if_match: str | None,
+        allow_create: bool,
+        only_new: bool,
+    ) -> tuple[StoredVersion, bool]:
+        current = self._current_version(conn, resource_type, resource_id)
+        if only_new and current is not None:
+            raise FhirError(
+                412, "duplicate", f"{resource_type}/{resource_id} exists (If-None-Match: *)"
+            )
+        if current is None:
+            if not allow_create or if_match is not None:
+                raise FhirError(404, "not-found", f"{resource_type}/{resource_id} not found")
+            return self._put(conn, resource_type, resource_id, 1, resource), True
+        if if_match is not None and if_match not in {"*", str(current)}:
+            raise FhirError(
+                412,
+                "conflict",
+                f"Version {if_match} is not current ({resource_type}/{resource_id} "
+                f"is at version {current})",
+            )
+        return self._put(conn, resource_type, resource_id, current + 1, resource), False
 
     def read(self, resource_type: str, resource_id: str) -> StoredVersion:
         """Return the current version.
@@ -318,6 +347,35 @@ class ResourceStore:
         ).fetchall()
         found = [_stored(resource_type, *row) for row in rows]
         return [s for s in found if matches(s.resource, query)]
+
+
+@dataclass(frozen=True, slots=True)
+class Atomic:
+    """Writes inside one ``ResourceStore.atomic`` transaction (the same rules as outside)."""
+
+    store: ResourceStore
+    conn: sqlite3.Connection
+
+    def create(
+        self, resource_type: str, resource: JsonObject, *, if_none_exist: str | None = None
+    ) -> tuple[StoredVersion, bool]:
+        """As ``ResourceStore.create``, inside the transaction."""
+        return self.store._create(self.conn, resource_type, resource, if_none_exist)  # noqa: SLF001
+
+    def update(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource: JsonObject,
+        *,
+        if_match: str | None,
+        allow_create: bool,
+        only_new: bool = False,
+    ) -> tuple[StoredVersion, bool]:
+        """As ``ResourceStore.update``, inside the transaction."""
+        return self.store._update(  # noqa: SLF001
+            self.conn, resource_type, resource_id, resource, if_match, allow_create, only_new
+        )
 
 
 def _stored(

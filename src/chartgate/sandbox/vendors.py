@@ -63,6 +63,9 @@ class VendorProfile:
         rate_limit_burst: Requests the bucket holds.
         rate_limit_header: Send a ``RateLimit`` header (draft-ietf-httpapi-ratelimit-headers)
             with the ``429``, as Medplum reports its quota.
+        transactions: Take transaction Bundles at the base (R4 http.html#transaction; 405
+            where the vendor is not known to).
+        x_provenance: Honour the ``X-Provenance`` header (R4 provenance.html#header).
     """
 
     name: str
@@ -82,6 +85,8 @@ class VendorProfile:
     rate_limit_per_second: float | None = None
     rate_limit_burst: int = 1
     rate_limit_header: bool = False
+    transactions: bool = True
+    x_provenance: bool = True
 
 
 GENERIC_R4 = VendorProfile(name="generic-r4")
@@ -91,6 +96,8 @@ _NOTES_ONLY = frozenset({"DocumentReference"})
 
 EPIC = VendorProfile(
     name="epic",
+    transactions=False,
+    x_provenance=False,
     conditional_create=False,
     update_as_create=False,
     accepted_attachment_types=frozenset({"text/plain"}),
@@ -105,6 +112,8 @@ EPIC = VendorProfile(
 
 ORACLE_HEALTH = VendorProfile(
     name="oracle-health",
+    transactions=False,
+    x_provenance=False,
     conditional_create=False,
     update_as_create=False,
     require_if_match=True,
@@ -118,6 +127,8 @@ ORACLE_HEALTH = VendorProfile(
 
 ATHENAPRACTICE = VendorProfile(
     name="athenapractice",
+    transactions=False,
+    x_provenance=False,
     conditional_create=False,
     update_as_create=False,
     require_if_match=True,
@@ -131,6 +142,8 @@ ATHENAPRACTICE = VendorProfile(
 
 _CONSERVATIVE = VendorProfile(
     name="conservative",
+    transactions=False,
+    x_provenance=False,
     conditional_create=False,
     update_as_create=False,
     require_if_match=True,

@@ -18,20 +18,20 @@ from chartgate.domain.documents import (
 from chartgate.domain.drafts import Approval, Approver, Draft
 from chartgate.domain.errors import PolicyDenied, StateConflict
 from chartgate.domain.events import EventType
-from chartgate.domain.hashing import content_hash
 from chartgate.domain.killswitch import Mode
 from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import VersionEdit
 from chartgate.domain.vendor_profile import AuthenticatorRouting
-from chartgate.domain.writeback import WritebackKind, WritebackState, mark
+from chartgate.domain.writeback import WritebackKind
 from chartgate.service import gates
 from chartgate.service.consent import consent_facts, with_consent
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
 from chartgate.service.idempotency import settle
 from chartgate.service.killswitch import refuse_if_engaged
+from chartgate.service.outbox import queue_parts, queue_retractions_of, queue_write
 from chartgate.service.patient_context import check_context
-from chartgate.service.ports import JsonObject, UnitOfWork, WritebackRecord
+from chartgate.service.ports import UnitOfWork, WritebackRecord
 from chartgate.service.provenance_travel import note_footer
 from chartgate.service.signing import signed_approval
 
@@ -106,7 +106,8 @@ class Approvals:
             verdict = gates.approval_gate(
                 ctx, principal, draft, payload, acknowledged, now, doc_status=doc_status
             )
-            record = self._queue(uow, draft, approval, payload, now)
+            record = queue_write(uow, draft, approval, payload, now)
+            parts = queue_parts(ctx, uow, draft, approval, record, now)
             ctx.audit(
                 uow,
                 EventType.DRAFT_APPROVED,
@@ -130,11 +131,13 @@ class Approvals:
                     "warnings_acknowledged": list(verdict.acknowledged),
                     "encounter_status": context.encounter_status,
                     "doc_status": doc_status,
+                    "structured_writebacks": [p.id for p in parts],
                     **consent_facts(ctx, draft, approval),
                 },
                 writeback_id=record.id,
             )
-            self._audit_queued(uow, principal, draft, record, meta)
+            for queued in (record, *parts):
+                self._audit_queued(uow, principal, draft, queued, meta)
             settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
@@ -190,7 +193,7 @@ class Approvals:
             ctx.validator.judge_approval(
                 ctx.validator.document_findings(payload, doc_status="final"), ()
             )
-            record = self._queue(uow, draft, approval, payload, now)
+            record = queue_write(uow, draft, approval, payload, now)
             record.document_id = last.document_id
             record.document_version = last.document_version
             uow.writebacks.save_progress(record, now=now)
@@ -281,7 +284,7 @@ class Approvals:
             )
             # Same gate as approval: an amendment is an approval of new content.
             gates.approval_gate(ctx, principal, draft, payload, (), now, doc_status="amended")
-            record = self._queue(uow, draft, approval, payload, now)
+            record = queue_write(uow, draft, approval, payload, now)
             self._audit_approval(
                 uow, EventType.DRAFT_AMEND_APPROVED, principal, draft, meta, approval, record
             )
@@ -321,14 +324,16 @@ class Approvals:
                 document_id=str(current.document_id),
                 version_id=str(current.document_version),
             )
-            record = self._queue(uow, draft, approval, payload, now)
+            record = queue_write(uow, draft, approval, payload, now)
             record.document_id = current.document_id
             record.document_version = current.document_version
             uow.writebacks.save_progress(record, now=now)
+            parts = queue_retractions_of(ctx, uow, draft, approval, record, now)
             self._audit_approval(
                 uow, EventType.DRAFT_RETRACT_APPROVED, principal, draft, meta, approval, record
             )
-            self._audit_queued(uow, principal, draft, record, meta)
+            for queued in (record, *parts):
+                self._audit_queued(uow, principal, draft, queued, meta)
             settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
@@ -343,37 +348,6 @@ class Approvals:
         """The attestation footer where the EHR takes no Provenance (part of the approval)."""
         mode = self._ctx.ehr.profile(draft.tenant).provenance_mode
         return note_footer(mode, origin=draft.origin, writeback_id=writeback_id, version=version)
-
-    @staticmethod
-    def _queue(
-        uow: UnitOfWork, draft: Draft, approval: Approval, payload: JsonObject, now: datetime
-    ) -> WritebackRecord:
-        """The approval, its outbox row and the draft's new state, in ``uow``."""
-        # Every version chartgate writes carries its own mark, so the worker can always tell
-        # its own write from someone else's (domain/writeback.py).
-        payload = mark(payload, approval.writeback_id)
-        record = WritebackRecord(
-            tenant=draft.tenant,
-            # One id names the outbox row, the business identifier of a new document and the
-            # Provenance tag: reconciliation searches by it, so it must be the same everywhere.
-            id=approval.writeback_id,
-            draft_id=draft.id,
-            approval_id=approval.id,
-            kind=WritebackKind(approval.kind),
-            state=WritebackState.QUEUED,
-            may_have_landed=False,
-            payload=payload,
-            payload_hash=content_hash(payload),
-            correlation_id=draft.correlation_id,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        uow.approvals.add(draft.tenant, approval)
-        uow.writebacks.add(record)
-        uow.drafts.save(draft, at=now)
-        return record
 
     def _audit_approval(
         self,
@@ -433,7 +407,10 @@ def chart_document(records: list[WritebackRecord]) -> WritebackRecord | None:
     landed = [
         r
         for r in records
-        if r.document_landed and r.document_id and r.kind is not WritebackKind.RETRACT
+        if r.document_landed
+        and r.document_id
+        and r.kind.writes_note
+        and r.kind is not WritebackKind.RETRACT
     ]
     return landed[-1] if landed else None
 

@@ -38,10 +38,12 @@ FollowUp = tuple[Decision, str | None]
 def landed_document(ehr: EhrDirectory, record: Writeback, document: str | None) -> tuple[str, str]:
     """Read the document a person points at; it must be this write-back's version of it."""
     kind, _, document_id = (document or "").partition("/")
-    if kind != "DocumentReference" or not document_id:
-        raise StateConflict("name the note as DocumentReference/<id>", expression="document")
+    if kind != record.target_type or not document_id:
+        raise StateConflict(
+            f"name the resource as {record.target_type}/<id>", expression="document"
+        )
     gateway = ehr.gateway(record.tenant)
-    answer = gateway.read("DocumentReference", document_id, request_id=record.correlation_id)
+    answer = gateway.read(kind, document_id, request_id=record.correlation_id)
     resource = answer.resource or {}
     if not answer.ok or not _ours(resource, record) or answer.version_id is None:
         raise StateConflict(

@@ -27,11 +27,11 @@ def read_chart(
     try:
         if step is Step.UPDATE_DOCUMENT:
             answer = gateway.read(
-                "DocumentReference", str(record.document_id), request_id=record.correlation_id
+                record.target_type, str(record.document_id), request_id=record.correlation_id
             )
             return _update_chart(answer, record), answer.retry_after
         if guard is CreateGuard.CLIENT_ID:
-            resource_type = "DocumentReference" if step.writes_document else "Provenance"
+            resource_type = record.target_type if step.writes_document else "Provenance"
             answer = gateway.read(
                 resource_type,
                 client_id(record.id, resource_type),
@@ -51,11 +51,11 @@ def read_chart(
 
 
 def _search_created(gateway: EhrGateway, record: Writeback, step: Step) -> Chart:
-    """Find what this write-back created by identifier (document) or tag (Provenance)."""
+    """Find what this write-back created by identifier (its target) or tag (Provenance)."""
     document = step.writes_document
     query = identifier_query(record.id) if document else provenance_tag_query(record.id)
     name, _, value = query.partition("=")
-    resource_type = "DocumentReference" if document else "Provenance"
+    resource_type = record.target_type if document else "Provenance"
     found = gateway.search(resource_type, {name: value}, request_id=record.correlation_id)
     if not found:
         return Chart.ABSENT
@@ -92,7 +92,7 @@ def _created_chart(answer: EhrAnswer, record: Writeback, resource_type: str) -> 
 
 
 def _remember(record: Writeback, resource_type: str, found: JsonObject, version: object) -> None:
-    if resource_type == "DocumentReference":
+    if resource_type != "Provenance":  # the note, or a structured write-back's resource
         record.document_id = _str_or_none(found.get("id"))
         record.document_version = _str_or_none(version)
     else:
@@ -150,7 +150,7 @@ def chart_facts(record: Writeback) -> JsonObject:
     """Where this write-back's note and Provenance are in the chart (ledger event data)."""
     return {
         "ehr_resource": (
-            f"DocumentReference/{record.document_id}" if record.document_id is not None else None
+            f"{record.target_type}/{record.document_id}" if record.document_id is not None else None
         ),
         "ehr_version_id": record.document_version,
         "provenance": (

@@ -19,7 +19,8 @@ from chartgate.service import gates
 from chartgate.service.context import Context, RequestMeta
 from chartgate.service.idempotency import settle
 from chartgate.service.killswitch import refuse_if_engaged, submission_target
-from chartgate.service.ports import WritebackRecord
+from chartgate.service.ports import JsonObject, WritebackRecord
+from chartgate.service.structured_writes import structured_view
 
 
 @dataclass(slots=True)
@@ -30,6 +31,8 @@ class DraftView:
     approvals: list[Approval] = field(default_factory=list)
     writebacks: list[WritebackRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # of the current version
+    structured: list[JsonObject] = field(default_factory=list)
+    """Each structured proposal with its fate and write-back (``structured_writes.view``)."""
 
 
 class Drafting:
@@ -93,11 +96,20 @@ class Drafting:
         ctx.access.require_role(principal, Role.CLINICIAN)
         with ctx.uow() as uow:
             draft = ctx.bound_draft(uow, principal, draft_id)
+            approvals = uow.approvals.for_draft(principal.tenant, draft_id)
+            records = uow.writebacks.for_draft(principal.tenant, draft_id)
             view = DraftView(
                 draft=draft,
-                approvals=uow.approvals.for_draft(principal.tenant, draft_id),
-                writebacks=uow.writebacks.for_draft(principal.tenant, draft_id),
+                approvals=approvals,
+                writebacks=[r for r in records if r.kind.writes_note],
                 findings=gates.findings(ctx, principal, draft),
+                structured=structured_view(
+                    draft,
+                    approvals,
+                    records,
+                    ctx.policy.policy,
+                    ctx.ehr.profile(principal.tenant),
+                ),
             )
             ctx.audit(
                 uow,

@@ -26,7 +26,7 @@ from chartgate.domain.errors import EhrAmbiguous, EhrError, EhrNotAllowed, EhrUn
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.outcomes import Answer, Decision, Step, decide
-from chartgate.domain.writeback import Writeback
+from chartgate.domain.writeback import CreateGuard, Writeback, client_id
 from chartgate.service.ports import (
     Clock,
     EhrAnswer,
@@ -156,6 +156,39 @@ class EhrChannel:
             },
         )
         return answer
+
+    def create(
+        self,
+        gateway: EhrGateway,
+        draft: Draft,
+        record: Writeback,
+        resource: JsonObject,
+        guard: CreateGuard,
+        condition: str,
+        step: Step,
+    ) -> EhrAnswer:
+        """Create ``resource`` the way the EHR's guard allows (client id, conditional, plain)."""
+        if guard is CreateGuard.CLIENT_ID:
+            body = {**resource, "id": client_id(record.id, str(resource["resourceType"]))}
+            return self.exchange(
+                draft,
+                record,
+                "PUT",
+                body,
+                lambda: gateway.create_with_id(body, request_id=record.correlation_id),
+                step=step,
+            )
+        if_none_exist = condition if guard is CreateGuard.CONDITIONAL else None
+        return self.exchange(
+            draft,
+            record,
+            "POST",
+            resource,
+            lambda: gateway.create(
+                resource, if_none_exist=if_none_exist, request_id=record.correlation_id
+            ),
+            step=step,
+        )
 
     def brake(self, record: Writeback) -> None:
         """Stop (retry later) when a brake (kill switch) is on: nothing starts, not even a read."""

@@ -92,7 +92,9 @@ class ImpactReport:
             by_draft.setdefault((row["tenant"], row["draft_id"]), []).append(row)
         items = []
         for (tenant, draft_id), rows in by_draft.items():
-            newest = rows[-1]
+            # The note's newest write-back decides (a structured one follows its note).
+            notes = [r for r in rows if not str(r["kind"]).startswith("structured")]
+            newest = (notes or rows)[-1]
             items.append(
                 {
                     "tenant": tenant,

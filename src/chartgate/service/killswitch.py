@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from chartgate.domain.documents import note_type_of
 from chartgate.domain.errors import Forbidden, InputError, NotFound
 from chartgate.domain.events import AuditRecord, EventType
 from chartgate.domain.killswitch import (
@@ -259,11 +260,11 @@ class KillSwitches:
 
     def _writeback_target(self, record: WritebackRecord, origin: JsonObject) -> Target:
         model = origin.get("model") or {}
-        codings = (record.payload.get("type") or {}).get("coding") or []
         return Target(
             tenant=record.tenant,
             ehr=self._ehr.vendor(record.tenant),
-            note_type=codings[0].get("code") if codings else None,
+            note_type=record.note_type or note_type_of(record.payload),
+            resource_types=NOTE_RESOURCES | {record.target_type},
             model_name=model.get("name"),
             model_version=model.get("version"),
             prompt_template=origin.get("prompt_template"),

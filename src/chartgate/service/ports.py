@@ -87,6 +87,14 @@ class EhrGateway(Protocol):
         """GET one earlier version of a resource (``Type/id/_history/vid``)."""
         ...
 
+    def with_provenance(self, provenance: JsonObject) -> EhrGateway:
+        """This gateway, its writes carrying ``provenance`` in the ``X-Provenance`` header."""
+        ...
+
+    def transaction(self, bundle: JsonObject, *, request_id: str) -> EhrAnswer:
+        """POST a transaction Bundle: every entry lands, or none does."""
+        ...
+
     def search(
         self, resource_type: str, params: SearchParams, *, request_id: str
     ) -> list[JsonObject]:

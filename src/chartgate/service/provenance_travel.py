@@ -5,8 +5,8 @@ Provenance after the note, through the outcome table like the note itself. ``non
 takes no Provenance; the executor keeps it, whole, in chartgate's ledger
 (``writeback.provenance_kept``) and the note text carries a short attestation footer, added
 at approval so it is part of the approved, hashed payload (``note_footer``). Transaction
-Bundle and ``X-Provenance`` header are declared by no shipped profile yet; a profile that
-declares one is refused before anything is sent, never silently sent another way.
+Bundle and ``X-Provenance`` header: ``service/provenance_modes.py`` (no shipped profile
+declares them; a tenant's settings may, ``EhrSettings.provenance_mode``).
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ __all__ = [
 
 GATEWAY_VERSION = "0.1.0"
 
-SUPPORTED_MODES = frozenset({ProvenanceMode.SEPARATE, ProvenanceMode.NONE})
-"""The modes the executor carries out; any other refuses the write-back before it sends."""
+SUPPORTED_MODES = frozenset(ProvenanceMode)
+"""The modes the executor carries out (all four since issue 13: ``service/provenance_modes``);
+a mode added later is refused before anything is sent until the executor carries it out."""
 
 
 def provenance_of(draft: Draft, approval: Approval, record: Writeback) -> JsonObject:
@@ -47,7 +48,7 @@ def provenance_of(draft: Draft, approval: Approval, record: Writeback) -> JsonOb
     return build_provenance(
         ProvenanceFacts(
             writeback_id=record.id,
-            target=f"DocumentReference/{record.document_id}/_history/{record.document_version}",
+            target=f"{record.target_type}/{record.document_id}/_history/{record.document_version}",
             activity=record.kind.activity,
             recorded=approval.approved_at,
             clinician=str(approval.approver.fhir_user),

@@ -200,10 +200,20 @@ def _apply(wb: _Writeback, event: LedgerEvent, clinician: Callable[[str, str], s
             wb.committed_at = event.at
 
 
+STRUCTURED_KINDS = frozenset({"structured", "structured-retract"})
+"""A structured write-back's approval is its note's (``draft.approved`` lists it); one that
+rode in its note's transaction Bundle sent nothing itself: the chart read proves it."""
+
+
 def missing_links(wb: _Writeback) -> list[str]:
     """The links a committed write-back's chain lacks (received applies to approve only)."""
     if wb.outcome != "committed":
         return []
+    if wb.kind in STRUCTURED_KINDS:
+        missing = [] if "writeback.queued" in wb.seen else ["writeback.queued"]
+        if not wb.seen & {"ehr.request", "writeback.reconciled"}:
+            missing.append("ehr.request")
+        return missing
     required = REQUIRED_CHAIN if wb.kind == "approve" else REQUIRED_CHAIN[1:]
     return [link for link in required if link not in wb.seen]
 

@@ -51,6 +51,10 @@ class Preview:
     content_type: str | None = None
 
 
+PENDING_AUTHOR = "Practitioner/pending"
+"""The author placeholder before approval: the clinician is not known yet."""
+
+
 class DraftValidator:
     """Runs every rule; raises ``ValidationFailed`` where a step must refuse."""
 
@@ -73,12 +77,14 @@ class DraftValidator:
 
         ``model_texts``: the note texts the scribe wrote in the draft's earlier versions.
         """
+        clinician = None if author == PENDING_AUTHOR else author
         facts = DraftFacts(
             patient,
             encounter,
             content,
             authored_by_scribe=authored_by_scribe,
             model_texts=model_texts,
+            clinician=clinician,
         )
         findings = check_version(facts, self._policy.policy)
         for index, resource in enumerate(content.resources):

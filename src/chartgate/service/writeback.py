@@ -24,7 +24,6 @@ import random
 from collections.abc import Callable
 from datetime import timedelta
 
-from chartgate.domain.documents import identifier_query
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.events import EventType
 from chartgate.domain.outcomes import Answer, Decision, Step, classify, decide
@@ -37,9 +36,8 @@ from chartgate.domain.writeback import (
     Writeback,
     WritebackKind,
     WritebackState,
-    client_id,
 )
-from chartgate.service.chart_reads import chart_facts, check_baseline, keep_document, read_chart
+from chartgate.service.chart_reads import chart_facts, check_baseline, read_chart
 from chartgate.service.ehr_channel import (
     EhrChannel,
     Ended,
@@ -62,11 +60,19 @@ from chartgate.service.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from chartgate.service.provenance_modes import TRAVELS_WITH_WRITE, Target, look_guard, send_target
 from chartgate.service.provenance_travel import (
     provenance_of,
     refuse_unsupported,
 )
 from chartgate.service.retry import RetryPolicy
+from chartgate.service.structured_writes import (
+    carried_parts,
+    check_structured,
+    note_of,
+    refuse_without_note,
+    was_carried,
+)
 
 CRASH_POINTS: tuple[str, ...] = (
     "after_claim",
@@ -147,11 +153,13 @@ class WritebackExecutor:
             record = uow.writebacks.get(tenant, writeback_id)
             draft = uow.drafts.get(tenant, record.draft_id)
             approval = uow.approvals.get(tenant, record.approval_id)
+            note = note_of(uow, record)
+            parts = carried_parts(uow, record, self._ehr.profile(tenant))
             ChartWrite(draft, record).begin(lease_expired=prior == WritebackState.SENDING)
             uow.drafts.save(draft, at=now)
         self._channel.crash("after_claim")
         try:
-            ended = self._attempt(draft, approval, record)
+            ended = self._attempt(draft, approval, record, note, parts)
             self._channel.crash("before_finish")
             self._finish(draft, record, ended)
         except LeaseLost:
@@ -161,23 +169,44 @@ class WritebackExecutor:
             self._channel.forget(record)
         return True
 
-    def _attempt(self, draft: Draft, approval: Approval, record: Writeback) -> Ended:
-        """Walk the steps still missing; end at the first that does not proceed."""
+    def _attempt(
+        self,
+        draft: Draft,
+        approval: Approval,
+        record: Writeback,
+        note: Writeback | None,
+        parts: list[Writeback],
+    ) -> Ended:
+        """Walk the steps still missing; end at the first that does not proceed.
+
+        ``note``: for a structured write-back, the note's (it must be in the chart first).
+        ``parts``: structured write-backs that ride in this note's transaction Bundle.
+        """
         gateway = self._ehr.gateway(draft.tenant)
         # Progress is saved before every request (``EhrChannel.hold_lease``), so only the first
         # step still missing can have been in flight: that one reads the chart first where a
-        # resend would not be safe.
-        reread = record.may_have_landed
+        # resend would not be safe. A structured resource may have ridden in its note's
+        # transaction Bundle: it, too, is looked for first.
+        reread = record.may_have_landed or was_carried(record, self._ehr.profile(draft.tenant))
         try:
             refuse_unsupported(self._ehr.profile(draft.tenant))
-            check_integrity(self._channel, draft, approval, record)
-            if record.kind.creates_document and not (record.document_landed or reread):
+            if record.kind.writes_note:
+                check_integrity(self._channel, draft, approval, record)
+            else:
+                refuse_without_note(note)
+            for structured in [r for r in (record, *parts) if not r.kind.writes_note]:
+                check_structured(self._channel, draft, approval, structured)
+            if (
+                note is None
+                and record.kind.creates_document
+                and not (record.document_landed or reread)
+            ):
                 stale = self._clock.now() - approval.approved_at > self._context_fresh
                 if stale:  # the approval's own read is recent enough otherwise
                     self._channel.brake(record)
                     confirm_before_send(self._ehr, draft, record)
             if not record.document_landed:
-                self._document(gateway, draft, record, reread=reread)
+                self._document(gateway, draft, approval, record, parts, reread=reread)
                 reread = False
             if record.provenance_id is None:
                 if self._ehr.profile(draft.tenant).provenance_mode is ProvenanceMode.NONE:
@@ -198,7 +227,14 @@ class WritebackExecutor:
     # -- the steps ------------------------------------------------------------------------
 
     def _document(
-        self, gateway: EhrGateway, draft: Draft, record: Writeback, *, reread: bool
+        self,
+        gateway: EhrGateway,
+        draft: Draft,
+        approval: Approval,
+        record: Writeback,
+        parts: list[Writeback],
+        *,
+        reread: bool,
     ) -> None:
         """Put the note (or this kind's change to it) into the chart, unless it is there."""
         guard = self._ehr.create_guard(draft.tenant)
@@ -217,58 +253,11 @@ class WritebackExecutor:
             return
         if record.kind.checks_baseline:
             check_baseline(gateway, draft, record)
-        payload = record.payload
-        if record.kind.creates_document:
-            answer = self._send_create(
-                gateway, draft, record, payload, guard, identifier_query(record.id), step
-            )
-        else:
-            expected = str(record.matched_version)
-            answer = self._channel.exchange(
-                draft,
-                record,
-                "PUT",
-                payload,
-                lambda: gateway.update(
-                    payload, if_match=expected, request_id=record.correlation_id
-                ),
-                step=step,
-            )
-        keep_document(record, answer)
-        self._settle_step(step, answer, gateway, draft, record, guard, reread=reread)
-
-    def _send_create(
-        self,
-        gateway: EhrGateway,
-        draft: Draft,
-        record: Writeback,
-        resource: JsonObject,
-        guard: CreateGuard,
-        condition: str,
-        step: Step,
-    ) -> EhrAnswer:
-        """Create ``resource`` the way the EHR's guard allows (client id, conditional, plain)."""
-        if guard is CreateGuard.CLIENT_ID:
-            body = {**resource, "id": client_id(record.id, str(resource["resourceType"]))}
-            return self._channel.exchange(
-                draft,
-                record,
-                "PUT",
-                body,
-                lambda: gateway.create_with_id(body, request_id=record.correlation_id),
-                step=step,
-            )
-        if_none_exist = condition if guard is CreateGuard.CONDITIONAL else None
-        return self._channel.exchange(
-            draft,
-            record,
-            "POST",
-            resource,
-            lambda: gateway.create(
-                resource, if_none_exist=if_none_exist, request_id=record.correlation_id
-            ),
-            step=step,
+        mode = self._ehr.profile(draft.tenant).provenance_mode
+        answer = send_target(
+            self._channel, gateway, Target(draft, approval, record, parts, guard, step, mode)
         )
+        self._settle_step(step, answer, gateway, draft, record, guard, reread=reread)
 
     def _settle_step(
         self,
@@ -327,6 +316,15 @@ class WritebackExecutor:
     ) -> None:
         guard = self._ehr.create_guard(draft.tenant)
         step = Step.CREATE_PROVENANCE if guard.guards_resend else Step.CREATE_PROVENANCE_UNGUARDED
+        mode = self._ehr.profile(draft.tenant).provenance_mode
+        if mode in TRAVELS_WITH_WRITE:
+            # It may have landed with the target (Bundle, header): look before sending. When
+            # this attempt's own write was answered, nothing else can be in flight.
+            look = step if reread else Step.CREATE_PROVENANCE
+            found = self._chart_says(look, gateway, draft, record, look_guard(mode, guard))
+            if found is Decision.PROCEED:
+                return
+            reread = False  # read just now: the chart shows it absent
         # Where the EHR guards a resend, the resend itself tells (200 or 412); elsewhere the
         # chart is read first.
         if (
@@ -336,7 +334,7 @@ class WritebackExecutor:
         ):
             return
         provenance = provenance_of(draft, approval, record)
-        answer = self._send_create(
+        answer = self._channel.create(
             gateway, draft, record, provenance, guard, provenance_tag_query(record.id), step
         )
         if answer.ok:
@@ -441,7 +439,7 @@ class WritebackExecutor:
         committed = [
             w
             for w in uow.writebacks.for_draft(draft.tenant, draft.id)
-            if w.document_landed and w.kind.creates_document
+            if w.document_landed and w.kind.creates_document and w.kind.writes_note
         ]
         if not committed:
             return draft.approved_version

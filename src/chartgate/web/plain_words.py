@@ -7,13 +7,13 @@ shows it ("structured resource 1, Condition: Acute bronchitis"). The code stays 
 small, for support. Unknown codes fall back to the finding's own message (never hidden).
 
 Each structured resource is marked with what approval will do to it, from the write-back
-policy in force: "will be written" or "not written (draft-only by policy)".
+policy in force: "will be written" or "not written to the chart (draft-only by policy)".
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from chartgate.domain.findings import Finding
 from chartgate.domain.policy.decisions import Decision
+from chartgate.domain.structured import fate_of
 
 _RESOURCE_AT = re.compile(r"^resources\[(\d{1,4})\]")
 
@@ -143,16 +144,46 @@ class ResourceFate:
     """What approval does to one structured resource."""
 
     written: bool
-    words: str  # "will be written" | "not written (draft-only by policy)" | ...
+    words: str  # "will be written" | "not written to the chart (draft-only by policy)" | ...
 
 
-def resource_fate(decision: Decision) -> ResourceFate:
-    """The write-back policy's answer, said plainly."""
-    if decision.allowed:
-        return ResourceFate(written=True, words="will be written")
-    if decision.may_draft:
-        return ResourceFate(written=False, words="not written (draft-only by policy)")
-    return ResourceFate(written=False, words="not written (not allowed by policy)")
+def resource_fate(decision: Decision, *, writable: bool = True) -> ResourceFate:
+    """The write-back policy's answer (and the EHR profile's), said plainly.
+
+    The words are the API's (``domain/structured.Fate``): one wording on page and API.
+    """
+    fate = fate_of(
+        allowed=decision.allowed and decision.requires_approval,
+        may_draft=decision.may_draft,
+        writable=writable,
+    )
+    return ResourceFate(written=fate.written, words=fate.value)
+
+
+_PART_WORDS = {
+    "queued": "queued: written after the note",
+    "sending": "being written",
+    "ambiguous": "the EHR did not answer: chartgate reads the chart before anything is resent",
+    "committed": "written to the chart",
+    "partial": "in the chart; its Provenance was refused",
+    "conflict": "not written: it changed in the chart",
+    "rejected": "not written",
+    "needs_person": "needs a person: chartgate cannot tell whether it reached the chart",
+}
+
+
+def part_words(item: Mapping[str, Any]) -> str | None:
+    """Where one structured item's write-back (and retraction) is, said plainly (None: none)."""
+    writeback, retraction = item.get("writeback"), item.get("retraction")
+    if writeback is None:
+        return None
+    words = _PART_WORDS.get(str(writeback["state"]), str(writeback["state"]))
+    if writeback["state"] == "rejected" and writeback.get("last_reason"):
+        words += f" ({writeback['last_reason']})"
+    if retraction is not None:
+        state = str(retraction["state"])
+        words += "; entered-in-error" if state == "committed" else f"; retraction {state}"
+    return words
 
 
 def when(moment: datetime | None) -> Markup:

@@ -117,7 +117,10 @@ def chart_writeback(records: list[WritebackRecord]) -> WritebackRecord | None:
     done = [
         r
         for r in records
-        if r.document_landed and r.document_id and r.kind is not WritebackKind.RETRACT
+        if r.document_landed
+        and r.document_id
+        and r.kind.writes_note
+        and r.kind is not WritebackKind.RETRACT
     ]
     return done[-1] if done else None
 

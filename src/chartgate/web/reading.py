@@ -23,7 +23,13 @@ from chartgate.service.drafting import DraftView
 from chartgate.service.provenance_travel import note_footer
 from chartgate.service.validation import model_texts
 from chartgate.web.note_view import inline_diff, render, render_text
-from chartgate.web.plain_words import PlainFinding, ResourceFate, plain_findings, resource_fate
+from chartgate.web.plain_words import (
+    PlainFinding,
+    ResourceFate,
+    part_words,
+    plain_findings,
+    resource_fate,
+)
 from chartgate.web.presenter import PageModel, ResourceRow, resource_label
 
 
@@ -46,9 +52,17 @@ class Reading:
     blocking: int
     approve_blocked: str | None
     resources: list[ResourceLine]
+    in_chart: list[tuple[str, str]]
+    """Each approved structured item's write-back: (type, where it is), once queued."""
 
 
-def reading(view: DraftView, model: PageModel, *, decide: Callable[[str], Decision]) -> Reading:
+def reading(
+    view: DraftView,
+    model: PageModel,
+    *,
+    decide: Callable[[str], Decision],
+    writable: Callable[[str], bool] = lambda _kind: True,
+) -> Reading:
     """Build the reading of ``view`` (versions compared as ``model`` chose)."""
     draft = view.draft
     old = draft.version(model.from_version).content.note.text
@@ -64,7 +78,10 @@ def reading(view: DraftView, model: PageModel, *, decide: Callable[[str], Decisi
             f"{'are' if blocking > 1 else 'is'} fixed."
         )
     lines = [
-        ResourceLine(row=row, fate=resource_fate(decide(row.resource_type)))
+        ResourceLine(
+            row=row,
+            fate=resource_fate(decide(row.resource_type), writable=writable(row.resource_type)),
+        )
         for row in model.resources
         if row.change != "removed"
     ]
@@ -76,6 +93,11 @@ def reading(view: DraftView, model: PageModel, *, decide: Callable[[str], Decisi
         blocking=blocking,
         approve_blocked=blocked,
         resources=lines,
+        in_chart=[
+            (str(item["resource_type"]), words)
+            for item in view.structured
+            if (words := part_words(item)) is not None
+        ],
     )
 
 

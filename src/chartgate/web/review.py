@@ -16,6 +16,7 @@ from chartgate.domain.errors import (
 )
 from chartgate.domain.patient_context import ContextProblem
 from chartgate.domain.principal import Principal, Role
+from chartgate.domain.structured import WRITE_ORDER
 from chartgate.service.patient_context import read_patient_context, with_location_name
 from chartgate.service.worklists import DraftItem, Page
 from chartgate.web.admin import REPORT_PATH
@@ -226,6 +227,10 @@ def draft_page(
             view,
             model,
             decide=lambda kind: application.policy.policy.decide_resource(kind, vendor=vendor),
+            writable=lambda kind: (
+                kind in WRITE_ORDER
+                and kind in application.ehr.profile(principal.tenant).writable_types
+            ),
         ),
         patient=_patient_banner(application, view.draft, request_meta(request).request_id or ""),
         consent=application.consents.preview(view.draft) if "approve" in model.actions else None,

@@ -64,6 +64,7 @@ from .scribe_session import ScribeSession
 from .scribe_session_closed import ScribeSessionClosed
 from .session_body import SessionBody
 from .status import Status
+from .structured_item import StructuredItem
 from .validation import Validation
 from .version import Version
 from .version_edit import VersionEdit
@@ -144,6 +145,7 @@ __all__ = (
     "ScribeSessionClosed",
     "SessionBody",
     "Status",
+    "StructuredItem",
     "Validation",
     "Version",
     "VersionEdit",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
   from ..models.draft_baseline import DraftBaseline
   from ..models.finding import Finding
   from ..models.origin import Origin
+  from ..models.structured_item import StructuredItem
   from ..models.version import Version
   from ..models.writeback import Writeback
 
@@ -47,7 +48,9 @@ class Draft:
             versions (list[Version]):
             approvals (list[Approval] | None | Unset): On reads only.
             findings (list[Finding] | None | Unset): On reads only.
-            writebacks (list[Writeback] | None | Unset): On reads only.
+            structured (list[StructuredItem] | None | Unset): On reads only: each structured proposal, its fate and its
+                write-back (issue 13: partial states are visible here).
+            writebacks (list[Writeback] | None | Unset): On reads only: the note's write-backs.
      """
 
     allowed_actions: list[str]
@@ -65,6 +68,7 @@ class Draft:
     versions: list[Version]
     approvals: list[Approval] | None | Unset = UNSET
     findings: list[Finding] | None | Unset = UNSET
+    structured: list[StructuredItem] | None | Unset = UNSET
     writebacks: list[Writeback] | None | Unset = UNSET
 
 
@@ -76,6 +80,7 @@ class Draft:
         from ..models.draft_baseline import DraftBaseline # noqa: PLC0415
         from ..models.finding import Finding # noqa: PLC0415
         from ..models.origin import Origin # noqa: PLC0415
+        from ..models.structured_item import StructuredItem # noqa: PLC0415
         from ..models.version import Version # noqa: PLC0415
         from ..models.writeback import Writeback # noqa: PLC0415
         allowed_actions = self.allowed_actions
@@ -139,6 +144,19 @@ class Draft:
         else:
             findings = self.findings
 
+        structured: list[dict[str, Any]] | None | Unset
+        if isinstance(self.structured, Unset):
+            structured = UNSET
+        elif isinstance(self.structured, list):
+            structured = []
+            for structured_type_0_item_data in self.structured:
+                structured_type_0_item = structured_type_0_item_data.to_dict()
+                structured.append(structured_type_0_item)
+
+
+        else:
+            structured = self.structured
+
         writebacks: list[dict[str, Any]] | None | Unset
         if isinstance(self.writebacks, Unset):
             writebacks = UNSET
@@ -174,6 +192,8 @@ class Draft:
             field_dict["approvals"] = approvals
         if findings is not UNSET:
             field_dict["findings"] = findings
+        if structured is not UNSET:
+            field_dict["structured"] = structured
         if writebacks is not UNSET:
             field_dict["writebacks"] = writebacks
 
@@ -187,6 +207,7 @@ class Draft:
         from ..models.draft_baseline import DraftBaseline # noqa: PLC0415
         from ..models.finding import Finding # noqa: PLC0415
         from ..models.origin import Origin # noqa: PLC0415
+        from ..models.structured_item import StructuredItem # noqa: PLC0415
         from ..models.version import Version # noqa: PLC0415
         from ..models.writeback import Writeback # noqa: PLC0415
         d = dict(src_dict)
@@ -293,6 +314,31 @@ class Draft:
         findings = _parse_findings(d.pop("findings", UNSET))
 
 
+        def _parse_structured(data: object) -> list[StructuredItem] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                structured_type_0 = []
+                _structured_type_0 = data
+                for structured_type_0_item_data in (_structured_type_0):
+                    structured_type_0_item = StructuredItem.from_dict(structured_type_0_item_data)
+
+
+
+                    structured_type_0.append(structured_type_0_item)
+
+                return structured_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[StructuredItem] | None | Unset, data)
+
+        structured = _parse_structured(d.pop("structured", UNSET))
+
+
         def _parse_writebacks(data: object) -> list[Writeback] | None | Unset:
             if data is None:
                 return data
@@ -334,6 +380,7 @@ class Draft:
             versions=versions,
             approvals=approvals,
             findings=findings,
+            structured=structured,
             writebacks=writebacks,
         )
 

@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..types import UNSET, Unset
 from typing import cast
 
 
@@ -38,6 +39,9 @@ class Writeback:
             payload_hash (str):
             provenance (None | str):
             state (str):
+            after (None | str | Unset): The write-back that must be settled before this one sends.
+            part (int | Unset): 0: the note; 1, 2, ...: a structured resource, in write order. Default: 0.
+            resource_type (str | Unset): What it writes: the note or its type. Default: 'DocumentReference'.
      """
 
     attempts: int
@@ -54,6 +58,9 @@ class Writeback:
     payload_hash: str
     provenance: None | str
     state: str
+    after: None | str | Unset = UNSET
+    part: int | Unset = 0
+    resource_type: str | Unset = 'DocumentReference'
 
 
 
@@ -93,6 +100,16 @@ class Writeback:
 
         state = self.state
 
+        after: None | str | Unset
+        if isinstance(self.after, Unset):
+            after = UNSET
+        else:
+            after = self.after
+
+        part = self.part
+
+        resource_type = self.resource_type
+
 
         field_dict: dict[str, Any] = {}
 
@@ -112,6 +129,12 @@ class Writeback:
             "provenance": provenance,
             "state": state,
         })
+        if after is not UNSET:
+            field_dict["after"] = after
+        if part is not UNSET:
+            field_dict["part"] = part
+        if resource_type is not UNSET:
+            field_dict["resource_type"] = resource_type
 
         return field_dict
 
@@ -178,6 +201,20 @@ class Writeback:
 
         state = d.pop("state")
 
+        def _parse_after(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        after = _parse_after(d.pop("after", UNSET))
+
+
+        part = d.pop("part", UNSET)
+
+        resource_type = d.pop("resource_type", UNSET)
+
         writeback = cls(
             attempts=attempts,
             correlation_id=correlation_id,
@@ -193,6 +230,9 @@ class Writeback:
             payload_hash=payload_hash,
             provenance=provenance,
             state=state,
+            after=after,
+            part=part,
+            resource_type=resource_type,
         )
 
         return writeback

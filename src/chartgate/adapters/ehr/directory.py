@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from chartgate.adapters.ehr.fhir_rest import FhirRestGateway
@@ -47,7 +48,7 @@ class ConfiguredEhrDirectory:
         self._secrets = secrets or SecretProvider()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._vendors: dict[str, VendorProfile] = {
-            tenant_id: get_vendor(settings.ehr.vendor) for tenant_id, settings in tenants.items()
+            tenant_id: _profile(settings) for tenant_id, settings in tenants.items()
         }
         self._clients: dict[str, HttpClient] = dict(clients or {})
         self._gateways: dict[str, FhirRestGateway] = {}
@@ -210,3 +211,13 @@ def tenant_verify(settings: TenantSettings, secrets: SecretProvider) -> bool | s
     if ehr.ca_bundle is None and ehr.client_cert is None:
         return True
     return tls_context(ehr, secrets)
+
+
+def _profile(settings: TenantSettings) -> VendorProfile:
+    """The tenant's vendor profile, with its settings' Provenance mode where one is given."""
+    profile = get_vendor(settings.ehr.vendor)
+    mode = settings.ehr.provenance_mode
+    if mode is None or mode is profile.provenance_mode:
+        return profile
+    # The profile's own check (a Provenance the EHR cannot write) holds for the override too.
+    return replace(profile, provenance_mode=mode)

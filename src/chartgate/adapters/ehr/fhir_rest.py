@@ -23,6 +23,7 @@ rate governor (``rate.py``), and every answer is shown to it.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
@@ -124,8 +125,31 @@ class FhirRestGateway:
         self._max_retry_wait = max_retry_wait_seconds
         self._max_search_pages = max_search_pages
         self._governor = governor
+        self._write_headers: dict[str, str] = {}  # X-Provenance (``with_provenance``)
 
     # -- EhrGateway ---------------------------------------------------------------------------
+
+    def with_provenance(self, provenance: JsonObject) -> FhirRestGateway:
+        """This gateway whose writes carry ``provenance`` in ``X-Provenance`` (R4 http.html)."""
+        view = copy.copy(self)
+        view._write_headers = {"X-Provenance": wire.provenance_header(provenance)}  # noqa: SLF001
+        return view
+
+    def transaction(self, bundle: JsonObject, *, request_id: str) -> EhrAnswer:
+        """POST a transaction Bundle to the base: all of it lands, or none (R4 http.html)."""
+        for entry in bundle.get("entry", []):
+            resource = entry["resource"]
+            wire.check_write(self.vendor, wire.resource_type_of(resource), resource)
+        raw = self._exchange(
+            "POST",
+            self._base,
+            what="transaction",
+            request_id=request_id,
+            headers={"Content-Type": FHIR_JSON},
+            content=wire.encode(bundle),
+            safe=False,
+        )
+        return wire.relative_locations(self._answer(raw, resource_type="Bundle", resource_id=None))
 
     def create(
         self, resource: JsonObject, *, if_none_exist: str | None, request_id: str
@@ -136,8 +160,8 @@ class FhirRestGateway:
         several → 412.
         """
         resource_type = wire.resource_type_of(resource)
-        self._check_write(resource_type, resource)
-        headers = {"Content-Type": FHIR_JSON}
+        wire.check_write(self.vendor, resource_type, resource)
+        headers = {"Content-Type": FHIR_JSON, **self._write_headers}
         if if_none_exist is not None and self.vendor.supports_conditional_create:
             headers["If-None-Exist"] = wire.header_safe(if_none_exist, "if_none_exist")
         raw = self._exchange(
@@ -159,13 +183,17 @@ class FhirRestGateway:
         """
         resource_type = wire.resource_type_of(resource)
         resource_id = wire.checked_id(resource.get("id"))
-        self._check_write(resource_type, resource)
+        wire.check_write(self.vendor, resource_type, resource)
         raw = self._exchange(
             "PUT",
             f"{self._base}/{resource_type}/{resource_id}",
             what=f"update {resource_type}",
             request_id=request_id,
-            headers={"Content-Type": FHIR_JSON, "If-Match": if_match_value(if_match)},
+            headers={
+                "Content-Type": FHIR_JSON,
+                "If-Match": if_match_value(if_match),
+                **self._write_headers,
+            },
             content=wire.encode(resource),
             safe=False,
         )
@@ -178,9 +206,12 @@ class FhirRestGateway:
         answers 412 (or 304) and changes nothing, so a resend can never make a second copy.
         Only for vendors whose profile says they accept client-assigned ids.
         """
-        self._check_write(wire.resource_type_of(resource), resource)
+        wire.check_write(self.vendor, wire.resource_type_of(resource), resource)
         return self._put_at_own_id(
-            resource, verb="create", headers={"If-None-Match": "*"}, request_id=request_id
+            resource,
+            verb="create",
+            headers={"If-None-Match": "*", **self._write_headers},
+            request_id=request_id,
         )
 
     def upsert(self, resource: JsonObject, *, request_id: str) -> EhrAnswer:
@@ -336,85 +367,10 @@ class FhirRestGateway:
     def _answer(
         self, raw: RawResponse, *, resource_type: str, resource_id: str | None
     ) -> EhrAnswer:
-        """Reduce one HTTP answer to an ``EhrAnswer``: body first, then Location and ETag.
-
-        ``Location`` and the requested type and id fill in only for 2xx answers: on a 3xx the
-        Location points elsewhere, and on an error nothing was created; an empty-bodied 2xx
-        to an update carries just an ETag, so the requested id names the resource.
-        """
-        headers = raw.headers
-        body = wire.json_object(raw.content)
-        outcome = (
-            body if body is not None and body.get("resourceType") == "OperationOutcome" else None
+        """Reduce one HTTP answer to an ``EhrAnswer`` (``fhir_wire.answer_of``)."""
+        return wire.answer_of(
+            raw, resource_type=resource_type, resource_id=resource_id, now=self._clock.now()
         )
-        resource = body if outcome is None else None
-        ok = _OK_LOW <= raw.status < _OK_HIGH
-        location = (
-            parse_location(headers.get("location") or headers.get("content-location"))
-            if ok
-            else None
-        )
-
-        answered_type = wire.str_or_none(resource.get("resourceType")) if resource else None
-        answered_id = wire.str_or_none(resource.get("id")) if resource else None
-        body_version = wire.meta_version(resource) if resource else None
-        if location is not None:
-            answered_type = answered_type or location.resource_type
-            answered_id = answered_id or location.resource_id
-        if ok:
-            answered_type = answered_type or resource_type
-            answered_id = answered_id or resource_id
-        return EhrAnswer(
-            status=raw.status,
-            resource=resource,
-            resource_type=answered_type,
-            resource_id=answered_id,
-            version_id=(
-                body_version
-                or parse_etag(headers.get("etag"))
-                or (location.version_id if location else None)
-            ),
-            etag=headers.get("etag"),
-            location=headers.get("location"),
-            retry_after=parse_retry_after(headers.get("retry-after"), now=self._clock.now()),
-            outcome=outcome,
-            headers=dict(headers),
-        )
-
-    def _check_write(self, resource_type: str, resource: JsonObject) -> None:
-        """Refuse, before sending, a write the vendor profile says the EHR cannot take."""
-        vendor = self.vendor
-        what = f"write {resource_type}"
-        if resource_type not in vendor.writable_types:
-            raise EhrNotAllowed(
-                f"{what}: the {vendor.name} profile cannot write {resource_type}; nothing was sent"
-            )
-        if resource_type != "DocumentReference":
-            return
-        content = resource.get("content")
-        items = content if isinstance(content, list) else []
-        if vendor.max_attachments is not None and len(items) > vendor.max_attachments:
-            raise EhrNotAllowed(
-                f"{what}: {len(items)} attachments, the {vendor.name} profile keeps"
-                f" {vendor.max_attachments}; nothing was sent"
-            )
-        for index, item in enumerate(items):
-            attachment = item.get("attachment") if isinstance(item, dict) else None
-            if not isinstance(attachment, dict):
-                continue
-            content_type = attachment.get("contentType")
-            base = content_type.split(";", 1)[0].strip() if isinstance(content_type, str) else ""
-            if base and vendor.note_media_type(base) != base.lower():
-                raise EhrNotAllowed(
-                    f"{what}: content[{index}] is {base}, which the {vendor.name} profile does"
-                    " not accept; nothing was sent"
-                )
-            size = wire.attachment_bytes(attachment)
-            if vendor.max_note_bytes is not None and size > vendor.max_note_bytes:
-                raise EhrNotAllowed(
-                    f"{what}: content[{index}] is {size} bytes, over the {vendor.name} profile's"
-                    f" {vendor.max_note_bytes}; nothing was sent"
-                )
 
     def _check_search(self, what: str, params: SearchParams) -> None:
         """Refuse a search the EHR cannot answer: an empty result would read as "absent"."""

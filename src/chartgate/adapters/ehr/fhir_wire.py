@@ -13,10 +13,17 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chartgate.service.ports import JsonObject
+from chartgate.adapters.ehr.http import RawResponse, parse_retry_after
+from chartgate.domain.errors import EhrNotAllowed
+from chartgate.service.ports import EhrAnswer, JsonObject
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from chartgate.domain.vendor_profile import VendorProfile
 
 # https://hl7.org/fhir/R4/datatypes.html#id and resource type names (letters only).
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -191,3 +198,118 @@ def header_safe(value: str, name: str) -> str:
     if not HEADER_SAFE.fullmatch(value):
         raise ValueError(f"{name} must be 1-1024 printable ASCII characters")
     return value
+
+
+def relative_locations(answer: EhrAnswer) -> EhrAnswer:
+    """A transaction-response whose entries' ``location`` is ``Type/id/_history/vid``."""
+    for entry in (answer.resource or {}).get("entry", []):
+        response = entry.get("response") if isinstance(entry, dict) else None
+        if not isinstance(response, dict):
+            continue
+        where = parse_location(response.get("location"))
+        resource = entry.get("resource") if isinstance(entry.get("resource"), dict) else {}
+        version = (
+            (where.version_id if where is not None else None)
+            or parse_etag(response.get("etag"))
+            or parse_etag(f'"{(resource.get("meta") or {}).get("versionId")}"')
+        )
+        if where is None or version is None:
+            response.pop("location", None)  # Medplum: Location without _history, versionId
+            continue
+        response["location"] = f"{where.resource_type}/{where.resource_id}/_history/{version}"
+    return answer
+
+
+MAX_PROVENANCE_HEADER = 8 * 1024
+"""Bytes an ``X-Provenance`` value may take (8 KiB: the usual header limit of servers)."""
+
+
+def provenance_header(provenance: JsonObject) -> str:
+    """The ``X-Provenance`` value: compact ASCII JSON (non-ASCII escaped) on one line."""
+    value = json.dumps(provenance, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    if len(value) > MAX_PROVENANCE_HEADER:
+        raise EhrNotAllowed(
+            f"X-Provenance: the Provenance is {len(value)} bytes, over {MAX_PROVENANCE_HEADER};"
+            " nothing was sent"
+        )
+    return value
+
+
+def check_write(vendor: VendorProfile, resource_type: str, resource: JsonObject) -> None:
+    """Refuse, before sending, a write the vendor profile says the EHR cannot take."""
+    what = f"write {resource_type}"
+    if resource_type not in vendor.writable_types:
+        raise EhrNotAllowed(
+            f"{what}: the {vendor.name} profile cannot write {resource_type}; nothing was sent"
+        )
+    if resource_type != "DocumentReference":
+        return
+    content = resource.get("content")
+    items = content if isinstance(content, list) else []
+    if vendor.max_attachments is not None and len(items) > vendor.max_attachments:
+        raise EhrNotAllowed(
+            f"{what}: {len(items)} attachments, the {vendor.name} profile keeps"
+            f" {vendor.max_attachments}; nothing was sent"
+        )
+    for index, item in enumerate(items):
+        attachment = item.get("attachment") if isinstance(item, dict) else None
+        if not isinstance(attachment, dict):
+            continue
+        content_type = attachment.get("contentType")
+        base = content_type.split(";", 1)[0].strip() if isinstance(content_type, str) else ""
+        if base and vendor.note_media_type(base) != base.lower():
+            raise EhrNotAllowed(
+                f"{what}: content[{index}] is {base}, which the {vendor.name} profile does"
+                " not accept; nothing was sent"
+            )
+        size = attachment_bytes(attachment)
+        if vendor.max_note_bytes is not None and size > vendor.max_note_bytes:
+            raise EhrNotAllowed(
+                f"{what}: content[{index}] is {size} bytes, over the {vendor.name} profile's"
+                f" {vendor.max_note_bytes}; nothing was sent"
+            )
+
+
+def answer_of(
+    raw: RawResponse, *, resource_type: str, resource_id: str | None, now: datetime
+) -> EhrAnswer:
+    """Reduce one HTTP answer to an ``EhrAnswer``: body first, then Location and ETag.
+
+    ``Location`` and the requested type and id fill in only for 2xx answers: on a 3xx the
+    Location points elsewhere, and on an error nothing was created; an empty-bodied 2xx
+    to an update carries just an ETag, so the requested id names the resource.
+    """
+    headers = raw.headers
+    body = json_object(raw.content)
+    outcome = body if body is not None and body.get("resourceType") == "OperationOutcome" else None
+    resource = body if outcome is None else None
+    ok = 200 <= raw.status < 300  # noqa: PLR2004 - the 2xx class
+    location = (
+        parse_location(headers.get("location") or headers.get("content-location")) if ok else None
+    )
+
+    answered_type = str_or_none(resource.get("resourceType")) if resource else None
+    answered_id = str_or_none(resource.get("id")) if resource else None
+    body_version = meta_version(resource) if resource else None
+    if location is not None:
+        answered_type = answered_type or location.resource_type
+        answered_id = answered_id or location.resource_id
+    if ok:
+        answered_type = answered_type or resource_type
+        answered_id = answered_id or resource_id
+    return EhrAnswer(
+        status=raw.status,
+        resource=resource,
+        resource_type=answered_type,
+        resource_id=answered_id,
+        version_id=(
+            body_version
+            or parse_etag(headers.get("etag"))
+            or (location.version_id if location else None)
+        ),
+        etag=headers.get("etag"),
+        location=headers.get("location"),
+        retry_after=parse_retry_after(headers.get("retry-after"), now=now),
+        outcome=outcome,
+        headers=dict(headers),
+    )

@@ -154,7 +154,10 @@ def held_writebacks(ehr_vendors: Mapping[str, str] | None = None) -> ColumnEleme
         ks.scope.in_((Scope.GLOBAL.value, Scope.TENANT.value)),
         *ehr,
         and_(ks.scope == Scope.NOTE_TYPE.value, ks.value == wb.note_type),
-        and_(ks.scope == Scope.RESOURCE_TYPE.value, ks.value.in_(sorted(NOTE_RESOURCES))),
+        and_(
+            ks.scope == Scope.RESOURCE_TYPE.value,
+            or_(ks.value.in_(sorted(NOTE_RESOURCES)), ks.value == wb.target_type),
+        ),
         and_(
             ks.scope == Scope.MODEL_VERSION.value,
             or_(ks.value == model_version, ks.value == model_name + "@" + model_version),

@@ -159,7 +159,13 @@ writebacks = Table(
     # out of a worker's hands in SQL. NULL for rows older than 0007 (the worker's check
     # before every request still holds them).
     Column("note_type", String(40)),
-    UniqueConstraint("tenant", "approval_id", name="uq_writebacks_claim"),
+    # One row per part of an approval (0015): 0 the note, 1.. its structured resources in
+    # write order; ``after_id`` is the write-back that must be settled before this one sends.
+    Column("part", Integer, nullable=False, server_default="0"),
+    Column("after_id", ID),
+    # The resource type it writes, in clear (0015): a kill switch on it holds the row in SQL.
+    Column("target_type", String(40)),
+    UniqueConstraint("tenant", "approval_id", "part", name="uq_writebacks_claim"),
     ForeignKeyConstraint(["tenant", "approval_id"], ["approvals.tenant", "approvals.id"]),
     Index("ix_writebacks_due", "state", "next_attempt_at"),
 )

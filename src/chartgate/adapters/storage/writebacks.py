@@ -12,13 +12,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, update
 
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.killswitches import held_writebacks
 from chartgate.adapters.storage.repositories import row_aad
 from chartgate.adapters.storage.wakeup import notify_writebacks
+from chartgate.domain.documents import note_type_of
 from chartgate.domain.errors import NotFound
+from chartgate.domain.structured import SETTLED_STATES
 from chartgate.domain.utc import as_utc
 from chartgate.service.ports import Cipher, JsonObject, WritebackRecord
 
@@ -70,7 +72,10 @@ class WritebackRepository:
                 next_attempt_at=record.next_attempt_at,
                 created_at=record.created_at,
                 updated_at=record.updated_at,
-                note_type=_note_type(record.payload),
+                note_type=record.note_type or _note_type(record.payload),
+                part=record.part,
+                after_id=record.after_id,
+                target_type=record.target_type,
             )
         )
         notify_writebacks(self._conn)  # a waiting worker looks as soon as this commits
@@ -95,7 +100,7 @@ class WritebackRepository:
         rows = self._conn.execute(
             select(t.writebacks)
             .where(t.writebacks.c.tenant == tenant, t.writebacks.c.draft_id == draft_id)
-            .order_by(t.writebacks.c.created_at)
+            .order_by(t.writebacks.c.created_at, t.writebacks.c.part)
         ).mappings()
         return [self._from_row(row) for row in rows]
 
@@ -128,6 +133,9 @@ class WritebackRepository:
             created_at=as_utc(row["created_at"]),
             updated_at=as_utc(row["updated_at"]),
             escalated_at=as_utc(row["escalated_at"]) if row["escalated_at"] is not None else None,
+            part=row["part"],
+            after_id=row["after_id"],
+            note_type=row["note_type"],
         )
 
     def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:
@@ -146,6 +154,7 @@ class WritebackRepository:
                     and_(wb.state == "sending", wb.lease_until < now),
                 ),
                 ~held_writebacks(self._ehr_vendors),
+                _predecessor_settled(),
             )
             .order_by(wb.next_attempt_at)
             .limit(limit)
@@ -179,6 +188,7 @@ class WritebackRepository:
                 wb.state == current,
                 due,
                 ~held_writebacks(self._ehr_vendors),
+                _predecessor_settled(),
             )
             .values(
                 state="sending",
@@ -227,8 +237,22 @@ class WritebackRepository:
         return result.rowcount == 1
 
 
+def _predecessor_settled() -> ColumnElement[bool]:
+    """No predecessor, or it is settled: the structured parts go one after the other."""
+    wb = t.writebacks.c
+    before = t.writebacks.alias("before")
+    settled = (
+        select(before.c.id)
+        .where(
+            before.c.tenant == wb.tenant,
+            before.c.id == wb.after_id,
+            before.c.state.in_(sorted(SETTLED_STATES)),
+        )
+        .exists()
+    )
+    return or_(wb.after_id.is_(None), settled)
+
+
 def _note_type(payload: JsonObject) -> str | None:
     """The LOINC code of the note a write-back writes (for the kill switch's SQL filter)."""
-    codings = (payload.get("type") or {}).get("coding") or []
-    code = codings[0].get("code") if codings else None
-    return code if isinstance(code, str) else None
+    return note_type_of(payload)

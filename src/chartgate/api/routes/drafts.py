@@ -358,7 +358,12 @@ class ResolveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["resend", "landed", "retry-follow-up"]
     document: str | None = Field(
-        default=None, max_length=200, pattern=r"^DocumentReference/[A-Za-z0-9\-.]{1,64}$"
+        default=None,
+        max_length=200,
+        pattern=(
+            r"^(?:DocumentReference|Condition|AllergyIntolerance|Observation|MedicationRequest)"
+            r"/[A-Za-z0-9\-.]{1,64}$"
+        ),
     )
 
 
