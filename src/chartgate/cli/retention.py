@@ -62,7 +62,7 @@ def run(
 ) -> None:
     """Apply the retention rules (settings ``retention_policy``; default: the shipped rules)."""
     from chartgate.bootstrap.standalone import open_retention  # noqa: PLC0415
-    from chartgate.domain.errors import ChartgateError  # noqa: PLC0415
+    from chartgate.domain.errors import ChartgateError, SchemaNotCurrent  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
@@ -76,6 +76,8 @@ def run(
         service, engine = open_retention(
             settings, clock=_FixedClock(moment) if moment is not None else None
         )
+    except SchemaNotCurrent:
+        raise  # no store: the CLI's one failure handler says so, with the documented code
     except ChartgateError as exc:
         errors.print(f"[bold red]error:[/] {exc.message}")
         raise typer.Exit(2) from None
