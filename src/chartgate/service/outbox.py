@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chartgate.domain.hashing import content_hash
-from chartgate.domain.writeback import Writeback, WritebackKind, WritebackState, mark
+from chartgate.domain.writeback import Writeback, WritebackKind
+from chartgate.service.queued import queued_writeback
 from chartgate.service.structured_writes import fates, queue_retractions, queue_structured
 
 if TYPE_CHECKING:
@@ -28,24 +28,13 @@ def queue_write(
     uow: UnitOfWork, draft: Draft, approval: Approval, payload: JsonObject, now: datetime
 ) -> Writeback:
     """The approval, its outbox row and the draft's new state, in ``uow``."""
-    # Every version chartgate writes carries its own mark, so the worker can always tell
-    # its own write from someone else's (domain/writeback.py).
-    payload = mark(payload, approval.writeback_id)
-    record = Writeback(
-        tenant=draft.tenant,
-        id=approval.writeback_id,
-        draft_id=draft.id,
+    record = queued_writeback(
+        draft,
         approval_id=approval.id,
+        writeback_id=approval.writeback_id,
         kind=WritebackKind(approval.kind),
-        state=WritebackState.QUEUED,
-        may_have_landed=False,
         payload=payload,
-        payload_hash=content_hash(payload),
-        correlation_id=draft.correlation_id,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
+        now=now,
     )
     uow.approvals.add(draft.tenant, approval)
     uow.writebacks.add(record)

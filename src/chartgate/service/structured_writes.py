@@ -34,8 +34,9 @@ from chartgate.domain.structured import (
     write_order,
 )
 from chartgate.domain.vendor_profile import ProvenanceMode
-from chartgate.domain.writeback import Writeback, WritebackKind, WritebackState, mark
+from chartgate.domain.writeback import Writeback, WritebackKind, mark
 from chartgate.service.ehr_channel import EhrChannel, Ended, Stop
+from chartgate.service.queued import queued_writeback
 
 if TYPE_CHECKING:
     from chartgate.domain.drafts import Approval, Draft
@@ -116,25 +117,13 @@ def queue_structured(
     before = note
     for part, index in enumerate((i for i in write_order(resources) if i in written), start=1):
         writeback_id = ids.new_id()
-        payload = mark(
-            build_structured(resources[index], _write(draft, approval, writeback_id)),
-            writeback_id,
-        )
-        record = Writeback(
-            tenant=draft.tenant,
-            id=writeback_id,
-            draft_id=draft.id,
+        record = queued_writeback(
+            draft,
             approval_id=approval.id,
+            writeback_id=writeback_id,
             kind=WritebackKind.STRUCTURED,
-            state=WritebackState.QUEUED,
-            may_have_landed=False,
-            payload=payload,
-            payload_hash=content_hash(payload),
-            correlation_id=draft.correlation_id,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
+            payload=build_structured(resources[index], _write(draft, approval, writeback_id)),
+            now=now,
             part=part,
             after_id=before.id,
             note_type=note_type_of(note.payload) or note.note_type,
@@ -178,29 +167,17 @@ def queue_retractions(
     ]
     for part, original in enumerate(sorted(written, key=lambda r: r.part), start=1):
         writeback_id = ids.new_id()
-        payload = mark(
-            retraction_of_structured(
+        record = queued_writeback(
+            draft,
+            approval_id=approval.id,
+            writeback_id=writeback_id,
+            kind=WritebackKind.STRUCTURED_RETRACT,
+            payload=retraction_of_structured(
                 original.payload,
                 resource_id=str(original.document_id),
                 version_id=str(original.document_version),
             ),
-            writeback_id,
-        )
-        record = Writeback(
-            tenant=draft.tenant,
-            id=writeback_id,
-            draft_id=draft.id,
-            approval_id=approval.id,
-            kind=WritebackKind.STRUCTURED_RETRACT,
-            state=WritebackState.QUEUED,
-            may_have_landed=False,
-            payload=payload,
-            payload_hash=content_hash(payload),
-            correlation_id=draft.correlation_id,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
+            now=now,
             document_id=original.document_id,
             document_version=original.document_version,
             part=part,
