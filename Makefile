@@ -37,11 +37,12 @@ $(AXE)/node_modules/.package-lock.json: $(AXE)/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found (the reviewer page's accessibility tests need axe-core from npm)"; exit 2; }
 	npm ci --prefix $(AXE) --no-audit --no-fund --loglevel=error
 
-install: $(STAMP) $(MEDPLUM)/node_modules/.package-lock.json $(OIDC_IDP)/node_modules/.package-lock.json $(AXE)/node_modules/.package-lock.json ## Create .venv, install chartgate + dev tools, the Medplum test EHR, the oidc-provider test IdP, axe-core (accessibility tests), Debian's chromium (reviewer page e2e), nginx (replica tests), graphviz (chartgate dataflow SVG), SoftHSM2 (PKCS#11 key tests) and openssl (local TSA)
+install: $(STAMP) $(MEDPLUM)/node_modules/.package-lock.json $(OIDC_IDP)/node_modules/.package-lock.json $(AXE)/node_modules/.package-lock.json ## Create .venv, install chartgate + dev tools, the Medplum test EHR, the oidc-provider test IdP, axe-core (accessibility tests), Debian's chromium (reviewer page e2e), nginx (replica tests), graphviz (chartgate dataflow SVG), SoftHSM2 (PKCS#11 key tests), promtool (alert rules) and openssl (local TSA)
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx)
 	command -v dot >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y graphviz)
 	command -v softhsm2-util >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y softhsm2)
+	command -v promtool >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 	command -v openssl >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y openssl)
 
 demo: $(STAMP) ## Install, then run the main job on the embedded default (SQLite + sandbox EHR)
