@@ -69,7 +69,10 @@ def test_end_session_on_the_page_closes_it_for_the_scribe(page: Page, stack: Rev
     row = page.locator(f"#scribe-session-{session}")
     expect(row).to_contain_text(f"{SCRIBE_CLIENT} (soap-v3)")
     expect(row).to_contain_text("live until")
-    page.get_by_role("button", name="End session").click()
+    # Each End session button names its session, so several live ones are told apart.
+    button = row.get_by_role("button", name=f"End session of {SCRIBE_CLIENT} (soap-v3), opened")
+    expect(button).to_have_count(1)
+    button.click()
     page.wait_for_load_state("load")
 
     expect(page.get_by_text("Scribe session ended.")).to_be_visible()

@@ -443,6 +443,14 @@ def test_findings_block_approval_until_fixed_and_warnings_are_acknowledged(
     expect(page.locator("#approve-blocked")).to_contain_text("Approve is off until 1 problem")
     expect(banner(page)).to_have_text("Draft — not in the chart")
     shot(page, "11-findings-refuse-approval")
+    # On a phone-width screen the sticky bar must not offer an approval the form refuses: its
+    # link says approval is blocked and leads to the reason.
+    page.set_viewport_size({"width": 420, "height": 900})
+    sticky = page.locator("#actionbar-approve")
+    expect(sticky).to_have_text("Approval blocked: why")
+    expect(sticky).to_have_attribute("href", "#approve-blocked")
+    expect(sticky).not_to_have_class(re.compile(r"button-approve"))
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     open_edit(page)
     text = page.locator("#edit-text")
