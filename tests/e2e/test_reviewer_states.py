@@ -327,6 +327,12 @@ def test_the_worklist_lists_what_needs_the_clinician_newest_first_with_counts(
     review = page.locator("#worklist-review a")
     expect(review).to_have_count(3)
     expect(page.locator("#review-count")).to_have_text("(3)")
+    # Each line names the patient and the visit from the EHR, as the draft page's banner does.
+    for i in range(3):
+        expect(review.nth(i)).to_have_text(
+            re.compile(r"^Alex Synthetic \(born 1970-01-01, MRN SYN-0001\), encounter of ")
+        )
+        expect(review.nth(i)).not_to_contain_text(PATIENT)
     hrefs = [review.nth(i).get_attribute("href") for i in range(3)]
     assert hrefs.index(f"/review/{newer['id']}") < hrefs.index(f"/review/{older['id']}")
     attention = page.locator("#worklist-attention li")

@@ -31,7 +31,13 @@ if TYPE_CHECKING:
     from chartgate.domain.writeback import Writeback
     from chartgate.service.ports import EhrDirectory, EhrGateway, JsonObject
 
-__all__ = ["check_context", "confirm_before_send", "read_patient_context", "with_location_name"]
+__all__ = [
+    "check_context",
+    "confirm_before_send",
+    "read_encounter_context",
+    "read_patient_context",
+    "with_location_name",
+]
 
 _GONE = frozenset({404, 410})
 
@@ -43,19 +49,35 @@ def read_patient_context(
 
     Raises ``EhrError`` when the EHR cannot be read (a failed read proves nothing).
     """
-    profile = ehr.profile(draft.tenant)
-    gateway = ehr.gateway(draft.tenant)
-    encounter = _fetch(gateway, profile, draft.encounter, ENCOUNTER_ELEMENTS, request_id)
-    patient = None
-    if encounter is not None:
-        patient = _fetch(gateway, profile, draft.patient, PATIENT_ELEMENTS, request_id)
-    return judge_context(
+    return read_encounter_context(
+        ehr,
+        draft.tenant,
         patient_ref=draft.patient,
         encounter_ref=draft.encounter,
+        request_id=request_id,
+    )
+
+
+def read_encounter_context(
+    ehr: EhrDirectory, tenant: str, *, patient_ref: str, encounter_ref: str, request_id: str
+) -> PatientContext | ContextProblem:
+    """Read one Encounter and its Patient from ``tenant``'s EHR and judge them (a draft's pair).
+
+    Raises ``EhrError`` when the EHR cannot be read (a failed read proves nothing).
+    """
+    profile = ehr.profile(tenant)
+    gateway = ehr.gateway(tenant)
+    encounter = _fetch(gateway, profile, encounter_ref, ENCOUNTER_ELEMENTS, request_id)
+    patient = None
+    if encounter is not None:
+        patient = _fetch(gateway, profile, patient_ref, PATIENT_ELEMENTS, request_id)
+    return judge_context(
+        patient_ref=patient_ref,
+        encounter_ref=encounter_ref,
         patient=patient,
         encounter=encounter,
         documentable=profile.documentable_encounter_statuses,
-        mrn_system=ehr.mrn_system(draft.tenant),
+        mrn_system=ehr.mrn_system(tenant),
     )
 
 

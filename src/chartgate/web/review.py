@@ -14,10 +14,14 @@ from chartgate.domain.errors import (
     Forbidden,
     NotFound,
 )
-from chartgate.domain.patient_context import ContextProblem
+from chartgate.domain.patient_context import ContextProblem, PatientContext
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.structured import WRITE_ORDER
-from chartgate.service.patient_context import read_patient_context, with_location_name
+from chartgate.service.patient_context import (
+    read_encounter_context,
+    read_patient_context,
+    with_location_name,
+)
 from chartgate.service.worklists import DraftItem, Page
 from chartgate.web.admin import REPORT_PATH
 from chartgate.web.chart_now import read_chart
@@ -42,6 +46,7 @@ from chartgate.web.worklist_view import (
     ATTENTION_WRITEBACKS,
     ON_THE_WAY_STATES,
     REVIEW_STATES,
+    name_lines,
     section,
 )
 
@@ -95,6 +100,17 @@ def _worklist(
     if encounter is not None and len(review.lines) == 1 and not attention.lines:
         # Launched for one encounter with one draft to review: open it.
         return RedirectResponse(f"/review/{review.lines[0].item.id}", status_code=303)
+    request_id = meta.request_id or f"worklist:{principal.subject}"
+
+    def read(patient: str, encounter: str) -> PatientContext | ContextProblem:
+        return read_encounter_context(
+            reviewer.application.ehr,
+            principal.tenant,
+            patient_ref=patient,
+            encounter_ref=encounter,
+            request_id=request_id,
+        )
+
     return render_page(
         reviewer,
         "worklist.html",
@@ -103,6 +119,7 @@ def _worklist(
         review=review,
         attention=attention,
         on_the_way=on_the_way,
+        names=name_lines((review, attention, on_the_way), read),
         launch_encounter=encounter,
         killswitches=reviewer.application.killswitches.engaged(principal.tenant),
     )

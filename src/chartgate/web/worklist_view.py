@@ -10,10 +10,18 @@ an EHR launch, the lists are those of the launched encounter only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from chartgate.domain.errors import ChartgateError
+from chartgate.domain.patient_context import ContextProblem, PatientContext
 from chartgate.service.worklists import DraftItem, Page
+
+MAX_NAMED = 30
+"""Encounters named per worklist page: two minimum-necessary EHR reads each (Encounter,
+Patient), as the draft page's banner makes. Lines past it keep their references."""
+NAMING_THREADS = 4
 
 REVIEW_STATES = "in_review"
 ATTENTION_STATES = "conflict,ambiguous,rejected"
@@ -75,3 +83,51 @@ def section(page: Page[DraftItem], *, attention: bool = False) -> WorklistSectio
         lines=[Line(item=i, words=words(i.writeback_state or i.state)) for i in items],
         more=page.next_cursor is not None,
     )
+
+
+Pair = tuple[str, str]
+"""A line's (patient reference, encounter reference)."""
+Reader = Callable[[str, str], PatientContext | ContextProblem]
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """Who a line is about, as the EHR shows now: the banner's facts, or why there are none.
+
+    ``facts`` holds the name, birth date, MRN and encounter date (read for this page, never
+    stored); ``problem`` says what the EHR refuses (a missing encounter, another patient's);
+    neither: the EHR could not be read now, or the line is past ``MAX_NAMED``.
+    """
+
+    facts: Mapping[str, str | None] | None = None
+    problem: str | None = None
+
+
+def name_lines(sections: Iterable[WorklistSection], read: Reader) -> dict[Pair, Named]:
+    """Name the first ``MAX_NAMED`` distinct encounters of the lists, concurrently.
+
+    A clinician cannot pick ``Patient/pat-001`` from a list; each line gets the patient's name,
+    birth date and MRN and the encounter's date, from the same reads as the draft page's
+    banner. A failed read leaves that line unnamed (the page never fails for it).
+    """
+    pairs: list[Pair] = []
+    for listed in sections:
+        for line in listed.lines:
+            pair = (line.item.patient, line.item.encounter)
+            if pair not in pairs:
+                pairs.append(pair)
+    pairs = pairs[:MAX_NAMED]
+    if not pairs:
+        return {}
+
+    def one(pair: Pair) -> Named:
+        try:
+            judged = read(*pair)
+        except ChartgateError:  # the EHR could not be read: the line keeps its references
+            return Named()
+        if isinstance(judged, ContextProblem):
+            return Named(problem=judged.value)
+        return Named(facts=judged.banner())
+
+    with ThreadPoolExecutor(min(NAMING_THREADS, len(pairs)), "worklist-names") as pool:
+        return dict(zip(pairs, pool.map(one, pairs), strict=True))
