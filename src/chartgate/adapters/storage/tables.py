@@ -123,6 +123,7 @@ approvals = Table(
         sqlite_where=text("kind = 'approve'"),
         postgresql_where=text("kind = 'approve'"),
     ),
+    Index("ix_approvals_draft", "tenant", "draft_id"),  # a draft's approvals (0019)
 )
 
 writebacks = Table(
@@ -168,6 +169,7 @@ writebacks = Table(
     UniqueConstraint("tenant", "approval_id", "part", name="uq_writebacks_claim"),
     ForeignKeyConstraint(["tenant", "approval_id"], ["approvals.tenant", "approvals.id"]),
     Index("ix_writebacks_due", "state", "next_attempt_at"),
+    Index("ix_writebacks_draft", "tenant", "draft_id"),  # a draft's write-backs (0019)
 )
 
 audit_events = Table(
