@@ -314,11 +314,14 @@ def test_other_kinds_of_jwt_are_refused(verifier: TokenVerifier, rsa_key: RSAKey
 def test_expired_token_is_refused(
     verifier: TokenVerifier, rsa_key: RSAKey, clock: FakeClock
 ) -> None:
-    """A token past ``exp`` plus the leeway is refused; within the leeway it still passes."""
+    """A token at ``exp`` plus the leeway is refused; a second before, it still passes.
+
+    RFC 7519 4.1.4: the current time must be *before* ``exp`` (plus the leeway).
+    """
     token = mint(clinician_claims(), rsa_key)
-    clock.advance(290 + LEEWAY)
+    clock.advance(289 + LEEWAY)
     assert verifier.verify(token).subject == "user-17"
-    clock.advance(2)
+    clock.advance(1)
     refused(verifier, token, "expired")
 
 

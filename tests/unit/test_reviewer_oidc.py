@@ -88,3 +88,100 @@ def test_an_oversized_key_set_is_not_read_whole() -> None:
     meta = client.metadata(ISSUER)
     with pytest.raises(SignInFailed):
         client.id_token_claims(meta, _id_token(key, "k1"), nonce=NONCE)
+
+
+def _token(key: RSAKey, claims: dict[str, Any]) -> str:
+    return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> RSAKey:
+    """One provider key for the claim tests."""
+    return RSAKey.generate_key(2048)
+
+
+ID_CLAIMS: dict[str, Any] = {"iss": ISSUER, "aud": CLIENT, "sub": "dr-1", "nonce": NONCE}
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"exp": -61}, "has expired"),  # past exp and the 60 s leeway
+        ({"exp": None}, "has expired"),  # no exp at all
+        ({"nonce": "another-sign-in"}, "(nonce)"),
+        ({"nonce": None}, "(nonce)"),
+        ({"sub": None}, "names no subject"),
+        ({"iss": "https://idp.evil.example"}, "names another issuer"),
+        ({"aud": "another-client"}, "not meant for chartgate's reviewer page"),
+        ({"aud": [CLIENT, "another-client"]}, "authorized party"),  # no azp naming us
+        ({"iat": 120}, "issued in the future"),  # beyond the leeway
+    ],
+)
+def test_an_id_token_with_a_refused_claim_is_refused(
+    signing_key: RSAKey, change: dict[str, Any], refusal: str
+) -> None:
+    """Each claim OpenID Connect Core 3.1.3.7 requires is checked, and the refusal says which."""
+    now = int(time.time())
+    claims = {**ID_CLAIMS, "exp": now + 300, "iat": now}
+    for name, value in change.items():
+        if value is None:
+            claims.pop(name)
+        elif name in {"exp", "iat"}:
+            claims[name] = now + value
+        else:
+            claims[name] = value
+    client = _client([_public(signing_key, "k1")], [])
+    meta = client.metadata(ISSUER)
+    with pytest.raises(SignInFailed, match=refusal.replace("(", r"\(").replace(")", r"\)")):
+        client.id_token_claims(meta, _token(signing_key, claims), nonce=NONCE)
+
+
+def test_an_id_token_just_inside_the_leeway_is_accepted(signing_key: RSAKey) -> None:
+    """Control: expired 30 s ago (leeway 60 s), several audiences with ``azp`` naming the page."""
+    now = int(time.time())
+    claims = {**ID_CLAIMS, "exp": now - 30, "iat": now, "aud": [CLIENT, "x"], "azp": CLIENT}
+    client = _client([_public(signing_key, "k1")], [])
+    meta = client.metadata(ISSUER)
+    assert client.id_token_claims(meta, _token(signing_key, claims), nonce=NONCE)["sub"] == "dr-1"
+
+
+LOGOUT_EVENT: dict[str, Any] = {"http://schemas.openid.net/event/backchannel-logout": {}}
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"iat": None}, "no usable iat"),
+        ({"iat": 120}, "no usable iat"),
+        ({"exp": -61}, "logout token has expired"),
+        ({"aud": "another-client"}, "not meant for chartgate's reviewer page"),
+        ({"iss": "https://idp.evil.example"}, "names another issuer"),
+    ],
+)
+def test_a_logout_token_with_a_refused_claim_is_refused(
+    signing_key: RSAKey, change: dict[str, Any], refusal: str
+) -> None:
+    """Back-Channel Logout 2.6: iss, aud, iat (and exp when present) are checked."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": CLIENT,
+        "iat": now,
+        "sid": "s-1",
+        "events": LOGOUT_EVENT,
+    }
+    for name, value in change.items():
+        if value is None:
+            claims.pop(name)
+        elif name in {"exp", "iat"}:
+            claims[name] = now + value
+        else:
+            claims[name] = value
+    client = _client([_public(signing_key, "k1")], [])
+    meta = client.metadata(ISSUER)
+    with pytest.raises(SignInFailed, match=refusal):
+        client.logout_token_claims(meta, _token(signing_key, claims))
+    control = {k: v for k, v in claims.items() if k not in change}
+    control.update({"iat": now} if "iat" in change else {})
+    control.update({"iss": ISSUER, "aud": CLIENT})
+    assert client.logout_token_claims(meta, _token(signing_key, control))["sid"] == "s-1"

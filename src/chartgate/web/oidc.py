@@ -23,15 +23,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
 from joserfc import jws, jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ClaimError, ExpiredTokenError, JoseError
+from joserfc.jwt import JWTClaimsRegistry
 
 from chartgate.adapters.identity.jwks import JwksCache
 from chartgate.domain.errors import AuthError
+
+if TYPE_CHECKING:
+    from joserfc.jwt import ClaimsOption
 
 ID_TOKEN_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 _LEEWAY_SECONDS = 60
@@ -198,15 +202,20 @@ class OidcClient:
     def id_token_claims(
         self, meta: ProviderMetadata, id_token: str, *, nonce: str
     ) -> dict[str, Any]:
-        """Verify the ID token's signature and claims; return its claims."""
+        """Verify the ID token's signature and claims; return its claims.
+
+        OpenID Connect Core 3.1.3.7 through joserfc's claims registry: ``iss``, ``aud``,
+        ``exp`` (now must be before it, with the leeway), ``iat`` not in the future, this
+        sign-in's ``nonce`` and a ``sub``.
+        """
         claims = self._signed_for_us(meta, id_token, what="ID token")
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or self._clock() > exp + _LEEWAY_SECONDS:
-            raise SignInFailed("the ID token has expired")
-        if claims.get("nonce") != nonce:
-            raise SignInFailed("the ID token does not answer this sign-in (nonce)")
-        if not isinstance(claims.get("sub"), str):
-            raise SignInFailed("the ID token names no subject")
+        registry = self._registry(
+            meta,
+            exp={"essential": True},
+            nonce={"essential": True, "value": nonce},
+            sub={"essential": True},
+        )
+        _validate(registry, claims, _ID_TOKEN_REFUSALS, what="ID token")
         return claims
 
     def logout_token_claims(self, meta: ProviderMetadata, logout_token: str) -> dict[str, Any]:
@@ -216,12 +225,9 @@ class OidcClient:
         ``sid`` or ``sub``, and no ``nonce`` (so an ID token cannot be replayed as one).
         """
         claims = self._signed_for_us(meta, logout_token, what="logout token")
-        now = self._clock()
-        iat, exp, events = claims.get("iat"), claims.get("exp"), claims.get("events")
-        if not isinstance(iat, int | float) or iat > now + _LEEWAY_SECONDS:
-            raise SignInFailed("the logout token has no usable iat")
-        if exp is not None and (not isinstance(exp, int | float) or now > exp + _LEEWAY_SECONDS):
-            raise SignInFailed("the logout token has expired")
+        registry = self._registry(meta, iat={"essential": True})
+        _validate(registry, claims, _LOGOUT_TOKEN_REFUSALS, what="logout token")
+        events = claims.get("events")
         if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
             raise SignInFailed("the logout token carries no back-channel logout event")
         if "nonce" in claims:
@@ -232,6 +238,16 @@ class OidcClient:
         if sid is None and sub is None:
             raise SignInFailed("the logout token names neither a session nor a subject")
         return claims
+
+    def _registry(self, meta: ProviderMetadata, **options: ClaimsOption) -> JWTClaimsRegistry:
+        """The claims registry (joserfc) for a token of ``meta``'s issuer meant for this page."""
+        return JWTClaimsRegistry(
+            now=int(self._clock()),
+            leeway=_LEEWAY_SECONDS,
+            iss={"essential": True, "value": meta.issuer},
+            aud={"essential": True, "value": self.client_id},
+            **options,
+        )
 
     def _signed_for_us(
         self, meta: ProviderMetadata, token_text: str, *, what: str
@@ -251,11 +267,13 @@ class OidcClient:
         claims = dict(token.claims)
         audience = claims.get("aud")
         audiences = [audience] if isinstance(audience, str) else audience
-        if claims.get("iss") != meta.issuer:
-            raise SignInFailed(f"the {what} names another issuer")
-        if not isinstance(audiences, list) or self.client_id not in audiences:
-            raise SignInFailed(f"the {what} is not meant for chartgate's reviewer page")
-        if len(audiences) > 1 and claims.get("azp") != self.client_id:
+        issued_for: dict[str, Any] = {k: claims[k] for k in ("iss", "aud") if k in claims}
+        _validate(self._registry(meta), issued_for, {}, what=what)  # whose token, for whom
+        if (
+            isinstance(audiences, list)
+            and len(audiences) > 1
+            and claims.get("azp") != self.client_id
+        ):
             raise SignInFailed(f"the {what}'s authorized party is not the reviewer page")
         return claims
 
@@ -290,3 +308,32 @@ def _json_object(answer: httpx.Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise SignInFailed("the identity provider's answer is not a JSON object")
     return body
+
+
+_ID_TOKEN_REFUSALS = {
+    "exp": "the ID token has expired",
+    "nonce": "the ID token does not answer this sign-in (nonce)",
+    "sub": "the ID token names no subject",
+    "iat": "the ID token was issued in the future (iat)",
+}
+_LOGOUT_TOKEN_REFUSALS = {
+    "exp": "the logout token has expired",
+    "iat": "the logout token has no usable iat",
+}
+
+
+def _validate(
+    registry: JWTClaimsRegistry, claims: dict[str, Any], refusals: dict[str, str], *, what: str
+) -> None:
+    """``registry.validate(claims)``, its refusal said as a ``SignInFailed`` in our words."""
+    try:
+        registry.validate(claims)
+    except ExpiredTokenError:
+        raise SignInFailed(refusals.get("exp", f"the {what} has expired")) from None
+    except ClaimError as e:
+        claim = e.claim.split(",")[0]  # a missing-claims error names them all
+        if claim == "iss":
+            raise SignInFailed(f"the {what} names another issuer") from None
+        if claim == "aud":
+            raise SignInFailed(f"the {what} is not meant for chartgate's reviewer page") from None
+        raise SignInFailed(refusals.get(claim, f"the {what}'s {claim} claim is refused")) from None

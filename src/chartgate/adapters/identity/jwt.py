@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from joserfc import jws
-from joserfc.errors import JoseError, UnsupportedAlgorithmError
+from joserfc.errors import ClaimError, ExpiredTokenError, JoseError, UnsupportedAlgorithmError
+from joserfc.jwt import JWTClaimsRegistry
 
 from chartgate.adapters.identity.jwks import JwksCache
 from chartgate.adapters.identity.scopes import (
@@ -186,8 +187,7 @@ class TokenVerifier:
             raise AuthError("bad signature") from e
         if not valid:
             raise AuthError("bad signature")
-        self._check_times(claims)
-        _check_audience(claims, config.audience)
+        self._check_claims(claims, config.audience)
         if "cnf" in claims:
             # RFC 7800 / 9449 / 8705: a key-bound token is only as good as the proof of that
             # key (DPoP, mTLS), which this resource server does not check: never a bearer.
@@ -225,29 +225,49 @@ class TokenVerifier:
             jwks_uri = config.issuer.rstrip("/") + "/jwks"
         return self._jwks.key_for(jwks_uri, kid=kid, alg=str(header["alg"]))
 
-    def _check_times(self, claims: Mapping[str, Any]) -> None:
-        """Check exp, nbf, iat with the leeway, and the token's total lifetime.
+    def _check_claims(self, claims: Mapping[str, Any], audience: str) -> None:
+        """Check exp, nbf, iat and aud (joserfc's claims registry), the lifetime, auth_time.
 
-        ``iat`` is required: without it the lifetime cannot be bounded, and a long-lived
-        token stolen from a log would stay useful.
+        The registry compares the times with the leeway (RFC 7519: now must be before
+        ``exp``) and the audience; our own code first refuses NumericDates that are not
+        finite numbers in 0..9999 (so no ``datetime`` conversion can misbehave later) and
+        afterwards bounds what the registry does not know: the token's total lifetime and
+        a future ``auth_time``. ``iat`` is required: without it the lifetime cannot be
+        bounded, and a long-lived token stolen from a log would stay useful.
         """
-        now = self._clock().timestamp()
         exp = _numeric(claims, "exp")
         iat = _numeric(claims, "iat")
-        nbf = _numeric(claims, "nbf") if "nbf" in claims else None
+        for optional in ("nbf", "auth_time"):
+            _numeric(claims, optional)
         if exp is None or iat is None:
             raise AuthError("token lacks exp or iat")
-        if now > exp + self._leeway:
-            raise AuthError("token expired")
-        if nbf is not None and now + self._leeway < nbf:
-            raise AuthError("token not yet valid")
-        if now + self._leeway < iat:
-            raise AuthError("token issued in the future")
+        registry = JWTClaimsRegistry(
+            now=int(self._clock().timestamp()),
+            leeway=self._leeway,
+            exp={"essential": True},
+            iat={"essential": True},
+            aud={"essential": True, "value": audience},
+        )
+        try:
+            registry.validate(dict(claims))
+        except ExpiredTokenError:
+            raise AuthError("token expired") from None
+        except ClaimError as e:
+            raise AuthError(_CLAIM_REFUSALS.get(e.claim, f"malformed claim: {e.claim}")) from None
         if not 0 < exp - iat <= self._max_lifetime:
             raise AuthError("token lifetime not allowed")
-        auth_time = _numeric(claims, "auth_time") if "auth_time" in claims else None
+        auth_time = _numeric(claims, "auth_time")
+        now = self._clock().timestamp()
         if auth_time is not None and now + self._leeway < auth_time:
             raise AuthError("authentication time in the future")
+
+
+_CLAIM_REFUSALS: Final = {
+    "nbf": "token not yet valid",
+    "iat": "token issued in the future",
+    "aud": "token not meant for this audience",
+}
+"""The registry's refusal of a claim, in the words every ``AuthError`` reason code keeps."""
 
 
 def _payload(signed: jws.CompactSignature) -> dict[str, Any]:
@@ -259,14 +279,6 @@ def _payload(signed: jws.CompactSignature) -> dict[str, Any]:
     if not isinstance(claims, dict):
         raise AuthError("malformed token claims")
     return claims
-
-
-def _check_audience(claims: Mapping[str, Any], audience: str) -> None:
-    """The configured audience must be the token's ``aud`` or one of them (RFC 7519 4.1.3)."""
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud
-    if not isinstance(audiences, list) or audience not in audiences:
-        raise AuthError("token not meant for this audience")
 
 
 def _principal(claims: Mapping[str, Any], config: IssuerConfig) -> Principal:
