@@ -100,6 +100,19 @@ def signing_key() -> RSAKey:
     return RSAKey.generate_key(2048)
 
 
+def changed(claims: dict[str, Any], change: dict[str, Any], now: int) -> dict[str, Any]:
+    """``claims`` with ``change``: None drops a claim; ``exp``/``iat`` are offsets from now."""
+    out = dict(claims)
+    for name, value in change.items():
+        if value is None:
+            out.pop(name, None)
+        elif name in {"exp", "iat"}:
+            out[name] = now + value
+        else:
+            out[name] = value
+    return out
+
+
 ID_CLAIMS: dict[str, Any] = {"iss": ISSUER, "aud": CLIENT, "sub": "dr-1", "nonce": NONCE}
 
 
@@ -122,14 +135,7 @@ def test_an_id_token_with_a_refused_claim_is_refused(
 ) -> None:
     """Each claim OpenID Connect Core 3.1.3.7 requires is checked, and the refusal says which."""
     now = int(time.time())
-    claims = {**ID_CLAIMS, "exp": now + 300, "iat": now}
-    for name, value in change.items():
-        if value is None:
-            claims.pop(name)
-        elif name in {"exp", "iat"}:
-            claims[name] = now + value
-        else:
-            claims[name] = value
+    claims = changed({**ID_CLAIMS, "exp": now + 300, "iat": now}, change, now)
     client = _client([_public(signing_key, "k1")], [])
     meta = client.metadata(ISSUER)
     with pytest.raises(SignInFailed, match=refusal.replace("(", r"\(").replace(")", r"\)")):
@@ -170,18 +176,8 @@ def test_a_logout_token_with_a_refused_claim_is_refused(
         "sid": "s-1",
         "events": LOGOUT_EVENT,
     }
-    for name, value in change.items():
-        if value is None:
-            claims.pop(name)
-        elif name in {"exp", "iat"}:
-            claims[name] = now + value
-        else:
-            claims[name] = value
     client = _client([_public(signing_key, "k1")], [])
     meta = client.metadata(ISSUER)
     with pytest.raises(SignInFailed, match=refusal):
-        client.logout_token_claims(meta, _token(signing_key, claims))
-    control = {k: v for k, v in claims.items() if k not in change}
-    control.update({"iat": now} if "iat" in change else {})
-    control.update({"iss": ISSUER, "aud": CLIENT})
-    assert client.logout_token_claims(meta, _token(signing_key, control))["sid"] == "s-1"
+        client.logout_token_claims(meta, _token(signing_key, changed(claims, change, now)))
+    assert client.logout_token_claims(meta, _token(signing_key, claims))["sid"] == "s-1"  # control
