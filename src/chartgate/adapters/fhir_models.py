@@ -16,6 +16,7 @@ import decimal
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from fhir.resources import __version__ as _models_version
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel, ValidationError
 
@@ -65,6 +66,11 @@ _CHOICE_MISSING = "Value error, Expect any of field value from this list"
 
 class R4BSchema:
     """The ``ResourceSchema`` port over ``fhir.resources.R4B`` models."""
+
+    @property
+    def version(self) -> str:
+        """The models' package and version, and this module's own rules (bump on change)."""
+        return f"fhir.resources {_models_version} R4B; r4b-only+json-types 1"
 
     def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
         """Validate one resource's JSON; every problem is a ``fhir.*`` finding."""
