@@ -158,11 +158,15 @@ def templates(
 def stamp_current(ctx: Context, draft: Draft) -> None:
     """At submit, save and rebase: prove the schema over what approval would send.
 
-    The templates of a ``preliminary`` note (``templates``); the stamp is kept on the
+    The templates of the note approval would send (``templates``: ``preliminary``, or
+    ``final`` where the EHR takes signed notes only); the stamp is kept on the
     version, None when the schema finds anything (approval then runs the full check).
     """
     version = draft.current
-    document, provenance = templates(ctx, draft, version.content, doc_status="preliminary")
+    # What approval there will send: signed (``final``) where the EHR takes nothing else.
+    accepts_preliminary = ctx.ehr.profile(draft.tenant).accepts_preliminary
+    doc_status = "preliminary" if accepts_preliminary else "final"
+    document, provenance = templates(ctx, draft, version.content, doc_status=doc_status)
     draft.versions[-1] = replace(
         version, schema_stamp=ctx.validator.schema_stamp(document, provenance)
     )
