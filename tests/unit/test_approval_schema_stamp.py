@@ -132,3 +132,17 @@ def test_an_approval_time_value_the_schema_refuses_is_refused_with_a_stamp() -> 
         d.approvals.approve(d.clinician(fhir_user=""), draft_id, expected_version=1, meta=META)
     assert schema.seen == ["approval"]
     assert d.store.tables.writebacks == {}
+
+
+def test_where_the_ehr_takes_signed_notes_only_the_stamp_is_of_the_signed_note() -> None:
+    """A final-only EHR's versions are stamped as the signed note approval sends there.
+
+    So approve-and-sign needs no full schema run.
+    """
+    schema = CountingSchema()
+    d = desk(schema=schema)
+    d.directory.overrides = {"accepts_preliminary": False}
+    draft_id = d.submit()
+    schema.seen.clear()
+    d.approvals.approve(d.clinician(), draft_id, expected_version=1, meta=META, sign=True)
+    assert schema.seen == ["approval"]
