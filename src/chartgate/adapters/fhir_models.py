@@ -180,7 +180,7 @@ def _json_types(sent: Any, parsed: Any, where: str) -> Iterator[Finding]:  # noq
         if isinstance(parsed, BaseModel) and isinstance(sent, Mapping):
             fields, by_alias = _fields_of(type(parsed))
             for key, value in sent.items():
-                name = by_alias.get(key, key)
+                name = str(by_alias.get(key, key))
                 if name in fields:
                     trail.append(f".{key}")
                     walk(value, getattr(parsed, name))
