@@ -53,3 +53,18 @@ def test_an_approval_reads_the_ledger_head_and_the_write_backs_trace_once(
     assert len(inserted) == 2
     assert len(head_reads) == 1
     assert len(trace_reads) == 1
+
+
+def test_the_schema_stamp_is_stored_with_the_version_and_read_back(tmp_path: Path) -> None:
+    """Submit keeps the version's schema stamp in draft_versions (0018); it reads back.
+
+    So an approval in another process can use it (ADR 0032).
+    """
+    with running_stack(f"sqlite:///{tmp_path}/a.sqlite3", tmp_path) as stack:
+        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+        body = DraftSubmission.model_validate(submission())
+        draft = stack.app.drafting.submit_draft(scribe, body, RequestMeta(request_id="r"))
+        with stack.app.uow(read_only=True) as uow:
+            stored = uow.drafts.get(stack.tenant, draft.id).current.schema_stamp
+    assert draft.current.schema_stamp is not None
+    assert stored == draft.current.schema_stamp

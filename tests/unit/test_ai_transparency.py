@@ -82,3 +82,16 @@ def test_no_removed_ai_code_appears_anywhere_in_the_repository() -> None:
         check=False,
     )
     assert found.returncode == 1, found.stdout  # 1: no match
+
+
+def test_a_removed_code_is_located_by_its_path_in_document_order() -> None:
+    """Each removed code is named by its element path (lists by index), in document order."""
+    system = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+    document = build_document_reference(note_write())
+    document["meta"]["security"].append({"system": system, "code": "AI" + "RPT"})
+    document["type"]["coding"].append({"system": system, "code": "AI" + "RPT"})
+    found = check_ai_label(document, where="DocumentReference")
+    assert [f.location for f in found] == [
+        "DocumentReference.meta.security[1].code",
+        "DocumentReference.type.coding[1].code",
+    ]

@@ -32,6 +32,7 @@ from chartgate.service.access import Access
 from chartgate.service.approvals import Approvals, chart_document
 from chartgate.service.context import Context, RequestMeta
 from chartgate.service.drafting import Drafting
+from chartgate.service.ports import ResourceSchema
 from chartgate.service.replays import Replays
 from chartgate.service.resolution import Resolutions
 from chartgate.service.retry import RetryPolicy
@@ -115,7 +116,12 @@ class Desk:
         return draft_id, record.id
 
 
-def desk(*, guard: CreateGuard = CreateGuard.CONDITIONAL, access: Access | None = None) -> Desk:
+def desk(
+    *,
+    guard: CreateGuard = CreateGuard.CONDITIONAL,
+    access: Access | None = None,
+    schema: ResourceSchema | None = None,
+) -> Desk:
     store, ehr, clock = FakeStore(), FakeEhr(), FakeClock()
     directory = Directory(ehr, guard=guard)
     policy = load_default_policy()
@@ -126,7 +132,7 @@ def desk(*, guard: CreateGuard = CreateGuard.CONDITIONAL, access: Access | None 
         policy=policy,
         ehr=directory,
         access=access or Access(clock=clock),
-        validator=DraftValidator(policy),
+        validator=DraftValidator(policy, schema),
     )
     return Desk(
         store,

@@ -13,9 +13,11 @@ Messages name the element path and the rule broken, never the value sent.
 from __future__ import annotations
 
 import decimal
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from fhir.resources import __version__ as _models_version
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel, ValidationError
 
@@ -65,6 +67,11 @@ _CHOICE_MISSING = "Value error, Expect any of field value from this list"
 
 class R4BSchema:
     """The ``ResourceSchema`` port over ``fhir.resources.R4B`` models."""
+
+    @property
+    def version(self) -> str:
+        """The models' package and version, and this module's own rules (bump on change)."""
+        return f"fhir.resources {_models_version} R4B; r4b-only+json-types 1"
 
     def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
         """Validate one resource's JSON; every problem is a ``fhir.*`` finding."""
@@ -124,21 +131,35 @@ def _from_pydantic(exc: ValidationError, location: str) -> Iterator[Finding]:
 
 
 def _r4b_only(node: Any, where: str) -> Iterator[Finding]:  # noqa: ANN401 - JSON
-    if isinstance(node, list):
-        for index, child in enumerate(node):
-            yield from _r4b_only(child, f"{where}[{index}]")
-        return
-    if not isinstance(node, Mapping):
-        return
-    for key, child in node.items():
-        if key in R4B_ONLY_EXTENSION_VALUES:
-            yield _finding(
-                "fhir.r4b-only",
-                f"{where}.{key}",
-                f"Extension.{key} exists in R4B, not in FHIR R4",
-            )
-        elif isinstance(child, Mapping | list):
-            yield from _r4b_only(child, f"{where}.{key}")
+    """Every R4B-only ``Extension.value[x]`` choice; a path is named only where one is found."""
+    found: list[Finding] = []
+    trail: list[str] = [where]
+
+    def walk(node: Any) -> None:  # noqa: ANN401 - JSON
+        if isinstance(node, list):
+            for index, child in enumerate(node):
+                if isinstance(child, Mapping | list):
+                    trail.append(f"[{index}]")
+                    walk(child)
+                    trail.pop()
+            return
+        for key, child in node.items():
+            if key in R4B_ONLY_EXTENSION_VALUES:
+                found.append(
+                    _finding(
+                        "fhir.r4b-only",
+                        f"{''.join(trail)}.{key}",
+                        f"Extension.{key} exists in R4B, not in FHIR R4",
+                    )
+                )
+            elif isinstance(child, Mapping | list):
+                trail.append(f".{key}")
+                walk(child)
+                trail.pop()
+
+    if isinstance(node, Mapping | list):
+        walk(node)
+    return iter(found)
 
 
 _NUMBERS: Final = (int, float, decimal.Decimal)
@@ -149,34 +170,57 @@ def _json_types(sent: Any, parsed: Any, where: str) -> Iterator[Finding]:  # noq
 
     FHIR JSON carries integers and decimals as numbers and booleans as ``true``/``false``
     (http://hl7.org/fhir/R4/json.html#primitive); pydantic turns ``"5"`` into 5 silently.
+    One walk that names a path only where it finds a wrong type (issue 20: building every
+    node's path was a third of a schema check).
     """
-    if isinstance(parsed, BaseModel) and isinstance(sent, Mapping):
-        fields = type(parsed).model_fields
-        by_alias = {(info.alias or name): name for name, info in fields.items()}
-        for key, value in sent.items():
-            name = by_alias.get(key, key)
-            if name in fields:
-                yield from _json_types(value, getattr(parsed, name), f"{where}.{key}")
-        return
-    if isinstance(parsed, list) and isinstance(sent, list):
-        for index, (item, parsed_item) in enumerate(zip(sent, parsed, strict=False)):
-            yield from _json_types(item, parsed_item, f"{where}[{index}]")
-        return
-    wrong = (
-        (isinstance(parsed, bool) and not isinstance(sent, bool))
-        or (
-            isinstance(parsed, _NUMBERS)
-            and not isinstance(parsed, bool)
-            and (not isinstance(sent, int | float) or isinstance(sent, bool))
+    found: list[Finding] = []
+    trail: list[str] = [where]
+
+    def walk(sent: Any, parsed: Any) -> None:  # noqa: ANN401 - JSON
+        if isinstance(parsed, BaseModel) and isinstance(sent, Mapping):
+            fields, by_alias = _fields_of(type(parsed))
+            for key, value in sent.items():
+                name = str(by_alias.get(key, key))
+                if name in fields:
+                    trail.append(f".{key}")
+                    walk(value, getattr(parsed, name))
+                    trail.pop()
+            return
+        if isinstance(parsed, list) and isinstance(sent, list):
+            for index, (item, parsed_item) in enumerate(zip(sent, parsed, strict=False)):
+                trail.append(f"[{index}]")
+                walk(item, parsed_item)
+                trail.pop()
+            return
+        if isinstance(parsed, str) and isinstance(sent, str):
+            return  # the common case, decided at once
+        wrong = (
+            (isinstance(parsed, bool) and not isinstance(sent, bool))
+            or (
+                isinstance(parsed, _NUMBERS)
+                and not isinstance(parsed, bool)
+                and (not isinstance(sent, int | float) or isinstance(sent, bool))
+            )
+            or (isinstance(parsed, str) and not isinstance(sent, str))
         )
-        or (isinstance(parsed, str) and not isinstance(sent, str))
-    )
-    if wrong:
-        yield _finding(
-            "fhir.wrong-type",
-            where,
-            f"wrong JSON type: FHIR JSON sends this as a {_json_name(parsed)}",
-        )
+        if wrong:
+            found.append(
+                _finding(
+                    "fhir.wrong-type",
+                    "".join(trail),
+                    f"wrong JSON type: FHIR JSON sends this as a {_json_name(parsed)}",
+                )
+            )
+
+    walk(sent, parsed)
+    return iter(found)
+
+
+@functools.cache
+def _fields_of(model: type[BaseModel]) -> tuple[Mapping[str, Any], dict[str, str]]:
+    """A model's fields and its JSON names (aliases) to field names, once per model class."""
+    fields = model.model_fields
+    return fields, {(info.alias or name): name for name, info in fields.items()}
 
 
 def _json_name(parsed: object) -> str:

@@ -102,20 +102,41 @@ def check_ai_provenance(provenance: Mapping[str, Any]) -> list[Finding]:
 
 
 def removed_code_findings(node: Any, where: str) -> Iterator[Finding]:  # noqa: ANN401 - JSON
-    """A finding for every Coding the current AI Transparency IG no longer defines."""
-    if isinstance(node, Mapping):
-        system, code = node.get("system"), node.get("code")
-        if isinstance(system, str) and isinstance(code, str) and _removed(system, code):
-            yield Finding.error(
-                "ai.removed-code",
-                f"{where}.code",
-                f"{code} is not a current AI Transparency IG code; label AI content AIAST",
-            )
-        for key, value in node.items():
-            yield from removed_code_findings(value, f"{where}.{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from removed_code_findings(value, f"{where}[{index}]")
+    """A finding for every Coding the current AI Transparency IG no longer defines.
+
+    One walk over the resource that names a path only where it finds something (the path of
+    every node was built before: a measurable share of an approval's CPU, issue 20).
+    """
+    found: list[Finding] = []
+    trail: list[str] = [where]
+
+    def walk(node: Any) -> None:  # noqa: ANN401 - JSON
+        if isinstance(node, dict):
+            system, code = node.get("system"), node.get("code")
+            if isinstance(system, str) and isinstance(code, str) and _removed(system, code):
+                found.append(
+                    Finding.error(
+                        "ai.removed-code",
+                        "".join(trail) + ".code",
+                        f"{code} is not a current AI Transparency IG code; label AI content AIAST",
+                    )
+                )
+            for key, value in node.items():
+                if not isinstance(value, str):  # a string holds no Coding
+                    trail.append(f".{key}")
+                    walk(value)
+                    trail.pop()
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if not isinstance(value, str):  # a string holds no Coding
+                    trail.append(f"[{index}]")
+                    walk(value)
+                    trail.pop()
+        elif isinstance(node, Mapping):  # any other mapping: the same rules
+            walk(dict(node))
+
+    walk(node)
+    return iter(found)
 
 
 def _removed(system: str, code: str) -> bool:

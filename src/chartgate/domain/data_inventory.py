@@ -76,7 +76,14 @@ TABLES: dict[str, TableEntry] = {
         "every version of a note (AI's, clinician's edits)",
         "drafts / approved_content",
         _cols(
-            tenant=ID, draft_id=ID, number=M, author=W, created_at=M, content_hash=H, content_blob=E
+            tenant=ID,
+            draft_id=ID,
+            number=M,
+            author=W,
+            created_at=M,
+            content_hash=H,
+            content_blob=E,
+            schema_stamp=H,
         ),
     ),
     "approvals": TableEntry(

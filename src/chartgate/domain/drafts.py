@@ -26,6 +26,10 @@ class DraftVersion:
     author: str
     created_at: datetime
     content_hash: str
+    schema_stamp: str | None = None
+    """The digest of what approving this version would send, with the approval-time values
+    (write-back id, approver, time) as placeholders, when the FHIR schema passed it at save
+    (``service/gates.py``, ADR 0032); None: not proven, approval runs the full check."""
 
     @classmethod
     def make(

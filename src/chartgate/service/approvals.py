@@ -88,23 +88,26 @@ class Approvals:
             approval, content = with_consent(ctx, uow, draft, approval, draft.current.content)
             draft.transition(Action.QUEUE)
             payload = build_document_reference(
-                NoteWrite(
+                gates.note_write(
+                    ctx,
+                    draft,
+                    content,
                     writeback_id=approval.writeback_id,
-                    patient=draft.patient,
-                    encounter=draft.encounter,
+                    version=approval.version,
                     author=fhir_user,
-                    content=content,
                     doc_status=doc_status,
                     date=now,
-                    content_type=ctx.ehr.note_content_type(
-                        principal.tenant, draft.current.content.note.content_type
-                    ),
-                    routes_for_signing=self._routes_for_signing(principal.tenant),
-                    footer=self._footer(draft, approval.writeback_id, approval.version),
                 )
             )
             verdict = gates.approval_gate(
-                ctx, principal, draft, payload, acknowledged, now, doc_status=doc_status
+                ctx,
+                principal,
+                draft,
+                payload,
+                acknowledged,
+                now,
+                doc_status=doc_status,
+                sent=(content, approval.writeback_id),
             )
             record = queue_write(uow, draft, approval, payload, now)
             parts = queue_parts(ctx, uow, draft, approval, record, now)

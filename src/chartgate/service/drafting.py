@@ -63,6 +63,7 @@ class Drafting:
             author=f"scribe:{principal.subject}",
             at=ctx.clock.now(),
         )
+        gates.stamp_current(ctx, draft)  # the schema over what approval sends (ADR 0032)
         with ctx.uow() as uow:
             vendor = ctx.ehr.vendor(principal.tenant)
             refuse_if_engaged(
@@ -146,6 +147,7 @@ class Drafting:
                 author=f"clinician:{principal.subject}",
                 at=now,
             )
+            gates.stamp_current(ctx, draft)  # the schema over what approval sends (ADR 0032)
             uow.drafts.save(draft, at=now)
             ctx.audit(
                 uow,
@@ -200,6 +202,7 @@ class Drafting:
             draft = ctx.bound_draft(uow, principal, draft_id, for_update=True)
             now = ctx.clock.now()
             version = draft.rebase(baseline, author=f"clinician:{principal.subject}", at=now)
+            gates.stamp_current(ctx, draft)  # the schema over what approval sends (ADR 0032)
             uow.drafts.save(draft, at=now)
             ctx.audit(
                 uow,

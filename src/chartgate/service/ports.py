@@ -428,6 +428,11 @@ class EhrDirectory(Protocol):
 class ResourceSchema(Protocol):
     """FHIR schema validation of one resource's JSON (``adapters/fhir_models.py``)."""
 
+    @property
+    def version(self) -> str:
+        """Which models judge (a new version invalidates every stamp, ADR 0032)."""
+        ...
+
     def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
         """Every schema problem of ``resource``, located under ``location``."""
         ...

@@ -9,6 +9,8 @@ approval refuses any error and any warning not acknowledged (``domain/findings.p
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,22 +96,76 @@ class DraftValidator:
             findings.extend(self._schema_check(outbound, f"resources[{index}]"))
         return ordered(findings)
 
-    def document_findings(self, document: JsonObject, *, doc_status: str | None) -> list[Finding]:
-        """US Core rules and the schema of one note DocumentReference."""
+    def document_findings(
+        self, document: JsonObject, *, doc_status: str | None, schema: bool = True
+    ) -> list[Finding]:
+        """US Core rules and the schema of one note DocumentReference.
+
+        ``schema=False``: the schema was proven by the version's stamp (ADR 0032).
+        """
         findings = check_note_document(
             document,
             doc_status=doc_status,
             max_bytes=self._policy.policy.validation.max_note_bytes,
         )
         findings.extend(check_ai_label(document, where="DocumentReference"))
-        findings.extend(self._schema_check(document, "DocumentReference"))
+        if schema:
+            findings.extend(self._schema_check(document, "DocumentReference"))
         return ordered(findings)
 
-    def provenance_findings(self, provenance: JsonObject) -> list[Finding]:
-        """The AI-Provenance rules and the schema of one Provenance."""
+    def provenance_findings(self, provenance: JsonObject, *, schema: bool = True) -> list[Finding]:
+        """The AI-Provenance rules and (unless proven by a stamp) the schema of one Provenance."""
         findings = check_ai_provenance(provenance)
-        findings.extend(self._schema_check(provenance, "Provenance"))
+        if schema:
+            findings.extend(self._schema_check(provenance, "Provenance"))
         return ordered(findings)
+
+    # -- the schema stamp (ADR 0032) ------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        """This validator's code and models: part of every stamp, so an upgrade re-proves."""
+        schema = "no schema" if self._schema is None else self._schema.version
+        return f"chartgate {__version__}; {schema}"
+
+    def stamp_digest(self, document: JsonObject, provenance: JsonObject) -> str:
+        """The digest of what the schema judges: both templates, the policy, the validator."""
+        body = json.dumps(
+            {
+                "validator": self.version,
+                "policy": self._hash,
+                "document": document,
+                "provenance": provenance,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+    def schema_stamp(self, document: JsonObject, provenance: JsonObject) -> str | None:
+        """The stamp of the two templates when the FHIR schema passes both; else None."""
+        if self._schema_check(document, "DocumentReference") or self._schema_check(
+            provenance, "Provenance"
+        ):
+            return None
+        return self.stamp_digest(document, provenance)
+
+    def approval_values_findings(
+        self, *, author: str, at: datetime, writeback_id: str
+    ) -> list[Finding]:
+        """The schema's judgment of what an approval puts where the stamp had placeholders.
+
+        The approver's reference, the time (an instant) and the write-back id, in the element
+        types they take in what is sent (``Reference.reference``, ``instant``, ``string``).
+        """
+        probe: JsonObject = {
+            "resourceType": "Provenance",
+            "target": [{"reference": f"DocumentReference/{writeback_id}"}],
+            "recorded": at.isoformat().replace("+00:00", "Z"),
+            "agent": [{"who": {"reference": author}}],
+        }
+        return self._schema_check(probe, "approval")
 
     def version_findings(
         self, draft: Draft, version: DraftVersion, preview: Preview, *, doc_status: str

@@ -97,6 +97,7 @@ class DraftRepository:
                 "author": version.author,
                 "created_at": version.created_at,
                 "content_hash": version.content_hash,
+                "schema_stamp": version.schema_stamp,
                 "content_blob": self._cipher.encrypt(
                     draft.tenant,
                     plaintext,
@@ -139,6 +140,7 @@ class DraftRepository:
                     author=v["author"],
                     created_at=as_utc(v["created_at"]),
                     content_hash=v["content_hash"],
+                    schema_stamp=v["schema_stamp"],
                 )
             )
         return draft

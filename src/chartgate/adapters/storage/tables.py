@@ -92,6 +92,8 @@ draft_versions = Table(
     Column("created_at", UTC_TS, nullable=False),
     Column("content_hash", String(80), nullable=False),
     Column("content_blob", LargeBinary, nullable=False),
+    # What approving this version sends passed the FHIR schema at save (0018, ADR 0032).
+    Column("schema_stamp", String(80)),
     ForeignKeyConstraint(["tenant", "draft_id"], ["drafts.tenant", "drafts.id"]),
 )
 
