@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import decimal
 import functools
+import hashlib
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from fhir.resources import __version__ as _models_version
@@ -62,6 +64,7 @@ _TYPE_ERRORS: Final = frozenset(
     }
 )
 _MAX_FINDINGS = 50
+_RULES_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 _CHOICE_MISSING = "Value error, Expect any of field value from this list"
 
 
@@ -70,8 +73,12 @@ class R4BSchema:
 
     @property
     def version(self) -> str:
-        """The models' package and version, and this module's own rules (bump on change)."""
-        return f"fhir.resources {_models_version} R4B; r4b-only+json-types 1"
+        """The models' package and version, and the digest of this module's own rules.
+
+        Part of every schema stamp (ADR 0032): a stamp made under other rules is not proof
+        under these. The digest is of this file's bytes, so no edit can forget to bump it.
+        """
+        return f"fhir.resources {_models_version} R4B; rules {_RULES_DIGEST}"
 
     def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
         """Validate one resource's JSON; every problem is a ``fhir.*`` finding."""

@@ -1,7 +1,7 @@
 """draft_versions.schema_stamp: what approving the version sends passed the FHIR schema
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-02 12:50:00
 
 Issue 20 (ADR 0032). At submit, save and rebase chartgate builds what approving the new
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0019"  # given as 0015; 0019 (lead) reached main first
 branch_labels = None
 depends_on = None
 
