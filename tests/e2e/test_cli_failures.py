@@ -256,3 +256,23 @@ def test_a_worker_metrics_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert_one_line(done, "worker on a taken port")
     assert f"127.0.0.1:{port}" in done.stderr
+
+
+def test_store_commands_with_an_unsafe_key_file_exit_2_in_one_line(tmp_path: Path) -> None:
+    """``impact``, ``retention run`` and ``killswitch`` leave a key error to the one handler.
+
+    Opening the store with a KEK file others can read raises ``KeyFileError``: each command
+    says so in one line and exits 2 (usage or settings), as every other command does.
+    """
+    env = {
+        "CHARTGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'k.sqlite3'}",
+        "CHARTGATE_KEY_FILE": str(tmp_path / "kek.key"),
+    }
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    assert run(["killswitch", "status"], env, tmp_path).returncode == 0  # makes the dev keys
+    (tmp_path / "kek.key").chmod(0o644)
+    for command in (["impact"], ["retention", "run", "--dry-run"], ["killswitch", "status"]):
+        done = run(command, env, tmp_path)
+        assert done.returncode == 2, f"{command}: {done.stderr}"
+        assert_one_line(done, " ".join(command))
+        assert "key file must not be accessible by group or others (chmod 600)" in done.stderr

@@ -102,7 +102,6 @@ def impact(
     from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
 
     from chartgate.bootstrap.standalone import open_impact  # noqa: PLC0415
-    from chartgate.domain.errors import ChartgateError, SchemaNotCurrent  # noqa: PLC0415
     from chartgate.service.impact import ImpactFilter  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
@@ -124,15 +123,10 @@ def impact(
     if tenant is not None and tenant not in {t.id for t in settings.tenants}:
         raise _fail("unknown tenant")
     actor = f"operator:{by or f'{getpass.getuser()}@{socket.gethostname()}'}"[:200]
+    # No store, an unmigrated one, or unusable keys: the CLI's one failure handler reports
+    # them (cli/failures.py), with the same documented exit code as every other command.
+    service, engine = open_impact(settings)
     try:
-        service, engine = open_impact(settings)
-    except SchemaNotCurrent:
-        raise  # no store: the CLI's one failure handler says so, with the documented code
-    except ChartgateError as exc:
-        raise _fail(exc.message) from None
-    try:
-        # A store that is down or unmigrated is the CLI's one failure handler's to report,
-        # with the same documented exit code as every other command.
         report = service.run(query, actor=actor, reveal=reveal_patients)
     finally:
         engine.dispose()

@@ -46,7 +46,7 @@ def _switches() -> Iterator[KillSwitches]:
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
     from chartgate.bootstrap.standalone import open_killswitches  # noqa: PLC0415
-    from chartgate.domain.errors import ChartgateError, SchemaNotCurrent, StoreUnavailable  # noqa: PLC0415
+    from chartgate.domain.errors import ChartgateError, StoreUnavailable  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     try:
@@ -55,12 +55,9 @@ def _switches() -> Iterator[KillSwitches]:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise _fail(f"invalid settings at {where}: {first['msg']}") from None
-    try:
-        switches, engine = open_killswitches(settings)
-    except SchemaNotCurrent:
-        raise  # no store: the CLI's one failure handler says so, with the documented code
-    except ChartgateError as exc:
-        raise _fail(exc.message) from None
+    # No store, an unmigrated one, or unusable keys: the CLI's one failure handler reports
+    # them (cli/failures.py), with the same documented exit code as every other command.
+    switches, engine = open_killswitches(settings)
     try:
         yield switches
     except StoreUnavailable as exc:
