@@ -7,16 +7,25 @@ an id holding something that is not ours is a duplicate; a baseline that moved s
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
 from builders import submission
 from chartgate.domain import fhir_codes as fc
 from chartgate.domain.drafts import Draft
-from chartgate.domain.errors import EhrAmbiguous, EhrNotAllowed, EhrUnreachable
+from chartgate.domain.errors import (
+    EhrAmbiguous,
+    EhrError,
+    EhrNotAllowed,
+    EhrUnreachable,
+    StateConflict,
+)
 from chartgate.domain.outcomes import Chart, Decision, Step
 from chartgate.domain.submission import DraftSubmission
+from chartgate.domain.vendor_profile import ProvenanceMode
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackKind, WritebackState
+from chartgate.service.chart_evidence import follow_up_in_chart, landed_document
 from chartgate.service.chart_reads import check_baseline, read_chart
 from chartgate.service.ehr_channel import Stop
 from chartgate.service.ports import EhrAnswer
@@ -220,3 +229,102 @@ def test_a_baseline_read_the_ehr_answered_with_an_error_does_not_proceed() -> No
         "baseline read answered 503",
         12.0,
     )
+
+
+# -- what a person's resolution rests on (service/chart_evidence.py) ------------------------------
+
+
+class Directory:
+    """One tenant's scripted EHR, with its provenance mode and create guard."""
+
+    def __init__(
+        self,
+        ehr: ScriptedEhr,
+        *,
+        mode: ProvenanceMode = ProvenanceMode.SEPARATE,
+        guard: CreateGuard = CreateGuard.CLIENT_ID,
+    ) -> None:
+        self.ehr, self.mode, self.guard = ehr, mode, guard
+
+    def gateway(self, tenant: str) -> ScriptedEhr:
+        del tenant
+        return self.ehr
+
+    def profile(self, tenant: str) -> SimpleNamespace:
+        del tenant
+        return SimpleNamespace(provenance_mode=self.mode)
+
+    def create_guard(self, tenant: str) -> CreateGuard:
+        del tenant
+        return self.guard
+
+
+def test_a_landed_document_must_carry_our_mark_or_identifier_on_its_current_version() -> None:
+    """A note we created is recognised by its identifier too; its version is returned."""
+    by_identifier = {
+        "resourceType": "DocumentReference",
+        "identifier": [{"system": fc.WRITEBACK_SYSTEM, "value": "wb-1"}],
+    }
+    directory = Directory(ScriptedEhr(EhrAnswer(200, resource=by_identifier, version_id="2")))
+    assert landed_document(directory, _record(), "DocumentReference/doc-9") == ("doc-9", "2")
+    assert directory.ehr.reads == [("DocumentReference", "doc-9")]
+
+
+@pytest.mark.parametrize(
+    ("document", "answer"),
+    [
+        ("Condition/c1", None),
+        ("DocumentReference/", None),
+        (None, None),
+        ("DocumentReference/doc-9", EhrAnswer(404)),
+        ("DocumentReference/doc-9", EhrAnswer(200, resource={"id": "doc-9"}, version_id="2")),
+        ("DocumentReference/doc-9", EhrAnswer(200, resource=_ours(), version_id=None)),
+    ],
+    ids=["other-type", "no-id", "nothing-named", "not-in-chart", "not-ours", "no-version"],
+)
+def test_a_document_that_is_not_this_write_backs_is_refused(
+    document: str | None, answer: EhrAnswer | None
+) -> None:
+    """A person's "it landed" is checked: wrong type, absent, unmarked or unversioned: 409."""
+    directory = Directory(ScriptedEhr(*([answer] if answer else [])))
+    with pytest.raises(StateConflict) as refused:
+        landed_document(directory, _record(), document)
+    assert refused.value.expression == "document"
+
+
+def test_a_follow_up_finds_its_provenance_and_sends_nothing() -> None:
+    """Our Provenance is in the chart: PROCEED with its id (complete, nothing sent again)."""
+    ours = {**_ours("prov-7"), "resourceType": "Provenance"}
+    directory = Directory(ScriptedEhr(EhrAnswer(200, resource=ours, version_id="1")))
+    assert follow_up_in_chart(directory, _record()) == (Decision.PROCEED, "prov-7")
+
+
+@pytest.mark.parametrize(
+    ("directory", "expected"),
+    [
+        (Directory(ScriptedEhr(EhrAnswer(404))), (Decision.SEND, None)),
+        (
+            Directory(ScriptedEhr(), guard=CreateGuard.NONE),  # an empty search
+            (Decision.SEND, None),
+        ),
+        (Directory(ScriptedEhr(), mode=ProvenanceMode.NONE), (Decision.SEND, None)),
+    ],
+    ids=["guarded-absent", "unguarded-absent", "no-provenance-mode"],
+)
+def test_a_follow_up_without_a_provenance_in_the_chart_is_sent(
+    directory: Directory, expected: tuple[Decision, None]
+) -> None:
+    """Absent (or never sent to the EHR at all): the follow-up is sent on the person's word."""
+    assert follow_up_in_chart(directory, _record()) == expected
+
+
+def test_a_follow_up_that_cannot_be_proven_changes_nothing() -> None:
+    """Two marked Provenances: 409 asking to remove one; an unreadable chart: an EHR error."""
+    two = Directory(ScriptedEhr(found=[_ours("p1"), _ours("p2")]), guard=CreateGuard.NONE)
+    with pytest.raises(StateConflict, match="more than one Provenance"):
+        follow_up_in_chart(two, _record())
+    with pytest.raises(EhrError, match="could not be read"):
+        follow_up_in_chart(Directory(ScriptedEhr(EhrAnswer(500))), _record())
+    forbidden = Directory(ScriptedEhr(EhrNotAllowed("search is not allowed")))
+    with pytest.raises(StateConflict, match="configuration"):
+        follow_up_in_chart(forbidden, _record())
