@@ -15,7 +15,7 @@ from test_use_cases import Desk, desk
 
 from builders import CLINICIAN, ENCOUNTER, PATIENT, TENANT
 from chartgate.domain.consent import Consenter, ConsentMethod, RecordingScope
-from chartgate.domain.errors import InputError, NotFound
+from chartgate.domain.errors import Forbidden, InputError, NotFound
 from chartgate.domain.principal import Principal, Role
 from chartgate.service.consent import ConsentService, ConsentSubmission
 from chartgate.service.context import Context
@@ -110,7 +110,7 @@ def test_an_auditor_may_not_record_consent() -> None:
     """Only clinicians and scribes state consent."""
     d = desk()
     auditor = Principal(tenant=TENANT, subject="a-1", role=Role.AUDITOR)
-    with pytest.raises(Exception, match="role"):
+    with pytest.raises(Forbidden, match="needs role clinician"):
         _service(d).record(auditor, _stated(d), request_id=None)
     assert d.store.tables.consents == []
 
