@@ -276,3 +276,43 @@ def test_store_commands_with_an_unsafe_key_file_exit_2_in_one_line(tmp_path: Pat
         assert done.returncode == 2, f"{command}: {done.stderr}"
         assert_one_line(done, " ".join(command))
         assert "key file must not be accessible by group or others (chmod 600)" in done.stderr
+
+
+def test_killswitch_on_a_postgres_store_without_its_table_says_upgrade_exit_4(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An undefined table inside a kill switch command is exit 4 with the fix, as elsewhere.
+
+    PostgreSQL reports it as a ProgrammingError (SQLSTATE 42P01), which the unit of work does
+    not turn into StoreUnavailable; ``killswitch`` used to answer it with its own exit 2.
+    """
+    from sqlalchemy.exc import ProgrammingError  # noqa: PLC0415
+
+    from chartgate.cli.main import main  # noqa: PLC0415
+    from chartgate.service.killswitch import KillSwitches  # noqa: PLC0415
+
+    class UndefinedTable(Exception):
+        sqlstate = "42P01"
+
+    monkeypatch.setenv("CHARTGATE_DEV_MODE", "true")
+    monkeypatch.setenv("CHARTGATE_DATABASE_URL", f"sqlite:///{tmp_path / 'k.sqlite3'}")
+    monkeypatch.setenv("CHARTGATE_KEY_FILE", str(tmp_path / "kek.key"))
+    monkeypatch.chdir(tmp_path)
+    for argv in (["db", "upgrade"], ["killswitch", "status"]):
+        monkeypatch.setattr(sys, "argv", ["chartgate", *argv])
+        with pytest.raises(SystemExit) as done:
+            main()
+        assert done.value.code in (0, None), capsys.readouterr().err
+    capsys.readouterr()
+
+    def undefined(self: KillSwitches, tenant: str | None = None) -> list[object]:
+        raise ProgrammingError("SELECT 1 FROM kill_switches", {}, UndefinedTable("no table"))
+
+    monkeypatch.setattr(KillSwitches, "engaged", undefined)
+    monkeypatch.setattr(sys, "argv", ["chartgate", "killswitch", "status"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 4
+    err = capsys.readouterr().err
+    assert "run `chartgate db upgrade`" in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1

@@ -5,7 +5,9 @@ The operator (whoever can run the CLI against the store) may set a switch for ev
 Each change is a ledger event naming ``--by`` (or the OS user) and the reason.
 
 Exit codes: 0 done (for ``hold-write-back``: acknowledged, nothing in flight), 1 engaged but
-still draining when the limit ran out, 2 bad input or settings.
+still draining when the limit ran out, 2 bad input or settings; a store that cannot be reached
+(3) or is not at this version's schema (4) is the CLI's one failure handler's, as for every
+command (docs/ops/cli.md).
 """
 
 from __future__ import annotations
@@ -65,13 +67,10 @@ def _switches() -> Iterator[KillSwitches]:
         if isinstance(exc.__cause__, SQLAlchemyError):
             raise exc.__cause__ from None
         raise _fail(exc.message) from None
-    except ChartgateError as exc:
+    except ChartgateError as exc:  # the command's own refusals: unknown switch, bad input
         raise _fail(exc.message) from None
-    except SQLAlchemyError as exc:
-        raise _fail(
-            f"the store failed ({type(exc).__name__}); is it reachable and migrated "
-            "(chartgate db upgrade)?"
-        ) from None
+    # Any other store error (an undefined table on PostgreSQL, a refused statement) is the
+    # one handler's too: exit 4 for an old schema, 3 otherwise, as for every other command.
     finally:
         engine.dispose()
 
