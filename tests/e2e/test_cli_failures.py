@@ -316,3 +316,32 @@ def test_killswitch_on_a_postgres_store_without_its_table_says_upgrade_exit_4(
     err = capsys.readouterr().err
     assert "run `chartgate db upgrade`" in err
     assert len([line for line in err.splitlines() if line.strip()]) == 1
+
+
+def test_an_invalid_setting_is_one_unwrapped_line_from_impact_retention_and_killswitch(
+    tmp_path: Path,
+) -> None:
+    """A long settings error stays one line in a pipe (rich wraps at 80 columns there).
+
+    ``impact`` and ``killswitch`` used to print it themselves, wrapped over two lines; now the
+    CLI's one failure handler does, for them as for ``retention run``.
+    """
+    env = {"CHARTGATE_LEDGER_CHECKPOINT_EVERY": "zero"}
+    for command in (["impact"], ["killswitch", "status"], ["retention", "run", "--dry-run"]):
+        done = run(command, env, tmp_path)
+        assert done.returncode == 2, f"{command}: {done.stderr}"
+        assert_one_line(done, " ".join(command))
+        assert done.stderr.startswith(
+            "error: invalid settings at ledger_checkpoint_every: Input should be a valid integer"
+        )
+
+
+def test_retention_check_of_a_broken_file_says_error_without_markup(tmp_path: Path) -> None:
+    """The refusal starts ``error:``, never the literal ``[bold red]`` it once printed."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("name: x\nrules:\n  - {}\n")
+    done = run(["retention", "check", str(rules)], {}, tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: {rules}: version: Field required")
+    assert "[bold red]" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from chartgate.service.retention import PlannedAction, RetentionReport
@@ -106,7 +107,7 @@ def check(
     try:
         loaded = load_retention(file)
     except ChartgateError as exc:
-        errors.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=False)
+        errors.print(Text.assemble(("error: ", "bold red"), exc.message), soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"ok: {loaded.policy.name} ({loaded.content_hash})", highlight=False)
 
