@@ -256,3 +256,92 @@ def test_a_worker_metrics_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert_one_line(done, "worker on a taken port")
     assert f"127.0.0.1:{port}" in done.stderr
+
+
+def test_store_commands_with_an_unsafe_key_file_exit_2_in_one_line(tmp_path: Path) -> None:
+    """``impact``, ``retention run`` and ``killswitch`` leave a key error to the one handler.
+
+    Opening the store with a KEK file others can read raises ``KeyFileError``: each command
+    says so in one line and exits 2 (usage or settings), as every other command does.
+    """
+    env = {
+        "CHARTGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'k.sqlite3'}",
+        "CHARTGATE_KEY_FILE": str(tmp_path / "kek.key"),
+    }
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    assert run(["killswitch", "status"], env, tmp_path).returncode == 0  # makes the dev keys
+    (tmp_path / "kek.key").chmod(0o644)
+    for command in (["impact"], ["retention", "run", "--dry-run"], ["killswitch", "status"]):
+        done = run(command, env, tmp_path)
+        assert done.returncode == 2, f"{command}: {done.stderr}"
+        assert_one_line(done, " ".join(command))
+        assert "key file must not be accessible by group or others (chmod 600)" in done.stderr
+
+
+def test_killswitch_on_a_postgres_store_without_its_table_says_upgrade_exit_4(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An undefined table inside a kill switch command is exit 4 with the fix, as elsewhere.
+
+    PostgreSQL reports it as a ProgrammingError (SQLSTATE 42P01), which the unit of work does
+    not turn into StoreUnavailable; ``killswitch`` used to answer it with its own exit 2.
+    """
+    from sqlalchemy.exc import ProgrammingError  # noqa: PLC0415
+
+    from chartgate.cli.main import main  # noqa: PLC0415
+    from chartgate.service.killswitch import KillSwitches  # noqa: PLC0415
+
+    class UndefinedTable(Exception):
+        sqlstate = "42P01"
+
+    monkeypatch.setenv("CHARTGATE_DEV_MODE", "true")
+    monkeypatch.setenv("CHARTGATE_DATABASE_URL", f"sqlite:///{tmp_path / 'k.sqlite3'}")
+    monkeypatch.setenv("CHARTGATE_KEY_FILE", str(tmp_path / "kek.key"))
+    monkeypatch.chdir(tmp_path)
+    for argv in (["db", "upgrade"], ["killswitch", "status"]):
+        monkeypatch.setattr(sys, "argv", ["chartgate", *argv])
+        with pytest.raises(SystemExit) as done:
+            main()
+        assert done.value.code in (0, None), capsys.readouterr().err
+    capsys.readouterr()
+
+    def undefined(self: KillSwitches, tenant: str | None = None) -> list[object]:
+        raise ProgrammingError("SELECT 1 FROM kill_switches", {}, UndefinedTable("no table"))
+
+    monkeypatch.setattr(KillSwitches, "engaged", undefined)
+    monkeypatch.setattr(sys, "argv", ["chartgate", "killswitch", "status"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 4
+    err = capsys.readouterr().err
+    assert "run `chartgate db upgrade`" in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+
+
+def test_an_invalid_setting_is_one_unwrapped_line_from_impact_retention_and_killswitch(
+    tmp_path: Path,
+) -> None:
+    """A long settings error stays one line in a pipe (rich wraps at 80 columns there).
+
+    ``impact`` and ``killswitch`` used to print it themselves, wrapped over two lines; now the
+    CLI's one failure handler does, for them as for ``retention run``.
+    """
+    env = {"CHARTGATE_LEDGER_CHECKPOINT_EVERY": "zero"}
+    for command in (["impact"], ["killswitch", "status"], ["retention", "run", "--dry-run"]):
+        done = run(command, env, tmp_path)
+        assert done.returncode == 2, f"{command}: {done.stderr}"
+        assert_one_line(done, " ".join(command))
+        assert done.stderr.startswith(
+            "error: invalid settings at ledger_checkpoint_every: Input should be a valid integer"
+        )
+
+
+def test_retention_check_of_a_broken_file_says_error_without_markup(tmp_path: Path) -> None:
+    """The refusal starts ``error:``, never the literal ``[bold red]`` it once printed."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("name: x\nrules:\n  - {}\n")
+    done = run(["retention", "check", str(rules)], {}, tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: {rules}: version: Field required")
+    assert "[bold red]" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

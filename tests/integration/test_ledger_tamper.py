@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,8 +26,12 @@ import pytest
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from typer.testing import CliRunner
 
+from chartgate.adapters.anchors import FileAnchor
+from chartgate.adapters.processors import gate as processor_gate
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.migrate import upgrade
+from chartgate.adapters.system import SystemClock
+from chartgate.adapters.tsa import CheckpointStamper, HttpTimestamper, SqlTimestamps
 from chartgate.bootstrap.ledger import open_ledger
 from chartgate.cli.main import app as cli
 from chartgate.domain.errors import LedgerDamaged
@@ -35,7 +41,7 @@ from chartgate.ledger.merkle import CompactRange, leaf_hash
 from chartgate.ledger.seal import seal
 from chartgate.service.audit import range_to_bytes
 from chartgate.service.checkpoints import Checkpointer
-from chartgate.settings import Settings
+from chartgate.settings import ProcessorSettings, Settings
 
 TENANT = "clinic-a"
 OTHER = "clinic-b"
@@ -553,6 +559,60 @@ def test_checkpoints_are_cut_every_n_events_or_after_t_seconds(log: Log) -> None
     assert checkpointer.tick() == []
     now[0] += timedelta(seconds=61)
     assert [cp.size for cp in checkpointer.tick() if cp.tenant == TENANT] == [14]
+
+
+def test_an_unreachable_tsa_and_a_broken_anchor_cost_only_the_stamp_and_the_copy(
+    log: Log, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The checkpoint is signed and stored; no token is kept; both failures are logged.
+
+    The TSA is a registered processor on a loopback port nobody listens on, the anchor a
+    directory path that is a file: the next checkpoint, which extends this one, gets both.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/tsa"
+    settings = Settings(
+        dev_mode=True,
+        processors=[
+            ProcessorSettings(
+                id="test-tsa",
+                legal_entity="chartgate test TSA",
+                role="timestamping",
+                purpose="RFC 3161 timestamps of ledger checkpoints",
+                endpoints=[url],
+            )
+        ],
+    )
+    timestamps = SqlTimestamps(log.engine)
+    timestamper = HttpTimestamper(url, processor_gate(settings))
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the anchor directory should be")
+    checkpointer = Checkpointer(
+        ledger=log.ledger.unit,
+        clock=SystemClock(),
+        key=log.ledger.key,
+        origin_prefix=log.settings.ledger_origin,
+        anchor=FileAnchor(blocked / "anchors"),
+        stamper=CheckpointStamper(timestamper, timestamps, SystemClock()),
+    )
+    log.append(TENANT, 1)
+    try:
+        with caplog.at_level(logging.ERROR, logger="chartgate.service.checkpoints"):
+            stored = checkpointer.checkpoint(TENANT)
+    finally:
+        timestamper.close()
+    assert stored is not None
+    assert stored.size == 13
+    with log.ledger.unit(read_only=True) as unit:
+        latest = unit.ledger.latest_checkpoint(TENANT)
+    assert latest is not None
+    assert latest.size == 13
+    assert timestamps.tokens(TENANT) == []
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("timestamping a ledger checkpoint failed" in m for m in messages)
+    assert any("anchoring a ledger checkpoint failed" in m for m in messages)
 
 
 def test_export_as_fhir_writes_one_audit_event_per_entry(log: Log, tmp_path: Path) -> None:

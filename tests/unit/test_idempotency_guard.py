@@ -6,7 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from chartgate.domain.errors import EhrError, IdempotencyInFlight, InputError, StoreUnavailable
+from chartgate.domain.errors import (
+    EhrError,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    InputError,
+    StoreUnavailable,
+)
 from chartgate.domain.principal import Principal, Role
 from chartgate.service.idempotency import IdempotencyGuard, settle
 from fakes import FakeClock, FakeStore
@@ -158,3 +164,75 @@ def test_a_request_presumed_dead_rolls_its_effect_back_when_a_retry_took_its_key
         _effect_run(guard, slow)
     assert store.tables.epoch == 1, "the effect was made twice"
     assert _effect_run(guard, quick) == ((202, {"effects": 1}), True)
+
+
+def test_without_a_key_the_action_runs_every_time_and_nothing_is_stored() -> None:
+    """No Idempotency-Key: each call runs, none is a replay, the store keeps no row."""
+    guard, store, _ = _guard()
+    calls: list[int] = []
+
+    def count() -> tuple[int, dict[str, object]]:
+        calls.append(1)
+        return 202, {"n": len(calls)}
+
+    for expected in (1, 2):
+        answer = guard.run(
+            WHO,
+            None,
+            "sha256:req",
+            count,
+            error_answer=lambda e: (422, {"error": e.message}),
+            authorize=lambda _s: None,
+        )
+        assert answer == ((202, {"n": expected}), False)
+    assert store.tables.idempotency == {}
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "semi;colon"])
+def test_a_key_outside_the_grammar_is_refused_before_anything_runs(key: str) -> None:
+    """A malformed Idempotency-Key is a 4xx naming the header; the action never runs."""
+    guard, store, _ = _guard()
+
+    def never() -> tuple[int, dict[str, object]]:
+        raise AssertionError("ran")
+
+    with pytest.raises(InputError, match="Idempotency-Key must be") as refused:
+        guard.run(
+            WHO,
+            key,
+            "sha256:req",
+            never,
+            error_answer=lambda e: (422, {"error": e.message}),
+            authorize=lambda _s: None,
+        )
+    assert refused.value.expression == "Idempotency-Key"
+    assert store.tables.idempotency == {}
+
+
+def test_the_same_key_with_another_request_is_a_mismatch() -> None:
+    """A key reused for a different body is refused, and the first answer stays stored."""
+    guard, _, _ = _guard()
+    assert _run(guard, _ok) == ((202, {"ok": True}), False)
+    with pytest.raises(IdempotencyMismatch, match="different request"):
+        guard.run(
+            WHO,
+            "key-1",
+            "sha256:other",
+            _ok,
+            error_answer=lambda e: (422, {"error": e.message}),
+            authorize=lambda _s: None,
+        )
+    assert _run(guard, _ok) == ((202, {"ok": True}), True)
+
+
+def test_a_bug_in_the_action_frees_the_key_for_a_retry() -> None:
+    """An unexpected exception (not a ChartgateError) is raised and its key not left in flight."""
+    guard, store, _ = _guard()
+
+    def bug() -> tuple[int, dict[str, object]]:
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        _run(guard, bug)
+    assert store.tables.idempotency == {}
+    assert _run(guard, _ok) == ((202, {"ok": True}), False)

@@ -351,3 +351,41 @@ def test_freeze_and_stop_do_not_wait_for_the_queue() -> None:
     engaged = w.service(drain_seconds=0.0).engage(spec(mode="freeze-approvals"), actor="operator:t")
     assert engaged.acknowledged
     assert w.sleeps == []
+
+
+def test_a_release_without_a_reason_is_refused_and_the_switch_stays_on() -> None:
+    """A blank reason is an input error naming the field; nothing is released or recorded."""
+    w = World()
+    engaged = w.switches.engage(spec(), actor="operator:a")
+    with pytest.raises(InputError, match="a reason is required") as refused:
+        w.switches.release(engaged.switch.id, actor="operator:b", reason="   ", tenant=None)
+    assert refused.value.expression == "reason"
+    assert [s.id for s in w.switches.engaged(TENANT)] == [engaged.switch.id]
+    assert [r.type.value for r in w.store.tables.audit] == ["killswitch.engaged"]
+
+
+def test_a_switch_for_a_tenant_chartgate_does_not_serve_is_not_found() -> None:
+    """Engaging for an unconfigured tenant is refused before anything is stored."""
+    w = World()
+    other = SwitchSpec.parse(
+        tenant="clinic-z", scope="tenant", value=None, mode="hold-write-back", reason="r"
+    )
+    with pytest.raises(NotFound, match="unknown tenant"):
+        w.switches.engage(other, actor="operator:a")
+    assert w.switches.history() == []
+
+
+def test_the_banner_shows_the_switches_covering_the_draft_and_history_keeps_released_ones() -> None:
+    """``covering`` names only switches that cover the draft; ``history`` lists released too."""
+    w = World()
+    with w.store.unit() as uow:
+        draft = uow.drafts.get(TENANT, "draft-1")
+    covers = w.switches.engage(spec("note-type", "11506-3", mode="freeze-approvals"), actor="o:a")
+    w.switches.engage(spec("prompt-template", "soap-v9"), actor="o:a")
+    assert [s.id for s in w.switches.covering(draft)] == [covers.switch.id]
+    w.switches.release(covers.switch.id, actor="o:b", reason="fixed", tenant=TENANT)
+    assert w.switches.covering(draft) == []
+    history = w.switches.history(TENANT)
+    assert len(history) == 2
+    released = next(s for s in history if s.id == covers.switch.id)
+    assert released.released_by == "o:b"

@@ -350,3 +350,101 @@ def test_a_signature_with_non_canonical_base64_is_refused() -> None:
     mangled = f"{body}\n{prefix} {mangled_encoded}\n"
     with pytest.raises(CheckpointError):
         open_checkpoint(mangled, ORIGIN, key.public_key())
+
+
+class TestRefusalsBeforeSigning:
+    """What the signer and the verifier-key helpers refuse, each with its own message."""
+
+    @pytest.mark.parametrize("name", ["", "has space", "plus+sign"])
+    def test_a_key_name_the_note_grammar_cannot_carry_is_refused_everywhere(
+        self, key: Ed25519PrivateKey, name: str
+    ) -> None:
+        """Verifier, vkey and signature all refuse a name with a space or a plus (or none)."""
+        public = key.public_key()
+        with pytest.raises(MalformedNoteError, match="invalid key name"):
+            NoteVerifier.from_key(name, public)
+        with pytest.raises(MalformedNoteError, match="invalid key name"):
+            encode_vkey(name, public)
+        with pytest.raises(MalformedNoteError, match="invalid key name"):
+            sign_note("text\n", name, key)
+
+    def test_a_vkey_of_another_key_type_is_refused(self, key: Ed25519PrivateKey) -> None:
+        """A verifier key whose type byte is not Ed25519's 0x01 is not taken for one."""
+        good = encode_vkey(ORIGIN, key.public_key())
+        name, hex_id, encoded = good.split("+", 2)
+        raw = base64.b64decode(encoded)
+        other_type = base64.b64encode(b"\x02" + raw[1:]).decode()
+        with pytest.raises(MalformedNoteError, match=r"not an Ed25519 \(type 0x01\) key"):
+            parse_vkey(f"{name}+{hex_id}+{other_type}")
+        with pytest.raises(MalformedNoteError, match="not an Ed25519"):
+            parse_vkey(f"{name}+{hex_id}+{base64.b64encode(raw[:-1]).decode()}")
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"origin": ""}, "one non-empty line"),
+            ({"origin": "two\nlines"}, "one non-empty line"),
+            ({"size": -1}, "uint64"),
+            ({"size": 2**64}, "uint64"),
+            ({"root": b"\x00" * 31}, "32 bytes"),
+            ({"extensions": ("",)}, "extension lines"),
+            ({"extensions": ("a\nb",)}, "extension lines"),
+        ],
+        ids=[
+            "no-origin",
+            "origin-newline",
+            "negative",
+            "over-uint64",
+            "short-root",
+            "empty-ext",
+            "ext-newline",
+        ],
+    )
+    def test_a_checkpoint_the_format_cannot_express_is_refused(
+        self, fields: dict[str, object], message: str
+    ) -> None:
+        """Origin, size, root and extension lines are checked when the checkpoint is made."""
+        values: dict[str, object] = {"origin": ORIGIN, "size": 1, "root": b"\x00" * 32, **fields}
+        with pytest.raises(MalformedNoteError, match=message):
+            Checkpoint(**values)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("no newline at the end", "must end with a newline"),
+            ("a\ttab\n", "control character"),
+            ("lone \ud800 surrogate\n", "not valid UTF-8"),
+        ],
+        ids=["no-final-newline", "control-char", "lone-surrogate"],
+    )
+    def test_text_a_signed_note_cannot_carry_is_not_signed(
+        self, key: Ed25519PrivateKey, text: str, message: str
+    ) -> None:
+        """The signer refuses what a verifier would refuse, instead of signing it."""
+        with pytest.raises(MalformedNoteError, match=message):
+            sign_note(text, ORIGIN, key)
+
+    def test_a_resumed_empty_checkpoint_with_a_wrong_root_stops_the_signer(
+        self, key: Ed25519PrivateKey
+    ) -> None:
+        """A stored size-0 note whose root is not the empty-tree root proves nothing: refused."""
+        bad_empty = sign_checkpoint(Checkpoint(ORIGIN, 0, b"\x01" * 32), ORIGIN, key)
+        signer = CheckpointSigner(ORIGIN, key, last_note=bad_empty)
+        with pytest.raises(InconsistentCheckpointError, match="bad empty-tree root"):
+            signer.sign(_checkpoint(_tree(1)))
+
+    def test_the_signer_resumes_from_a_note_signed_by_a_retired_key(
+        self, key: Ed25519PrivateKey
+    ) -> None:
+        """After a rotation the last note carries the retired key's signature: it is trusted."""
+        retired = Ed25519PrivateKey.generate()
+        unrelated = NoteVerifier.from_key("other", Ed25519PrivateKey.generate().public_key())
+        retired_verifier = NoteVerifier.from_key(ORIGIN, retired.public_key())
+        first = _checkpoint(_tree(2))
+        last_note = sign_checkpoint(first, ORIGIN, retired)
+        signer = CheckpointSigner(
+            ORIGIN, key, last_note=last_note, trusted=[unrelated, retired_verifier]
+        )
+        assert signer.last == first
+        with pytest.raises(SignatureError):
+            CheckpointSigner(ORIGIN, key, last_note=last_note, trusted=[unrelated])

@@ -242,3 +242,61 @@ def test_write_fhir_writes_one_ndjson_line_per_entry() -> None:
     lines = out.getvalue().splitlines()
     assert count == len(lines) == 2
     assert [json.loads(line)["resourceType"] for line in lines] == ["AuditEvent"] * 2
+
+
+@pytest.mark.parametrize(
+    ("asked", "subtype", "action"),
+    [("read", "read", "R"), ("search", "search-type", "E")],
+)
+def test_a_refused_context_read_names_the_interaction_that_was_asked(
+    asked: str, subtype: str, action: str
+) -> None:
+    """``context.refused`` is exported as the read or the search the scribe asked for."""
+    resource = to_audit_event(
+        entry("context.refused", actor="scribe:s", data={"interaction": asked}), origin=ORIGIN
+    )
+    assert resource["subtype"][0]["code"] == subtype
+    assert resource["action"] == action
+
+
+@pytest.mark.parametrize(
+    ("at", "recorded"),
+    [
+        ("2026-11-24T10:00:00", "2026-11-24T10:00:00.000Z"),
+        ("2026-11-24T05:00:00-05:00", "2026-11-24T10:00:00.000Z"),
+        ("not a time", "1970-01-01T00:00:00.000Z"),
+        (None, "1970-01-01T00:00:00.000Z"),
+    ],
+    ids=["naive-is-utc", "offset-converted", "unreadable", "absent"],
+)
+def test_recorded_is_always_a_utc_instant_even_from_an_odd_stored_time(
+    at: str | None, recorded: str
+) -> None:
+    """A naive or offset time becomes UTC; an unreadable one the epoch, never a bad instant."""
+    item = entry("draft.viewed")
+    item["event"] = {**item["event"], "at": at}
+    assert to_audit_event(item, origin=ORIGIN)["recorded"] == recorded
+
+
+def test_a_traceparent_is_exported_as_its_own_entity() -> None:
+    """The W3C traceparent of the request travels as an entity beside the X-Request-Id."""
+    item = entry("draft.viewed")
+    trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    item["event"] = {**item["event"], "traceparent": trace}
+    resource = to_audit_event(item, origin=ORIGIN)
+    values = [e["what"]["identifier"]["value"] for e in resource["entity"] if "what" in e]
+    assert trace in values
+    assert "req-1" in values
+
+
+def test_a_pointer_is_read_only_from_a_complete_ledger_extension() -> None:
+    """Foreign or broken extensions are skipped; a resource without ours has no pointer."""
+    resource = to_audit_event(entry("draft.viewed", seq=5), origin=ORIGIN)
+    ours = resource["extension"][0]
+    broken = {"url": LEDGER_ENTRY_URL, "extension": [{"url": "seq", "valueInteger": 5}, "junk"]}
+    shuffled = {**resource, "extension": ["not a dict", {"url": "other"}, broken, ours]}
+    pointer = ledger_pointer(shuffled)
+    assert pointer is not None
+    assert pointer.seq == 5
+    assert ledger_pointer({**resource, "extension": [broken]}) is None
+    assert ledger_pointer({"resourceType": "AuditEvent"}) is None

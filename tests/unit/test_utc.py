@@ -61,3 +61,37 @@ def test_the_column_refuses_a_naive_time(stamps) -> None:
     engine, table = stamps
     with pytest.raises(Exception, match="naive datetime"), engine.begin() as conn:
         conn.execute(insert(table).values(id=1, at=datetime(2026, 11, 24, 10, 0)))  # noqa: DTZ001
+
+
+EPOCH_SECONDS = {
+    # The rate governor's token buckets (adapters/ehr/rate.py): arithmetic on the workers'
+    # epoch seconds, not instants anyone reads back as dates (tables.py says so).
+    ("ehr_rate_buckets", "updated_at"),
+    ("ehr_rate_buckets", "blocked_until"),
+}
+
+
+def test_every_time_column_of_the_store_is_a_utc_datetime() -> None:
+    """No store column holds a date or time in another type than UtcDateTime.
+
+    A plain ``DateTime`` column would read back naive on SQLite and in the session zone on
+    PostgreSQL; a time kept as text or a number would skip the conversion altogether. Only the
+    rate governor's epoch-second floats are exempt, by name.
+    """
+    from sqlalchemy.types import Date, DateTime, Time  # noqa: PLC0415
+
+    from chartgate.adapters.storage import tables  # noqa: PLC0415
+
+    utc, other = [], []
+    for table in tables.metadata.sorted_tables:
+        for column in table.columns:
+            where = (table.name, column.name)
+            if isinstance(column.type, UtcDateTime):
+                utc.append(where)
+                continue
+            looks_like_time = column.name == "at" or column.name.endswith(("_at", "_until"))
+            if isinstance(column.type, (Date, DateTime, Time)) or looks_like_time:
+                other.append(where)
+    assert set(other) == EPOCH_SECONDS
+    assert ("audit_events", "at") in utc
+    assert len(utc) >= 30  # every table's created/updated/expires times, not a handful

@@ -5,7 +5,9 @@ The operator (whoever can run the CLI against the store) may set a switch for ev
 Each change is a ledger event naming ``--by`` (or the OS user) and the reason.
 
 Exit codes: 0 done (for ``hold-write-back``: acknowledged, nothing in flight), 1 engaged but
-still draining when the limit ran out, 2 bad input or settings.
+still draining when the limit ran out, 2 bad input or settings; a store that cannot be reached
+(3) or is not at this version's schema (4) is the CLI's one failure handler's, as for every
+command (docs/ops/cli.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from chartgate.domain.killswitch import Switch
@@ -36,31 +39,23 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
+    # One line whatever the width (a pipe is 80 columns to rich), the message never markup.
+    errors.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     return typer.Exit(code)
 
 
 @contextmanager
 def _switches() -> Iterator[KillSwitches]:
-    from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
     from chartgate.bootstrap.standalone import open_killswitches  # noqa: PLC0415
-    from chartgate.domain.errors import ChartgateError, SchemaNotCurrent, StoreUnavailable  # noqa: PLC0415
+    from chartgate.domain.errors import ChartgateError, StoreUnavailable  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise _fail(f"invalid settings at {where}: {first['msg']}") from None
-    try:
-        switches, engine = open_killswitches(settings)
-    except SchemaNotCurrent:
-        raise  # no store: the CLI's one failure handler says so, with the documented code
-    except ChartgateError as exc:
-        raise _fail(exc.message) from None
+    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
+    # No store, an unmigrated one, or unusable keys: the CLI's one failure handler reports
+    # them (cli/failures.py), with the same documented exit code as every other command.
+    switches, engine = open_killswitches(settings)
     try:
         yield switches
     except StoreUnavailable as exc:
@@ -68,13 +63,10 @@ def _switches() -> Iterator[KillSwitches]:
         if isinstance(exc.__cause__, SQLAlchemyError):
             raise exc.__cause__ from None
         raise _fail(exc.message) from None
-    except ChartgateError as exc:
+    except ChartgateError as exc:  # the command's own refusals: unknown switch, bad input
         raise _fail(exc.message) from None
-    except SQLAlchemyError as exc:
-        raise _fail(
-            f"the store failed ({type(exc).__name__}); is it reachable and migrated "
-            "(chartgate db upgrade)?"
-        ) from None
+    # Any other store error (an undefined table on PostgreSQL, a refused statement) is the
+    # one handler's too: exit 4 for an old schema, 3 otherwise, as for every other command.
     finally:
         engine.dispose()
 

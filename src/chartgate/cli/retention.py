@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from chartgate.service.retention import PlannedAction, RetentionReport
@@ -62,7 +63,6 @@ def run(
 ) -> None:
     """Apply the retention rules (settings ``retention_policy``; default: the shipped rules)."""
     from chartgate.bootstrap.standalone import open_retention  # noqa: PLC0415
-    from chartgate.domain.errors import ChartgateError, SchemaNotCurrent  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
@@ -72,15 +72,11 @@ def run(
         raise typer.Exit(2)
     settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     configure_logging(settings.log_level)
-    try:
-        service, engine = open_retention(
-            settings, clock=_FixedClock(moment) if moment is not None else None
-        )
-    except SchemaNotCurrent:
-        raise  # no store: the CLI's one failure handler says so, with the documented code
-    except ChartgateError as exc:
-        errors.print(f"[bold red]error:[/] {exc.message}")
-        raise typer.Exit(2) from None
+    # No store, an unmigrated one, unusable keys or a broken rules file: the CLI's one
+    # failure handler reports them (cli/failures.py), with the documented exit codes.
+    service, engine = open_retention(
+        settings, clock=_FixedClock(moment) if moment is not None else None
+    )
     try:
         # A spinner on a terminal (a first run over years of data takes a while); none in a pipe.
         with (
@@ -111,7 +107,7 @@ def check(
     try:
         loaded = load_retention(file)
     except ChartgateError as exc:
-        errors.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=False)
+        errors.print(Text.assemble(("error: ", "bold red"), exc.message), soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"ok: {loaded.policy.name} ({loaded.content_hash})", highlight=False)
 

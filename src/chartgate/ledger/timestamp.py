@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms, core, tsp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -43,6 +43,19 @@ _GRANTED: Final = {"granted", "granted_with_mods"}
 
 class TimestampError(ValueError):
     """A timestamp reply or token that does not verify; the message says what failed."""
+
+
+class _TimeStampResp(core.Sequence):  # type: ignore[misc]
+    """RFC 3161 ``TimeStampResp``, whose token is OPTIONAL (absent when the TSA refuses).
+
+    asn1crypto 1.5's ``tsp.TimeStampResp`` makes the token mandatory, so a refusal (status
+    and no token) would fail to parse and its status would be lost.
+    """
+
+    _fields = [  # noqa: RUF012 - asn1crypto's declaration form
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +90,34 @@ def request(note: str, nonce: int) -> bytes:
 
 def token_from_reply(reply: bytes, note: str, nonce: int) -> bytes:
     """The DER token of a ``TimeStampResp``; ``TimestampError`` if refused or not ours."""
+    status, token = _read_reply(reply)
+    if status not in _GRANTED or token is None:
+        raise TimestampError(f"the TSA did not grant the timestamp ({status})")
     try:
-        response = tsp.TimeStampResp.load(reply)
-        status = response["status"]["status"].native
-        token = response["time_stamp_token"]
-        if status not in _GRANTED or token.native is None:
-            raise TimestampError(f"the TSA did not grant the timestamp ({status})")
         info = _tst_info(token)
+        answered = info["nonce"].native
+        stamped = info["message_imprint"]["hashed_message"].native
+    except TimestampError:
+        raise
     except (ValueError, TypeError, KeyError) as e:
         raise TimestampError(f"unreadable timestamp reply ({type(e).__name__})") from e
-    if info["nonce"].native != nonce:
+    if answered != nonce:
         raise TimestampError("the TSA answered another request (nonce differs)")
-    if info["message_imprint"]["hashed_message"].native != imprint(note):
+    if stamped != imprint(note):
         raise TimestampError("the TSA stamped other bytes than the checkpoint")
     return bytes(token.dump())
+
+
+def _read_reply(reply: bytes) -> tuple[object, cms.ContentInfo | None]:
+    """The reply's PKIStatus (its name, e.g. ``rejection``) and its token, if it has one."""
+    try:
+        response = _TimeStampResp.load(reply)
+        status = response["status"]["status"].native
+        token = response["time_stamp_token"]
+        present = not isinstance(token, core.Void)  # the optional token is absent
+    except (ValueError, TypeError, KeyError) as e:
+        raise TimestampError(f"unreadable timestamp reply ({type(e).__name__})") from e
+    return status, token if present else None
 
 
 def _tst_info(token: cms.ContentInfo) -> tsp.TSTInfo:
@@ -196,10 +223,10 @@ def _check_certificate(
 
 def load_certificates(pem: bytes) -> list[x509.Certificate]:
     """The trusted TSA (or TSA CA) certificates of a PEM file."""
-    certificates = x509.load_pem_x509_certificates(pem)
-    if not certificates:
-        raise TimestampError("no certificate in the TSA certificate file")
-    return certificates
+    try:
+        return x509.load_pem_x509_certificates(pem)
+    except ValueError as e:  # no PEM certificate in it, or a broken one
+        raise TimestampError("no certificate in the TSA certificate file") from e
 
 
 def check_stamps(
