@@ -97,8 +97,9 @@ class Desk:
 
 def desk(guard: CreateGuard = CreateGuard.CONDITIONAL, **overrides: Any) -> Desk:
     store, ehr, clock = FakeStore(), FakeEhr(), FakeClock()
+    chosen = overrides.pop("policy", None)
     directory = FakeDirectory(ehr, guard=guard, overrides=overrides)
-    policy = writing_policy(draft_only=overrides.pop("draft_only", ()))
+    policy = chosen or writing_policy(draft_only=overrides.pop("draft_only", ()))
     ctx = Context(
         uow=store.unit,
         clock=clock,
