@@ -20,8 +20,8 @@ from chartgate.domain.errors import PolicyDenied, StateConflict
 from chartgate.domain.outcomes import Answer, Decision, Step, decide
 from chartgate.domain.structured import identity, plan_amendment
 from chartgate.domain.submission import Note, VersionEdit
-from chartgate.policy import default_policy_bytes, load_policy_bytes
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackKind, WritebackState
+from chartgate.policy import default_policy_bytes, load_policy_bytes
 from chartgate.service.writeback import CRASH_POINTS
 from structured_desk import LEASE, META, Desk, WorkerDied, desk
 from structured_items import (
@@ -131,9 +131,7 @@ def test_the_api_shows_each_proposal_with_its_state_after_an_amendment() -> None
     assert removed["retraction"]["state"] == "queued"
     d.run()
     items = d.view(draft_id).structured
-    assert {i["resource_type"]: i for i in items}["Observation"]["update"]["state"] == (
-        "committed"
-    )
+    assert {i["resource_type"]: i for i in items}["Observation"]["update"]["state"] == ("committed")
     assert [i for i in items if i["index"] is None][0]["retraction"]["state"] == "committed"
 
 

@@ -78,7 +78,7 @@ def test_after_approval_the_page_shows_each_items_partial_outcome() -> None:
     d.ehr.fail_next("status", method="POST", resource_type="AllergyIntolerance", status=422)
     d.run()
     read, page = _page(d, draft_id)
-    shown = dict(read.in_chart)
+    shown = {kind: words for kind, words, _fix in read.in_chart}
     assert shown["Condition"] == "written to the chart"
     assert shown["AllergyIntolerance"].startswith("not written (EHR answered 422")
     assert "In the chart" in page

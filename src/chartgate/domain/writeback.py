@@ -54,8 +54,12 @@ class WritebackKind(StrEnum):
     AMEND = "amend"
     RETRACT = "retract"
     STRUCTURED = "structured"  # a structured resource approved with the note (domain/structured)
-    STRUCTURED_RETRACT = "structured-retract"  # it, entered-in-error (note retracted, or amended away)
-    STRUCTURED_UPDATE = "structured-update"  # it, changed by an amendment of its note (PUT, If-Match)
+    STRUCTURED_RETRACT = (
+        "structured-retract"  # it, entered-in-error (note retracted, or amended away)
+    )
+    STRUCTURED_UPDATE = (
+        "structured-update"  # it, changed by an amendment of its note (PUT, If-Match)
+    )
 
     @property
     def creates_document(self) -> bool:

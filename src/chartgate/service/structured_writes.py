@@ -83,7 +83,8 @@ class StructuredFate:
         update: Writeback | None = None,
     ) -> JsonObject:
         """What the API shows for it: its create once queued, an amendment's update, a
-        retraction."""
+        retraction.
+        """
         return {
             "index": self.index,
             "resource_type": self.resource_type,
@@ -183,7 +184,7 @@ def queue_retractions(
     )
 
 
-def _queue_retractions(  # noqa: PLR0913 - the approval's context, as queue_structured's
+def _queue_retractions(
     uow: UnitOfWork,
     *,
     draft: Draft,
@@ -251,12 +252,10 @@ def unsettled(records: list[Writeback]) -> list[Writeback]:
 
     An amendment cannot be compared with the chart while one of them may still change it.
     """
-    return [
-        r for r in records if not r.kind.writes_note and r.state.value not in SETTLED_STATES
-    ]
+    return [r for r in records if not r.kind.writes_note and r.state.value not in SETTLED_STATES]
 
 
-def queue_amendment(  # noqa: PLR0913 - the approval's context and the tenant's rules
+def queue_amendment(
     uow: UnitOfWork,
     *,
     draft: Draft,
@@ -290,9 +289,7 @@ def queue_amendment(  # noqa: PLR0913 - the approval's context and the tenant's 
     written = {f.index for f in fated if f.fate.written}
     order = [i for i in write_order(resources) if i in written]
     chart = {
-        str(r.document_id): r
-        for r in in_chart(records)
-        if _writes(policy, profile, r.target_type)
+        str(r.document_id): r for r in in_chart(records) if _writes(policy, profile, r.target_type)
     }
     plan = plan_amendment(resources, order, [(k, r.payload) for k, r in chart.items()])
     removed = [chart[k] for k in plan.removed]
@@ -306,9 +303,7 @@ def queue_amendment(  # noqa: PLR0913 - the approval's context and the tenant's 
     queued: list[Writeback] = []
     before = note
     updates = dict(plan.updated)
-    for part, index in enumerate(
-        (i for i in order if i in plan.created or i in updates), start=1
-    ):
+    for part, index in enumerate((i for i in order if i in plan.created or i in updates), start=1):
         writeback_id = ids.new_id()
         if index in updates:
             current = chart[updates[index]]
