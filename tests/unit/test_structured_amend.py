@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import yaml
 
-from builders import TENANT
 from chartgate.domain.errors import PolicyDenied, StateConflict
 from chartgate.domain.outcomes import Answer, Decision, Step, decide
 from chartgate.domain.structured import identity, plan_amendment
@@ -132,7 +131,7 @@ def test_the_api_shows_each_proposal_with_its_state_after_an_amendment() -> None
     d.run()
     items = d.view(draft_id).structured
     assert {i["resource_type"]: i for i in items}["Observation"]["update"]["state"] == ("committed")
-    assert [i for i in items if i["index"] is None][0]["retraction"]["state"] == "committed"
+    assert next(i for i in items if i["index"] is None)["retraction"]["state"] == "committed"
 
 
 def test_an_amendment_with_no_structured_change_queues_only_the_note() -> None:
@@ -304,5 +303,4 @@ def test_the_plan_pairs_by_what_a_proposal_is_about() -> None:
     assert plan.updated == ((0, "o1"),)
     assert plan.unchanged == ((1, "c1"),)
     assert plan.removed == ("a1",)
-    assert identity(CONDITION)[0] == "Condition"
-    assert TENANT
+    assert identity(CONDITION) == ("Condition", "http://snomed.info/sct|10509002")

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - data copied from the specification: one expression per line
 """FHIR R4 invariants of the resources chartgate sends (generated: do not edit by hand).
 
 Source: HL7 FHIR R4 (4.0.1) StructureDefinitions, ``profiles-resources.json`` and
@@ -38,21 +39,15 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "DocumentReference",
         "dom-3",
         "error",
-        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the "
-        "resource or SHALL refer to the containing resource",
-        "contained.where((('#'+id in (%resource.descendants().reference | "
-        "%resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | "
-        "%resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or "
-        "descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) "
-        "= '#').exists()).not()).trace('unmatched', id).empty()",
+        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource",
+        "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | %resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
     ),
     (
         "DocumentReference",
         "DocumentReference",
         "dom-4",
         "error",
-        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a "
-        "meta.lastUpdated",
+        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a meta.lastUpdated",
         "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
     ),
     (
@@ -93,8 +88,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "DocumentReference",
@@ -102,8 +96,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "DocumentReference",
@@ -111,8 +104,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "DocumentReference",
@@ -120,8 +112,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "DocumentReference",
@@ -145,8 +136,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "DocumentReference",
@@ -194,8 +184,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "DocumentReference",
@@ -211,8 +200,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "DocumentReference",
@@ -220,8 +208,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Provenance",
@@ -244,21 +231,15 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "Provenance",
         "dom-3",
         "error",
-        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the "
-        "resource or SHALL refer to the containing resource",
-        "contained.where((('#'+id in (%resource.descendants().reference | "
-        "%resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | "
-        "%resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or "
-        "descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) "
-        "= '#').exists()).not()).trace('unmatched', id).empty()",
+        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource",
+        "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | %resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
     ),
     (
         "Provenance",
         "Provenance",
         "dom-4",
         "error",
-        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a "
-        "meta.lastUpdated",
+        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a meta.lastUpdated",
         "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
     ),
     (
@@ -299,8 +280,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Provenance",
@@ -316,8 +296,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Provenance",
@@ -341,8 +320,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Provenance",
@@ -350,8 +328,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Provenance",
@@ -375,8 +352,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Condition",
@@ -391,11 +367,8 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "Condition",
         "con-3",
         "warning",
-        "Condition.clinicalStatus SHALL be present if verificationStatus is not entered-in-error and "
-        "category is problem-list-item",
-        "clinicalStatus.exists() or "
-        "verificationStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-ver-status' "
-        "and code = 'entered-in-error').exists() or category.select($this='problem-list-item').empty()",
+        "Condition.clinicalStatus SHALL be present if verificationStatus is not entered-in-error and category is problem-list-item",
+        "clinicalStatus.exists() or verificationStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-ver-status' and code = 'entered-in-error').exists() or category.select($this='problem-list-item').empty()",
     ),
     (
         "Condition",
@@ -403,9 +376,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "con-4",
         "error",
         "If condition is abated, then clinicalStatus must be either inactive, resolved, or remission",
-        "abatement.empty() or "
-        "clinicalStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-clinical' "
-        "and (code='resolved' or code='remission' or code='inactive')).exists()",
+        "abatement.empty() or clinicalStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-clinical' and (code='resolved' or code='remission' or code='inactive')).exists()",
     ),
     (
         "Condition",
@@ -413,8 +384,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "con-5",
         "error",
         "Condition.clinicalStatus SHALL NOT be present if verification Status is entered-in-error",
-        "verificationStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-ver-status' "
-        "and code='entered-in-error').empty() or clinicalStatus.empty()",
+        "verificationStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-ver-status' and code='entered-in-error').empty() or clinicalStatus.empty()",
     ),
     (
         "Condition",
@@ -429,21 +399,15 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "Condition",
         "dom-3",
         "error",
-        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the "
-        "resource or SHALL refer to the containing resource",
-        "contained.where((('#'+id in (%resource.descendants().reference | "
-        "%resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | "
-        "%resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or "
-        "descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) "
-        "= '#').exists()).not()).trace('unmatched', id).empty()",
+        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource",
+        "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | %resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
     ),
     (
         "Condition",
         "Condition",
         "dom-4",
         "error",
-        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a "
-        "meta.lastUpdated",
+        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a meta.lastUpdated",
         "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
     ),
     (
@@ -484,8 +448,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Condition",
@@ -493,18 +456,15 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Condition",
         "Condition.onset.ofType(Age)",
         "age-1",
         "error",
-        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is "
-        "present, it SHALL be UCUM.  If value is present, it SHALL be positive.",
-        "(code.exists() or value.empty()) and (system.empty() or system = %ucum) and (value.empty() or "
-        "value.hasValue().not() or value > 0)",
+        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is present, it SHALL be UCUM.  If value is present, it SHALL be positive.",
+        "(code.exists() or value.empty()) and (system.empty() or system = %ucum) and (value.empty() or value.hasValue().not() or value > 0)",
     ),
     (
         "Condition",
@@ -535,10 +495,8 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "Condition.abatement.ofType(Age)",
         "age-1",
         "error",
-        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is "
-        "present, it SHALL be UCUM.  If value is present, it SHALL be positive.",
-        "(code.exists() or value.empty()) and (system.empty() or system = %ucum) and (value.empty() or "
-        "value.hasValue().not() or value > 0)",
+        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is present, it SHALL be UCUM.  If value is present, it SHALL be positive.",
+        "(code.exists() or value.empty()) and (system.empty() or system = %ucum) and (value.empty() or value.hasValue().not() or value > 0)",
     ),
     (
         "Condition",
@@ -570,8 +528,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Condition",
@@ -579,8 +536,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Condition",
@@ -612,8 +568,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Condition",
@@ -645,8 +600,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "AllergyIntolerance",
@@ -661,22 +615,16 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "AllergyIntolerance",
         "ait-1",
         "error",
-        "AllergyIntolerance.clinicalStatus SHALL be present if verificationStatus is not "
-        "entered-in-error.",
-        "verificationStatus.coding.where(system = "
-        "'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification' and code = "
-        "'entered-in-error').exists() or clinicalStatus.exists()",
+        "AllergyIntolerance.clinicalStatus SHALL be present if verificationStatus is not entered-in-error.",
+        "verificationStatus.coding.where(system = 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification' and code = 'entered-in-error').exists() or clinicalStatus.exists()",
     ),
     (
         "AllergyIntolerance",
         "AllergyIntolerance",
         "ait-2",
         "error",
-        "AllergyIntolerance.clinicalStatus SHALL NOT be present if verification Status is "
-        "entered-in-error",
-        "verificationStatus.coding.where(system = "
-        "'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification' and code = "
-        "'entered-in-error').empty() or clinicalStatus.empty()",
+        "AllergyIntolerance.clinicalStatus SHALL NOT be present if verification Status is entered-in-error",
+        "verificationStatus.coding.where(system = 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification' and code = 'entered-in-error').empty() or clinicalStatus.empty()",
     ),
     (
         "AllergyIntolerance",
@@ -691,21 +639,15 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "AllergyIntolerance",
         "dom-3",
         "error",
-        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the "
-        "resource or SHALL refer to the containing resource",
-        "contained.where((('#'+id in (%resource.descendants().reference | "
-        "%resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | "
-        "%resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or "
-        "descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) "
-        "= '#').exists()).not()).trace('unmatched', id).empty()",
+        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource",
+        "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | %resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
     ),
     (
         "AllergyIntolerance",
         "AllergyIntolerance",
         "dom-4",
         "error",
-        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a "
-        "meta.lastUpdated",
+        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a meta.lastUpdated",
         "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
     ),
     (
@@ -746,8 +688,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "AllergyIntolerance",
@@ -755,18 +696,15 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "AllergyIntolerance",
         "AllergyIntolerance.onset.ofType(Age)",
         "age-1",
         "error",
-        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is "
-        "present, it SHALL be UCUM.  If value is present, it SHALL be positive.",
-        "(code.exists() or value.empty()) and (system.empty() or system = %ucum) and (value.empty() or "
-        "value.hasValue().not() or value > 0)",
+        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is present, it SHALL be UCUM.  If value is present, it SHALL be positive.",
+        "(code.exists() or value.empty()) and (system.empty() or system = %ucum) and (value.empty() or value.hasValue().not() or value > 0)",
     ),
     (
         "AllergyIntolerance",
@@ -798,8 +736,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "AllergyIntolerance",
@@ -807,8 +744,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "AllergyIntolerance",
@@ -847,21 +783,15 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "Observation",
         "dom-3",
         "error",
-        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the "
-        "resource or SHALL refer to the containing resource",
-        "contained.where((('#'+id in (%resource.descendants().reference | "
-        "%resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | "
-        "%resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or "
-        "descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) "
-        "= '#').exists()).not()).trace('unmatched', id).empty()",
+        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource",
+        "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | %resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
     ),
     (
         "Observation",
         "Observation",
         "dom-4",
         "error",
-        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a "
-        "meta.lastUpdated",
+        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a meta.lastUpdated",
         "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
     ),
     (
@@ -893,10 +823,8 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "Observation",
         "obs-7",
         "error",
-        "If Observation.code is the same as an Observation.component.code then the value element "
-        "associated with the code SHALL NOT be present",
-        "value.empty() or "
-        "component.code.where(coding.intersect(%resource.code.coding).exists()).empty()",
+        "If Observation.code is the same as an Observation.component.code then the value element associated with the code SHALL NOT be present",
+        "value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()",
     ),
     (
         "Observation",
@@ -920,8 +848,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -929,8 +856,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -938,8 +864,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -947,8 +872,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -956,8 +880,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -973,8 +896,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -997,8 +919,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "Observation.value.ofType(Ratio)",
         "rat-1",
         "error",
-        "Numerator and denominator SHALL both be present, or both are absent. If both are absent, there "
-        "SHALL be some extension present",
+        "Numerator and denominator SHALL both be present, or both are absent. If both are absent, there SHALL be some extension present",
         "(numerator.empty() xor denominator.exists()) and (numerator.exists() or extension.exists())",
     ),
     (
@@ -1015,8 +936,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -1024,8 +944,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -1081,8 +1000,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -1090,8 +1008,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "Observation",
@@ -1130,8 +1047,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "Observation.component.value.ofType(Ratio)",
         "rat-1",
         "error",
-        "Numerator and denominator SHALL both be present, or both are absent. If both are absent, there "
-        "SHALL be some extension present",
+        "Numerator and denominator SHALL both be present, or both are absent. If both are absent, there SHALL be some extension present",
         "(numerator.empty() xor denominator.exists()) and (numerator.exists() or extension.exists())",
     ),
     (
@@ -1163,21 +1079,15 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "MedicationRequest",
         "dom-3",
         "error",
-        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the "
-        "resource or SHALL refer to the containing resource",
-        "contained.where((('#'+id in (%resource.descendants().reference | "
-        "%resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | "
-        "%resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or "
-        "descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) "
-        "= '#').exists()).not()).trace('unmatched', id).empty()",
+        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource",
+        "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | %resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
     ),
     (
         "MedicationRequest",
         "MedicationRequest",
         "dom-4",
         "error",
-        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a "
-        "meta.lastUpdated",
+        "If a resource is contained in another resource, it SHALL NOT have a meta.versionId or a meta.lastUpdated",
         "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
     ),
     (
@@ -1218,8 +1128,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1227,8 +1136,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1236,8 +1144,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1245,8 +1152,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1254,8 +1160,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1263,8 +1168,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1272,8 +1176,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1281,8 +1184,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1290,8 +1192,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1299,8 +1200,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1308,8 +1208,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1356,8 +1255,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "MedicationRequest.dispenseRequest.initialFill.duration",
         "drt-1",
         "error",
-        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is "
-        "present, it SHALL be UCUM.",
+        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is present, it SHALL be UCUM.",
         "code.exists() implies ((system = %ucum) and value.exists())",
     ),
     (
@@ -1373,8 +1271,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "MedicationRequest.dispenseRequest.dispenseInterval",
         "drt-1",
         "error",
-        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is "
-        "present, it SHALL be UCUM.",
+        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is present, it SHALL be UCUM.",
         "code.exists() implies ((system = %ucum) and value.exists())",
     ),
     (
@@ -1406,8 +1303,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "MedicationRequest.dispenseRequest.expectedSupplyDuration",
         "drt-1",
         "error",
-        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is "
-        "present, it SHALL be UCUM.",
+        "There SHALL be a code if there is a value and it SHALL be an expression of time.  If system is present, it SHALL be UCUM.",
         "code.exists() implies ((system = %ucum) and value.exists())",
     ),
     (
@@ -1424,8 +1320,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1449,8 +1344,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1458,8 +1352,7 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
     (
         "MedicationRequest",
@@ -1467,7 +1360,6 @@ INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ref-1",
         "error",
         "SHALL have a contained resource if a local reference is provided",
-        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
-        "%rootResource.contained.id.trace('ids'))",
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
     ),
 )

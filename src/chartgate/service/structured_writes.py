@@ -82,9 +82,7 @@ class StructuredFate:
         *,
         update: Writeback | None = None,
     ) -> JsonObject:
-        """What the API shows for it: its create once queued, an amendment's update, a
-        retraction.
-        """
+        """What the API shows: its create once queued, an amendment's update, a retraction."""
         return {
             "index": self.index,
             "resource_type": self.resource_type,
@@ -517,48 +515,67 @@ def structured_view(
     resources = version.content.resources
     fated = fates(resources, policy, profile)
     lines = _lines(records)
-    mine = {ln.create.id for ln in lines if newest is not None and ln.touched_by(newest.id)}
     order = [i for i in write_order(resources) if fated[i].fate.written]
+    paired = _pair(resources, order, lines, records, newest)
+    out = [
+        f.public(line.create, line.retraction, update=line.update)
+        if (line := paired.get(f.index)) is not None
+        else f.public(None)
+        for f in fated
+    ]
+    if newest is not None and newest.kind == "amend":
+        taken = {line.create.id for line in paired.values()}
+        out += [_removed(line) for line in lines if _removed_by(line, newest, taken)]
+    return out
+
+
+def _pair(
+    resources: tuple[JsonObject, ...],
+    order: list[int],
+    lines: list[_Line],
+    records: list[Writeback],
+    newest: Approval | None,
+) -> dict[int, _Line]:
+    """Each written proposal's resource: one ``newest`` queued first, then one it left alone."""
+    mine = {ln.create.id for ln in lines if newest is not None and ln.touched_by(newest.id)}
     alive = {r.document_id for r in in_chart(records)}
     paired: dict[int, _Line] = {}
     taken: set[str] = set()
-    for first in (True, False):  # what this approval queued, then what it left alone
+    for first in (True, False):
         for index in order:
             key = identity(resources[index])
             for line in lines:
                 ours = line.create.id in mine
-                left = not ours and line.create.document_id in alive
+                usable = ours if first else (not ours and line.create.document_id in alive)
                 if index in paired or line.create.id in taken or line.identity != key:
                     continue
-                if (first and ours) or (not first and left):
+                if usable:
                     paired[index] = line
                     taken.add(line.create.id)
-    out = [
-        f.public(
-            paired[f.index].create if f.index in paired else None,
-            paired[f.index].retraction if f.index in paired else None,
-            update=paired[f.index].update if f.index in paired else None,
-        )
-        for f in fated
-    ]
-    for line in lines:
-        removed = line.retraction
-        if newest is None or removed is None or removed.approval_id != newest.id:
-            continue
-        if newest.kind != "amend" or line.create.id in taken:
-            continue
-        out.append(
-            {
-                "index": None,
-                "resource_type": line.create.target_type,
-                "written": True,
-                "fate": REMOVED,
-                "writeback": line.create.public(),
-                "update": line.update.public() if line.update is not None else None,
-                "retraction": removed.public(),
-            }
-        )
-    return out
+    return paired
+
+
+def _removed_by(line: _Line, amendment: Approval, taken: set[str]) -> bool:
+    """True for a resource the amendment retracted (no proposal of it is left)."""
+    retraction = line.retraction
+    return (
+        retraction is not None
+        and retraction.approval_id == amendment.id
+        and line.create.id not in taken
+    )
+
+
+def _removed(line: _Line) -> JsonObject:
+    """A resource an amendment removed from the chart, as ``structured[]`` shows it."""
+    return {
+        "index": None,
+        "resource_type": line.create.target_type,
+        "written": True,
+        "fate": REMOVED,
+        "writeback": line.create.public(),
+        "update": line.update.public() if line.update is not None else None,
+        "retraction": line.retraction.public() if line.retraction is not None else None,
+    }
 
 
 REMOVED = "removed by the amendment (entered-in-error in the chart)"
