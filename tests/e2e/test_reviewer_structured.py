@@ -90,6 +90,22 @@ def test_the_in_the_chart_list_shows_each_item_and_resolves_one_per_item(
         expect(button).to_be_visible()
         check_state(page, "21-structured-partial-with-resolve")
 
+        # The same rules as the page's other forms: no token, no decision; and the write-back
+        # must be one of the draft the URL names.
+        url = f"{stack.base_url}/review/{{}}/writebacks/{part['id']}/resolve"
+        forged = page.request.post(
+            url.format(draft["id"]), form={"csrf_token": "forged", "action": "retry-follow-up"}
+        )
+        assert forged.status == 403
+        token = in_chart.locator("input[name=csrf_token]").get_attribute("value") or ""
+        other = stack.submit()
+        elsewhere = page.request.post(
+            url.format(other["id"]), form={"csrf_token": token, "action": "retry-follow-up"}
+        )
+        assert elsewhere.status == 404
+        assert _resolved(stack, draft, part["id"]) == []
+        page.goto(f"{stack.base_url}/review/{draft['id']}")
+
         button.click()
         expect(page.get_by_text("Decision recorded for the Condition write-back")).to_be_visible()
         [resolved] = _resolved(stack, draft, part["id"])
