@@ -304,3 +304,22 @@ def test_the_plan_pairs_by_what_a_proposal_is_about() -> None:
     assert plan.unchanged == ((1, "c1"),)
     assert plan.removed == ("a1",)
     assert identity(CONDITION) == ("Condition", "http://snomed.info/sct|10509002")
+
+
+def test_after_an_amendment_and_the_notes_retraction_every_item_keeps_its_resource() -> None:
+    """Unchanged, updated and removed items all show their resource and its retraction."""
+    d = desk()
+    draft_id, note = _written(d, CONDITION, OBSERVATION, ALLERGY)
+    amend = _amend(d, draft_id, note, CONDITION, FEVER)
+    d.run()
+    d.approvals.retract(d.clinician(), amend.id, reason="clinical-error", meta=META)
+    d.run()
+    items = d.view(draft_id).structured
+    shown = {(i["resource_type"], i["index"] is None): i for i in items}
+    for kind in ("Condition", "Observation"):
+        item = shown[kind, False]
+        assert item["writeback"]["state"] == "committed", kind
+        assert item["retraction"]["state"] == "committed", kind
+    assert shown["Observation", False]["update"]["state"] == "committed"
+    assert shown["AllergyIntolerance", True]["retraction"]["state"] == "committed"
+    assert len(items) == 3

@@ -516,7 +516,8 @@ def structured_view(
     fated = fates(resources, policy, profile)
     lines = _lines(records)
     order = [i for i in write_order(resources) if fated[i].fate.written]
-    paired = _pair(resources, order, lines, records, newest)
+    amendments = {a.id for a in approvals if a.kind == "amend"}
+    paired = _pair(resources, order, lines, newest, amendments)
     out = [
         f.public(line.create, line.retraction, update=line.update)
         if (line := paired.get(f.index)) is not None
@@ -533,12 +534,21 @@ def _pair(
     resources: tuple[JsonObject, ...],
     order: list[int],
     lines: list[_Line],
-    records: list[Writeback],
     newest: Approval | None,
+    amendments: set[str],
 ) -> dict[int, _Line]:
-    """Each written proposal's resource: one ``newest`` queued first, then one it left alone."""
+    """Each written proposal's resource: one ``newest`` queued first, then one it left alone.
+
+    A resource left alone is one in the chart that no amendment removed (the note's own
+    retraction keeps it paired: it shows as the item's ``retraction``).
+    """
     mine = {ln.create.id for ln in lines if newest is not None and ln.touched_by(newest.id)}
-    alive = {r.document_id for r in in_chart(records)}
+    kept = {
+        ln.create.id
+        for ln in lines
+        if ln.create.document_landed
+        and (ln.retraction is None or ln.retraction.approval_id not in amendments)
+    }
     paired: dict[int, _Line] = {}
     taken: set[str] = set()
     for first in (True, False):
@@ -546,7 +556,7 @@ def _pair(
             key = identity(resources[index])
             for line in lines:
                 ours = line.create.id in mine
-                usable = ours if first else (not ours and line.create.document_id in alive)
+                usable = ours if first else (not ours and line.create.id in kept)
                 if index in paired or line.create.id in taken or line.identity != key:
                     continue
                 if usable:
