@@ -104,12 +104,6 @@ def invariant_types() -> frozenset[str]:
     return frozenset(row[0] for row in INVARIANTS)
 
 
-def warm() -> None:
-    """Compile every invariant now (about 2 s, once per process), not at the first approval."""
-    for kind in invariant_types():
-        _compiled(kind)
-
-
 class R4Invariants:
     """The ``ResourceInvariants`` port: every R4 error invariant of one resource."""
 
