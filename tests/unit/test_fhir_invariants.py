@@ -60,6 +60,7 @@ BROKEN = [
     ("qty-3", {**OBSERVATION, "valueQuantity": {"value": 37.1, "code": "Cel"}}),
     ("ref-1", {**CONDITION, "evidence": [{"detail": [{"reference": "#not-contained"}]}]}),
     ("ele-1", {**CONDITION, "code": {"coding": [{}]}}),
+    ("dom-3", {**CONDITION, "contained": [{"resourceType": "Practitioner", "id": "p1"}]}),
 ]
 
 
@@ -129,3 +130,13 @@ def test_a_draft_that_holds_every_invariant_is_approved_as_before() -> None:
     draft_id = d.submit(structured_submission())
     d.approve(draft_id)
     assert len(d.records(draft_id)) == 5
+
+
+def test_a_contained_resource_referred_to_holds_dom_3() -> None:
+    """dom-3 holds when the contained resource is referred to as #id (as the Provenance does)."""
+    referred = {
+        **CONDITION,
+        "contained": [{"resourceType": "Practitioner", "id": "p1"}],
+        "evidence": [{"detail": [{"reference": "#p1"}]}],
+    }
+    assert R4Invariants().check(build_structured(referred, WRITE), location="x") == []

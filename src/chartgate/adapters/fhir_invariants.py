@@ -9,9 +9,12 @@ invariant of ``fhir_invariants_r4.INVARIANTS`` (copied from the R4 spec, CC0) on
 is false breaks it; an absent context, or an expression that comes out empty on an element,
 does not, as in the HL7 validators: ``ref-1`` on a Reference with an identifier only),
 compiled once per process. ``hasValue()``, which fhirpathpy 2.2.4 lacks, is supplied here
-(a single primitive value: true). ``ele-1`` (every element has a value or children) is the
-JSON walk ``_empty_elements``: the same rule, where the engine's ``descendants()`` takes some
-50 ms per resource.
+(a single primitive value: true). Two invariants over every element of the resource are JSON
+walks instead, where the engine's ``descendants()`` takes 20-50 ms per resource: ``ele-1``
+(every element has a value or children: ``_empty_elements``, the same rule) and ``dom-3``
+(each contained resource is referred to as ``#id`` from the resource, or refers to ``#``:
+``_unreferred_contained``; a ``#id`` string anywhere counts, where the expression asks for a
+reference, canonical, uri or url element, so it is at most that much more lenient).
 
 A violated ``error`` invariant is an error finding at ``Stage.APPROVE``: a draft with one is
 stored and shown with it, and approval is refused (422, the key in the OperationOutcome).
@@ -22,7 +25,7 @@ An expression the engine cannot evaluate on a resource is itself a finding
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from functools import cache
 from typing import Any, Final
@@ -70,7 +73,7 @@ def _compiled(kind: str) -> tuple[_Compiled, ...]:
             ),
         )
         for resource_type, context, key, severity, human, expression in INVARIANTS
-        if resource_type == kind and severity == "error" and key != "ele-1"
+        if resource_type == kind and severity == "error" and key not in _WALKED
     )
 
 
@@ -99,6 +102,39 @@ def _empty_elements(node: Any, where: str) -> list[str]:  # noqa: ANN401 - JSON
     return []
 
 
+_WALKED: Final = frozenset({"ele-1", "dom-3"})
+"""Invariants checked by a JSON walk (``R4Invariants.check``), not by the engine."""
+
+_DOM_3: Final = next(row[4] for row in INVARIANTS if row[2] == "dom-3")
+
+
+def _strings(node: Any) -> Iterator[str]:  # noqa: ANN401 - JSON
+    """Every string value in ``node``, at any depth."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, Mapping):
+        for child in node.values():
+            yield from _strings(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _strings(child)
+
+
+def _unreferred_contained(resource: Mapping[str, Any]) -> list[int]:
+    """dom-3: the contained resources nothing refers to (by ``#id``) and that name no ``#``."""
+    contained = resource.get("contained") or []
+    if not isinstance(contained, list) or not contained:
+        return []
+    mentioned = set(_strings(resource))
+    return [
+        index
+        for index, inner in enumerate(contained)
+        if isinstance(inner, Mapping)
+        and f"#{inner.get('id', '')}" not in mentioned
+        and "#" not in set(_strings(inner))
+    ]
+
+
 def invariant_types() -> frozenset[str]:
     """The resource types whose invariants are evaluated."""
     return frozenset(row[0] for row in INVARIANTS)
@@ -117,6 +153,10 @@ class R4Invariants:
             Finding.error("invariant.ele-1", where, f"ele-1: {_ELE_1}")
             for where in _empty_elements(body, location)
         ]
+        findings.extend(
+            Finding.error("invariant.dom-3", f"{location}.contained[{index}]", f"dom-3: {_DOM_3}")
+            for index in _unreferred_contained(resource)
+        )
         environment = {"resource": resource, "rootResource": resource, "ucum": UCUM}
         for context, key, human, top, evaluate in _compiled(kind):
             if top is not None and top not in resource:
