@@ -19,6 +19,7 @@ from chartgate.domain.errors import PolicyDenied, StateConflict
 from chartgate.domain.outcomes import Answer, Decision, Step, decide
 from chartgate.domain.structured import identity, plan_amendment
 from chartgate.domain.submission import Note, VersionEdit
+from chartgate.domain.vendor_profile import ProvenanceMode
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackKind, WritebackState
 from chartgate.policy import default_policy_bytes, load_policy_bytes
 from chartgate.service.writeback import CRASH_POINTS
@@ -323,3 +324,32 @@ def test_after_an_amendment_and_the_notes_retraction_every_item_keeps_its_resour
     assert shown["Observation", False]["update"]["state"] == "committed"
     assert shown["AllergyIntolerance", True]["retraction"]["state"] == "committed"
     assert len(items) == 3
+
+
+@pytest.mark.parametrize("guard", [CreateGuard.CONDITIONAL, CreateGuard.NONE])
+@pytest.mark.parametrize("mode", [ProvenanceMode.TRANSACTION, ProvenanceMode.HEADER])
+def test_an_amendment_travels_with_its_provenance_where_the_profile_says(
+    guard: CreateGuard, mode: ProvenanceMode
+) -> None:
+    """Bundle or header: the amendment's update and new create each land once, never parked.
+
+    Only a first approval's note carries its parts in its Bundle: an amendment's new
+    structured resource is not taken for one that rode along (a read first, then a person
+    where no create guard exists).
+    """
+    d = desk(guard, provenance_mode=mode)
+    draft_id, note = _written(d, OBSERVATION)
+    amend = _amend(d, draft_id, note, FEVER, CONDITION)
+    d.run()
+    queued = _queued_by(d, draft_id, amend.approval_id)
+    assert [r.kind for r in queued] == [
+        WritebackKind.AMEND,
+        WritebackKind.STRUCTURED,
+        WritebackKind.STRUCTURED_UPDATE,
+    ]
+    assert {r.state for r in d.records(draft_id)} == {WritebackState.COMMITTED}
+    assert len(d.ehr.all("Condition")) == 1
+    assert d.ehr.all("Observation")[0]["valueQuantity"]["value"] == 38.4
+    for record in queued[1:]:
+        mine = [p for p in d.ehr.all("Provenance") if p["meta"]["tag"][0]["code"] == record.id]
+        assert len(mine) == 1, record.kind

@@ -414,11 +414,17 @@ def carried_parts(uow: UnitOfWork, record: Writeback, profile: VendorProfile) ->
     return [p for p in parts if was_carried(p, profile)]
 
 
-def was_carried(record: Writeback, profile: VendorProfile) -> bool:
-    """True for a structured write-back that rode in its note's transaction Bundle."""
+def was_carried(record: Writeback, profile: VendorProfile, note: Writeback | None = None) -> bool:
+    """True for a structured write-back that rode in its note's transaction Bundle.
+
+    ``note``: its note's write-back, when known: only a first approval's note carries its
+    parts (an amendment's structured creates go one by one, ADR 0031).
+    """
     if profile.provenance_mode is not ProvenanceMode.TRANSACTION:
         return False
     if record.kind is not WritebackKind.STRUCTURED:
+        return False
+    if note is not None and note.kind is not WritebackKind.APPROVE:
         return False
     limit = profile.max_transaction_entries
     return limit is None or record.part <= (limit - 2) // 2
