@@ -97,8 +97,10 @@ class Desk:
 
 def desk(guard: CreateGuard = CreateGuard.CONDITIONAL, **overrides: Any) -> Desk:
     store, ehr, clock = FakeStore(), FakeEhr(), FakeClock()
+    chosen = overrides.pop("policy", None)
+    checks = overrides.pop("checks", ())  # the FHIR schema and invariant ports, as production
     directory = FakeDirectory(ehr, guard=guard, overrides=overrides)
-    policy = writing_policy(draft_only=overrides.pop("draft_only", ()))
+    policy = chosen or writing_policy(draft_only=overrides.pop("draft_only", ()))
     ctx = Context(
         uow=store.unit,
         clock=clock,
@@ -106,7 +108,7 @@ def desk(guard: CreateGuard = CreateGuard.CONDITIONAL, **overrides: Any) -> Desk
         policy=policy,
         ehr=_Named(directory),
         access=Access(clock=clock),
-        validator=DraftValidator(policy),
+        validator=DraftValidator(policy, *checks),
     )
     return Desk(store, ehr, directory, clock, Drafting(ctx), Approvals(ctx))
 

@@ -6,10 +6,13 @@ sign where the EHR takes signed notes only), finalize where it takes drafts, ame
 takes ``relatesTo = replaces``, and retract; the draft proposes a Condition, an
 AllergyIntolerance, an Observation and a MedicationRequest under a policy that writes them
 (issue 13 item 5), so a profile whose ``writable_types`` take them gets each once, with its
-Provenance (and, with the note's retraction, entered-in-error), and the others none. Every
+Provenance (the amendment changes the Observation's value: a ``structured-update`` with its
+own Provenance, ADR 0031; with the note's retraction, each entered-in-error), and the others
+none. Every
 version of every DocumentReference, every structured resource and every Provenance that landed
 is then posted to the Medplum test EHR's ``$validate`` (base R4 StructureDefinitions, an
-implementation we did not write). What a profile cannot take is
+implementation we did not write), and every one holds every R4 invariant chartgate checks
+before approval (``adapters/fhir_invariants.py``). What a profile cannot take is
 refused at the API, before anything is sent. Synthetic data only.
 """
 
@@ -23,6 +26,7 @@ import httpx
 import pytest
 
 from builders import edited_note
+from chartgate.adapters.fhir_invariants import R4Invariants
 from chartgate.domain.vendor_profile import AmendmentMode
 from chartgate.domain.vendors import VENDORS
 from stack import Stack, running_stack
@@ -88,9 +92,11 @@ def _story(stack: Stack, name: str) -> set[str]:
         _committed(stack, finalize)
         kinds.add("finalize")
     view = stack.api.get(f"/v1/drafts/{draft['id']}", headers=clinician).json()
+    edit = edited_note(view, "Return if symptoms worsen.", NEW)
+    edit["resources"] = [_fever(r) for r in edit["resources"]]
     amended = stack.api.post(
         f"/v1/writebacks/{first['id']}/amend",
-        json=edited_note(view, "Return if symptoms worsen.", NEW),
+        json=edit,
         headers={**clinician, "If-Match": f'W/"{view["current_version"]}"'},
     )
     target = first
@@ -105,6 +111,13 @@ def _story(stack: Stack, name: str) -> set[str]:
     _committed(stack, retracted)
     kinds.add("retract")
     return kinds
+
+
+def _fever(resource: dict[str, Any]) -> dict[str, Any]:
+    """The Observation with another value (the amendment updates it in the chart)."""
+    if resource["resourceType"] != "Observation":
+        return resource
+    return {**resource, "valueQuantity": {**resource["valueQuantity"], "value": 37.9}}
 
 
 def _landed(stack: Stack) -> list[dict[str, Any]]:
@@ -149,8 +162,13 @@ def test_every_resource_sent_for_a_profile_validates_in_medplum(
         assert [r for r in landed if r["resourceType"] == "Provenance"] == []
     else:
         provenances = sum(r["resourceType"] == "Provenance" for r in landed)
-        # Each kind written, each structured resource, and its retraction with the note's.
-        assert provenances == len(kinds) + 2 * len(structured)
+        # Each kind written, each structured resource, and its retraction with the note's;
+        # the amendment's update of the Observation where the note was amended.
+        updated = int(takes and "amend" in kinds)
+        assert provenances == len(kinds) + 2 * len(structured) + updated
+    if takes and "amend" in kinds:
+        (observation,) = [r for r in structured if r["resourceType"] == "Observation"]
+        assert observation["valueQuantity"]["value"] == 37.9
     for resource in structured:  # retracted with the note: entered-in-error, still valid
         status = resource.get("verificationStatus", {}).get("coding", [{}])[0].get("code")
         assert "entered-in-error" in (status, resource.get("status")), resource
@@ -159,3 +177,9 @@ def test_every_resource_sent_for_a_profile_validates_in_medplum(
         for r in landed
     }
     assert {where: errors for where, errors in problems.items() if errors} == {}
+    invariants = R4Invariants()
+    broken = {
+        f"{r['resourceType']}/{r['id']}": [f.code for f in invariants.check(r, location="")]
+        for r in landed
+    }
+    assert {where: keys for where, keys in broken.items() if keys} == {}

@@ -122,10 +122,13 @@ class ReviewStack:
 
 
 @contextmanager
-def reviewer_stack(workdir: Path, *, vendor: str = "sandbox") -> Iterator[ReviewStack]:
+def reviewer_stack(
+    workdir: Path, *, vendor: str = "sandbox", policy: str | None = None
+) -> Iterator[ReviewStack]:
     """Two tenants on one dev IdP (tenant claim) and one sandbox EHR; step-up needs an acr.
 
     ``vendor``: the profile chartgate obeys for the EHR (the sandbox still answers as itself).
+    ``policy``: a write-back policy file (None: the shipped one).
     """
     with SandboxServer(workdir / "sandbox.sqlite3") as sandbox:
         sandbox.idp.default_tenant = TENANT_A  # the browser signs in to clinic A
@@ -134,6 +137,7 @@ def reviewer_stack(workdir: Path, *, vendor: str = "sandbox") -> Iterator[Review
         settings = Settings(
             database_url=f"sqlite:///{workdir / 'chartgate.sqlite3'}",
             key_file=str(workdir / "kek.key"),
+            **({"policy": policy} if policy is not None else {}),
             tenants=[
                 TenantSettings(
                     id=TENANT_A,

@@ -605,13 +605,16 @@ class Harness:
         if body is None:
             return []
         ids = [self._track(body, ehr, fault, tracked.crash)]
-        if action == "retract":  # its structured resources go entered-in-error after it
+        if action in ("retract", "amend"):
+            # Retract: its structured resources go entered-in-error after it. Amend (ADR 0031):
+            # a proposal not in the chart is created again, a changed one updated, a removed
+            # one retracted, each after the amendment.
             view = self.api.get(f"/v1/drafts/{tracked.draft_id}", headers=clin).json()
             ids.extend(
-                self._track({"writeback": item["retraction"]}, ehr, fault, tracked.crash)
+                self._track({"writeback": record}, ehr, fault, tracked.crash)
                 for item in view.get("structured", [])
-                if item["retraction"] is not None
-                and item["retraction"]["id"] not in self.history.writebacks
+                for record in (item["writeback"], item.get("update"), item["retraction"])
+                if record is not None and record["id"] not in self.history.writebacks
             )
         return ids
 

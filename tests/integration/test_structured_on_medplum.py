@@ -17,10 +17,19 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from builders import edited_note
 from chartgate.adapters.storage import tables as t
 from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
 from stack import Stack, running_stack
-from structured_items import CONDITION, WRITTEN_TYPES, structured_submission, write_policy_file
+from structured_items import (
+    ALLERGY,
+    CONDITION,
+    MEDICATION_REQUEST,
+    OBSERVATION,
+    WRITTEN_TYPES,
+    structured_submission,
+    write_policy_file,
+)
 
 pytestmark = [pytest.mark.medplum, pytest.mark.timeout(300)]
 
@@ -125,3 +134,85 @@ def test_a_lost_answer_to_a_committed_condition_is_read_back_to_that_one(
     assert item["writeback"]["state"] == "committed", item
     assert len(_in_ehr(stack, "Condition", part_id)) == 1
     assert len(_in_ehr(stack, "Provenance", part_id)) == 1
+
+
+def _fever(resource: dict[str, Any]) -> dict[str, Any]:
+    return {**resource, "valueQuantity": {**resource["valueQuantity"], "value": 38.4}}
+
+
+def test_an_amendment_creates_updates_and_retracts_structured_resources_in_medplum(
+    stack: Stack,
+) -> None:
+    """Amend (ADR 0031): Observation updated, MedicationRequest retracted, Condition left."""
+    draft_id, note_id = _approve(
+        stack, structured_submission(CONDITION, OBSERVATION, MEDICATION_REQUEST)
+    )
+    stack.work()
+    clinician = stack.as_clinician()
+    view = stack.api.get(f"/v1/drafts/{draft_id}", headers=clinician).json()
+    before = {i["resource_type"]: i["writeback"] for i in view["structured"]}
+    edit = edited_note(view, "Return if symptoms worsen.", "Return if fever develops.")
+    edit["resources"] = [CONDITION, _fever(OBSERVATION), ALLERGY]
+    amended = stack.api.post(
+        f"/v1/writebacks/{note_id}/amend",
+        json=edit,
+        headers={**clinician, "If-Match": f'W/"{view["current_version"]}"'},
+    )
+    assert amended.status_code == 202, amended.text
+    stack.work()
+    items = _items(stack, draft_id)
+    shown = {(i["resource_type"], i["index"] is None): i for i in items}
+    # Condition: unchanged, never written again.
+    condition = shown["Condition", False]
+    assert condition["update"] is None
+    (landed,) = _in_ehr(stack, "Condition", before["Condition"]["id"])
+    assert landed["meta"]["versionId"] == before["Condition"]["ehr_version"]
+    # Observation: updated in place (same id, new version, its own mark and Provenance).
+    observation = shown["Observation", False]
+    update = observation["update"]
+    assert update["kind"] == "structured-update"
+    assert update["state"] == "committed", update
+    (landed,) = _in_ehr(stack, "Observation", before["Observation"]["id"])
+    assert landed["valueQuantity"]["value"] == 38.4
+    assert f"Observation/{landed['id']}" == before["Observation"]["ehr_resource"]
+    assert landed["meta"]["versionId"] == update["ehr_version"]
+    assert {"system": WRITEBACK_SYSTEM, "code": update["id"]} in landed["meta"]["tag"]
+    (provenance,) = _in_ehr(stack, "Provenance", update["id"])
+    assert provenance["activity"]["coding"][0]["code"] == "UPDATE"
+    assert provenance["target"][0]["reference"] == (
+        f"Observation/{landed['id']}/_history/{update['ehr_version']}"
+    )
+    # AllergyIntolerance: new, created after the amended note.
+    allergy = shown["AllergyIntolerance", False]
+    assert allergy["writeback"]["state"] == "committed"
+    assert len(_in_ehr(stack, "AllergyIntolerance", allergy["writeback"]["id"])) == 1
+    # MedicationRequest: removed by the amendment, entered-in-error (never deleted).
+    removed = shown["MedicationRequest", True]
+    assert removed["retraction"]["state"] == "committed"
+    (order,) = _in_ehr(stack, "MedicationRequest", before["MedicationRequest"]["id"])
+    assert order["status"] == "entered-in-error"
+    for resource in (landed, order, provenance):
+        assert _errors(stack, resource) == []
+
+
+def test_an_approval_breaking_a_fhir_invariant_is_refused_with_its_key(stack: Stack) -> None:
+    """ait-1 (no clinicalStatus): 422 OperationOutcome naming it, and nothing is queued."""
+    broken = {k: v for k, v in ALLERGY.items() if k != "clinicalStatus"}
+    created = stack.api.post(
+        "/v1/drafts", json=structured_submission(broken), headers=stack.as_scribe()
+    )
+    assert created.status_code == 201, created.text  # stored, with the finding shown
+    draft_id = created.json()["id"]
+    refused = stack.api.post(
+        f"/v1/drafts/{draft_id}/approve",
+        headers={**stack.as_clinician(), "If-Match": 'W/"1"'},
+    )
+    assert refused.status_code == 422, refused.text
+    outcome = refused.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    codes = {c["code"] for i in outcome["issue"] for c in i.get("details", {}).get("coding", [])}
+    assert "invariant.ait-1" in codes
+    view = stack.api.get(f"/v1/drafts/{draft_id}", headers=stack.as_clinician()).json()
+    assert view["state"] == "in_review"
+    assert "invariant.ait-1" in {f["code"] for f in view["findings"]}  # shown before approving
+    assert stack.work() == 0  # nothing was queued

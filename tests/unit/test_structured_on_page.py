@@ -14,11 +14,13 @@ import jinja2
 
 from chartgate import web
 from chartgate.domain.principal import Principal, Role
+from chartgate.domain.writeback import CreateGuard
 from chartgate.settings import EhrSettings, TenantSettings
 from chartgate.web.plain_words import when
 from chartgate.web.presenter import RETRACTION_REASONS, page_model
 from chartgate.web.reading import reading
 from structured_desk import Desk, desk
+from structured_items import CONDITION, OBSERVATION, structured_submission
 
 TENANT = TenantSettings(
     id="clinic-a",
@@ -78,8 +80,43 @@ def test_after_approval_the_page_shows_each_items_partial_outcome() -> None:
     d.ehr.fail_next("status", method="POST", resource_type="AllergyIntolerance", status=422)
     d.run()
     read, page = _page(d, draft_id)
-    shown = dict(read.in_chart)
+    shown = {kind: words for kind, words, _fix in read.in_chart}
     assert shown["Condition"] == "written to the chart"
     assert shown["AllergyIntolerance"].startswith("not written (EHR answered 422")
     assert "In the chart" in page
     assert "AllergyIntolerance</strong>: not written (EHR answered 422" in page
+
+
+def test_a_write_back_that_waits_for_a_person_gets_its_own_resolve_form() -> None:
+    """needs_person (not in the chart): resend and landed; partial: retry the Provenance."""
+    d = desk(CreateGuard.NONE)
+    draft_id = d.submit(structured_submission(CONDITION, OBSERVATION))
+    d.approve(draft_id)
+    d.ehr.fail_next("hold", method="POST", resource_type="Condition")  # lands only later
+    d.run(rounds=5)
+    read, page = _page(d, draft_id)
+    fixes = {kind: fix for kind, _words, fix in read.in_chart}
+    condition = fixes["Condition"]
+    assert condition is not None
+    assert condition.actions == ("resend", "landed")
+    assert fixes["Observation"] is None  # queued behind it: nothing for a person to decide
+    assert f'action="/review/{draft_id}/writebacks/{condition.writeback_id}/resolve"' in page
+    assert 'name="csrf_token" value="c"' in page
+    assert "send it again (Condition)" in page
+
+
+def test_a_partial_item_offers_only_to_retry_its_provenance() -> None:
+    """The Condition is in the chart, its Provenance refused: one button, retry-follow-up."""
+    d = desk()
+    draft_id = d.submit(structured_submission(CONDITION))
+    d.approve(draft_id)
+    d.executor().run_once()  # the note and its Provenance
+    d.ehr.fail_next("status", method="POST", resource_type="Provenance", status=403)
+    d.run()
+    read, page = _page(d, draft_id)
+    [(kind, words, fix)] = read.in_chart
+    assert (kind, words) == ("Condition", "in the chart; its Provenance was refused")
+    assert fix is not None
+    assert fix.actions == ("retry-follow-up",)
+    assert "Retry its Provenance (Condition)" in page
+    assert "send it again" not in page

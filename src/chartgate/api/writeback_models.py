@@ -44,17 +44,35 @@ class Writeback(Out):
 
 
 class StructuredItem(Out):
-    """One structured proposal of the approved (or current) version and its fate."""
+    """One structured proposal of the approved (or current) version and its fate.
 
-    index: int = Field(description="Its place in the version's ``resources``.")
+    After an amendment (ADR 0031), also each resource the amendment removed from the chart
+    (``index`` null, ``fate`` "removed by the amendment ...", its ``retraction``).
+    """
+
+    index: int | None = Field(
+        description="Its place in the version's ``resources`` (null: removed by an amendment)."
+    )
     resource_type: str
     written: bool = Field(description="Approval writes it to the chart.")
     fate: str = Field(
         description='"will be written" or why not, e.g. "not written to the chart'
         ' (draft-only by policy)".'
     )
-    writeback: Writeback | None = Field(description="Its write-back, once approved and queued.")
+    writeback: Writeback | None = Field(
+        description="The write-back that created it in the chart, once approved and queued."
+    )
+    update: Writeback | None = Field(
+        default=None,
+        description=(
+            "The newest amendment's change to it (kind structured-update: PUT with If-Match);"
+            " null when no amendment changed it."
+        ),
+    )
     retraction: Writeback | None = Field(
         default=None,
-        description="Its entered-in-error write-back, queued with the note's retraction.",
+        description=(
+            "Its entered-in-error write-back, queued with the note's retraction or with an"
+            " amendment that removed it."
+        ),
     )

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
 from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.http import HttpClient, build_client
+from chartgate.adapters.fhir_invariants import R4Invariants
 from chartgate.adapters.fhir_models import R4BSchema
 from chartgate.adapters.identity.jwt import TokenVerifier, issuer_configs
 from chartgate.adapters.keys.custody import Custody
@@ -209,7 +210,7 @@ def build(
         policy=policy,
         ehr=ehr,
         access=access,
-        validator=DraftValidator(policy, R4BSchema()),
+        validator=DraftValidator(policy, R4BSchema(), R4Invariants()),
         pseudonyms=pseudonyms,
     )
     webhook_store = SqlWebhooks(engine)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chartgate.adapters.fhir_invariants import R4Invariants
 from chartgate.adapters.fhir_models import R4BSchema
 from chartgate.domain.findings import Finding, Stage, Verdict, ordered
 from chartgate.domain.policy import LoadedPolicy
@@ -70,7 +71,7 @@ def _findings(raw: bytes, policy: LoadedPolicy, *, vendor: str) -> list[Finding]
     denied = _policy_denials(submission, policy, vendor=vendor)
     if denied:
         return denied
-    validator = DraftValidator(policy, R4BSchema())
+    validator = DraftValidator(policy, R4BSchema(), R4Invariants())
     preview = Preview(author=PREVIEW_AUTHOR, at=datetime.now(UTC))
     return ordered(validator.submission_findings(submission, preview))
 

@@ -146,6 +146,14 @@ ROUTES: tuple[RouteAccess, ...] = (
     _r("POST", "/review/{draft_id}/amend", W, "clinician", Access.APPROVE, phi=True),
     _r("POST", "/review/{draft_id}/retract", W, "clinician", Access.DELETE, phi=True),
     _r("POST", "/review/{draft_id}/rebase", W, "clinician", Access.WRITE, phi=True),
+    _r(  # the per-item resolve button of a structured write-back (same use case as the API)
+        "POST",
+        "/review/{draft_id}/writebacks/{writeback_id}/resolve",
+        W,
+        "clinician",
+        Access.WRITE,
+        phi=False,
+    ),
 )
 
 ROLES: tuple[str, ...] = ("scribe", "clinician", "admin", "auditor")

@@ -55,6 +55,7 @@ _ISSUE_TYPES: Final = {
     "encoding": "structure",
     "submission": "invalid",
     "fhir": "structure",
+    "invariant": "invariant",
     "binding": "code-invalid",
     "code": "code-invalid",
     "unit": "code-invalid",

@@ -54,6 +54,7 @@ ACTIVITY_BY_KIND = {
     "retract": "NULLIFY",
     "structured": "CREATE",
     "structured-retract": "NULLIFY",
+    "structured-update": "UPDATE",
 }
 """v3-DataOperation code per write-back kind (NULLIFY: the act is now entered-in-error)."""
 

@@ -193,3 +193,119 @@ def retraction_of_structured(
     out["id"] = resource_id
     out["meta"] = {**out.get("meta", {}), "versionId": version_id}
     return out
+
+
+# -- amendment: what changes in the chart ---------------------------------------------------
+
+_SUBJECT_OF: Final[Mapping[str, str]] = {
+    # The element that says *what* a proposal is about: two versions' proposals with the
+    # same type and this element are the same clinical statement (changed or not).
+    "Condition": "code",
+    "AllergyIntolerance": "code",
+    "Observation": "code",
+    "MedicationRequest": "medicationCodeableConcept",
+}
+
+_NOT_CONTENT: Final[frozenset[str]] = frozenset({"id", "meta", "identifier", "text"})
+"""Elements that say nothing clinical (ours, or the server's): never a change by themselves."""
+
+
+def identity(resource: Mapping[str, Any]) -> tuple[str, str]:
+    """``(type, what it is about)``: the codings of its code (sorted), else the code's text.
+
+    A MedicationRequest that names its medication by reference is about that reference.
+    """
+    kind = str(resource.get("resourceType"))
+    element = resource.get(_SUBJECT_OF.get(kind, "code"))
+    if element is None and kind == "MedicationRequest":
+        element = resource.get("medicationReference")
+    if not isinstance(element, Mapping):
+        return kind, ""
+    codings = sorted(
+        f"{c.get('system', '')}|{c.get('code', '')}"
+        for c in element.get("coding", [])
+        if isinstance(c, Mapping)
+    )
+    if codings:
+        return kind, " ".join(codings)
+    return kind, str(element.get("text") or element.get("reference") or "")
+
+
+def clinical_content(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """What the clinician approved of a resource: all but ids, meta, text and owned elements.
+
+    Two resources with the same clinical content are the same to an amendment: one that
+    differs only in who approved it (recorder, asserter, requester) is not rewritten.
+    """
+    owned = OWNED.get(str(resource.get("resourceType")), {})
+    return {k: v for k, v in resource.items() if k not in _NOT_CONTENT and k not in owned}
+
+
+@dataclass(frozen=True, slots=True)
+class AmendPlan:
+    """What an amendment does to the structured resources in the chart (indexes, keys).
+
+    ``created``: proposal indexes with nothing of theirs in the chart; ``updated``:
+    ``(proposal index, chart key)`` whose clinical content changed; ``unchanged``:
+    ``(proposal index, chart key)`` left as they are; ``removed``: chart keys no proposal
+    names any more.
+    """
+
+    created: tuple[int, ...]
+    updated: tuple[tuple[int, str], ...]
+    unchanged: tuple[tuple[int, str], ...]
+    removed: tuple[str, ...]
+
+
+def plan_amendment(
+    proposals: Sequence[Mapping[str, Any]],
+    written: Sequence[int],
+    chart: Sequence[tuple[str, Mapping[str, Any]]],
+) -> AmendPlan:
+    """Pair the amended version's written proposals with the chart's resources by identity.
+
+    ``written``: the indexes of the proposals the amendment writes, in write order;
+    ``chart``: ``(key, resource as written)`` for each structured resource of this note in
+    the chart now, in the order they were written. Same identity pairs first with first
+    (two proposals about the same code pair in order).
+    """
+    waiting: dict[tuple[str, str], list[tuple[str, Mapping[str, Any]]]] = {}
+    for key, resource in chart:
+        waiting.setdefault(identity(resource), []).append((key, resource))
+    created: list[int] = []
+    updated: list[tuple[int, str]] = []
+    unchanged: list[tuple[int, str]] = []
+    for index in written:
+        proposal = proposals[index]
+        matches = waiting.get(identity(proposal), [])
+        if not matches:
+            created.append(index)
+            continue
+        key, resource = matches.pop(0)
+        same = clinical_content(_with_fixed(proposal)) == clinical_content(resource)
+        (unchanged if same else updated).append((index, key))
+    left = {key for entries in waiting.values() for key, _ in entries}
+    removed = [key for key, _ in chart if key in left]
+    return AmendPlan(tuple(created), tuple(updated), tuple(unchanged), tuple(removed))
+
+
+def _with_fixed(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The proposal with the values chartgate fixes (as ``build_structured`` sends it)."""
+    out = dict(resource)
+    out.update(_FIXED.get(str(out.get("resourceType")), {}))
+    return out
+
+
+def update_of_structured(
+    resource: Mapping[str, Any], write: StructuredWrite, *, resource_id: str, version_id: str
+) -> dict[str, Any]:
+    """An amended proposal as the new version of the resource in the chart (PUT, If-Match).
+
+    ``write.writeback_id`` is the write-back that created the resource: its business
+    identifier stays, so the resource is found by it as before; the update's own mark
+    (``meta.tag``) is added when it is queued.
+    """
+    out = build_structured(resource, write)
+    out["id"] = resource_id
+    out["meta"] = {**out["meta"], "versionId": version_id}
+    return out

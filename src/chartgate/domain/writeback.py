@@ -54,7 +54,12 @@ class WritebackKind(StrEnum):
     AMEND = "amend"
     RETRACT = "retract"
     STRUCTURED = "structured"  # a structured resource approved with the note (domain/structured)
-    STRUCTURED_RETRACT = "structured-retract"  # it, entered-in-error with its note's retraction
+    STRUCTURED_RETRACT = (
+        "structured-retract"  # it, entered-in-error (note retracted, or amended away)
+    )
+    STRUCTURED_UPDATE = (
+        "structured-update"  # it, changed by an amendment of its note (PUT, If-Match)
+    )
 
     @property
     def creates_document(self) -> bool:
@@ -64,7 +69,7 @@ class WritebackKind(StrEnum):
     @property
     def writes_note(self) -> bool:
         """True for the note's own write-backs; a structured one leaves the draft alone."""
-        return self not in (WritebackKind.STRUCTURED, WritebackKind.STRUCTURED_RETRACT)
+        return self not in _STRUCTURED_KINDS
 
     @property
     def doc_status(self) -> str:
@@ -87,6 +92,14 @@ class WritebackKind(StrEnum):
         return self is WritebackKind.APPROVE
 
 
+_STRUCTURED_KINDS = frozenset(
+    {
+        WritebackKind.STRUCTURED,
+        WritebackKind.STRUCTURED_RETRACT,
+        WritebackKind.STRUCTURED_UPDATE,
+    }
+)
+
 _DOC_STATUS = {
     WritebackKind.APPROVE: "preliminary",
     WritebackKind.FINALIZE: "final",
@@ -94,6 +107,7 @@ _DOC_STATUS = {
     WritebackKind.RETRACT: "entered-in-error",
     WritebackKind.STRUCTURED: "preliminary",  # not used: the draft's docStatus is the note's
     WritebackKind.STRUCTURED_RETRACT: "entered-in-error",
+    WritebackKind.STRUCTURED_UPDATE: "preliminary",  # not used either
 }
 _ACTIVITY = {
     WritebackKind.APPROVE: "CREATE",
@@ -102,6 +116,7 @@ _ACTIVITY = {
     WritebackKind.RETRACT: "NULLIFY",
     WritebackKind.STRUCTURED: "CREATE",
     WritebackKind.STRUCTURED_RETRACT: "NULLIFY",
+    WritebackKind.STRUCTURED_UPDATE: "UPDATE",
 }
 
 

@@ -113,6 +113,7 @@ BY_KIND: Final = {
     "retract": Interaction.UPDATE,
     "structured": Interaction.CREATE,
     "structured-retract": Interaction.UPDATE,
+    "structured-update": Interaction.UPDATE,
 }
 OUTCOME_BY_TYPE: Final = {
     "writeback.conflict": Outcome.MINOR,

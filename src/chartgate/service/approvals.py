@@ -29,7 +29,12 @@ from chartgate.service.consent import consent_facts, with_consent
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
 from chartgate.service.idempotency import settle
 from chartgate.service.killswitch import refuse_if_engaged
-from chartgate.service.outbox import queue_parts, queue_retractions_of, queue_write
+from chartgate.service.outbox import (
+    queue_amendment_of,
+    queue_parts,
+    queue_retractions_of,
+    queue_write,
+)
 from chartgate.service.patient_context import check_context
 from chartgate.service.ports import UnitOfWork, WritebackRecord
 from chartgate.service.provenance_travel import note_footer
@@ -288,10 +293,13 @@ class Approvals:
             # Same gate as approval: an amendment is an approval of new content.
             gates.approval_gate(ctx, principal, draft, payload, (), now, doc_status="amended")
             record = queue_write(uow, draft, approval, payload, now)
+            # Its structured resources follow it: created, updated or retracted (ADR 0031).
+            parts = queue_amendment_of(ctx, uow, draft, approval, record, now)
             self._audit_approval(
                 uow, EventType.DRAFT_AMEND_APPROVED, principal, draft, meta, approval, record
             )
-            self._audit_queued(uow, principal, draft, record, meta)
+            for queued in (record, *parts):
+                self._audit_queued(uow, principal, draft, queued, meta)
             settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 

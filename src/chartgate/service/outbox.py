@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 
 from chartgate.domain.writeback import Writeback, WritebackKind
 from chartgate.service.queued import queued_writeback
-from chartgate.service.structured_writes import fates, queue_retractions, queue_structured
+from chartgate.service.structured_writes import (
+    fates,
+    queue_amendment,
+    queue_retractions,
+    queue_structured,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -21,7 +26,7 @@ if TYPE_CHECKING:
     from chartgate.service.context import Context
     from chartgate.service.ports import JsonObject, UnitOfWork
 
-__all__ = ["queue_parts", "queue_retractions_of", "queue_write"]
+__all__ = ["queue_amendment_of", "queue_parts", "queue_retractions_of", "queue_write"]
 
 
 def queue_write(
@@ -70,6 +75,27 @@ def queue_retractions_of(
 ) -> list[Writeback]:
     """With the note's retraction: its structured resources in the chart, entered-in-error."""
     return queue_retractions(
+        uow,
+        draft=draft,
+        approval=approval,
+        note=note,
+        policy=ctx.policy.policy,
+        profile=ctx.ehr.profile(draft.tenant),
+        ids=ctx.ids,
+        now=now,
+    )
+
+
+def queue_amendment_of(
+    ctx: Context,
+    uow: UnitOfWork,
+    draft: Draft,
+    approval: Approval,
+    note: Writeback,
+    now: datetime,
+) -> list[Writeback]:
+    """With an amendment: its structured resources created, updated or retracted, after it."""
+    return queue_amendment(
         uow,
         draft=draft,
         approval=approval,

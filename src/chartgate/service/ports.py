@@ -436,3 +436,11 @@ class ResourceSchema(Protocol):
     def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
         """Every schema problem of ``resource``, located under ``location``."""
         ...
+
+
+class ResourceInvariants(Protocol):
+    """The FHIR invariants (FHIRPath constraints) of one resource (``adapters/fhir_invariants``)."""
+
+    def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
+        """Every violated error invariant of ``resource``, located under ``location``."""
+        ...

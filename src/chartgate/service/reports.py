@@ -200,7 +200,7 @@ def _apply(wb: _Writeback, event: LedgerEvent, clinician: Callable[[str, str], s
             wb.committed_at = event.at
 
 
-STRUCTURED_KINDS = frozenset({"structured", "structured-retract"})
+STRUCTURED_KINDS = frozenset({"structured", "structured-retract", "structured-update"})
 """A structured write-back's approval is its note's (``draft.approved`` lists it); one that
 rode in its note's transaction Bundle sent nothing itself: the chart read proves it."""
 

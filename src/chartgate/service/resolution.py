@@ -12,6 +12,15 @@ from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
 from chartgate.service.idempotency import settle
 from chartgate.service.ports import WritebackRecord
 
+RESOLUTIONS = ("resend", "landed", "retry-follow-up")
+"""What a person may decide about a write-back the worker left to them."""
+
+CHART_RESOURCE = (
+    r"^(?:DocumentReference|Condition|AllergyIntolerance|Observation|MedicationRequest)"
+    r"/[A-Za-z0-9\-.]{1,64}$"
+)
+"""What ``landed`` may point at: a resource chartgate writes, ``Type/id``."""
+
 
 class Resolutions:
     """Read one write-back's status; resolve one the worker left to a person."""

@@ -1,7 +1,8 @@
 """The validation gate: every rule over one version, and the decision at each step.
 
 Composes the pure rules (``domain/validation.py``) with the FHIR schema port
-(``ResourceSchema``, the ``fhir.resources`` adapter in production) over *what would be sent*:
+(``ResourceSchema``, the ``fhir.resources`` adapter in production) and the FHIR invariants
+port (``ResourceInvariants``, ``fhirpathpy`` in production) over *what would be sent*:
 the note's DocumentReference, its Provenance, and each structured proposal with the
 elements chartgate owns filled in. Submit and save refuse ``Stage.SUBMIT`` errors;
 approval refuses any error and any warning not acknowledged (``domain/findings.py``).
@@ -26,7 +27,7 @@ from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.provenance import ProvenanceFacts, build_provenance
 from chartgate.domain.submission import DraftSubmission, Origin, VersionContent
 from chartgate.domain.validation import DraftFacts, check_version
-from chartgate.service.ports import JsonObject, ResourceSchema
+from chartgate.service.ports import JsonObject, ResourceInvariants, ResourceSchema
 
 PENDING_ID = "00000000-0000-0000-0000-000000000000"
 """Stands for ids not yet assigned when previewing what would be sent."""
@@ -60,9 +61,15 @@ PENDING_AUTHOR = "Practitioner/pending"
 class DraftValidator:
     """Runs every rule; raises ``ValidationFailed`` where a step must refuse."""
 
-    def __init__(self, policy: LoadedPolicy, schema: ResourceSchema | None = None) -> None:
+    def __init__(
+        self,
+        policy: LoadedPolicy,
+        schema: ResourceSchema | None = None,
+        invariants: ResourceInvariants | None = None,
+    ) -> None:
         self._policy = policy
         self._schema = schema
+        self._invariants = invariants
 
     def content_findings(
         self,
@@ -295,7 +302,11 @@ class DraftValidator:
         return verdict
 
     def _schema_check(self, resource: JsonObject, location: str) -> list[Finding]:
-        return [] if self._schema is None else self._schema.check(resource, location=location)
+        """The schema; where it holds, the FHIR invariants (an approval-stage error each)."""
+        found = [] if self._schema is None else self._schema.check(resource, location=location)
+        if not found and self._invariants is not None:
+            found = self._invariants.check(resource, location=location)
+        return found
 
 
 def model_texts(draft: Draft) -> tuple[str, ...]:

@@ -187,7 +187,8 @@ class WritebackExecutor:
         # step still missing can have been in flight: that one reads the chart first where a
         # resend would not be safe. A structured resource may have ridden in its note's
         # transaction Bundle: it, too, is looked for first.
-        reread = record.may_have_landed or was_carried(record, self._ehr.profile(draft.tenant))
+        profile = self._ehr.profile(draft.tenant)
+        reread = record.may_have_landed or was_carried(record, profile, note)
         try:
             refuse_unsupported(self._ehr.profile(draft.tenant))
             if record.kind.writes_note:

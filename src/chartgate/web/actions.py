@@ -8,6 +8,7 @@ same use case the API calls, and show the answer. Every POST answers with a redi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response
@@ -29,6 +30,7 @@ from chartgate.domain.submission import Note, VersionEdit, check_baseline
 from chartgate.service.authz import StepUpRequired
 from chartgate.service.context import RequestMeta
 from chartgate.service.error_table import status_and_code
+from chartgate.service.resolution import CHART_RESOURCE, RESOLUTIONS
 from chartgate.web.chart_now import current_baseline, read_chart
 from chartgate.web.presenter import RETRACTION_REASONS
 from chartgate.web.review import draft_page, not_found_page
@@ -356,5 +358,39 @@ def rebase(request: Request, draft_id: str, posted: PostedDep) -> Response:
             f"Rebased as version {draft.current.number} on the chart's current versions. "
             "Review it and approve again."
         )
+
+    return mutate(request, draft_id, posted, action)
+
+
+_CHART_RESOURCE = re.compile(CHART_RESOURCE)
+
+
+@router.post("/{draft_id}/writebacks/{writeback_id}/resolve")
+def resolve_part(request: Request, draft_id: str, writeback_id: str, posted: PostedDep) -> Response:
+    """A person decides one structured item's write-back the worker could not (per item).
+
+    The same use case, rules and ledger event (``writeback.resolved``) as
+    ``POST /v1/writebacks/{id}/resolve``; the write-back must be one of this draft's.
+    """
+    application = reviewer_of(request).application
+    form = posted.form
+
+    def action(principal: Principal, meta: RequestMeta) -> str:
+        decision = form_field(form, "action") or ""
+        if decision not in RESOLUTIONS:
+            raise InputError("Choose what to do with the write-back.", expression="action")
+        document = (form_field(form, "document") or "").strip() or None
+        if decision == "landed" and (document is None or not _CHART_RESOURCE.match(document)):
+            raise InputError(
+                "Name the resource in the chart as Type/id (for example Condition/123).",
+                expression="document",
+            )
+        seen = application.resolutions.writeback(principal, writeback_id, meta, audit=False)
+        if seen.draft_id != draft_id:
+            raise NotFound("no such write-back on this draft")
+        record = application.resolutions.resolve(
+            principal, writeback_id, action=decision, document=document, meta=meta
+        )
+        return f"Decision recorded for the {record.target_type} write-back: it is {record.state}."
 
     return mutate(request, draft_id, posted, action)

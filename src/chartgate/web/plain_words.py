@@ -180,9 +180,19 @@ def part_words(item: Mapping[str, Any]) -> str | None:
     words = _PART_WORDS.get(str(writeback["state"]), str(writeback["state"]))
     if writeback["state"] == "rejected" and writeback.get("last_reason"):
         words += f" ({writeback['last_reason']})"
+    update = item.get("update")
+    if update is not None:
+        state = str(update["state"])
+        words += (
+            "; changed by the amendment"
+            if state == "committed"
+            else f"; amendment's change: {_PART_WORDS.get(state, state)}"
+        )
     if retraction is not None:
         state = str(retraction["state"])
         words += "; entered-in-error" if state == "committed" else f"; retraction {state}"
+    if item.get("index") is None and item.get("fate"):
+        words = f"{item['fate']}: {words}"
     return words
 
 
@@ -198,3 +208,35 @@ def when(moment: datetime | None) -> Markup:
         utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
         utc.strftime("%Y-%m-%d %H:%M UTC"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PartResolution:
+    """A structured item's write-back that waits for a person, and what the page offers."""
+
+    writeback_id: str
+    resource_type: str
+    actions: tuple[str, ...]
+    """``resend`` and ``landed`` (not in the chart, or unknown), or ``retry-follow-up``."""
+
+
+def part_resolution(item: Mapping[str, Any]) -> PartResolution | None:
+    """The item's newest write-back when it needs a person (None: nothing to decide).
+
+    The same decisions as ``POST /v1/writebacks/{id}/resolve``: a write-back that cannot
+    tell whether its resource reached the chart is re-sent or pointed at; one whose
+    resource is in the chart but whose Provenance was refused or is unproven retries it.
+    """
+    newest = next(
+        (w for w in (item.get("retraction"), item.get("update"), item.get("writeback")) if w),
+        None,
+    )
+    if newest is None or newest["state"] not in ("needs_person", "partial"):
+        return None
+    if newest["note_in_chart"]:
+        actions: tuple[str, ...] = ("retry-follow-up",)
+    elif newest["kind"] == "structured":
+        actions = ("resend", "landed")
+    else:
+        actions = ("resend",)
+    return PartResolution(str(newest["id"]), str(newest["resource_type"]), actions)

@@ -24,8 +24,10 @@ from chartgate.service.provenance_travel import note_footer
 from chartgate.service.validation import model_texts
 from chartgate.web.note_view import inline_diff, render, render_text
 from chartgate.web.plain_words import (
+    PartResolution,
     PlainFinding,
     ResourceFate,
+    part_resolution,
     part_words,
     plain_findings,
     resource_fate,
@@ -52,8 +54,9 @@ class Reading:
     blocking: int
     approve_blocked: str | None
     resources: list[ResourceLine]
-    in_chart: list[tuple[str, str]]
-    """Each approved structured item's write-back: (type, where it is), once queued."""
+    in_chart: list[tuple[str, str, PartResolution | None]]
+    """Each approved structured item's write-back: (type, where it is, what a person may
+    decide when it waits for one), once queued."""
 
 
 def reading(
@@ -94,7 +97,7 @@ def reading(
         approve_blocked=blocked,
         resources=lines,
         in_chart=[
-            (str(item["resource_type"]), words)
+            (str(item["resource_type"]), words, part_resolution(item))
             for item in view.structured
             if (words := part_words(item)) is not None
         ],

@@ -26,21 +26,28 @@ T = TypeVar("T", bound="StructuredItem")
 class StructuredItem:
     """ One structured proposal of the approved (or current) version and its fate.
 
+    After an amendment (ADR 0031), also each resource the amendment removed from the chart
+    (``index`` null, ``fate`` "removed by the amendment ...", its ``retraction``).
+
         Attributes:
             fate (str): "will be written" or why not, e.g. "not written to the chart (draft-only by policy)".
-            index (int): Its place in the version's ``resources``.
+            index (int | None): Its place in the version's ``resources`` (null: removed by an amendment).
             resource_type (str):
-            writeback (None | Writeback): Its write-back, once approved and queued.
+            writeback (None | Writeback): The write-back that created it in the chart, once approved and queued.
             written (bool): Approval writes it to the chart.
-            retraction (None | Unset | Writeback): Its entered-in-error write-back, queued with the note's retraction.
+            retraction (None | Unset | Writeback): Its entered-in-error write-back, queued with the note's retraction or
+                with an amendment that removed it.
+            update (None | Unset | Writeback): The newest amendment's change to it (kind structured-update: PUT with If-
+                Match); null when no amendment changed it.
      """
 
     fate: str
-    index: int
+    index: int | None
     resource_type: str
     writeback: None | Writeback
     written: bool
     retraction: None | Unset | Writeback = UNSET
+    update: None | Unset | Writeback = UNSET
 
 
 
@@ -50,6 +57,7 @@ class StructuredItem:
         from ..models.writeback import Writeback # noqa: PLC0415
         fate = self.fate
 
+        index: int | None
         index = self.index
 
         resource_type = self.resource_type
@@ -70,6 +78,14 @@ class StructuredItem:
         else:
             retraction = self.retraction
 
+        update: dict[str, Any] | None | Unset
+        if isinstance(self.update, Unset):
+            update = UNSET
+        elif isinstance(self.update, Writeback):
+            update = self.update.to_dict()
+        else:
+            update = self.update
+
 
         field_dict: dict[str, Any] = {}
 
@@ -82,6 +98,8 @@ class StructuredItem:
         })
         if retraction is not UNSET:
             field_dict["retraction"] = retraction
+        if update is not UNSET:
+            field_dict["update"] = update
 
         return field_dict
 
@@ -93,7 +111,13 @@ class StructuredItem:
         d = dict(src_dict)
         fate = d.pop("fate")
 
-        index = d.pop("index")
+        def _parse_index(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        index = _parse_index(d.pop("index"))
+
 
         resource_type = d.pop("resource_type")
 
@@ -137,6 +161,26 @@ class StructuredItem:
         retraction = _parse_retraction(d.pop("retraction", UNSET))
 
 
+        def _parse_update(data: object) -> None | Unset | Writeback:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                update_type_0 = Writeback.from_dict(data)
+
+
+
+                return update_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | Writeback, data)
+
+        update = _parse_update(d.pop("update", UNSET))
+
+
         structured_item = cls(
             fate=fate,
             index=index,
@@ -144,6 +188,7 @@ class StructuredItem:
             writeback=writeback,
             written=written,
             retraction=retraction,
+            update=update,
         )
 
         return structured_item

@@ -28,6 +28,7 @@ from chartgate.domain.submission import DraftSubmission, VersionEdit, check_base
 from chartgate.service.context import RequestMeta
 from chartgate.service.idempotency import Answer
 from chartgate.service.ports import WritebackRecord
+from chartgate.service.resolution import CHART_RESOURCE
 
 router = APIRouter(prefix="/v1", tags=["drafts"])
 # Who may have a stored answer replayed: the roles the operation itself allows.
@@ -360,10 +361,7 @@ class ResolveBody(BaseModel):
     document: str | None = Field(
         default=None,
         max_length=200,
-        pattern=(
-            r"^(?:DocumentReference|Condition|AllergyIntolerance|Observation|MedicationRequest)"
-            r"/[A-Za-z0-9\-.]{1,64}$"
-        ),
+        pattern=CHART_RESOURCE,
     )
 
 

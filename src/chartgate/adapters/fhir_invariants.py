@@ -1,0 +1,178 @@
+"""FHIR R4 invariants (FHIRPath constraints) of what chartgate sends, with ``fhirpathpy``.
+
+The ``fhir.resources`` models check structure and types, not the invariants of the
+StructureDefinitions (``ait-1``: an AllergyIntolerance needs a clinicalStatus unless it is
+entered-in-error; ``con-4``, ``obs-6``, ``ref-1``, ``per-1``...). Medplum's validator found an
+``ait-1`` error in test data that the models passed (issue 13). This adapter evaluates each
+invariant of ``fhir_invariants_r4.INVARIANTS`` (copied from the R4 spec, CC0) on its context
+(``context.where((expression) = false)``: an element of the context for which the expression
+is false breaks it; an absent context, or an expression that comes out empty on an element,
+does not, as in the HL7 validators: ``ref-1`` on a Reference with an identifier only),
+compiled once per process. ``hasValue()``, which fhirpathpy 2.2.4 lacks, is supplied here
+(a single primitive value: true). Two invariants over every element of the resource are JSON
+walks instead, where the engine's ``descendants()`` takes 20-50 ms per resource: ``ele-1``
+(every element has a value or children: ``_empty_elements``, the same rule) and ``dom-3``
+(each contained resource is referred to as ``#id`` from the resource, or refers to ``#``:
+``_unreferred_contained``; a ``#id`` string anywhere counts, where the expression asks for a
+reference, canonical, uri or url element, so it is at most that much more lenient).
+
+A violated ``error`` invariant is an error finding at ``Stage.APPROVE``: a draft with one is
+stored and shown with it, and approval is refused (422, the key in the OperationOutcome).
+``warning`` invariants (dom-6, con-3) are not findings: the spec does not make them errors.
+An expression the engine cannot evaluate on a resource is itself a finding
+(``invariant.unevaluable``): an unchecked invariant is never taken as passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from functools import cache
+from typing import Any, Final
+
+from fhirpathpy import compile as compile_path
+from fhirpathpy.models import models
+
+from chartgate.adapters.fhir_invariants_r4 import INVARIANTS
+from chartgate.domain.findings import Finding
+
+UCUM: Final = "http://unitsofmeasure.org"
+"""``%ucum`` in the R4 invariants (age-1, drt-1...)."""
+
+_ELE_1: Final = next(row[4] for row in INVARIANTS if row[2] == "ele-1")
+
+
+def _quiet(_label: str, _value: object) -> None:
+    """``trace()`` in an invariant (dom-3) would print resource content: it says nothing."""
+
+
+def _has_value(inputs: list[Any]) -> list[bool]:
+    """FHIRPath ``hasValue()``: one primitive with a value (JSON: a string, number or boolean)."""
+    return [len(inputs) == 1 and isinstance(inputs[0], str | int | float | bool | Decimal)]
+
+
+_OPTIONS: Final = {
+    "traceFn": _quiet,
+    "userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: []}}},
+}
+
+_Compiled = tuple[str, str, str, str | None, Callable[..., Any]]
+
+
+@cache
+def _compiled(kind: str) -> tuple[_Compiled, ...]:
+    """The error invariants of ``kind``, compiled once: (context, key, human, top, function)."""
+    return tuple(
+        (
+            context,
+            key,
+            human,
+            _top_element(kind, context),
+            compile_path(
+                f"{context}.where(({expression}) = false).exists()", models["r4"], _OPTIONS
+            ),
+        )
+        for resource_type, context, key, severity, human, expression in INVARIANTS
+        if resource_type == kind and severity == "error" and key not in _WALKED
+    )
+
+
+def _top_element(kind: str, context: str) -> str | None:
+    """The JSON key the context needs at the resource's top level (None: the resource itself).
+
+    A context whose key is absent selects nothing, so its invariant holds: it is not run.
+    """
+    rest = context.removeprefix(kind).lstrip(".")
+    if not rest:
+        return None
+    name, _, choice = rest.partition(".ofType(")
+    if choice and "." not in name:  # a choice element at the top: valueQuantity, onsetAge
+        return name + choice.rstrip(")")
+    return rest.split(".", 1)[0]
+
+
+def _empty_elements(node: Any, where: str) -> list[str]:  # noqa: ANN401 - JSON
+    """ele-1 over JSON: every element has a value, or children other than ``id``."""
+    if isinstance(node, Mapping):
+        if not any(k != "id" for k in node):
+            return [where]
+        return [p for k, v in node.items() for p in _empty_elements(v, f"{where}.{k}")]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _empty_elements(v, f"{where}[{i}]")]
+    return []
+
+
+_WALKED: Final = frozenset({"ele-1", "dom-3"})
+"""Invariants checked by a JSON walk (``R4Invariants.check``), not by the engine."""
+
+_DOM_3: Final = next(row[4] for row in INVARIANTS if row[2] == "dom-3")
+
+
+def _strings(node: Any) -> Iterator[str]:  # noqa: ANN401 - JSON
+    """Every string value in ``node``, at any depth."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, Mapping):
+        for child in node.values():
+            yield from _strings(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _strings(child)
+
+
+def _unreferred_contained(resource: Mapping[str, Any]) -> list[int]:
+    """dom-3: the contained resources nothing refers to (by ``#id``) and that name no ``#``."""
+    contained = resource.get("contained") or []
+    if not isinstance(contained, list) or not contained:
+        return []
+    mentioned = set(_strings(resource))
+    return [
+        index
+        for index, inner in enumerate(contained)
+        if isinstance(inner, Mapping)
+        and f"#{inner.get('id', '')}" not in mentioned
+        and "#" not in set(_strings(inner))
+    ]
+
+
+def invariant_types() -> frozenset[str]:
+    """The resource types whose invariants are evaluated."""
+    return frozenset(row[0] for row in INVARIANTS)
+
+
+class R4Invariants:
+    """The ``ResourceInvariants`` port: every R4 error invariant of one resource."""
+
+    def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
+        """One ``invariant.<key>`` error finding per violated invariant (none: all hold)."""
+        kind = str(resource.get("resourceType"))
+        if kind not in invariant_types():
+            return []
+        body = {k: v for k, v in resource.items() if k != "resourceType"}
+        findings = [
+            Finding.error("invariant.ele-1", where, f"ele-1: {_ELE_1}")
+            for where in _empty_elements(body, location)
+        ]
+        findings.extend(
+            Finding.error("invariant.dom-3", f"{location}.contained[{index}]", f"dom-3: {_DOM_3}")
+            for index in _unreferred_contained(resource)
+        )
+        environment = {"resource": resource, "rootResource": resource, "ucum": UCUM}
+        for context, key, human, top, evaluate in _compiled(kind):
+            if top is not None and top not in resource:
+                continue
+            where = location + context.removeprefix(kind)
+            try:
+                broken = evaluate(resource, environment) == [True]
+            except Exception as exc:  # noqa: BLE001 - the engine's errors are not typed
+                findings.append(
+                    Finding.error(
+                        "invariant.unevaluable",
+                        where,
+                        f"{key} could not be evaluated ({type(exc).__name__}): not checked",
+                    )
+                )
+                continue
+            if broken:
+                findings.append(Finding.error(f"invariant.{key}", where, f"{key}: {human}"))
+        return findings
