@@ -25,14 +25,18 @@ An expression the engine cannot evaluate on a resource is itself a finding
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from functools import cache
+from importlib import metadata
+from pathlib import Path
 from typing import Any, Final
 
 from fhirpathpy import compile as compile_path
 from fhirpathpy.models import models
 
+from chartgate.adapters import fhir_invariants_r4
 from chartgate.adapters.fhir_invariants_r4 import INVARIANTS
 from chartgate.domain.findings import Finding
 
@@ -40,6 +44,10 @@ UCUM: Final = "http://unitsofmeasure.org"
 """``%ucum`` in the R4 invariants (age-1, drt-1...)."""
 
 _ELE_1: Final = next(row[4] for row in INVARIANTS if row[2] == "ele-1")
+_ENGINE_VERSION: Final = metadata.version("fhirpathpy")
+_RULES_DIGEST: Final = hashlib.sha256(
+    Path(__file__).read_bytes() + Path(fhir_invariants_r4.__file__).read_bytes()
+).hexdigest()[:16]
 
 
 def _quiet(_label: str, _value: object) -> None:
@@ -142,6 +150,15 @@ def invariant_types() -> frozenset[str]:
 
 class R4Invariants:
     """The ``ResourceInvariants`` port: every R4 error invariant of one resource."""
+
+    @property
+    def version(self) -> str:
+        """The engine's release and the digest of the rules (this module and the invariants).
+
+        Part of every schema stamp (ADR 0032): a stamp made under other invariants or another
+        engine is not proof under these.
+        """
+        return f"fhirpathpy {_ENGINE_VERSION}; invariants {_RULES_DIGEST}"
 
     def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
         """One ``invariant.<key>`` error finding per violated invariant (none: all hold)."""

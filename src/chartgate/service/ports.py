@@ -441,6 +441,11 @@ class ResourceSchema(Protocol):
 class ResourceInvariants(Protocol):
     """The FHIR invariants (FHIRPath constraints) of one resource (``adapters/fhir_invariants``)."""
 
+    @property
+    def version(self) -> str:
+        """The engine and rules: part of every schema stamp (ADR 0032)."""
+        ...
+
     def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
         """Every violated error invariant of ``resource``, located under ``location``."""
         ...

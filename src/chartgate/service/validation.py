@@ -133,7 +133,8 @@ class DraftValidator:
     def version(self) -> str:
         """This validator's code and models: part of every stamp, so an upgrade re-proves."""
         schema = "no schema" if self._schema is None else self._schema.version
-        return f"chartgate {__version__}; {schema}"
+        invariants = "no invariants" if self._invariants is None else self._invariants.version
+        return f"chartgate {__version__}; {schema}; {invariants}"
 
     def stamp_digest(self, document: JsonObject, provenance: JsonObject) -> str:
         """The digest of what the schema judges: both templates, the policy, the validator."""
