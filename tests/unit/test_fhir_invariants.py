@@ -2,7 +2,7 @@
 
 The ``fhir.resources`` models do not evaluate FHIRPath constraints: Medplum's validator found
 an ``ait-1`` error (an AllergyIntolerance without clinicalStatus) that they passed. The
-invariants of the R4 StructureDefinitions (copied, CC0, in ``adapters/fhir_invariants_r4``)
+invariants of the R4 StructureDefinitions (copied, CC0, in ``adapters/fhir_invariants_r4.json``)
 are evaluated with ``fhirpathpy``; a violated one refuses approval and nothing is queued.
 """
 
@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from chartgate.adapters.fhir_invariants import R4Invariants, invariant_types
-from chartgate.adapters.fhir_invariants_r4 import INVARIANTS
+from chartgate.adapters.fhir_invariants import INVARIANTS, R4Invariants, invariant_types
 from chartgate.adapters.fhir_models import R4BSchema
 from chartgate.domain.errors import ValidationFailed
 from chartgate.domain.structured import (

@@ -4,7 +4,7 @@ The ``fhir.resources`` models check structure and types, not the invariants of t
 StructureDefinitions (``ait-1``: an AllergyIntolerance needs a clinicalStatus unless it is
 entered-in-error; ``con-4``, ``obs-6``, ``ref-1``, ``per-1``...). Medplum's validator found an
 ``ait-1`` error in test data that the models passed (issue 13). This adapter evaluates each
-invariant of ``fhir_invariants_r4.INVARIANTS`` (copied from the R4 spec, CC0) on its context
+invariant of ``fhir_invariants_r4.json`` (copied from the R4 spec, CC0; package data) on its context
 (``context.where((expression) = false)``: an element of the context for which the expression
 is false breaks it; an absent context, or an expression that comes out empty on an element,
 does not, as in the HL7 validators: ``ref-1`` on a Reference with an identifier only),
@@ -26,6 +26,7 @@ An expression the engine cannot evaluate on a resource is itself a finding
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from functools import cache
@@ -36,18 +37,29 @@ from typing import Any, Final
 from fhirpathpy import compile as compile_path
 from fhirpathpy.models import models
 
-from chartgate.adapters import fhir_invariants_r4
-from chartgate.adapters.fhir_invariants_r4 import INVARIANTS
 from chartgate.domain.findings import Finding
 
 UCUM: Final = "http://unitsofmeasure.org"
 """``%ucum`` in the R4 invariants (age-1, drt-1...)."""
 
+_RULES: Final = Path(__file__).with_name("fhir_invariants_r4.json")
+"""The invariants, generated from the R4 StructureDefinitions by ``scripts/fhir_invariants.py``
+(its ``source`` and ``licence`` fields say where from: HL7, CC0)."""
+
+Invariant = tuple[str, str, str, str, str, str]
+"""(resource type, FHIRPath of the context, key, severity, human text, expression)."""
+
+
+def _load(data: bytes) -> tuple[Invariant, ...]:
+    rows = json.loads(data)["invariants"]
+    return tuple((r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows)
+
+
+_RULES_BYTES: Final = _RULES.read_bytes()
+INVARIANTS: Final = _load(_RULES_BYTES)
 _ELE_1: Final = next(row[4] for row in INVARIANTS if row[2] == "ele-1")
 _ENGINE_VERSION: Final = metadata.version("fhirpathpy")
-_RULES_DIGEST: Final = hashlib.sha256(
-    Path(__file__).read_bytes() + Path(fhir_invariants_r4.__file__).read_bytes()
-).hexdigest()[:16]
+_RULES_DIGEST: Final = hashlib.sha256(Path(__file__).read_bytes() + _RULES_BYTES).hexdigest()[:16]
 
 
 def _quiet(_label: str, _value: object) -> None:
