@@ -20,7 +20,7 @@ from chartgate.service.context import Context, RequestMeta
 from chartgate.service.idempotency import settle
 from chartgate.service.killswitch import refuse_if_engaged, submission_target
 from chartgate.service.ports import JsonObject, WritebackRecord
-from chartgate.service.structured_writes import structured_view
+from chartgate.service.structured_view import structured_view
 
 
 @dataclass(slots=True)
@@ -32,7 +32,7 @@ class DraftView:
     writebacks: list[WritebackRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # of the current version
     structured: list[JsonObject] = field(default_factory=list)
-    """Each structured proposal with its fate and write-back (``structured_writes.view``)."""
+    """Each structured proposal with its fate and write-back (``structured_view``)."""
 
 
 class Drafting:

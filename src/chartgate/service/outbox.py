@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from chartgate.domain.writeback import Writeback, WritebackKind
 from chartgate.service.queued import queued_writeback
+from chartgate.service.structured_amend import queue_amendment
 from chartgate.service.structured_writes import (
     fates,
-    queue_amendment,
     queue_retractions,
     queue_structured,
 )
