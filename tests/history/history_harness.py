@@ -30,6 +30,7 @@ import os
 import random
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -67,6 +68,7 @@ NO_CRASH = "none"
 # Write-backs the executor carries at once (issue 20): the checker runs against the concurrent
 # worker; CHARTGATE_HISTORY_IN_FLIGHT=1 runs the one-at-a-time worker.
 IN_FLIGHT = int(os.environ.get("CHARTGATE_HISTORY_IN_FLIGHT") or 8)
+REAL_PAUSES = os.environ.get("CHARTGATE_HISTORY_REAL_PAUSES") == "1"
 
 
 class WorkerKilled(BaseException):
@@ -85,20 +87,40 @@ class HarnessClock:
 
     def __init__(self) -> None:
         self._offset = timedelta(0)
+        self._lock = threading.Lock()  # the executor's threads pause on it (``pause``)
+        self.paused = 0.0
+        """Seconds of pauses (rate governor, read retries) taken as jumps, not waited."""
+        self.pauses = 0
 
     def now(self) -> datetime:
         """Now, as the executor sees it."""
         return datetime.now(UTC) + self._offset
 
+    def wall(self) -> float:
+        """Now as a POSIX timestamp: the rate governor's clock."""
+        return self.now().timestamp()
+
+    def pause(self, seconds: float) -> None:
+        """A pause the EHR asked for (``Retry-After``, the rate limit): a jump, no real wait."""
+        with self._lock:
+            self.paused += seconds
+            self.pauses += 1
+            if REAL_PAUSES:
+                time.sleep(seconds)
+            else:
+                self._offset += timedelta(seconds=seconds)
+
     def advance_to(self, moment: datetime) -> None:
         """Move forward to ``moment`` (never back)."""
-        gap = moment - self.now()
-        if gap > timedelta(0):
-            self._offset += gap
+        with self._lock:
+            gap = moment - self.now()
+            if gap > timedelta(0):
+                self._offset += gap
 
     def advance(self, delta: timedelta) -> None:
         """Move forward by ``delta``."""
-        self._offset += delta
+        with self._lock:
+            self._offset += delta
 
 
 # -- fault kinds -----------------------------------------------------------------------------
@@ -286,6 +308,31 @@ class History:
     ledger_ok: dict[str, str | None] = field(default_factory=dict)
     """Per tenant: None when the ledger verifies, else what verify said."""
     wall_seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    """Wall seconds spent per part of the run (where the time goes; printed by the test)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """How often each costly thing happened (settle rounds, patience pauses, new workers...)."""
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the wall time of the block to ``phases[phase]``."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - began
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Count one more ``what``."""
+        self.counts[what] = self.counts.get(what, 0) + n
+
+    def profile(self) -> str:
+        """Where the wall time went, largest first, and the counts."""
+        lines = [f"  {name:<24} {secs:8.1f} s" for name, secs in sorted(
+            self.phases.items(), key=lambda kv: -kv[1]
+        )]
+        lines += [f"  {name:<24} {n:8d}" for name, n in sorted(self.counts.items())]
+        return "\n".join(lines)
 
 
 # -- the crash hook -----------------------------------------------------------------------------
@@ -352,7 +399,7 @@ def _switch_medplum(control: httpx.Client, url: str, plan: dict[str, Any]) -> No
 
 @contextmanager
 def running_system(
-    database_url: str, workdir: Path, medplum_base: str
+    database_url: str, workdir: Path, medplum_base: str, clock: HarnessClock
 ) -> Iterator[tuple[Application, httpx.Client, SandboxServer, dict[str, Ehr]]]:
     """Two sandboxes (plain and Epic-like) and chartgate with one tenant per EHR."""
     reset_medplum(medplum_base)
@@ -430,6 +477,11 @@ def running_system(
                 )
                 for t in settings.tenants
             },
+            # A pause the EHR asks for (429, Retry-After, the rate limit) is a jump of the
+            # executor's clock, as its backoff is: the run pays for what the EHR does, never
+            # for waiting on a timer (the fault kinds count requests, not seconds).
+            wall=clock.wall,
+            sleep=clock.pause,
         )
         stack.callback(app.ehr.close)
         server = stack.enter_context(ThreadedServer(create_app(app)))
@@ -473,13 +525,14 @@ class Harness:
         *,
         seed: int,
         store: str,
+        clock: HarnessClock,
     ) -> None:
         self.app = app
         self.api = api
         self.idp = idp
         self.ehrs = ehrs
         self.rng = random.Random(seed)  # noqa: S311 - a seeded schedule, not a secret
-        self.clock = HarnessClock()
+        self.clock = clock
         self.history = History(seed=seed, store=store)
         self._lives = 0
         self._case = 0
@@ -679,11 +732,15 @@ class Harness:
         kills = scale.crashes if crash != NO_CRASH else 0
         hook = self._hook(crash, len(ids)) if kills else _never
         executor = self._executor(hook)
+        timed = self.history.timed
         for _ in range(scale.fault_rounds):
-            ehr.set_faults(fault.plan(self.rng.randint(1, max(2, len(ids) // 2))))
+            with timed("set_faults"):
+                ehr.set_faults(fault.plan(self.rng.randint(1, max(2, len(ids) // 2))))
             try:
-                executor.run_once(limit=len(ids) + 5)
+                with timed(f"fault_rounds:{fault.ehr}"):
+                    executor.run_once(limit=len(ids) + 5)
             except WorkerKilled as killed:
+                self.history.count("kills")
                 rows = self._rows(ids)
                 sending = [i for i, r in rows.items() if r["state"] == "sending"]
                 assert isinstance(hook, CrashAt)
@@ -692,12 +749,15 @@ class Harness:
                 self.clock.advance(LEASE + timedelta(seconds=1))
                 hook = self._hook(crash, len(ids)) if kills else _never
                 executor = self._executor(hook)
-            self._advance_to_next_due(self._observe(ids))
-        ehr.set_faults({})
+            with timed("observe"):
+                self._advance_to_next_due(self._observe(ids))
+        with timed("set_faults"):
+            ehr.set_faults({})
         if fault.holds:
             # A person looks at the chart only once what the EHR still holds has landed.
             self._quiet_at = time.monotonic() + HOLD + 0.1
-        self.settle(ids, self._executor(_never))
+        with timed(f"settle:{fault.ehr}"):
+            self.settle(ids, self._executor(_never))
 
     def _hook(self, crash: str, batch: int) -> CrashAt:
         # Each write-back makes two to four requests: N over that range hits every step.
@@ -719,26 +779,36 @@ class Harness:
         chartgate got wrong. What is still undecided after that is reported as wrong.
         """
         deadline: float | None = None
+        timed = self.history.timed
         for done in itertools.count():
-            rows = self._observe(ids)
+            with timed("observe"):
+                rows = self._observe(ids)
             waiting = [i for i, r in rows.items() if r["state"] not in TERMINAL]
             if not waiting:
                 return
+            self.history.count("settle_rounds")
             if done >= rounds:
                 deadline = deadline or time.monotonic() + patience
                 if time.monotonic() > deadline:
+                    self.history.count("patience_exhausted")
                     return
-                time.sleep(0.5)
+                self.history.count("patience_pauses")
+                with timed("patience_sleep"):
+                    time.sleep(0.5)
             for wb_id in waiting:
                 if rows[wb_id]["state"] == "needs_person":
                     self._resolve(wb_id, rows[wb_id])
-            executor.run_once(limit=len(ids) + 5)
-            self._advance_to_next_due(self._observe(ids))
+            with timed("settle_run_once"):
+                executor.run_once(limit=len(ids) + 5)
+            with timed("observe"):
+                self._advance_to_next_due(self._observe(ids))
 
     def _resolve(self, wb_id: str, row: dict[str, Any]) -> None:
         """What a person does: look at the chart, then point at the note or have it sent."""
         tracked = self.history.writebacks[wb_id]
-        time.sleep(max(0.0, self._quiet_at - time.monotonic()))
+        self.history.count("resolutions")
+        with self.history.timed("person_waits_for_quiet"):
+            time.sleep(max(0.0, self._quiet_at - time.monotonic()))
         clin = self._headers(tracked.ehr, "clinician")
         body: dict[str, Any] = {"action": "resend"}
         with self.ehrs[tracked.ehr].client() as ehr:
@@ -764,6 +834,7 @@ class Harness:
                 if len(docs) == 1:
                     body = {"action": "landed", "document": f"{kind}/{docs[0]['id']}"}
         tracked.resolutions.append(body["action"])
+        self.history.count(f"resolve:{body['action']}")
         answer = self.api.post(f"/v1/writebacks/{wb_id}/resolve", json=body, headers=clin)
         self._op(tracked.ehr, f"resolve:{body['action']}", wb_id, answer)
 
@@ -773,11 +844,12 @@ class Harness:
         """Approvals, then finalizes, then amends and retracts, each phase under the fault."""
         scribe = self._headers(fault.ehr, "scribe")
         clin = self._headers(fault.ehr, "clinician")
-        approvals = [
-            wb
-            for _ in range(scale.batch)
-            for wb in self.approve_new(fault.ehr, fault, crash, scribe, clin)
-        ]
+        with self.history.timed("api_approve"):
+            approvals = [
+                wb
+                for _ in range(scale.batch)
+                for wb in self.approve_new(fault.ehr, fault, crash, scribe, clin)
+            ]
         self.drive(approvals, fault, crash, scale)
         if not scale.follow_ups:
             return
@@ -787,12 +859,13 @@ class Harness:
             for i in approvals
             if rows[i]["state"] == "committed" and rows[i]["kind"] == "approve"
         ]
-        finalizes = [
-            wb
-            for t in committed
-            if self.rng.random() < 0.5
-            for wb in self.follow_up(t, "finalize", fault, clin)
-        ]
+        with self.history.timed("api_follow_up"):
+            finalizes = [
+                wb
+                for t in committed
+                if self.rng.random() < 0.5
+                for wb in self.follow_up(t, "finalize", fault, clin)
+            ]
         self.drive(finalizes, fault, crash, scale)
         rows = self._rows(finalizes)
         last = []
@@ -805,10 +878,11 @@ class Harness:
                 if t.draft_id == self.history.writebacks[wb_id].draft_id and t.kind == "approve"
             )
             pick = self.rng.random()
-            if pick < 0.45:
-                last.extend(self.follow_up(approve, "amend", fault, clin))
-            elif pick < 0.8:
-                last.extend(self.follow_up(approve, "retract", fault, clin))
+            with self.history.timed("api_follow_up"):
+                if pick < 0.45:
+                    last.extend(self.follow_up(approve, "amend", fault, clin))
+                elif pick < 0.8:
+                    last.extend(self.follow_up(approve, "retract", fault, clin))
         self.drive(last, fault, crash, scale)
 
 
@@ -946,8 +1020,10 @@ def campaign(
     """Every fault kind of every EHR x every crash point (and none), then the chart read back."""
     store = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     started = time.monotonic()
-    with running_system(database_url, workdir, medplum_base) as (app, api, idp, ehrs):
-        harness = Harness(app, api, idp, ehrs, seed=seed, store=store)
+    clock = HarnessClock()
+    with running_system(database_url, workdir, medplum_base, clock) as (app, api, idp, ehrs):
+        harness = Harness(app, api, idp, ehrs, seed=seed, store=store, clock=clock)
+        harness.history.phases["startup"] = time.monotonic() - started
         points = (*CRASH_POINTS, NO_CRASH)
         every = [fault for kinds in FAULT_KINDS.values() for fault in kinds]
         take = scale.points_per_kind or len(points)
@@ -962,11 +1038,17 @@ def campaign(
                 continue
             began = time.monotonic()
             harness.run_cell(fault, crash, scale)
+            harness.history.phases[f"cells:{fault.ehr}"] = (
+                harness.history.phases.get(f"cells:{fault.ehr}", 0.0) + time.monotonic() - began
+            )
             if progress is not None:
                 progress(
                     f"cell {number}/{len(cells)} {fault.label} x {crash}: "
                     f"{time.monotonic() - began:.2f} s, {len(harness.history.writebacks)} so far"
                 )
-        history = collect(harness)
+        with harness.history.timed("collect"):
+            history = collect(harness)
+        history.counts["ehr_pauses"] = clock.pauses
+        history.phases["ehr_pauses (clock)"] = clock.paused
     history.wall_seconds = time.monotonic() - started
     return history

@@ -30,7 +30,10 @@ def test_every_approval_lands_once_or_fails_visibly_under_faults_and_crashes(
     """Under seeded faults and crashes: no duplicate, no loss, chartgate's state is the chart's."""
     seed = int(os.environ.get("CHARTGATE_HISTORY_SEED") or new_seed())
     print(f"\nhistory seed {seed} (repeat with CHARTGATE_HISTORY_SEED={seed})")
-    history = campaign(database_url, tmp_path, medplum_base_url, seed=seed, scale=SCALE)
+    progress = print if os.environ.get("CHARTGATE_HISTORY_PROGRESS") == "1" else None
+    history = campaign(
+        database_url, tmp_path, medplum_base_url, seed=seed, scale=SCALE, progress=progress
+    )
     violations = check(history)
     rendered = render(table([history], violations))
     print(rendered)
@@ -38,6 +41,7 @@ def test_every_approval_lands_once_or_fails_visibly_under_faults_and_crashes(
         f"{len(history.writebacks)} write-backs, {len(history.crashes)} crashes, "
         f"{history.wall_seconds:.1f} s wall, store {history.store}"
     )
+    print(f"where the wall time went ({history.store}):\n{history.profile()}")
     OUTPUT.mkdir(exist_ok=True)
     name = f"history-{'soak' if SOAK else 'ci'}-{history.store}.txt"
     (OUTPUT / name).write_text(f"seed {seed}\n{rendered}\n", encoding="utf-8")
