@@ -714,13 +714,19 @@ class Harness:
         return rows
 
     def _advance_to_next_due(self, rows: dict[str, dict[str, Any]]) -> None:
-        """Jump the clock to the earliest moment one of ``rows`` is due again."""
+        """Jump the clock to the earliest moment one of ``rows`` is due again.
+
+        A row already due that the executor did not take waits for its predecessor (a
+        structured write-back for its note): its moment has passed and is no reason to stay,
+        or the note's backoff would be waited out in real time.
+        """
+        now = self.clock.now()
         moments = []
         for row in rows.values():
-            if row["state"] in ("queued", "ambiguous"):
+            if row["state"] in ("queued", "ambiguous") and _aware(row["next"]) > now:
                 moments.append(_aware(row["next"]))
             elif row["state"] == "sending":
-                moments.append(self.clock.now() + LEASE)
+                moments.append(now + LEASE)
         if moments:
             self.clock.advance_to(min(moments) + timedelta(milliseconds=5))
 
@@ -793,6 +799,8 @@ class Harness:
                     self.history.count("patience_exhausted")
                     return
                 self.history.count("patience_pauses")
+                if os.environ.get("CHARTGATE_HISTORY_DEBUG") == "1":
+                    print("patience", done, {i: (rows[i]["state"], rows[i]["kind"], self.history.writebacks[i].fault, str(rows[i]["next"]), str(self.clock.now())) for i in waiting})
                 with timed("patience_sleep"):
                     time.sleep(0.5)
             for wb_id in waiting:
