@@ -34,6 +34,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,7 @@ from chartgate.adapters.ehr.http import build_client
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
 from chartgate.sandbox.server import SandboxServer
+from chartgate.service.in_flight import TenantSlots, carry
 from chartgate.service.writeback import CRASH_POINTS, WritebackExecutor
 from chartgate.settings import EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
@@ -69,6 +71,8 @@ NO_CRASH = "none"
 # worker; CHARTGATE_HISTORY_IN_FLIGHT=1 runs the one-at-a-time worker.
 IN_FLIGHT = int(os.environ.get("CHARTGATE_HISTORY_IN_FLIGHT") or 8)
 REAL_PAUSES = os.environ.get("CHARTGATE_HISTORY_REAL_PAUSES") == "1"
+# CHARTGATE_HISTORY_LANES=1 runs the EHRs' cells one after another (one lane at a time).
+LANES_SIDE_BY_SIDE = os.environ.get("CHARTGATE_HISTORY_LANES") != "1"
 
 
 class WorkerKilled(BaseException):
@@ -312,25 +316,29 @@ class History:
     """Wall seconds spent per part of the run (where the time goes; printed by the test)."""
     counts: dict[str, int] = field(default_factory=dict)
     """How often each costly thing happened (settle rounds, patience pauses, new workers...)."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
-        """Add the wall time of the block to ``phases[phase]``."""
+        """Add the wall time of the block to ``phases[phase]`` (summed over the EHR lanes)."""
         began = time.monotonic()
         try:
             yield
         finally:
-            self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - began
+            with self._lock:
+                self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - began
 
     def count(self, what: str, n: int = 1) -> None:
         """Count one more ``what``."""
-        self.counts[what] = self.counts.get(what, 0) + n
+        with self._lock:
+            self.counts[what] = self.counts.get(what, 0) + n
 
     def profile(self) -> str:
         """Where the wall time went, largest first, and the counts."""
-        lines = [f"  {name:<24} {secs:8.1f} s" for name, secs in sorted(
-            self.phases.items(), key=lambda kv: -kv[1]
-        )]
+        lines = [
+            f"  {name:<24} {secs:8.1f} s"
+            for name, secs in sorted(self.phases.items(), key=lambda kv: -kv[1])
+        ]
         lines += [f"  {name:<24} {n:8d}" for name, n in sorted(self.counts.items())]
         return "\n".join(lines)
 
@@ -506,6 +514,8 @@ class Scale:
     fault_rounds: int = 3
     crashes: int = 2
     follow_ups: bool = True
+    lanes_side_by_side: bool = LANES_SIDE_BY_SIDE
+    """Run the cells of the three EHRs side by side (one lane each) rather than in turn."""
     points_per_kind: int | None = None
     """Crash points (of the four, plus none) each fault kind is paired with; None: all five.
 
@@ -526,6 +536,8 @@ class Harness:
         seed: int,
         store: str,
         clock: HarnessClock,
+        history: History | None = None,
+        lane: str = "",
     ) -> None:
         self.app = app
         self.api = api
@@ -533,7 +545,8 @@ class Harness:
         self.ehrs = ehrs
         self.rng = random.Random(seed)  # noqa: S311 - a seeded schedule, not a secret
         self.clock = clock
-        self.history = History(seed=seed, store=store)
+        self.history = history or History(seed=seed, store=store)
+        self.lane = lane
         self._lives = 0
         self._case = 0
         self._quiet_at = 0.0
@@ -676,7 +689,7 @@ class Harness:
             uow=self.app.uow,
             ehr=self.app.ehr,
             clock=self.clock,
-            owner=f"history-{self._lives}",
+            owner=f"history-{self.lane}-{self._lives}",
             lease=LEASE,
             jitter=self.rng.random,
             max_attempts=self.app.settings.worker_max_attempts,
@@ -744,7 +757,7 @@ class Harness:
                 ehr.set_faults(fault.plan(self.rng.randint(1, max(2, len(ids) // 2))))
             try:
                 with timed(f"fault_rounds:{fault.ehr}"):
-                    executor.run_once(limit=len(ids) + 5)
+                    self._run_once(executor, ids)
             except WorkerKilled as killed:
                 self.history.count("kills")
                 rows = self._rows(ids)
@@ -764,6 +777,17 @@ class Harness:
             self._quiet_at = time.monotonic() + HOLD + 0.1
         with timed(f"settle:{fault.ehr}"):
             self.settle(ids, self._executor(_never))
+
+    def _run_once(self, executor: WritebackExecutor, ids: list[str]) -> int:
+        """``executor.run_once`` over this lane's tenant only (the other lanes run beside it).
+
+        The same due query and the same ``carry`` as ``run_once``, with the tenant filter:
+        each lane's executors work on its clock, and must not take another lane's rows.
+        """
+        tenant = self.history.writebacks[ids[0]].tenant
+        with self.app.uow() as uow:
+            due = uow.writebacks.due(self.clock.now(), limit=len(ids) + 5, tenant=tenant)
+        return carry(due, executor.process, in_flight=IN_FLIGHT, slots=TenantSlots(IN_FLIGHT))
 
     def _hook(self, crash: str, batch: int) -> CrashAt:
         # Each write-back makes two to four requests: N over that range hits every step.
@@ -799,15 +823,13 @@ class Harness:
                     self.history.count("patience_exhausted")
                     return
                 self.history.count("patience_pauses")
-                if os.environ.get("CHARTGATE_HISTORY_DEBUG") == "1":
-                    print("patience", done, {i: (rows[i]["state"], rows[i]["kind"], self.history.writebacks[i].fault, str(rows[i]["next"]), str(self.clock.now())) for i in waiting})
                 with timed("patience_sleep"):
                     time.sleep(0.5)
             for wb_id in waiting:
                 if rows[wb_id]["state"] == "needs_person":
                     self._resolve(wb_id, rows[wb_id])
             with timed("settle_run_once"):
-                executor.run_once(limit=len(ids) + 5)
+                self._run_once(executor, ids)
             with timed("observe"):
                 self._advance_to_next_due(self._observe(ids))
 
@@ -822,19 +844,18 @@ class Harness:
         with self.ehrs[tracked.ehr].client() as ehr:
             if row["note_in_chart"]:
                 # The note is there; is its Provenance? If not, have it sent again; if it
-                # is, point at the note (chartgate then finds the rest itself).
+                # is, point at the note (chartgate then finds the rest itself). For a finalize
+                # or a retraction (its own version of the note, on Epic nothing guards its
+                # Provenance) either is safe: ``landed`` checks the current version carries
+                # the write-back's mark, ``retry-follow-up`` looks for the Provenance before
+                # it sends (``service/chart_evidence.py``); the person takes either.
                 found = ehr.get("/Provenance", params={"_tag": f"{WRITEBACK_SYSTEM}|{wb_id}"})
                 body = {"action": "retry-follow-up"}
-                if found.json().get("entry"):
-                    if row["kind"] in CREATING_KINDS:
-                        document = f"{tracked.resource_type}/{row['document_id']}"
-                        body = {"action": "landed", "document": document}
-                    else:
-                        # No resolution says "its Provenance is there" for a finalize or a
-                        # retraction: the person can only have it sent again.
-                        self.history.notes.append(
-                            f"{wb_id}: {row['kind']} parked, its Provenance is in the chart"
-                        )
+                if found.json().get("entry") and (
+                    row["kind"] in CREATING_KINDS or self.rng.random() < 0.5
+                ):
+                    document = f"{tracked.resource_type}/{row['document_id']}"
+                    body = {"action": "landed", "document": document}
             elif row["kind"] in CREATING_KINDS:
                 kind = tracked.resource_type
                 found = ehr.get(f"/{kind}", params={"identifier": f"{WRITEBACK_SYSTEM}|{wb_id}"})
@@ -842,8 +863,9 @@ class Harness:
                 if len(docs) == 1:
                     body = {"action": "landed", "document": f"{kind}/{docs[0]['id']}"}
         tracked.resolutions.append(body["action"])
-        self.history.count(f"resolve:{body['action']}")
         answer = self.api.post(f"/v1/writebacks/{wb_id}/resolve", json=body, headers=clin)
+        update = "" if row["kind"] in CREATING_KINDS else " (update)"
+        self.history.count(f"resolve:{body['action']}{update}:{answer.status_code}")
         self._op(tracked.ehr, f"resolve:{body['action']}", wb_id, answer)
 
     # -- one cell ---------------------------------------------------------------------------------
@@ -1028,10 +1050,11 @@ def campaign(
     """Every fault kind of every EHR x every crash point (and none), then the chart read back."""
     store = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     started = time.monotonic()
-    clock = HarnessClock()
-    with running_system(database_url, workdir, medplum_base, clock) as (app, api, idp, ehrs):
-        harness = Harness(app, api, idp, ehrs, seed=seed, store=store, clock=clock)
-        harness.history.phases["startup"] = time.monotonic() - started
+    pacing = HarnessClock()  # the rate governor's and read retries' pauses (jumps)
+    with running_system(database_url, workdir, medplum_base, pacing) as (app, api, idp, ehrs):
+        history = History(seed=seed, store=store)
+        history.phases["startup"] = time.monotonic() - started
+        schedule = random.Random(seed)  # noqa: S311 - a seeded schedule, not a secret
         points = (*CRASH_POINTS, NO_CRASH)
         every = [fault for kinds in FAULT_KINDS.values() for fault in kinds]
         take = scale.points_per_kind or len(points)
@@ -1040,23 +1063,51 @@ def campaign(
             for number, fault in enumerate(every)
             for k in range(take)
         ]
-        harness.rng.shuffle(cells)
-        for number, (fault, crash) in enumerate(cells, 1):
-            if only is not None and not only(fault, crash):
-                continue
-            began = time.monotonic()
-            harness.run_cell(fault, crash, scale)
-            harness.history.phases[f"cells:{fault.ehr}"] = (
-                harness.history.phases.get(f"cells:{fault.ehr}", 0.0) + time.monotonic() - began
+        schedule.shuffle(cells)
+        # One lane per EHR, each with its own clock and seeded schedule: cells of different
+        # EHRs run side by side (what one lane waits for, a held answer or a timeout, the
+        # others fill), and a clock jump in one lane (a lease, a backoff) moves no other.
+        lanes = {
+            ehr: Harness(
+                app,
+                api,
+                idp,
+                ehrs,
+                seed=seed * len(FAULT_KINDS) + number,
+                store=store,
+                clock=HarnessClock(),
+                history=history,
+                lane=ehr,
             )
-            if progress is not None:
-                progress(
-                    f"cell {number}/{len(cells)} {fault.label} x {crash}: "
-                    f"{time.monotonic() - began:.2f} s, {len(harness.history.writebacks)} so far"
-                )
-        with harness.history.timed("collect"):
-            history = collect(harness)
-        history.counts["ehr_pauses"] = clock.pauses
-        history.phases["ehr_pauses (clock)"] = clock.paused
+            for number, ehr in enumerate(FAULT_KINDS)
+        }
+        numbered = list(enumerate(cells, 1))
+
+        def run_lane(ehr: str) -> None:
+            harness = lanes[ehr]
+            for number, (fault, crash) in numbered:
+                if fault.ehr != ehr or (only is not None and not only(fault, crash)):
+                    continue
+                began = time.monotonic()
+                with history.timed(f"cells:{ehr}"):
+                    harness.run_cell(fault, crash, scale)
+                if progress is not None:
+                    progress(
+                        f"cell {number}/{len(cells)} {fault.label} x {crash}: "
+                        f"{time.monotonic() - began:.2f} s, {len(history.writebacks)} so far"
+                    )
+
+        if scale.lanes_side_by_side:
+            with ThreadPoolExecutor(len(lanes), "history-lane") as pool:
+                for lane in [pool.submit(run_lane, ehr) for ehr in lanes]:
+                    lane.result()
+        else:
+            for ehr in lanes:
+                run_lane(ehr)
+        history.phases["cells (wall)"] = time.monotonic() - started - history.phases["startup"]
+        with history.timed("collect"):
+            collect(lanes["sandbox"])
+        history.counts["ehr_pauses"] = pacing.pauses
+        history.phases["ehr_pauses (clock)"] = pacing.paused
     history.wall_seconds = time.monotonic() - started
     return history
