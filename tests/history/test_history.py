@@ -18,7 +18,10 @@ from history_harness import FAULT_KINDS, Scale, campaign, new_seed
 from chartgate.service.writeback import CRASH_POINTS
 
 SOAK = os.environ.get("CHARTGATE_HISTORY_SOAK") == "1"
-BATCH = int(os.environ.get("CHARTGATE_HISTORY_BATCH") or (10 if SOAK else 5))
+DEFAULT_BATCH = 10 if SOAK else 5
+BATCH = int(os.environ.get("CHARTGATE_HISTORY_BATCH") or DEFAULT_BATCH)
+AT_LEAST = 2_750 if SOAK else 500
+"""Write-backs per store a run of the default size makes (two stores: >= 5,500 / >= 1,000)."""
 SCALE = Scale(batch=BATCH, crashes=3) if SOAK else Scale(batch=BATCH, points_per_kind=2)
 pytestmark = [pytest.mark.medplum, pytest.mark.timeout(5400 if SOAK else 900)]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
@@ -54,3 +57,5 @@ def test_every_approval_lands_once_or_fails_visibly_under_faults_and_crashes(
     points = {c.point for c in history.crashes}
     assert points == set(CRASH_POINTS), points
     assert len(kinds) == sum(len(k) for k in FAULT_KINDS.values())
+    if BATCH == DEFAULT_BATCH:
+        assert len(history.writebacks) >= AT_LEAST, len(history.writebacks)
