@@ -40,14 +40,17 @@ def test_every_approval_lands_once_or_fails_visibly_under_faults_and_crashes(
     violations = check(history)
     rendered = render(table([history], violations))
     print(rendered)
-    print(
+    summary = (
         f"{len(history.writebacks)} write-backs, {len(history.crashes)} crashes, "
         f"{history.wall_seconds:.1f} s wall, store {history.store}"
     )
+    print(summary)
     print(f"where the wall time went ({history.store}):\n{history.profile()}")
     OUTPUT.mkdir(exist_ok=True)
     name = f"history-{'soak' if SOAK else 'ci'}-{history.store}.txt"
-    (OUTPUT / name).write_text(f"seed {seed}\n{rendered}\n", encoding="utf-8")
+    (OUTPUT / name).write_text(
+        f"seed {seed}\n{rendered}\n{summary}\n{history.profile()}\n", encoding="utf-8"
+    )
 
     assert not violations, f"seed {seed}: {len(violations)} violation(s):\n" + "\n".join(
         [str(v) for v in violations[:40]] + history.notes
