@@ -603,8 +603,14 @@ class _Writebacks:
         lease = self._t.leases.get(key)
         return wb.state is WritebackState.SENDING and lease is not None and lease[1] < now
 
-    def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:
-        keys = [k for k in self._t.writebacks if self._due(k, now)]
+    def due(
+        self, now: datetime, *, limit: int = 10, tenant: str | None = None
+    ) -> list[tuple[str, str]]:
+        keys = [
+            k
+            for k in self._t.writebacks
+            if self._due(k, now) and (tenant is None or k[0] == tenant)
+        ]
         keys.sort(key=lambda k: self._t.writebacks[k].next_attempt_at)
         return keys[:limit]
 

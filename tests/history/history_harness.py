@@ -30,9 +30,11 @@ import os
 import random
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +49,7 @@ from chartgate.adapters.ehr.http import build_client
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
 from chartgate.sandbox.server import SandboxServer
+from chartgate.service.in_flight import TenantSlots, carry
 from chartgate.service.writeback import CRASH_POINTS, WritebackExecutor
 from chartgate.settings import EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
@@ -67,6 +70,9 @@ NO_CRASH = "none"
 # Write-backs the executor carries at once (issue 20): the checker runs against the concurrent
 # worker; CHARTGATE_HISTORY_IN_FLIGHT=1 runs the one-at-a-time worker.
 IN_FLIGHT = int(os.environ.get("CHARTGATE_HISTORY_IN_FLIGHT") or 8)
+REAL_PAUSES = os.environ.get("CHARTGATE_HISTORY_REAL_PAUSES") == "1"
+# CHARTGATE_HISTORY_LANES=1 runs the EHRs' cells one after another (one lane at a time).
+LANES_SIDE_BY_SIDE = os.environ.get("CHARTGATE_HISTORY_LANES") != "1"
 
 
 class WorkerKilled(BaseException):
@@ -85,20 +91,40 @@ class HarnessClock:
 
     def __init__(self) -> None:
         self._offset = timedelta(0)
+        self._lock = threading.Lock()  # the executor's threads pause on it (``pause``)
+        self.paused = 0.0
+        """Seconds of pauses (rate governor, read retries) taken as jumps, not waited."""
+        self.pauses = 0
 
     def now(self) -> datetime:
         """Now, as the executor sees it."""
         return datetime.now(UTC) + self._offset
 
+    def wall(self) -> float:
+        """Now as a POSIX timestamp: the rate governor's clock."""
+        return self.now().timestamp()
+
+    def pause(self, seconds: float) -> None:
+        """A pause the EHR asked for (``Retry-After``, the rate limit): a jump, no real wait."""
+        with self._lock:
+            self.paused += seconds
+            self.pauses += 1
+            if REAL_PAUSES:
+                time.sleep(seconds)
+            else:
+                self._offset += timedelta(seconds=seconds)
+
     def advance_to(self, moment: datetime) -> None:
         """Move forward to ``moment`` (never back)."""
-        gap = moment - self.now()
-        if gap > timedelta(0):
-            self._offset += gap
+        with self._lock:
+            gap = moment - self.now()
+            if gap > timedelta(0):
+                self._offset += gap
 
     def advance(self, delta: timedelta) -> None:
         """Move forward by ``delta``."""
-        self._offset += delta
+        with self._lock:
+            self._offset += delta
 
 
 # -- fault kinds -----------------------------------------------------------------------------
@@ -286,6 +312,35 @@ class History:
     ledger_ok: dict[str, str | None] = field(default_factory=dict)
     """Per tenant: None when the ledger verifies, else what verify said."""
     wall_seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    """Wall seconds spent per part of the run (where the time goes; printed by the test)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """How often each costly thing happened (settle rounds, patience pauses, new workers...)."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the wall time of the block to ``phases[phase]`` (summed over the EHR lanes)."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - began
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Count one more ``what``."""
+        with self._lock:
+            self.counts[what] = self.counts.get(what, 0) + n
+
+    def profile(self) -> str:
+        """Where the wall time went, largest first, and the counts."""
+        lines = [
+            f"  {name:<24} {secs:8.1f} s"
+            for name, secs in sorted(self.phases.items(), key=lambda kv: -kv[1])
+        ]
+        lines += [f"  {name:<24} {n:8d}" for name, n in sorted(self.counts.items())]
+        return "\n".join(lines)
 
 
 # -- the crash hook -----------------------------------------------------------------------------
@@ -352,7 +407,7 @@ def _switch_medplum(control: httpx.Client, url: str, plan: dict[str, Any]) -> No
 
 @contextmanager
 def running_system(
-    database_url: str, workdir: Path, medplum_base: str
+    database_url: str, workdir: Path, medplum_base: str, clock: HarnessClock
 ) -> Iterator[tuple[Application, httpx.Client, SandboxServer, dict[str, Ehr]]]:
     """Two sandboxes (plain and Epic-like) and chartgate with one tenant per EHR."""
     reset_medplum(medplum_base)
@@ -430,6 +485,11 @@ def running_system(
                 )
                 for t in settings.tenants
             },
+            # A pause the EHR asks for (429, Retry-After, the rate limit) is a jump of the
+            # executor's clock, as its backoff is: the run pays for what the EHR does, never
+            # for waiting on a timer (the fault kinds count requests, not seconds).
+            wall=clock.wall,
+            sleep=clock.pause,
         )
         stack.callback(app.ehr.close)
         server = stack.enter_context(ThreadedServer(create_app(app)))
@@ -454,6 +514,8 @@ class Scale:
     fault_rounds: int = 3
     crashes: int = 2
     follow_ups: bool = True
+    lanes_side_by_side: bool = LANES_SIDE_BY_SIDE
+    """Run the cells of the three EHRs side by side (one lane each) rather than in turn."""
     points_per_kind: int | None = None
     """Crash points (of the four, plus none) each fault kind is paired with; None: all five.
 
@@ -473,14 +535,18 @@ class Harness:
         *,
         seed: int,
         store: str,
+        clock: HarnessClock,
+        history: History | None = None,
+        lane: str = "",
     ) -> None:
         self.app = app
         self.api = api
         self.idp = idp
         self.ehrs = ehrs
         self.rng = random.Random(seed)  # noqa: S311 - a seeded schedule, not a secret
-        self.clock = HarnessClock()
-        self.history = History(seed=seed, store=store)
+        self.clock = clock
+        self.history = history or History(seed=seed, store=store)
+        self.lane = lane
         self._lives = 0
         self._case = 0
         self._quiet_at = 0.0
@@ -626,7 +692,7 @@ class Harness:
             uow=self.app.uow,
             ehr=self.app.ehr,
             clock=self.clock,
-            owner=f"history-{self._lives}",
+            owner=f"history-{self.lane}-{self._lives}",
             lease=LEASE,
             jitter=self.rng.random,
             max_attempts=self.app.settings.worker_max_attempts,
@@ -664,13 +730,19 @@ class Harness:
         return rows
 
     def _advance_to_next_due(self, rows: dict[str, dict[str, Any]]) -> None:
-        """Jump the clock to the earliest moment one of ``rows`` is due again."""
+        """Jump the clock to the earliest moment one of ``rows`` is due again.
+
+        A row already due that the executor did not take waits for its predecessor (a
+        structured write-back for its note): its moment has passed and is no reason to stay,
+        or the note's backoff would be waited out in real time.
+        """
+        now = self.clock.now()
         moments = []
         for row in rows.values():
-            if row["state"] in ("queued", "ambiguous"):
+            if row["state"] in ("queued", "ambiguous") and _aware(row["next"]) > now:
                 moments.append(_aware(row["next"]))
             elif row["state"] == "sending":
-                moments.append(self.clock.now() + LEASE)
+                moments.append(now + LEASE)
         if moments:
             self.clock.advance_to(min(moments) + timedelta(milliseconds=5))
 
@@ -682,11 +754,15 @@ class Harness:
         kills = scale.crashes if crash != NO_CRASH else 0
         hook = self._hook(crash, len(ids)) if kills else _never
         executor = self._executor(hook)
+        timed = self.history.timed
         for _ in range(scale.fault_rounds):
-            ehr.set_faults(fault.plan(self.rng.randint(1, max(2, len(ids) // 2))))
+            with timed("set_faults"):
+                ehr.set_faults(fault.plan(self.rng.randint(1, max(2, len(ids) // 2))))
             try:
-                executor.run_once(limit=len(ids) + 5)
+                with timed(f"fault_rounds:{fault.ehr}"):
+                    self._run_once(executor, ids)
             except WorkerKilled as killed:
+                self.history.count("kills")
                 rows = self._rows(ids)
                 sending = [i for i, r in rows.items() if r["state"] == "sending"]
                 assert isinstance(hook, CrashAt)
@@ -695,12 +771,26 @@ class Harness:
                 self.clock.advance(LEASE + timedelta(seconds=1))
                 hook = self._hook(crash, len(ids)) if kills else _never
                 executor = self._executor(hook)
-            self._advance_to_next_due(self._observe(ids))
-        ehr.set_faults({})
+            with timed("observe"):
+                self._advance_to_next_due(self._observe(ids))
+        with timed("set_faults"):
+            ehr.set_faults({})
         if fault.holds:
             # A person looks at the chart only once what the EHR still holds has landed.
             self._quiet_at = time.monotonic() + HOLD + 0.1
-        self.settle(ids, self._executor(_never))
+        with timed(f"settle:{fault.ehr}"):
+            self.settle(ids, self._executor(_never))
+
+    def _run_once(self, executor: WritebackExecutor, ids: list[str]) -> int:
+        """``executor.run_once`` over this lane's tenant only (the other lanes run beside it).
+
+        The same due query and the same ``carry`` as ``run_once``, with the tenant filter:
+        each lane's executors work on its clock, and must not take another lane's rows.
+        """
+        tenant = self.history.writebacks[ids[0]].tenant
+        with self.app.uow() as uow:
+            due = uow.writebacks.due(self.clock.now(), limit=len(ids) + 5, tenant=tenant)
+        return carry(due, executor.process, in_flight=IN_FLIGHT, slots=TenantSlots(IN_FLIGHT))
 
     def _hook(self, crash: str, batch: int) -> CrashAt:
         # Each write-back makes two to four requests: N over that range hits every step.
@@ -722,44 +812,53 @@ class Harness:
         chartgate got wrong. What is still undecided after that is reported as wrong.
         """
         deadline: float | None = None
+        timed = self.history.timed
         for done in itertools.count():
-            rows = self._observe(ids)
+            with timed("observe"):
+                rows = self._observe(ids)
             waiting = [i for i, r in rows.items() if r["state"] not in TERMINAL]
             if not waiting:
                 return
+            self.history.count("settle_rounds")
             if done >= rounds:
                 deadline = deadline or time.monotonic() + patience
                 if time.monotonic() > deadline:
+                    self.history.count("patience_exhausted")
                     return
-                time.sleep(0.5)
+                self.history.count("patience_pauses")
+                with timed("patience_sleep"):
+                    time.sleep(0.5)
             for wb_id in waiting:
                 if rows[wb_id]["state"] == "needs_person":
                     self._resolve(wb_id, rows[wb_id])
-            executor.run_once(limit=len(ids) + 5)
-            self._advance_to_next_due(self._observe(ids))
+            with timed("settle_run_once"):
+                self._run_once(executor, ids)
+            with timed("observe"):
+                self._advance_to_next_due(self._observe(ids))
 
     def _resolve(self, wb_id: str, row: dict[str, Any]) -> None:
         """What a person does: look at the chart, then point at the note or have it sent."""
         tracked = self.history.writebacks[wb_id]
-        time.sleep(max(0.0, self._quiet_at - time.monotonic()))
+        self.history.count("resolutions")
+        with self.history.timed("person_waits_for_quiet"):
+            time.sleep(max(0.0, self._quiet_at - time.monotonic()))
         clin = self._headers(tracked.ehr, "clinician")
         body: dict[str, Any] = {"action": "resend"}
         with self.ehrs[tracked.ehr].client() as ehr:
             if row["note_in_chart"]:
                 # The note is there; is its Provenance? If not, have it sent again; if it
-                # is, point at the note (chartgate then finds the rest itself).
+                # is, point at the note (chartgate then finds the rest itself). For a finalize
+                # or a retraction (its own version of the note, on Epic nothing guards its
+                # Provenance) either is safe: ``landed`` checks the current version carries
+                # the write-back's mark, ``retry-follow-up`` looks for the Provenance before
+                # it sends (``service/chart_evidence.py``); the person takes either.
                 found = ehr.get("/Provenance", params={"_tag": f"{WRITEBACK_SYSTEM}|{wb_id}"})
                 body = {"action": "retry-follow-up"}
-                if found.json().get("entry"):
-                    if row["kind"] in CREATING_KINDS:
-                        document = f"{tracked.resource_type}/{row['document_id']}"
-                        body = {"action": "landed", "document": document}
-                    else:
-                        # No resolution says "its Provenance is there" for a finalize or a
-                        # retraction: the person can only have it sent again.
-                        self.history.notes.append(
-                            f"{wb_id}: {row['kind']} parked, its Provenance is in the chart"
-                        )
+                if found.json().get("entry") and (
+                    row["kind"] in CREATING_KINDS or self.rng.random() < 0.5
+                ):
+                    document = f"{tracked.resource_type}/{row['document_id']}"
+                    body = {"action": "landed", "document": document}
             elif row["kind"] in CREATING_KINDS:
                 kind = tracked.resource_type
                 found = ehr.get(f"/{kind}", params={"identifier": f"{WRITEBACK_SYSTEM}|{wb_id}"})
@@ -768,6 +867,8 @@ class Harness:
                     body = {"action": "landed", "document": f"{kind}/{docs[0]['id']}"}
         tracked.resolutions.append(body["action"])
         answer = self.api.post(f"/v1/writebacks/{wb_id}/resolve", json=body, headers=clin)
+        update = "" if row["kind"] in CREATING_KINDS else " (update)"
+        self.history.count(f"resolve:{body['action']}{update}:{answer.status_code}")
         self._op(tracked.ehr, f"resolve:{body['action']}", wb_id, answer)
 
     # -- one cell ---------------------------------------------------------------------------------
@@ -776,11 +877,12 @@ class Harness:
         """Approvals, then finalizes, then amends and retracts, each phase under the fault."""
         scribe = self._headers(fault.ehr, "scribe")
         clin = self._headers(fault.ehr, "clinician")
-        approvals = [
-            wb
-            for _ in range(scale.batch)
-            for wb in self.approve_new(fault.ehr, fault, crash, scribe, clin)
-        ]
+        with self.history.timed("api_approve"):
+            approvals = [
+                wb
+                for _ in range(scale.batch)
+                for wb in self.approve_new(fault.ehr, fault, crash, scribe, clin)
+            ]
         self.drive(approvals, fault, crash, scale)
         if not scale.follow_ups:
             return
@@ -790,12 +892,13 @@ class Harness:
             for i in approvals
             if rows[i]["state"] == "committed" and rows[i]["kind"] == "approve"
         ]
-        finalizes = [
-            wb
-            for t in committed
-            if self.rng.random() < 0.5
-            for wb in self.follow_up(t, "finalize", fault, clin)
-        ]
+        with self.history.timed("api_follow_up"):
+            finalizes = [
+                wb
+                for t in committed
+                if self.rng.random() < 0.5
+                for wb in self.follow_up(t, "finalize", fault, clin)
+            ]
         self.drive(finalizes, fault, crash, scale)
         rows = self._rows(finalizes)
         last = []
@@ -808,10 +911,11 @@ class Harness:
                 if t.draft_id == self.history.writebacks[wb_id].draft_id and t.kind == "approve"
             )
             pick = self.rng.random()
-            if pick < 0.45:
-                last.extend(self.follow_up(approve, "amend", fault, clin))
-            elif pick < 0.8:
-                last.extend(self.follow_up(approve, "retract", fault, clin))
+            with self.history.timed("api_follow_up"):
+                if pick < 0.45:
+                    last.extend(self.follow_up(approve, "amend", fault, clin))
+                elif pick < 0.8:
+                    last.extend(self.follow_up(approve, "retract", fault, clin))
         self.drive(last, fault, crash, scale)
 
 
@@ -949,8 +1053,11 @@ def campaign(
     """Every fault kind of every EHR x every crash point (and none), then the chart read back."""
     store = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     started = time.monotonic()
-    with running_system(database_url, workdir, medplum_base) as (app, api, idp, ehrs):
-        harness = Harness(app, api, idp, ehrs, seed=seed, store=store)
+    pacing = HarnessClock()  # the rate governor's and read retries' pauses (jumps)
+    with running_system(database_url, workdir, medplum_base, pacing) as (app, api, idp, ehrs):
+        history = History(seed=seed, store=store)
+        history.phases["startup"] = time.monotonic() - started
+        schedule = random.Random(seed)  # noqa: S311 - a seeded schedule, not a secret
         points = (*CRASH_POINTS, NO_CRASH)
         every = [fault for kinds in FAULT_KINDS.values() for fault in kinds]
         take = scale.points_per_kind or len(points)
@@ -959,17 +1066,51 @@ def campaign(
             for number, fault in enumerate(every)
             for k in range(take)
         ]
-        harness.rng.shuffle(cells)
-        for number, (fault, crash) in enumerate(cells, 1):
-            if only is not None and not only(fault, crash):
-                continue
-            began = time.monotonic()
-            harness.run_cell(fault, crash, scale)
-            if progress is not None:
-                progress(
-                    f"cell {number}/{len(cells)} {fault.label} x {crash}: "
-                    f"{time.monotonic() - began:.2f} s, {len(harness.history.writebacks)} so far"
-                )
-        history = collect(harness)
+        schedule.shuffle(cells)
+        # One lane per EHR, each with its own clock and seeded schedule: cells of different
+        # EHRs run side by side (what one lane waits for, a held answer or a timeout, the
+        # others fill), and a clock jump in one lane (a lease, a backoff) moves no other.
+        lanes = {
+            ehr: Harness(
+                app,
+                api,
+                idp,
+                ehrs,
+                seed=seed * len(FAULT_KINDS) + number,
+                store=store,
+                clock=HarnessClock(),
+                history=history,
+                lane=ehr,
+            )
+            for number, ehr in enumerate(FAULT_KINDS)
+        }
+        numbered = list(enumerate(cells, 1))
+
+        def run_lane(ehr: str) -> None:
+            harness = lanes[ehr]
+            for number, (fault, crash) in numbered:
+                if fault.ehr != ehr or (only is not None and not only(fault, crash)):
+                    continue
+                began = time.monotonic()
+                with history.timed(f"cells:{ehr}"):
+                    harness.run_cell(fault, crash, scale)
+                if progress is not None:
+                    progress(
+                        f"cell {number}/{len(cells)} {fault.label} x {crash}: "
+                        f"{time.monotonic() - began:.2f} s, {len(history.writebacks)} so far"
+                    )
+
+        if scale.lanes_side_by_side:
+            with ThreadPoolExecutor(len(lanes), "history-lane") as pool:
+                for lane in [pool.submit(run_lane, ehr) for ehr in lanes]:
+                    lane.result()
+        else:
+            for ehr in lanes:
+                run_lane(ehr)
+        history.phases["cells (wall)"] = time.monotonic() - started - history.phases["startup"]
+        with history.timed("collect"):
+            collect(lanes["sandbox"])
+        history.counts["ehr_pauses"] = pacing.pauses
+        history.phases["ehr_pauses (clock)"] = pacing.paused
     history.wall_seconds = time.monotonic() - started
     return history

@@ -18,7 +18,10 @@ from history_harness import FAULT_KINDS, Scale, campaign, new_seed
 from chartgate.service.writeback import CRASH_POINTS
 
 SOAK = os.environ.get("CHARTGATE_HISTORY_SOAK") == "1"
-BATCH = int(os.environ.get("CHARTGATE_HISTORY_BATCH") or (10 if SOAK else 5))
+DEFAULT_BATCH = 10 if SOAK else 5
+BATCH = int(os.environ.get("CHARTGATE_HISTORY_BATCH") or DEFAULT_BATCH)
+AT_LEAST = 2_750 if SOAK else 500
+"""Write-backs per store a run of the default size makes (two stores: >= 5,500 / >= 1,000)."""
 SCALE = Scale(batch=BATCH, crashes=3) if SOAK else Scale(batch=BATCH, points_per_kind=2)
 pytestmark = [pytest.mark.medplum, pytest.mark.timeout(5400 if SOAK else 900)]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
@@ -30,17 +33,24 @@ def test_every_approval_lands_once_or_fails_visibly_under_faults_and_crashes(
     """Under seeded faults and crashes: no duplicate, no loss, chartgate's state is the chart's."""
     seed = int(os.environ.get("CHARTGATE_HISTORY_SEED") or new_seed())
     print(f"\nhistory seed {seed} (repeat with CHARTGATE_HISTORY_SEED={seed})")
-    history = campaign(database_url, tmp_path, medplum_base_url, seed=seed, scale=SCALE)
+    progress = print if os.environ.get("CHARTGATE_HISTORY_PROGRESS") == "1" else None
+    history = campaign(
+        database_url, tmp_path, medplum_base_url, seed=seed, scale=SCALE, progress=progress
+    )
     violations = check(history)
     rendered = render(table([history], violations))
     print(rendered)
-    print(
+    summary = (
         f"{len(history.writebacks)} write-backs, {len(history.crashes)} crashes, "
         f"{history.wall_seconds:.1f} s wall, store {history.store}"
     )
+    print(summary)
+    print(f"where the wall time went ({history.store}):\n{history.profile()}")
     OUTPUT.mkdir(exist_ok=True)
     name = f"history-{'soak' if SOAK else 'ci'}-{history.store}.txt"
-    (OUTPUT / name).write_text(f"seed {seed}\n{rendered}\n", encoding="utf-8")
+    (OUTPUT / name).write_text(
+        f"seed {seed}\n{rendered}\n{summary}\n{history.profile()}\n", encoding="utf-8"
+    )
 
     assert not violations, f"seed {seed}: {len(violations)} violation(s):\n" + "\n".join(
         [str(v) for v in violations[:40]] + history.notes
@@ -50,3 +60,5 @@ def test_every_approval_lands_once_or_fails_visibly_under_faults_and_crashes(
     points = {c.point for c in history.crashes}
     assert points == set(CRASH_POINTS), points
     assert len(kinds) == sum(len(k) for k in FAULT_KINDS.values())
+    if BATCH == DEFAULT_BATCH:
+        assert len(history.writebacks) >= AT_LEAST, len(history.writebacks)

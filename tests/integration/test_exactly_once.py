@@ -300,3 +300,18 @@ def test_concurrent_approvals_of_one_draft_queue_one_writeback(
     kinds = types_of(chain(stack, draft["correlation_id"]))
     assert kinds.count("draft.approved") == 1
     assert kinds.count("writeback.queued") == 1
+
+
+# -- the due query of one tenant ----------------------------------------------------------------
+
+
+@pytest.mark.medplum
+def test_due_of_one_tenant_lists_only_that_tenants_write_backs(medplum_stack: Stack) -> None:
+    """``due(tenant=...)`` lists that tenant's due rows and no other's (the history lanes)."""
+    stack = medplum_stack
+    _, writeback = approve(stack)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with stack.app.uow() as uow:
+        assert (stack.tenant, writeback["id"]) in uow.writebacks.due(later)
+        assert uow.writebacks.due(later, tenant=stack.tenant) == [(stack.tenant, writeback["id"])]
+        assert uow.writebacks.due(later, tenant=f"{stack.tenant}-other") == []

@@ -32,7 +32,7 @@ from chartgate.service.access import Access
 from chartgate.service.approvals import Approvals, chart_document
 from chartgate.service.context import Context, RequestMeta
 from chartgate.service.drafting import Drafting
-from chartgate.service.ports import ResourceSchema
+from chartgate.service.ports import ResourceSchema, WritebackRecord
 from chartgate.service.replays import Replays
 from chartgate.service.resolution import Resolutions
 from chartgate.service.retry import RetryPolicy
@@ -533,3 +533,89 @@ def test_stop_drafting_refuses_a_submission_but_not_a_save() -> None:
         d.clinician(), draft_id, expected_version=1, edit=edit("\nEdited."), meta=META
     )
     assert draft.current.number == 2
+
+
+# -- a parked follow-up where nothing guards a resend (Epic) -----------------------------------
+
+
+def _parked_update(d: Desk, kind: str) -> WritebackRecord:
+    """A finalize or retraction whose PUT landed and whose Provenance answer was held: parked.
+
+    Nothing guards the Provenance's resend (``CreateGuard.NONE``), the search finds nothing
+    while it is held, so the worker leaves it to a person; then the slow one lands.
+    """
+    draft_id, first = d.committed()
+    if kind == "finalize":
+        _, record = d.approvals.finalize(d.clinician(), draft_id, META)
+    else:
+        _, record = d.approvals.retract(d.clinician(), first, reason="wrong-patient", meta=META)
+    d.ehr.fail_next("hold", method="POST", resource_type="Provenance")
+    d.run_worker()
+    with d.store.unit() as uow:
+        parked = uow.writebacks.get(TENANT, record.id)
+    assert parked.state is WritebackState.NEEDS_PERSON
+    assert parked.document_landed
+    d.ehr.land_held()
+    return parked
+
+
+def _provenances_of(d: Desk, writeback_id: str) -> list[dict[str, object]]:
+    return [
+        p
+        for p in d.ehr.all("Provenance")
+        if any(t.get("code") == writeback_id for t in p.get("meta", {}).get("tag", []))
+    ]
+
+
+@pytest.mark.parametrize("kind", ["finalize", "retract"])
+def test_retry_follow_up_of_a_parked_update_finds_its_late_provenance_and_sends_none(
+    kind: str,
+) -> None:
+    """retry-follow-up on a parked finalize/retraction reads by tag first: one Provenance."""
+    d = desk(guard=CreateGuard.NONE)
+    parked = _parked_update(d, kind)
+    assert len(_provenances_of(d, parked.id)) == 1
+    resolved = d.resolutions.resolve(
+        d.clinician(), parked.id, action="retry-follow-up", document=None, meta=META
+    )
+    d.run_worker()
+    with d.store.unit() as uow:
+        final = uow.writebacks.get(TENANT, parked.id)
+    assert resolved.state is WritebackState.COMMITTED
+    assert final.state is WritebackState.COMMITTED
+    assert len(_provenances_of(d, parked.id)) == 1
+    assert final.provenance_id == _provenances_of(d, parked.id)[0]["id"]
+
+
+@pytest.mark.parametrize("kind", ["finalize", "retract"])
+def test_landed_on_a_parked_update_checks_the_current_version_carries_its_mark(
+    kind: str,
+) -> None:
+    """Landed on a parked finalize/retraction accepts the note by its version's mark."""
+    d = desk(guard=CreateGuard.NONE)
+    parked = _parked_update(d, kind)
+    document = f"DocumentReference/{parked.document_id}"
+    d.resolutions.resolve(d.clinician(), parked.id, action="landed", document=document, meta=META)
+    d.run_worker()
+    with d.store.unit() as uow:
+        final = uow.writebacks.get(TENANT, parked.id)
+    assert final.state is WritebackState.COMMITTED
+    assert len(_provenances_of(d, parked.id)) == 1
+
+
+def test_landed_on_a_parked_update_refuses_a_version_that_is_not_its_own() -> None:
+    """Landed is refused when someone else changed the note after the finalize: no mark."""
+    d = desk(guard=CreateGuard.NONE)
+    parked = _parked_update(d, "finalize")
+    current = d.ehr.read("DocumentReference", str(parked.document_id), request_id="x")
+    assert current.resource is not None
+    someone_else = {**current.resource, "meta": {}, "description": "changed in the EHR"}
+    assert d.ehr.update(someone_else, if_match=str(current.version_id), request_id="y").ok
+    with pytest.raises(StateConflict, match="does not carry this write-back's mark"):
+        d.resolutions.resolve(
+            d.clinician(),
+            parked.id,
+            action="landed",
+            document=f"DocumentReference/{parked.document_id}",
+            meta=META,
+        )

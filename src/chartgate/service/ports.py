@@ -184,8 +184,10 @@ class WritebackStore(Protocol):
         """All write-backs of a draft."""
         ...
 
-    def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:
-        """Write-backs a worker may take now."""
+    def due(
+        self, now: datetime, *, limit: int = 10, tenant: str | None = None
+    ) -> list[tuple[str, str]]:
+        """Write-backs a worker may take now (of one ``tenant`` only, when given)."""
         ...
 
     def claim(

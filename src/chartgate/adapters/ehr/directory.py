@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -38,7 +39,16 @@ class ConfiguredEhrDirectory:
         secrets: SecretProvider | None = None,
         clock: Callable[[], datetime] | None = None,
         rate_buckets: RateBuckets | None = None,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``wall``/``sleep``: the time the rate governor and read retries wait on.
+
+        Real time in production; a test harness with a controllable clock passes its own, so
+        that a pause the EHR asks for is a jump of that clock rather than a real wait.
+        """
+        self._wall = wall
+        self._sleep = sleep
         self._tenants = dict(tenants)
         self._gate = gate
         # Shared by every worker through the store in production (bootstrap passes
@@ -81,12 +91,8 @@ class ConfiguredEhrDirectory:
                 client=client,
                 vendor=self._vendors[tenant],
                 token_provider=tokens,
-                governor=StoreRateGovernor(
-                    self._rate_buckets,
-                    f"ehr:{tenant}",
-                    self.rate_limit(tenant),
-                    batch=token_batch(self.rate_limit(tenant)),
-                ),
+                governor=self._governor(tenant),
+                sleep=self._sleep,
             )
             self._gateways[tenant] = gateway
         return gateway
@@ -117,12 +123,8 @@ class ConfiguredEhrDirectory:
                 client=self._clients[tenant],
                 vendor=self._vendors[tenant],
                 token_provider=tokens,
-                governor=StoreRateGovernor(
-                    self._rate_buckets,
-                    f"ehr:{tenant}",
-                    self.rate_limit(tenant),
-                    batch=token_batch(self.rate_limit(tenant)),
-                ),
+                governor=self._governor(tenant),
+                sleep=self._sleep,
             )
             self._readers[key] = reader
         return reader
@@ -141,12 +143,20 @@ class ConfiguredEhrDirectory:
             client=self._clients[tenant],
             vendor=self._vendors[tenant],
             token_provider=lambda: token,
-            governor=StoreRateGovernor(
-                self._rate_buckets,
-                f"ehr:{tenant}",
-                self.rate_limit(tenant),
-                batch=token_batch(self.rate_limit(tenant)),
-            ),
+            governor=self._governor(tenant),
+            sleep=self._sleep,
+        )
+
+    def _governor(self, tenant: str) -> StoreRateGovernor:
+        """The tenant's rate governor over the shared buckets (``adapters/ehr/rate.py``)."""
+        limit = self.rate_limit(tenant)
+        return StoreRateGovernor(
+            self._rate_buckets,
+            f"ehr:{tenant}",
+            limit,
+            now=self._wall,
+            sleep=self._sleep,
+            batch=token_batch(limit),
         )
 
     def profile(self, tenant: str) -> VendorProfile:

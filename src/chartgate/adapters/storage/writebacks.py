@@ -138,12 +138,15 @@ class WritebackRepository:
             note_type=row["note_type"],
         )
 
-    def due(self, now: datetime, *, limit: int = 10) -> list[tuple[str, str]]:
-        """(tenant, id) of write-backs a worker may take now, across tenants.
+    def due(
+        self, now: datetime, *, limit: int = 10, tenant: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(tenant, id) of write-backs a worker may take now, across tenants (or of one).
 
         Queued and ambiguous rows whose time has come, and ``sending`` rows whose lease
         expired (their worker died mid-request, so they are ambiguous). Rows an engaged
         ``hold-write-back`` switch covers stay where they are (the queue keeps them).
+        ``tenant``: only that tenant's rows (and only theirs are locked on PostgreSQL).
         """
         wb = t.writebacks.c
         query = (
@@ -159,6 +162,8 @@ class WritebackRepository:
             .order_by(wb.next_attempt_at)
             .limit(limit)
         )
+        if tenant is not None:
+            query = query.where(wb.tenant == tenant)
         if self._conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return [(r.tenant, r.id) for r in self._conn.execute(query)]
