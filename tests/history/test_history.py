@@ -1,64 +1,22 @@
-"""The history check, CI-sized: over 1,000 write-backs under every fault kind and crash point.
+"""The history check, CI-sized, on SQLite: every approval lands once or fails visibly.
 
-Each test runs the whole campaign (three EHRs, every fault kind, every crash point of the
-executor, plus no crash) on one store and fails loudly, with the seed and the offending
-write-backs, on any duplicate, loss or wrong state. Repeat a run with
-``CHARTGATE_HISTORY_SEED=<seed>``; ``make soak`` runs the large version and prints the table.
+Under seeded faults at the EHRs and worker crashes at every step, over 500 write-backs: no
+duplicate, no loss, chartgate's state is the chart's (``history_run.run_and_check``). The
+PostgreSQL campaign is ``test_history_postgresql.py`` (a file of its own, so the two stores
+run on two xdist workers side by side).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
-from history_checker import check, render, table
-from history_harness import FAULT_KINDS, Scale, campaign, new_seed
+from history_run import MARKS, run_and_check
 
-from chartgate.service.writeback import CRASH_POINTS
-
-SOAK = os.environ.get("CHARTGATE_HISTORY_SOAK") == "1"
-DEFAULT_BATCH = 10 if SOAK else 5
-BATCH = int(os.environ.get("CHARTGATE_HISTORY_BATCH") or DEFAULT_BATCH)
-AT_LEAST = 2_750 if SOAK else 500
-"""Write-backs per store a run of the default size makes (two stores: >= 5,500 / >= 1,000)."""
-SCALE = Scale(batch=BATCH, crashes=3) if SOAK else Scale(batch=BATCH, points_per_kind=2)
-pytestmark = [pytest.mark.medplum, pytest.mark.timeout(5400 if SOAK else 900)]
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+pytestmark = MARKS
 
 
-def test_every_approval_lands_once_or_fails_visibly_under_faults_and_crashes(
-    database_url: str, medplum_base_url: str, tmp_path: Path
+def test_every_approval_lands_once_or_fails_visibly_on_sqlite(
+    sqlite_url: str, medplum_base_url: str, tmp_path: Path
 ) -> None:
     """Under seeded faults and crashes: no duplicate, no loss, chartgate's state is the chart's."""
-    seed = int(os.environ.get("CHARTGATE_HISTORY_SEED") or new_seed())
-    print(f"\nhistory seed {seed} (repeat with CHARTGATE_HISTORY_SEED={seed})")
-    progress = print if os.environ.get("CHARTGATE_HISTORY_PROGRESS") == "1" else None
-    history = campaign(
-        database_url, tmp_path, medplum_base_url, seed=seed, scale=SCALE, progress=progress
-    )
-    violations = check(history)
-    rendered = render(table([history], violations))
-    print(rendered)
-    summary = (
-        f"{len(history.writebacks)} write-backs, {len(history.crashes)} crashes, "
-        f"{history.wall_seconds:.1f} s wall, store {history.store}"
-    )
-    print(summary)
-    print(f"where the wall time went ({history.store}):\n{history.profile()}")
-    OUTPUT.mkdir(exist_ok=True)
-    name = f"history-{'soak' if SOAK else 'ci'}-{history.store}.txt"
-    (OUTPUT / name).write_text(
-        f"seed {seed}\n{rendered}\n{summary}\n{history.profile()}\n", encoding="utf-8"
-    )
-
-    assert not violations, f"seed {seed}: {len(violations)} violation(s):\n" + "\n".join(
-        [str(v) for v in violations[:40]] + history.notes
-    )
-    kinds = {t.fault for t in history.writebacks.values()}
-    assert len(kinds) >= 12, kinds
-    points = {c.point for c in history.crashes}
-    assert points == set(CRASH_POINTS), points
-    assert len(kinds) == sum(len(k) for k in FAULT_KINDS.values())
-    if BATCH == DEFAULT_BATCH:
-        assert len(history.writebacks) >= AT_LEAST, len(history.writebacks)
+    run_and_check(sqlite_url, medplum_base_url, tmp_path)
