@@ -35,3 +35,21 @@ def test_every_top_level_module_sits_in_one_layer() -> None:
     named = [name.strip() for layer in layers for name in str(layer).split("|")]
     modules = sorted(f"chartgate.{m.name}" for m in pkgutil.iter_modules(chartgate.__path__))
     assert sorted(named) == modules
+
+
+MAX_MODULE_LINES = 450
+"""Issue 11: a module past this has more than one reason to change; split it along a seam."""
+
+
+def test_no_module_in_src_is_over_450_lines() -> None:
+    """Every ``.py`` file of the package stays within ``MAX_MODULE_LINES``.
+
+    Data is not code: generated tables live in package data (``adapters/*.json``).
+    """
+    package = Path(chartgate.__file__).parent
+    over = {
+        str(path.relative_to(package)): lines
+        for path in sorted(package.rglob("*.py"))
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert over == {}, over

@@ -32,11 +32,12 @@ from chartgate.service.access import Access
 from chartgate.service.approvals import Approvals, chart_document
 from chartgate.service.context import Context, RequestMeta
 from chartgate.service.drafting import Drafting
-from chartgate.service.ports import ResourceSchema, WritebackRecord
+from chartgate.service.ports import WritebackRecord
 from chartgate.service.replays import Replays
 from chartgate.service.resolution import Resolutions
 from chartgate.service.retry import RetryPolicy
 from chartgate.service.validation import DraftValidator
+from chartgate.service.validation_ports import ResourceSchema
 from chartgate.service.writeback import WritebackExecutor
 from fakes import FakeClock, FakeDirectory, FakeEhr, FakeIds, FakeStore
 

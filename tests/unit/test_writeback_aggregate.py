@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from builders import draft_in
+from chartgate.domain.chart_write import ChartWrite
 from chartgate.domain.drafts import Draft
 from chartgate.domain.errors import StateConflict
 from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.outcomes import Decision
 from chartgate.domain.writeback import (
-    ChartWrite,
     Writeback,
     WritebackKind,
     WritebackState,

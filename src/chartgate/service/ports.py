@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from chartgate.domain.consent import ConsentRecord
     from chartgate.domain.drafts import Approval, Draft
     from chartgate.domain.events import AuditRecord
-    from chartgate.domain.findings import Finding
     from chartgate.domain.killswitch import Switch
     from chartgate.domain.scribe_session import ScribeSession
     from chartgate.domain.vendor_profile import VendorProfile
@@ -424,30 +423,4 @@ class EhrDirectory(Protocol):
 
     def settle_seconds(self, tenant: str) -> float:
         """How long a request may still be acted on by the EHR after we stopped waiting."""
-        ...
-
-
-class ResourceSchema(Protocol):
-    """FHIR schema validation of one resource's JSON (``adapters/fhir_models.py``)."""
-
-    @property
-    def version(self) -> str:
-        """Which models judge (a new version invalidates every stamp, ADR 0032)."""
-        ...
-
-    def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
-        """Every schema problem of ``resource``, located under ``location``."""
-        ...
-
-
-class ResourceInvariants(Protocol):
-    """The FHIR invariants (FHIRPath constraints) of one resource (``adapters/fhir_invariants``)."""
-
-    @property
-    def version(self) -> str:
-        """The engine and rules: part of every schema stamp (ADR 0032)."""
-        ...
-
-    def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
-        """Every violated error invariant of ``resource``, located under ``location``."""
         ...

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from chartgate.domain.chart_write import ChartWrite
 from chartgate.domain.errors import StateConflict
 from chartgate.domain.events import EventType
 from chartgate.domain.outcomes import Decision
 from chartgate.domain.principal import Principal, Role
-from chartgate.domain.writeback import ChartWrite
 from chartgate.service.chart_evidence import follow_up_in_chart, landed_document
 from chartgate.service.context import WRITEBACK_MISSING, Context, RequestMeta
 from chartgate.service.idempotency import settle

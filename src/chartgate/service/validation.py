@@ -27,7 +27,8 @@ from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.provenance import ProvenanceFacts, build_provenance
 from chartgate.domain.submission import DraftSubmission, Origin, VersionContent
 from chartgate.domain.validation import DraftFacts, check_version
-from chartgate.service.ports import JsonObject, ResourceInvariants, ResourceSchema
+from chartgate.service.ports import JsonObject
+from chartgate.service.validation_ports import ResourceInvariants, ResourceSchema
 
 PENDING_ID = "00000000-0000-0000-0000-000000000000"
 """Stands for ids not yet assigned when previewing what would be sent."""

@@ -24,6 +24,7 @@ import random
 from collections.abc import Callable
 from datetime import timedelta
 
+from chartgate.domain.chart_write import ChartWrite
 from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.events import EventType
 from chartgate.domain.outcomes import Answer, Decision, Step, classify, decide
@@ -31,7 +32,6 @@ from chartgate.domain.provenance import provenance_tag_query
 from chartgate.domain.vendor_errors import classify_vendor_error
 from chartgate.domain.vendor_profile import ProvenanceMode
 from chartgate.domain.writeback import (
-    ChartWrite,
     CreateGuard,
     Writeback,
     WritebackKind,
