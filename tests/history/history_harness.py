@@ -64,7 +64,10 @@ HOLD = 0.5
 LEASE = timedelta(seconds=30)
 SETTLE_PATIENCE_SECONDS = 60.0
 """Real seconds a person keeps waiting, after the settle rounds, for an EHR that went quiet."""
-CONTROL_ATTEMPTS = 5
+CONTROL_ATTEMPTS = 12
+"""Tries of an (idempotent) Medplum fault switch, 10 s each. At soak size the test EHR holds
+thousands of documents and its conditional creates scan them all (seconds each, one Node
+thread): a switch waited past 5 x 10 s once, and that ended a PostgreSQL soak (2026-12-02)."""
 TERMINAL = frozenset({"committed", "partial", "rejected", "conflict"})
 NO_CRASH = "none"
 # Write-backs the executor carries at once (issue 20): the checker runs against the concurrent
