@@ -32,6 +32,19 @@ class WorkerDied(BaseException):
     """Raised by the crash hook: the worker stops dead at that point."""
 
 
+def die_at(point: str, nth: int) -> Callable[[str], None]:
+    """A crash hook: the worker dies the ``nth`` time it reaches ``point``."""
+    seen = {"n": 0}
+
+    def crash(at: str) -> None:
+        if at == point:
+            seen["n"] += 1
+            if seen["n"] == nth:
+                raise WorkerDied(point)
+
+    return crash
+
+
 @dataclass
 class Desk:
     store: FakeStore

@@ -10,7 +10,6 @@ Exactly once in every case.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from chartgate.domain.fhir_codes import WRITEBACK_SYSTEM
 from chartgate.domain.vendor_profile import ProvenanceMode
 from chartgate.domain.writeback import CreateGuard, WritebackKind, WritebackState
 from chartgate.service.writeback import CRASH_POINTS
-from structured_desk import LEASE, META, Desk, WorkerDied, desk
+from structured_desk import LEASE, META, Desk, WorkerDied, desk, die_at
 from structured_items import CONDITION, structured_submission
 
 GUARDS = [CreateGuard.CONDITIONAL, CreateGuard.CLIENT_ID, CreateGuard.NONE]
@@ -118,18 +117,6 @@ def test_an_invalid_structured_entry_refuses_the_whole_transaction() -> None:
     assert d.ehr.all("DocumentReference") == []
 
 
-def _die_at(point: str, nth: int) -> Callable[[str], None]:
-    seen = {"n": 0}
-
-    def crash(at: str) -> None:
-        if at == point:
-            seen["n"] += 1
-            if seen["n"] == nth:
-                raise WorkerDied(point)
-
-    return crash
-
-
 CRASHES = [(point, nth) for point in CRASH_POINTS for nth in (1, 2)]
 
 
@@ -145,7 +132,7 @@ def test_a_worker_killed_around_the_transaction_never_duplicates(
     try:
         for _ in range(4):
             d.clock.advance(1)
-            d.executor("w1", crash=_die_at(point, nth)).run_once()
+            d.executor("w1", crash=die_at(point, nth)).run_once()
     except WorkerDied:
         d.clock.advance(LEASE.total_seconds() + 1)
     d.run(d.executor("w2"))

@@ -9,7 +9,6 @@ the amendment's own write-back, each exactly once through the same executor.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from chartgate.domain.vendor_profile import ProvenanceMode
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackKind, WritebackState
 from chartgate.policy import default_policy_bytes, load_policy_bytes
 from chartgate.service.writeback import CRASH_POINTS
-from structured_desk import LEASE, META, Desk, WorkerDied, desk
+from structured_desk import LEASE, META, Desk, WorkerDied, desk, die_at
 from structured_items import (
     ALLERGY,
     CONDITION,
@@ -217,18 +216,6 @@ def test_retracting_after_an_amendment_retracts_the_newest_version_of_each() -> 
     assert observation["meta"]["versionId"] == "3"
 
 
-def _die_at(point: str, nth: int) -> Callable[[str], None]:
-    seen = {"n": 0}
-
-    def crash(at: str) -> None:
-        if at == point:
-            seen["n"] += 1
-            if seen["n"] == nth:
-                raise WorkerDied(point)
-
-    return crash
-
-
 # The amendment's note takes 2 sends (document, Provenance); the 3rd/4th is the update.
 CRASHES = [(point, nth) for point in CRASH_POINTS for nth in (3, 4)]
 
@@ -241,7 +228,7 @@ def test_a_worker_killed_during_a_structured_update_never_writes_it_twice(
     d = desk()
     draft_id, note = _written(d, OBSERVATION)
     amend = _amend(d, draft_id, note, FEVER)
-    dying = d.executor("w1", crash=_die_at(point, nth))
+    dying = d.executor("w1", crash=die_at(point, nth))
     try:
         for _ in range(6):
             d.clock.advance(1)
