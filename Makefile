@@ -93,7 +93,9 @@ bench: install services ## Benchmarks, printed as ratios against a baseline meas
 	$(PY) bench/table.py
 
 soak: install services ## The history check at soak size (>= 5,500 write-backs under faults and crashes), as a table
-	CHARTGATE_HISTORY_SOAK=1 $(VENV)/bin/pytest tests/history -q -s -p no:cacheprovider
+	@mkdir -p test-output && rm -f test-output/history-soak-*.txt
+	CHARTGATE_HISTORY_SOAK=1 $(VENV)/bin/pytest tests/history -q -p no:cacheprovider -n 2 --dist loadfile; \
+	  status=$$?; cat test-output/history-soak-*.txt 2>/dev/null; exit $$status
 
 clean: ## Remove the virtualenv, caches and test output
 	rm -rf $(VENV) $(MEDPLUM)/node_modules $(OIDC_IDP)/node_modules .pytest_cache .mypy_cache .ruff_cache test-output .coverage .coverage.*

@@ -58,7 +58,9 @@ from structured_items import CONDITION, STRUCTURED_NOTE, write_policy_file
 
 WRITEBACK_SYSTEM = "urn:chartgate:writeback"
 EHR_TIMEOUT = 0.3
-"""Seconds chartgate waits for the EHR in the harness (a held answer costs this much wall)."""
+"""Seconds the executor waits for the EHR under faults (a held answer costs this much wall)."""
+SETTLE_TIMEOUT = 10.0
+"""Seconds the API and the settling executor wait for the EHR (production's default)."""
 HOLD = 0.5
 """Seconds a ``timeout``/``delay`` fault holds a request: longer than ``EHR_TIMEOUT``."""
 LEASE = timedelta(seconds=30)
@@ -408,10 +410,23 @@ def _switch_medplum(control: httpx.Client, url: str, plan: dict[str, Any]) -> No
             return
 
 
+@dataclass(frozen=True)
+class System:
+    """What ``running_system`` runs: chartgate, its API client, the IdP sandbox, the EHRs."""
+
+    app: Application
+    api: httpx.Client
+    idp: SandboxServer
+    ehrs: dict[str, Ehr]
+    under_faults: ConfiguredEhrDirectory
+    """The executor's EHR clients while faults are on (``EHR_TIMEOUT``); ``app.ehr`` has
+    production's timeout, for the API and for settling."""
+
+
 @contextmanager
 def running_system(
     database_url: str, workdir: Path, medplum_base: str, clock: HarnessClock
-) -> Iterator[tuple[Application, httpx.Client, SandboxServer, dict[str, Ehr]]]:
+) -> Iterator[System]:
     """Two sandboxes (plain and Epic-like) and chartgate with one tenant per EHR."""
     reset_medplum(medplum_base)
     with ExitStack() as stack:
@@ -466,7 +481,7 @@ def running_system(
                     id=TENANTS[name],
                     issuers=[plain.issuer],
                     ehr=EhrSettings(
-                        base_url=ehr.fhir_base, vendor=VENDORS[name], timeout_seconds=EHR_TIMEOUT
+                        base_url=ehr.fhir_base, vendor=VENDORS[name], timeout_seconds=SETTLE_TIMEOUT
                     ),
                 )
                 for name, ehr in ehrs.items()
@@ -474,27 +489,40 @@ def running_system(
         )
         app = build(settings, migrate=True)
         stack.callback(app.close)
-        # The executor's EHR clients: the same as production's (build_client), except that
-        # they send without Nagle's delay (httpx writes a request's head and body apart, and
-        # the body would wait ~40 ms for the EHR's delayed ACK).
-        app.ehr = ConfiguredEhrDirectory(
-            {t.id: t for t in settings.tenants},
-            gate=app.gate,
-            clients={
-                t.id: build_client(
-                    gate=app.gate.bound(tenants=(t.id,), purpose="ehr"),
-                    timeout_seconds=EHR_TIMEOUT,
-                    transport=httpx.HTTPTransport(socket_options=NO_DELAY),
-                )
-                for t in settings.tenants
-            },
-            # A pause the EHR asks for (429, Retry-After, the rate limit) is a jump of the
-            # executor's clock, as its backoff is: the run pays for what the EHR does, never
-            # for waiting on a timer (the fault kinds count requests, not seconds).
-            wall=clock.wall,
-            sleep=clock.pause,
-        )
-        stack.callback(app.ehr.close)
+
+        def directory(timeout: float) -> ConfiguredEhrDirectory:
+            """EHR clients as production's (``build_client``) with this timeout.
+
+            They send without Nagle's delay (httpx writes a request's head and body apart,
+            and the body would wait ~40 ms for the EHR's delayed ACK). A pause the EHR asks
+            for (429, Retry-After, the rate limit) is a jump of the executor's clock, as its
+            backoff is: the run pays for what the EHR does, never for waiting on a timer (the
+            fault kinds count requests, not seconds).
+            """
+            made = ConfiguredEhrDirectory(
+                {t.id: t for t in settings.tenants},
+                gate=app.gate,
+                clients={
+                    t.id: build_client(
+                        gate=app.gate.bound(tenants=(t.id,), purpose="ehr"),
+                        timeout_seconds=timeout,
+                        transport=httpx.HTTPTransport(socket_options=NO_DELAY),
+                    )
+                    for t in settings.tenants
+                },
+                wall=clock.wall,
+                sleep=clock.pause,
+            )
+            stack.callback(made.close)
+            return made
+
+        # Under faults the executor gives up after EHR_TIMEOUT (a held answer must become
+        # an ambiguous attempt); once the faults are off, the API (a person resolving) and
+        # the settling executor wait as long as production does (``SETTLE_TIMEOUT``): a test
+        # EHR that grew to thousands of documents answers a search in seconds, and a short
+        # timeout there would only measure the test EHR's speed, never chartgate's state.
+        app.ehr = directory(SETTLE_TIMEOUT)
+        under_faults = directory(EHR_TIMEOUT)
         server = stack.enter_context(ThreadedServer(create_app(app)))
         api = stack.enter_context(
             httpx.Client(
@@ -503,7 +531,7 @@ def running_system(
                 transport=httpx.HTTPTransport(socket_options=NO_DELAY),
             )
         )
-        yield app, api, plain, ehrs
+        yield System(app, api, plain, ehrs, under_faults)
 
 
 # -- the harness ----------------------------------------------------------------------------------
@@ -531,10 +559,7 @@ class Harness:
 
     def __init__(
         self,
-        app: Application,
-        api: httpx.Client,
-        idp: SandboxServer,
-        ehrs: dict[str, Ehr],
+        system: System,
         *,
         seed: int,
         store: str,
@@ -542,10 +567,11 @@ class Harness:
         history: History | None = None,
         lane: str = "",
     ) -> None:
-        self.app = app
-        self.api = api
-        self.idp = idp
-        self.ehrs = ehrs
+        self.app = system.app
+        self.api = system.api
+        self.idp = system.idp
+        self.ehrs = system.ehrs
+        self._under_faults = system.under_faults
         self.rng = random.Random(seed)  # noqa: S311 - a seeded schedule, not a secret
         self.clock = clock
         self.history = history or History(seed=seed, store=store)
@@ -689,11 +715,14 @@ class Harness:
 
     # -- the worker -----------------------------------------------------------------------------
 
-    def _executor(self, crash: Callable[[str], None]) -> WritebackExecutor:
+    def _executor(
+        self, crash: Callable[[str], None], *, settling: bool = False
+    ) -> WritebackExecutor:
+        """A new worker life; under faults it gives up on the EHR after ``EHR_TIMEOUT``."""
         self._lives += 1
         return WritebackExecutor(
             uow=self.app.uow,
-            ehr=self.app.ehr,
+            ehr=self.app.ehr if settling else self._under_faults,
             clock=self.clock,
             owner=f"history-{self.lane}-{self._lives}",
             lease=LEASE,
@@ -782,7 +811,7 @@ class Harness:
             # A person looks at the chart only once what the EHR still holds has landed.
             self._quiet_at = time.monotonic() + HOLD + 0.1
         with timed(f"settle:{fault.ehr}"):
-            self.settle(ids, self._executor(_never))
+            self.settle(ids, self._executor(_never, settling=True))
 
     def _run_once(self, executor: WritebackExecutor, ids: list[str]) -> int:
         """``executor.run_once`` over this lane's tenant only (the other lanes run beside it).
@@ -1057,7 +1086,7 @@ def campaign(
     store = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     started = time.monotonic()
     pacing = HarnessClock()  # the rate governor's and read retries' pauses (jumps)
-    with running_system(database_url, workdir, medplum_base, pacing) as (app, api, idp, ehrs):
+    with running_system(database_url, workdir, medplum_base, pacing) as system:
         history = History(seed=seed, store=store)
         history.phases["startup"] = time.monotonic() - started
         schedule = random.Random(seed)  # noqa: S311 - a seeded schedule, not a secret
@@ -1075,10 +1104,7 @@ def campaign(
         # others fill), and a clock jump in one lane (a lease, a backoff) moves no other.
         lanes = {
             ehr: Harness(
-                app,
-                api,
-                idp,
-                ehrs,
+                system,
                 seed=seed * len(FAULT_KINDS) + number,
                 store=store,
                 clock=HarnessClock(),
