@@ -16,7 +16,10 @@ the load says how far to trust a row). Rows:
   stub and the 300 ms stub (``bench/worker.py``), baseline the stub's own sequential floor;
 * transactions per clean write-back (engine events), SQLite and PostgreSQL;
 * ledger verify: ``verify_files`` over a 1,000,000-event export (binary, and JSON lines for
-  reference) beside raw SHA-256 (``bench/ledger.py``).
+  reference) beside raw SHA-256 (``bench/ledger.py``);
+* the deployed processes under HTTP load (``bench/load.py``): approvals/s at 1-32 clients
+  against the plain web stack, approve -> committed at an open-loop 50/s, committed/s over
+  approved/s in a mixed load, peak RSS of ``serve`` and ``worker``.
 """
 
 from __future__ import annotations
@@ -36,13 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import dev_env  # noqa: F401 - dev mode and the loopback processor, before any Settings
+import load
 import run as latency
 import worker
 from ledger import bench_verify
-
-from builders import submission
-from chartgate.domain.submission import DraftSubmission
-from chartgate.service.context import RequestMeta
 from sqlalchemy import (
     Column,
     Engine,
@@ -55,6 +55,10 @@ from sqlalchemy import (
     select,
     update,
 )
+
+from builders import submission
+from chartgate.domain.submission import DraftSubmission
+from chartgate.service.context import RequestMeta
 from stack import running_stack
 
 REPEATS = int(os.environ.get("CHARTGATE_BENCH_REPEATS", "3"))
@@ -177,6 +181,10 @@ def one_repeat(tmp: Path, index: int) -> dict[str, float]:
             found[f"{key}_{store}_rate"] = result["per_second"]
             found[f"{key}_{store}_floor"] = result["floor_per_second"]
             found[f"{key}_{store}_tx"] = result["begins"]
+    for store in ("sqlite", "postgresql"):
+        (work / f"load-{store}").mkdir()
+        measured = load.measure(store, work / f"load-{store}")
+        found.update({f"load_{store}_{key}": value for key, value in measured.items()})
     verify_s, sha_s, _, jsonl_s = bench_verify(VERIFY_N)
     found["verify_s"], found["sha_s"], found["verify_jsonl_s"] = verify_s, sha_s, jsonl_s
     return found
@@ -254,6 +262,7 @@ def rows(repeats: list[dict[str, float]]) -> list[Row]:
                 lambda _b, o: o <= 3.0,
             ),
         ]
+    table += load_rows(col)
     table.append(
         Row(
             f"ledger verify, {VERIFY_N:,} events, binary export",
@@ -279,7 +288,102 @@ def rows(repeats: list[dict[str, float]]) -> list[Row]:
     return table
 
 
-def render(table: list[Row], started: str, load: tuple[str, str]) -> str:
+def load_rows(col: Callable[[str], list[float]]) -> list[Row]:
+    """The rows of ``bench/load.py``: the deployed processes under HTTP load."""
+    table: list[Row] = []
+    for store, processes, goal in (("sqlite", 1, 600.0), ("postgresql", 2, 1000.0)):
+        key = f"load_{store}"
+        serve = f"{processes} serve process{'es' if processes > 1 else ''}"
+        table += [
+            Row(
+                f"approvals/s over HTTP, {clients} client{'s' if clients > 1 else ''} "
+                f"({store}, {serve})",
+                f">= {goal:,.0f}/s",
+                "/s",
+                col(f"{key}_plain_{clients}"),
+                col(f"{key}_approve_{clients}"),
+                lambda _b, o, goal=goal: o >= goal,
+                lambda b, o: o / b,
+            )
+            for clients in load.CLIENTS
+        ]
+        first, last = load.CLIENTS[0], load.CLIENTS[-1]
+        table += [
+            Row(
+                f"approvals/s at {last} clients over 1 client ({store})",
+                ">= 1 (not falling)",
+                "x",
+                [],
+                [
+                    b / a if a else 0.0
+                    for a, b in zip(
+                        col(f"{key}_approve_{first}"), col(f"{key}_approve_{last}"), strict=True
+                    )
+                ],
+                lambda _b, o: o >= 1.0,
+            ),
+            Row(
+                f"approve -> committed p99, open loop {load.OPEN_RATE:.0f}/s, stub EHR ({store})",
+                "<= 50 ms",
+                "ms",
+                [],
+                col(f"{key}_open_p99_ms"),
+                lambda _b, o: o <= 50.0,
+            ),
+            Row(
+                f"the same, p50 ({store})",
+                "-",
+                "ms",
+                [],
+                col(f"{key}_open_p50_ms"),
+                lambda _b, _o: False,
+            ),
+            Row(
+                f"approvals/s the open-loop clients reached (goal 50/s; {store})",
+                "-",
+                "/s",
+                [],
+                col(f"{key}_open_rate"),
+                lambda _b, _o: False,
+            ),
+            Row(
+                f"approved/s in the mixed load below ({store})",
+                "-",
+                "/s",
+                [],
+                col(f"{key}_mixed_approved_per_s"),
+                lambda _b, _o: False,
+            ),
+            Row(
+                f"committed/s over approved/s, {load.MIXED_CLIENTS} clients submit+approve "
+                f"with the worker ({store})",
+                ">= 0.8",
+                "x",
+                [],
+                col(f"{key}_mixed_share"),
+                lambda _b, o: o >= 0.8,
+            ),
+            Row(
+                f"peak RSS of a serve process under this load ({store})",
+                "< 200 MB",
+                "MB",
+                [],
+                col(f"{key}_rss_serve"),
+                lambda _b, o: o < 200.0,
+            ),
+            Row(
+                f"peak RSS of the worker under this load ({store})",
+                "< 200 MB",
+                "MB",
+                [],
+                col(f"{key}_rss_worker"),
+                lambda _b, o: o < 200.0,
+            ),
+        ]
+    return table
+
+
+def render(table: list[Row], started: str, loadavg: tuple[str, str]) -> str:
     """The Markdown page."""
     head = ["target", "goal", "baseline (same run)", "chartgate", "ratio", "verdict"]
     lines = [
@@ -294,7 +398,7 @@ def render(table: list[Row], started: str, load: tuple[str, str]) -> str:
         f"- sizes: {latency.N} write-backs for the overhead, {APPROVE_N} approves, backlogs of "
         f"{worker.DRAIN_N} (stub) and {worker.SLOW_N} (300 ms), {VERIFY_N:,} ledger events "
         "(CHARTGATE_BENCH_N / _APPROVE_N / _DRAIN_N / _SLOW_N / _LEDGER_N)",
-        f"- load average before / after: {load[0]} / {load[1]} (a shared machine: figures "
+        f"- load average before / after: {loadavg[0]} / {loadavg[1]} (a shared machine: figures "
         "taken while other work ran are noisy, rates low and latencies high)",
         "",
         "| " + " | ".join(head) + " |",
@@ -307,7 +411,9 @@ def render(table: list[Row], started: str, load: tuple[str, str]) -> str:
         "pair); worker drain — sequential direct PUTs to the same stub, per write-back (two "
         "requests), i.e. what one request at a time could reach; ledger verify — "
         "`hashlib.sha256` over the same canonical bytes; approve CPU — a plain SQLAlchemy "
-        "transaction (one read, five row writes) on the same store file.",
+        "transaction (one read, five row writes) on the same store file; approvals/s over "
+        "HTTP — the same clients against the same web stack (FastAPI on uvicorn, as many "
+        "processes) doing a plain approve transaction on the same store (`bench/plain_app.py`).",
         "",
     ]
     return "\n".join(lines) + _kept()
