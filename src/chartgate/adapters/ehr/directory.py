@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -63,6 +64,10 @@ class ConfiguredEhrDirectory:
         self._clients: dict[str, HttpClient] = dict(clients or {})
         self._gateways: dict[str, FhirRestGateway] = {}
         self._readers: dict[str, FhirRestGateway] = {}  # per tenant and scope (context reads)
+        # Request threads reach a tenant's first use together: one builds its client and
+        # gateway, the others wait (each would otherwise build a client, TLS context and
+        # connection pool of its own and leave all but the last unclosed).
+        self._building = threading.Lock()
 
     def _settings(self, tenant: str) -> TenantSettings:
         settings = self._tenants.get(tenant)
@@ -73,28 +78,34 @@ class ConfiguredEhrDirectory:
     def gateway(self, tenant: str) -> EhrGateway:
         """The tenant's gateway (created on first use, then reused)."""
         gateway = self._gateways.get(tenant)
-        if gateway is None:
-            settings = self._settings(tenant)
-            client = self._clients.get(tenant)
-            if client is None:
-                client = build_client(
-                    gate=self._gate.bound(tenants=(tenant,), purpose="ehr"),
-                    timeout_seconds=settings.ehr.timeout_seconds,
-                    verify=tenant_verify(settings, self._secrets),
-                )
-                self._clients[tenant] = client
-            tokens = token_source_for(
-                settings.ehr, secrets_provider=self._secrets, http=client, clock=self._clock
+        if gateway is not None:
+            return gateway
+        with self._building:
+            return self._gateways.get(tenant) or self._build_gateway(tenant)
+
+    def _build_gateway(self, tenant: str) -> FhirRestGateway:
+        """Build the tenant's client (unless one was given) and gateway, holding the lock."""
+        settings = self._settings(tenant)
+        client = self._clients.get(tenant)
+        if client is None:
+            client = build_client(
+                gate=self._gate.bound(tenants=(tenant,), purpose="ehr"),
+                timeout_seconds=settings.ehr.timeout_seconds,
+                verify=tenant_verify(settings, self._secrets),
             )
-            gateway = FhirRestGateway(
-                settings.ehr.base_url,
-                client=client,
-                vendor=self._vendors[tenant],
-                token_provider=tokens,
-                governor=self._governor(tenant),
-                sleep=self._sleep,
-            )
-            self._gateways[tenant] = gateway
+            self._clients[tenant] = client
+        tokens = token_source_for(
+            settings.ehr, secrets_provider=self._secrets, http=client, clock=self._clock
+        )
+        gateway = FhirRestGateway(
+            settings.ehr.base_url,
+            client=client,
+            vendor=self._vendors[tenant],
+            token_provider=tokens,
+            governor=self._governor(tenant),
+            sleep=self._sleep,
+        )
+        self._gateways[tenant] = gateway
         return gateway
 
     def reader(self, tenant: str, scope: str) -> EhrGateway:
