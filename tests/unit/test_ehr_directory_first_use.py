@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chartgate.adapters.ehr import directory as directory_module
+from chartgate.adapters.ehr.http import build_client
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
 from chartgate.settings import EhrSettings, TenantSettings
 from fakes import open_gate
@@ -24,11 +25,10 @@ def test_threads_at_a_tenants_first_use_share_one_client(monkeypatch: pytest.Mon
     approvals of a fresh ``serve`` each built one).
     """
     built: list[Any] = []
-    real = directory_module.build_client
 
     def slow_build(**kwargs: Any) -> Any:
         time.sleep(0.05)  # a TLS context under load: the window the threads raced in
-        client = real(**kwargs)
+        client = build_client(**kwargs)
         built.append(client)
         return client
 
