@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from chartgate.adapters.ehr import directory as directory_module
-from chartgate.adapters.ehr.http import build_client
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
+from chartgate.adapters.ehr.http import build_client
 from chartgate.settings import EhrSettings, TenantSettings
 from fakes import open_gate
 
