@@ -3,6 +3,10 @@
 A draft holds every version ever saved; versions are immutable, and an approved version is
 frozen forever (an edit after approval would need a new version and a new approval). All
 times and ids are passed in: the domain never reads a clock or makes ids.
+
+A method that changes a draft records what happened as a domain event
+(``domain/draft_events.py``); the unit of work pulls them on commit and writes their audit
+records (ADR 0033). Stores never keep pending events: a loaded draft has none.
 """
 
 from __future__ import annotations
@@ -11,6 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chartgate.domain.diff import DraftDiff, diff_versions
+from chartgate.domain.draft_events import (
+    DraftDiscarded,
+    DraftEvent,
+    DraftRebased,
+    DraftReceived,
+    VersionSaved,
+)
 from chartgate.domain.errors import StateConflict, VersionMismatch
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.lifecycle import EDITABLE, Action, DraftState, next_state
@@ -105,6 +116,7 @@ class Draft:
     baseline: dict[str, str] = field(default_factory=dict)
     approved_version: int | None = None
     doc_status: str | None = None  # preliminary | final once in the chart
+    _events: list[DraftEvent] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @classmethod
     def submit(
@@ -132,8 +144,26 @@ class Draft:
             created_at=at,
             baseline=dict(baseline),
         )
-        draft.versions.append(DraftVersion.make(1, content, author=author, at=at))
+        first = DraftVersion.make(1, content, author=author, at=at)
+        draft.versions.append(first)
+        draft._events.append(
+            DraftReceived(
+                version=first.number,
+                content_hash=first.content_hash,
+                note_type=content.note.type,
+                resource_types=tuple(str(r["resourceType"]) for r in content.resources),
+                model=origin.model.name,
+                model_version=origin.model.version,
+                prompt_template=origin.prompt_template,
+                transcript_sha256=origin.transcript_sha256,
+            )
+        )
         return draft
+
+    def pull_events(self) -> list[DraftEvent]:
+        """The events this draft recorded since they were last pulled (and forget them)."""
+        events, self._events = self._events, []
+        return events
 
     @property
     def current(self) -> DraftVersion:
@@ -176,7 +206,14 @@ class Draft:
         version = DraftVersion.make(len(self.versions) + 1, content, author=author, at=at)
         self.transition(Action.EDIT)
         self.versions.append(version)
+        self._events.append(VersionSaved(version=version.number, content_hash=version.content_hash))
         return version
+
+    def discard(self) -> DraftState:
+        """End a draft that was never sent (the lifecycle table says from where)."""
+        state = self.transition(Action.DISCARD)
+        self._events.append(DraftDiscarded())
+        return state
 
     def diff(self, to_version: int | None = None, from_version: int = 1) -> DraftDiff:
         """Diff between two versions (default: the AI's version 1 to the current one)."""
@@ -318,4 +355,7 @@ class Draft:
             len(self.versions) + 1, self.current.content, author=author, at=at
         )
         self.versions.append(version)
+        self._events.append(
+            DraftRebased(version=version.number, baseline=dict(sorted(baseline.items())))
+        )
         return version
