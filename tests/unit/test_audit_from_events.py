@@ -78,9 +78,7 @@ def story() -> list[dict[str, Any]]:
     third = d.submit()
     d.drafting.discard(d.clinician(), third, META)
     _resolved(d)
-    return [
-        r.as_dict() for r in d.store.tables.audit if r.type.value in USE_CASE_EVENTS
-    ]
+    return [r.as_dict() for r in d.store.tables.audit if r.type.value in USE_CASE_EVENTS]
 
 
 def _conflict(d: Desk, draft_id: str) -> None:

@@ -11,8 +11,10 @@ records (ADR 0033). Stores never keep pending events: a loaded draft has none.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from chartgate.domain.diff import DraftDiff, diff_versions
 from chartgate.domain.draft_events import (
@@ -21,11 +23,16 @@ from chartgate.domain.draft_events import (
     DraftRebased,
     DraftReceived,
     VersionSaved,
+    WritebackResolved,
+    approval_events,
 )
 from chartgate.domain.errors import StateConflict, VersionMismatch
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.lifecycle import EDITABLE, Action, DraftState, next_state
 from chartgate.domain.submission import Origin, VersionContent
+
+if TYPE_CHECKING:
+    from chartgate.domain.writeback import Writeback
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,3 +366,25 @@ class Draft:
             DraftRebased(version=version.number, baseline=dict(sorted(baseline.items())))
         )
         return version
+
+    def queued(
+        self,
+        approval: Approval,
+        writebacks: Sequence[Writeback],
+        evidence: Mapping[str, object] | None = None,
+    ) -> None:
+        """Record that ``approval`` and its write-backs (note first) are in the outbox.
+
+        The approval's event is recorded here, not in ``approve`` & co., because it carries
+        what is known only once the approval passed its gate and was queued: the write-back
+        ids and, for an approval, the ``evidence`` the use case gathered (ADR 0033).
+        """
+        if self.state is not DraftState.QUEUED or approval.draft_id != self.id or not writebacks:
+            raise StateConflict(
+                "only a queued approval of this draft is recorded", expression="state"
+            )
+        self._events.extend(approval_events(approval, writebacks, evidence or {}))
+
+    def writeback_resolved(self, event: WritebackResolved) -> None:
+        """Record a person's decision about one of this draft's write-backs (``ChartWrite``)."""
+        self._events.append(event)

@@ -51,10 +51,19 @@ class AuditRecorder:
 
     def __call__(self, draft: Draft, event: DraftEvent) -> AuditRecord:
         """The audit record of one domain event of ``draft``, as the draft is now."""
-        data: JsonObject = {f.name: _plain(getattr(event, f.name)) for f in fields(event)}
+        data: JsonObject = {}
+        writeback_id: str | None = None
+        for f in fields(event):
+            value = getattr(event, f.name)
+            if f.name == "writeback_id":  # the record's own field, not data
+                writeback_id = value
+            elif f.name == "evidence":  # the use case's facts, flat beside the event's
+                data.update({k: _plain(v) for k, v in value.items()})
+            else:
+                data[f.name] = _plain(value)
         if isinstance(event, DraftReceived):
             data["encounter"] = self.pseudonym(draft.tenant, draft.encounter)
-        return self.record(draft, event.type, data)
+        return self.record(draft, event.type, data, writeback_id=writeback_id)
 
     def record(
         self,
