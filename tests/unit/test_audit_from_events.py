@@ -12,11 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from test_use_cases import META, Desk, desk, edit
+
 from builders import TENANT
 from chartgate.domain.lifecycle import DraftState
 from chartgate.domain.principal import Role
 from chartgate.domain.writeback import CreateGuard
-from test_use_cases import META, Desk, desk, edit
 
 GOLDEN = Path(__file__).parent.parent / "data" / "use_case_audit.json"
 

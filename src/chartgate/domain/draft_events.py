@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 from chartgate.domain.events import EventType
 
 if TYPE_CHECKING:
-    from chartgate.domain.drafts import Approval
+    from chartgate.domain.approval import Approval
     from chartgate.domain.writeback import Writeback
 
 

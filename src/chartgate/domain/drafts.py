@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from chartgate.domain.approval import RETRACTION_REASONS, Approval, Approver
 from chartgate.domain.diff import DraftDiff, diff_versions
 from chartgate.domain.draft_events import (
     DraftDiscarded,
@@ -33,6 +34,16 @@ from chartgate.domain.submission import Origin, VersionContent
 
 if TYPE_CHECKING:
     from chartgate.domain.writeback import Writeback
+
+# Approval and Approver live in ``domain/approval.py``; they are still imported from here.
+__all__ = [
+    "RETRACTION_REASONS",
+    "Approval",
+    "Approver",
+    "Draft",
+    "DraftVersion",
+    "hash_content",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,45 +77,6 @@ class DraftVersion:
 def hash_content(content: VersionContent) -> str:
     """The content address of a version (``sha256:`` of its canonical JSON)."""
     return content_hash(content.model_dump(mode="json"))
-
-
-@dataclass(frozen=True, slots=True)
-class Approver:
-    """The clinician who approved, and how strongly they had authenticated."""
-
-    subject: str
-    fhir_user: str | None
-    amr: tuple[str, ...]
-    acr: str | None
-    auth_time: datetime | None
-    reason: str | None = None  # a coded reason (retraction), never free text
-
-
-RETRACTION_REASONS = frozenset(
-    {"wrong-patient", "wrong-encounter", "clinical-error", "duplicate", "other"}
-)
-"""Why a note was retracted: codes only, so no clinical detail reaches ids, logs or the ledger."""
-
-
-@dataclass(frozen=True, slots=True)
-class Approval:
-    """An explicit approval of one version for the chart (or of its finalization)."""
-
-    id: str
-    draft_id: str
-    version: int
-    content_hash: str
-    approver: Approver
-    approved_at: datetime
-    diff: DraftDiff
-    policy_hash: str
-    writeback_id: str
-    kind: str = "approve"  # approve | finalize | amend | retract
-    # sha256 digest of the encounter's consent record when one was on file (issue 17).
-    consent_digest: str | None = None
-    # sha256 of the text chartgate appended to the note (consent, disclosure), so the worker
-    # can tell it from any other change (issue 17); None when nothing was appended.
-    system_text_hash: str | None = None
 
 
 @dataclass(slots=True)
