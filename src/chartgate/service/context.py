@@ -7,7 +7,7 @@ for the API, the CLI, the demo and the reviewer page alike.
 Audit records reach the ledger two ways, both built by ``AuditRecorder``
 (``service/event_records.py``, ADR 0033): a change of a draft records a domain event, which
 the unit of work opened by ``unit(principal, meta)`` turns into its record on commit; an
-event that changes no draft (a read) is appended explicitly with ``audit``.
+event that changes no draft (a read) is appended explicitly with ``audit_read``.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class Context:
             self.pseudonyms,
         )
 
-    def audit(
+    def audit_read(
         self,
         uow: UnitOfWork,
         event: EventType,
@@ -96,9 +96,10 @@ class Context:
     ) -> None:
         """Append one audit record about ``draft`` explicitly, in the transaction of ``uow``.
 
-        The path for events that change no draft: ``draft.viewed``, ``draft.validated``,
-        ``writeback.viewed``, ``request.replayed``; and, until their domain events exist, the
-        approval events (``approvals.py``) and ``writeback.resolved`` (ADR 0033).
+        The one path for a use case's events that change no draft (reads): ``draft.viewed``,
+        ``draft.validated``, ``writeback.viewed`` and ``request.replayed``. A change of a draft
+        is never recorded here: its method records a domain event and the unit of work opened
+        by ``unit`` writes the record on commit (ADR 0033).
         """
         record = self.recorder(principal, meta).record(
             draft, event, data, writeback_id=writeback_id

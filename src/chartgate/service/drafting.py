@@ -4,7 +4,7 @@ Nothing here leaves chartgate: a draft reaches the chart only through ``approval
 Each use case owns its transaction. Submit, save, rebase and discard change the draft, whose
 methods record domain events; the unit of work (``ctx.unit``) writes their audit records as
 it commits (ADR 0033). View and validate change nothing: they append their read explicitly
-(``ctx.audit``).
+(``ctx.audit_read``).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Drafting:
                     ctx.ehr.profile(principal.tenant),
                 ),
             )
-            ctx.audit(
+            ctx.audit_read(
                 uow,
                 EventType.DRAFT_VIEWED,
                 principal,
@@ -149,7 +149,7 @@ class Drafting:
         with ctx.uow() as uow:
             draft = ctx.bound_draft(uow, principal, draft_id)
             verdict = Verdict.of(gates.findings(ctx, principal, draft), acknowledged)
-            ctx.audit(
+            ctx.audit_read(
                 uow,
                 EventType.DRAFT_VALIDATED,
                 principal,

@@ -7,9 +7,9 @@ transaction (``record_new_events``). A rollback drops them with the change.
 
 The actor and request id come from the use case (``Context.unit(principal, meta)``); the
 state, correlation id and patient pseudonym from the draft as it commits. Events that are
-not about a change of the draft (a read: ``draft.viewed``, ``draft.validated``,
-``writeback.viewed``, ``request.replayed``) take the one explicit path, ``Context.audit``,
-which builds its record with ``AuditRecorder.record``, the same shape.
+not about a change of the draft (reads: ``draft.viewed``, ``draft.validated``,
+``writeback.viewed``, ``request.replayed``) take the one explicit path,
+``Context.audit_read``, which builds its record with ``AuditRecorder.record``: one shape.
 """
 
 from __future__ import annotations

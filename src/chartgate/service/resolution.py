@@ -1,8 +1,8 @@
 """A write-back's outcome, for people: read its status, or decide what the worker could not.
 
-A status read is appended explicitly (``ctx.audit``: it changes nothing); a resolution is
-recorded by ``ChartWrite.resolve_*`` as a domain event, written by the unit of work on
-commit (ADR 0033).
+A status read is appended explicitly (``ctx.audit_read``: it changes nothing); a
+resolution is recorded by ``ChartWrite.resolve_*`` as a domain event, written by the unit
+of work on commit (ADR 0033).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Resolutions:
             record = uow.writebacks.get(principal.tenant, writeback_id)
             draft = ctx.bound_draft(uow, principal, record.draft_id, missing=WRITEBACK_MISSING)
             if audit:
-                ctx.audit(
+                ctx.audit_read(
                     uow,
                     EventType.WRITEBACK_VIEWED,
                     principal,
