@@ -32,7 +32,8 @@ from chartgate.domain.vendor_profile import VendorProfile
 from chartgate.domain.writeback import CreateGuard, Writeback, WritebackState
 from chartgate.sandbox.search import subset
 from chartgate.sandbox.seed import SANDBOX_MRN_SYSTEM, SEED_RESOURCES
-from chartgate.service.ports import EhrAnswer, JsonObject, SearchParams
+from chartgate.service.event_records import record_new_events
+from chartgate.service.ports import EhrAnswer, EventRecorder, JsonObject, SearchParams
 
 # -- the clock ------------------------------------------------------------------------------
 
@@ -519,22 +520,38 @@ class _Context:
 
 
 class _Drafts:
-    def __init__(self, t: _Tables) -> None:
+    """Drafts; ``seen`` (the unit of work's) gets each draft added, loaded or saved."""
+
+    def __init__(self, t: _Tables, seen: list[Draft]) -> None:
         self._t = t
+        self.seen = seen
+
+    def _see(self, draft: Draft) -> None:
+        if not any(known is draft for known in self.seen):
+            self.seen.append(draft)
+
+    def _keep(self, draft: Draft) -> None:
+        """Store a copy without pending events: like the real rows, a loaded draft has none."""
+        self._see(draft)
+        stored = copy.deepcopy(draft)
+        stored.pull_events()
+        self._t.drafts[draft.tenant, draft.id] = stored
 
     def add(self, draft: Draft) -> None:
-        self._t.drafts[draft.tenant, draft.id] = copy.deepcopy(draft)
+        self._keep(draft)
 
     def get(self, tenant: str, draft_id: str, *, for_update: bool = False) -> Draft:
         del for_update
         found = self._t.drafts.get((tenant, draft_id))
         if found is None:
             raise NotFound("draft not found", expression="id")
-        return copy.deepcopy(found)
+        draft = copy.deepcopy(found)
+        self._see(draft)
+        return draft
 
     def save(self, draft: Draft, *, at: datetime) -> None:
         del at
-        self._t.drafts[draft.tenant, draft.id] = copy.deepcopy(draft)
+        self._keep(draft)
 
 
 class _Approvals:
@@ -766,16 +783,26 @@ class _KillSwitches:
 
 
 class FakeUnitOfWork:
-    """One transaction over the fake tables: commit on clean exit, roll back on error."""
+    """One transaction over the fake tables: commit on clean exit, roll back on error.
+
+    Like the real one, it records the new events of the drafts it saw just before it
+    commits (``service/event_records.py``); a rollback drops them with the change.
+    """
 
     def __init__(self, store: FakeStore) -> None:
         self._store = store
         self._snapshot: _Tables | None = None
+        self._seen: list[Draft] = []
+        self._recorder: EventRecorder | None = None
+
+    def recording(self, recorder: EventRecorder) -> None:
+        """Record the new events of the drafts this unit saw with ``recorder`` on commit."""
+        self._recorder = recorder
 
     @property
     def drafts(self) -> _Drafts:
         """Drafts."""
-        return _Drafts(self._store.tables)
+        return _Drafts(self._store.tables, self._seen)
 
     @property
     def approvals(self) -> _Approvals:
@@ -817,7 +844,17 @@ class FakeUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is not None and self._snapshot is not None:
+        if exc_type is None:
+            try:
+                record_new_events(self._seen, self._recorder, self.audit)
+            except BaseException:
+                self._roll_back()
+                raise
+        else:
+            self._roll_back()
+
+    def _roll_back(self) -> None:
+        if self._snapshot is not None:
             self._store.tables = self._snapshot  # roll back, as a crash or an error would
 
 

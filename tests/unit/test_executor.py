@@ -158,6 +158,7 @@ def world(guard: CreateGuard = CreateGuard.CONDITIONAL) -> World:
         author="scribe:s",
         at=clock.now(),
     )
+    draft.pull_events()  # seeded as the store holds it: no pending events
     approval = draft.approve(
         approval_id="a-1",
         writeback_id="wb-1",

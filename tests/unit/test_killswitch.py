@@ -157,6 +157,7 @@ class World:
             author="scribe:s",
             at=AT,
         )
+        draft.pull_events()  # seeded as the store holds it: no pending events
         approval = draft.approve(
             approval_id="a-1",
             writeback_id="wb-1",

@@ -30,6 +30,7 @@ from chartgate.domain.writeback import CreateGuard, WritebackKind, WritebackStat
 from chartgate.policy import load_default_policy
 from chartgate.service.access import Access
 from chartgate.service.approvals import Approvals, chart_document
+from chartgate.service.audit import Pseudonymizer
 from chartgate.service.context import Context, RequestMeta
 from chartgate.service.drafting import Drafting
 from chartgate.service.ports import WritebackRecord
@@ -122,6 +123,7 @@ def desk(
     guard: CreateGuard = CreateGuard.CONDITIONAL,
     access: Access | None = None,
     schema: ResourceSchema | None = None,
+    pseudonyms: Pseudonymizer | None = None,
 ) -> Desk:
     store, ehr, clock = FakeStore(), FakeEhr(), FakeClock()
     directory = Directory(ehr, guard=guard)
@@ -134,6 +136,7 @@ def desk(
         ehr=directory,
         access=access or Access(clock=clock),
         validator=DraftValidator(policy, schema),
+        pseudonyms=pseudonyms,
     )
     return Desk(
         store,

@@ -3,7 +3,8 @@
 Once an approval is queued, the draft's state, the write-back's state, the note's
 ``docStatus`` and the chart version change here only: the worker decides with the outcome
 table (``domain/outcomes.py``) and hands the decision to ``ChartWrite.settle``; a person's
-resolution goes through the ``resolve_*`` methods. A structured part settles its own state
+resolution goes through the ``resolve_*`` methods, each of which records a
+``writeback.resolved`` domain event on the draft (ADR 0033). A structured part settles its own state
 only (``settle_part``: the draft follows its note).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chartgate.domain.draft_events import WritebackResolved
 from chartgate.domain.errors import StateConflict
 from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.outcomes import Decision
@@ -178,6 +180,7 @@ class ChartWrite:
             )
         wb.state = WritebackState.QUEUED
         wb.may_have_landed = False
+        self._resolved("resend", WritebackState.NEEDS_PERSON)
 
     def resolve_landed(self, document_id: str, version_id: str | None) -> None:
         """A person pointed at the document this write-back made: carry on from there."""
@@ -198,6 +201,9 @@ class ChartWrite:
         wb.document_id = document_id
         wb.document_version = version_id
         wb.state = WritebackState.QUEUED
+        self._resolved(
+            "landed", WritebackState.NEEDS_PERSON, ehr_resource=f"{wb.target_type}/{document_id}"
+        )
 
     def resolve_follow_up_found(self, provenance_id: str) -> None:
         """A chart read, asked for by a person, found this write-back's Provenance: complete."""
@@ -208,8 +214,10 @@ class ChartWrite:
                 f"(this one is {wb.state.value})",
                 expression="action",
             )
+        previous = wb.state
         wb.provenance_id = provenance_id
         self.settle(Decision.PROCEED)
+        self._resolved("retry-follow-up", previous, provenance_found=f"Provenance/{provenance_id}")
 
     def resolve_retry_follow_up(self) -> None:
         """The note is in the chart; send its refused or unproven follow-up (the Provenance)."""
@@ -220,5 +228,27 @@ class ChartWrite:
                 f"(this one is {wb.state.value})",
                 expression="action",
             )
+        previous = wb.state
         wb.state = WritebackState.QUEUED
         wb.may_have_landed = False
+        self._resolved("retry-follow-up", previous)
+
+    def _resolved(
+        self,
+        action: str,
+        previous: WritebackState,
+        *,
+        ehr_resource: str | None = None,
+        provenance_found: str | None = None,
+    ) -> None:
+        """Record the person's decision on the draft, for the ledger (one event per decision)."""
+        self.draft.writeback_resolved(
+            WritebackResolved(
+                writeback_id=self.writeback.id,
+                action=action,
+                previous_state=previous.value,
+                state=self.writeback.state.value,
+                ehr_resource=ehr_resource,
+                provenance_found=provenance_found,
+            )
+        )

@@ -3,18 +3,47 @@
 A draft holds every version ever saved; versions are immutable, and an approved version is
 frozen forever (an edit after approval would need a new version and a new approval). All
 times and ids are passed in: the domain never reads a clock or makes ids.
+
+A method that changes a draft records what happened as a domain event
+(``domain/draft_events.py``); the unit of work pulls them on commit and writes their audit
+records (ADR 0033). Stores never keep pending events: a loaded draft has none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from chartgate.domain.approval import RETRACTION_REASONS, Approval, Approver
 from chartgate.domain.diff import DraftDiff, diff_versions
+from chartgate.domain.draft_events import (
+    DraftDiscarded,
+    DraftEvent,
+    DraftRebased,
+    DraftReceived,
+    VersionSaved,
+    WritebackResolved,
+    approval_events,
+)
 from chartgate.domain.errors import StateConflict, VersionMismatch
 from chartgate.domain.hashing import content_hash
 from chartgate.domain.lifecycle import EDITABLE, Action, DraftState, next_state
 from chartgate.domain.submission import Origin, VersionContent
+
+if TYPE_CHECKING:
+    from chartgate.domain.writeback import Writeback
+
+# Approval and Approver live in ``domain/approval.py``; they are still imported from here.
+__all__ = [
+    "RETRACTION_REASONS",
+    "Approval",
+    "Approver",
+    "Draft",
+    "DraftVersion",
+    "hash_content",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,45 +79,6 @@ def hash_content(content: VersionContent) -> str:
     return content_hash(content.model_dump(mode="json"))
 
 
-@dataclass(frozen=True, slots=True)
-class Approver:
-    """The clinician who approved, and how strongly they had authenticated."""
-
-    subject: str
-    fhir_user: str | None
-    amr: tuple[str, ...]
-    acr: str | None
-    auth_time: datetime | None
-    reason: str | None = None  # a coded reason (retraction), never free text
-
-
-RETRACTION_REASONS = frozenset(
-    {"wrong-patient", "wrong-encounter", "clinical-error", "duplicate", "other"}
-)
-"""Why a note was retracted: codes only, so no clinical detail reaches ids, logs or the ledger."""
-
-
-@dataclass(frozen=True, slots=True)
-class Approval:
-    """An explicit approval of one version for the chart (or of its finalization)."""
-
-    id: str
-    draft_id: str
-    version: int
-    content_hash: str
-    approver: Approver
-    approved_at: datetime
-    diff: DraftDiff
-    policy_hash: str
-    writeback_id: str
-    kind: str = "approve"  # approve | finalize | amend | retract
-    # sha256 digest of the encounter's consent record when one was on file (issue 17).
-    consent_digest: str | None = None
-    # sha256 of the text chartgate appended to the note (consent, disclosure), so the worker
-    # can tell it from any other change (issue 17); None when nothing was appended.
-    system_text_hash: str | None = None
-
-
 @dataclass(slots=True)
 class Draft:
     """One encounter's proposed note, its versions and where it is in its life."""
@@ -105,6 +95,7 @@ class Draft:
     baseline: dict[str, str] = field(default_factory=dict)
     approved_version: int | None = None
     doc_status: str | None = None  # preliminary | final once in the chart
+    _events: list[DraftEvent] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @classmethod
     def submit(
@@ -132,8 +123,26 @@ class Draft:
             created_at=at,
             baseline=dict(baseline),
         )
-        draft.versions.append(DraftVersion.make(1, content, author=author, at=at))
+        first = DraftVersion.make(1, content, author=author, at=at)
+        draft.versions.append(first)
+        draft._events.append(
+            DraftReceived(
+                version=first.number,
+                content_hash=first.content_hash,
+                note_type=content.note.type,
+                resource_types=tuple(str(r["resourceType"]) for r in content.resources),
+                model=origin.model.name,
+                model_version=origin.model.version,
+                prompt_template=origin.prompt_template,
+                transcript_sha256=origin.transcript_sha256,
+            )
+        )
         return draft
+
+    def pull_events(self) -> list[DraftEvent]:
+        """The events this draft recorded since they were last pulled (and forget them)."""
+        events, self._events = self._events, []
+        return events
 
     @property
     def current(self) -> DraftVersion:
@@ -176,7 +185,14 @@ class Draft:
         version = DraftVersion.make(len(self.versions) + 1, content, author=author, at=at)
         self.transition(Action.EDIT)
         self.versions.append(version)
+        self._events.append(VersionSaved(version=version.number, content_hash=version.content_hash))
         return version
+
+    def discard(self) -> DraftState:
+        """End a draft that was never sent (the lifecycle table says from where)."""
+        state = self.transition(Action.DISCARD)
+        self._events.append(DraftDiscarded())
+        return state
 
     def diff(self, to_version: int | None = None, from_version: int = 1) -> DraftDiff:
         """Diff between two versions (default: the AI's version 1 to the current one)."""
@@ -318,4 +334,29 @@ class Draft:
             len(self.versions) + 1, self.current.content, author=author, at=at
         )
         self.versions.append(version)
+        self._events.append(
+            DraftRebased(version=version.number, baseline=dict(sorted(baseline.items())))
+        )
         return version
+
+    def queued(
+        self,
+        approval: Approval,
+        writebacks: Sequence[Writeback],
+        evidence: Mapping[str, object] | None = None,
+    ) -> None:
+        """Record that ``approval`` and its write-backs (note first) are in the outbox.
+
+        The approval's event is recorded here, not in ``approve`` & co., because it carries
+        what is known only once the approval passed its gate and was queued: the write-back
+        ids and, for an approval, the ``evidence`` the use case gathered (ADR 0033).
+        """
+        if self.state is not DraftState.QUEUED or approval.draft_id != self.id or not writebacks:
+            raise StateConflict(
+                "only a queued approval of this draft is recorded", expression="state"
+            )
+        self._events.extend(approval_events(approval, writebacks, evidence or {}))
+
+    def writeback_resolved(self, event: WritebackResolved) -> None:
+        """Record a person's decision about one of this draft's write-backs (``ChartWrite``)."""
+        self._events.append(event)

@@ -2,12 +2,13 @@
 
 Each writes the approval, its outbox row (the write-back's own claim) and its audit events
 in ONE transaction: either the chart write is queued and recorded, or nothing happened.
+The audit records are not built here: ``Draft.queued`` records the approval's domain events
+and the unit of work (``ctx.unit``) turns them into records as it commits (ADR 0033).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 
 from chartgate.domain.documents import (
     NoteWrite,
@@ -15,9 +16,8 @@ from chartgate.domain.documents import (
     replaced_document,
     retraction_of,
 )
-from chartgate.domain.drafts import Approval, Approver, Draft
+from chartgate.domain.drafts import Approver, Draft
 from chartgate.domain.errors import PolicyDenied, StateConflict
-from chartgate.domain.events import EventType
 from chartgate.domain.killswitch import Mode
 from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.principal import Principal, Role
@@ -36,7 +36,7 @@ from chartgate.service.outbox import (
     queue_write,
 )
 from chartgate.service.patient_context import check_context
-from chartgate.service.ports import UnitOfWork, WritebackRecord
+from chartgate.service.ports import WritebackRecord
 from chartgate.service.provenance_travel import note_footer
 from chartgate.service.signing import signed_approval
 
@@ -74,7 +74,7 @@ class Approvals:
         ctx.access.require_note_permission(principal, "c")
         gates.require_writable(ctx, principal, seen.current.content.note.type)
         context = check_context(ctx.ehr, seen, request_id=meta.request_id or seen.correlation_id)
-        with ctx.uow() as uow:
+        with ctx.unit(principal, meta) as uow:
             draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
             basis = ctx.access.bind(principal, draft)
             ctx.access.require_note_permission(principal, "c")
@@ -116,25 +116,12 @@ class Approvals:
             )
             record = queue_write(uow, draft, approval, payload, now)
             parts = queue_parts(ctx, uow, draft, approval, record, now)
-            ctx.audit(
-                uow,
-                EventType.DRAFT_APPROVED,
-                principal,
-                draft,
-                meta,
+            draft.queued(  # draft.approved and writeback.queued, recorded on commit
+                approval,
+                [record, *parts],
                 {
-                    "version": approval.version,
-                    "content_hash": approval.content_hash,
-                    "policy_hash": approval.policy_hash,
-                    "acr": principal.acr,
-                    "amr": list(principal.amr),
-                    "auth_time": _iso(principal.auth_time),
-                    "fhir_user": principal.fhir_user,
                     "binding": basis,
                     "scopes": sorted(principal.scopes),  # drift: scopes granted (issue 15)
-                    "diff_lines_added": approval.diff.lines_added,
-                    "diff_lines_removed": approval.diff.lines_removed,
-                    "structured_changes": len(approval.diff.json_patch),
                     "findings": [f.key for f in verdict.findings],
                     "warnings_acknowledged": list(verdict.acknowledged),
                     "encounter_status": context.encounter_status,
@@ -142,10 +129,7 @@ class Approvals:
                     "structured_writebacks": [p.id for p in parts],
                     **consent_facts(ctx, draft, approval),
                 },
-                writeback_id=record.id,
             )
-            for queued in (record, *parts):
-                self._audit_queued(uow, principal, draft, queued, meta)
             settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
@@ -155,7 +139,7 @@ class Approvals:
         """Finalize note: a step-up approved update of the committed note to docStatus final."""
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN)
-        with ctx.uow() as uow:
+        with ctx.unit(principal, meta) as uow:
             draft = ctx.bound_draft(uow, principal, draft_id, for_update=True)
             ctx.access.require_note_permission(principal, "u")
             ctx.access.require_strength(principal, "step-up")
@@ -205,23 +189,7 @@ class Approvals:
             record.document_id = last.document_id
             record.document_version = last.document_version
             uow.writebacks.save_progress(record, now=now)
-            ctx.audit(
-                uow,
-                EventType.DRAFT_FINALIZE_APPROVED,
-                principal,
-                draft,
-                meta,
-                {
-                    "version": approval.version,
-                    "content_hash": approval.content_hash,
-                    "policy_hash": approval.policy_hash,
-                    "acr": principal.acr,
-                    "amr": list(principal.amr),
-                    "auth_time": _iso(principal.auth_time),
-                },
-                writeback_id=record.id,
-            )
-            self._audit_queued(uow, principal, draft, record, meta)
+            draft.queued(approval, [record])  # recorded on commit
             settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
@@ -241,7 +209,7 @@ class Approvals:
         """
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN)
-        with ctx.uow() as uow:
+        with ctx.unit(principal, meta) as uow:
             chart = uow.writebacks.get(principal.tenant, writeback_id)
             draft = ctx.bound_draft(
                 uow, principal, chart.draft_id, for_update=True, missing=WRITEBACK_MISSING
@@ -295,11 +263,7 @@ class Approvals:
             record = queue_write(uow, draft, approval, payload, now)
             # Its structured resources follow it: created, updated or retracted (ADR 0031).
             parts = queue_amendment_of(ctx, uow, draft, approval, record, now)
-            self._audit_approval(
-                uow, EventType.DRAFT_AMEND_APPROVED, principal, draft, meta, approval, record
-            )
-            for queued in (record, *parts):
-                self._audit_queued(uow, principal, draft, queued, meta)
+            draft.queued(approval, [record, *parts])  # recorded on commit
             settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
@@ -309,7 +273,7 @@ class Approvals:
         """Retract a committed note: step-up, then it becomes entered-in-error in the chart."""
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN)
-        with ctx.uow() as uow:
+        with ctx.unit(principal, meta) as uow:
             chart = uow.writebacks.get(principal.tenant, writeback_id)
             draft = ctx.bound_draft(
                 uow, principal, chart.draft_id, for_update=True, missing=WRITEBACK_MISSING
@@ -340,11 +304,7 @@ class Approvals:
             record.document_version = current.document_version
             uow.writebacks.save_progress(record, now=now)
             parts = queue_retractions_of(ctx, uow, draft, approval, record, now)
-            self._audit_approval(
-                uow, EventType.DRAFT_RETRACT_APPROVED, principal, draft, meta, approval, record
-            )
-            for queued in (record, *parts):
-                self._audit_queued(uow, principal, draft, queued, meta)
+            draft.queued(approval, [record, *parts])  # recorded on commit
             settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
 
@@ -359,54 +319,6 @@ class Approvals:
         """The attestation footer where the EHR takes no Provenance (part of the approval)."""
         mode = self._ctx.ehr.profile(draft.tenant).provenance_mode
         return note_footer(mode, origin=draft.origin, writeback_id=writeback_id, version=version)
-
-    def _audit_approval(
-        self,
-        uow: UnitOfWork,
-        event: EventType,
-        principal: Principal,
-        draft: Draft,
-        meta: RequestMeta,
-        approval: Approval,
-        record: WritebackRecord,
-    ) -> None:
-        self._ctx.audit(
-            uow,
-            event,
-            principal,
-            draft,
-            meta,
-            {
-                "kind": approval.kind,
-                "version": approval.version,
-                "content_hash": approval.content_hash,
-                "policy_hash": approval.policy_hash,
-                "reason": approval.approver.reason,
-                "acr": principal.acr,
-                "amr": list(principal.amr),
-                "auth_time": _iso(principal.auth_time),
-                "consent_digest": approval.consent_digest,
-            },
-            writeback_id=record.id,
-        )
-
-    def _audit_queued(
-        self,
-        uow: UnitOfWork,
-        principal: Principal,
-        draft: Draft,
-        record: WritebackRecord,
-        meta: RequestMeta,
-    ) -> None:
-        self._ctx.audit(
-            uow,
-            EventType.WRITEBACK_QUEUED,
-            principal,
-            draft,
-            meta,
-            {"kind": record.kind, "payload_hash": record.payload_hash},
-            writeback_id=record.id,
-        )
 
 
 def chart_document(records: list[WritebackRecord]) -> WritebackRecord | None:
@@ -440,7 +352,3 @@ def _approver(principal: Principal) -> Approver:
         acr=principal.acr,
         auth_time=principal.auth_time,
     )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

@@ -1,7 +1,10 @@
 """Drafting use cases: submit, view, save, validate, rebase and discard a draft.
 
 Nothing here leaves chartgate: a draft reaches the chart only through ``approvals.py``.
-Each use case owns its transaction and appends its audit event in it.
+Each use case owns its transaction. Submit, save, rebase and discard change the draft, whose
+methods record domain events; the unit of work (``ctx.unit``) writes their audit records as
+it commits (ADR 0033). View and validate change nothing: they append their read explicitly
+(``ctx.audit_read``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from chartgate.domain.drafts import Approval, Draft
 from chartgate.domain.events import EventType
 from chartgate.domain.findings import Finding, Verdict
 from chartgate.domain.killswitch import Mode
-from chartgate.domain.lifecycle import Action
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import DraftSubmission, VersionEdit
 from chartgate.service import gates
@@ -64,30 +66,12 @@ class Drafting:
             at=ctx.clock.now(),
         )
         gates.stamp_current(ctx, draft)  # the schema over what approval sends (ADR 0032)
-        with ctx.uow() as uow:
+        with ctx.unit(principal, meta) as uow:
             vendor = ctx.ehr.vendor(principal.tenant)
             refuse_if_engaged(
                 uow, Mode.STOP_DRAFTING, submission_target(draft.tenant, vendor, submission)
             )
-            uow.drafts.add(draft)
-            ctx.audit(
-                uow,
-                EventType.DRAFT_RECEIVED,
-                principal,
-                draft,
-                meta,
-                {
-                    "version": 1,
-                    "content_hash": draft.current.content_hash,
-                    "note_type": submission.note.type,
-                    "resource_types": [r["resourceType"] for r in submission.resources],
-                    "model": submission.origin.model.name,
-                    "model_version": submission.origin.model.version,
-                    "prompt_template": submission.origin.prompt_template,
-                    "transcript_sha256": submission.origin.transcript_sha256,
-                    "encounter": ctx.pseudonym(draft.tenant, draft.encounter),
-                },
-            )
+            uow.drafts.add(draft)  # draft.received: recorded on commit
             settle(uow, draft)  # the answer commits with the effect
         return draft
 
@@ -112,7 +96,7 @@ class Drafting:
                     ctx.ehr.profile(principal.tenant),
                 ),
             )
-            ctx.audit(
+            ctx.audit_read(
                 uow,
                 EventType.DRAFT_VIEWED,
                 principal,
@@ -134,29 +118,21 @@ class Drafting:
         """Save a clinician's edit as a new version (Save draft: nothing leaves chartgate)."""
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN)
-        with ctx.uow() as uow:
+        with ctx.unit(principal, meta) as uow:
             draft = ctx.bound_draft(uow, principal, draft_id, for_update=True)
             gates.check_policy(ctx, edit.content(), vendor=ctx.ehr.vendor(principal.tenant))
             gates.refuse_malformed(
                 ctx, draft.patient, draft.encounter, edit.content(), scribe=False
             )
             now = ctx.clock.now()
-            version = draft.save_version(
+            draft.save_version(
                 edit.content(),
                 expected_version=expected_version,
                 author=f"clinician:{principal.subject}",
                 at=now,
             )
             gates.stamp_current(ctx, draft)  # the schema over what approval sends (ADR 0032)
-            uow.drafts.save(draft, at=now)
-            ctx.audit(
-                uow,
-                EventType.VERSION_SAVED,
-                principal,
-                draft,
-                meta,
-                {"version": version.number, "content_hash": version.content_hash},
-            )
+            uow.drafts.save(draft, at=now)  # draft.version_saved: recorded on commit
             settle(uow, draft)  # the answer commits with the effect
         return draft
 
@@ -173,7 +149,7 @@ class Drafting:
         with ctx.uow() as uow:
             draft = ctx.bound_draft(uow, principal, draft_id)
             verdict = Verdict.of(gates.findings(ctx, principal, draft), acknowledged)
-            ctx.audit(
+            ctx.audit_read(
                 uow,
                 EventType.DRAFT_VALIDATED,
                 principal,
@@ -198,20 +174,12 @@ class Drafting:
         """After a conflict: a new version against the chart's new baseline, for re-approval."""
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN)
-        with ctx.uow() as uow:
+        with ctx.unit(principal, meta) as uow:
             draft = ctx.bound_draft(uow, principal, draft_id, for_update=True)
             now = ctx.clock.now()
-            version = draft.rebase(baseline, author=f"clinician:{principal.subject}", at=now)
+            draft.rebase(baseline, author=f"clinician:{principal.subject}", at=now)
             gates.stamp_current(ctx, draft)  # the schema over what approval sends (ADR 0032)
-            uow.drafts.save(draft, at=now)
-            ctx.audit(
-                uow,
-                EventType.DRAFT_REBASED,
-                principal,
-                draft,
-                meta,
-                {"version": version.number, "baseline": dict(sorted(baseline.items()))},
-            )
+            uow.drafts.save(draft, at=now)  # draft.rebased: recorded on commit
             settle(uow, draft)  # the answer commits with the effect
         return draft
 
@@ -219,10 +187,9 @@ class Drafting:
         """Discard a draft that was never sent."""
         ctx = self._ctx
         ctx.access.require_role(principal, Role.CLINICIAN)
-        with ctx.uow() as uow:
+        with ctx.unit(principal, meta) as uow:
             draft = ctx.bound_draft(uow, principal, draft_id, for_update=True)
-            draft.transition(Action.DISCARD)
-            uow.drafts.save(draft, at=ctx.clock.now())
-            ctx.audit(uow, EventType.DRAFT_DISCARDED, principal, draft, meta, {})
+            draft.discard()
+            uow.drafts.save(draft, at=ctx.clock.now())  # draft.discarded: recorded on commit
             settle(uow, draft)  # the answer commits with the effect
         return draft

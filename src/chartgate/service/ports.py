@@ -15,6 +15,7 @@ from chartgate.domain.writeback import CreateGuard, Writeback
 
 if TYPE_CHECKING:
     from chartgate.domain.consent import ConsentRecord
+    from chartgate.domain.draft_events import DraftEvent
     from chartgate.domain.drafts import Approval, Draft
     from chartgate.domain.events import AuditRecord
     from chartgate.domain.killswitch import Switch
@@ -331,8 +332,24 @@ class Transaction(Protocol):
         ...
 
 
+class EventRecorder(Protocol):
+    """Turns a draft's domain event into its audit record (``service/event_records.py``)."""
+
+    def __call__(self, draft: Draft, event: DraftEvent) -> AuditRecord:
+        """The audit record, as the draft is at commit."""
+        ...
+
+
 class UnitOfWork(Transaction, Protocol):
-    """One transaction with its repositories; commit on clean exit, roll back on error."""
+    """One transaction with its repositories; commit on clean exit, roll back on error.
+
+    It remembers each draft it loaded, added or saved; just before committing it appends the
+    audit record of every new event of theirs (ADR 0033), so a rollback drops both.
+    """
+
+    def recording(self, recorder: EventRecorder) -> None:
+        """Record the new events of the drafts this unit saw with ``recorder`` on commit."""
+        ...
 
     @property
     def drafts(self) -> DraftStore:

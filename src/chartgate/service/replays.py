@@ -39,7 +39,7 @@ class Replays:
             draft = uow.drafts.get(principal.tenant, draft_id)
             if principal.role is Role.CLINICIAN:
                 ctx.access.bind(principal, draft, missing=missing)
-            ctx.audit(
+            ctx.audit_read(
                 uow,
                 EventType.REQUEST_REPLAYED,
                 principal,

@@ -1,4 +1,9 @@
-"""A write-back's outcome, for people: read its status, or decide what the worker could not."""
+"""A write-back's outcome, for people: read its status, or decide what the worker could not.
+
+A status read is appended explicitly (``ctx.audit_read``: it changes nothing); a
+resolution is recorded by ``ChartWrite.resolve_*`` as a domain event, written by the unit
+of work on commit (ADR 0033).
+"""
 
 from __future__ import annotations
 
@@ -46,7 +51,7 @@ class Resolutions:
             record = uow.writebacks.get(principal.tenant, writeback_id)
             draft = ctx.bound_draft(uow, principal, record.draft_id, missing=WRITEBACK_MISSING)
             if audit:
-                ctx.audit(
+                ctx.audit_read(
                     uow,
                     EventType.WRITEBACK_VIEWED,
                     principal,
@@ -90,7 +95,7 @@ class Resolutions:
         elif action == "retry-follow-up" and seen.document_landed:
             decision, provenance_id = follow_up_in_chart(ctx.ehr, seen)
             found = provenance_id if decision is Decision.PROCEED else None
-        with ctx.uow() as uow:
+        with ctx.unit(principal, meta) as uow:
             record = uow.writebacks.get(principal.tenant, writeback_id)
             draft = uow.drafts.get(principal.tenant, record.draft_id, for_update=True)
             if principal.role is Role.CLINICIAN:
@@ -100,7 +105,6 @@ class Resolutions:
                     "the write-back changed while the chart was read; look again",
                     expression="action",
                 )
-            previous = record.state
             pair = ChartWrite(draft, record)
             if action == "resend":
                 pair.resolve_resend()
@@ -115,21 +119,6 @@ class Resolutions:
             now = ctx.clock.now()
             record.next_attempt_at = now
             uow.writebacks.save_progress(record, now=now)
-            uow.drafts.save(draft, at=now)
-            ctx.audit(
-                uow,
-                EventType.WRITEBACK_RESOLVED,
-                principal,
-                draft,
-                meta,
-                {
-                    "action": action,
-                    "previous_state": previous.value,
-                    "state": record.state.value,
-                    "ehr_resource": None if document_id is None else document,
-                    "provenance_found": None if found is None else f"Provenance/{found}",
-                },
-                writeback_id=record.id,
-            )
+            uow.drafts.save(draft, at=now)  # writeback.resolved (ChartWrite): recorded on commit
             settle(uow, record)  # the answer commits with the effect
         return record

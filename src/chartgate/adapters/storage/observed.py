@@ -112,6 +112,7 @@ class ObservedUnitOfWork(SqlUnitOfWork):
         super().__init__(engine, cipher, read_only=read_only, ehr_vendors=ehr_vendors)
         self._tap = tap
         self._seen: list[AuditRecord] = []
+        self._events: list[ObservedEvent] = []
 
     def __enter__(self) -> Self:
         super().__enter__()
@@ -126,13 +127,17 @@ class ObservedUnitOfWork(SqlUnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        events: list[ObservedEvent] = []
-        if exc_type is None and self._seen:
+        self._events = []
+        super().__exit__(exc_type, exc, tb)  # records the drafts' events, then commits
+        if exc_type is None and self._events:
+            self._tap.publish(self._events)
+
+    def _before_commit(self) -> None:
+        """After the drafts' events are recorded, still in the transaction: what to publish."""
+        super()._before_commit()
+        if self._seen:
             self._carry_trace()
-            events = [self._observed(record) for record in self._seen]
-        super().__exit__(exc_type, exc, tb)
-        if events:
-            self._tap.publish(events)
+            self._events = [self._observed(record) for record in self._seen]
 
     def _carry_trace(self) -> None:
         """Store the trace a draft was submitted in, and hand it to its write-backs.

@@ -58,14 +58,21 @@ def row_aad(*parts: object) -> bytes:
 
 
 class DraftRepository:
-    """Drafts and their versions."""
+    """Drafts and their versions; ``seen``: each draft it added, loaded or saved (ADR 0033)."""
 
     def __init__(self, conn: Connection, cipher: Cipher) -> None:
         self._conn = conn
         self._cipher = cipher
+        self.seen: list[Draft] = []
+
+    def _see(self, draft: Draft) -> None:
+        """Remember ``draft`` (once) so its unit of work can record its new events."""
+        if not any(known is draft for known in self.seen):
+            self.seen.append(draft)
 
     def add(self, draft: Draft) -> None:
         """Insert a new draft with its versions."""
+        self._see(draft)
         self._conn.execute(
             insert(t.drafts).values(
                 tenant=draft.tenant,
@@ -143,10 +150,12 @@ class DraftRepository:
                     schema_stamp=v["schema_stamp"],
                 )
             )
+        self._see(draft)
         return draft
 
     def save(self, draft: Draft, *, at: datetime) -> None:
         """Persist state changes and any versions not yet stored (versions are never rewritten)."""
+        self._see(draft)
         key = {"q_tenant": draft.tenant, "q_id": draft.id}
         stored = self._conn.execute(_LAST_VERSION, key).scalar_one()
         for version in draft.versions[(stored or 0) :]:

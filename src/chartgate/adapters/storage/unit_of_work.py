@@ -1,7 +1,9 @@
 """The unit of work: one database transaction, with the repositories bound to it.
 
 Use cases open one per command; leaving the block commits, an exception rolls everything
-back (draft, approval, outbox row and audit event together, or none of them).
+back (draft, approval, outbox row and audit event together, or none of them). Just before
+the commit, the new domain events of every draft the unit saw become audit records in the
+same transaction (``service/event_records.py``, ADR 0033).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from chartgate.adapters.storage.repositories import (
 )
 from chartgate.adapters.storage.writebacks import WritebackRepository
 from chartgate.domain.errors import StoreUnavailable
-from chartgate.service.ports import Cipher
+from chartgate.service.event_records import record_new_events
+from chartgate.service.ports import Cipher, EventRecorder
 
 
 class SqlUnitOfWork:
@@ -53,6 +56,11 @@ class SqlUnitOfWork:
         self._ehr_vendors = ehr_vendors
         self._stack = contextlib.ExitStack()
         self._conn: Connection | None = None
+        self._recorder: EventRecorder | None = None
+
+    def recording(self, recorder: EventRecorder) -> None:
+        """Record the new events of the drafts this unit saw with ``recorder`` on commit."""
+        self._recorder = recorder
 
     def __enter__(self) -> Self:
         lock = None if self._read_only else writer_lock(self._engine)
@@ -79,6 +87,24 @@ class SqlUnitOfWork:
         return self
 
     def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            try:
+                self._before_commit()
+            except BaseException as error:
+                self._close(type(error), error, error.__traceback__)
+                raise
+        self._close(exc_type, exc, tb)
+
+    def _before_commit(self) -> None:
+        """In the transaction, before it commits: the seen drafts' new events, recorded."""
+        record_new_events(self.drafts.seen, self._recorder, self.audit)
+
+    def _close(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
