@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chartgate.domain.documents import (
-    NoteWrite,
     build_document_reference,
     replaced_document,
     retraction_of,
@@ -22,7 +21,6 @@ from chartgate.domain.killswitch import Mode
 from chartgate.domain.lifecycle import Action, DraftState
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import VersionEdit
-from chartgate.domain.vendor_profile import AuthenticatorRouting
 from chartgate.domain.writeback import WritebackKind
 from chartgate.service import gates
 from chartgate.service.consent import consent_facts, with_consent
@@ -37,7 +35,6 @@ from chartgate.service.outbox import (
 )
 from chartgate.service.patient_context import check_context
 from chartgate.service.ports import WritebackRecord
-from chartgate.service.provenance_travel import note_footer
 from chartgate.service.signing import signed_approval
 
 
@@ -163,21 +160,17 @@ class Approvals:
                 ctx, uow, draft, approval, draft.version(approval.version).content
             )
             payload = build_document_reference(
-                NoteWrite(
+                gates.note_write(
+                    ctx,
+                    draft,
+                    content,
                     writeback_id=original.writeback_id,
-                    patient=draft.patient,
-                    encounter=draft.encounter,
+                    version=approval.version,
                     author=fhir_user,
-                    content=content,
                     doc_status="final",
                     date=original.approved_at,
-                    content_type=ctx.ehr.note_content_type(
-                        principal.tenant, content.note.content_type
-                    ),
-                    routes_for_signing=self._routes_for_signing(principal.tenant),
                     # A finalized amendment still replaces the note it amended.
                     replaces=replaced_document(last.payload),
-                    footer=self._footer(draft, original.writeback_id, approval.version),
                 )
             )
             payload["id"] = last.document_id
@@ -242,20 +235,16 @@ class Approvals:
             )
             approval, content = with_consent(ctx, uow, draft, approval, edit.content())
             payload = build_document_reference(
-                NoteWrite(
+                gates.note_write(
+                    ctx,
+                    draft,
+                    content,
                     writeback_id=approval.writeback_id,
-                    patient=draft.patient,
-                    encounter=draft.encounter,
+                    version=approval.version,
                     author=fhir_user,
-                    content=content,
                     doc_status="amended",
                     date=now,
-                    content_type=ctx.ehr.note_content_type(
-                        principal.tenant, edit.note.content_type
-                    ),
-                    routes_for_signing=self._routes_for_signing(principal.tenant),
                     replaces=f"DocumentReference/{current.document_id}",
-                    footer=self._footer(draft, approval.writeback_id, approval.version),
                 )
             )
             # Same gate as approval: an amendment is an approval of new content.
@@ -307,18 +296,6 @@ class Approvals:
             draft.queued(approval, [record, *parts])  # recorded on commit
             settle(uow, (draft, record))  # the answer commits with the effect
         return draft, record
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _routes_for_signing(self, tenant: str) -> bool:
-        """Whether the tenant's EHR routes a new note to its authenticator for signature."""
-        routing = self._ctx.ehr.profile(tenant).authenticator
-        return routing is AuthenticatorRouting.ROUTES_FOR_SIGNING
-
-    def _footer(self, draft: Draft, writeback_id: str, version: int) -> str:
-        """The attestation footer where the EHR takes no Provenance (part of the approval)."""
-        mode = self._ctx.ehr.profile(draft.tenant).provenance_mode
-        return note_footer(mode, origin=draft.origin, writeback_id=writeback_id, version=version)
 
 
 def chart_document(records: list[WritebackRecord]) -> WritebackRecord | None:

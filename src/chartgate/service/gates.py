@@ -97,11 +97,14 @@ def note_write(
     author: str,
     doc_status: str,
     date: datetime,
+    replaces: str | None = None,
 ) -> NoteWrite:
-    """What approving ``draft``'s current version writes.
+    """What approving ``content`` of ``draft`` writes (approve, finalize, amend).
 
-    One builder for the approval and for its stamp's template, so the two differ only in
-    the values passed here.
+    One builder for the approval, its stamp's template, the finalize and the amendment, so
+    they differ only in the values passed here: the profile's signing route, content type
+    and attestation footer are read in one place. ``replaces``: the document an amendment
+    replaces (``DocumentReference/<id>``).
     """
     profile = ctx.ehr.profile(draft.tenant)
     return NoteWrite(
@@ -112,9 +115,8 @@ def note_write(
         content=content,
         doc_status=doc_status,
         date=date,
-        content_type=ctx.ehr.note_content_type(
-            draft.tenant, draft.current.content.note.content_type
-        ),
+        content_type=ctx.ehr.note_content_type(draft.tenant, content.note.content_type),
+        replaces=replaces,
         routes_for_signing=profile.authenticator is AuthenticatorRouting.ROUTES_FOR_SIGNING,
         footer=note_footer(
             profile.provenance_mode,
