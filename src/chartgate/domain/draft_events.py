@@ -72,7 +72,20 @@ class DraftDiscarded(DraftEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DraftApproved(DraftEvent):
+class ApprovalQueued(DraftEvent):
+    """What every approval event says: the note's write-back, the version, who and how strong."""
+
+    writeback_id: str
+    version: int
+    content_hash: str
+    policy_hash: str
+    acr: str | None
+    amr: tuple[str, ...]
+    auth_time: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DraftApproved(ApprovalQueued):
     """A clinician approved a version for the chart and its write-backs were queued.
 
     ``evidence``: what the approval's checks established (binding, scopes, the gate's
@@ -81,13 +94,6 @@ class DraftApproved(DraftEvent):
     """
 
     type: ClassVar[EventType] = EventType.DRAFT_APPROVED
-    writeback_id: str
-    version: int
-    content_hash: str
-    policy_hash: str
-    acr: str | None
-    amr: tuple[str, ...]
-    auth_time: str | None
     fhir_user: str | None
     diff_lines_added: int
     diff_lines_removed: int
@@ -96,33 +102,19 @@ class DraftApproved(DraftEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FinalizeApproved(DraftEvent):
+class FinalizeApproved(ApprovalQueued):
     """A step-up approval to move the committed note to ``final`` was queued."""
 
     type: ClassVar[EventType] = EventType.DRAFT_FINALIZE_APPROVED
-    writeback_id: str
-    version: int
-    content_hash: str
-    policy_hash: str
-    acr: str | None
-    amr: tuple[str, ...]
-    auth_time: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AmendApproved(DraftEvent):
+class AmendApproved(ApprovalQueued):
     """An amendment (a new approved version replacing the committed note) was queued."""
 
     type: ClassVar[EventType] = EventType.DRAFT_AMEND_APPROVED
-    writeback_id: str
     kind: str
-    version: int
-    content_hash: str
-    policy_hash: str
     reason: str | None
-    acr: str | None
-    amr: tuple[str, ...]
-    auth_time: str | None
     consent_digest: str | None
 
 
