@@ -182,6 +182,10 @@ class StoreRateGovernor:
         self._batch = batch if isinstance(buckets, BatchRateBuckets) else 1
         self._reserve: list[float] = []
         self._reserve_lock = threading.Lock()
+        # One thread takes a batch from the store at a time: the others, arriving while it
+        # does, spend what it brought instead of each taking a batch of their own (64
+        # threads in flight took ~0.33 store transactions per request instead of ~1/batch).
+        self._take_lock = threading.Lock()
 
     def _reserved(self) -> bool:
         """Spend one token taken ahead, if one is left and fresh."""
@@ -211,7 +215,10 @@ class StoreRateGovernor:
         waited = 0.0
         while True:
             try:
-                wait = self._take()
+                with self._take_lock:
+                    if self._reserved():  # another thread's batch arrived meanwhile
+                        return
+                    wait = self._take()
             except StoreUnavailable as exc:
                 # No token, no request: nothing was sent, so the executor may try later.
                 raise EhrUnreachable(
