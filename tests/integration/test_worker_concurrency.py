@@ -100,7 +100,7 @@ def holding_stack(tmp_path: Path) -> Iterator[tuple[Stack, HoldingEhr]]:
 def test_a_worker_keeps_its_whole_in_flight_cap_of_requests_open_at_once(
     holding_stack: tuple[Stack, HoldingEhr],
 ) -> None:
-    """Sixteen due write-backs, a cap of sixteen: all sixteen first writes wait at the EHR together."""
+    """Sixteen due, a cap of sixteen: their sixteen first writes wait at the EHR at once."""
     stack, proxy = holding_stack
     assert stack.app.settings.worker_in_flight == IN_FLIGHT
     for _ in range(IN_FLIGHT):

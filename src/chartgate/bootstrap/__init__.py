@@ -177,9 +177,7 @@ def build(
     # The outbound rate governor's buckets live in the store: every worker shares them.
     buckets = SqlRateBuckets(engine)
     # Each tenant's connection pool holds what one worker may carry of it at once.
-    connections = connections_for(
-        settings.worker_in_flight, settings.worker_in_flight_per_tenant
-    )
+    connections = connections_for(settings.worker_in_flight, settings.worker_in_flight_per_tenant)
     ehr = (
         TracedEhrDirectory(
             tenants,

@@ -26,7 +26,6 @@ from chartgate.domain.vendor_profile import RateLimit
 from chartgate.service.ports import EhrGateway
 from chartgate.settings import TenantSettings
 
-
 DEFAULT_CONNECTIONS = 10
 """Connections per tenant EHR when nothing asks for more (an API process's reads)."""
 
