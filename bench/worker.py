@@ -114,6 +114,8 @@ def drain(
     database_url: str, workdir: Path, *, n: int, latency: float, in_flight: int
 ) -> dict[str, float]:
     """Approve ``n`` notes, then time one worker draining them; count what the store saw."""
+    # Read when the stack is built: the EHR's connection pool is sized from it.
+    os.environ["CHARTGATE_WORKER_IN_FLIGHT"] = str(in_flight)
     with (
         StubEhr(latency=latency) as ehr,
         running_stack(
@@ -124,7 +126,6 @@ def drain(
             ehr_rate_per_second=10_000,
         ) as stack,
     ):
-        stack.app.settings = stack.app.settings.model_copy(update={"worker_in_flight": in_flight})
         scribe, clinician = _principals(stack.tenant)
         body = DraftSubmission.model_validate(submission())
         meta = RequestMeta(request_id="bench")

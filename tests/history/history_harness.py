@@ -820,9 +820,19 @@ class Harness:
         each lane's executors work on its clock, and must not take another lane's rows.
         """
         tenant = self.history.writebacks[ids[0]].tenant
-        with self.app.uow() as uow:
-            due = uow.writebacks.due(self.clock.now(), limit=len(ids) + 5, tenant=tenant)
-        return carry(due, executor.process, in_flight=IN_FLIGHT, slots=TenantSlots(IN_FLIGHT))
+
+        def due(limit: int) -> list[tuple[str, str]]:
+            with self.app.uow() as uow:
+                return uow.writebacks.due(self.clock.now(), limit=limit, tenant=tenant)
+
+        return carry(
+            due(len(ids) + 5),
+            executor.process,
+            in_flight=IN_FLIGHT,
+            slots=TenantSlots(IN_FLIGHT),
+            more=due,  # as ``run_once``: freed threads take what became due meanwhile
+            limit=len(ids) + 5,
+        )
 
     def _hook(self, crash: str, batch: int) -> CrashAt:
         # Each write-back makes two to four requests: N over that range hits every step.

@@ -91,3 +91,42 @@ def test_a_kill_in_one_attempt_stops_every_other_at_its_next_step() -> None:
     with pytest.raises(Killed):
         carry(due, process, in_flight=4, slots=TenantSlots(4))
     assert finished == []
+
+
+def test_threads_freed_by_quick_write_backs_take_more_due_ones_while_a_slow_one_runs() -> None:
+    """No batch barrier: while one slow attempt runs, the other thread takes what became due."""
+    order: list[str] = []
+    lock = threading.Lock()
+    asked: list[int] = []
+
+    def process(tenant: str, writeback_id: str) -> bool:
+        del tenant
+        time.sleep(0.5 if writeback_id == "slow" else 0.01)
+        with lock:
+            order.append(writeback_id)
+        return True
+
+    def more(n: int) -> list[tuple[str, str]]:
+        asked.append(n)
+        return [("t", "late-1"), ("t", "late-2")] if len(asked) == 1 else [("t", "late-1")]
+
+    due = [("t", "slow"), ("t", "quick")]
+    taken = carry(due, process, in_flight=2, slots=TenantSlots(2), more=more, limit=10)
+    assert taken == 4  # late-1 offered twice, taken once
+    assert order[-1] == "slow"
+    assert order.index("late-2") < order.index("slow")
+
+
+def test_a_turn_takes_no_more_than_its_limit_however_much_is_due() -> None:
+    """``more`` always has something new: the turn still ends at ``limit``."""
+    counter = iter(range(1_000))
+
+    def more(n: int) -> list[tuple[str, str]]:
+        return [("t", f"new-{next(counter)}") for _ in range(n)]
+
+    def process(tenant: str, writeback_id: str) -> bool:
+        del tenant, writeback_id
+        return True
+
+    due = [("t", "a"), ("t", "b")]
+    assert carry(due, process, in_flight=2, slots=TenantSlots(2), more=more, limit=7) == 7

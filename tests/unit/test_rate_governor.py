@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -174,6 +176,16 @@ class CountingBuckets(MemoryRateBuckets):
         return super().take_up_to(key, limit=limit, now=now, count=count)
 
 
+class SlowBuckets(CountingBuckets):
+    """A store round trip that takes long enough for every thread to arrive meanwhile."""
+
+    def take_up_to(
+        self, key: str, *, limit: RateLimit, now: float, count: int
+    ) -> tuple[int, float]:
+        time.sleep(0.05)
+        return super().take_up_to(key, limit=limit, now=now, count=count)
+
+
 def test_tokens_taken_in_batches_cost_one_round_trip_per_batch_and_keep_the_rate() -> None:
     """Batch of 4: 8 requests in 2 round trips; past the burst the rate still spaces them."""
     clock = Clock()
@@ -226,3 +238,43 @@ def test_every_wait_is_counted_per_tenant_in_the_metrics() -> None:
         )
         == 4.0
     )
+
+
+def test_threads_arriving_together_share_one_batch_instead_of_taking_one_each() -> None:
+    """Eight threads ask at once with a batch of 8: one store round trip serves all of them."""
+    arrived = threading.Barrier(8)
+
+    buckets = SlowBuckets()
+    limit = RateLimit(requests_per_second=1_000.0, burst=64)
+    pacer = StoreRateGovernor(buckets, "ehr:a", limit, batch=8)
+
+    def ask() -> None:
+        arrived.wait()
+        pacer.acquire("create")
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert buckets.trips == 1
+
+
+def test_one_round_trip_brings_a_token_for_every_thread_waiting_behind_it() -> None:
+    """Twelve threads ask at once with a batch of 4: still one store round trip serves all."""
+    arrived = threading.Barrier(12)
+    buckets = SlowBuckets()
+    pacer = StoreRateGovernor(
+        buckets, "ehr:a", RateLimit(requests_per_second=1_000.0, burst=64), batch=4
+    )
+
+    def ask() -> None:
+        arrived.wait()
+        pacer.acquire("create")
+
+    threads = [threading.Thread(target=ask) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert buckets.trips <= 2  # the first may leave before the others are counted

@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import Engine, desc, or_, select
 
-from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
+from chartgate.adapters.ehr.directory import DEFAULT_CONNECTIONS, ConfiguredEhrDirectory
 from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.rate import RateBuckets
 from chartgate.adapters.storage import tables as t
@@ -175,8 +175,11 @@ class TracedEhrDirectory(ConfiguredEhrDirectory):
         tracer: Tracer,
         lookup: Callable[[str], Context | None],
         rate_buckets: RateBuckets | None = None,
+        max_connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
-        super().__init__(tenants, gate=gate, rate_buckets=rate_buckets)
+        super().__init__(
+            tenants, gate=gate, rate_buckets=rate_buckets, max_connections=max_connections
+        )
         self._tracer = tracer
         self._lookup = lookup
 

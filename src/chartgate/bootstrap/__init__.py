@@ -15,7 +15,7 @@ from datetime import timedelta
 from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import Engine
 
-from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
+from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory, connections_for
 from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.ehr.http import HttpClient, build_client
 from chartgate.adapters.fhir_invariants import R4Invariants
@@ -176,6 +176,8 @@ def build(
     tenants = {t.id: t for t in settings.tenants}
     # The outbound rate governor's buckets live in the store: every worker shares them.
     buckets = SqlRateBuckets(engine)
+    # Each tenant's connection pool holds what one worker may carry of it at once.
+    connections = connections_for(settings.worker_in_flight, settings.worker_in_flight_per_tenant)
     ehr = (
         TracedEhrDirectory(
             tenants,
@@ -183,9 +185,12 @@ def build(
             tracer=tracing.tracer(),
             lookup=TraceLookup(engine),
             rate_buckets=buckets,
+            max_connections=connections,
         )
         if tracing.enabled
-        else ConfiguredEhrDirectory(tenants, gate=gate, rate_buckets=buckets)
+        else ConfiguredEhrDirectory(
+            tenants, gate=gate, rate_buckets=buckets, max_connections=connections
+        )
     )
     identity_http = http or build_client(
         gate=gate.bound(tenants=all_tenants, purpose="identity"), timeout_seconds=5.0

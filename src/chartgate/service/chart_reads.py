@@ -15,7 +15,7 @@ from chartgate.domain.outcomes import Chart, Decision, Step, classify, decide
 from chartgate.domain.provenance import provenance_tag_query
 from chartgate.domain.writeback import CreateGuard, Writeback, carries_mark, client_id
 from chartgate.service.ehr_channel import Ended, Stop
-from chartgate.service.ports import EhrAnswer, EhrGateway, JsonObject
+from chartgate.service.ports import EhrAnswer, EhrGateway, JsonObject, UnitOfWork
 
 HTTP_GONE = frozenset({404, 410})
 
@@ -157,3 +157,15 @@ def chart_facts(record: Writeback) -> JsonObject:
             f"Provenance/{record.provenance_id}" if record.provenance_id is not None else None
         ),
     }
+
+
+def chart_version(uow: UnitOfWork, draft: Draft) -> int | None:
+    """The approved version whose document is in the chart now (after a refused amend)."""
+    committed = [
+        w
+        for w in uow.writebacks.for_draft(draft.tenant, draft.id)
+        if w.document_landed and w.kind.creates_document and w.kind.writes_note
+    ]
+    if not committed:
+        return draft.approved_version
+    return uow.approvals.get(draft.tenant, committed[-1].approval_id).version

@@ -37,7 +37,7 @@ from chartgate.domain.writeback import (
     WritebackKind,
     WritebackState,
 )
-from chartgate.service.chart_reads import chart_facts, check_baseline, read_chart
+from chartgate.service.chart_reads import chart_facts, chart_version, check_baseline, read_chart
 from chartgate.service.ehr_channel import (
     EhrChannel,
     Ended,
@@ -48,7 +48,7 @@ from chartgate.service.ehr_channel import (
     no_crash,
     reason_of,
 )
-from chartgate.service.in_flight import TenantSlots, carry, process_wide
+from chartgate.service.in_flight import TURN_BATCHES, TenantSlots, carry, process_wide
 from chartgate.service.integrity import check_integrity
 from chartgate.service.patient_context import confirm_before_send
 from chartgate.service.ports import (
@@ -57,7 +57,6 @@ from chartgate.service.ports import (
     EhrDirectory,
     EhrGateway,
     JsonObject,
-    UnitOfWork,
     UnitOfWorkFactory,
 )
 from chartgate.service.provenance_modes import TRAVELS_WITH_WRITE, Target, look_guard, send_target
@@ -134,12 +133,22 @@ class WritebackExecutor:
     def run_once(self, *, limit: int | None = None) -> int:
         """Process every write-back due now (up to ``limit``); return how many were taken.
 
-        Up to ``in_flight`` at once (``in_flight_per_tenant`` of one tenant): ``in_flight.carry``.
+        Up to ``in_flight`` at once (``in_flight_per_tenant`` of one tenant), asking for more
+        due rows as threads free up (``in_flight.carry``); a turn under steady load still ends.
         """
-        now = self._clock.now()
+        batch = max(10, 2 * self._in_flight)
+        return carry(
+            self._due(min(batch, limit or batch)),
+            self.process,
+            in_flight=self._in_flight,
+            slots=self._tenant_slots,
+            more=self._due,
+            limit=limit or TURN_BATCHES * batch,
+        )
+
+    def _due(self, limit: int) -> list[tuple[str, str]]:
         with self._uow() as uow:
-            due = uow.writebacks.due(now, limit=limit or max(10, 2 * self._in_flight))
-        return carry(due, self.process, in_flight=self._in_flight, slots=self._tenant_slots)
+            return uow.writebacks.due(self._clock.now(), limit=limit)
 
     def process(self, tenant: str, writeback_id: str) -> bool:
         """Claim one write-back and carry it as far as it can go now; False if not won."""
@@ -390,7 +399,7 @@ class WritebackExecutor:
             if ended.decision is not Decision.PROCEED:
                 record.last_reason = ended.reason or record.last_reason
             settled = ChartWrite(draft, record).settle(
-                ended.decision, chart_version=self._chart_version(uow, draft)
+                ended.decision, chart_version=chart_version(uow, draft)
             )
             data: JsonObject = {
                 "attempt": record.attempts,
@@ -434,14 +443,3 @@ class WritebackExecutor:
                     uow=uow,
                 )
         self._channel.committed(record)
-
-    def _chart_version(self, uow: UnitOfWork, draft: Draft) -> int | None:
-        """The approved version whose document is in the chart now (after a refused amend)."""
-        committed = [
-            w
-            for w in uow.writebacks.for_draft(draft.tenant, draft.id)
-            if w.document_landed and w.kind.creates_document and w.kind.writes_note
-        ]
-        if not committed:
-            return draft.approved_version
-        return uow.approvals.get(draft.tenant, committed[-1].approval_id).version

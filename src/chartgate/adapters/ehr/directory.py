@@ -27,6 +27,19 @@ from chartgate.domain.vendor_profile import RateLimit
 from chartgate.service.ports import EhrGateway
 from chartgate.settings import TenantSettings
 
+DEFAULT_CONNECTIONS = 10
+"""Connections per tenant EHR when nothing asks for more (an API process's reads)."""
+
+
+def connections_for(in_flight: int, in_flight_per_tenant: int | None) -> int:
+    """Connections a tenant's pool needs so that a worker's in-flight cap is what binds.
+
+    One write-back has one request open at a time, so a tenant with ``n`` in flight needs
+    ``n`` connections; with fewer, the extra attempts queue in the pool (issue 20: 64 in
+    flight against a 300 ms EHR drained at ~9/s through the old fixed pool of 10).
+    """
+    return max(DEFAULT_CONNECTIONS, in_flight_per_tenant or in_flight)
+
 
 class ConfiguredEhrDirectory:
     """``EhrDirectory`` over the configured tenants; unknown tenant means no EHR at all."""
@@ -42,12 +55,17 @@ class ConfiguredEhrDirectory:
         rate_buckets: RateBuckets | None = None,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        max_connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         """``wall``/``sleep``: the time the rate governor and read retries wait on.
 
         Real time in production; a test harness with a controllable clock passes its own, so
         that a pause the EHR asks for is a jump of that clock rather than a real wait.
+        ``max_connections``: each tenant's HTTP connection pool; a worker carrying ``n``
+        write-backs of one tenant at once needs ``n`` (``connections_for``), or the pool, not
+        the EHR, sets its pace.
         """
+        self._max_connections = max(1, max_connections)
         self._wall = wall
         self._sleep = sleep
         self._tenants = dict(tenants)
@@ -92,6 +110,7 @@ class ConfiguredEhrDirectory:
                 gate=self._gate.bound(tenants=(tenant,), purpose="ehr"),
                 timeout_seconds=settings.ehr.timeout_seconds,
                 verify=tenant_verify(settings, self._secrets),
+                max_connections=self._max_connections,
             )
             self._clients[tenant] = client
         tokens = token_source_for(

@@ -7,12 +7,23 @@ clause. The approved payload is sealed with the row's identity as associated dat
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Update,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.killswitches import held_writebacks
@@ -83,13 +94,7 @@ class WritebackRepository:
     def get(self, tenant: str, writeback_id: str) -> WritebackRecord:
         """Load one write-back; NotFound for a missing or foreign id."""
         row = (
-            self._conn.execute(
-                select(t.writebacks).where(
-                    t.writebacks.c.tenant == tenant, t.writebacks.c.id == writeback_id
-                )
-            )
-            .mappings()
-            .first()
+            self._conn.execute(_GET, {"g_tenant": tenant, "g_id": writeback_id}).mappings().first()
         )
         if row is None:
             raise NotFound("write-back not found", expression="id")
@@ -175,33 +180,23 @@ class WritebackRepository:
 
         Only one worker can win: the UPDATE's WHERE re-checks that the row is still due.
         """
-        wb = t.writebacks.c
         current = self._conn.execute(
-            select(wb.state).where(wb.tenant == tenant, wb.id == writeback_id)
+            _STATE, {"g_tenant": tenant, "g_id": writeback_id}
         ).scalar_one_or_none()
         if current is None:
             return None
-        due = or_(
-            and_(wb.state.in_(("queued", "ambiguous")), wb.next_attempt_at <= now),
-            and_(wb.state == "sending", wb.lease_until < now),
-        )
+        vendors = tuple(sorted((self._ehr_vendors or {}).items()))
         result = self._conn.execute(
-            update(t.writebacks)
-            .where(
-                wb.tenant == tenant,
-                wb.id == writeback_id,
-                wb.state == current,
-                due,
-                ~held_writebacks(self._ehr_vendors),
-                _predecessor_settled(),
-            )
-            .values(
-                state="sending",
-                lease_owner=owner,
-                lease_until=lease_until,
-                attempts=wb.attempts + 1,
-                updated_at=now,
-            )
+            _claim(vendors),
+            {
+                "c_tenant": tenant,
+                "c_id": writeback_id,
+                "c_current": current,
+                "c_now": now,
+                "c_owner": owner,
+                "c_until": lease_until,
+                "c_updated": now,
+            },
         )
         return current if result.rowcount == 1 else None
 
@@ -227,19 +222,68 @@ class WritebackRepository:
         self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
     ) -> bool:
         """Extend the lease if ``owner`` still holds it and it has not run out."""
-        wb = t.writebacks.c
         result = self._conn.execute(
-            update(t.writebacks)
-            .where(
-                wb.tenant == tenant,
-                wb.id == writeback_id,
-                wb.state == "sending",
-                wb.lease_owner == owner,
-                wb.lease_until >= now,
-            )
-            .values(lease_until=lease_until, updated_at=now)
+            _RENEW,
+            {
+                "r_tenant": tenant,
+                "r_id": writeback_id,
+                "r_owner": owner,
+                "r_now": now,
+                "r_until": lease_until,
+                "r_updated": now,
+            },
         )
         return result.rowcount == 1
+
+
+# The worker's per-attempt statements are built once per process (``bindparam``), not per
+# call: building and cache-keying them (the claim's kill-switch and predecessor subqueries
+# above all) cost more CPU than SQLite's answer, inside the one writer's lock (issue 20).
+_wb = t.writebacks.c
+_GET = select(t.writebacks).where(_wb.tenant == bindparam("g_tenant"), _wb.id == bindparam("g_id"))
+_STATE = select(_wb.state).where(_wb.tenant == bindparam("g_tenant"), _wb.id == bindparam("g_id"))
+_RENEW = (
+    update(t.writebacks)
+    .where(
+        _wb.tenant == bindparam("r_tenant"),
+        _wb.id == bindparam("r_id"),
+        _wb.state == "sending",
+        _wb.lease_owner == bindparam("r_owner"),
+        _wb.lease_until >= bindparam("r_now", type_=_wb.lease_until.type),
+    )
+    .values(
+        lease_until=bindparam("r_until", type_=_wb.lease_until.type),
+        updated_at=bindparam("r_updated", type_=_wb.updated_at.type),
+    )
+)
+
+
+@functools.cache
+def _claim(vendors: tuple[tuple[str, str], ...]) -> Update:
+    """The claim's compare-and-set, for one process's tenant -> EHR vendor map."""
+    now = bindparam("c_now", type_=_wb.next_attempt_at.type)
+    due = or_(
+        and_(_wb.state.in_(("queued", "ambiguous")), _wb.next_attempt_at <= now),
+        and_(_wb.state == "sending", _wb.lease_until < now),
+    )
+    return (
+        update(t.writebacks)
+        .where(
+            _wb.tenant == bindparam("c_tenant"),
+            _wb.id == bindparam("c_id"),
+            _wb.state == bindparam("c_current"),
+            due,
+            ~held_writebacks(dict(vendors)),
+            _predecessor_settled(),
+        )
+        .values(
+            state="sending",
+            lease_owner=bindparam("c_owner"),
+            lease_until=bindparam("c_until", type_=_wb.lease_until.type),
+            attempts=_wb.attempts + 1,
+            updated_at=bindparam("c_updated", type_=_wb.updated_at.type),
+        )
+    )
 
 
 def _predecessor_settled() -> ColumnElement[bool]:
