@@ -23,14 +23,9 @@ BATCH = int(os.environ.get("CHARTGATE_HISTORY_BATCH") or DEFAULT_BATCH)
 AT_LEAST = 2_750 if SOAK else 500
 """Write-backs per store a run of the default size makes (two stores: >= 5,500 / >= 1,000)."""
 SCALE = Scale(batch=BATCH, crashes=3) if SOAK else Scale(batch=BATCH, points_per_kind=2)
-MARKS = [pytest.mark.medplum, pytest.mark.timeout(5400 if SOAK else 900), pytest.mark.no_cover]
+MARKS = [pytest.mark.medplum, pytest.mark.timeout(5400 if SOAK else 900)]
 """Each store's test file carries them (one file per store: xdist's loadfile runs the two
-stores on two workers side by side).
-
-``no_cover`` (pytest-cov): the campaign runs untraced under ``make test``. It is the suite's
-longest test (about 3 minutes per store under coverage, a third of that the tracer's), it
-checks outcomes rather than lines, and the per-layer floors in pyproject.toml were measured
-without it (docs/testing.md)."""
+stores on two workers side by side)."""
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
 
