@@ -43,6 +43,7 @@ pytest_plugins = [
     "medplum_ehr",
     "idp_oidc_provider",
     "suite_rules",
+    "suite_schedule",
     "pytester",
     "softhsm",
     "tsa_server",

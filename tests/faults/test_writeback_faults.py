@@ -125,8 +125,36 @@ def set_row(stack: Stack, writeback_id: str, **values: Any) -> None:
 
 
 def make_due(stack: Stack, writeback_id: str) -> None:
-    """Move the next attempt into the past instead of sleeping through the backoff."""
-    set_row(stack, writeback_id, next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+    """Move the next attempt into the past instead of sleeping through the backoff.
+
+    The pause the EHR asked for ends too: a 429/503 with ``Retry-After`` also closes the
+    tenant's rate bucket for every worker until then (``adapters/ehr/rate.py``), and without
+    this the next attempt would sleep through the rest of it in the rate governor (30 s of
+    real time per test, testing the sleep rather than the write-back). Time moves past both,
+    as it would have.
+    """
+    now = datetime.now(UTC)
+    set_row(stack, writeback_id, next_attempt_at=now - timedelta(seconds=1))
+    with stack.app.engine.begin() as conn:
+        conn.execute(
+            update(t.ehr_rate_buckets)
+            .where(
+                t.ehr_rate_buckets.c.bucket == f"ehr:{stack.tenant}",
+                t.ehr_rate_buckets.c.blocked_until > now.timestamp() - 1,
+            )
+            .values(blocked_until=now.timestamp() - 1)
+        )
+
+
+def ehr_pause_at_least(stack: Stack, seconds: float, *, since: datetime) -> bool:
+    """The EHR's ``Retry-After`` closed the tenant's rate bucket ``seconds`` past ``since``."""
+    with stack.app.engine.connect() as conn:
+        until = conn.execute(
+            select(t.ehr_rate_buckets.c.blocked_until).where(
+                t.ehr_rate_buckets.c.bucket == f"ehr:{stack.tenant}"
+            )
+        ).scalar_one_or_none()
+    return until is not None and until - since.timestamp() >= seconds
 
 
 def waits_at_least(stack: Stack, writeback_id: str, seconds: float, *, since: datetime) -> bool:
@@ -183,6 +211,7 @@ def test_503_storm_with_retry_after_defers_then_commits_once(sandbox_stack: Stac
     assert first["state"] == "ambiguous", first
     assert first["last_status"] == 503
     assert waits_at_least(stack, wb_id, RETRY_AFTER - 1, since=sent)
+    assert ehr_pause_at_least(stack, RETRY_AFTER - 1, since=sent)
     assert executor.run_once() == 0  # not due before Retry-After
     assert documents(stack, wb_id) == []
 
@@ -223,6 +252,7 @@ def test_503_storm_during_reconciliation_keeps_the_writeback_ambiguous(
     assert second["state"] == "ambiguous", second
     assert row(stack, wb_id)["may_have_landed"]
     assert waits_at_least(stack, wb_id, RETRY_AFTER - 1, since=sent)
+    assert ehr_pause_at_least(stack, RETRY_AFTER - 1, since=sent)
 
     make_due(stack, wb_id)
     assert executor.run_once() == 1
@@ -246,6 +276,7 @@ def test_429_is_retried_later_and_never_ambiguous(sandbox_stack: Stack) -> None:
     assert first["last_status"] == 429
     assert not row(stack, wb_id)["may_have_landed"]
     assert waits_at_least(stack, wb_id, RETRY_AFTER - 1, since=sent)
+    assert ehr_pause_at_least(stack, RETRY_AFTER - 1, since=sent)
     assert executor.run_once() == 0
 
     make_due(stack, wb_id)
@@ -271,9 +302,11 @@ def test_transient_error_on_the_baseline_read_is_retried_not_a_conflict(
     set_faults(stack, {"status_storm": {"count": 1, "status": 429, "retry_after": RETRY_AFTER}})
     executor = stack.app.executor(owner="worker-1")
 
+    sent = datetime.now(UTC)
     assert executor.process(stack.tenant, wb_id)
     first = status(stack, wb_id)
     assert first["state"] == "queued", first  # the chart did not change: nothing to rebase
+    assert ehr_pause_at_least(stack, RETRY_AFTER - 1, since=sent)
 
     make_due(stack, wb_id)
     assert executor.run_once() == 1
