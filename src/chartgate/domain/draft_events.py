@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 from chartgate.domain.events import EventType
 
@@ -151,6 +151,18 @@ class WritebackResolved(DraftEvent):
     provenance_found: str | None = None  # retry-follow-up: the Provenance already there
 
 
+class _Common(TypedDict):
+    """The fields of ``ApprovalQueued``, filled once for whichever approval event it is."""
+
+    writeback_id: str
+    version: int
+    content_hash: str
+    policy_hash: str
+    acr: str | None
+    amr: tuple[str, ...]
+    auth_time: str | None
+
+
 def approval_events(
     approval: Approval, writebacks: Sequence[Writeback], evidence: Mapping[str, object]
 ) -> list[DraftEvent]:
@@ -161,15 +173,19 @@ def approval_events(
         WritebackQueued(writeback_id=w.id, kind=w.kind, payload_hash=w.payload_hash)
         for w in writebacks
     ]
+    common = _Common(
+        writeback_id=note.id,
+        version=approval.version,
+        content_hash=approval.content_hash,
+        policy_hash=approval.policy_hash,
+        acr=approver.acr,
+        amr=approver.amr,
+        auth_time=auth_time,
+    )
+    approved: ApprovalQueued
     if approval.kind == "approve":
-        approved: DraftEvent = DraftApproved(
-            writeback_id=note.id,
-            version=approval.version,
-            content_hash=approval.content_hash,
-            policy_hash=approval.policy_hash,
-            acr=approver.acr,
-            amr=approver.amr,
-            auth_time=auth_time,
+        approved = DraftApproved(
+            **common,
             fhir_user=approver.fhir_user,
             diff_lines_added=approval.diff.lines_added,
             diff_lines_removed=approval.diff.lines_removed,
@@ -177,27 +193,13 @@ def approval_events(
             evidence=dict(evidence),
         )
     elif approval.kind == "finalize":
-        approved = FinalizeApproved(
-            writeback_id=note.id,
-            version=approval.version,
-            content_hash=approval.content_hash,
-            policy_hash=approval.policy_hash,
-            acr=approver.acr,
-            amr=approver.amr,
-            auth_time=auth_time,
-        )
+        approved = FinalizeApproved(**common)
     else:
         kind = RetractApproved if approval.kind == "retract" else AmendApproved
         approved = kind(
-            writeback_id=note.id,
+            **common,
             kind=approval.kind,
-            version=approval.version,
-            content_hash=approval.content_hash,
-            policy_hash=approval.policy_hash,
             reason=approver.reason,
-            acr=approver.acr,
-            amr=approver.amr,
-            auth_time=auth_time,
             consent_digest=approval.consent_digest,
         )
     return [approved, *queued]
