@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
 
-import httpx
 import pytest
 
+from asgi_forward import forward, read_body
 from builders import submission
 from chartgate.domain.killswitch import ALL_TENANTS, SwitchSpec
 from chartgate.sandbox.server import SandboxServer
@@ -28,7 +28,6 @@ WRITEBACK_SYSTEM = "urn:chartgate:writeback"
 DRAFTS = 8
 WORKERS = 3
 DELAY_SECONDS = 0.3
-_HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
 class RecordingEhr:
@@ -46,35 +45,9 @@ class RecordingEhr:
             self.arrivals.append((time.monotonic(), scope["method"], scope["path"]))
             self.in_flight += 1
         try:
-            body = b""
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
-                    break
+            body = await read_body(receive)
             await asyncio.sleep(DELAY_SECONDS)
-            headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k != b"host"]
-            query = scope.get("query_string", b"").decode()
-            url = f"{self.upstream}{scope['path'].removeprefix('/fhir')}"
-            async with httpx.AsyncClient(timeout=10) as client:
-                answer = await client.request(
-                    scope["method"],
-                    url + (f"?{query}" if query else ""),
-                    headers=headers,
-                    content=body,
-                )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": answer.status_code,
-                    "headers": [
-                        (k.encode(), v.encode())
-                        for k, v in answer.headers.items()
-                        if k.lower() not in _HOP_BY_HOP
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": answer.content})
+            await forward(scope, body, self.upstream, send)
         finally:
             with self._lock:
                 self.in_flight -= 1

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from asgi_forward import forward, read_body
 from builders import submission
 from chartgate.sandbox.server import SandboxServer
 from chartgate.threaded_server import ThreadedServer
@@ -24,7 +24,6 @@ from stack import Stack, running_stack
 
 IN_FLIGHT = 16  # the default ``worker_in_flight``, above the old pool's 10
 HOLD_SECONDS = 2.5  # under the stack's 3 s EHR read timeout: no held request is given up
-_HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
 class HoldingEhr:
@@ -53,33 +52,10 @@ class HoldingEhr:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Hold a write, then forward it and answer with what the sandbox said."""
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         if scope["method"] in {"PUT", "POST"}:
             await self._hold()
-        headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k != b"host"]
-        query = scope.get("query_string", b"").decode()
-        url = f"{self.upstream}{scope['path'].removeprefix('/fhir')}"
-        async with httpx.AsyncClient(timeout=10) as client:
-            answer = await client.request(
-                scope["method"], url + (f"?{query}" if query else ""), headers=headers, content=body
-            )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status_code,
-                "headers": [
-                    (k.encode(), v.encode())
-                    for k, v in answer.headers.items()
-                    if k.lower() not in _HOP_BY_HOP
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer.content})
+        await forward(scope, body, self.upstream, send)
 
 
 @pytest.fixture
