@@ -397,7 +397,9 @@ def render(table: list[Row], started: str, loadavg: tuple[str, str]) -> str:
         f"{platform.release()}, Python {platform.python_version()}",
         f"- sizes: {latency.N} write-backs for the overhead, {APPROVE_N} approves, backlogs of "
         f"{worker.DRAIN_N} (stub) and {worker.SLOW_N} (300 ms), {VERIFY_N:,} ledger events "
-        "(CHARTGATE_BENCH_N / _APPROVE_N / _DRAIN_N / _SLOW_N / _LEDGER_N)",
+        f"(CHARTGATE_BENCH_N / _APPROVE_N / _DRAIN_N / _SLOW_N / _LEDGER_N); HTTP load "
+        f"{load.LEVEL_S:g} s per client count, open loop {load.OPEN_S:g} s, mixed "
+        f"{load.MIXED_S:g} s (CHARTGATE_BENCH_LEVEL_S / _OPEN_S / _MIXED_S)",
         f"- load average before / after: {loadavg[0]} / {loadavg[1]} (a shared machine: figures "
         "taken while other work ran are noisy, rates low and latencies high)",
         "",
