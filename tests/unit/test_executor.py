@@ -31,13 +31,10 @@ from chartgate.domain.writeback import (
 from chartgate.service.retry import RetryPolicy
 from chartgate.service.writeback import CRASH_POINTS, WritebackExecutor
 from fakes import FakeClock, FakeDirectory, FakeEhr, FakeStore
+from structured_desk import WorkerDied, die_at
 
 TENANT = "clinic-a"
 LEASE = timedelta(seconds=60)
-
-
-class WorkerDied(BaseException):
-    """Raised by the crash hook: the worker stops dead at that point."""
 
 
 @dataclass
@@ -333,7 +330,7 @@ def test_a_tampered_payload_is_refused_and_nothing_is_sent() -> None:
 def test_a_worker_that_lost_its_lease_sends_nothing_more() -> None:
     """The successor holds the row: the first worker stops before its next request."""
     w = world()
-    first = w.executor("w1", crash=_die_at("before_send", 2))
+    first = w.executor("w1", crash=die_at("before_send", 2))
     with pytest.raises(WorkerDied):
         first.run_once()
     w.clock.advance(LEASE.total_seconds() + 1)
@@ -348,18 +345,6 @@ def test_a_worker_that_lost_its_lease_sends_nothing_more() -> None:
 # -- every crash point ----------------------------------------------------------------------------
 
 
-def _die_at(point: str, nth: int) -> Callable[[str], None]:
-    seen = {"n": 0}
-
-    def crash(at: str) -> None:
-        if at == point:
-            seen["n"] += 1
-            if seen["n"] == nth:
-                raise WorkerDied(point)
-
-    return crash
-
-
 CRASHES = [(point, nth) for point in CRASH_POINTS for nth in (1, 2)]
 
 
@@ -370,7 +355,7 @@ def test_a_worker_killed_at_any_step_never_duplicates_or_loses(
 ) -> None:
     """Kill the worker at the nth time it passes a point; a successor finishes (or a person)."""
     w = world(guard)
-    dying = w.executor("w1", crash=_die_at(point, nth))
+    dying = w.executor("w1", crash=die_at(point, nth))
     try:
         dying.run_once()
     except WorkerDied:
