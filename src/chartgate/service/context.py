@@ -20,7 +20,7 @@ from chartgate.domain.policy import LoadedPolicy
 from chartgate.domain.principal import Principal
 from chartgate.service.access import DRAFT_MISSING, Access
 from chartgate.service.audit import Pseudonymizer
-from chartgate.service.event_records import Actor, AuditRecorder
+from chartgate.service.event_records import Actor, AuditRecorder, keyed_reference
 from chartgate.service.ports import (
     Clock,
     EhrDirectory,
@@ -108,6 +108,4 @@ class Context:
 
     def pseudonym(self, tenant: str, reference: str) -> str | None:
         """The ledger's keyed HMAC of a patient or encounter reference (None without keys)."""
-        if self.pseudonyms is None:
-            return None
-        return self.pseudonyms.reference(tenant, reference)
+        return keyed_reference(self.pseudonyms, tenant, reference)

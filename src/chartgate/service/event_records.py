@@ -89,20 +89,22 @@ class AuditRecorder:
 
     def pseudonym(self, tenant: str, reference: str) -> str | None:
         """The ledger's keyed HMAC of a patient or encounter reference (None without keys)."""
-        if self.pseudonyms is None:
-            return None
-        return self.pseudonyms.reference(tenant, reference)
+        return keyed_reference(self.pseudonyms, tenant, reference)
+
+
+def keyed_reference(pseudonyms: Pseudonymizer | None, tenant: str, reference: str) -> str | None:
+    """A patient or encounter reference as the ledger may hold it: a keyed HMAC, or None."""
+    return None if pseudonyms is None else pseudonyms.reference(tenant, reference)
 
 
 def record_new_events(
     seen: Iterable[Draft], recorder: EventRecorder | None, audit: AuditStore
-) -> int:
-    """Append the audit record of every new event of the ``seen`` drafts; how many.
+) -> None:
+    """Append the audit record of every new event of the ``seen`` drafts.
 
     Called by a unit of work just before it commits. Pulling empties each draft's list, so a
     draft saved twice (or seen twice) records each event once.
     """
-    appended = 0
     for draft in seen:
         events = draft.pull_events()
         if not events:
@@ -113,8 +115,6 @@ def record_new_events(
             )
         for event in events:
             audit.append(recorder(draft, event))
-            appended += 1
-    return appended
 
 
 def _plain(value: object) -> object:
