@@ -50,10 +50,11 @@ from sqlalchemy import create_engine, select
 from stub_ehr import StubEhr
 from worker import postgres_url
 
-from builders import CLINICIAN, ENCOUNTER, PATIENT, submission
+from builders import submission
 from chartgate.adapters.storage.tables import approvals, writebacks
 from chartgate.sandbox.server import SandboxServer
 from replica_topology import CHARTGATE, free_port, wait_healthy
+from stack import clinician_claims, scribe_claims
 
 CLIENTS = (1, 4, 16, 32)
 LEVEL_S = float(os.environ.get("CHARTGATE_BENCH_LEVEL_S", "4"))
@@ -88,27 +89,12 @@ class Deployment:
 
     def headers(self, role: str) -> dict[str, str]:
         """A bearer token of the bench scribe or clinician (launch context, MFA, fresh)."""
-        if role == "scribe":
-            token = self.idp.idp.mint(
-                subject="scribe-bench",
-                scopes=["chartgate/drafts.submit"],
-                tenant=TENANT,
-                amr=(),
-                acr=None,
-                extra_claims={"client_id": "scribe-bench"},
-                lifetime_seconds=900,
-            )
-        else:
-            token = self.idp.idp.mint(
-                subject="clinician-bench",
-                scopes=["openid", "fhirUser", "chartgate/drafts.approve"],
-                tenant=TENANT,
-                fhir_user=CLINICIAN,
-                patient=PATIENT.split("/")[1],
-                encounter=ENCOUNTER.split("/")[1],
-                auth_time=int(time.time()),
-                lifetime_seconds=900,
-            )
+        claims = (
+            scribe_claims(TENANT, "scribe-bench")
+            if role == "scribe"
+            else clinician_claims(TENANT, subject="clinician-bench")
+        )
+        token = self.idp.idp.mint(**claims, lifetime_seconds=900)
         return {"Authorization": f"Bearer {token}"}
 
     def peak_rss_mb(self) -> dict[str, float]:

@@ -56,6 +56,35 @@ def pooled_signing_keys() -> dict[Algorithm, RSAKey | ECKey]:
     return next(_key_pool())
 
 
+def scribe_claims(
+    tenant: str, client: str = "scribe-test-client", **overrides: Any
+) -> dict[str, Any]:
+    """``IdP.mint`` arguments for a scribe client's token (no user, no MFA)."""
+    claims: dict[str, Any] = {
+        "subject": client,
+        "scopes": ["chartgate/drafts.submit"],
+        "tenant": tenant,
+        "amr": (),
+        "acr": None,
+        "extra_claims": {"client_id": client},
+    }
+    return claims | overrides
+
+
+def clinician_claims(tenant: str, **overrides: Any) -> dict[str, Any]:
+    """``IdP.mint`` arguments for a clinician: MFA, fresh auth_time, the test encounter's launch."""
+    claims: dict[str, Any] = {
+        "subject": "clinician-test",
+        "scopes": ["openid", "fhirUser", "chartgate/drafts.approve"],
+        "tenant": tenant,
+        "fhir_user": CLINICIAN,
+        "patient": PATIENT.split("/")[1],
+        "encounter": ENCOUNTER.split("/")[1],
+        "auth_time": int(time.time()),
+    }
+    return claims | overrides
+
+
 @dataclass
 class Stack:
     """Handles on a running chartgate."""
@@ -68,30 +97,11 @@ class Stack:
 
     def scribe_token(self, **overrides: Any) -> str:
         """A scribe client's token for the tenant."""
-        claims: dict[str, Any] = {
-            "subject": "scribe-test-client",
-            "scopes": ["chartgate/drafts.submit"],
-            "tenant": self.tenant,
-            "amr": (),
-            "acr": None,
-            "extra_claims": {"client_id": "scribe-test-client"},
-        }
-        claims.update(overrides)
-        return self.sandbox.idp.mint(**claims)
+        return self.sandbox.idp.mint(**scribe_claims(self.tenant, **overrides))
 
     def clinician_token(self, **overrides: Any) -> str:
         """A clinician's token: MFA, fresh auth_time, launch context on the test encounter."""
-        claims: dict[str, Any] = {
-            "subject": "clinician-test",
-            "scopes": ["openid", "fhirUser", "chartgate/drafts.approve"],
-            "tenant": self.tenant,
-            "fhir_user": CLINICIAN,
-            "patient": PATIENT.split("/")[1],
-            "encounter": ENCOUNTER.split("/")[1],
-            "auth_time": int(time.time()),
-        }
-        claims.update(overrides)
-        return self.sandbox.idp.mint(**claims)
+        return self.sandbox.idp.mint(**clinician_claims(self.tenant, **overrides))
 
     def as_scribe(self, **overrides: Any) -> dict[str, str]:
         """Authorization header of a scribe."""

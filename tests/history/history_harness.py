@@ -43,7 +43,7 @@ from typing import Any
 
 import httpx
 
-from builders import CLINICIAN, ENCOUNTER, PATIENT, SOAP_NOTE, edited_note, submission
+from builders import SOAP_NOTE, edited_note, submission
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
 from chartgate.adapters.ehr.http import build_client
 from chartgate.api.app import create_app
@@ -54,6 +54,7 @@ from chartgate.service.writeback import CRASH_POINTS, WritebackExecutor
 from chartgate.settings import EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
 from medplum_ehr import control_url, reset_medplum
+from stack import clinician_claims, scribe_claims
 from structured_items import CONDITION, STRUCTURED_NOTE, write_policy_file
 
 WRITEBACK_SYSTEM = "urn:chartgate:writeback"
@@ -584,25 +585,12 @@ class Harness:
 
     def _headers(self, ehr: str, role: str) -> dict[str, str]:
         tenant = TENANTS[ehr]
-        if role == "scribe":
-            token = self.idp.idp.mint(
-                subject="scribe-history",
-                scopes=["chartgate/drafts.submit"],
-                tenant=tenant,
-                amr=(),
-                acr=None,
-                extra_claims={"client_id": "scribe-history"},
-            )
-        else:
-            token = self.idp.idp.mint(
-                subject="clinician-history",
-                scopes=["openid", "fhirUser", "chartgate/drafts.approve"],
-                tenant=tenant,
-                fhir_user=CLINICIAN,
-                patient=PATIENT.split("/")[1],
-                encounter=ENCOUNTER.split("/")[1],
-                auth_time=int(time.time()),
-            )
+        claims = (
+            scribe_claims(tenant, "scribe-history")
+            if role == "scribe"
+            else clinician_claims(tenant, subject="clinician-history")
+        )
+        token = self.idp.idp.mint(**claims)
         return {"Authorization": f"Bearer {token}"}
 
     def _op(

@@ -18,7 +18,7 @@ import httpx
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import select
 
-from builders import CLINICIAN, ENCOUNTER, PATIENT, TENANT, submission
+from builders import TENANT, submission
 from chartgate.adapters.storage import tables as t
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
@@ -26,6 +26,7 @@ from chartgate.ledger.export import to_audit_event
 from chartgate.sandbox.server import SandboxServer
 from chartgate.settings import EhrSettings, Settings, TenantSettings
 from chartgate.threaded_server import ThreadedServer
+from stack import clinician_claims, scribe_claims
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SCRIBE_SPAN = "00f067aa0ba902b7"
@@ -71,29 +72,13 @@ def post(url: str, body: object, headers: dict[str, str]) -> dict[str, object]:
 
 
 def scribe(sandbox: SandboxServer) -> dict[str, str]:
-    token = sandbox.idp.mint(
-        subject="scribe-test-client",
-        scopes=["chartgate/drafts.submit"],
-        tenant=TENANT,
-        amr=(),
-        acr=None,
-        extra_claims={"client_id": "scribe-test-client"},
-    )
-    return {"Authorization": f"Bearer {token}"}
+    """The scribe client's bearer header."""
+    return {"Authorization": f"Bearer {sandbox.idp.mint(**scribe_claims(TENANT))}"}
 
 
 def clinician(sandbox: SandboxServer) -> dict[str, str]:
-    import time  # noqa: PLC0415
-
-    token = sandbox.idp.mint(
-        subject="clinician-test",
-        scopes=["openid", "fhirUser", "chartgate/drafts.approve"],
-        tenant=TENANT,
-        fhir_user=CLINICIAN,
-        patient=PATIENT.split("/")[1],
-        encounter=ENCOUNTER.split("/")[1],
-        auth_time=int(time.time()),
-    )
+    """A clinician's bearer header, ready to approve version 1."""
+    token = sandbox.idp.mint(**clinician_claims(TENANT))
     return {"Authorization": f"Bearer {token}", "If-Match": 'W/"1"'}
 
 
