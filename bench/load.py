@@ -53,7 +53,7 @@ from worker import postgres_url
 from builders import submission
 from chartgate.adapters.storage.tables import approvals, writebacks
 from chartgate.sandbox.server import SandboxServer
-from replica_topology import CHARTGATE, free_port, wait_healthy
+from replica_topology import CHARTGATE, free_port, stop_processes, wait_healthy
 from stack import clinician_claims, scribe_claims
 
 CLIENTS = (1, 4, 16, 32)
@@ -151,15 +151,7 @@ def deployed(database_url: str, workdir: Path, ehr_base: str, serves: int) -> It
 
 
 def _stop(running: Deployment) -> None:
-    processes = [*running.serves, *([running.worker] if running.worker else [])]
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    stop_processes([*running.serves, *([running.worker] if running.worker else [])])
 
 
 def _pool_of_drafts(system: Deployment, n: int) -> list[str]:

@@ -65,6 +65,18 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError(f"{url} never became healthy")
 
 
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process still running, wait up to 30 s each, then SIGKILL."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def nginx_binary() -> str:
     """The nginx binary (installed by ``make install``; required under CI)."""
     found = shutil.which("nginx") or (
@@ -168,12 +180,4 @@ def running_topology(postgres_url: str, workdir: Path, nginx: str) -> Iterator[T
             wait_healthy(f"{running.base}/healthz", proxy)
             yield running
         finally:
-            processes = [*running.serves, *running.workers.values(), *others]
-            for process in processes:
-                if process.poll() is None:
-                    process.terminate()
-            for process in processes:
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_processes([*running.serves, *running.workers.values(), *others])
