@@ -40,12 +40,13 @@ errors = Console(stderr=True)
 @contextmanager
 def _ledger() -> Iterator[Ledger]:
     """The ledger from CHARTGATE_* settings (no EHR, no identity provider needed)."""
+    from chartgate.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings()  # first: a settings error is told before the store's modules load
     from chartgate.bootstrap.keys import key_files  # noqa: PLC0415
     from chartgate.bootstrap.ledger import open_ledger  # noqa: PLC0415
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
-    from chartgate.settings import load_settings  # noqa: PLC0415
 
-    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     # Missing keys (exit 5), an unsafe key file (2), an unreachable (3) or unmigrated (4)
     # store: cli/failures.py.
     require_existing_keys(key_files(settings))

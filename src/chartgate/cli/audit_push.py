@@ -28,6 +28,9 @@ def push(
     The worker does the same on every poll; this is for a first fill or after an outage.
     Exit 0 when every tenant is caught up, 1 when a sink failed, 2 when no sink is configured.
     """
+    from chartgate.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings()  # first: a settings error is told before the store's modules load
     from chartgate.adapters.processors import require_registered  # noqa: PLC0415
     from chartgate.adapters.system import SystemClock, UuidIds  # noqa: PLC0415
     from chartgate.bootstrap.keys import key_files  # noqa: PLC0415
@@ -38,9 +41,7 @@ def push(
     )
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
-    from chartgate.settings import load_settings  # noqa: PLC0415
 
-    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     configure_logging(settings.log_level)
     require_existing_keys(key_files(settings))
     require_registered(settings)

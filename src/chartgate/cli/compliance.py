@@ -31,13 +31,14 @@ console = Console()
 @contextmanager
 def _wired() -> Iterator[tuple[Any, Any, Any]]:
     """Settings, the ledger and the kill switches over one configured store."""
+    from chartgate.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings()  # first: a settings error is told before the store's modules load
     from chartgate.bootstrap.keys import key_files  # noqa: PLC0415
     from chartgate.bootstrap.ledger import open_ledger  # noqa: PLC0415
     from chartgate.bootstrap.standalone import open_killswitches  # noqa: PLC0415
     from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
-    from chartgate.settings import load_settings  # noqa: PLC0415
 
-    settings = load_settings()
     require_existing_keys(key_files(settings))
     ledger, engine = open_ledger(settings)
     switches, switch_engine = open_killswitches(settings)

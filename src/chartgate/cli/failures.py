@@ -21,16 +21,16 @@ Exit codes (also in docs/ops/cli.md):
 from __future__ import annotations
 
 import errno
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError, ProgrammingError
-from sqlalchemy.exc import OperationalError as SqlOperationalError
+from typing import TYPE_CHECKING
 
 from chartgate.domain.errors import ChartgateError, SchemaNotCurrent
-from chartgate.settings import SettingsFileError
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
 
 EXIT_NEGATIVE = 1
 EXIT_USAGE = 2
@@ -69,12 +69,20 @@ def require_existing_keys(paths: Iterable[Path]) -> None:
 
 
 def explain(exc: BaseException) -> Failure:
-    """One line and an exit code for anything a command let escape."""
+    """One line and an exit code for anything a command let escape.
+
+    The settings, pydantic and SQLAlchemy exception classes are looked at only when their
+    module was imported: an exception of a module no one imported cannot have been raised,
+    and a failure explained before the store was opened need not load SQLAlchemy to say so.
+    """
     settings = _settings_failure(exc)
     if settings is not None:
         return settings
-    if isinstance(exc, DBAPIError):
-        return _store_failure(exc)
+    if _imported("sqlalchemy"):
+        from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
+
+        if isinstance(exc, DBAPIError):
+            return _store_failure(exc)
     if isinstance(exc, OSError):
         return _file_failure(exc)
     return Failure(
@@ -88,22 +96,38 @@ def _settings_failure(exc: BaseException) -> Failure | None:
         return Failure(exc.message, EXIT_STORE_SCHEMA)
     if isinstance(exc, ChartgateError):
         return Failure(exc.message, EXIT_USAGE)
-    if isinstance(exc, SettingsFileError):
-        return Failure(f"{exc} (fix the path or unset CHARTGATE_CONFIG)", EXIT_USAGE)
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        return Failure(f"invalid settings at {where}: {first['msg']}", EXIT_USAGE)
-    if isinstance(exc, NoSuchModuleError):
-        return Failure(
-            "CHARTGATE_DATABASE_URL names an unknown database kind "
-            "(use sqlite:///path or postgresql://user@host/db)",
-            EXIT_USAGE,
-        )
+    if _imported("chartgate.settings"):
+        from chartgate.settings import SettingsFileError  # noqa: PLC0415
+
+        if isinstance(exc, SettingsFileError):
+            return Failure(f"{exc} (fix the path or unset CHARTGATE_CONFIG)", EXIT_USAGE)
+    if _imported("pydantic"):
+        from pydantic import ValidationError  # noqa: PLC0415
+
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "settings"
+            return Failure(f"invalid settings at {where}: {first['msg']}", EXIT_USAGE)
+    if _imported("sqlalchemy"):
+        from sqlalchemy.exc import NoSuchModuleError  # noqa: PLC0415
+
+        if isinstance(exc, NoSuchModuleError):
+            return Failure(
+                "CHARTGATE_DATABASE_URL names an unknown database kind "
+                "(use sqlite:///path or postgresql://user@host/db)",
+                EXIT_USAGE,
+            )
     return None
 
 
+def _imported(module: str) -> bool:
+    """Whether ``module`` was imported in this process (its exceptions can only exist if so)."""
+    return module in sys.modules
+
+
 def _store_failure(exc: DBAPIError) -> Failure:
+    from sqlalchemy.exc import OperationalError, ProgrammingError  # noqa: PLC0415
+
     original = exc.orig
     text = f"{type(original).__name__} {original}".lower()
     code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
@@ -112,7 +136,7 @@ def _store_failure(exc: DBAPIError) -> Failure:
             "the store has no chartgate schema or an older one: run `chartgate db upgrade`",
             EXIT_STORE_SCHEMA,
         )
-    if isinstance(exc, SqlOperationalError) and not isinstance(exc, ProgrammingError):
+    if isinstance(exc, OperationalError) and not isinstance(exc, ProgrammingError):
         if "unable to open database file" in text:
             return Failure(
                 "cannot open the SQLite file of CHARTGATE_DATABASE_URL (check the folder "

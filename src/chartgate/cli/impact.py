@@ -101,22 +101,24 @@ def impact(
     by: Annotated[str | None, typer.Option(help="Who is asking (default: OS user@host).")] = None,
 ) -> None:
     """Patients, encounters and chart resources written under a model / prompt / window."""
-    from chartgate.bootstrap.standalone import open_impact  # noqa: PLC0415
-    from chartgate.service.impact import ImpactFilter  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     if fmt not in FORMATS:
         raise _fail(f"--format must be one of {', '.join(FORMATS)}")
+    window = _moment(since, "from"), _moment(until, "to")
+    settings = load_settings()  # first: a settings error is told before the store's modules load
+    if tenant is not None and tenant not in {t.id for t in settings.tenants}:
+        raise _fail("unknown tenant")
+    from chartgate.bootstrap.standalone import open_impact  # noqa: PLC0415
+    from chartgate.service.impact import ImpactFilter  # noqa: PLC0415
+
     query = ImpactFilter(
         tenant=tenant,
         model_version=model_version,
         prompt_template=prompt_template,
-        since=_moment(since, "from"),
-        until=_moment(until, "to"),
+        since=window[0],
+        until=window[1],
     )
-    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
-    if tenant is not None and tenant not in {t.id for t in settings.tenants}:
-        raise _fail("unknown tenant")
     actor = f"operator:{by or f'{getpass.getuser()}@{socket.gethostname()}'}"[:200]
     # No store, an unmigrated one, or unusable keys: the CLI's one failure handler reports
     # them (cli/failures.py), with the same documented exit code as every other command.

@@ -32,10 +32,11 @@ def _actor() -> str:
 
 
 def _open() -> tuple[Settings, Engine]:
-    from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
-    settings = load_settings()
+    settings = load_settings()  # first: a settings error is told before the store's modules load
+    from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
+
     return settings, make_engine(settings.database_url)
 
 
@@ -60,10 +61,10 @@ def init() -> None:
     """Create (or adopt existing) keys and record them in the store; refused when done already."""
     from datetime import UTC, datetime  # noqa: PLC0415
 
+    settings, engine = _open()  # first: a settings error is told before the key modules load
     from chartgate.adapters.keys.custody import open_custody  # noqa: PLC0415
     from chartgate.adapters.storage.key_registry import SqlKeyRegistry  # noqa: PLC0415
 
-    settings, engine = _open()
     try:
         registry = SqlKeyRegistry(engine)
         if registry.rows():
@@ -103,15 +104,15 @@ def rotate(
     """Rotate the KEK (online re-wrap) and/or the ledger signing key (old one stays a verifier)."""
     from datetime import UTC, datetime  # noqa: PLC0415
 
+    if not kek and not ledger:
+        errors.print("[bold red]error:[/] name what to rotate: --kek and/or --ledger")
+        raise typer.Exit(2)
+    settings, engine = _open()  # first: a settings error is told before the key modules load
     from chartgate.adapters.keys.custody import open_custody  # noqa: PLC0415
     from chartgate.adapters.keys.rotation import rotate_kek, rotate_ledger  # noqa: PLC0415
     from chartgate.adapters.storage.data_keys import SqlDataKeyStore  # noqa: PLC0415
     from chartgate.adapters.storage.key_registry import SqlKeyRegistry  # noqa: PLC0415
 
-    if not kek and not ledger:
-        errors.print("[bold red]error:[/] name what to rotate: --kek and/or --ledger")
-        raise typer.Exit(2)
-    settings, engine = _open()
     results = []
     try:
         registry = SqlKeyRegistry(engine)
@@ -145,10 +146,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the keys the store records (current first); no secret is shown."""
+    settings, engine = _open()  # first: a settings error is told before the key modules load
+    del settings
     from chartgate.adapters.storage.key_registry import SqlKeyRegistry  # noqa: PLC0415
 
-    settings, engine = _open()
-    del settings
     try:
         rows = SqlKeyRegistry(engine).rows()
     finally:

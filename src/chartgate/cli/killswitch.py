@@ -46,13 +46,14 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @contextmanager
 def _switches() -> Iterator[KillSwitches]:
+    from chartgate.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings()  # first: a settings error is told before the store's modules load
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
     from chartgate.bootstrap.standalone import open_killswitches  # noqa: PLC0415
     from chartgate.domain.errors import ChartgateError, StoreUnavailable  # noqa: PLC0415
-    from chartgate.settings import load_settings  # noqa: PLC0415
 
-    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     # No store, an unmigrated one, or unusable keys: the CLI's one failure handler reports
     # them (cli/failures.py), with the same documented exit code as every other command.
     switches, engine = open_killswitches(settings)

@@ -12,9 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.panel import Panel
-from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Text
 
 from chartgate.cli.audit import audit_app
@@ -146,6 +143,10 @@ def demo(
 
 
 def _print_story(result: Any, *, verbose: bool = False) -> None:  # noqa: ANN401 - DemoResult
+    from rich.panel import Panel  # noqa: PLC0415 - the demo's story only (pygments)
+    from rich.syntax import Syntax  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     console.rule("[bold]chartgate demo[/]")
     console.print(f"store: [cyan]{result.database_url}[/]")
     console.print(f"draft [cyan]{result.draft_id}[/]\ncorrelation [cyan]{result.correlation_id}[/]")
@@ -214,13 +215,13 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
 ) -> None:
     """Serve the HTTP API (settings from CHARTGATE_* / CHARTGATE_CONFIG)."""
+    settings = _settings()  # first: a settings error is told before the web stack loads
     import uvicorn  # noqa: PLC0415
 
     from chartgate.api.app import create_app  # noqa: PLC0415
     from chartgate.bootstrap import build  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
 
-    settings = _settings()
     configure_logging(settings.log_level)
     _require_schema_at_head(settings)
     application = build(settings)
@@ -250,12 +251,12 @@ def worker(
     ] = "127.0.0.1",
 ) -> None:
     """Run the write-back worker: claim due outbox rows and send them exactly once."""
+    settings = _settings()  # first: a settings error is told before the store's modules load
     from chartgate.bootstrap import build, observe  # noqa: PLC0415
     from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.ops_server import OpsServer, WorkerHealth  # noqa: PLC0415
     from chartgate.worker import run_worker  # noqa: PLC0415
 
-    settings = _settings()
     configure_logging(settings.log_level)
     _require_schema_at_head(settings)
     application = build(settings)
@@ -339,10 +340,10 @@ def sandbox(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the schema up to date (SQLite or PostgreSQL, same migrations)."""
+    settings = _settings()  # first: a settings error is told before the store's modules load
     from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
     from chartgate.adapters.storage.migrate import upgrade  # noqa: PLC0415
 
-    settings = _settings()
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -354,14 +355,16 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the store's schema revision and the one this version needs."""
-    from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
-    from chartgate.adapters.storage.schema_state import head_revision  # noqa: PLC0415
     from chartgate.domain.errors import SchemaNotCurrent  # noqa: PLC0415
 
+    settings = _settings()
     try:
-        state = _store_state(_settings())
+        state = _store_state(settings)
         current, head = state.current, state.head
     except SchemaNotCurrent:  # no database file at all: say so, and leave none behind
+        from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
+        from chartgate.adapters.storage.schema_state import head_revision  # noqa: PLC0415
+
         current, head = None, head_revision(make_engine("sqlite://"))
     console.print(f"current: {current or 'none (empty store)'}\nhead:    {head}")
 
@@ -383,14 +386,14 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
     """Print every finding of a draft file; exit 0 only when it would be accepted and approved."""
-    from chartgate.bootstrap.tenants import load_policy  # noqa: PLC0415
-    from chartgate.cli.validate import check_file, finding_line  # noqa: PLC0415
-
     try:
         raw = file.read_bytes()
     except OSError:
         raise _fail(f"{file}: cannot read the file") from None
-    settings = _settings()
+    settings = _settings()  # first: a settings error is told before the validator loads
+    from chartgate.bootstrap.tenants import load_policy  # noqa: PLC0415
+    from chartgate.cli.validate import check_file, finding_line  # noqa: PLC0415
+
     try:
         loaded = load_policy(settings.policy)
     except ChartgateError as exc:

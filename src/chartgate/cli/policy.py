@@ -7,7 +7,7 @@ refuses a file for exactly the reasons the server would at start-up.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,8 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from chartgate.domain.errors import PolicyFileError
-from chartgate.domain.policy import LoadedPolicy, matrix_rows
-from chartgate.policy import load_default_policy, load_policy_file
+
+if TYPE_CHECKING:
+    from chartgate.domain.policy import LoadedPolicy
 
 EXIT_INVALID = 2
 """Exit status for a policy file that cannot be read, parsed or validated."""
@@ -32,6 +33,8 @@ def check(
     file: Annotated[Path, typer.Argument(help="Policy file (YAML) to validate.")],
 ) -> None:
     """Validate a policy file and print its matrix and hash; exit 2 naming the first problem."""
+    from chartgate.policy import load_policy_file  # noqa: PLC0415 - a fast CLI start
+
     try:
         loaded = load_policy_file(file)
     except PolicyFileError as e:
@@ -43,6 +46,8 @@ def check(
 @policy_app.command("show")
 def show() -> None:
     """Print the matrix and hash of the shipped conservative default policy."""
+    from chartgate.policy import load_default_policy  # noqa: PLC0415 - a fast CLI start
+
     try:
         loaded = load_default_policy()
     except PolicyFileError as e:  # a packaging fault, but still a clear message
@@ -53,6 +58,8 @@ def show() -> None:
 
 def _print_policy(loaded: LoadedPolicy, *, source: str) -> None:
     """Print the matrix as a table, then the hash an auditor can recompute."""
+    from chartgate.domain.policy import matrix_rows  # noqa: PLC0415
+
     policy = loaded.policy
     table = Table(title=f"write-back matrix {policy.name!r} ({source})", title_justify="left")
     for header in ("resource type", "note type", "mode", "auth", "rollback", "EHR profiles"):

@@ -17,7 +17,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from chartgate.adapters.processors import destinations, registry
 from chartgate.domain.processors import BaaStatus, origin_of
 
 console = Console()
@@ -25,6 +24,9 @@ console = Console()
 
 def registry_status(settings: Any, today: date) -> dict[str, Any]:  # noqa: ANN401 - Settings
     """The registry and the configured destinations as JSON, with statuses on ``today``."""
+    # The registry module pulls in the HTTP gate (httpx): imported by the command that needs it.
+    from chartgate.adapters.processors import destinations, registry  # noqa: PLC0415
+
     found = registry(settings)
     processors = [
         {

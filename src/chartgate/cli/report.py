@@ -60,12 +60,13 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _open() -> tuple[Any, Any, Any]:
-    from chartgate.bootstrap.keys import key_files  # noqa: PLC0415 - fast --help
-    from chartgate.bootstrap.standalone import open_reports  # noqa: PLC0415 - fast --help
-    from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
-    settings = load_settings()
+    settings = load_settings()  # first: a settings error is told before the store's modules load
+    from chartgate.bootstrap.keys import key_files  # noqa: PLC0415
+    from chartgate.bootstrap.standalone import open_reports  # noqa: PLC0415
+    from chartgate.cli.failures import require_existing_keys  # noqa: PLC0415
+
     require_existing_keys(key_files(settings)[:1])  # pseudonyms come from the data keys
     return open_reports(settings)
 

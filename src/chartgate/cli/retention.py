@@ -62,15 +62,16 @@ def run(
     ] = None,
 ) -> None:
     """Apply the retention rules (settings ``retention_policy``; default: the shipped rules)."""
-    from chartgate.bootstrap.standalone import open_retention  # noqa: PLC0415
-    from chartgate.observability import configure_logging  # noqa: PLC0415
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     moment = _as_of(as_of)
     if moment is not None and not dry_run:
         errors.print("[bold red]error:[/] --as-of plans only; add --dry-run")
         raise typer.Exit(2)
-    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
+    settings = load_settings()  # first: a settings error is told before the store's modules load
+    from chartgate.bootstrap.standalone import open_retention  # noqa: PLC0415
+    from chartgate.observability import configure_logging  # noqa: PLC0415
+
     configure_logging(settings.log_level)
     # No store, an unmigrated one, unusable keys or a broken rules file: the CLI's one
     # failure handler reports them (cli/failures.py), with the documented exit codes.

@@ -30,12 +30,13 @@ errors = Console(stderr=True)
 
 
 def _store() -> tuple[SqlSessionStore, Engine]:
+    from chartgate.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings()  # first: a settings error is told before the store's modules load
     from chartgate.adapters.storage.engine import make_engine  # noqa: PLC0415
     from chartgate.adapters.storage.reviewer_sessions import SqlSessionStore  # noqa: PLC0415
     from chartgate.domain.reviewer_sessions import SessionLimits  # noqa: PLC0415
-    from chartgate.settings import load_settings  # noqa: PLC0415
 
-    settings = load_settings()  # errors: main()'s one handler (cli/failures.py)
     engine = make_engine(settings.database_url, create=False)
     limits = SessionLimits(
         idle=settings.reviewer_session_idle_seconds,

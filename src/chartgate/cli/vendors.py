@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from chartgate.adapters.ehr.vendors import ALIASES, VENDORS, get_vendor
 from chartgate.domain.errors import ChartgateError
-from chartgate.domain.vendor_errors import VendorErrorTable
-from chartgate.domain.vendor_profile import RateLimit, VendorProfile, profile_fields
+
+if TYPE_CHECKING:
+    from chartgate.domain.vendor_profile import VendorProfile
 
 EXIT_INVALID = 2
 
@@ -30,6 +29,10 @@ console = Console()
 
 def profile_json(profile: VendorProfile) -> dict[str, Any]:
     """One profile as plain JSON: every fact, its source, and which facts are unverified."""
+    # The profiles (and the domain models under them) load when a command needs them.
+    from chartgate.adapters.ehr.vendors import ALIASES  # noqa: PLC0415
+    from chartgate.domain.vendor_profile import profile_fields  # noqa: PLC0415
+
     facts: dict[str, Any] = {}
     for name in profile_fields():
         value = getattr(profile, name)
@@ -45,6 +48,9 @@ def profile_json(profile: VendorProfile) -> dict[str, Any]:
 
 
 def _plain(value: object) -> Any:  # noqa: ANN401 - JSON
+    from chartgate.domain.vendor_errors import VendorErrorTable  # noqa: PLC0415
+    from chartgate.domain.vendor_profile import RateLimit  # noqa: PLC0415
+
     if isinstance(value, frozenset):
         return sorted(value)
     if isinstance(value, tuple):
@@ -121,6 +127,8 @@ def vendors(
     ] = None,
 ) -> None:
     """Print the vendor profile matrix: what chartgate does differently per EHR, and why."""
+    from chartgate.adapters.ehr.vendors import ALIASES, VENDORS, get_vendor  # noqa: PLC0415
+
     try:
         chosen = [get_vendor(name)] if name else list(VENDORS.values())
     except ValueError as exc:
@@ -158,8 +166,8 @@ def vendors(
 @config_app.command("check")
 def check() -> None:
     """Load the settings as the server would; exit 2 with one line naming the first problem."""
-    from chartgate.adapters.processors import require_registered  # noqa: PLC0415
-    from chartgate.bootstrap.tenants import load_policy  # noqa: PLC0415 - keep --help fast
+    from pydantic import ValidationError  # noqa: PLC0415 - keep --help fast
+
     from chartgate.settings import load_settings  # noqa: PLC0415
 
     try:
@@ -169,6 +177,10 @@ def check() -> None:
         where = ".".join(str(p) for p in first["loc"])
         typer.echo(f"error: invalid settings at {where}: {first['msg']}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
+    from chartgate.adapters.ehr.vendors import get_vendor  # noqa: PLC0415
+    from chartgate.adapters.processors import require_registered  # noqa: PLC0415
+    from chartgate.bootstrap.tenants import load_policy  # noqa: PLC0415
+
     try:
         policy = load_policy(settings.policy).policy
         require_registered(settings)
