@@ -1,32 +1,31 @@
-"""One service wired alone, for a CLI command that needs no EHR call or identity provider."""
+"""One service wired alone, for a CLI command that needs no EHR call or identity provider.
+
+Each function imports what its own service needs: a command loads its service's modules,
+not the other three's (the kill switch's EHR directory, the retention rules, ...).
+"""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from chartgate.adapters.archive import FileArchive
-from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
-from chartgate.adapters.processors import gate as processor_gate
-from chartgate.adapters.storage.duty_locks import DutyLock
 from chartgate.adapters.storage.engine import make_engine
-from chartgate.adapters.storage.impact import SqlImpact
-from chartgate.adapters.storage.report_source import SqlReportSource
-from chartgate.adapters.storage.retention import SqlRetentionStore
-from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
 from chartgate.adapters.system import SystemClock, UuidIds
 from chartgate.bootstrap.keys import open_keys
-from chartgate.bootstrap.ledger import build_ledger
-from chartgate.policy.retention import load_retention
-from chartgate.service.impact import ImpactService
-from chartgate.service.killswitch import KillSwitches
-from chartgate.service.ports import Clock
-from chartgate.service.retention import RetentionService
-from chartgate.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from chartgate.adapters.storage.report_source import SqlReportSource
+    from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
+    from chartgate.service.impact import ImpactService
+    from chartgate.service.killswitch import KillSwitches
+    from chartgate.service.ports import Clock
+    from chartgate.service.retention import RetentionService
+    from chartgate.settings import Settings
 
 
 def open_retention(
@@ -36,6 +35,13 @@ def open_retention(
 
     The archive directory defaults to ``retention-archive`` beside the KEK file.
     """
+    from chartgate.adapters.archive import FileArchive  # noqa: PLC0415
+    from chartgate.adapters.storage.duty_locks import DutyLock  # noqa: PLC0415
+    from chartgate.adapters.storage.retention import SqlRetentionStore  # noqa: PLC0415
+    from chartgate.bootstrap.ledger import build_ledger  # noqa: PLC0415
+    from chartgate.policy.retention import load_retention  # noqa: PLC0415
+    from chartgate.service.retention import RetentionService  # noqa: PLC0415
+
     engine = make_engine(settings.database_url, create=False)
     cipher, custody = open_keys(settings, engine)
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
@@ -66,6 +72,8 @@ def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, st
     A clinician appears in reports as ``clin-`` and 8 hex digits of the tenant's keyed
     pseudonym of their actor name: stable across reports, meaningless without the key.
     """
+    from chartgate.adapters.storage.report_source import SqlReportSource  # noqa: PLC0415
+
     engine = make_engine(settings.database_url, create=False)
     cipher, _ = open_keys(settings, engine)
     pseudonyms = KeyedPseudonyms(cipher.derive_key)
@@ -78,6 +86,11 @@ def open_reports(settings: Settings) -> tuple[SqlReportSource, Callable[[str, st
 
 def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
     """The kill switch alone, for ``chartgate killswitch`` (no identity provider, no EHR call)."""
+    from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory  # noqa: PLC0415
+    from chartgate.adapters.processors import gate as processor_gate  # noqa: PLC0415
+    from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork  # noqa: PLC0415
+    from chartgate.service.killswitch import KillSwitches  # noqa: PLC0415
+
     engine = make_engine(settings.database_url, create=False)
     cipher, _ = open_keys(settings, engine)
     ehr_vendors = {t.id: t.ehr.vendor for t in settings.tenants}
@@ -101,6 +114,10 @@ def open_killswitches(settings: Settings) -> tuple[KillSwitches, Engine]:
 
 def open_impact(settings: Settings) -> tuple[ImpactService, Engine]:
     """The impact report (``chartgate impact``): store, ledger and the tenants' pseudonyms."""
+    from chartgate.adapters.storage.impact import SqlImpact  # noqa: PLC0415
+    from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork  # noqa: PLC0415
+    from chartgate.service.impact import ImpactService  # noqa: PLC0415
+
     engine = make_engine(settings.database_url, create=False)
     cipher, _ = open_keys(settings, engine)
 

@@ -215,15 +215,17 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
 ) -> None:
     """Serve the HTTP API (settings from CHARTGATE_* / CHARTGATE_CONFIG)."""
-    settings = _settings()  # first: a settings error is told before the web stack loads
-    import uvicorn  # noqa: PLC0415
-
-    from chartgate.api.app import create_app  # noqa: PLC0415
-    from chartgate.bootstrap import build  # noqa: PLC0415
+    # A refused start (settings, store) is told before the web stack and the wiring load.
+    settings = _settings()
     from chartgate.observability import configure_logging  # noqa: PLC0415
 
     configure_logging(settings.log_level)
     _require_schema_at_head(settings)
+    import uvicorn  # noqa: PLC0415
+
+    from chartgate.api.app import create_app  # noqa: PLC0415
+    from chartgate.bootstrap import build  # noqa: PLC0415
+
     application = build(settings)
     try:
         # No access log: request lines carry paths and query strings (ids, references); the
@@ -251,14 +253,16 @@ def worker(
     ] = "127.0.0.1",
 ) -> None:
     """Run the write-back worker: claim due outbox rows and send them exactly once."""
-    settings = _settings()  # first: a settings error is told before the store's modules load
-    from chartgate.bootstrap import build, observe  # noqa: PLC0415
+    # A refused start (settings, store) is told before the wiring loads.
+    settings = _settings()
     from chartgate.observability import configure_logging  # noqa: PLC0415
-    from chartgate.ops_server import OpsServer, WorkerHealth  # noqa: PLC0415
-    from chartgate.worker import run_worker  # noqa: PLC0415
 
     configure_logging(settings.log_level)
     _require_schema_at_head(settings)
+    from chartgate.bootstrap import build, observe  # noqa: PLC0415
+    from chartgate.ops_server import OpsServer, WorkerHealth  # noqa: PLC0415
+    from chartgate.worker import run_worker  # noqa: PLC0415
+
     application = build(settings)
     metrics = observe(application)
     health = WorkerHealth(stall_seconds=max(60.0, 20 * settings.worker_poll_seconds))
