@@ -8,28 +8,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from chartgate.adapters.anchors import FileAnchor
-from chartgate.adapters.ehr.audit_sink import build_sinks
 from chartgate.adapters.ehr.gate import ProcessorGate
 from chartgate.adapters.keys.custody import Custody
 from chartgate.adapters.keys.ledger_key import LedgerSigningKey
 from chartgate.adapters.keys.pseudonyms import KeyedPseudonyms
 from chartgate.adapters.processors import gate as processor_gate
-from chartgate.adapters.storage.audit_sink import SqlSinkCursors
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.ledger import SqlLedgerUnit
 from chartgate.adapters.system import SystemClock, UuidIds
 from chartgate.adapters.tsa import CheckpointStamper, HttpTimestamper, SqlTimestamps
 from chartgate.bootstrap.keys import open_keys
 from chartgate.service.audit import AuditService
-from chartgate.service.audit_sink import AuditSinkPusher
 from chartgate.service.checkpoints import Checkpointer
 from chartgate.service.disclosures import DisclosureAudit
 from chartgate.service.ports import Clock, IdSource
 from chartgate.settings import Settings
+
+if TYPE_CHECKING:
+    from chartgate.service.audit_sink import AuditSinkPusher
 
 
 @dataclass
@@ -109,7 +110,15 @@ def build_audit_sink(
     gate: ProcessorGate,
     closers: list[Callable[[], None]],
 ) -> AuditSinkPusher | None:
-    """The AuditEvent pusher over the tenants' sink URLs (None when no tenant has one)."""
+    """The AuditEvent pusher over the tenants' sink URLs (None when no tenant has one).
+
+    Its modules (the FHIR client under the sink, with the EHR directory and SMART tokens)
+    load here: the ledger alone (``open_ledger``, the ``audit`` commands) needs none of them.
+    """
+    from chartgate.adapters.ehr.audit_sink import build_sinks  # noqa: PLC0415
+    from chartgate.adapters.storage.audit_sink import SqlSinkCursors  # noqa: PLC0415
+    from chartgate.service.audit_sink import AuditSinkPusher  # noqa: PLC0415
+
     sinks, clients = build_sinks(settings, gate=gate)
     closers.extend(client.close for client in clients)
     if not sinks:
