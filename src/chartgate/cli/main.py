@@ -215,12 +215,13 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
 ) -> None:
     """Serve the HTTP API (settings from CHARTGATE_* / CHARTGATE_CONFIG)."""
-    # A refused start (settings, store) is told before the web stack and the wiring load.
+    # A refused start (settings, store) is told before the web stack and the wiring load,
+    # and before logging is set up: alembic logs its plugins at INFO when first imported.
     settings = _settings()
+    _require_schema_at_head(settings)
     from chartgate.observability import configure_logging  # noqa: PLC0415
 
     configure_logging(settings.log_level)
-    _require_schema_at_head(settings)
     import uvicorn  # noqa: PLC0415
 
     from chartgate.api.app import create_app  # noqa: PLC0415
@@ -253,12 +254,13 @@ def worker(
     ] = "127.0.0.1",
 ) -> None:
     """Run the write-back worker: claim due outbox rows and send them exactly once."""
-    # A refused start (settings, store) is told before the wiring loads.
+    # A refused start (settings, store) is told before the wiring loads, and before logging
+    # is set up: alembic logs its plugins at INFO when first imported.
     settings = _settings()
+    _require_schema_at_head(settings)
     from chartgate.observability import configure_logging  # noqa: PLC0415
 
     configure_logging(settings.log_level)
-    _require_schema_at_head(settings)
     from chartgate.bootstrap import build, observe  # noqa: PLC0415
     from chartgate.ops_server import OpsServer, WorkerHealth  # noqa: PLC0415
     from chartgate.worker import run_worker  # noqa: PLC0415
