@@ -201,3 +201,39 @@ def sandbox_stack(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
     """The chartgate stack on SQLite, writing to our sandbox EHR (for fault injection)."""
     with running_stack(migrated_sqlite_url, tmp_path) as stack:
         yield stack
+
+
+# -- one database per module, for a module's shared stack (``stack.tenant_stacks``) ----------
+
+
+@pytest.fixture(scope="module")
+def module_migrated_sqlite_url(
+    _migrated_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A SQLite file with the schema at head, shared by one module (never a migration test's)."""
+    path = tmp_path_factory.mktemp("module-db") / "chartgate.sqlite3"
+    shutil.copyfile(_migrated_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def module_migrated_postgres_url(_migrated_postgres_template: str) -> Iterator[str]:
+    """A PostgreSQL database with the schema at head, shared by one module, dropped after it."""
+    name = f"chartgate_module_{uuid.uuid4().hex[:12]}"
+    url = _create_database(PG_ADMIN_URL, name, template=_migrated_postgres_template)
+    try:
+        yield url
+    finally:
+        _drop_database(PG_ADMIN_URL, name)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_migrated_database_url(request: pytest.FixtureRequest) -> str:
+    """``module_migrated_*_url`` once on SQLite, once on PostgreSQL (tests grouped by store)."""
+    fixture = (
+        "module_migrated_sqlite_url"
+        if request.param == "sqlite"
+        else "module_migrated_postgres_url"
+    )
+    url: str = request.getfixturevalue(fixture)
+    return url
