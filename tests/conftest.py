@@ -207,6 +207,14 @@ def sandbox_stack(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
+def module_test_count(request: pytest.FixtureRequest) -> int:
+    """How many of the collected tests are in this module (the tenants its shared stack needs)."""
+    return sum(
+        1 for item in request.session.items if getattr(item, "module", None) is request.module
+    )
+
+
+@pytest.fixture(scope="module")
 def module_migrated_sqlite_url(
     _migrated_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> str:

@@ -208,11 +208,6 @@ def running_stack(
             identity_http.close()
 
 
-# Tenants a module's shared stack is configured with; a module whose tests (per store) need
-# more says so (``tenant_stacks(..., count=...)``). Each costs a data key at build (~ms).
-TENANTS_PER_MODULE = 64
-
-
 class TenantStacks:
     """A chartgate shared by one module's tests, handing each test a tenant no test used.
 
@@ -230,16 +225,20 @@ class TenantStacks:
         """The shared stack acting for the next unused tenant."""
         tenant = next(self._unused, None)
         if tenant is None:
-            msg = "the module used all its tenants: pass a larger count to tenant_stacks"
+            msg = "the module used all its tenants: tenant_stacks needs a larger count"
             raise RuntimeError(msg)
         return self.stack.for_tenant(tenant)
 
 
 @contextmanager
 def tenant_stacks(
-    database_url: str, workdir: Path, *, count: int = TENANTS_PER_MODULE, **options: Any
+    database_url: str, workdir: Path, *, count: int, **options: Any
 ) -> Iterator[TenantStacks]:
-    """``running_stack`` with ``count`` tenants, one handed to each test (``.next()``)."""
+    """``running_stack`` with ``count`` tenants, one handed to each test (``.next()``).
+
+    ``count`` is the module's number of tests (the ``module_test_count`` fixture): each tenant
+    costs a data key and a ``policy.loaded`` ledger entry at build.
+    """
     tenants = [f"tenant-{uuid.uuid4().hex[:8]}-{i:03d}" for i in range(count)]
     with running_stack(database_url, workdir, tenants=tenants, **options) as stack:
         yield TenantStacks(stack, tenants)

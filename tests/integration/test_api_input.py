@@ -105,10 +105,13 @@ def submit_raw(stack: Stack, content: bytes | Iterator[bytes]) -> httpx.Response
 
 @pytest.fixture(scope="module")
 def shared(
-    module_migrated_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory
+    module_migrated_sqlite_url: str,
+    module_test_count: int,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[TenantStacks]:
     """One chartgate on SQLite with the sandbox EHR for the module, a tenant per test."""
-    with tenant_stacks(module_migrated_sqlite_url, tmp_path_factory.mktemp("stack")) as stacks:
+    workdir = tmp_path_factory.mktemp("stack")
+    with tenant_stacks(module_migrated_sqlite_url, workdir, count=module_test_count) as stacks:
         yield stacks
 
 
