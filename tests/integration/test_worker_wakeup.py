@@ -25,9 +25,9 @@ WITHIN_SECONDS = 6.0  # generous on a loaded machine; still half the poll
 
 
 @pytest.fixture
-def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(migrated_database_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Chartgate on both stores, writing to the sandbox EHR, with a worker poll of 12 s."""
-    with running_stack(database_url, tmp_path) as running:
+    with running_stack(migrated_database_url, tmp_path) as running:
         running.app.settings = running.app.settings.model_copy(
             update={"worker_poll_seconds": POLL_SECONDS}
         )
