@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.migrate import upgrade
-from required import missing
+from databases import PG_ADMIN_URL
+from databases import create_database as _create_database
+from databases import drop_database as _drop_database
 from stack import Stack, running_stack
 
 # Property tests prove rules, not speed: no per-example deadline and no "too slow" health check,
@@ -80,10 +80,6 @@ TEST_PROCESSORS = [
 os.environ.setdefault("CHARTGATE_DEV_MODE", "true")
 os.environ.setdefault("CHARTGATE_PROCESSORS", json.dumps(TEST_PROCESSORS))
 
-PG_ADMIN_URL = os.environ.get(
-    "CHARTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
@@ -108,29 +104,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
-
-
-def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
-    """Create ``name`` (copied from ``template`` when given) and return its URL."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    copy = f' TEMPLATE "{template}"' if template else ""
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
-    except OperationalError:
-        missing("PostgreSQL is not reachable on 127.0.0.1:5432")
-    finally:
-        admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def _migrate(url: str) -> None:
