@@ -136,7 +136,11 @@ class FaultInjector:
         """Wait ``seconds``, or less if the plan's ``release_held`` is called meanwhile."""
         released = asyncio.Event()
         loop = asyncio.get_running_loop()
-        forget = self.plan.on_release(lambda: loop.call_soon_threadsafe(released.set))
+
+        def release() -> None:  # called from the test's thread
+            loop.call_soon_threadsafe(released.set)
+
+        forget = self.plan.on_release(release)
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(released.wait(), seconds)
