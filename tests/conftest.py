@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from chartgate.adapters.storage.engine import make_engine
 from chartgate.adapters.storage.migrate import upgrade
-from required import missing
+from databases import PG_ADMIN_URL
+from databases import create_database as _create_database
+from databases import drop_database as _drop_database
 from stack import Stack, running_stack
 
 # Property tests prove rules, not speed: no per-example deadline and no "too slow" health check,
@@ -80,10 +80,6 @@ TEST_PROCESSORS = [
 os.environ.setdefault("CHARTGATE_DEV_MODE", "true")
 os.environ.setdefault("CHARTGATE_PROCESSORS", json.dumps(TEST_PROCESSORS))
 
-PG_ADMIN_URL = os.environ.get(
-    "CHARTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
@@ -108,29 +104,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
-
-
-def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
-    """Create ``name`` (copied from ``template`` when given) and return its URL."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    copy = f' TEMPLATE "{template}"' if template else ""
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
-    except OperationalError:
-        missing("PostgreSQL is not reachable on 127.0.0.1:5432")
-    finally:
-        admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def _migrate(url: str) -> None:
@@ -201,3 +174,47 @@ def sandbox_stack(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
     """The chartgate stack on SQLite, writing to our sandbox EHR (for fault injection)."""
     with running_stack(migrated_sqlite_url, tmp_path) as stack:
         yield stack
+
+
+# -- one database per module, for a module's shared stack (``stack.tenant_stacks``) ----------
+
+
+@pytest.fixture(scope="module")
+def module_test_count(request: pytest.FixtureRequest) -> int:
+    """How many of the collected tests are in this module (the tenants its shared stack needs)."""
+    return sum(
+        1 for item in request.session.items if getattr(item, "module", None) is request.module
+    )
+
+
+@pytest.fixture(scope="module")
+def module_migrated_sqlite_url(
+    _migrated_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A SQLite file with the schema at head, shared by one module (never a migration test's)."""
+    path = tmp_path_factory.mktemp("module-db") / "chartgate.sqlite3"
+    shutil.copyfile(_migrated_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def module_migrated_postgres_url(_migrated_postgres_template: str) -> Iterator[str]:
+    """A PostgreSQL database with the schema at head, shared by one module, dropped after it."""
+    name = f"chartgate_module_{uuid.uuid4().hex[:12]}"
+    url = _create_database(PG_ADMIN_URL, name, template=_migrated_postgres_template)
+    try:
+        yield url
+    finally:
+        _drop_database(PG_ADMIN_URL, name)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_migrated_database_url(request: pytest.FixtureRequest) -> str:
+    """``module_migrated_*_url`` once on SQLite, once on PostgreSQL (tests grouped by store)."""
+    fixture = (
+        "module_migrated_sqlite_url"
+        if request.param == "sqlite"
+        else "module_migrated_postgres_url"
+    )
+    url: str = request.getfixturevalue(fixture)
+    return url

@@ -10,9 +10,10 @@ from __future__ import annotations
 import itertools
 import ssl
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,10 @@ class Stack:
                 break
         return taken
 
+    def for_tenant(self, tenant: str) -> Stack:
+        """The same running chartgate, acting for ``tenant`` (one of ``running_stack``'s)."""
+        return replace(self, tenant=tenant)
+
     def ehr(self) -> httpx.Client:
         """A plain FHIR client on the EHR, to look at the chart directly."""
         return http_client(
@@ -149,8 +154,14 @@ def running_stack(
     jurisdiction: str | None = None,
     policy: str | None = None,
     provenance_mode: str | None = None,
+    tenants: Sequence[str] = (TENANT,),
 ) -> Iterator[Stack]:
-    """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API."""
+    """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API.
+
+    ``tenants`` are configured alike (one issuer, one EHR); the stack acts for the first
+    (``Stack.for_tenant`` for the others): a module's tests can share one running chartgate
+    and still each see a store of their own (``tenant_stacks``).
+    """
     with SandboxServer(
         workdir / "sandbox.sqlite3", vendor=sandbox_vendor, signing_keys=pooled_signing_keys()
     ) as sandbox:
@@ -161,7 +172,7 @@ def running_stack(
             **({"policy": policy} if policy is not None else {}),  # else CHARTGATE_POLICY
             tenants=[
                 TenantSettings(
-                    id=TENANT,
+                    id=tenant,
                     issuers=[sandbox.issuer],
                     ehr=EhrSettings(
                         base_url=fhir_base,
@@ -174,6 +185,7 @@ def running_stack(
                     webhook_secrets=webhook_secrets or {},
                     jurisdiction=jurisdiction,
                 )
+                for tenant in tenants
             ],
         )
         identity_http = http_client(timeout=5.0, follow_redirects=False)
@@ -183,7 +195,50 @@ def running_stack(
                 ThreadedServer(create_app(app)) as server,
                 http_client(base_url=server.base_url, timeout=30) as api,
             ):
-                yield Stack(app=app, api=api, sandbox=sandbox, ehr_base=fhir_base)
+                try:
+                    yield Stack(
+                        app=app, api=api, sandbox=sandbox, ehr_base=fhir_base, tenant=tenants[0]
+                    )
+                finally:
+                    # Both servers wind down together (each takes 0.1-0.2 s to stop).
+                    server.signal_stop()
+                    sandbox.signal_stop()
         finally:
             app.close()
             identity_http.close()
+
+
+class TenantStacks:
+    """A chartgate shared by one module's tests, handing each test a tenant no test used.
+
+    The tenants are configured alike (one issuer, the same EHR), so a test acting for its own
+    tenant sees drafts, write-backs, worklists, idempotency keys and ledger entries of its own,
+    as on a stack of its own; what it shares is the process, the database file and the EHR
+    (look documents up by the write-back's identifier, never "all documents").
+    """
+
+    def __init__(self, stack: Stack, tenants: Sequence[str]) -> None:
+        self.stack = stack
+        self._unused = iter(tenants)
+
+    def next(self) -> Stack:
+        """The shared stack acting for the next unused tenant."""
+        tenant = next(self._unused, None)
+        if tenant is None:
+            msg = "the module used all its tenants: tenant_stacks needs a larger count"
+            raise RuntimeError(msg)
+        return self.stack.for_tenant(tenant)
+
+
+@contextmanager
+def tenant_stacks(
+    database_url: str, workdir: Path, *, count: int, **options: Any
+) -> Iterator[TenantStacks]:
+    """``running_stack`` with ``count`` tenants, one handed to each test (``.next()``).
+
+    ``count`` is the module's number of tests (the ``module_test_count`` fixture): each tenant
+    costs a data key and a ``policy.loaded`` ledger entry at build.
+    """
+    tenants = [f"tenant-{uuid.uuid4().hex[:8]}-{i:03d}" for i in range(count)]
+    with running_stack(database_url, workdir, tenants=tenants, **options) as stack:
+        yield TenantStacks(stack, tenants)

@@ -33,8 +33,9 @@ from builders import ENCOUNTER, PATIENT
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[ReviewStack]:
-    with reviewer_stack(tmp_path) as running:
+def stack(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[ReviewStack]:
+    """The reviewer stack on a fresh copy of the migrated SQLite template."""
+    with reviewer_stack(tmp_path, database_url=migrated_sqlite_url) as running:
         yield running
 
 

@@ -359,14 +359,16 @@ def test_a_failed_follow_up_is_on_the_clinicians_worklist(page: Page, stack: Rev
 
 
 def test_an_ehr_without_provenance_shows_the_footer_before_approval(
-    page: Page, tmp_path: Path
+    page: Page, migrated_sqlite_url: str, tmp_path: Path
 ) -> None:
     """provenance_mode none (athenaPractice): the attestation footer is shown before the click.
 
     Its write-back id is a placeholder; the note that lands ends with the same footer, the
     real id in its place.
     """
-    with reviewer_stack(tmp_path, vendor="athenapractice") as stack:
+    with reviewer_stack(
+        tmp_path, database_url=migrated_sqlite_url, vendor="athenapractice"
+    ) as stack:
         draft = stack.submit()
         sign_in(page, stack, draft["id"])
         footer = page.locator("#approve-attestation pre")

@@ -58,11 +58,11 @@ def _resolved(stack: ReviewStack, draft: dict[str, Any], writeback_id: str) -> l
 
 
 def test_the_in_the_chart_list_shows_each_item_and_resolves_one_per_item(
-    page: Page, tmp_path: Path
+    page: Page, migrated_sqlite_url: str, tmp_path: Path
 ) -> None:
     """Written vs draft-only, the state after the write, and the per-item resolve button."""
     policy = write_policy_file(tmp_path, draft_only=("Observation",))
-    with reviewer_stack(tmp_path, policy=policy) as stack:
+    with reviewer_stack(tmp_path, database_url=migrated_sqlite_url, policy=policy) as stack:
         draft = _submit(stack)
         sign_in(page, stack, draft["id"])
         items = page.locator("#resources ul.resources").first

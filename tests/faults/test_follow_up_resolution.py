@@ -52,6 +52,8 @@ def _parked_finalize(stack: Stack) -> tuple[str, dict[str, Any]]:
     parked = status(stack, wb_id)
     assert parked["state"] == "needs_person", parked
     assert parked["note_in_chart"] is True
+    assert not provenances(stack, wb_id)  # still held: the search above could not see it
+    stack.sandbox.faults.release_held()
     # The person looks later: the slow Provenance is there by then.
     assert wait_for(lambda: provenances(stack, wb_id), seconds=HOLD + 10)
     return wb_id, parked

@@ -180,7 +180,8 @@ def test_a_finalize_put_that_lands_after_the_timeout_is_committed_not_a_conflict
     hold = EHR_TIMEOUT + 1.0
     set_faults(stack, {"timeout": {"count": 1, "seconds": hold, "before_commit": True}})
     stack.work(rounds=1)
-    assert status(stack, wb_id)["state"] == "ambiguous"
+    assert status(stack, wb_id)["state"] == "ambiguous"  # chartgate gave up on the PUT
+    stack.sandbox.faults.release_held()  # so it lands after the timeout, without waiting more
     landed = lambda: documents(stack, first)[0]["docStatus"] == "final"  # noqa: E731
     assert wait_for(landed, seconds=hold + 10)  # the held PUT has now landed at the EHR
 
@@ -376,7 +377,8 @@ def test_an_unguarded_create_that_lands_late_waits_for_a_person_and_never_duplic
     draft, writeback = approve(stack)
     wb_id = writeback["id"]
     # Long enough that the search below runs before the held create lands, even on a busy
-    # machine; the test then waits for the landing instead of sleeping a fixed time.
+    # machine (a cap: the hold is released right after the search, then the test waits for
+    # the landing instead of for the rest of the hold).
     hold = EHR_TIMEOUT + 8.0
     set_faults(stack, {"timeout": {"count": 1, "seconds": hold, "before_commit": True}})
     stack.work(rounds=1)
@@ -389,6 +391,8 @@ def test_an_unguarded_create_that_lands_late_waits_for_a_person_and_never_duplic
     parked = status(stack, wb_id)
     assert parked["state"] == "needs_person", parked
     assert draft_state(stack, draft["id"]) == "ambiguous"
+    assert not documents(stack, wb_id)  # still held: the search above could not see it
+    stack.sandbox.faults.release_held()
     assert wait_for(lambda: documents(stack, wb_id), seconds=hold + 10)
     docs = documents(stack, wb_id)
     assert len(docs) == 1  # the slow request landed; there is no second one

@@ -28,8 +28,9 @@ from chartgate.service.writeback import WritebackExecutor
 from stack import Stack
 
 pytestmark = pytest.mark.timeout(120)
-# Long enough that the search runs before the held Provenance lands, even on a busy machine;
-# the test then waits for the landing instead of sleeping a fixed time.
+# Long enough that the search runs before the held Provenance lands, even on a busy machine.
+# It is a cap: each test releases the hold (``FaultPlan.release_held``) right after the
+# search it must precede, then waits for the landing instead of for the rest of the hold.
 HOLD = EHR_TIMEOUT + 8.0
 
 
@@ -73,6 +74,8 @@ def test_pointing_at_the_note_after_its_provenance_landed_late_writes_no_second_
     parked = status(stack, wb_id)
     assert parked["state"] == "needs_person", parked
     assert parked["note_in_chart"] is True
+    assert not provenances(stack, wb_id)  # still held: the search above could not see it
+    stack.sandbox.faults.release_held()
 
     # The person looks later: the slow Provenance is there by then.
     assert wait_for(lambda: provenances(stack, wb_id), seconds=HOLD + 10)

@@ -1,7 +1,9 @@
 """Bad input over real HTTP: every refusal is an OperationOutcome and nothing is stored.
 
-Each test drives the API under uvicorn (the ``sandbox_stack`` fixture: SQLite, sandbox EHR,
-dev identity provider) and counts the rows of the store before and after the bad request.
+Each test drives the API under uvicorn (SQLite, sandbox EHR, dev identity provider) and counts
+the rows of the store before and after the bad request. The module's tests share one running
+chartgate (``tenant_stacks``): each acts for a tenant of its own, with its own drafts and
+idempotency keys, and counts rows inside the test, so no test sees another's writes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import func, select
 
 from builders import SOAP_NOTE, edited_note, submission
 from chartgate.adapters.storage import tables
-from stack import Stack
+from stack import Stack, TenantStacks, tenant_stacks
 
 FHIR_JSON = "application/fhir+json"
 STORED_TABLES = (
@@ -101,10 +103,22 @@ def submit_raw(stack: Stack, content: bytes | Iterator[bytes]) -> httpx.Response
     )
 
 
+@pytest.fixture(scope="module")
+def shared(
+    module_migrated_sqlite_url: str,
+    module_test_count: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TenantStacks]:
+    """One chartgate on SQLite with the sandbox EHR for the module, a tenant per test."""
+    workdir = tmp_path_factory.mktemp("stack")
+    with tenant_stacks(module_migrated_sqlite_url, workdir, count=module_test_count) as stacks:
+        yield stacks
+
+
 @pytest.fixture
-def stack(sandbox_stack: Stack) -> Stack:
-    """The sandbox stack: chartgate on SQLite with the sandbox EHR, over real HTTP."""
-    return sandbox_stack
+def stack(shared: TenantStacks) -> Stack:
+    """The shared chartgate acting for a tenant no other test used."""
+    return shared.next()
 
 
 @pytest.fixture
@@ -544,7 +558,13 @@ def test_a_replayed_approval_queues_one_writeback(stack: Stack, draft: dict[str,
     assert second.status_code == 202, second.text
     assert second.json() == first.json()
     assert second.headers["idempotent-replayed"] == "true"
-    assert stored(stack)["writebacks"] == 1
+    with stack.app.engine.connect() as conn:
+        queued = conn.execute(
+            select(func.count())
+            .select_from(tables.writebacks)
+            .where(tables.writebacks.c.tenant == stack.tenant)
+        ).scalar_one()
+    assert queued == 1  # the tenant's only write-back: the first approval's
 
 
 def test_a_refused_request_with_a_key_stores_no_draft(stack: Stack) -> None:

@@ -2,14 +2,15 @@
 
 chartgate runs on SQLite and PostgreSQL against the sandbox EHR; the auditor pins the key
 from ``/.well-known/chartgate-ledger-keys`` and checks every answer with
-``chartgate.ledger`` alone, as a hospital's auditor would.
+``chartgate.ledger`` alone, as a hospital's auditor would. One chartgate per database serves
+the module (``tenant_stacks``); each test acts for a tenant of its own, whose ledger only it
+writes.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,14 +20,25 @@ from builders import ENCOUNTER, PATIENT, submission
 from chartgate.adapters.storage import tables as t
 from chartgate.ledger.checkpoint import Checkpoint, open_note, parse_vkey
 from chartgate.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
-from stack import Stack, running_stack
+from stack import Stack, TenantStacks, tenant_stacks
+
+
+@pytest.fixture(scope="module")
+def shared(
+    module_migrated_database_url: str,
+    module_test_count: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TenantStacks]:
+    """One chartgate per database for the module, writing to the sandbox EHR."""
+    workdir = tmp_path_factory.mktemp("stack")
+    with tenant_stacks(module_migrated_database_url, workdir, count=module_test_count) as stacks:
+        yield stacks
 
 
 @pytest.fixture
-def stack(migrated_database_url: str, tmp_path: Path) -> Iterator[Stack]:
-    """Chartgate on both databases, writing to the sandbox EHR."""
-    with running_stack(migrated_database_url, tmp_path) as running:
-        yield running
+def stack(shared: TenantStacks) -> Stack:
+    """The module's chartgate acting for a tenant of the test's own (a ledger of its own)."""
+    return shared.next()
 
 
 def as_auditor(stack: Stack) -> dict[str, str]:

@@ -22,9 +22,9 @@ from stack import Stack, running_stack
 
 
 @pytest.fixture
-def oracle(database_url: str, tmp_path: Path) -> Iterator[Stack]:
+def oracle(migrated_database_url: str, tmp_path: Path) -> Iterator[Stack]:
     with running_stack(
-        database_url, tmp_path, vendor="oracle-health", sandbox_vendor="oracle-health"
+        migrated_database_url, tmp_path, vendor="oracle-health", sandbox_vendor="oracle-health"
     ) as stack:
         yield stack
 

@@ -22,9 +22,9 @@ WRITEBACK_SYSTEM = "urn:chartgate:writeback"
 
 
 @pytest.fixture
-def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(migrated_database_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Chartgate on both stores, writing to the sandbox EHR."""
-    with running_stack(database_url, tmp_path) as running:
+    with running_stack(migrated_database_url, tmp_path) as running:
         yield running
 
 

@@ -59,14 +59,16 @@ class RecordingEhr:
 
 
 @pytest.fixture
-def slow_stack(database_url: str, tmp_path: Path) -> Iterator[tuple[Stack, RecordingEhr]]:
+def slow_stack(migrated_database_url: str, tmp_path: Path) -> Iterator[tuple[Stack, RecordingEhr]]:
     """Chartgate on both stores, writing through the recording proxy to a sandbox EHR."""
     with SandboxServer(tmp_path / "ehr.sqlite3") as ehr:
         proxy = RecordingEhr(ehr.fhir_base)
         with ThreadedServer(proxy) as server:
             base = f"{server.base_url}/fhir"
             (tmp_path / "chartgate").mkdir()
-            with running_stack(database_url, tmp_path / "chartgate", ehr_base=base) as stack:
+            with running_stack(
+                migrated_database_url, tmp_path / "chartgate", ehr_base=base
+            ) as stack:
                 stack.ehr_base = ehr.fhir_base  # look at the chart directly, not via the proxy
                 yield stack, proxy
 

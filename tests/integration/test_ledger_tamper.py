@@ -13,9 +13,11 @@ import base64
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -42,6 +44,7 @@ from chartgate.ledger.seal import seal
 from chartgate.service.audit import range_to_bytes
 from chartgate.service.checkpoints import Checkpointer
 from chartgate.settings import ProcessorSettings, Settings
+from databases import PG_ADMIN_URL, create_database, drop_database
 
 TENANT = "clinic-a"
 OTHER = "clinic-b"
@@ -110,16 +113,97 @@ class Log:
         self.engine.dispose()
 
 
+class SeededLogs:
+    """The seeded log built once per module and store; each test gets a copy of its own.
+
+    A copy is the database (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
+    PostgreSQL) plus the directory beside it (the KEK and the ledger's anchor files), so it
+    is the same store a fresh seeding gives, minus 15 appends and 3 signed checkpoints a
+    test. Every test tampers with its copy only; the seed itself is never handed out.
+    """
+
+    def __init__(self, factory: pytest.TempPathFactory, sqlite_template: Path) -> None:
+        self._factory = factory
+        self._sqlite_template = sqlite_template
+        self._seeds: dict[str, tuple[str, Path]] = {}  # store -> (database or file, workdir)
+        self._databases: list[str] = []
+
+    def copy(self, store: str, workdir: Path, postgres_template: str | None = None) -> Log:
+        """A fresh copy of the seeded log on ``store`` in ``workdir``."""
+        if store not in self._seeds:
+            self._seeds[store] = self._seed(store, postgres_template)
+        seed, seed_dir = self._seeds[store]
+        shutil.copytree(seed_dir, workdir, dirs_exist_ok=True)
+        if store == "sqlite":
+            shutil.copyfile(seed, workdir / "chartgate.sqlite3")
+            return Log(f"sqlite:///{workdir / 'chartgate.sqlite3'}", workdir)
+        name = f"chartgate_test_{uuid.uuid4().hex[:12]}"
+        self._databases.append(name)
+        return Log(create_database(PG_ADMIN_URL, name, template=seed), workdir)
+
+    def _seed(self, store: str, postgres_template: str | None) -> tuple[str, Path]:
+        seed_dir = self._factory.mktemp(f"seeded-log-{store}")
+        if store == "sqlite":
+            path = self._factory.mktemp("seeded-db") / "chartgate.sqlite3"
+            shutil.copyfile(self._sqlite_template, path)
+            url, seed = f"sqlite:///{path}", str(path)
+        else:
+            seed = f"chartgate_seed_{uuid.uuid4().hex[:12]}"
+            self._databases.append(seed)
+            url = create_database(PG_ADMIN_URL, seed, template=postgres_template)
+        for _ in _seeded_log(url, seed_dir):  # seeds, then closes its connections
+            pass
+        return seed, seed_dir
+
+    def drop_databases(self) -> None:
+        """Drop every PostgreSQL database made (copies first, the seed last)."""
+        for name in reversed(self._databases):
+            drop_database(PG_ADMIN_URL, name)
+
+
+@pytest.fixture(scope="module")
+def seeded_logs(
+    tmp_path_factory: pytest.TempPathFactory, _migrated_sqlite_template: Path
+) -> Iterator[SeededLogs]:
+    """The module's seeded logs (made on first use per store)."""
+    logs = SeededLogs(tmp_path_factory, _migrated_sqlite_template)
+    try:
+        yield logs
+    finally:
+        logs.drop_databases()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log(request: pytest.FixtureRequest, seeded_logs: SeededLogs, tmp_path: Path) -> Iterator[Log]:
+    """The tampered-with log, on SQLite and on PostgreSQL: a copy of the module's seed."""
+    template = (
+        None
+        if request.param == "sqlite"
+        else request.getfixturevalue("_migrated_postgres_template")
+    )
+    copied = seeded_logs.copy(request.param, tmp_path / "log", template)
+    try:
+        yield copied
+    finally:
+        copied.close()
+
+
 @pytest.fixture
-def log(migrated_database_url: str, tmp_path: Path) -> Iterator[Log]:
-    """The tampered-with log, on SQLite and on PostgreSQL."""
+def fresh_log(migrated_database_url: str, tmp_path: Path) -> Iterator[Log]:
+    """The log seeded by the test itself (for a test that needs its checkpoints just cut)."""
     yield from _seeded_log(migrated_database_url, tmp_path)
 
 
 @pytest.fixture
-def pg_log(migrated_postgres_url: str, tmp_path: Path) -> Iterator[Log]:
+def pg_log(
+    seeded_logs: SeededLogs, _migrated_postgres_template: str, tmp_path: Path
+) -> Iterator[Log]:
     """The same log on PostgreSQL only (TRUNCATE and roles exist only there)."""
-    yield from _seeded_log(migrated_postgres_url, tmp_path)
+    copied = seeded_logs.copy("postgresql", tmp_path / "log", _migrated_postgres_template)
+    try:
+        yield copied
+    finally:
+        copied.close()
 
 
 def _seeded_log(database_url: str, tmp_path: Path) -> Iterator[Log]:
@@ -536,8 +620,12 @@ def test_the_checkpointer_refuses_a_rewritten_history_even_with_a_matching_head(
         log.ledger.checkpointer.checkpoint(TENANT)
 
 
-def test_checkpoints_are_cut_every_n_events_or_after_t_seconds(log: Log) -> None:
-    """With N=3 and T=60 s: nothing due at 2 new events, due at 3, and due again after T."""
+def test_checkpoints_are_cut_every_n_events_or_after_t_seconds(fresh_log: Log) -> None:
+    """With N=3 and T=60 s: nothing due at 2 new events, due at 3, and due again after T.
+
+    Its own seeding: its last checkpoint must be seconds old, not the module seed's age.
+    """
+    log = fresh_log
     now = [datetime.now(UTC)]
 
     class Clock:

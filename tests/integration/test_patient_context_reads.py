@@ -21,8 +21,8 @@ FHIR_JSON = "application/fhir+json"
 
 
 @pytest.fixture
-def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
-    with running_stack(database_url, tmp_path) as running:
+def stack(migrated_database_url: str, tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(migrated_database_url, tmp_path) as running:
         yield running
 
 

@@ -1,20 +1,40 @@
 """Findings over HTTP: the dry run, findings on the draft and the diff, warning overrides.
 
-Real API under uvicorn on SQLite with the sandbox EHR (``sandbox_stack``); synthetic data.
+Real API under uvicorn on SQLite with the sandbox EHR; synthetic data. The module's tests share
+one running chartgate (``tenant_stacks``), each acting for a tenant of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from builders import SOAP_NOTE, submission
-from stack import Stack
+from stack import Stack, TenantStacks, tenant_stacks
 
 TODO_NOTE = SOAP_NOTE.replace("Return if symptoms worsen.", "TODO confirm follow-up.")
 TODO_KEY = "content.unfinished-marker@note.text"
+
+
+@pytest.fixture(scope="module")
+def shared(
+    module_migrated_sqlite_url: str,
+    module_test_count: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TenantStacks]:
+    """One chartgate on SQLite with the sandbox EHR for the module."""
+    workdir = tmp_path_factory.mktemp("stack")
+    with tenant_stacks(module_migrated_sqlite_url, workdir, count=module_test_count) as stacks:
+        yield stacks
+
+
+@pytest.fixture
+def stack(shared: TenantStacks) -> Stack:
+    """The shared chartgate acting for a tenant no other test used."""
+    return shared.next()
 
 
 def create(stack: Stack, text: str = SOAP_NOTE) -> dict[str, Any]:
@@ -38,13 +58,13 @@ def approve(
     )
 
 
-def test_a_clean_draft_has_no_findings_anywhere(sandbox_stack: Stack) -> None:
+def test_a_clean_draft_has_no_findings_anywhere(stack: Stack) -> None:
     """GET, diff and the dry run all show an empty findings list for a clean note."""
-    draft = create(sandbox_stack)
-    as_clinician = sandbox_stack.as_clinician()
-    shown = sandbox_stack.api.get(f"/v1/drafts/{draft['id']}", headers=as_clinician).json()
-    diff = sandbox_stack.api.get(f"/v1/drafts/{draft['id']}/diff", headers=as_clinician).json()
-    dry = sandbox_stack.api.post(f"/v1/drafts/{draft['id']}/validate", headers=as_clinician)
+    draft = create(stack)
+    as_clinician = stack.as_clinician()
+    shown = stack.api.get(f"/v1/drafts/{draft['id']}", headers=as_clinician).json()
+    diff = stack.api.get(f"/v1/drafts/{draft['id']}/diff", headers=as_clinician).json()
+    dry = stack.api.post(f"/v1/drafts/{draft['id']}/validate", headers=as_clinician)
     assert shown["findings"] == []
     assert diff["findings"] == []
     assert dry.status_code == 200
@@ -58,20 +78,20 @@ def test_a_clean_draft_has_no_findings_anywhere(sandbox_stack: Stack) -> None:
     }
 
 
-def test_a_warning_shows_on_the_draft_the_diff_and_the_dry_run(sandbox_stack: Stack) -> None:
+def test_a_warning_shows_on_the_draft_the_diff_and_the_dry_run(stack: Stack) -> None:
     """A TODO marker is a warning with its key, wherever the clinician looks."""
-    draft = create(sandbox_stack, TODO_NOTE)
-    as_clinician = sandbox_stack.as_clinician()
-    shown = sandbox_stack.api.get(f"/v1/drafts/{draft['id']}", headers=as_clinician).json()
-    diff = sandbox_stack.api.get(f"/v1/drafts/{draft['id']}/diff", headers=as_clinician).json()
-    dry = sandbox_stack.api.post(f"/v1/drafts/{draft['id']}/validate", headers=as_clinician)
+    draft = create(stack, TODO_NOTE)
+    as_clinician = stack.as_clinician()
+    shown = stack.api.get(f"/v1/drafts/{draft['id']}", headers=as_clinician).json()
+    diff = stack.api.get(f"/v1/drafts/{draft['id']}/diff", headers=as_clinician).json()
+    dry = stack.api.post(f"/v1/drafts/{draft['id']}/validate", headers=as_clinician)
     for findings in (shown["findings"], diff["findings"], dry.json()["findings"]):
         assert [(f["key"], f["severity"], f["stage"]) for f in findings] == [
             (TODO_KEY, "warning", "approve")
         ]
     assert dry.json()["accepted"] is False
     assert dry.json()["blocking"] == [TODO_KEY]
-    acknowledged = sandbox_stack.api.post(
+    acknowledged = stack.api.post(
         f"/v1/drafts/{draft['id']}/validate", json={"acknowledge": [TODO_KEY]}, headers=as_clinician
     ).json()
     assert acknowledged["accepted"] is True
@@ -79,11 +99,11 @@ def test_a_warning_shows_on_the_draft_the_diff_and_the_dry_run(sandbox_stack: St
 
 
 def test_an_unacknowledged_warning_blocks_approval_and_an_acknowledged_one_is_recorded(
-    sandbox_stack: Stack,
+    stack: Stack,
 ) -> None:
     """Approve is 422 until the warning is acknowledged; the override is in the audit event."""
-    draft = create(sandbox_stack, TODO_NOTE)
-    refused = approve(sandbox_stack, draft["id"])
+    draft = create(stack, TODO_NOTE)
+    refused = approve(stack, draft["id"])
     assert refused.status_code == 422
     issues = refused.json()["issue"]
     assert issues[0]["severity"] == "error"
@@ -91,30 +111,30 @@ def test_an_unacknowledged_warning_blocks_approval_and_an_acknowledged_one_is_re
     assert issues[1]["details"]["coding"][0]["code"] == "content.unfinished-marker"
     assert issues[1]["expression"] == ["note.text"]
     assert "confirm follow-up" not in refused.text  # the message names the rule, not the text
-    approved = approve(sandbox_stack, draft["id"], {"acknowledge": [TODO_KEY]})
+    approved = approve(stack, draft["id"], {"acknowledge": [TODO_KEY]})
     assert approved.status_code == 202, approved.text
-    chain = sandbox_stack.app.audit_chain(sandbox_stack.tenant, draft["correlation_id"])
+    chain = stack.app.audit_chain(stack.tenant, draft["correlation_id"])
     event = next(e for e in chain if e["type"] == "draft.approved")
     assert event["data"]["warnings_acknowledged"] == [TODO_KEY]
     assert event["data"]["findings"] == [TODO_KEY]
 
 
-def test_acknowledging_an_error_does_not_override_it(sandbox_stack: Stack) -> None:
+def test_acknowledging_an_error_does_not_override_it(stack: Stack) -> None:
     """Errors cannot be acknowledged away: a missing section still blocks approval."""
-    draft = create(sandbox_stack, SOAP_NOTE.split("## Plan")[0])
-    refused = approve(sandbox_stack, draft["id"], {"acknowledge": ["section.missing@note.text"]})
+    draft = create(stack, SOAP_NOTE.split("## Plan")[0])
+    refused = approve(stack, draft["id"], {"acknowledge": ["section.missing@note.text"]})
     assert refused.status_code == 422
     codes = [i["details"]["coding"][0]["code"] for i in refused.json()["issue"][1:]]
     assert codes == ["section.missing"]
 
 
-def test_the_approve_body_is_part_of_the_idempotency_fingerprint(sandbox_stack: Stack) -> None:
+def test_the_approve_body_is_part_of_the_idempotency_fingerprint(stack: Stack) -> None:
     """Same key and body replays; same key with other acknowledgements is a 422 mismatch."""
-    draft = create(sandbox_stack, TODO_NOTE)
+    draft = create(stack, TODO_NOTE)
     body = {"acknowledge": [TODO_KEY]}
-    first = approve(sandbox_stack, draft["id"], body, **{"Idempotency-Key": "ack-1"})
-    again = approve(sandbox_stack, draft["id"], body, **{"Idempotency-Key": "ack-1"})
-    other = approve(sandbox_stack, draft["id"], {"acknowledge": []}, **{"Idempotency-Key": "ack-1"})
+    first = approve(stack, draft["id"], body, **{"Idempotency-Key": "ack-1"})
+    again = approve(stack, draft["id"], body, **{"Idempotency-Key": "ack-1"})
+    other = approve(stack, draft["id"], {"acknowledge": []}, **{"Idempotency-Key": "ack-1"})
     assert first.status_code == 202, first.text
     assert again.status_code == 202
     assert again.headers.get("Idempotent-Replayed") == "true"
@@ -125,15 +145,15 @@ def test_the_approve_body_is_part_of_the_idempotency_fingerprint(sandbox_stack: 
     "body",
     [{"acknowledge": "not-a-list"}, {"acknowledge": [TODO_KEY], "force": True}],
 )
-def test_a_malformed_approve_body_is_refused(sandbox_stack: Stack, body: dict[str, Any]) -> None:
+def test_a_malformed_approve_body_is_refused(stack: Stack, body: dict[str, Any]) -> None:
     """Only ``acknowledge`` (a list of keys) may be sent with an approval."""
-    draft = create(sandbox_stack)
-    assert approve(sandbox_stack, draft["id"], body).status_code == 422
+    draft = create(stack)
+    assert approve(stack, draft["id"], body).status_code == 422
 
 
-def test_a_clinician_save_with_a_malformed_resource_is_refused(sandbox_stack: Stack) -> None:
+def test_a_clinician_save_with_a_malformed_resource_is_refused(stack: Stack) -> None:
     """Saves are held to the submit rules: a bogus status never becomes a stored version."""
-    draft = create(sandbox_stack)
+    draft = create(stack)
     edit = {
         "note": draft["versions"][0]["note"],
         "resources": [
@@ -144,10 +164,10 @@ def test_a_clinician_save_with_a_malformed_resource_is_refused(sandbox_stack: St
             }
         ],
     }
-    saved = sandbox_stack.api.put(
+    saved = stack.api.put(
         f"/v1/drafts/{draft['id']}",
         json=edit,
-        headers={**sandbox_stack.as_clinician(), "If-Match": 'W/"1"'},
+        headers={**stack.as_clinician(), "If-Match": 'W/"1"'},
     )
     assert saved.status_code == 422
     codes = {i["details"]["coding"][0]["code"] for i in saved.json()["issue"][1:]}
@@ -155,10 +175,8 @@ def test_a_clinician_save_with_a_malformed_resource_is_refused(sandbox_stack: St
     assert codes == {"binding.invalid-code"}
 
 
-def test_the_dry_run_is_for_clinicians_only(sandbox_stack: Stack) -> None:
+def test_the_dry_run_is_for_clinicians_only(stack: Stack) -> None:
     """A scribe cannot ask for findings of a stored draft."""
-    draft = create(sandbox_stack)
-    response = sandbox_stack.api.post(
-        f"/v1/drafts/{draft['id']}/validate", headers=sandbox_stack.as_scribe()
-    )
+    draft = create(stack)
+    response = stack.api.post(f"/v1/drafts/{draft['id']}/validate", headers=stack.as_scribe())
     assert response.status_code == 403

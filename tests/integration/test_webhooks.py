@@ -79,13 +79,13 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 
 @pytest.fixture
-def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(migrated_database_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Chartgate on both stores with one webhook secret named ``vendor``."""
     secret_file = tmp_path / "webhook.secret"
     secret_file.write_bytes(SECRET)
     secret_file.chmod(0o600)
     with running_stack(
-        database_url, tmp_path, webhook_secrets={"vendor": f"secret:file:{secret_file}"}
+        migrated_database_url, tmp_path, webhook_secrets={"vendor": f"secret:file:{secret_file}"}
     ) as running:
         yield running
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from builders import submission
-from chartgate.adapters.storage.wakeup import wakeup_for
+from chartgate.adapters.storage.wakeup import notify_writebacks, wakeup_for
 from chartgate.worker import run_worker
 from stack import Stack, running_stack
 
@@ -25,9 +25,9 @@ WITHIN_SECONDS = 6.0  # generous on a loaded machine; still half the poll
 
 
 @pytest.fixture
-def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
+def stack(migrated_database_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Chartgate on both stores, writing to the sandbox EHR, with a worker poll of 12 s."""
-    with running_stack(database_url, tmp_path) as running:
+    with running_stack(migrated_database_url, tmp_path) as running:
         running.app.settings = running.app.settings.model_copy(
             update={"worker_poll_seconds": POLL_SECONDS}
         )
@@ -59,7 +59,16 @@ def test_an_idle_worker_sends_an_approval_without_waiting_for_its_poll(stack: St
                 return
             time.sleep(0.05)
 
-    client = threading.Thread(target=approve_later)
+    def approve_later_then_end_the_wait() -> None:
+        try:
+            approve_later()
+        finally:
+            # The worker is back in its 12 s wait: wake it once more so that it sees the
+            # client has finished (on PostgreSQL only NOTIFY wakes it; on SQLite any commit).
+            with stack.app.engine.begin() as conn:
+                notify_writebacks(conn)
+
+    client = threading.Thread(target=approve_later_then_end_the_wait)
     client.start()
     run_worker(stack.app, should_stop=lambda: not client.is_alive())
     client.join()

@@ -1,5 +1,8 @@
 """Worklists over the real API on SQLite and PostgreSQL: who sees what, states, pages.
 
+One chartgate per store serves the module (``tenant_stacks``); each test acts for a tenant of
+its own, so a worklist lists that test's drafts and write-backs only.
+
 ``GET /v1/drafts`` shows a clinician the drafts of encounters it may open and nothing else;
 ``GET /v1/writebacks`` shows the tenant's admin ids and states only. Synthetic data only.
 """
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,16 +19,27 @@ from sqlalchemy import select, update
 from builders import submission
 from chartgate.adapters.storage import tables as t
 from chartgate.domain.errors import InputError
-from stack import Stack, running_stack
+from stack import Stack, TenantStacks, tenant_stacks
 
 OTHER_ENCOUNTER = "Encounter/enc-002"
 
 
+@pytest.fixture(scope="module")
+def shared(
+    module_migrated_database_url: str,
+    module_test_count: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TenantStacks]:
+    """One chartgate per store for the module, writing to the sandbox EHR."""
+    workdir = tmp_path_factory.mktemp("stack")
+    with tenant_stacks(module_migrated_database_url, workdir, count=module_test_count) as stacks:
+        yield stacks
+
+
 @pytest.fixture
-def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
-    """Chartgate on both stores, writing to the sandbox EHR."""
-    with running_stack(database_url, tmp_path) as running:
-        yield running
+def stack(shared: TenantStacks) -> Stack:
+    """The module's chartgate acting for a tenant of the test's own: its worklists are its own."""
+    return shared.next()
 
 
 def as_admin(stack: Stack) -> dict[str, str]:
@@ -110,7 +123,9 @@ def test_only_clinicians_list_drafts_and_the_read_is_recorded(stack: Stack) -> N
     listed(stack)
     with stack.app.engine.connect() as conn:
         found = conn.execute(
-            select(t.audit_events.c.event).where(t.audit_events.c.type == "worklist.read")
+            select(t.audit_events.c.event).where(
+                t.audit_events.c.type == "worklist.read", t.audit_events.c.tenant == stack.tenant
+            )
         ).all()
     assert [row.event["data"]["count"] for row in found] == [1]
 

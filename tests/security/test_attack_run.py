@@ -344,10 +344,10 @@ def _auditor(stack: Any) -> dict[str, str]:
 
 
 def test_nul_characters_and_big_positions_are_a_4xx_on_both_stores(
-    database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
     """A NUL in an id or filter, or a position above 2^31, is refused on SQLite and PostgreSQL."""
-    with running_stack(database_url, tmp_path) as stack:
+    with running_stack(migrated_database_url, tmp_path) as stack:
         clinician, auditor = stack.as_clinician(), _auditor(stack)
         calls = [
             ("/v1/drafts/abc%00def", clinician, {}),

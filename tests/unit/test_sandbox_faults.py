@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import anyio
 import httpx
 import pytest
 
@@ -137,6 +138,27 @@ async def test_timeout_before_commit_still_stores_the_write(client, plan):
     plan.configure(timeout=SlowAnswer(count=1, seconds=0.2, before_commit=True))
     answer = await client.post("/fhir/R4/DocumentReference", json=NOTE)
     assert answer.status_code == 201
+    assert await documents(client) == 1
+
+
+async def test_release_held_lets_a_held_write_land_at_once(client, plan):
+    """A before_commit hold of ten minutes ends when the plan releases it; then the write lands."""
+    plan.configure(timeout=SlowAnswer(count=1, seconds=600, before_commit=True))
+    results: list[httpx.Response] = []
+
+    async def post() -> None:
+        results.append(await client.post("/fhir/R4/DocumentReference", json=NOTE))
+
+    with anyio.fail_after(30):  # the hold is 600 s: only the release ends it in time
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(post)
+            while plan.injected(FaultKind.TIMEOUT) == 0:  # noqa: ASYNC110 - a counter, no event
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.1)
+            assert await documents(client) == 0  # still held: nothing stored yet
+            assert not results
+            plan.release_held()
+    assert results[0].status_code == 201
     assert await documents(client) == 1
 
 

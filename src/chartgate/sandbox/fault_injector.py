@@ -8,6 +8,7 @@ docstring for the contract and why the injector must be the outermost layer).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -118,7 +119,7 @@ class FaultInjector:
             return {"type": "http.request", "body": body, "more_body": False}
 
         if fault.before_commit:
-            await asyncio.sleep(fault.seconds)
+            await self._hold(fault.seconds)
             await self.app(scope, replay, send)
             return
         held: list[Message] = []
@@ -127,9 +128,24 @@ class FaultInjector:
             held.append(message)
 
         await self.app(scope, replay, hold)
-        await asyncio.sleep(fault.seconds)
+        await self._hold(fault.seconds)
         for message in held:
             await send(message)
+
+    async def _hold(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if the plan's ``release_held`` is called meanwhile."""
+        released = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def release() -> None:  # called from the test's thread
+            loop.call_soon_threadsafe(released.set)
+
+        forget = self.plan.on_release(release)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(released.wait(), seconds)
+        finally:
+            forget()
 
 
 def _server_transport(send: Send) -> asyncio.Transport | None:

@@ -24,7 +24,9 @@ refusal with an OperationOutcome, nothing processed),
 ``commit_then_drop`` (mutating methods only: processed and committed, then the connection is
 aborted with no answer), ``timeout`` (processed, then the answer is held ``seconds``; with
 ``before_commit`` the hold comes first, but the body is read up front so the write still lands
-after the client gave up). ``latency_ms`` delays every FHIR request before all of that.
+after the client gave up; ``FaultPlan.release_held`` ends the holds early, for a test that
+needs the late write to land right after a given step). ``latency_ms`` delays every FHIR
+request before all of that.
 
 Dropping the answer: under uvicorn the injector finds the connection's transport through the
 server's own ``send`` callable (``send.__self__.transport``, the h11/httptools request cycle)
@@ -38,7 +40,7 @@ and the caller sees that exception instead of an HTTP answer.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -178,6 +180,7 @@ class FaultPlan:
     ) -> None:
         self._lock = threading.Lock()
         self._state = _State()
+        self._release_callbacks: list[Callable[[], None]] = []
         self.configure(
             latency_ms=latency_ms,
             status_storm=status_storm,
@@ -279,6 +282,34 @@ class FaultPlan:
                 "token_expiry": {"count": state.token_expiry},
                 "injected": {str(k): v for k, v in state.injected.items()},
             }
+
+    def release_held(self) -> None:
+        """End the holds of the ``timeout`` answers now held: each goes on at once.
+
+        A test that needs a held request to land *after* some step (a search, a re-read)
+        releases it right after that step instead of waiting out ``seconds``, which stays
+        the longest the hold can last.
+        """
+        with self._lock:
+            callbacks = list(self._release_callbacks)
+        for callback in callbacks:
+            callback()
+
+    def on_release(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` at the next ``release_held``; return the function that forgets it.
+
+        The fault injector registers one per held answer (``callback`` must be safe to call
+        from any thread) and forgets it when the hold ends either way.
+        """
+        with self._lock:
+            self._release_callbacks.append(callback)
+
+        def forget() -> None:
+            with self._lock:
+                if callback in self._release_callbacks:
+                    self._release_callbacks.remove(callback)
+
+        return forget
 
     @property
     def latency_seconds(self) -> float:

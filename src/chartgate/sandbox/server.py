@@ -131,6 +131,10 @@ class SandboxServer:
         self._http.start()
         return self
 
+    def signal_stop(self) -> None:
+        """Ask the server to stop without waiting (``stop()`` waits; see ``ThreadedServer``)."""
+        self._http.signal_stop()
+
     def stop(self) -> None:
         """Stop uvicorn, wait for its thread, and remove the temporary database.
 
