@@ -172,23 +172,36 @@ class R4Invariants:
         """
         return f"fhirpathpy {_ENGINE_VERSION}; invariants {_RULES_DIGEST}"
 
-    def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
-        """One ``invariant.<key>`` error finding per violated invariant (none: all hold)."""
+    def check(
+        self, resource: Mapping[str, Any], *, location: str, keys: frozenset[str] | None = None
+    ) -> list[Finding]:
+        """One ``invariant.<key>`` error finding per violated invariant (none: all hold).
+
+        ``keys``: only the invariants with these keys (None: every one). The approval-time
+        values' probe asks for the few its values can reach (``APPROVAL_VALUE_INVARIANTS``).
+        """
         kind = str(resource.get("resourceType"))
         if kind not in invariant_types():
             return []
         body = {k: v for k, v in resource.items() if k != "resourceType"}
-        findings = [
-            Finding.error("invariant.ele-1", where, f"ele-1: {_ELE_1}")
-            for where in _empty_elements(body, location)
-        ]
-        findings.extend(
-            Finding.error("invariant.dom-3", f"{location}.contained[{index}]", f"dom-3: {_DOM_3}")
-            for index in _unreferred_contained(resource)
-        )
+        findings: list[Finding] = []
+        if keys is None or "ele-1" in keys:
+            findings.extend(
+                Finding.error("invariant.ele-1", where, f"ele-1: {_ELE_1}")
+                for where in _empty_elements(body, location)
+            )
+        if keys is None or "dom-3" in keys:
+            findings.extend(
+                Finding.error(
+                    "invariant.dom-3", f"{location}.contained[{index}]", f"dom-3: {_DOM_3}"
+                )
+                for index in _unreferred_contained(resource)
+            )
         environment = {"resource": resource, "rootResource": resource, "ucum": UCUM}
         for context, key, human, top, evaluate in _compiled(kind):
             if top is not None and top not in resource:
+                continue
+            if keys is not None and key not in keys:
                 continue
             where = location + context.removeprefix(kind)
             try:
