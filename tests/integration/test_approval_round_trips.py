@@ -111,21 +111,27 @@ def test_an_approval_reads_the_drafts_versions_once(tmp_path: Path) -> None:
     assert approved.state.value == "queued"
 
 
-def test_a_draft_changed_after_the_first_read_is_read_again(tmp_path: Path) -> None:
-    """A row version moved on (another save) gives a fresh draft, not the one known before."""
-    with running_stack(f"sqlite:///{tmp_path}/a.sqlite3", tmp_path) as stack:
+def test_a_draft_changed_after_the_first_read_is_read_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A row version moved on (another save) gives a fresh draft, not the one known before.
+
+    On both stores, the locked read (``for_update``, as approval asks) included.
+    """
+    with running_stack(database_url, tmp_path) as stack:
         scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
         body = DraftSubmission.model_validate(submission())
         draft = stack.app.drafting.submit_draft(scribe, body, RequestMeta(request_id="r"))
         with stack.app.uow(read_only=True) as uow:
             known = uow.drafts.get(stack.tenant, draft.id)
         with stack.app.uow() as uow:
-            assert uow.drafts.get(stack.tenant, draft.id, known=known) is known  # unchanged
+            unchanged = uow.drafts.get(stack.tenant, draft.id, for_update=True, known=known)
+            assert unchanged is known
             changed = uow.drafts.get(stack.tenant, draft.id)
             changed.baseline = {**changed.baseline, "note": "changed meanwhile"}
             uow.drafts.save(changed, at=changed.created_at)
-        with stack.app.uow(read_only=True) as uow:
-            again = uow.drafts.get(stack.tenant, draft.id, known=known)
+        with stack.app.uow() as uow:
+            again = uow.drafts.get(stack.tenant, draft.id, for_update=True, known=known)
     assert again is not known
     assert again.baseline["note"] == "changed meanwhile"
     assert known.stored_version is not None
