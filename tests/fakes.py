@@ -540,8 +540,10 @@ class _Drafts:
     def add(self, draft: Draft) -> None:
         self._keep(draft)
 
-    def get(self, tenant: str, draft_id: str, *, for_update: bool = False) -> Draft:
-        del for_update
+    def get(
+        self, tenant: str, draft_id: str, *, for_update: bool = False, known: Draft | None = None
+    ) -> Draft:
+        del for_update, known  # always a fresh copy: the fake has no row versions
         found = self._t.drafts.get((tenant, draft_id))
         if found is None:
             raise NotFound("draft not found", expression="id")

@@ -68,3 +68,71 @@ def test_the_schema_stamp_is_stored_with_the_version_and_read_back(tmp_path: Pat
             stored = uow.drafts.get(stack.tenant, draft.id).current.schema_stamp
     assert draft.current.schema_stamp is not None
     assert stored == draft.current.schema_stamp
+
+
+def _clinician(tenant: str) -> Principal:
+    return Principal(
+        tenant=tenant,
+        subject="c",
+        role=Role.CLINICIAN,
+        fhir_user="Practitioner/prac-001",
+        amr=("pwd", "otp"),
+        launch_patient="pat-001",
+        launch_encounter="enc-001",
+    )
+
+
+def test_an_approval_reads_the_drafts_versions_once(tmp_path: Path) -> None:
+    """The transaction reuses the draft read before the chart check when its row is unchanged.
+
+    One read of ``draft_versions`` (before the EHR is asked), and in the transaction one read
+    of the row version instead of the draft and its versions again.
+    """
+    with running_stack(f"sqlite:///{tmp_path}/a.sqlite3", tmp_path) as stack:
+        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+        meta = RequestMeta(request_id="r")
+        body = DraftSubmission.model_validate(submission())
+        draft = stack.app.drafting.submit_draft(scribe, body, meta)
+        seen: list[str] = []
+
+        def before(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+            seen.append(" ".join(statement.split()))
+
+        event.listen(stack.app.engine, "before_cursor_execute", before)
+        try:
+            approved, _ = stack.app.approvals.approve(
+                _clinician(stack.tenant), draft.id, expected_version=1, meta=meta
+            )
+        finally:
+            event.remove(stack.app.engine, "before_cursor_execute", before)
+    version_reads = [s for s in seen if "FROM draft_versions WHERE" in s and "max(" not in s]
+    assert len(version_reads) == 1
+    assert len([s for s in seen if s.startswith("SELECT drafts.row_version")]) == 1
+    assert approved.state.value == "queued"
+
+
+def test_a_draft_changed_after_the_first_read_is_read_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A row version moved on (another save) gives a fresh draft, not the one known before.
+
+    On both stores, the locked read (``for_update``, as approval asks) included.
+    """
+    with running_stack(database_url, tmp_path) as stack:
+        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+        body = DraftSubmission.model_validate(submission())
+        draft = stack.app.drafting.submit_draft(scribe, body, RequestMeta(request_id="r"))
+        with stack.app.uow(read_only=True) as uow:
+            known = uow.drafts.get(stack.tenant, draft.id)
+        with stack.app.uow() as uow:
+            unchanged = uow.drafts.get(stack.tenant, draft.id, for_update=True, known=known)
+            assert unchanged is known
+            changed = uow.drafts.get(stack.tenant, draft.id)
+            changed.baseline = {**changed.baseline, "note": "changed meanwhile"}
+            uow.drafts.save(changed, at=changed.created_at)
+        with stack.app.uow() as uow:
+            again = uow.drafts.get(stack.tenant, draft.id, for_update=True, known=known)
+    assert again is not known
+    assert again.baseline["note"] == "changed meanwhile"
+    assert known.stored_version is not None
+    assert again.stored_version == known.stored_version + 1

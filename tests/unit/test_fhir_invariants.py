@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chartgate.adapters import fhir_invariants
 from chartgate.adapters.fhir_invariants import INVARIANTS, R4Invariants, invariant_types
 from chartgate.adapters.fhir_models import R4BSchema
 from chartgate.domain.errors import ValidationFailed
@@ -139,3 +140,39 @@ def test_a_contained_resource_referred_to_holds_dom_3() -> None:
         "evidence": [{"detail": [{"reference": "#p1"}]}],
     }
     assert R4Invariants().check(build_structured(referred, WRITE), location="x") == []
+
+
+SKIPPED_OR_NOT = [
+    *(resource for _, resource in BROKEN),
+    ALLERGY,
+    CONDITION,
+    OBSERVATION,
+    MEDICATION_REQUEST,
+    {**OBSERVATION, "component": [{"valueQuantity": {"value": 1, "code": "Cel"}}]},
+    {**OBSERVATION, "_status": {"extension": [{"url": "urn:e", "valueString": "x"}]}},
+    {
+        "resourceType": "Provenance",
+        "target": [{"reference": "#t"}],
+        "agent": [{"who": {"reference": "#a"}, "onBehalfOf": {"reference": "#o"}}],
+        "recorded": "2026-12-02T19:00:00Z",
+    },
+]
+
+
+@pytest.mark.parametrize("resource", SKIPPED_OR_NOT)
+def test_skipping_contexts_that_select_nothing_finds_the_same(
+    resource: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invariant whose context path is absent is not run: the findings are the same."""
+    found = sorted(f.code for f in R4Invariants().check(resource, location="x"))
+    monkeypatch.setattr(fhir_invariants, "_selects", lambda *_: True)  # run them all
+    assert found == sorted(f.code for f in R4Invariants().check(resource, location="x"))
+
+
+def test_a_context_through_a_choice_or_a_list_is_still_run() -> None:
+    """``component.value.ofType(Quantity)`` is found through the list and the choice name."""
+    path = fhir_invariants._context_path(
+        "Observation", "Observation.component.value.ofType(Quantity)"
+    )
+    assert fhir_invariants._selects({"component": [{}, {"valueQuantity": {}}]}, path)
+    assert not fhir_invariants._selects({"component": [{"valueString": "x"}]}, path)

@@ -38,7 +38,7 @@ from chartgate.service.replays import Replays
 from chartgate.service.resolution import Resolutions
 from chartgate.service.retry import RetryPolicy
 from chartgate.service.validation import DraftValidator
-from chartgate.service.validation_ports import ResourceSchema
+from chartgate.service.validation_ports import ResourceInvariants, ResourceSchema
 from chartgate.service.writeback import WritebackExecutor
 from fakes import FakeClock, FakeDirectory, FakeEhr, FakeIds, FakeStore
 
@@ -123,6 +123,7 @@ def desk(
     guard: CreateGuard = CreateGuard.CONDITIONAL,
     access: Access | None = None,
     schema: ResourceSchema | None = None,
+    invariants: ResourceInvariants | None = None,
     pseudonyms: Pseudonymizer | None = None,
 ) -> Desk:
     store, ehr, clock = FakeStore(), FakeEhr(), FakeClock()
@@ -135,7 +136,7 @@ def desk(
         policy=policy,
         ehr=directory,
         access=access or Access(clock=clock),
-        validator=DraftValidator(policy, schema),
+        validator=DraftValidator(policy, schema, invariants),
         pseudonyms=pseudonyms,
     )
     return Desk(

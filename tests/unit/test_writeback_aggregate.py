@@ -246,3 +246,20 @@ def test_a_follow_up_cannot_be_found_for_a_note_not_in_the_chart() -> None:
     wb = _writeback(WritebackKind.APPROVE, state=WritebackState.NEEDS_PERSON)
     with pytest.raises(StateConflict):
         ChartWrite(draft, wb).resolve_follow_up_found("prov-1")
+
+
+def test_a_marked_payload_shares_nothing_with_what_it_was_marked_from() -> None:
+    """``mark`` copies deeply: changing the original's nested parts leaves the marked one."""
+    original = {
+        "resourceType": "DocumentReference",
+        "meta": {"tag": [{"system": "urn:other", "code": "x"}]},
+        "content": [{"attachment": {"data": "YQ=="}}],
+        "extension": ({"url": "urn:e", "valueString": "v"},),
+    }
+    marked = mark(original, "wb-1")
+    original["content"][0]["attachment"]["data"] = "Yg=="
+    original["meta"]["tag"].append({"system": "urn:more", "code": "y"})
+    original["extension"][0]["valueString"] = "changed"
+    assert marked["content"][0]["attachment"]["data"] == "YQ=="
+    assert [t["code"] for t in marked["meta"]["tag"]] == ["x", "wb-1"]
+    assert marked["extension"][0]["valueString"] == "v"

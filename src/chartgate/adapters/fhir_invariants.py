@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from functools import cache
@@ -76,18 +77,23 @@ _OPTIONS: Final = {
     "userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: []}}},
 }
 
-_Compiled = tuple[str, str, str, str | None, Callable[..., Any]]
+_Path = tuple[tuple[str, ...], ...]
+"""A context as JSON keys: per step, the keys that can hold it (``name`` or ``_name``)."""
+
+_Compiled = tuple[str, str, str, _Path, Callable[..., Any]]
+
+_STEP = re.compile(r"([A-Za-z]+)(?:\.ofType\(([A-Za-z]+)\))?")
 
 
 @cache
 def _compiled(kind: str) -> tuple[_Compiled, ...]:
-    """The error invariants of ``kind``, compiled once: (context, key, human, top, function)."""
+    """The error invariants of ``kind``, compiled once: (context, key, human, path, function)."""
     return tuple(
         (
             context,
             key,
             human,
-            _top_element(kind, context),
+            _context_path(kind, context),
             compile_path(
                 f"{context}.where(({expression}) = false).exists()", models["r4"], _OPTIONS
             ),
@@ -97,18 +103,31 @@ def _compiled(kind: str) -> tuple[_Compiled, ...]:
     )
 
 
-def _top_element(kind: str, context: str) -> str | None:
-    """The JSON key the context needs at the resource's top level (None: the resource itself).
+def _context_path(kind: str, context: str) -> _Path:
+    """The JSON keys the context steps through (empty: the resource itself).
 
-    A context whose key is absent selects nothing, so its invariant holds: it is not run.
+    Every context of the rules file is a dotted path, a step perhaps ``.ofType(Type)`` (a
+    choice element: ``valueQuantity``). A step is found under its name or, for a primitive
+    with only extensions, ``_name``. A context whose path selects nothing in a resource holds
+    there (``where`` over nothing is empty), so it is not run: ``_selects``.
     """
     rest = context.removeprefix(kind).lstrip(".")
-    if not rest:
-        return None
-    name, _, choice = rest.partition(".ofType(")
-    if choice and "." not in name:  # a choice element at the top: valueQuantity, onsetAge
-        return name + choice.rstrip(")")
-    return rest.split(".", 1)[0]
+    steps = []
+    for match in _STEP.finditer(rest):
+        name = match.group(1) + (match.group(2) or "")
+        steps.append((name, f"_{name}"))
+    return tuple(steps)
+
+
+def _selects(node: Any, path: _Path) -> bool:  # noqa: ANN401 - JSON
+    """Whether ``path`` may select anything in ``node`` (True when unsure: it is then run)."""
+    if not path:
+        return True
+    if isinstance(node, list):
+        return any(_selects(item, path) for item in node)
+    if not isinstance(node, Mapping):
+        return False
+    return any(key in node and _selects(node[key], path[1:]) for key in path[0])
 
 
 def _empty_elements(node: Any, where: str) -> list[str]:  # noqa: ANN401 - JSON
@@ -172,23 +191,36 @@ class R4Invariants:
         """
         return f"fhirpathpy {_ENGINE_VERSION}; invariants {_RULES_DIGEST}"
 
-    def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
-        """One ``invariant.<key>`` error finding per violated invariant (none: all hold)."""
+    def check(
+        self, resource: Mapping[str, Any], *, location: str, keys: frozenset[str] | None = None
+    ) -> list[Finding]:
+        """One ``invariant.<key>`` error finding per violated invariant (none: all hold).
+
+        ``keys``: only the invariants with these keys (None: every one). The approval-time
+        values' probe asks for the few its values can reach (``APPROVAL_VALUE_INVARIANTS``).
+        """
         kind = str(resource.get("resourceType"))
         if kind not in invariant_types():
             return []
         body = {k: v for k, v in resource.items() if k != "resourceType"}
-        findings = [
-            Finding.error("invariant.ele-1", where, f"ele-1: {_ELE_1}")
-            for where in _empty_elements(body, location)
-        ]
-        findings.extend(
-            Finding.error("invariant.dom-3", f"{location}.contained[{index}]", f"dom-3: {_DOM_3}")
-            for index in _unreferred_contained(resource)
-        )
+        findings: list[Finding] = []
+        if keys is None or "ele-1" in keys:
+            findings.extend(
+                Finding.error("invariant.ele-1", where, f"ele-1: {_ELE_1}")
+                for where in _empty_elements(body, location)
+            )
+        if keys is None or "dom-3" in keys:
+            findings.extend(
+                Finding.error(
+                    "invariant.dom-3", f"{location}.contained[{index}]", f"dom-3: {_DOM_3}"
+                )
+                for index in _unreferred_contained(resource)
+            )
         environment = {"resource": resource, "rootResource": resource, "ucum": UCUM}
-        for context, key, human, top, evaluate in _compiled(kind):
-            if top is not None and top not in resource:
+        for context, key, human, path, evaluate in _compiled(kind):
+            if not _selects(resource, path):
+                continue
+            if keys is not None and key not in keys:
                 continue
             where = location + context.removeprefix(kind)
             try:

@@ -95,6 +95,9 @@ class Draft:
     baseline: dict[str, str] = field(default_factory=dict)
     approved_version: int | None = None
     doc_status: str | None = None  # preliminary | final once in the chart
+    # The store's row version this object was read at (None: not read from a store). Only the
+    # store reads it: a later transaction tells from it that the draft has not changed since.
+    stored_version: int | None = field(default=None, repr=False, compare=False)
     _events: list[DraftEvent] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @classmethod

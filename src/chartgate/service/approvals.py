@@ -72,7 +72,8 @@ class Approvals:
         gates.require_writable(ctx, principal, seen.current.content.note.type)
         context = check_context(ctx.ehr, seen, request_id=meta.request_id or seen.correlation_id)
         with ctx.unit(principal, meta) as uow:
-            draft = uow.drafts.get(principal.tenant, draft_id, for_update=True)
+            # The draft read above, unless it changed since (then read again, under the lock).
+            draft = uow.drafts.get(principal.tenant, draft_id, for_update=True, known=seen)
             basis = ctx.access.bind(principal, draft)
             ctx.access.require_note_permission(principal, "c")
             gates.require_writable(ctx, principal, draft.current.content.note.type)

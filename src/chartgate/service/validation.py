@@ -55,6 +55,16 @@ class Preview:
     content_type: str | None = None
 
 
+APPROVAL_VALUE_INVARIANTS = frozenset({"ele-1", "ref-1"})
+"""The R4 invariants the approval-time values can break in what is sent (ADR 0032's probe).
+
+The values are two ``Reference.reference`` strings (the approver, the document's target) and
+the ``recorded`` instant: ``ref-1`` is the invariant of a Reference, ``ele-1`` that of every
+element. The probe's other Provenance invariants (``dom-2``..``dom-5`` over ``contained``,
+``ext-1`` over extensions, ``per-1`` over ``occurred``, ``ref-1`` of ``onBehalfOf``) look at
+elements the probe never has; ``tests/unit/test_approval_values_probe.py`` proves it over the
+rules file, so an invariant added there for these elements fails the test, not the gate."""
+
 PENDING_AUTHOR = "Practitioner/pending"
 """The author placeholder before approval: the clinician is not known yet."""
 
@@ -168,13 +178,8 @@ class DraftValidator:
         The approver's reference, the time (an instant) and the write-back id, in the element
         types they take in what is sent (``Reference.reference``, ``instant``, ``string``).
         """
-        probe: JsonObject = {
-            "resourceType": "Provenance",
-            "target": [{"reference": f"DocumentReference/{writeback_id}"}],
-            "recorded": at.isoformat().replace("+00:00", "Z"),
-            "agent": [{"who": {"reference": author}}],
-        }
-        return self._schema_check(probe, "approval")
+        probe = approval_values_probe(author=author, at=at, writeback_id=writeback_id)
+        return self._schema_check(probe, "approval", invariants=APPROVAL_VALUE_INVARIANTS)
 
     def version_findings(
         self, draft: Draft, version: DraftVersion, preview: Preview, *, doc_status: str
@@ -303,12 +308,27 @@ class DraftValidator:
             )
         return verdict
 
-    def _schema_check(self, resource: JsonObject, location: str) -> list[Finding]:
-        """The schema; where it holds, the FHIR invariants (an approval-stage error each)."""
+    def _schema_check(
+        self, resource: JsonObject, location: str, *, invariants: frozenset[str] | None = None
+    ) -> list[Finding]:
+        """The schema; where it holds, the FHIR invariants (an approval-stage error each).
+
+        ``invariants``: only these invariant keys (None: every one).
+        """
         found = [] if self._schema is None else self._schema.check(resource, location=location)
         if not found and self._invariants is not None:
-            found = self._invariants.check(resource, location=location)
+            found = self._invariants.check(resource, location=location, keys=invariants)
         return found
+
+
+def approval_values_probe(*, author: str, at: datetime, writeback_id: str) -> JsonObject:
+    """The approval-time values in the element types they take in what is sent (ADR 0032)."""
+    return {
+        "resourceType": "Provenance",
+        "target": [{"reference": f"DocumentReference/{writeback_id}"}],
+        "recorded": at.isoformat().replace("+00:00", "Z"),
+        "agent": [{"who": {"reference": author}}],
+    }
 
 
 def model_texts(draft: Draft) -> tuple[str, ...]:

@@ -30,6 +30,11 @@ class ResourceInvariants(Protocol):
         """The engine and rules: part of every schema stamp (ADR 0032)."""
         ...
 
-    def check(self, resource: Mapping[str, Any], *, location: str) -> list[Finding]:
-        """Every violated error invariant of ``resource``, located under ``location``."""
+    def check(
+        self, resource: Mapping[str, Any], *, location: str, keys: frozenset[str] | None = None
+    ) -> list[Finding]:
+        """Every violated error invariant of ``resource``, located under ``location``.
+
+        ``keys``: only the invariants with these keys (None: every one).
+        """
         ...

@@ -13,13 +13,22 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from chartgate.adapters.storage import tables as t
 from chartgate.domain.consent import ConsentRecord
 from chartgate.domain.errors import DecryptionError
 from chartgate.domain.scribe_session import ScribeSession
 from chartgate.service.ports import Cipher
+
+_c = t.consent_records.c
+_LATEST_CONSENT = (
+    select(t.consent_records)
+    .where(_c.tenant == bindparam("q_tenant"), _c.encounter == bindparam("q_encounter"))
+    .order_by(_c.recorded_at.desc(), _c.id.desc())
+    .limit(1)
+)
+"""Every approval asks it: built once per process (``bindparam``), executed per call."""
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -166,17 +175,8 @@ class SqlContextStore:
 
     def consent_for(self, tenant: str, encounter: str) -> ConsentRecord | None:
         """The latest consent record of an encounter, decrypted (None when there is none)."""
-        c = t.consent_records.c
-        row = (
-            self._conn.execute(
-                select(t.consent_records)
-                .where(c.tenant == tenant, c.encounter == encounter)
-                .order_by(c.recorded_at.desc(), c.id.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
+        key = {"q_tenant": tenant, "q_encounter": encounter}
+        row = self._conn.execute(_LATEST_CONSENT, key).mappings().first()
         if row is None:
             return None
         plain = self._cipher.decrypt(tenant, row["record_blob"], aad=_aad(tenant, row["id"]))

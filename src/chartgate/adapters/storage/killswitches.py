@@ -5,6 +5,10 @@ switch was acknowledged. So every guard first reads the one ``kill_switch_epoch`
 SHARE and engaging/releasing UPDATEs it: the switch's transaction waits for every guarded
 transaction that is already past its read, and every later guard waits for the switch and
 then sees it. SQLite has one writer at a time, which gives the same order for free.
+
+The guard's two statements are built once per process (``bindparam``): every approval runs
+them, and building a SELECT per call cost more than executing it. They are still executed in
+every guarded transaction; nothing read is kept between transactions.
 """
 
 from __future__ import annotations
@@ -13,11 +17,37 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from chartgate.adapters.storage import tables as t
 from chartgate.domain.killswitch import ALL_TENANTS, NOTE_RESOURCES, Mode, Scope, Switch
 from chartgate.domain.utc import as_utc
+
+_k = t.kill_switches.c
+_EPOCH_SHARED = (
+    select(t.kill_switch_epoch.c.epoch)
+    .where(t.kill_switch_epoch.c.id == 1)
+    .with_for_update(read=True)
+)
+_ENGAGED_OF_TENANT = (
+    select(t.kill_switches)
+    .where(
+        _k.released_at.is_(None),
+        _k.tenant.in_([bindparam("q_tenant"), bindparam("q_all")]),
+    )
+    .order_by(_k.set_at)
+)
+_ENGAGED = select(t.kill_switches).where(_k.released_at.is_(None)).order_by(_k.set_at)
 
 
 def _switch(row: Any) -> Switch:  # noqa: ANN401 - RowMapping
@@ -49,16 +79,14 @@ class SqlKillSwitches:
         the epoch row FOR SHARE (see the module docstring).
         """
         if guard and self._conn.dialect.name == "postgresql":
-            self._conn.execute(
-                select(t.kill_switch_epoch.c.epoch)
-                .where(t.kill_switch_epoch.c.id == 1)
-                .with_for_update(read=True)
+            self._conn.execute(_EPOCH_SHARED)
+        if tenant is None:
+            rows = self._conn.execute(_ENGAGED)
+        else:
+            rows = self._conn.execute(
+                _ENGAGED_OF_TENANT, {"q_tenant": tenant, "q_all": ALL_TENANTS}
             )
-        c = t.kill_switches.c
-        query = select(t.kill_switches).where(c.released_at.is_(None))
-        if tenant is not None:
-            query = query.where(c.tenant.in_((tenant, ALL_TENANTS)))
-        return [_switch(row) for row in self._conn.execute(query.order_by(c.set_at)).mappings()]
+        return [_switch(row) for row in rows.mappings()]
 
     def history(self, tenant: str | None = None, *, limit: int = 50) -> list[Switch]:
         """Switches newest first, engaged or released."""

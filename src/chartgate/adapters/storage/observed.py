@@ -17,7 +17,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.ledger import SqlLedger
@@ -41,6 +41,18 @@ class ObservedEvent:
 
 
 Observer = Callable[[Sequence[ObservedEvent]], None]
+
+# Run in every approval's and attempt's transaction: built once per process (``bindparam``).
+_d, _w = t.drafts.c, t.writebacks.c
+_WRITEBACK_KEY = (_w.tenant == bindparam("q_tenant"), _w.id == bindparam("q_writeback"))
+_DRAFT_KEY = (_d.tenant == bindparam("q_tenant"), _d.id == bindparam("q_draft"))
+_WRITEBACK_TRACE = select(_w.traceparent).where(*_WRITEBACK_KEY)
+_WRITEBACK_QUEUED_AT = select(_w.created_at).where(*_WRITEBACK_KEY)
+_DRAFT_TRACE = select(_d.traceparent).where(*_DRAFT_KEY)
+_SET_DRAFT_TRACE = update(t.drafts).where(*_DRAFT_KEY).values(traceparent=bindparam("u_trace"))
+_SET_WRITEBACK_TRACE = (
+    update(t.writebacks).where(*_WRITEBACK_KEY).values(traceparent=bindparam("u_trace"))
+)
 
 
 class EventTap:
@@ -90,9 +102,8 @@ class _RecordingLedger(SqlLedger):
             return current
         key = (record.tenant, record.writeback_id)
         if key not in self._traces:
-            w = t.writebacks.c
             self._traces[key] = self._conn.execute(
-                select(w.traceparent).where(w.tenant == record.tenant, w.id == record.writeback_id)
+                _WRITEBACK_TRACE, {"q_tenant": record.tenant, "q_writeback": record.writeback_id}
             ).scalar()
         return self._traces[key]
 
@@ -147,30 +158,30 @@ class ObservedUnitOfWork(SqlUnitOfWork):
         """
         current = current_traceparent()
         assert self._conn is not None
-        d, w = t.drafts.c, t.writebacks.c
         for record in self._seen:
             if record.type is EventType.DRAFT_RECEIVED and current and record.draft_id:
                 self._conn.execute(
-                    update(t.drafts)
-                    .where(d.tenant == record.tenant, d.id == record.draft_id)
-                    .values(traceparent=current)
+                    _SET_DRAFT_TRACE,
+                    {"q_tenant": record.tenant, "q_draft": record.draft_id, "u_trace": current},
                 )
             elif record.type is EventType.WRITEBACK_QUEUED and record.writeback_id:
                 submitted = self._conn.execute(
-                    select(d.traceparent).where(d.tenant == record.tenant, d.id == record.draft_id)
+                    _DRAFT_TRACE, {"q_tenant": record.tenant, "q_draft": record.draft_id}
                 ).scalar()
                 if submitted or current:
                     self._conn.execute(
-                        update(t.writebacks)
-                        .where(w.tenant == record.tenant, w.id == record.writeback_id)
-                        .values(traceparent=submitted or current)
+                        _SET_WRITEBACK_TRACE,
+                        {
+                            "q_tenant": record.tenant,
+                            "q_writeback": record.writeback_id,
+                            "u_trace": submitted or current,
+                        },
                     )
 
     def _observed(self, record: AuditRecord) -> ObservedEvent:
         if record.type not in TIMED_EVENTS or record.writeback_id is None or self._conn is None:
             return ObservedEvent(record)
-        w = t.writebacks.c
         queued_at = self._conn.execute(
-            select(w.created_at).where(w.tenant == record.tenant, w.id == record.writeback_id)
+            _WRITEBACK_QUEUED_AT, {"q_tenant": record.tenant, "q_writeback": record.writeback_id}
         ).scalar()
         return ObservedEvent(record, queued_at)

@@ -28,6 +28,10 @@ from chartgate.service.ports import Cipher
 _d, _v = t.drafts.c, t.draft_versions.c
 _DRAFT = select(t.drafts).where(_d.tenant == bindparam("q_tenant"), _d.id == bindparam("q_id"))
 _DRAFT_LOCKED = _DRAFT.with_for_update()
+_ROW_VERSION = select(_d.row_version).where(
+    _d.tenant == bindparam("q_tenant"), _d.id == bindparam("q_id")
+)
+_ROW_VERSION_LOCKED = _ROW_VERSION.with_for_update()
 _VERSIONS = (
     select(t.draft_versions)
     .where(_v.tenant == bindparam("q_tenant"), _v.draft_id == bindparam("q_id"))
@@ -113,10 +117,27 @@ class DraftRepository:
             },
         )
 
-    def get(self, tenant: str, draft_id: str, *, for_update: bool = False) -> Draft:
-        """Load a draft with all its versions; NotFound for a missing or foreign id."""
+    def get(
+        self, tenant: str, draft_id: str, *, for_update: bool = False, known: Draft | None = None
+    ) -> Draft:
+        """Load a draft with all its versions; NotFound for a missing or foreign id.
+
+        ``known``: the same draft read in an earlier transaction. Every save bumps the row
+        version, so when it is still the one ``known`` was read at, ``known`` is what the store
+        holds: it is returned after one short read (locked as the full read would be), and
+        the versions are not read and decrypted again.
+        """
         locked = for_update and self._conn.dialect.name == "postgresql"
         key = {"q_tenant": tenant, "q_id": draft_id}
+        if (
+            known is not None
+            and known.stored_version is not None
+            and (known.tenant, known.id) == (tenant, draft_id)
+        ):
+            now = self._conn.execute(_ROW_VERSION_LOCKED if locked else _ROW_VERSION, key)
+            if now.scalar() == known.stored_version:
+                self._see(known)
+                return known
         row = self._conn.execute(_DRAFT_LOCKED if locked else _DRAFT, key).mappings().first()
         if row is None:
             raise NotFound("draft not found", expression="id")
@@ -132,6 +153,7 @@ class DraftRepository:
             baseline=dict(row["baseline"]),
             approved_version=row["approved_version"],
             doc_status=row["doc_status"],
+            stored_version=row["row_version"],
         )
         versions = self._conn.execute(_VERSIONS, key).mappings()
         for v in versions:
