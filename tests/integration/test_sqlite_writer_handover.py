@@ -1,0 +1,98 @@
+"""Two processes writing one SQLite store take turns: a busy one cannot starve the other.
+
+``chartgate serve`` and ``chartgate worker`` share the SQLite file. Before the writer lock
+was handed over across processes, a process that found the file locked slept in SQLite's
+busy handler (1, 2, 5 ... 100 ms) while the other process's next thread took the lock again
+at once: under submit + approve load the worker committed almost nothing (issue 20, "no
+starvation"). Here another process holds the store while this one starts to write, then
+commits and at once asks to write again: this process's write must come first.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from chartgate.adapters.storage.engine import make_engine, writer_lock
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from sqlalchemy import text
+    from chartgate.adapters.storage.engine import make_engine, writer_lock
+
+    engine = make_engine(sys.argv[1])
+    lock = writer_lock(engine)
+    other_waits = Path(sys.argv[2])
+    with lock, engine.begin() as conn:
+        conn.execute(text("INSERT INTO turns VALUES ('holder, first')"))
+        print("holding", flush=True)
+        while not other_waits.exists():
+            time.sleep(0.01)
+        time.sleep(0.5)  # the other process is waiting for the store by now
+    with lock, engine.begin() as conn:  # at once, as a busy process's next thread does
+        conn.execute(text("INSERT INTO turns VALUES ('holder, again')"))
+    """
+)
+
+
+def test_a_process_waiting_to_write_goes_before_the_holders_next_write(tmp_path: Path) -> None:
+    """The holder commits and asks again at once: the process that was waiting writes first."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE turns (who TEXT NOT NULL)"))
+    waiting = tmp_path / "waiting"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url, str(waiting)], stdout=subprocess.PIPE, text=True
+    )
+    lock = writer_lock(engine)
+    assert lock is not None
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+        waiting.touch()
+        with lock, engine.begin() as conn:
+            conn.execute(text("INSERT INTO turns VALUES ('waiter')"))
+        assert holder.wait(timeout=30) == 0
+        with engine.connect() as conn:
+            turns = [row[0] for row in conn.execute(text("SELECT who FROM turns ORDER BY rowid"))]
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        engine.dispose()
+    # SQLite's busy handler alone: the waiter sleeps (up to 100 ms a try) while the holder
+    # takes the store again in microseconds, so "holder, again" came before "waiter".
+    assert turns == ["holder, first", "waiter", "holder, again"]
+
+
+def test_the_lock_is_reentrant_in_its_thread_and_exclusive_between_threads(
+    tmp_path: Path,
+) -> None:
+    """A thread may take the writer lock inside itself; another thread waits for the outer one."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    lock = writer_lock(engine)
+    assert lock is not None
+    order: list[str] = []
+    with lock:
+        with lock:
+            order.append("inner")
+
+        def other_writer() -> None:
+            with lock:
+                order.append("other")
+
+        other = threading.Thread(target=other_writer)
+        other.start()
+        time.sleep(0.05)
+        order.append("outer")
+    other.join(timeout=5)
+    engine.dispose()
+    assert order == ["inner", "outer", "other"]
