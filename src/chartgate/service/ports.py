@@ -197,9 +197,15 @@ class WritebackStore(Protocol):
         ...
 
     def save_progress(
-        self, record: WritebackRecord, *, now: datetime, owner: str | None = None
+        self,
+        record: WritebackRecord,
+        *,
+        now: datetime,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
     ) -> bool:
-        """Persist progress (only while ``owner`` holds the lease, when given)."""
+        """Persist progress (only while ``owner`` holds the lease, when given; with
+        ``lease_until``, only an unexpired lease, renewed to then)."""
         ...
 
     def renew_lease(
