@@ -5,7 +5,8 @@ was handed over across processes, a process that found the file locked slept in 
 busy handler (1, 2, 5 ... 100 ms) while the other process's next thread took the lock again
 at once: under submit + approve load the worker committed almost nothing (issue 20, "no
 starvation"). Here another process holds the store while this one starts to write, then
-commits and at once asks to write again: this process's write must come first.
+commits and at once asks to write again: this process's write must come first. And a
+worker's look for due write-backs, which every commit wakes, takes no writer's turn at all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from chartgate.adapters.storage.engine import make_engine, writer_lock
+from stack import running_stack
 
 HOLDER = textwrap.dedent(
     """
@@ -96,3 +98,24 @@ def test_the_lock_is_reentrant_in_its_thread_and_exclusive_between_threads(
     other.join(timeout=5)
     engine.dispose()
     assert order == ["inner", "outer", "other"]
+
+
+def test_a_worker_looking_for_due_write_backs_takes_no_writers_turn(tmp_path: Path) -> None:
+    """With nothing due, a worker turn ends while another thread holds the writer lock.
+
+    The worker is woken by every commit of any process; each look used to be a write
+    transaction, so it queued for the writer lock (and the API handed it a turn) for nothing.
+    """
+    with running_stack(f"sqlite:///{tmp_path / 'store.sqlite3'}", tmp_path) as stack:
+        lock = writer_lock(stack.app.engine)
+        assert lock is not None
+        executor = stack.app.executor(owner="looker")
+        looked: list[int] = []
+        with lock:  # this thread is the writer now
+            other = threading.Thread(target=lambda: looked.append(executor.run_once()))
+            other.start()
+            other.join(timeout=10)
+            finished = not other.is_alive()
+        other.join()
+    assert finished
+    assert looked == [0]
