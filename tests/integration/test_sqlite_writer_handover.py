@@ -11,6 +11,7 @@ worker's look for due write-backs, which every commit wakes, takes no writer's t
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -21,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from chartgate.adapters.storage.engine import make_engine, writer_lock
+from chartgate.worker import _poll
 from stack import running_stack
 
 HOLDER = textwrap.dedent(
@@ -119,3 +121,30 @@ def test_a_worker_looking_for_due_write_backs_takes_no_writers_turn(tmp_path: Pa
         other.join()
     assert finished
     assert looked == [0]
+
+
+def test_an_idle_worker_turn_waits_for_no_other_processs_write(tmp_path: Path) -> None:
+    """With nothing due, a whole worker turn ends while another process is writing.
+
+    Every commit wakes the worker; its turn used to open write transactions (the due
+    write-backs, the due webhook endpoints) that waited in SQLite's busy handler behind the
+    API's writes.
+    """
+    database = tmp_path / "store.sqlite3"
+    with running_stack(f"sqlite:///{database}", tmp_path) as stack:
+        executor = stack.app.executor(owner="looker")
+        _poll(stack.app, executor)  # cuts the first checkpoints: a real write, not measured
+        other_process = sqlite3.connect(database, isolation_level=None)
+        other_process.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        turns: list[int] = []
+        try:
+            worker = threading.Thread(target=lambda: turns.append(_poll(stack.app, executor)))
+            worker.start()
+            worker.join(timeout=10)
+            finished = not worker.is_alive()
+        finally:
+            other_process.execute("ROLLBACK")
+            other_process.close()
+        worker.join()
+    assert finished
+    assert turns == [0]
