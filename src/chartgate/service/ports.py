@@ -204,8 +204,7 @@ class WritebackStore(Protocol):
         owner: str | None = None,
         lease_until: datetime | None = None,
     ) -> bool:
-        """Persist progress (only while ``owner`` holds the lease, when given; with
-        ``lease_until``, only an unexpired lease, renewed to then)."""
+        """Persist progress; ``owner``: only while it holds the lease (renewed: ``lease_until``)."""
         ...
 
     def renew_lease(

@@ -109,8 +109,7 @@ class _RecordingLedger(SqlLedger):
 def facts_of(
     conn: Connection, read: dict[tuple[str, str], Facts], tenant: str, writeback_id: str
 ) -> Facts:
-    """A write-back's trace and queue time: known in the process, read in this transaction,
-    or read now."""
+    """A write-back's trace and queue time: known, read in this transaction, or read now."""
     key = (tenant, writeback_id)
     found = _KNOWN.get(key) or read.get(key)
     if found is None:
