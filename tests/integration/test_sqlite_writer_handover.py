@@ -148,3 +148,20 @@ def test_an_idle_worker_turn_waits_for_no_other_processs_write(tmp_path: Path) -
         worker.join()
     assert finished
     assert turns == [0]
+
+
+def test_engines_that_come_and_go_leave_no_lock_files_open(tmp_path: Path) -> None:
+    """The writer lock's two descriptors are closed once its engine is gone."""
+    import gc  # noqa: PLC0415 - only this test
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    gc.collect()
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    for _ in range(20):
+        engine = make_engine(url)
+        with writer_lock(engine) or threading.RLock():
+            pass
+        engine.dispose()
+        del engine
+    gc.collect()
+    assert len(list(Path("/proc/self/fd").iterdir())) - before < 5

@@ -22,6 +22,7 @@ import fcntl
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -43,6 +44,7 @@ class WriterLock:
         self._path = database
         self._depth = 0  # guarded by _local
         self._files: tuple[int, int, int] | None = None  # (pid, lock fd, queue fd)
+        self._closer: weakref.finalize[..., WriterLock] | None = None
 
     def acquire(self) -> bool:
         """Wait until this thread is the store's only writer (in every process)."""
@@ -97,11 +99,20 @@ class WriterLock:
                 mode = database.stat().st_mode & 0o666
             except FileNotFoundError:
                 mode = 0o600
+            if self._closer is not None:
+                self._closer()  # a forked child closes the descriptors it inherited
             flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
             lock_fd = os.open(f"{database}.writer-lock", flags, mode)
             queue_fd = os.open(f"{database}.writer-queue", flags, mode)
             self._files = (pid, lock_fd, queue_fd)
+            # Closed with the lock (its engine gone), so engines that come and go leak nothing.
+            self._closer = weakref.finalize(self, _close, lock_fd, queue_fd)
         return self._files[1], self._files[2]
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 def _try(fd: int, mode: int) -> bool:
