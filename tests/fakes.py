@@ -647,13 +647,24 @@ class _Writebacks:
         self._t.leases[key] = (owner, lease_until)
         return prior
 
-    def save_progress(self, record: Writeback, *, now: datetime, owner: str | None = None) -> bool:
+    def save_progress(
+        self,
+        record: Writeback,
+        *,
+        now: datetime,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+    ) -> bool:
         key = (record.tenant, record.id)
         stored = self._t.writebacks[key]
         if owner is not None:
             lease = self._t.leases.get(key)
             if stored.state is not WritebackState.SENDING or lease is None or lease[0] != owner:
                 return False
+            if lease_until is not None:
+                if lease[1] < now:
+                    return False
+                self._t.leases[key] = (owner, lease_until)
         kept = replace(copy.deepcopy(record), attempts=stored.attempts, updated_at=now)
         self._t.writebacks[key] = kept
         if record.state is not WritebackState.SENDING:

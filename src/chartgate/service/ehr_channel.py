@@ -208,15 +208,14 @@ class EhrChannel:
         now = self._clock.now()
         with self._uow() as uow:
             hold = self._held(record, uow) if announce is not None else None
-            held = hold is None and uow.writebacks.renew_lease(
-                record.tenant, record.id, owner=self.owner, now=now, lease_until=now + self._lease
+            # Renew and save in one statement, while the lease is still ours.
+            held = hold is None and uow.writebacks.save_progress(
+                record, now=now, owner=self.owner, lease_until=now + self._lease
             )
             if held or hold is not None:
                 self.write_pending(record, uow)
-            if held:
-                uow.writebacks.save_progress(record, now=now, owner=self.owner)
-                if announce is not None:
-                    uow.audit.append(announce)
+            if held and announce is not None:
+                uow.audit.append(announce)
         if hold is not None:
             self.committed(record)
             raise Stop(Ended(Decision.RETRY, reason=f"held: {hold}"))

@@ -203,9 +203,14 @@ class WritebackStore(Protocol):
         ...
 
     def save_progress(
-        self, record: WritebackRecord, *, now: datetime, owner: str | None = None
+        self,
+        record: WritebackRecord,
+        *,
+        now: datetime,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
     ) -> bool:
-        """Persist progress (only while ``owner`` holds the lease, when given)."""
+        """Persist progress; ``owner``: only while it holds the lease (renewed: ``lease_until``)."""
         ...
 
     def renew_lease(

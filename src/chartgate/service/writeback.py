@@ -147,7 +147,10 @@ class WritebackExecutor:
         )
 
     def _due(self, limit: int) -> list[tuple[str, str]]:
-        with self._uow() as uow:
+        # A read: the claim's compare-and-set decides, so looking takes no writer's turn
+        # (SQLite: a worker woken by every commit would otherwise queue for the writer lock
+        # each time, and the API would hand it a turn for nothing).
+        with self._uow(read_only=True) as uow:
             return uow.writebacks.due(self._clock.now(), limit=limit)
 
     def process(self, tenant: str, writeback_id: str) -> bool:

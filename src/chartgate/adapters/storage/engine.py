@@ -2,14 +2,15 @@
 
 SQLite allows one writer; letting several threads race for the write lock pushes p99
 latency past a second, so writes take ``BEGIN IMMEDIATE`` (the lock is taken up front, no
-upgrade deadlocks) and an in-process lock serialises writers before they reach SQLite.
+upgrade deadlocks) and a writer lock serialises writers before they reach SQLite: in the
+process a lock, across processes (``serve`` and ``worker`` on one file) an ``flock`` handed
+over fairly (``adapters/storage/writer_lock.py``), so one process cannot starve the other.
 Connections are pooled and long-lived (issue 20): a fresh connection per transaction paid
 four PRAGMAs and a commit on a new file handle (1-9 ms) where a held one commits in ~15 us.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, QueuePool
 
+from chartgate.adapters.storage.writer_lock import WriterLock
 from chartgate.domain.errors import SchemaNotCurrent
 
 POSTGRES_TIMEOUTS = (
@@ -100,11 +102,13 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         read_only = connection.get_execution_options().get("chartgate_read_only", False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
-    engine.info_writer_lock = threading.RLock()  # type: ignore[attr-defined]
+    engine.info_writer_lock = WriterLock(  # type: ignore[attr-defined]
+        Path(str(database)) if on_disk else None
+    )
     return engine
 
 
-def writer_lock(engine: Engine) -> threading.RLock | None:
-    """The in-process writer lock of a SQLite engine (None for PostgreSQL)."""
-    lock: threading.RLock | None = getattr(engine, "info_writer_lock", None)
+def writer_lock(engine: Engine) -> WriterLock | None:
+    """The writer lock of a SQLite engine (None for PostgreSQL)."""
+    lock: WriterLock | None = getattr(engine, "info_writer_lock", None)
     return lock

@@ -31,6 +31,19 @@ log = logging.getLogger(__name__)
 TIMED_EVENTS = frozenset({EventType.WRITEBACK_COMMITTED})
 """Events that carry the time their write-back was queued (approve → committed latency)."""
 
+Facts = tuple[str | None, datetime | None]
+"""A write-back's stored trace and the time it was queued: neither changes once it commits."""
+_KNOWN: dict[tuple[str, str], Facts] = {}
+"""(tenant, write-back id) -> facts read by a committed transaction that did not queue it.
+
+Both are written only in the transaction that queues the write-back, so once a later
+transaction read them they stand: a worker reads them once per write-back, not in each of
+its transactions (issue 20). Bounded: emptied when it reaches ``_KNOWN_MAX``."""
+_KNOWN_MAX = 4096
+_FACTS = select(t.writebacks.c.traceparent, t.writebacks.c.created_at).where(
+    t.writebacks.c.tenant == bindparam("f_tenant"), t.writebacks.c.id == bindparam("f_id")
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ObservedEvent:
@@ -46,8 +59,6 @@ Observer = Callable[[Sequence[ObservedEvent]], None]
 _d, _w = t.drafts.c, t.writebacks.c
 _WRITEBACK_KEY = (_w.tenant == bindparam("q_tenant"), _w.id == bindparam("q_writeback"))
 _DRAFT_KEY = (_d.tenant == bindparam("q_tenant"), _d.id == bindparam("q_draft"))
-_WRITEBACK_TRACE = select(_w.traceparent).where(*_WRITEBACK_KEY)
-_WRITEBACK_QUEUED_AT = select(_w.created_at).where(*_WRITEBACK_KEY)
 _DRAFT_TRACE = select(_d.traceparent).where(*_DRAFT_KEY)
 _SET_DRAFT_TRACE = update(t.drafts).where(*_DRAFT_KEY).values(traceparent=bindparam("u_trace"))
 _SET_WRITEBACK_TRACE = (
@@ -81,12 +92,14 @@ class EventTap:
 class _RecordingLedger(SqlLedger):
     """The ledger repository, remembering what this transaction appended."""
 
-    def __init__(self, conn: Connection, seen: list[AuditRecord]) -> None:
+    def __init__(
+        self, conn: Connection, seen: list[AuditRecord], read: dict[tuple[str, str], Facts]
+    ) -> None:
         super().__init__(conn)
         self._seen = seen
-        # A write-back's stored trace, read once per transaction: only ``_carry_trace``
-        # changes it, after the last append of the transaction.
-        self._traces: dict[tuple[str, str], str | None] = {}
+        # Write-back facts this transaction read (once): only ``_carry_trace`` changes the
+        # trace, after the last append of the transaction that queues the write-back.
+        self._read = read
 
     def append(self, record: AuditRecord) -> int:
         if record.traceparent is None:
@@ -100,12 +113,19 @@ class _RecordingLedger(SqlLedger):
         current = current_traceparent()
         if current or record.writeback_id is None:
             return current
-        key = (record.tenant, record.writeback_id)
-        if key not in self._traces:
-            self._traces[key] = self._conn.execute(
-                _WRITEBACK_TRACE, {"q_tenant": record.tenant, "q_writeback": record.writeback_id}
-            ).scalar()
-        return self._traces[key]
+        return facts_of(self._conn, self._read, record.tenant, record.writeback_id)[0]
+
+
+def facts_of(
+    conn: Connection, read: dict[tuple[str, str], Facts], tenant: str, writeback_id: str
+) -> Facts:
+    """A write-back's trace and queue time: known, read in this transaction, or read now."""
+    key = (tenant, writeback_id)
+    found = _KNOWN.get(key) or read.get(key)
+    if found is None:
+        row = conn.execute(_FACTS, {"f_tenant": tenant, "f_id": writeback_id}).first()
+        found = read[key] = (row[0], row[1]) if row is not None else (None, None)
+    return found
 
 
 class ObservedUnitOfWork(SqlUnitOfWork):
@@ -124,12 +144,14 @@ class ObservedUnitOfWork(SqlUnitOfWork):
         self._tap = tap
         self._seen: list[AuditRecord] = []
         self._events: list[ObservedEvent] = []
+        self._read: dict[tuple[str, str], Facts] = {}
 
     def __enter__(self) -> Self:
         super().__enter__()
         assert self._conn is not None
         self._seen = []
-        self.audit = _RecordingLedger(self._conn, self._seen)
+        self._read = {}
+        self.audit = _RecordingLedger(self._conn, self._seen, self._read)
         return self
 
     def __exit__(
@@ -140,8 +162,21 @@ class ObservedUnitOfWork(SqlUnitOfWork):
     ) -> None:
         self._events = []
         super().__exit__(exc_type, exc, tb)  # records the drafts' events, then commits
-        if exc_type is None and self._events:
-            self._tap.publish(self._events)
+        if exc_type is None:
+            self._keep_facts()
+            if self._events:
+                self._tap.publish(self._events)
+
+    def _keep_facts(self) -> None:
+        """Keep what this committed transaction read, unless it queued that write-back."""
+        queued = {
+            (r.tenant, r.writeback_id) for r in self._seen if r.type is EventType.WRITEBACK_QUEUED
+        }
+        fresh = {key: facts for key, facts in self._read.items() if key not in queued}
+        if fresh:
+            if len(_KNOWN) + len(fresh) > _KNOWN_MAX:
+                _KNOWN.clear()
+            _KNOWN.update(fresh)
 
     def _before_commit(self) -> None:
         """After the drafts' events are recorded, still in the transaction: what to publish."""
@@ -181,7 +216,5 @@ class ObservedUnitOfWork(SqlUnitOfWork):
     def _observed(self, record: AuditRecord) -> ObservedEvent:
         if record.type not in TIMED_EVENTS or record.writeback_id is None or self._conn is None:
             return ObservedEvent(record)
-        queued_at = self._conn.execute(
-            _WRITEBACK_QUEUED_AT, {"q_tenant": record.tenant, "q_writeback": record.writeback_id}
-        ).scalar()
+        _, queued_at = facts_of(self._conn, self._read, record.tenant, record.writeback_id)
         return ObservedEvent(record, queued_at)

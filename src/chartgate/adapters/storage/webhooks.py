@@ -104,9 +104,13 @@ class SqlWebhooks:
         return result.rowcount == 1
 
     def due(self, now: datetime) -> list[tuple[str, str]]:
-        """Active endpoints whose next attempt has come."""
+        """Active endpoints whose next attempt has come.
+
+        A read (every worker turn asks): on SQLite it waits for no writer, in this process or
+        another (``claim`` decides who pushes).
+        """
         c = t.webhook_endpoints.c
-        with self._engine.connect() as conn:
+        with self._engine.connect().execution_options(chartgate_read_only=True) as conn:
             rows = conn.execute(
                 select(c.tenant, c.id)
                 .where(c.disabled_at.is_(None), c.next_attempt_at <= now)

@@ -201,11 +201,31 @@ class WritebackRepository:
         return current if result.rowcount == 1 else None
 
     def save_progress(
-        self, record: WritebackRecord, *, now: datetime, owner: str | None = None
+        self,
+        record: WritebackRecord,
+        *,
+        now: datetime,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
     ) -> bool:
-        """Persist progress; with ``owner``, only while that worker still holds the lease."""
+        """Persist progress; with ``owner``, only while that worker still holds the lease.
+
+        With ``owner`` and ``lease_until``, only while the lease has not run out either, and
+        the lease is renewed in the same statement (a worker's step before each request).
+        """
         values: dict[str, Any] = {name: getattr(record, name) for name in _WB_PROGRESS}
         values["state"] = record.state.value
+        if owner is not None and lease_until is not None and record.state == "sending":
+            params = {f"p_{name}": value for name, value in values.items()}
+            params.update(
+                p_tenant=record.tenant,
+                p_id=record.id,
+                p_owner=owner,
+                p_now=now,
+                p_until=lease_until,
+                p_updated=now,
+            )
+            return self._conn.execute(_PROGRESS_RENEWING, params).rowcount == 1
         if record.state != "sending":
             values["lease_owner"] = None
             values["lease_until"] = None
@@ -256,6 +276,25 @@ _RENEW = (
         updated_at=bindparam("r_updated", type_=_wb.updated_at.type),
     )
 )
+
+_PROGRESS_RENEWING = (
+    update(t.writebacks)
+    .where(
+        _wb.tenant == bindparam("p_tenant"),
+        _wb.id == bindparam("p_id"),
+        _wb.state == "sending",
+        _wb.lease_owner == bindparam("p_owner"),
+        _wb.lease_until >= bindparam("p_now", type_=_wb.lease_until.type),
+    )
+    .values(
+        {
+            **{name: bindparam(f"p_{name}", type_=_wb[name].type) for name in _WB_PROGRESS},
+            "lease_until": bindparam("p_until", type_=_wb.lease_until.type),
+            "updated_at": bindparam("p_updated", type_=_wb.updated_at.type),
+        }
+    )
+)
+"""Save progress and renew the lease in one statement, while the lease is still ours."""
 
 
 @functools.cache
