@@ -147,11 +147,7 @@ class DraftStore(Protocol):
     def get(
         self, tenant: str, draft_id: str, *, for_update: bool = False, known: Draft | None = None
     ) -> Draft:
-        """Load a draft; NotFound for a missing or foreign id.
-
-        ``known``: the same draft read in an earlier transaction; returned itself (after one
-        short read, under the same lock) when the stored draft has not changed since.
-        """
+        """Load a draft (NotFound: missing or foreign); ``known`` itself if unchanged since."""
         ...
 
     def save(self, draft: Draft, *, at: datetime) -> None:
