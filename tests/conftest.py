@@ -28,7 +28,7 @@ from chartgate.adapters.storage.migrate import upgrade
 from databases import PG_ADMIN_URL
 from databases import create_database as _create_database
 from databases import drop_database as _drop_database
-from stack import Stack, running_stack
+from stack import Stack, TenantStacks, running_stack, tenant_stacks
 
 # Property tests prove rules, not speed: no per-example deadline and no "too slow" health check,
 # which a loaded CI machine trips at random.
@@ -218,3 +218,27 @@ def module_migrated_database_url(request: pytest.FixtureRequest) -> str:
     )
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture(scope="module")
+def shared_sqlite_stacks(
+    module_migrated_sqlite_url: str,
+    module_test_count: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TenantStacks]:
+    """One chartgate on SQLite with the sandbox EHR for the module, a tenant per test."""
+    workdir = tmp_path_factory.mktemp("stack")
+    with tenant_stacks(module_migrated_sqlite_url, workdir, count=module_test_count) as stacks:
+        yield stacks
+
+
+@pytest.fixture(scope="module")
+def shared_stacks(
+    module_migrated_database_url: str,
+    module_test_count: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TenantStacks]:
+    """``shared_sqlite_stacks`` once per store (SQLite, PostgreSQL; tests grouped by store)."""
+    workdir = tmp_path_factory.mktemp("stack")
+    with tenant_stacks(module_migrated_database_url, workdir, count=module_test_count) as stacks:
+        yield stacks

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from builders import SOAP_NOTE, edited_note, submission
 from chartgate.adapters.storage import tables
-from stack import Stack, TenantStacks, tenant_stacks
+from stack import Stack, TenantStacks
 
 FHIR_JSON = "application/fhir+json"
 STORED_TABLES = (
@@ -103,22 +103,10 @@ def submit_raw(stack: Stack, content: bytes | Iterator[bytes]) -> httpx.Response
     )
 
 
-@pytest.fixture(scope="module")
-def shared(
-    module_migrated_sqlite_url: str,
-    module_test_count: int,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[TenantStacks]:
-    """One chartgate on SQLite with the sandbox EHR for the module, a tenant per test."""
-    workdir = tmp_path_factory.mktemp("stack")
-    with tenant_stacks(module_migrated_sqlite_url, workdir, count=module_test_count) as stacks:
-        yield stacks
-
-
 @pytest.fixture
-def stack(shared: TenantStacks) -> Stack:
+def stack(shared_sqlite_stacks: TenantStacks) -> Stack:
     """The shared chartgate acting for a tenant no other test used."""
-    return shared.next()
+    return shared_sqlite_stacks.next()
 
 
 @pytest.fixture

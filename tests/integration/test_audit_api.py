@@ -10,7 +10,6 @@ writes.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,25 +19,13 @@ from builders import ENCOUNTER, PATIENT, submission
 from chartgate.adapters.storage import tables as t
 from chartgate.ledger.checkpoint import Checkpoint, open_note, parse_vkey
 from chartgate.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
-from stack import Stack, TenantStacks, tenant_stacks
-
-
-@pytest.fixture(scope="module")
-def shared(
-    module_migrated_database_url: str,
-    module_test_count: int,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[TenantStacks]:
-    """One chartgate per database for the module, writing to the sandbox EHR."""
-    workdir = tmp_path_factory.mktemp("stack")
-    with tenant_stacks(module_migrated_database_url, workdir, count=module_test_count) as stacks:
-        yield stacks
+from stack import Stack, TenantStacks
 
 
 @pytest.fixture
-def stack(shared: TenantStacks) -> Stack:
+def stack(shared_stacks: TenantStacks) -> Stack:
     """The module's chartgate acting for a tenant of the test's own (a ledger of its own)."""
-    return shared.next()
+    return shared_stacks.next()
 
 
 def as_auditor(stack: Stack) -> dict[str, str]:

@@ -6,35 +6,22 @@ one running chartgate (``tenant_stacks``), each acting for a tenant of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from builders import SOAP_NOTE, submission
-from stack import Stack, TenantStacks, tenant_stacks
+from stack import Stack, TenantStacks
 
 TODO_NOTE = SOAP_NOTE.replace("Return if symptoms worsen.", "TODO confirm follow-up.")
 TODO_KEY = "content.unfinished-marker@note.text"
 
 
-@pytest.fixture(scope="module")
-def shared(
-    module_migrated_sqlite_url: str,
-    module_test_count: int,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[TenantStacks]:
-    """One chartgate on SQLite with the sandbox EHR for the module."""
-    workdir = tmp_path_factory.mktemp("stack")
-    with tenant_stacks(module_migrated_sqlite_url, workdir, count=module_test_count) as stacks:
-        yield stacks
-
-
 @pytest.fixture
-def stack(shared: TenantStacks) -> Stack:
+def stack(shared_sqlite_stacks: TenantStacks) -> Stack:
     """The shared chartgate acting for a tenant no other test used."""
-    return shared.next()
+    return shared_sqlite_stacks.next()
 
 
 def create(stack: Stack, text: str = SOAP_NOTE) -> dict[str, Any]:

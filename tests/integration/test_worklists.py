@@ -9,7 +9,6 @@ its own, so a worklist lists that test's drafts and write-backs only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,27 +18,15 @@ from sqlalchemy import select, update
 from builders import submission
 from chartgate.adapters.storage import tables as t
 from chartgate.domain.errors import InputError
-from stack import Stack, TenantStacks, tenant_stacks
+from stack import Stack, TenantStacks
 
 OTHER_ENCOUNTER = "Encounter/enc-002"
 
 
-@pytest.fixture(scope="module")
-def shared(
-    module_migrated_database_url: str,
-    module_test_count: int,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[TenantStacks]:
-    """One chartgate per store for the module, writing to the sandbox EHR."""
-    workdir = tmp_path_factory.mktemp("stack")
-    with tenant_stacks(module_migrated_database_url, workdir, count=module_test_count) as stacks:
-        yield stacks
-
-
 @pytest.fixture
-def stack(shared: TenantStacks) -> Stack:
+def stack(shared_stacks: TenantStacks) -> Stack:
     """The module's chartgate acting for a tenant of the test's own: its worklists are its own."""
-    return shared.next()
+    return shared_stacks.next()
 
 
 def as_admin(stack: Stack) -> dict[str, str]:
