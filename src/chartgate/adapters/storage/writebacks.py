@@ -262,15 +262,22 @@ class WritebackRepository:
 _wb = t.writebacks.c
 _GET = select(t.writebacks).where(_wb.tenant == bindparam("g_tenant"), _wb.id == bindparam("g_id"))
 _STATE = select(_wb.state).where(_wb.tenant == bindparam("g_tenant"), _wb.id == bindparam("g_id"))
+
+
+def _lease_held(prefix: str) -> tuple[ColumnElement[bool], ...]:
+    """The write-back is still sending under ``<prefix>_owner``'s unexpired lease."""
+    return (
+        _wb.tenant == bindparam(f"{prefix}_tenant"),
+        _wb.id == bindparam(f"{prefix}_id"),
+        _wb.state == "sending",
+        _wb.lease_owner == bindparam(f"{prefix}_owner"),
+        _wb.lease_until >= bindparam(f"{prefix}_now", type_=_wb.lease_until.type),
+    )
+
+
 _RENEW = (
     update(t.writebacks)
-    .where(
-        _wb.tenant == bindparam("r_tenant"),
-        _wb.id == bindparam("r_id"),
-        _wb.state == "sending",
-        _wb.lease_owner == bindparam("r_owner"),
-        _wb.lease_until >= bindparam("r_now", type_=_wb.lease_until.type),
-    )
+    .where(*_lease_held("r"))
     .values(
         lease_until=bindparam("r_until", type_=_wb.lease_until.type),
         updated_at=bindparam("r_updated", type_=_wb.updated_at.type),
@@ -279,13 +286,7 @@ _RENEW = (
 
 _PROGRESS_RENEWING = (
     update(t.writebacks)
-    .where(
-        _wb.tenant == bindparam("p_tenant"),
-        _wb.id == bindparam("p_id"),
-        _wb.state == "sending",
-        _wb.lease_owner == bindparam("p_owner"),
-        _wb.lease_until >= bindparam("p_now", type_=_wb.lease_until.type),
-    )
+    .where(*_lease_held("p"))
     .values(
         {
             **{name: bindparam(f"p_{name}", type_=_wb[name].type) for name in _WB_PROGRESS},
