@@ -323,7 +323,16 @@ def load_rows(col: Callable[[str], list[float]]) -> list[Row]:
                 lambda _b, o: o >= 1.0,
             ),
             Row(
-                f"approve -> committed p99, open loop {load.OPEN_RATE:.0f}/s, stub EHR ({store})",
+                f"`chartgate worker` draining the closed loops' approvals, stub EHR ({store})",
+                "-",
+                "wb/s",
+                [],
+                col(f"{key}_drain_per_second"),
+                lambda _b, _o: False,
+            ),
+            Row(
+                f"approve -> committed p99, open loop {load.OPEN_RATE:.0f}/s from an idle queue, "
+                f"stub EHR ({store})",
                 "<= 50 ms",
                 "ms",
                 [],
