@@ -246,9 +246,12 @@ def _unreferred_contained(resource: Mapping[str, Any]) -> list[int]:
     ]
 
 
+_TYPES: Final = frozenset(row[0] for row in INVARIANTS)
+
+
 def invariant_types() -> frozenset[str]:
     """The resource types whose invariants are evaluated."""
-    return frozenset(row[0] for row in INVARIANTS)
+    return _TYPES
 
 
 class R4Invariants:
@@ -272,7 +275,7 @@ class R4Invariants:
         values' probe asks for the few its values can reach (``APPROVAL_VALUE_INVARIANTS``).
         """
         kind = str(resource.get("resourceType"))
-        if kind not in invariant_types():
+        if kind not in _TYPES:
             return []
         body = {k: v for k, v in resource.items() if k != "resourceType"}
         findings: list[Finding] = []
