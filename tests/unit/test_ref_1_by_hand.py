@@ -109,7 +109,7 @@ def _both(
     return by_hand, engine
 
 
-def _place(steps: list[str], value: Any, *, as_list: bool) -> dict[str, Any]:  # noqa: ANN401
+def _place(steps: list[str], value: Any, *, as_list: bool) -> dict[str, Any]:
     """``{steps[0]: ... {steps[-1]: value}}``, every level a list of two when ``as_list``."""
     node: Any = value
     for step in reversed(steps):
@@ -163,7 +163,7 @@ class _Recording:
         return self._inner.check(resource, location=location, keys=keys)
 
 
-def _resources_in(node: Any) -> Iterator[dict[str, Any]]:  # noqa: ANN401 - JSON
+def _resources_in(node: Any) -> Iterator[dict[str, Any]]:
     """Every object with a resourceType the invariants know, at any depth."""
     if isinstance(node, dict):
         if node.get("resourceType") in invariant_types():
@@ -193,8 +193,10 @@ def _corpus() -> list[dict[str, Any]]:
         except ValidationError:
             continue
         validator.submission_findings(submission, Preview(author="Practitioner/p-1", at=AT))
-    for author in ("Practitioner/prac-001", "#x", "#", "urn:uuid:1", "#p 1"):
-        out.append(approval_values_probe(author=author, at=AT, writeback_id=WRITEBACK))
+    out.extend(
+        approval_values_probe(author=author, at=AT, writeback_id=WRITEBACK)
+        for author in ("Practitioner/prac-001", "#x", "#", "urn:uuid:1", "#p 1")
+    )
     return out + recorder.seen
 
 

@@ -298,23 +298,30 @@ class R4Invariants:
             if keys is not None and key not in keys:
                 continue
             where = location + context.removeprefix(kind)
-            by_hand = _BY_HAND.get(key)
-            broken = None if by_hand is None else by_hand(resource, path)
-            if broken is not None:
-                if broken:
-                    findings.append(Finding.error(f"invariant.{key}", where, f"{key}: {human}"))
-                continue
-            try:
-                broken = evaluate(resource, environment) == [True]
-            except Exception as exc:  # noqa: BLE001 - the engine's errors are not typed
-                findings.append(
-                    Finding.error(
-                        "invariant.unevaluable",
-                        where,
-                        f"{key} could not be evaluated ({type(exc).__name__}): not checked",
-                    )
-                )
-                continue
-            if broken:
-                findings.append(Finding.error(f"invariant.{key}", where, f"{key}: {human}"))
+            found = _violation(resource, environment, (key, human), path, evaluate)
+            if found is not None:
+                findings.append(Finding.error(found[0], where, found[1]))
         return findings
+
+
+def _violation(
+    resource: Mapping[str, Any],
+    environment: dict[str, Any],
+    rule: tuple[str, str],
+    path: _Path,
+    evaluate: Callable[..., Any],
+) -> tuple[str, str] | None:
+    """(code, message) when the invariant ``rule`` (key, text) is broken or cannot be run.
+
+    By hand where ``_BY_HAND`` has it and the JSON is plain, else by the engine.
+    """
+    key, human = rule
+    by_hand = _BY_HAND.get(key)
+    broken = None if by_hand is None else by_hand(resource, path)
+    if broken is None:
+        try:
+            broken = evaluate(resource, environment) == [True]
+        except Exception as exc:  # noqa: BLE001 - the engine's errors are not typed
+            why = f"{key} could not be evaluated ({type(exc).__name__}): not checked"
+            return "invariant.unevaluable", why
+    return (f"invariant.{key}", f"{key}: {human}") if broken else None
