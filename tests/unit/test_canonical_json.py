@@ -14,7 +14,6 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chartgate.domain import hashing
 from chartgate.domain.hashing import canonical_json, content_hash
 from chartgate.ledger.entry import canonical_bytes
 
@@ -97,7 +96,7 @@ def test_a_plain_ledger_event_is_written_by_the_c_encoder(
     def slow(_value: object) -> bytes:
         raise AssertionError("rfc8785 walked a plain event")
 
-    monkeypatch.setattr(hashing.rfc8785, "dumps", slow)
+    monkeypatch.setattr(rfc8785, "dumps", slow)
     event = {"type": "draft.approved", "seq": 3, "ok": True, "gone": None, "ids": ["a", "b"]}
     assert (
         canonical_bytes(event)
