@@ -19,10 +19,14 @@ from chartgate.service.context import RequestMeta
 from stack import running_stack
 
 
-def test_an_approval_reads_the_ledger_head_and_the_write_backs_trace_once(
+def test_an_approval_reads_the_ledger_head_once_and_not_the_trace_it_just_queued(
     tmp_path: Path,
 ) -> None:
-    """Two events, one head read and one trace read; the ledger holds both events."""
+    """Two events, one head read; no trace read back (the transaction inserted the row).
+
+    The outbox row is inserted without a trace in this transaction, so the unit of work knows
+    it (issue 20): the events carry no traceparent with tracing off, as when it was read.
+    """
     with running_stack(f"sqlite:///{tmp_path}/a.sqlite3", tmp_path) as stack:
         scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
         clinician = Principal(
@@ -47,12 +51,17 @@ def test_an_approval_reads_the_ledger_head_and_the_write_backs_trace_once(
             stack.app.approvals.approve(clinician, draft.id, expected_version=1, meta=meta)
         finally:
             event.remove(stack.app.engine, "before_cursor_execute", before)
+        with stack.app.uow(read_only=True) as uow:
+            events = uow.audit.by_correlation(stack.tenant, draft.correlation_id)
     inserted = [s for s in seen if s.startswith("INSERT INTO audit_events")]
     head_reads = [s for s in seen if s.startswith("SELECT ledger_heads.")]
     trace_reads = [s for s in seen if s.startswith("SELECT writebacks.traceparent")]
     assert len(inserted) == 2
     assert len(head_reads) == 1
-    assert len(trace_reads) == 1
+    assert trace_reads == []
+    queued = [e for e in events if e["type"] in {"draft.approved", "writeback.queued"}]
+    assert len(queued) == 2
+    assert all("traceparent" not in e for e in queued)
 
 
 def test_the_schema_stamp_is_stored_with_the_version_and_read_back(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chartgate.domain.hashing import canonical_json, content_hash
+from chartgate.ledger.entry import canonical_bytes
 
 _TEXT = st.text(st.characters(codec=None), max_size=12)  # every code point, surrogates too
 _KEYS = st.one_of(st.text(max_size=6), st.text(st.characters(max_codepoint=127), max_size=6))
@@ -74,3 +75,30 @@ def test_the_values_the_c_encoder_would_write_otherwise(value: dict[Any, Any]) -
 def test_a_hash_is_of_the_canonical_bytes() -> None:
     """Key order and tuples do not change a content hash."""
     assert content_hash({"b": (1, "2"), "a": None}) == content_hash({"a": None, "b": [1, "2"]})
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(_KEYS, _JSON, max_size=6))
+def test_a_ledger_event_is_sealed_in_rfc_8785_s_bytes(event: dict[str, Any]) -> None:
+    """The ledger's canonical bytes are the rfc8785 package's, or refused alike (issue 20)."""
+    try:
+        ours: bytes | type[Exception] = canonical_bytes(event)
+    except rfc8785.CanonicalizationError:
+        ours = rfc8785.CanonicalizationError
+    assert ours == _reference(event)
+
+
+def test_a_plain_ledger_event_is_written_by_the_c_encoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An event of strings, safe integers, booleans and null never reaches the slow walk."""
+
+    def slow(_value: object) -> bytes:
+        raise AssertionError("rfc8785 walked a plain event")
+
+    monkeypatch.setattr(rfc8785, "dumps", slow)
+    event = {"type": "draft.approved", "seq": 3, "ok": True, "gone": None, "ids": ["a", "b"]}
+    assert (
+        canonical_bytes(event)
+        == b'{"gone":null,"ids":["a","b"],"ok":true,"seq":3,"type":"draft.approved"}'
+    )

@@ -141,6 +141,78 @@ def _empty_elements(node: Any, where: str) -> list[str]:  # noqa: ANN401 - JSON
     return []
 
 
+def _contained_ids(resource: Mapping[str, Any]) -> set[str] | None:
+    """``%rootResource.contained.id`` as strings; None when not plain JSON (the engine decides)."""
+    contained = resource.get("contained", [])
+    if not isinstance(contained, list):
+        return None
+    ids: set[str] = set()
+    for inner in contained:
+        if not isinstance(inner, Mapping) or "_id" in inner:
+            return None
+        value = inner.get("id")
+        if isinstance(value, str):
+            ids.add(value)
+        elif value is not None or "id" in inner:
+            return None
+    return ids
+
+
+def _selected(resource: Mapping[str, Any], path: _Path) -> list[Mapping[str, Any]] | None:
+    """The objects ``path`` selects in ``resource``, through lists; None when not plain JSON.
+
+    Plain: every step found under its own name only (no ``_name``), each value an object or
+    a list of objects.
+    """
+    nodes: list[Mapping[str, Any]] = [resource]
+    for name, underscored in path:
+        found: list[Mapping[str, Any]] = []
+        for node in nodes:
+            if underscored in node:
+                return None
+            if name not in node:
+                continue
+            value = node[name]
+            for item in value if isinstance(value, list) else [value]:
+                if not isinstance(item, Mapping):
+                    return None
+                found.append(item)
+        nodes = found
+    return nodes
+
+
+def _unresolved_local_reference(resource: Mapping[str, Any], path: _Path) -> bool | None:
+    """ref-1 without the engine: does a Reference at ``path`` name a ``#id`` not contained?
+
+    The same three-valued logic as the expression (``reference.startsWith('#').not() or
+    (reference.substring(1) in %rootResource.contained.id)``, where an empty result holds):
+    no ``reference`` holds (identifier or display only), one not starting with ``#`` holds,
+    ``#`` alone holds (``substring(1)`` is empty), ``#x`` holds only when a contained resource
+    has id ``x`` (compared exactly). None when the JSON is not plain (a ``_reference``, a
+    non-string, an element that is not an object): the caller then runs the engine.
+    ``tests/unit/test_ref_1_by_hand.py`` proves the same findings as the engine.
+    """
+    references = _selected(resource, path)
+    ids = _contained_ids(resource)
+    if references is None or ids is None:
+        return None
+    broken = False
+    for reference in references:
+        if "_reference" in reference:
+            return None
+        if "reference" not in reference:
+            continue
+        value = reference["reference"]
+        if not isinstance(value, str):
+            return None
+        if len(value) > 1 and value.startswith("#") and value[1:] not in ids:
+            broken = True
+    return broken
+
+
+_BY_HAND: Final = {"ref-1": _unresolved_local_reference}
+"""Invariants evaluated by hand where the JSON is plain, by the engine where it is not."""
+
 _WALKED: Final = frozenset({"ele-1", "dom-3"})
 """Invariants checked by a JSON walk (``R4Invariants.check``), not by the engine."""
 
@@ -174,9 +246,12 @@ def _unreferred_contained(resource: Mapping[str, Any]) -> list[int]:
     ]
 
 
+_TYPES: Final = frozenset(row[0] for row in INVARIANTS)
+
+
 def invariant_types() -> frozenset[str]:
     """The resource types whose invariants are evaluated."""
-    return frozenset(row[0] for row in INVARIANTS)
+    return _TYPES
 
 
 class R4Invariants:
@@ -200,7 +275,7 @@ class R4Invariants:
         values' probe asks for the few its values can reach (``APPROVAL_VALUE_INVARIANTS``).
         """
         kind = str(resource.get("resourceType"))
-        if kind not in invariant_types():
+        if kind not in _TYPES:
             return []
         body = {k: v for k, v in resource.items() if k != "resourceType"}
         findings: list[Finding] = []
@@ -223,17 +298,30 @@ class R4Invariants:
             if keys is not None and key not in keys:
                 continue
             where = location + context.removeprefix(kind)
-            try:
-                broken = evaluate(resource, environment) == [True]
-            except Exception as exc:  # noqa: BLE001 - the engine's errors are not typed
-                findings.append(
-                    Finding.error(
-                        "invariant.unevaluable",
-                        where,
-                        f"{key} could not be evaluated ({type(exc).__name__}): not checked",
-                    )
-                )
-                continue
-            if broken:
-                findings.append(Finding.error(f"invariant.{key}", where, f"{key}: {human}"))
+            found = _violation(resource, environment, (key, human), path, evaluate)
+            if found is not None:
+                findings.append(Finding.error(found[0], where, found[1]))
         return findings
+
+
+def _violation(
+    resource: Mapping[str, Any],
+    environment: dict[str, Any],
+    rule: tuple[str, str],
+    path: _Path,
+    evaluate: Callable[..., Any],
+) -> tuple[str, str] | None:
+    """(code, message) when the invariant ``rule`` (key, text) is broken or cannot be run.
+
+    By hand where ``_BY_HAND`` has it and the JSON is plain, else by the engine.
+    """
+    key, human = rule
+    by_hand = _BY_HAND.get(key)
+    broken = None if by_hand is None else by_hand(resource, path)
+    if broken is None:
+        try:
+            broken = evaluate(resource, environment) == [True]
+        except Exception as exc:  # noqa: BLE001 - the engine's errors are not typed
+            why = f"{key} could not be evaluated ({type(exc).__name__}): not checked"
+            return "invariant.unevaluable", why
+    return (f"invariant.{key}", f"{key}: {human}") if broken else None

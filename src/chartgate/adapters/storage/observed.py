@@ -22,9 +22,11 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from chartgate.adapters.storage import tables as t
 from chartgate.adapters.storage.ledger import SqlLedger
 from chartgate.adapters.storage.unit_of_work import SqlUnitOfWork
+from chartgate.adapters.storage.writebacks import WritebackRepository
 from chartgate.adapters.trace_context import current_traceparent
 from chartgate.domain.events import AuditRecord, EventType
-from chartgate.service.ports import Cipher
+from chartgate.domain.utc import as_utc
+from chartgate.service.ports import Cipher, WritebackRecord
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,33 @@ def facts_of(
     return found
 
 
+class _RecordingWritebacks(WritebackRepository):
+    """The outbox repository, remembering the facts of the rows this transaction inserts.
+
+    An inserted row's trace is NULL (``_carry_trace`` sets it just before commit, after the
+    appends) and its queue time is the record's: the ledger appends of the approval that
+    queues it need not read them back (issue 20).
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        cipher: Cipher,
+        read: dict[tuple[str, str], Facts],
+        *,
+        ehr_vendors: Mapping[str, str] | None,
+    ) -> None:
+        super().__init__(conn, cipher, ehr_vendors=ehr_vendors)
+        self._read = read
+        self.added: set[tuple[str, str]] = set()
+
+    def add(self, record: WritebackRecord) -> None:
+        super().add(record)
+        key = (record.tenant, record.id)
+        self._read[key] = (None, as_utc(record.created_at))
+        self.added.add(key)
+
+
 class ObservedUnitOfWork(SqlUnitOfWork):
     """``SqlUnitOfWork`` that publishes its audit events to a tap after a clean commit."""
 
@@ -152,6 +181,9 @@ class ObservedUnitOfWork(SqlUnitOfWork):
         self._seen = []
         self._read = {}
         self.audit = _RecordingLedger(self._conn, self._seen, self._read)
+        self.writebacks = _RecordingWritebacks(
+            self._conn, self._cipher, self._read, ehr_vendors=self._ehr_vendors
+        )
         return self
 
     def __exit__(
@@ -172,6 +204,8 @@ class ObservedUnitOfWork(SqlUnitOfWork):
         queued = {
             (r.tenant, r.writeback_id) for r in self._seen if r.type is EventType.WRITEBACK_QUEUED
         }
+        if isinstance(self.writebacks, _RecordingWritebacks):
+            queued |= self.writebacks.added
         fresh = {key: facts for key, facts in self._read.items() if key not in queued}
         if fresh:
             if len(_KNOWN) + len(fresh) > _KNOWN_MAX:

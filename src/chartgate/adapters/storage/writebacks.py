@@ -48,6 +48,10 @@ _WB_PROGRESS = (
     "escalated_at",
 )
 
+_INSERT = insert(t.writebacks)
+"""Every approval's outbox row: built once per process (issue 20). No ``traceparent``: the
+trace is handed on by the unit of work before commit (``observed._carry_trace``)."""
+
 
 class WritebackRepository:
     """The outbox: one row per approval (the claim), leased by workers."""
@@ -68,26 +72,27 @@ class WritebackRepository:
             aad=row_aad(record.tenant, "writebacks", record.id),
         )
         self._conn.execute(
-            insert(t.writebacks).values(
-                tenant=record.tenant,
-                id=record.id,
-                draft_id=record.draft_id,
-                approval_id=record.approval_id,
-                kind=record.kind.value,
-                state=record.state.value,
-                may_have_landed=record.may_have_landed,
-                payload_blob=blob,
-                payload_hash=record.payload_hash,
-                correlation_id=record.correlation_id,
-                attempts=record.attempts,
-                next_attempt_at=record.next_attempt_at,
-                created_at=record.created_at,
-                updated_at=record.updated_at,
-                note_type=record.note_type or _note_type(record.payload),
-                part=record.part,
-                after_id=record.after_id,
-                target_type=record.target_type,
-            )
+            _INSERT,
+            {
+                "tenant": record.tenant,
+                "id": record.id,
+                "draft_id": record.draft_id,
+                "approval_id": record.approval_id,
+                "kind": record.kind.value,
+                "state": record.state.value,
+                "may_have_landed": record.may_have_landed,
+                "payload_blob": blob,
+                "payload_hash": record.payload_hash,
+                "correlation_id": record.correlation_id,
+                "attempts": record.attempts,
+                "next_attempt_at": record.next_attempt_at,
+                "created_at": record.created_at,
+                "updated_at": record.updated_at,
+                "note_type": record.note_type or _note_type(record.payload),
+                "part": record.part,
+                "after_id": record.after_id,
+                "target_type": record.target_type,
+            },
         )
         notify_writebacks(self._conn)  # a waiting worker looks as soon as this commits
 
