@@ -732,11 +732,15 @@ class Harness:
         back in the order of ``ids``, as before: what the person does next draws on the seeded
         schedule in that order.
         """
+        if not ids:
+            return {}
         wb = tables.writebacks.c
+        tenant = self.history.writebacks[ids[0]].tenant  # a lane's: one tenant, the key's first
         query = select(wb.id, wb.state, wb.next_attempt_at, wb.document_id, wb.kind).where(
-            wb.id.in_(ids)
+            wb.tenant == tenant, wb.id.in_(ids)
         )
-        with self.app.engine.connect() as conn:
+        # A reader, as ``uow(read_only=True)``: on SQLite a plain connection begins as a writer.
+        with self.app.engine.connect().execution_options(chartgate_read_only=True) as conn:
             found = {
                 row.id: {
                     "state": row.state,
