@@ -54,6 +54,8 @@ OLD = "Return if symptoms worsen."
 NEW = "Return if fever develops or symptoms last 10 days."
 WAIT_MS = 15_000
 expect.set_options(timeout=WAIT_MS)
+POLL_MS = 1_000
+"""The page's first write-back poll comes this long after it loads (``reviewer.js``)."""
 
 
 @dataclass
@@ -204,8 +206,10 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh context's page, its timers on a clock the test can move (``poll_now``)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(WAIT_MS)
+    context.clock.install()  # time still flows as it does; ``poll_now`` jumps it forward
     opened = context.new_page()
     yield opened
     context.close()
@@ -224,6 +228,17 @@ def sign_in(page: Page, stack: ReviewStack, draft_id: str) -> None:
     page.get_by_role("button", name="Sign in as demo clinician").click()
     expect(page).to_have_url(f"{stack.base_url}/review/{draft_id}")
     page.wait_for_load_state("load")  # styles and the enhancement script are in
+
+
+def poll_now(page: Page) -> None:
+    """Fire the page's pending write-back poll now instead of waiting out its timer.
+
+    Call it once the worker has run: the page's own poll (``reviewer.js``, a ``setTimeout``)
+    still fetches the state and reloads the page; only the wait before it is skipped. A poll
+    whose fetch was already on its way when the clock jumped schedules the next one in real
+    time, so the page still gets there, a second later.
+    """
+    page.clock.fast_forward(POLL_MS)
 
 
 def banner(page: Page) -> Any:
@@ -256,6 +271,7 @@ def approved_and_committed(page: Page, stack: ReviewStack, draft_id: str) -> Non
     save_edit(page)
     approve(page)
     assert stack.work() >= 1
+    poll_now(page)
     expect(banner(page)).to_have_text(re.compile(r"^In the chart, not signed — DocumentReference/"))
 
 
@@ -303,6 +319,7 @@ def test_clinician_signs_in_reads_the_diff_saves_approves_and_sees_the_note_land
     shot(page, "03-approved-queued")
 
     assert stack.work() == 1
+    poll_now(page)
     # The page polls the write-back and reloads itself when the worker has committed.
     expect(banner(page)).to_have_text(
         re.compile(r"^In the chart, not signed — DocumentReference/\S+$")
@@ -344,6 +361,7 @@ def test_finalize_demands_reauthentication_then_makes_the_note_final(
     expect(banner(page)).to_have_text("Signing queued — in the chart, not signed yet")
     expect(page.get_by_text("Finalization queued")).to_have_count(2)  # notice and banner
     assert stack.work() == 1
+    poll_now(page)
     expect(banner(page)).to_have_text(re.compile(r"^Signed in the chart — DocumentReference/"))
     expect(page.locator(".banner-detail").first).to_contain_text("Final (signed)")
     expect(page.locator("#status")).to_have_class(re.compile("banner-signed"))
@@ -365,6 +383,7 @@ def test_amend_then_retract_a_committed_note(page: Page, stack: ReviewStack) -> 
     page.get_by_role("button", name="Approve amendment for chart").click()
     expect(banner(page)).to_have_text("Approved — queued for the chart")
     assert stack.work() == 1
+    poll_now(page)
     expect(banner(page)).to_have_text(re.compile(r"^Amended in the chart — DocumentReference/"))
     second = banner(page).inner_text().split(" — ")[1]
     assert second != first
@@ -386,6 +405,7 @@ def test_amend_then_retract_a_committed_note(page: Page, stack: ReviewStack) -> 
     page.get_by_role("button", name="Retract note").click()
     expect(banner(page)).to_have_text("Approved — queued for the chart")
     assert stack.work() == 1
+    poll_now(page)
     expect(banner(page)).to_have_text("Retracted — entered in error in the chart")
     shot(page, "12-retracted")
     assert stack.ehr_get(f"/{second}")["status"] == "entered-in-error"
@@ -414,6 +434,7 @@ def test_conflict_banner_and_rebase_when_the_chart_changed(page: Page, stack: Re
             headers={**fhir, "If-Match": f'W/"{prior["meta"]["versionId"]}"'},
         ).json()
     stack.work()
+    poll_now(page)
     expect(banner(page)).to_have_text("Conflict — the chart changed")
     # chartgate read the chart itself: drafted-against and current version, nothing to type.
     expect(page.locator(".chart-now")).to_contain_text(
@@ -674,6 +695,7 @@ def test_consent_recorded_on_the_page_is_written_by_chartgate(
     expect(added).to_contain_text("given by the patient (written) on 2026-11-20 in US-CA")
     approve(page)
     assert stack.work() == 1
+    poll_now(page)
     expect(banner(page)).to_have_text(
         re.compile(r"^In the chart, not signed — DocumentReference/\S+$")
     )

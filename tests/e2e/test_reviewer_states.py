@@ -27,6 +27,7 @@ from test_reviewer_page import (  # the running stack, the browser and the sign-
     open_edit,
     page,
     playwright_driver,
+    poll_now,
     reviewer_stack,
     save_edit,
     sign_in,
@@ -70,8 +71,10 @@ def check_state(page: Page, name: str) -> None:
         page.set_viewport_size({"width": 1280, "height": 800})
 
 
-def run_worker(stack: ReviewStack) -> None:
+def run_worker(stack: ReviewStack, page: Page) -> None:
+    """The worker takes what is due; the page's pending poll fires now (``poll_now``)."""
     assert stack.work() >= 1
+    poll_now(page)
 
 
 def step_up(page: Page) -> None:
@@ -111,7 +114,7 @@ def test_every_state_of_a_note_is_accessible_and_fits_both_widths(
     approve(page)
     check_state(page, "04-approved-queued")
 
-    run_worker(stack)
+    run_worker(stack, page)
     expect(banner(page)).to_have_text(re.compile(r"^In the chart, not signed — "))
     check_state(page, "05-in-the-chart-not-signed")
 
@@ -123,7 +126,7 @@ def test_every_state_of_a_note_is_accessible_and_fits_both_widths(
     expect(banner(page)).to_have_text("Signing queued — in the chart, not signed yet")
     check_state(page, "06-signing-queued")
 
-    run_worker(stack)
+    run_worker(stack, page)
     expect(banner(page)).to_have_text(re.compile(r"^Signed in the chart — "))
     check_state(page, "07-signed")
 
@@ -180,6 +183,7 @@ def test_every_refusal_state_is_accessible_and_fits_both_widths(
             headers={**fhir, "If-Match": f'W/"{prior["meta"]["versionId"]}"'},
         )
     stack.work()
+    poll_now(page)
     expect(banner(page)).to_have_text("Conflict — the chart changed")
     # What changed in the chart's note, field by field, not only its version number.
     expect(page.locator("#chart-diff-1")).to_contain_text("Description: added “Changed in the EHR”")
@@ -249,7 +253,7 @@ def test_keyboard_alone_can_approve_and_finalize(page: Page, stack: ReviewStack)
     assert page.evaluate("document.activeElement.id") == "approve-button"
     page.keyboard.press("Enter")
     expect(banner(page)).to_have_text("Approved — queued for the chart")
-    run_worker(stack)
+    run_worker(stack, page)
     expect(banner(page)).to_have_text(re.compile(r"^In the chart, not signed — "))
     page.wait_for_load_state("load")
 
@@ -268,7 +272,7 @@ def test_keyboard_alone_can_approve_and_finalize(page: Page, stack: ReviewStack)
             expect(page.get_by_text("You signed in again.")).to_be_visible()
             page.wait_for_load_state("load")
     expect(banner(page)).to_have_text("Signing queued — in the chart, not signed yet")
-    run_worker(stack)
+    run_worker(stack, page)
     expect(banner(page)).to_have_text(re.compile(r"^Signed in the chart — "))
     assert stack.draft(draft["id"])["doc_status"] == "final"
 
@@ -348,7 +352,7 @@ def test_a_failed_follow_up_is_on_the_clinicians_worklist(page: Page, stack: Rev
     sign_in(page, stack, draft["id"])
     approve(page)
     stack.sandbox.faults.configure(refuse=Refusal(count=1, status=422, resource_type="Provenance"))
-    run_worker(stack)
+    run_worker(stack, page)
     expect(banner(page)).to_contain_text("its provenance is missing")
     page.goto(f"{stack.base_url}/review/")
     attention = page.locator("#worklist-attention li")
@@ -377,7 +381,7 @@ def test_an_ehr_without_provenance_shows_the_footer_before_approval(
         shown = footer.inner_text()
         check_state(page, "17-attestation-footer-before-approval")
         approve(page)
-        run_worker(stack)
+        run_worker(stack, page)
         expect(banner(page)).to_have_text(re.compile(r"^In the chart, not signed — "))
         [record] = stack.draft(draft["id"])["writebacks"]
         found = stack.ehr_get("/DocumentReference", identifier=f"{WRITEBACK_SYSTEM}|{record['id']}")

@@ -42,10 +42,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from builders import SOAP_NOTE, edited_note, submission
 from chartgate.adapters.ehr.directory import ConfiguredEhrDirectory
 from chartgate.adapters.ehr.http import build_client
+from chartgate.adapters.storage import tables
 from chartgate.api.app import create_app
 from chartgate.bootstrap import Application, build
 from chartgate.sandbox.server import SandboxServer
@@ -721,19 +723,35 @@ class Harness:
         )
 
     def _rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        with self.app.uow(read_only=True) as uow:
-            for wb_id in ids:
-                tracked = self.history.writebacks[wb_id]
-                record = uow.writebacks.get(tracked.tenant, wb_id)
-                found[wb_id] = {
-                    "state": record.state.value,
-                    "next": record.next_attempt_at,
-                    "document_id": record.document_id,
-                    "kind": record.kind.value,
-                    "note_in_chart": record.document_landed,
+        """State, next attempt, document and kind of each of ``ids``, in one SELECT.
+
+        The harness looks at a cell's write-backs after every round. A repository ``get`` per
+        write-back was a statement each and decrypted every payload, for four plain columns:
+        on PostgreSQL the lanes' looks took 18 s of a 140 s run. ``_resolve`` loads the one
+        write-back it resolves in full (``document_landed`` needs its payload). The rows come
+        back in the order of ``ids``, as before: what the person does next draws on the seeded
+        schedule in that order.
+        """
+        if not ids:
+            return {}
+        wb = tables.writebacks.c
+        tenant = self.history.writebacks[ids[0]].tenant  # a lane's: one tenant, the key's first
+        query = select(wb.id, wb.state, wb.next_attempt_at, wb.document_id, wb.kind).where(
+            wb.tenant == tenant, wb.id.in_(ids)
+        )
+        # A reader, as ``uow(read_only=True)``: on SQLite a plain connection begins as a writer.
+        with self.app.engine.connect().execution_options(chartgate_read_only=True) as conn:
+            found = {
+                row.id: {
+                    "state": row.state,
+                    "next": row.next_attempt_at,
+                    "document_id": row.document_id,
+                    "kind": row.kind,
                 }
-        return found
+                for row in conn.execute(query)
+            }
+        assert found.keys() == set(ids), set(ids) - found.keys()
+        return {wb_id: found[wb_id] for wb_id in ids}  # in ``ids``' order: the seeded schedule
 
     def _observe(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         rows = self._rows(ids)
@@ -874,8 +892,10 @@ class Harness:
             time.sleep(max(0.0, self._quiet_at - time.monotonic()))
         clin = self._headers(tracked.ehr, "clinician")
         body: dict[str, Any] = {"action": "resend"}
+        with self.app.uow(read_only=True) as uow:
+            note_in_chart = uow.writebacks.get(tracked.tenant, wb_id).document_landed
         with self.ehrs[tracked.ehr].client() as ehr:
-            if row["note_in_chart"]:
+            if note_in_chart:
                 # The note is there; is its Provenance? If not, have it sent again; if it
                 # is, point at the note (chartgate then finds the rest itself). For a finalize
                 # or a retraction (its own version of the note, on Epic nothing guards its

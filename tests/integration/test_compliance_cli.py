@@ -56,8 +56,13 @@ encounters = ["Encounter/enc-999"]
 
 
 @pytest.fixture
-def story(database_url: str, tmp_path: Path) -> dict[str, str]:
-    """A store with the demo's story; the environment to run the CLI on it."""
+def story(migrated_database_url: str, tmp_path: Path) -> dict[str, str]:
+    """A store with the demo's story; the environment to run the CLI on it.
+
+    The store starts as a copy of the migrated template: these tests are about the reports,
+    not about migrating an empty store (the migration tests' subject).
+    """
+    database_url = migrated_database_url
     result = run_demo(database_url)
     config = tmp_path / "chartgate.toml"
     config.write_text(CONFIG, encoding="utf-8")
