@@ -30,6 +30,8 @@ from chartgate.sandbox.vendors import vendor_profile
 from fakes import open_gate
 
 LIMIT = 10.0  # requests per second, the EHR's and the governor's
+ARRIVAL_JITTER_SECONDS = 0.05
+"""How far apart two requests' trips from a take to the EHR may be (loopback, loaded host)."""
 SECONDS = 3.0
 
 
@@ -114,7 +116,12 @@ def test_two_worker_processes_stay_under_the_limit_together(database_url, limite
     engine.dispose()
     results = run_two_workers(database_url, limited_ehr.fhir_base)
     seen = traffic(limited_ehr)
-    rate = (seen["accepted"] - 1) / seen["span_seconds"]
+    # The EHR times arrivals, not the governor's takes: a token taken at t reaches the EHR at
+    # t + d, with d varying by a few ms per request (two processes, a 2-core machine). A
+    # bucket of one token admits n requests in no less than (n - 1) / LIMIT s of takes, so
+    # the span the EHR sees may be short of that by the spread of d; ARRIVAL_JITTER bounds it.
+    # A governor that did not share its bucket sends ~2 x LIMIT and still fails by far.
+    rate = (seen["accepted"] - 1) / (seen["span_seconds"] + ARRIVAL_JITTER_SECONDS)
     with capsys.disabled():
         print(
             f"\n[rate governor, {database_url.split(':')[0]}] limit {LIMIT:g}/s, 2 processes:"
