@@ -102,11 +102,7 @@ class WritebackRepository:
 
     def for_draft(self, tenant: str, draft_id: str) -> list[WritebackRecord]:
         """All write-backs of a draft, oldest first."""
-        rows = self._conn.execute(
-            select(t.writebacks)
-            .where(t.writebacks.c.tenant == tenant, t.writebacks.c.draft_id == draft_id)
-            .order_by(t.writebacks.c.created_at, t.writebacks.c.part)
-        ).mappings()
+        rows = self._conn.execute(_OF_DRAFT, {"g_tenant": tenant, "g_draft": draft_id}).mappings()
         return [self._from_row(row) for row in rows]
 
     def _from_row(self, row: Any) -> WritebackRecord:  # noqa: ANN401 - RowMapping
@@ -226,6 +222,10 @@ class WritebackRepository:
                 p_updated=now,
             )
             return self._conn.execute(_PROGRESS_RENEWING, params).rowcount == 1
+        if owner is not None and record.state != "sending":  # a worker's finish
+            params = {f"p_{name}": value for name, value in values.items()}
+            params.update(p_tenant=record.tenant, p_id=record.id, p_owner=owner, p_updated=now)
+            return self._conn.execute(_PROGRESS_RELEASING, params).rowcount == 1
         if record.state != "sending":
             values["lease_owner"] = None
             values["lease_until"] = None
@@ -261,6 +261,11 @@ class WritebackRepository:
 # above all) cost more CPU than SQLite's answer, inside the one writer's lock (issue 20).
 _wb = t.writebacks.c
 _GET = select(t.writebacks).where(_wb.tenant == bindparam("g_tenant"), _wb.id == bindparam("g_id"))
+_OF_DRAFT = (
+    select(t.writebacks)
+    .where(_wb.tenant == bindparam("g_tenant"), _wb.draft_id == bindparam("g_draft"))
+    .order_by(_wb.created_at, _wb.part)
+)
 _STATE = select(_wb.state).where(_wb.tenant == bindparam("g_tenant"), _wb.id == bindparam("g_id"))
 
 
@@ -296,6 +301,25 @@ _PROGRESS_RENEWING = (
     )
 )
 """Save progress and renew the lease in one statement, while the lease is still ours."""
+
+_PROGRESS_RELEASING = (
+    update(t.writebacks)
+    .where(
+        _wb.tenant == bindparam("p_tenant"),
+        _wb.id == bindparam("p_id"),
+        _wb.lease_owner == bindparam("p_owner"),
+        _wb.state == "sending",
+    )
+    .values(
+        {
+            **{name: bindparam(f"p_{name}", type_=_wb[name].type) for name in _WB_PROGRESS},
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": bindparam("p_updated", type_=_wb.updated_at.type),
+        }
+    )
+)
+"""A worker's finish: save progress and give the lease up, if it still holds it."""
 
 
 @functools.cache

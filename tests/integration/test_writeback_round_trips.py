@@ -1,0 +1,61 @@
+"""What one clean write-back asks of the store: no read whose answer it cannot use (issue 20).
+
+A note's first write-back in a mode where nothing rides in its transaction reads the
+draft's write-back list neither at the claim (no structured part can ride along) nor at the
+finish (the chart's approved version matters only after a refused follow-up), and reads
+its approval once, at the claim.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from builders import submission
+from chartgate.domain.principal import Principal, Role
+from chartgate.domain.submission import DraftSubmission
+from chartgate.service.context import RequestMeta
+from stack import running_stack
+
+
+def test_a_clean_write_back_reads_its_approval_once_and_not_the_drafts_write_backs(
+    tmp_path: Path,
+) -> None:
+    """One approval read, no list of the draft's write-backs; the note is committed."""
+    with running_stack(f"sqlite:///{tmp_path}/w.sqlite3", tmp_path) as stack:
+        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+        clinician = Principal(
+            tenant=stack.tenant,
+            subject="c",
+            role=Role.CLINICIAN,
+            fhir_user="Practitioner/prac-001",
+            amr=("pwd", "otp"),
+            launch_patient="pat-001",
+            launch_encounter="enc-001",
+        )
+        meta = RequestMeta(request_id="r")
+        body = DraftSubmission.model_validate(submission())
+        draft = stack.app.drafting.submit_draft(scribe, body, meta)
+        stack.app.approvals.approve(clinician, draft.id, expected_version=1, meta=meta)
+        seen: list[str] = []
+
+        def before(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+            seen.append(" ".join(statement.split()))
+
+        event.listen(stack.app.engine, "before_cursor_execute", before)
+        try:
+            taken = stack.app.executor(owner="t").run_once()
+        finally:
+            event.remove(stack.app.engine, "before_cursor_execute", before)
+        with stack.app.uow(read_only=True) as uow:
+            state = uow.drafts.get(stack.tenant, draft.id).state.value
+    approval_reads = [s for s in seen if s.startswith("SELECT approvals.")]
+    draft_lists = [
+        s for s in seen if s.startswith("SELECT writebacks.") and "writebacks.draft_id =" in s
+    ]
+    assert taken == 1
+    assert state == "committed"
+    assert len(approval_reads) == 1
+    assert draft_lists == []
