@@ -3,7 +3,8 @@
 A note's first write-back in a mode where nothing rides in its transaction reads the
 draft's write-back list neither at the claim (no structured part can ride along) nor at the
 finish (the chart's approved version matters only after a refused follow-up), and reads
-its approval once, at the claim.
+its approval once, at the claim. The finish reads the draft's versions only when the draft
+changed since the claim saved it (``DraftRepository.get(known=)``).
 """
 
 from __future__ import annotations
@@ -11,34 +12,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from builders import submission
 from chartgate.domain.principal import Principal, Role
 from chartgate.domain.submission import DraftSubmission
 from chartgate.service.context import RequestMeta
-from stack import running_stack
+from stack import Stack, running_stack
+
+
+def _approved(stack: Stack) -> str:
+    """Submit and approve one synthetic note; its draft id."""
+    scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+    clinician = Principal(
+        tenant=stack.tenant,
+        subject="c",
+        role=Role.CLINICIAN,
+        fhir_user="Practitioner/prac-001",
+        amr=("pwd", "otp"),
+        launch_patient="pat-001",
+        launch_encounter="enc-001",
+    )
+    meta = RequestMeta(request_id="r")
+    body = DraftSubmission.model_validate(submission())
+    draft = stack.app.drafting.submit_draft(scribe, body, meta)
+    stack.app.approvals.approve(clinician, draft.id, expected_version=1, meta=meta)
+    return draft.id
 
 
 def test_a_clean_write_back_reads_its_approval_once_and_not_the_drafts_write_backs(
     tmp_path: Path,
 ) -> None:
-    """One approval read, no list of the draft's write-backs; the note is committed."""
+    """One approval read, one read of the versions, no list of the draft's write-backs."""
     with running_stack(f"sqlite:///{tmp_path}/w.sqlite3", tmp_path) as stack:
-        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
-        clinician = Principal(
-            tenant=stack.tenant,
-            subject="c",
-            role=Role.CLINICIAN,
-            fhir_user="Practitioner/prac-001",
-            amr=("pwd", "otp"),
-            launch_patient="pat-001",
-            launch_encounter="enc-001",
-        )
-        meta = RequestMeta(request_id="r")
-        body = DraftSubmission.model_validate(submission())
-        draft = stack.app.drafting.submit_draft(scribe, body, meta)
-        stack.app.approvals.approve(clinician, draft.id, expected_version=1, meta=meta)
+        draft_id = _approved(stack)
         seen: list[str] = []
 
         def before(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
@@ -50,7 +58,7 @@ def test_a_clean_write_back_reads_its_approval_once_and_not_the_drafts_write_bac
         finally:
             event.remove(stack.app.engine, "before_cursor_execute", before)
         with stack.app.uow(read_only=True) as uow:
-            state = uow.drafts.get(stack.tenant, draft.id).state.value
+            state = uow.drafts.get(stack.tenant, draft_id).state.value
     approval_reads = [s for s in seen if s.startswith("SELECT approvals.")]
     draft_lists = [
         s for s in seen if s.startswith("SELECT writebacks.") and "writebacks.draft_id =" in s
@@ -59,3 +67,22 @@ def test_a_clean_write_back_reads_its_approval_once_and_not_the_drafts_write_bac
     assert state == "committed"
     assert len(approval_reads) == 1
     assert draft_lists == []
+    assert len([s for s in seen if s.startswith("SELECT draft_versions.tenant")]) == 1
+
+
+def test_a_save_rolled_back_leaves_no_row_version_to_trust(tmp_path: Path) -> None:
+    """After a rollback the draft is read in full again, never taken as what the store holds."""
+    with running_stack(f"sqlite:///{tmp_path}/r.sqlite3", tmp_path) as stack:
+        draft_id = _approved(stack)
+        with stack.app.uow() as uow:
+            draft = uow.drafts.get(stack.tenant, draft_id)
+        stored = draft.stored_version
+        with pytest.raises(RuntimeError), stack.app.uow() as uow:  # noqa: PT012 - the rollback
+            uow.drafts.save(draft, at=draft.created_at)
+            assert draft.stored_version == (stored or 0) + 1
+            raise RuntimeError
+        assert draft.stored_version is None
+        with stack.app.uow(read_only=True) as uow:
+            again = uow.drafts.get(stack.tenant, draft_id, known=draft)
+    assert again is not draft
+    assert again.stored_version == stored

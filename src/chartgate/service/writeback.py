@@ -396,7 +396,7 @@ class WritebackExecutor:
         now = self._clock.now()
         with self._uow() as uow:
             self._channel.write_pending(record, uow)
-            draft = uow.drafts.get(draft.tenant, draft.id, for_update=True)
+            draft = uow.drafts.get(draft.tenant, draft.id, for_update=True, known=draft)
             if ended.status is not None:
                 record.last_status = ended.status
             if ended.decision is not Decision.PROCEED:

@@ -52,6 +52,7 @@ _DRAFT_UPDATE = (
         updated_at=bindparam("u_updated_at", type_=t.drafts.c.updated_at.type),
         row_version=_d.row_version + 1,
     )
+    .returning(_d.row_version)
 )
 _APPROVAL_INSERT = insert(t.approvals)
 
@@ -182,7 +183,9 @@ class DraftRepository:
         stored = self._conn.execute(_LAST_VERSION, key).scalar_one()
         for version in draft.versions[(stored or 0) :]:
             self._insert_version(draft, version)
-        self._conn.execute(
+        # The row version this transaction leaves: once it commits, a later ``get(known=)``
+        # needs only the short read (the unit of work forgets it if it rolls back).
+        draft.stored_version = self._conn.execute(
             _DRAFT_UPDATE,
             {
                 **key,
@@ -192,7 +195,7 @@ class DraftRepository:
                 "u_baseline": draft.baseline,
                 "u_updated_at": at,
             },
-        )
+        ).scalar_one_or_none()
 
 
 class ApprovalRepository:
