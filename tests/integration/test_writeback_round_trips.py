@@ -4,7 +4,8 @@ A note's first write-back in a mode where nothing rides in its transaction reads
 draft's write-back list neither at the claim (no structured part can ride along) nor at the
 finish (the chart's approved version matters only after a refused follow-up), and reads
 its approval once, at the claim. The finish reads the draft's versions only when the draft
-changed since the claim saved it (``DraftRepository.get(known=)``).
+changed since the claim saved it (``DraftRepository.get(known=)``), and the claim's save
+does not ask for the last version number its own read just saw.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import event
 
 from builders import submission
 from chartgate.domain.principal import Principal, Role
-from chartgate.domain.submission import DraftSubmission
+from chartgate.domain.submission import DraftSubmission, Note, VersionEdit
 from chartgate.service.context import RequestMeta
 from stack import Stack, running_stack
 
@@ -68,6 +69,8 @@ def test_a_clean_write_back_reads_its_approval_once_and_not_the_drafts_write_bac
     assert len(approval_reads) == 1
     assert draft_lists == []
     assert len([s for s in seen if s.startswith("SELECT draft_versions.tenant")]) == 1
+    # The claim read the versions in its own transaction: only the finish asks for the last.
+    assert len([s for s in seen if s.startswith("SELECT max(draft_versions.number)")]) == 1
 
 
 def test_a_save_rolled_back_leaves_no_row_version_to_trust(tmp_path: Path) -> None:
@@ -86,3 +89,31 @@ def test_a_save_rolled_back_leaves_no_row_version_to_trust(tmp_path: Path) -> No
             again = uow.drafts.get(stack.tenant, draft_id, known=draft)
     assert again is not draft
     assert again.stored_version == stored
+
+
+def test_an_edit_saved_after_its_read_in_one_transaction_stores_the_new_version(
+    tmp_path: Path,
+) -> None:
+    """The save that skips asking for the last version still inserts the version it adds."""
+    with running_stack(f"sqlite:///{tmp_path}/e.sqlite3", tmp_path) as stack:
+        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+        clinician = Principal(
+            tenant=stack.tenant,
+            subject="c",
+            role=Role.CLINICIAN,
+            fhir_user="Practitioner/prac-001",
+            amr=("pwd", "otp"),
+            launch_patient="pat-001",
+            launch_encounter="enc-001",
+        )
+        meta = RequestMeta(request_id="r")
+        body = submission()
+        draft = stack.app.drafting.submit_draft(scribe, DraftSubmission.model_validate(body), meta)
+        edit = VersionEdit(note=Note.model_validate({**body["note"], "text": "Edited."}))
+        stack.app.drafting.save_version(
+            clinician, draft.id, expected_version=1, edit=edit, meta=meta
+        )
+        with stack.app.uow(read_only=True) as uow:
+            stored = uow.drafts.get(stack.tenant, draft.id)
+    assert [v.number for v in stored.versions] == [1, 2]
+    assert stored.versions[-1].content.note.text == "Edited."
