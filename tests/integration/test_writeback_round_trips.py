@@ -2,14 +2,16 @@
 
 A note's first write-back in a mode where nothing rides in its transaction reads the
 draft's write-back list neither at the claim (no structured part can ride along) nor at the
-finish (the chart's approved version matters only after a refused follow-up), and reads
-its approval once, at the claim. The finish reads the draft's versions only when the draft
-changed since the claim saved it (``DraftRepository.get(known=)``), and the claim's save
-does not ask for the last version number its own read just saw.
+finish (the chart's approved version matters only after a refused follow-up), reads its
+approval once, at the claim, and takes its own row from the claim's UPDATE. The finish
+reads the draft's versions only when the draft changed since the claim saved it
+(``DraftRepository.get(known=)``), and the claim's save does not ask for the last version
+number its own read just saw.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,8 @@ def test_a_clean_write_back_reads_its_approval_once_and_not_the_drafts_write_bac
     assert state == "committed"
     assert len(approval_reads) == 1
     assert draft_lists == []
+    # The claim's UPDATE returns the row it leaves: the write-back is not read again.
+    assert [s for s in seen if s.startswith("SELECT writebacks.tenant, writebacks.id, ")] == []
     assert len([s for s in seen if s.startswith("SELECT draft_versions.tenant")]) == 1
     # The claim read the versions in its own transaction: only the finish asks for the last.
     assert len([s for s in seen if s.startswith("SELECT max(draft_versions.number)")]) == 1
@@ -117,3 +121,27 @@ def test_an_edit_saved_after_its_read_in_one_transaction_stores_the_new_version(
             stored = uow.drafts.get(stack.tenant, draft.id)
     assert [v.number for v in stored.versions] == [1, 2]
     assert stored.versions[-1].content.note.text == "Edited."
+
+
+def test_a_write_back_read_after_a_write_following_its_claim_is_read_from_the_store(
+    tmp_path: Path,
+) -> None:
+    """The row a claim returned is served once, never after the row was written again."""
+    with running_stack(f"sqlite:///{tmp_path}/c.sqlite3", tmp_path) as stack:
+        _approved(stack)
+        now = stack.app.clock.now()
+        with stack.app.uow() as uow:
+            ((tenant, writeback_id),) = uow.writebacks.due(now)
+            prior = uow.writebacks.claim(
+                tenant, writeback_id, owner="t", now=now, lease_until=now + timedelta(minutes=1)
+            )
+            later = now + timedelta(seconds=1)
+            renewed = uow.writebacks.renew_lease(
+                tenant, writeback_id, owner="t", now=later, lease_until=later + timedelta(minutes=1)
+            )
+            claimed = uow.writebacks.get(tenant, writeback_id)
+    assert prior == "queued"
+    assert renewed
+    assert claimed.state == "sending"
+    assert claimed.attempts == 1
+    assert claimed.updated_at == later  # the renewal's, not the row the claim returned

@@ -59,9 +59,13 @@ class WritebackRepository:
         self._cipher = cipher
         # tenant -> EHR vendor profile, so an EHR kill switch can hold rows in SQL.
         self._ehr_vendors = dict(ehr_vendors or {})
+        # The row a claim just left (RETURNING): the claimant's next ``get`` of it, in this
+        # transaction and before anything else writes, needs no read (issue 20).
+        self._claimed: dict[tuple[str, str], Any] = {}
 
     def add(self, record: WritebackRecord) -> None:
         """Insert the outbox row for an approval."""
+        self._claimed.clear()
         blob = self._cipher.encrypt(
             record.tenant,
             json.dumps(record.payload).encode(),
@@ -93,9 +97,11 @@ class WritebackRepository:
 
     def get(self, tenant: str, writeback_id: str) -> WritebackRecord:
         """Load one write-back; NotFound for a missing or foreign id."""
-        row = (
-            self._conn.execute(_GET, {"g_tenant": tenant, "g_id": writeback_id}).mappings().first()
-        )
+        row = self._claimed.pop((tenant, writeback_id), None)
+        self._claimed.clear()
+        if row is None:
+            key = {"g_tenant": tenant, "g_id": writeback_id}
+            row = self._conn.execute(_GET, key).mappings().first()
         if row is None:
             raise NotFound("write-back not found", expression="id")
         return self._from_row(row)
@@ -182,19 +188,27 @@ class WritebackRepository:
         if current is None:
             return None
         vendors = tuple(sorted((self._ehr_vendors or {}).items()))
-        result = self._conn.execute(
-            _claim(vendors),
-            {
-                "c_tenant": tenant,
-                "c_id": writeback_id,
-                "c_current": current,
-                "c_now": now,
-                "c_owner": owner,
-                "c_until": lease_until,
-                "c_updated": now,
-            },
+        self._claimed.clear()
+        claimed = (
+            self._conn.execute(
+                _claim(vendors),
+                {
+                    "c_tenant": tenant,
+                    "c_id": writeback_id,
+                    "c_current": current,
+                    "c_now": now,
+                    "c_owner": owner,
+                    "c_until": lease_until,
+                    "c_updated": now,
+                },
+            )
+            .mappings()
+            .first()
         )
-        return current if result.rowcount == 1 else None
+        if claimed is None:
+            return None
+        self._claimed[tenant, writeback_id] = claimed
+        return str(current)
 
     def save_progress(
         self,
@@ -209,6 +223,7 @@ class WritebackRepository:
         With ``owner`` and ``lease_until``, only while the lease has not run out either, and
         the lease is renewed in the same statement (a worker's step before each request).
         """
+        self._claimed.clear()
         values: dict[str, Any] = {name: getattr(record, name) for name in _WB_PROGRESS}
         values["state"] = record.state.value
         if owner is not None and lease_until is not None and record.state == "sending":
@@ -242,6 +257,7 @@ class WritebackRepository:
         self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
     ) -> bool:
         """Extend the lease if ``owner`` still holds it and it has not run out."""
+        self._claimed.clear()
         result = self._conn.execute(
             _RENEW,
             {
@@ -347,6 +363,7 @@ def _claim(vendors: tuple[tuple[str, str], ...]) -> Update:
             attempts=_wb.attempts + 1,
             updated_at=bindparam("c_updated", type_=_wb.updated_at.type),
         )
+        .returning(*t.writebacks.c)
     )
 
 
