@@ -12,7 +12,7 @@ import structlog
 
 from chartgate.adapters.storage.observed import ObservedEvent
 from chartgate.domain.events import AuditRecord, EventType
-from chartgate.observability import Metrics, configure_logging, scrub_phi
+from chartgate.observability import Metrics, configure_logging, logs, scrub_phi
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 
@@ -34,6 +34,34 @@ def scrubbed_logging() -> Iterator[None]:
 
 def lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "5358c77b-2801-41ae-a2e2-6a892ec04890",
+        "2xx",
+        "writeback.committed",
+        f"x{TOKEN}",
+        "bearer\tabc.def",
+        "Basic\nQWxhZGRpbjpvcGVu",
+        "see Encounter/enc-001",
+        "Patient/pat-001",
+        "a?b=c",
+        "",
+    ],
+)
+def test_a_value_scrubs_as_the_four_patterns_would(value: str) -> None:
+    """The one-search shortcut for plain values leaves exactly what the four patterns leave."""
+    expected = value
+    for pattern, blank in (
+        (logs._TOKEN, "[token]"),
+        (logs._BEARER, r"\1 [token]"),
+        (logs._REFERENCE, "[reference]"),
+        (logs._QUERY, "?[query]"),
+    ):
+        expected = pattern.sub(blank, expected)
+    assert scrub_phi(None, "info", {"url": value})["url"] == expected
 
 
 def test_unknown_keys_are_dropped_and_tokens_references_and_queries_blanked() -> None:

@@ -136,6 +136,37 @@ def test_a_refused_follow_up_leaves_the_draft_committed(decision: Decision) -> N
     assert draft.doc_status == "preliminary"
 
 
+@pytest.mark.parametrize("decision", list(Decision))
+@pytest.mark.parametrize("kind", list(WritebackKind))
+@pytest.mark.parametrize("state", [DraftState.SENDING, DraftState.AMBIGUOUS, DraftState.QUEUED])
+def test_a_settle_that_needs_no_chart_version_ends_the_same_without_one(
+    decision: Decision, kind: WritebackKind, state: DraftState
+) -> None:
+    """Where ``needs_chart_version`` says no, the version given changes nothing settled."""
+    ends = []
+    for version in (None, 7):
+        draft = _draft(state)
+        wb = _writeback(kind, document_id="doc", document_version="1")
+        write = ChartWrite(draft, wb)
+        needed = write.needs_chart_version(decision)
+        try:
+            settled = write.settle(decision, chart_version=version)
+        except StateConflict:
+            settled = None
+        ends.append((needed, settled, draft, wb))
+    (needed, *first), (_, *second) = ends
+    if not needed:
+        assert first == second
+
+
+def test_a_refused_follow_up_needs_the_charts_version() -> None:
+    """A refused finalize asks for the version in the chart; a clean approve does not."""
+    finalize = _writeback(WritebackKind.FINALIZE, document_id="doc", document_version="1")
+    assert ChartWrite(_draft(DraftState.SENDING), finalize).needs_chart_version(Decision.REJECT)
+    approve = _writeback(WritebackKind.APPROVE, document_id="doc", document_version="1")
+    assert not ChartWrite(_draft(DraftState.SENDING), approve).needs_chart_version(Decision.PROCEED)
+
+
 def test_a_retract_that_lands_ends_the_draft_retracted() -> None:
     """Entered-in-error in the chart: the draft is retracted."""
     draft = _draft(DraftState.SENDING)

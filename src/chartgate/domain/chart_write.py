@@ -92,6 +92,19 @@ class ChartWrite:
         elif self.draft.state is DraftState.AMBIGUOUS:
             self.draft.transition(Action.RECONCILE)
 
+    def needs_chart_version(self, decision: Decision) -> bool:
+        """Whether ``settle(decision)`` reads its ``chart_version`` (a refused follow-up).
+
+        The caller reads the chart's version from the store only then: a clean write-back
+        settles without it (issue 20).
+        """
+        return (
+            self.writeback.kind.writes_note
+            and self.writeback.kind.follow_up
+            and decision in (Decision.CONFLICT, Decision.REJECT)
+            and self.draft.state is DraftState.SENDING
+        )
+
     def settle(  # noqa: C901, PLR0911, PLR0912 - one branch per decision, kept together
         self, decision: Decision, *, chart_version: int | None = None
     ) -> Settled:

@@ -272,8 +272,11 @@ def carried_parts(uow: UnitOfWork, record: Writeback, profile: VendorProfile) ->
     ``max_transaction_entries`` lets ride (two entries each: the resource, its Provenance);
     the others follow one by one, each in its own Bundle.
     """
-    if record.kind is not WritebackKind.APPROVE:
-        return []
+    if (
+        record.kind is not WritebackKind.APPROVE
+        or profile.provenance_mode is not ProvenanceMode.TRANSACTION
+    ):
+        return []  # nothing rides along (``was_carried``): the draft's rows are not read
     parts = sorted(
         (
             other

@@ -396,14 +396,14 @@ class WritebackExecutor:
         now = self._clock.now()
         with self._uow() as uow:
             self._channel.write_pending(record, uow)
-            draft = uow.drafts.get(draft.tenant, draft.id, for_update=True)
+            draft = uow.drafts.get(draft.tenant, draft.id, for_update=True, known=draft)
             if ended.status is not None:
                 record.last_status = ended.status
             if ended.decision is not Decision.PROCEED:
                 record.last_reason = ended.reason or record.last_reason
-            settled = ChartWrite(draft, record).settle(
-                ended.decision, chart_version=chart_version(uow, draft)
-            )
+            write, decision = ChartWrite(draft, record), ended.decision
+            version = chart_version(uow, draft) if write.needs_chart_version(decision) else None
+            settled = write.settle(decision, chart_version=version)
             data: JsonObject = {
                 "attempt": record.attempts,
                 "status": record.last_status,

@@ -52,6 +52,7 @@ _DRAFT_UPDATE = (
         updated_at=bindparam("u_updated_at", type_=t.drafts.c.updated_at.type),
         row_version=_d.row_version + 1,
     )
+    .returning(_d.row_version)
 )
 _APPROVAL_INSERT = insert(t.approvals)
 
@@ -68,6 +69,9 @@ class DraftRepository:
         self._conn = conn
         self._cipher = cipher
         self.seen: list[Draft] = []
+        # (tenant, id) -> how many versions this transaction read or wrote for that draft:
+        # a save after a full read in the same transaction need not ask the store again.
+        self._stored: dict[tuple[str, str], int] = {}
 
     def _see(self, draft: Draft) -> None:
         """Remember ``draft`` (once) so its unit of work can record its new events."""
@@ -96,6 +100,7 @@ class DraftRepository:
         )
         for version in draft.versions:
             self._insert_version(draft, version)
+        self._stored[draft.tenant, draft.id] = _last_number(draft)
 
     def _insert_version(self, draft: Draft, version: DraftVersion) -> None:
         plaintext = json.dumps(version.content.model_dump(mode="json")).encode()
@@ -172,6 +177,7 @@ class DraftRepository:
                     schema_stamp=v["schema_stamp"],
                 )
             )
+        self._stored[tenant, draft_id] = _last_number(draft)  # what _LAST_VERSION would say
         self._see(draft)
         return draft
 
@@ -179,10 +185,15 @@ class DraftRepository:
         """Persist state changes and any versions not yet stored (versions are never rewritten)."""
         self._see(draft)
         key = {"q_tenant": draft.tenant, "q_id": draft.id}
-        stored = self._conn.execute(_LAST_VERSION, key).scalar_one()
-        for version in draft.versions[(stored or 0) :]:
+        stored = self._stored.get((draft.tenant, draft.id))
+        if stored is None:
+            stored = self._conn.execute(_LAST_VERSION, key).scalar_one() or 0
+        for version in draft.versions[stored:]:
             self._insert_version(draft, version)
-        self._conn.execute(
+        self._stored[draft.tenant, draft.id] = max(stored, _last_number(draft))
+        # The row version this transaction leaves: once it commits, a later ``get(known=)``
+        # needs only the short read (the unit of work forgets it if it rolls back).
+        draft.stored_version = self._conn.execute(
             _DRAFT_UPDATE,
             {
                 **key,
@@ -192,7 +203,12 @@ class DraftRepository:
                 "u_baseline": draft.baseline,
                 "u_updated_at": at,
             },
-        )
+        ).scalar_one_or_none()
+
+
+def _last_number(draft: Draft) -> int:
+    """The highest version number of ``draft`` as held in memory (0: none)."""
+    return max((version.number for version in draft.versions), default=0)
 
 
 class ApprovalRepository:

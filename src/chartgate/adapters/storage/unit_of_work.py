@@ -114,11 +114,23 @@ class SqlUnitOfWork:
         try:
             self._stack.__exit__(exc_type, exc, tb)
         except DBAPIError as error:
+            self._forget_row_versions()
             if _lost_connection(error):
                 raise _unavailable(error) from error
             raise
+        except BaseException:
+            self._forget_row_versions()
+            raise
+        if exc_type is not None:
+            self._forget_row_versions()
         if isinstance(exc, DBAPIError) and _lost_connection(exc):
             raise _unavailable(exc) from exc
+
+    def _forget_row_versions(self) -> None:
+        """Rolled back: no draft this unit saw may pass for the row its save did not leave."""
+        drafts = getattr(self, "drafts", None)
+        for draft in drafts.seen if drafts is not None else ():
+            draft.stored_version = None
 
 
 def _lost_connection(error: DBAPIError) -> bool:

@@ -63,9 +63,13 @@ class WritebackRepository:
         self._cipher = cipher
         # tenant -> EHR vendor profile, so an EHR kill switch can hold rows in SQL.
         self._ehr_vendors = dict(ehr_vendors or {})
+        # The row a claim just left (RETURNING): the claimant's next ``get`` of it, in this
+        # transaction and before anything else writes, needs no read (issue 20).
+        self._claimed: dict[tuple[str, str], Any] = {}
 
     def add(self, record: WritebackRecord) -> None:
         """Insert the outbox row for an approval."""
+        self._claimed.clear()
         blob = self._cipher.encrypt(
             record.tenant,
             json.dumps(record.payload).encode(),
@@ -98,20 +102,18 @@ class WritebackRepository:
 
     def get(self, tenant: str, writeback_id: str) -> WritebackRecord:
         """Load one write-back; NotFound for a missing or foreign id."""
-        row = (
-            self._conn.execute(_GET, {"g_tenant": tenant, "g_id": writeback_id}).mappings().first()
-        )
+        row = self._claimed.pop((tenant, writeback_id), None)
+        self._claimed.clear()
+        if row is None:
+            key = {"g_tenant": tenant, "g_id": writeback_id}
+            row = self._conn.execute(_GET, key).mappings().first()
         if row is None:
             raise NotFound("write-back not found", expression="id")
         return self._from_row(row)
 
     def for_draft(self, tenant: str, draft_id: str) -> list[WritebackRecord]:
         """All write-backs of a draft, oldest first."""
-        rows = self._conn.execute(
-            select(t.writebacks)
-            .where(t.writebacks.c.tenant == tenant, t.writebacks.c.draft_id == draft_id)
-            .order_by(t.writebacks.c.created_at, t.writebacks.c.part)
-        ).mappings()
+        rows = self._conn.execute(_OF_DRAFT, {"g_tenant": tenant, "g_draft": draft_id}).mappings()
         return [self._from_row(row) for row in rows]
 
     def _from_row(self, row: Any) -> WritebackRecord:  # noqa: ANN401 - RowMapping
@@ -191,19 +193,27 @@ class WritebackRepository:
         if current is None:
             return None
         vendors = tuple(sorted((self._ehr_vendors or {}).items()))
-        result = self._conn.execute(
-            _claim(vendors),
-            {
-                "c_tenant": tenant,
-                "c_id": writeback_id,
-                "c_current": current,
-                "c_now": now,
-                "c_owner": owner,
-                "c_until": lease_until,
-                "c_updated": now,
-            },
+        self._claimed.clear()
+        claimed = (
+            self._conn.execute(
+                _claim(vendors),
+                {
+                    "c_tenant": tenant,
+                    "c_id": writeback_id,
+                    "c_current": current,
+                    "c_now": now,
+                    "c_owner": owner,
+                    "c_until": lease_until,
+                    "c_updated": now,
+                },
+            )
+            .mappings()
+            .first()
         )
-        return current if result.rowcount == 1 else None
+        if claimed is None:
+            return None
+        self._claimed[tenant, writeback_id] = claimed
+        return str(current)
 
     def save_progress(
         self,
@@ -218,6 +228,7 @@ class WritebackRepository:
         With ``owner`` and ``lease_until``, only while the lease has not run out either, and
         the lease is renewed in the same statement (a worker's step before each request).
         """
+        self._claimed.clear()
         values: dict[str, Any] = {name: getattr(record, name) for name in _WB_PROGRESS}
         values["state"] = record.state.value
         if owner is not None and lease_until is not None and record.state == "sending":
@@ -231,6 +242,10 @@ class WritebackRepository:
                 p_updated=now,
             )
             return self._conn.execute(_PROGRESS_RENEWING, params).rowcount == 1
+        if owner is not None and record.state != "sending":  # a worker's finish
+            params = {f"p_{name}": value for name, value in values.items()}
+            params.update(p_tenant=record.tenant, p_id=record.id, p_owner=owner, p_updated=now)
+            return self._conn.execute(_PROGRESS_RELEASING, params).rowcount == 1
         if record.state != "sending":
             values["lease_owner"] = None
             values["lease_until"] = None
@@ -247,6 +262,7 @@ class WritebackRepository:
         self, tenant: str, writeback_id: str, *, owner: str, now: datetime, lease_until: datetime
     ) -> bool:
         """Extend the lease if ``owner`` still holds it and it has not run out."""
+        self._claimed.clear()
         result = self._conn.execute(
             _RENEW,
             {
@@ -266,6 +282,11 @@ class WritebackRepository:
 # above all) cost more CPU than SQLite's answer, inside the one writer's lock (issue 20).
 _wb = t.writebacks.c
 _GET = select(t.writebacks).where(_wb.tenant == bindparam("g_tenant"), _wb.id == bindparam("g_id"))
+_OF_DRAFT = (
+    select(t.writebacks)
+    .where(_wb.tenant == bindparam("g_tenant"), _wb.draft_id == bindparam("g_draft"))
+    .order_by(_wb.created_at, _wb.part)
+)
 _STATE = select(_wb.state).where(_wb.tenant == bindparam("g_tenant"), _wb.id == bindparam("g_id"))
 
 
@@ -302,6 +323,25 @@ _PROGRESS_RENEWING = (
 )
 """Save progress and renew the lease in one statement, while the lease is still ours."""
 
+_PROGRESS_RELEASING = (
+    update(t.writebacks)
+    .where(
+        _wb.tenant == bindparam("p_tenant"),
+        _wb.id == bindparam("p_id"),
+        _wb.lease_owner == bindparam("p_owner"),
+        _wb.state == "sending",
+    )
+    .values(
+        {
+            **{name: bindparam(f"p_{name}", type_=_wb[name].type) for name in _WB_PROGRESS},
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": bindparam("p_updated", type_=_wb.updated_at.type),
+        }
+    )
+)
+"""A worker's finish: save progress and give the lease up, if it still holds it."""
+
 
 @functools.cache
 def _claim(vendors: tuple[tuple[str, str], ...]) -> Update:
@@ -328,6 +368,7 @@ def _claim(vendors: tuple[tuple[str, str], ...]) -> Update:
             attempts=_wb.attempts + 1,
             updated_at=bindparam("c_updated", type_=_wb.updated_at.type),
         )
+        .returning(*t.writebacks.c)
     )
 
 
