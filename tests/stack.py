@@ -155,6 +155,7 @@ def running_stack(
     policy: str | None = None,
     provenance_mode: str | None = None,
     tenants: Sequence[str] = (TENANT,),
+    ehr_timeout_seconds: float = 3,
 ) -> Iterator[Stack]:
     """Start sandbox (IdP, maybe EHR), build chartgate on ``database_url``, serve the API.
 
@@ -178,7 +179,7 @@ def running_stack(
                         base_url=fhir_base,
                         vendor=vendor,
                         provenance_mode=provenance_mode,  # type: ignore[arg-type]
-                        timeout_seconds=3,
+                        timeout_seconds=ehr_timeout_seconds,
                         rate_limit_per_second=ehr_rate_per_second,
                         rate_limit_burst=int(ehr_rate_per_second) if ehr_rate_per_second else None,
                     ),
