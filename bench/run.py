@@ -26,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dev_env  # noqa: F401 - dev mode and the loopback processor, before any Settings
 
-from builders import submission
-from chartgate.domain.principal import Principal, Role
+from builders import scribe_and_clinician, submission
 from chartgate.domain.submission import DraftSubmission
 from chartgate.service.context import RequestMeta
 from stack import running_stack
@@ -56,16 +55,7 @@ def bench_store(database_url: str, workdir: Path) -> tuple[list[float], list[flo
     """(baseline direct-FHIR samples, chartgate write-back samples) on one store."""
     with running_stack(database_url, workdir) as stack:
         tenant = stack.tenant
-        scribe = Principal(tenant=tenant, subject="bench-scribe", role=Role.SCRIBE)
-        clinician = Principal(
-            tenant=tenant,
-            subject="bench-clinician",
-            role=Role.CLINICIAN,
-            fhir_user="Practitioner/prac-001",
-            amr=("pwd", "otp"),
-            launch_patient="pat-001",
-            launch_encounter="enc-001",
-        )
+        scribe, clinician = scribe_and_clinician(tenant)
         body = DraftSubmission.model_validate(submission())
         executor = stack.app.executor(owner="bench")
         meta = RequestMeta(request_id="bench")

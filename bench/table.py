@@ -56,7 +56,7 @@ from sqlalchemy import (
     update,
 )
 
-from builders import submission
+from builders import scribe_and_clinician, submission
 from chartgate.domain.submission import DraftSubmission
 from chartgate.service.context import RequestMeta
 from stack import running_stack
@@ -107,7 +107,7 @@ def approve_cpu_ms(workdir: Path, n: int) -> tuple[float, float, float]:
     same SQLite file, through the same SQLAlchemy engine, without any chartgate logic.
     """
     with running_stack(f"sqlite:///{workdir}/a.sqlite3", workdir) as stack:
-        scribe, clinician = worker._principals(stack.tenant)  # noqa: SLF001 - bench helper
+        scribe, clinician = scribe_and_clinician(stack.tenant)
         body = DraftSubmission.model_validate(submission())
         meta = RequestMeta(request_id="bench")
         ids = [stack.app.drafting.submit_draft(scribe, body, meta).id for _ in range(n + 10)]

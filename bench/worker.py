@@ -33,8 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dev_env  # noqa: F401 - dev mode and the loopback processor, before any Settings
 from stub_ehr import StubEhr
 
-from builders import submission
-from chartgate.domain.principal import Principal, Role
+from builders import scribe_and_clinician, submission
 from chartgate.domain.submission import DraftSubmission
 from chartgate.service.context import RequestMeta
 from stack import running_stack
@@ -96,20 +95,6 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-def _principals(tenant: str) -> tuple[Principal, Principal]:
-    scribe = Principal(tenant=tenant, subject="bench-scribe", role=Role.SCRIBE)
-    clinician = Principal(
-        tenant=tenant,
-        subject="bench-clinician",
-        role=Role.CLINICIAN,
-        fhir_user="Practitioner/prac-001",
-        amr=("pwd", "otp"),
-        launch_patient="pat-001",
-        launch_encounter="enc-001",
-    )
-    return scribe, clinician
-
-
 def drain(
     database_url: str, workdir: Path, *, n: int, latency: float, in_flight: int
 ) -> dict[str, float]:
@@ -126,7 +111,7 @@ def drain(
             ehr_rate_per_second=10_000,
         ) as stack,
     ):
-        scribe, clinician = _principals(stack.tenant)
+        scribe, clinician = scribe_and_clinician(stack.tenant)
         body = DraftSubmission.model_validate(submission())
         meta = RequestMeta(request_id="bench")
         for _ in range(n):

@@ -6,6 +6,8 @@ import copy
 import hashlib
 from typing import Any
 
+from chartgate.domain.principal import Principal, Role
+
 TENANT = "clinic-a"
 PATIENT = "Patient/pat-001"
 ENCOUNTER = "Encounter/enc-001"
@@ -23,6 +25,24 @@ Acute viral bronchitis, uncomplicated.
 ## Plan
 Supportive care with fluids and rest. Return if symptoms worsen.
 """
+
+
+def scribe_and_clinician(tenant: str) -> tuple[Principal, Principal]:
+    """A scribe and a clinician of ``tenant`` launched into the synthetic encounter, with MFA.
+
+    For tests and benchmarks that call the use cases in process (no token, no HTTP).
+    """
+    scribe = Principal(tenant=tenant, subject="scribe-in-process", role=Role.SCRIBE)
+    clinician = Principal(
+        tenant=tenant,
+        subject="clinician-in-process",
+        role=Role.CLINICIAN,
+        fhir_user=CLINICIAN,
+        amr=("pwd", "otp"),
+        launch_patient=PATIENT.removeprefix("Patient/"),
+        launch_encounter=ENCOUNTER.removeprefix("Encounter/"),
+    )
+    return scribe, clinician
 
 
 def submission(**overrides: Any) -> dict[str, Any]:

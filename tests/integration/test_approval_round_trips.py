@@ -12,8 +12,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from builders import submission
-from chartgate.domain.principal import Principal, Role
+from builders import scribe_and_clinician, submission
 from chartgate.domain.submission import DraftSubmission
 from chartgate.service.context import RequestMeta
 from stack import running_stack
@@ -28,16 +27,7 @@ def test_an_approval_reads_the_ledger_head_once_and_not_the_trace_it_just_queued
     it (issue 20): the events carry no traceparent with tracing off, as when it was read.
     """
     with running_stack(f"sqlite:///{tmp_path}/a.sqlite3", tmp_path) as stack:
-        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
-        clinician = Principal(
-            tenant=stack.tenant,
-            subject="c",
-            role=Role.CLINICIAN,
-            fhir_user="Practitioner/prac-001",
-            amr=("pwd", "otp"),
-            launch_patient="pat-001",
-            launch_encounter="enc-001",
-        )
+        scribe, clinician = scribe_and_clinician(stack.tenant)
         meta = RequestMeta(request_id="r")
         body = DraftSubmission.model_validate(submission())
         draft = stack.app.drafting.submit_draft(scribe, body, meta)
@@ -70,25 +60,13 @@ def test_the_schema_stamp_is_stored_with_the_version_and_read_back(tmp_path: Pat
     So an approval in another process can use it (ADR 0032).
     """
     with running_stack(f"sqlite:///{tmp_path}/a.sqlite3", tmp_path) as stack:
-        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+        scribe, _ = scribe_and_clinician(stack.tenant)
         body = DraftSubmission.model_validate(submission())
         draft = stack.app.drafting.submit_draft(scribe, body, RequestMeta(request_id="r"))
         with stack.app.uow(read_only=True) as uow:
             stored = uow.drafts.get(stack.tenant, draft.id).current.schema_stamp
     assert draft.current.schema_stamp is not None
     assert stored == draft.current.schema_stamp
-
-
-def _clinician(tenant: str) -> Principal:
-    return Principal(
-        tenant=tenant,
-        subject="c",
-        role=Role.CLINICIAN,
-        fhir_user="Practitioner/prac-001",
-        amr=("pwd", "otp"),
-        launch_patient="pat-001",
-        launch_encounter="enc-001",
-    )
 
 
 def test_an_approval_reads_the_drafts_versions_once(tmp_path: Path) -> None:
@@ -98,7 +76,7 @@ def test_an_approval_reads_the_drafts_versions_once(tmp_path: Path) -> None:
     of the row version instead of the draft and its versions again.
     """
     with running_stack(f"sqlite:///{tmp_path}/a.sqlite3", tmp_path) as stack:
-        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+        scribe, _ = scribe_and_clinician(stack.tenant)
         meta = RequestMeta(request_id="r")
         body = DraftSubmission.model_validate(submission())
         draft = stack.app.drafting.submit_draft(scribe, body, meta)
@@ -110,7 +88,7 @@ def test_an_approval_reads_the_drafts_versions_once(tmp_path: Path) -> None:
         event.listen(stack.app.engine, "before_cursor_execute", before)
         try:
             approved, _ = stack.app.approvals.approve(
-                _clinician(stack.tenant), draft.id, expected_version=1, meta=meta
+                scribe_and_clinician(stack.tenant)[1], draft.id, expected_version=1, meta=meta
             )
         finally:
             event.remove(stack.app.engine, "before_cursor_execute", before)
@@ -128,7 +106,7 @@ def test_a_draft_changed_after_the_first_read_is_read_again(
     On both stores, the locked read (``for_update``, as approval asks) included.
     """
     with running_stack(database_url, tmp_path) as stack:
-        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
+        scribe, _ = scribe_and_clinician(stack.tenant)
         body = DraftSubmission.model_validate(submission())
         draft = stack.app.drafting.submit_draft(scribe, body, RequestMeta(request_id="r"))
         with stack.app.uow(read_only=True) as uow:

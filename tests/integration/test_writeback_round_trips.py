@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from builders import submission
-from chartgate.domain.principal import Principal, Role
+from builders import scribe_and_clinician, submission
 from chartgate.domain.submission import DraftSubmission, Note, VersionEdit
 from chartgate.service.context import RequestMeta
 from stack import Stack, running_stack
@@ -27,16 +26,7 @@ from stack import Stack, running_stack
 
 def _approved(stack: Stack) -> str:
     """Submit and approve one synthetic note; its draft id."""
-    scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
-    clinician = Principal(
-        tenant=stack.tenant,
-        subject="c",
-        role=Role.CLINICIAN,
-        fhir_user="Practitioner/prac-001",
-        amr=("pwd", "otp"),
-        launch_patient="pat-001",
-        launch_encounter="enc-001",
-    )
+    scribe, clinician = scribe_and_clinician(stack.tenant)
     meta = RequestMeta(request_id="r")
     body = DraftSubmission.model_validate(submission())
     draft = stack.app.drafting.submit_draft(scribe, body, meta)
@@ -100,16 +90,7 @@ def test_an_edit_saved_after_its_read_in_one_transaction_stores_the_new_version(
 ) -> None:
     """The save that skips asking for the last version still inserts the version it adds."""
     with running_stack(f"sqlite:///{tmp_path}/e.sqlite3", tmp_path) as stack:
-        scribe = Principal(tenant=stack.tenant, subject="s", role=Role.SCRIBE)
-        clinician = Principal(
-            tenant=stack.tenant,
-            subject="c",
-            role=Role.CLINICIAN,
-            fhir_user="Practitioner/prac-001",
-            amr=("pwd", "otp"),
-            launch_patient="pat-001",
-            launch_encounter="enc-001",
-        )
+        scribe, clinician = scribe_and_clinician(stack.tenant)
         meta = RequestMeta(request_id="r")
         body = submission()
         draft = stack.app.drafting.submit_draft(scribe, DraftSubmission.model_validate(body), meta)
